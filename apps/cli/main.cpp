@@ -1,0 +1,23 @@
+// statebus: one tool with subcommands for the bus (daemon, …).
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"statebus: shared state, messages and time for processes on one machine"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "statebus 0.1.0");
+  int exit_code = 0;
+  statebus::cli::add_daemon_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "statebus: %s\n", error.what());
+    return 1;
+  }
+  return exit_code;
+}

@@ -1,0 +1,67 @@
+#include "statebus/process.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace statebus {
+namespace {
+
+struct StatFields {
+  char state = '?';
+  std::uint64_t start_time = 0;
+};
+
+// /proc/<pid>/stat: "pid (comm) state ppid ... starttime(22nd field) ...".
+// comm may hold spaces and parentheses, so parse from the last ')'.
+std::optional<StatFields> read_stat(pid_t pid) noexcept {
+  std::array<char, 64> path{};
+  std::snprintf(path.data(), path.size(), "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = ::open(path.data(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::array<char, 1024> buf{};
+  const ssize_t n = ::read(fd, buf.data(), buf.size() - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  const char* close_paren = std::strrchr(buf.data(), ')');
+  if (close_paren == nullptr || close_paren[1] == '\0') return std::nullopt;
+  StatFields fields;
+  const char* p = close_paren + 2;  // at the state field (field 3)
+  fields.state = *p;
+  // Skip from field 3 to field 22.
+  for (int field = 3; field < 22; ++field) {
+    p = std::strchr(p, ' ');
+    if (p == nullptr) return std::nullopt;
+    ++p;
+  }
+  fields.start_time = std::strtoull(p, nullptr, 10);
+  return fields;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> process_start_time(pid_t pid) noexcept {
+  if (pid <= 0) return std::nullopt;
+  const auto fields = read_stat(pid);
+  if (!fields || fields->state == 'Z' || fields->state == 'X') return std::nullopt;
+  return fields->start_time;
+}
+
+ProcessId this_process() noexcept {
+  // Cached per pid so that a forked child computes its own identity.
+  static thread_local ProcessId cached{};
+  const pid_t pid = ::getpid();
+  if (cached.pid != pid) cached = ProcessId{pid, process_start_time(pid).value_or(0)};
+  return cached;
+}
+
+bool is_alive(const ProcessId& id) noexcept {
+  const auto start = process_start_time(id.pid);
+  return start && *start == id.start_time;
+}
+
+}  // namespace statebus

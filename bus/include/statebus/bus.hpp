@@ -1,0 +1,9 @@
+#pragma once
+/// Everything of the bus module.
+#include "statebus/bus/daemon.hpp"
+#include "statebus/bus/memory_config.hpp"
+#include "statebus/bus/names.hpp"
+#include "statebus/bus/node.hpp"
+#include "statebus/bus/publisher.hpp"
+#include "statebus/bus/sample_header.hpp"
+#include "statebus/bus/subscriber.hpp"

@@ -1,0 +1,80 @@
+#pragma once
+/// The bus daemon: iceoryx's RouDi running inside the calling process.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "statebus/bus/memory_config.hpp"
+#include "statebus/error.hpp"
+
+namespace statebus {
+
+/// How a daemon starts.
+struct DaemonOptions {
+  /// Memory pools; the compact default carries payloads up to 4 MiB.
+  MemoryConfig memory = MemoryConfig::compact();
+  /// Let iceoryx print its own informational lines (off: warnings and errors only).
+  bool verbose_iceoryx = false;
+};
+
+/// RouDi, iceoryx's daemon, embedded in this process, with process monitoring on.
+///
+/// One per machine (or per private namespace, see statebus::testing). Starting
+/// a second one fails with `Errc::already_running` naming the running one's pid.
+/// On start it removes what a crashed daemon left in /dev/shm and /tmp and
+/// lists it in `removed_leftovers()`. Stopping (or destroying) it does not kill
+/// connected processes; they lose the bus.
+///
+/// Thread safety: start, stop and destroy from one thread. Not copyable; movable.
+class Daemon {
+ public:
+  /// Starts RouDi and returns once processes can connect (~50 ms here).
+  /// Fails with already_running, out_of_resources (/dev/shm too small),
+  /// not_permitted or system_error; never aborts the process.
+  static Result<Daemon> start(DaemonOptions options = {});
+
+  Daemon(Daemon&&) noexcept;
+  Daemon& operator=(Daemon&&) noexcept;
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon();
+
+  /// Stops RouDi and removes its segments. Idempotent.
+  void stop() noexcept;
+
+  /// The pid of the process that runs the daemon (this one).
+  [[nodiscard]] pid_t pid() const noexcept;
+  /// Files a crashed daemon had left and this one removed at start.
+  [[nodiscard]] const std::vector<std::string>& removed_leftovers() const noexcept;
+  /// Bytes of shared memory the daemon reserved (management + data segments).
+  [[nodiscard]] std::uint64_t shared_memory_bytes() const noexcept;
+  /// Time from the call to start() until clients could connect.
+  [[nodiscard]] std::chrono::nanoseconds startup_time() const noexcept;
+  /// Largest payload a sample may have on this bus.
+  [[nodiscard]] std::uint32_t max_payload() const noexcept;
+
+ private:
+  struct Impl;
+  explicit Daemon(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// What a client can learn about the running daemon without connecting.
+struct DaemonInfo {
+  pid_t pid = 0;
+  std::uint64_t start_time = 0;
+  std::uint32_t max_payload = 0;
+  std::uint32_t max_chunk = 0;
+};
+
+/// The running daemon, if one is alive on this machine (or namespace).
+/// Fails with no_daemon and a message saying why (none started, or it died).
+/// Thread-safe; reads one small file and /proc.
+Result<DaemonInfo> find_daemon();
+
+}  // namespace statebus

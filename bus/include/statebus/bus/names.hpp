@@ -1,0 +1,28 @@
+#pragma once
+/// Validation of node and channel names, before iceoryx sees them.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "statebus/error.hpp"
+
+namespace statebus {
+
+/// Longest node (process) name.
+inline constexpr std::size_t kMaxNodeNameLength = 64;
+/// Most parts in a channel name (`home/sensor/temperature` has three).
+inline constexpr std::size_t kMaxChannelParts = 8;
+/// Longest of iceoryx's service, instance and event strings.
+inline constexpr std::size_t kMaxIceoryxIdLength = 100;
+
+/// Checks a node name: 1–64 of [A-Za-z0-9_-], first a letter or digit.
+/// Thread-safe, no allocation on success.
+Result<void> validate_node_name(std::string_view name);
+
+/// Checks a channel name: 1–8 non-empty parts of [A-Za-z0-9_-] separated by
+/// '/', mapped onto iceoryx's service/instance/event strings within 100
+/// characters each. Thread-safe, no allocation on success.
+Result<void> validate_channel_name(std::string_view name);
+
+}  // namespace statebus

@@ -1,0 +1,51 @@
+#pragma once
+/// A process's connection to the bus.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "statebus/error.hpp"
+
+namespace statebus {
+
+/// How a node connects.
+struct NodeOptions {
+  /// How long to wait for a daemon that is not (yet) running.
+  std::chrono::milliseconds connect_timeout{1000};
+};
+
+/// This process's connection to the bus, under a name unique on the bus.
+///
+/// iceoryx allows one runtime per process, for the life of the process, so a
+/// process has one name: a second connect with the same name returns a
+/// handle to the same connection; one with another name fails.
+///
+/// Thread safety: connect from any thread; handles are cheap to copy.
+class Node {
+ public:
+  /// Connects this process as `name`. If no daemon answers within
+  /// `connect_timeout`, fails with Errc::no_daemon and a message naming
+  /// `statebus daemon` (instead of iceoryx's 60 s wait and abort).
+  /// Other failures: invalid_argument (name), name_in_use (names the pid
+  /// holding it), already_running (this process has another name).
+  static Result<Node> connect(std::string_view name, NodeOptions options = {});
+
+  /// The name this process has on the bus.
+  [[nodiscard]] const std::string& name() const noexcept;
+  /// Largest payload a sample may have on this bus (from the daemon's pools).
+  [[nodiscard]] std::uint32_t max_payload() const noexcept;
+  /// Largest chunk (payload, headers and padding) the daemon's pools hold.
+  [[nodiscard]] std::uint32_t max_chunk() const noexcept;
+
+  struct State;
+
+ private:
+  explicit Node(std::shared_ptr<const State> state) noexcept : state_(std::move(state)) {}
+  std::shared_ptr<const State> state_;
+};
+
+}  // namespace statebus

@@ -1,0 +1,106 @@
+#pragma once
+/// Typed, zero-copy publisher.
+
+#include <chrono>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "statebus/bus/detail/raw_port.hpp"
+
+namespace statebus {
+
+template <class T>
+class Publisher;
+
+/// A sample being written in shared memory. Publish it with
+/// Publisher::publish(std::move(loan)); a loan dropped unpublished goes back
+/// to the pool. Move-only; belongs to the thread of its publisher.
+template <class T>
+class Loan {
+ public:
+  Loan(Loan&& other) noexcept : value_(std::exchange(other.value_, nullptr)), port_(other.port_) {}
+  Loan& operator=(Loan&& other) noexcept {
+    if (this != &other) {
+      reset();
+      value_ = std::exchange(other.value_, nullptr);
+      port_ = other.port_;
+    }
+    return *this;
+  }
+  Loan(const Loan&) = delete;
+  Loan& operator=(const Loan&) = delete;
+  ~Loan() { reset(); }
+
+  T* operator->() noexcept { return value_; }
+  T& operator*() noexcept { return *value_; }
+  T* get() noexcept { return value_; }
+
+ private:
+  friend class Publisher<T>;
+  Loan(T* value, detail::PublisherCore* port) noexcept : value_(value), port_(port) {}
+  void reset() noexcept {
+    if (value_ != nullptr) detail::release_loan(port_, std::exchange(value_, nullptr));
+  }
+  T* value_;
+  detail::PublisherCore* port_;
+};
+
+/// Publishes values of a trivially copyable T on one channel.
+///
+/// Example:
+///   auto pub = Publisher<Reading>::create(node, "home/sensor/temperature");
+///   if (auto loan = pub->loan()) { (*loan)->celsius = 21.5; pub->publish(std::move(*loan)); }
+///
+/// Thread safety: one thread at a time per publisher. loan() and publish()
+/// never block and never allocate.
+template <class T>
+class Publisher {
+  static_assert(std::is_trivially_copyable_v<T>, "bus payloads must be trivially copyable");
+
+ public:
+  /// Opens a publisher. Fails with invalid_argument (channel name, options)
+  /// or payload_too_large (sizeof(T) over the daemon's largest pool).
+  static Result<Publisher> create(const Node& node, std::string_view channel,
+                                  PublisherOptions options = {}) {
+    auto raw = detail::RawPublisher::create(node, channel, sizeof(T), alignof(T), options);
+    if (!raw) return tl::make_unexpected(std::move(raw.error()));
+    return Publisher(std::move(*raw));
+  }
+
+  /// A default-constructed T in shared memory, or nothing when the pools are
+  /// exhausted. Zero-copy: write the value in place, then publish().
+  [[nodiscard]] std::optional<Loan<T>> loan() noexcept {
+    void* memory = port_.loan(sizeof(T), alignof(T));
+    if (memory == nullptr) return std::nullopt;
+    return Loan<T>(new (memory) T(), port_.core());
+  }
+
+  /// Delivers a loaned sample to every subscriber. Never blocks.
+  void publish(Loan<T>&& loan) noexcept { port_.publish(std::exchange(loan.value_, nullptr)); }
+
+  /// Copies `value` into a loaned sample and publishes it; false if the
+  /// pools are exhausted.
+  bool publish(const T& value) noexcept {
+    void* memory = port_.loan(sizeof(T), alignof(T));
+    if (memory == nullptr) return false;
+    new (memory) T(value);
+    port_.publish(memory);
+    return true;
+  }
+
+  /// True if a subscriber is connected.
+  [[nodiscard]] bool has_subscribers() const noexcept { return port_.has_subscribers(); }
+  /// Waits (real time) until a subscriber is connected; false on timeout.
+  bool wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
+    return port_.wait_for_subscribers(timeout);
+  }
+  [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
+
+ private:
+  explicit Publisher(detail::RawPublisher port) noexcept : port_(std::move(port)) {}
+  detail::RawPublisher port_;
+};
+
+}  // namespace statebus

@@ -1,0 +1,308 @@
+#include "statebus/bus/daemon.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "file_lock.hpp"
+#include "iceoryx.hpp"
+#include "iceoryx_hoofs/posix_wrapper/posix_access_rights.hpp"
+#include "iceoryx_posh/iceoryx_posh_config.hpp"
+#include "iceoryx_posh/internal/roudi/roudi.hpp"
+#include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
+#include "paths.hpp"
+#include "pools.hpp"
+#include "statebus/process.hpp"
+
+namespace statebus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string errno_text(int error) { return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")"; }
+
+std::string data_segment_path() {
+  return std::string("/dev/shm/") + iox::posix::PosixGroup::getGroupOfCurrentProcess().getName().c_str();
+}
+
+std::uint64_t file_size(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<void> ensure_run_dir() {
+  if (::mkdir(detail::kRunDir, 01777) != 0 && errno != EEXIST) {
+    return fail(Errc::system_error, std::string("cannot create ") + detail::kRunDir + ": " + errno_text(errno));
+  }
+  struct stat st{};
+  if (::stat(detail::kRunDir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(Errc::system_error,
+                std::string(detail::kRunDir) + " exists but is not a directory; remove it and start again");
+  }
+  // Every user's nodes put their name locks here, like /tmp itself.
+  if (st.st_uid == ::geteuid()) ::chmod(detail::kRunDir, 01777);
+  return {};
+}
+
+// Removes what a daemon that died without stopping left behind. Called only
+// while we hold the daemon lock and no RouDi holds iceoryx's own lock, so
+// nothing here can belong to a live daemon.
+std::vector<std::string> remove_leftovers() {
+  std::vector<std::string> removed;
+  const auto dead_pid = detail::read_pid_file(detail::kDaemonLock);
+  const std::string who = dead_pid ? " (left by daemon pid " + std::to_string(*dead_pid) + ")" : "";
+  auto remove = [&](const std::string& path) {
+    if (exists(path) && ::unlink(path.c_str()) == 0) {
+      spdlog::warn("statebus daemon: removed stale {}{}", path, who);
+      removed.push_back(path);
+    }
+  };
+  remove(detail::kDaemonInfo);
+  remove(detail::kIceoryxMgmtShm);
+  remove(data_segment_path());
+  remove(detail::kRoudiSocket);
+  remove(detail::kRoudiLock);
+  remove(detail::kRoudiUniqueLock);
+  // Name locks of nodes that died: their iceoryx sockets are stale too.
+  if (DIR* dir = ::opendir(detail::kRunDir)) {
+    std::vector<std::string> names;
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string file = entry->d_name;
+      if (file.rfind("node-", 0) == 0 && file.size() > 10 && file.compare(file.size() - 5, 5, ".lock") == 0) {
+        names.push_back(file.substr(5, file.size() - 10));
+      }
+    }
+    ::closedir(dir);
+    for (const std::string& name : names) {
+      detail::FileLock lock;
+      pid_t holder = 0;
+      int error = 0;
+      if (detail::FileLock::try_acquire(detail::node_lock_path(name), lock, holder, error) !=
+          detail::FileLock::Outcome::acquired) {
+        continue;  // that node still lives
+      }
+      remove("/tmp/" + detail::runtime_name(name));
+      remove("/tmp/" + detail::runtime_name(name) + ".lock");
+      removed.push_back(detail::node_lock_path(name));
+      lock.release(/*remove=*/true);
+    }
+  }
+  return removed;
+}
+
+Result<void> check_shm_space(std::uint64_t needed) {
+  struct statvfs fs{};
+  if (::statvfs("/dev/shm", &fs) != 0) {
+    return fail(Errc::system_error, "cannot inspect /dev/shm: " + errno_text(errno) + "; is it mounted?");
+  }
+  const std::uint64_t available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (available < needed) {
+    return fail(Errc::out_of_resources,
+                "/dev/shm has " + std::to_string(available >> 20) + " MiB free but the daemon needs " +
+                    std::to_string(needed >> 20) +
+                    " MiB: free space there (stale segments?) or give the daemon smaller pools");
+  }
+  return {};
+}
+
+Result<void> write_info(const DaemonInfo& info) {
+  const std::string tmp = std::string(detail::kDaemonInfo) + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "pid=" << info.pid << "\nstart_time=" << info.start_time << "\nmax_payload=" << info.max_payload
+        << "\nmax_chunk=" << info.max_chunk << "\n";
+    if (!out.flush()) return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
+  }
+  // rename() is atomic: a client sees the whole file or none.
+  if (::rename(tmp.c_str(), detail::kDaemonInfo) != 0) {
+    return fail(Errc::system_error, std::string("cannot create ") + detail::kDaemonInfo + ": " + errno_text(errno));
+  }
+  return {};
+}
+
+iox::RouDiConfig_t make_roudi_config(const MemoryConfig& memory) {
+  iox::RouDiConfig_t config;
+  if (memory.iceoryx_defaults) {
+    config.setDefaults();
+    return config;
+  }
+  iox::mepoo::MePooConfig pools;
+  for (const MemoryPool& pool : memory.pools) {
+    pools.addMemPool({detail::pool_chunk_size(pool.payload_size), pool.count});
+  }
+  const auto group = iox::posix::PosixGroup::getGroupOfCurrentProcess().getName();
+  config.m_sharedMemorySegments.push_back({group, group, pools});
+  config.optimize();
+  return config;
+}
+
+Result<void> validate(const MemoryConfig& memory) {
+  if (memory.pools.empty()) return fail(Errc::invalid_argument, "the daemon's memory config has no pools");
+  for (const MemoryPool& pool : memory.pools) {
+    if (pool.count == 0 || pool.payload_size == 0) {
+      return fail(Errc::invalid_argument, "a memory pool of the daemon has size " + std::to_string(pool.payload_size) +
+                                              " and count " + std::to_string(pool.count) +
+                                              "; both must be at least 1");
+    }
+    if (pool.payload_size > 1024U * 1024U * 1024U) {
+      return fail(Errc::invalid_argument,
+                  "a memory pool of " + std::to_string(pool.payload_size) + " bytes per sample is over 1 GiB");
+    }
+  }
+  return {};
+}
+
+// iceoryx's management segment: fixed by the compile-time limits of the
+// Debian build; measured 65.9 MB here. Used only for the free-space check.
+constexpr std::uint64_t kManagementSegmentBytes = 66ULL << 20;
+
+}  // namespace
+
+struct Daemon::Impl {
+  detail::FileLock lock;
+  std::vector<std::string> removed;
+  std::unique_ptr<iox::roudi::IceOryxRouDiComponents> components;
+  std::unique_ptr<iox::roudi::RouDi> roudi;
+  std::uint64_t shm_bytes = 0;
+  std::chrono::nanoseconds startup{};
+  std::uint32_t max_payload = 0;
+  pid_t pid = ::getpid();
+
+  ~Impl() { stop(); }
+
+  void stop() noexcept {
+    if (!lock.held()) return;
+    ::unlink(detail::kDaemonInfo);
+    roudi.reset();       // stops RouDi's threads first,
+    components.reset();  // then unmaps and removes the segments
+    lock.release();
+  }
+};
+
+Result<Daemon> Daemon::start(DaemonOptions options) {
+  const auto started = Clock::now();
+  if (auto valid = validate(options.memory); !valid) return tl::make_unexpected(valid.error());
+  if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
+
+  auto impl = std::make_unique<Impl>();
+  pid_t holder = 0;
+  int error = 0;
+  switch (detail::FileLock::try_acquire(detail::kDaemonLock, impl->lock, holder, error)) {
+    case detail::FileLock::Outcome::acquired: break;
+    case detail::FileLock::Outcome::held_by_other:
+      return fail(Errc::already_running,
+                  "a statebus daemon is already running (pid " + std::to_string(holder) +
+                      "); connect to it, or stop it (kill " + std::to_string(holder) + ") before starting another");
+    case detail::FileLock::Outcome::failed:
+      return fail(error == EACCES ? Errc::not_permitted : Errc::system_error,
+                  std::string("cannot lock ") + detail::kDaemonLock + ": " + errno_text(error));
+  }
+
+  // An iceoryx daemon not started by statebus (iox-roudi) would make RouDi
+  // abort the process; refuse first, and name it.
+  {
+    detail::FileLock roudi_lock;
+    if (exists(detail::kRoudiUniqueLock) &&
+        detail::FileLock::try_acquire(detail::kRoudiUniqueLock, roudi_lock, holder, error) ==
+            detail::FileLock::Outcome::held_by_other) {
+      const auto pid = detail::flock_holder(detail::kRoudiUniqueLock);
+      return fail(Errc::already_running,
+                  "an iceoryx daemon not started by statebus (iox-roudi" +
+                      (pid ? ", pid " + std::to_string(*pid) : std::string()) +
+                      ") is running on this machine; stop it, then start `statebus daemon`");
+    }
+    // Released here: RouDi takes it itself below.
+  }
+
+  impl->removed = remove_leftovers();
+
+  std::uint64_t pool_bytes = 0;
+  for (const MemoryPool& pool : options.memory.pools) {
+    pool_bytes += static_cast<std::uint64_t>(options.memory.iceoryx_defaults ? pool.payload_size
+                                                                             : detail::pool_chunk_size(pool.payload_size)) *
+                  pool.count;
+  }
+  if (auto space = check_shm_space(kManagementSegmentBytes + pool_bytes); !space) {
+    return tl::make_unexpected(space.error());
+  }
+
+  detail::set_iceoryx_log_level(options.verbose_iceoryx);
+  const iox::RouDiConfig_t config = make_roudi_config(options.memory);
+  impl->components = std::make_unique<iox::roudi::IceOryxRouDiComponents>(config);
+  // Monitoring on: RouDi drops a process that misses keep-alives for 1.5 s.
+  // killProcessesInDestructor off: stopping the bus does not kill its users.
+  impl->roudi = std::make_unique<iox::roudi::RouDi>(
+      impl->components->rouDiMemoryManager, impl->components->portManager,
+      iox::roudi::RouDi::RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false});
+
+  impl->shm_bytes = file_size(detail::kIceoryxMgmtShm) + file_size(data_segment_path());
+  const std::uint32_t max_chunk = detail::largest_chunk(options.memory);
+  impl->max_payload = detail::max_payload_for_chunk(max_chunk);
+  const ProcessId self = this_process();
+  if (auto info = write_info({self.pid, self.start_time, impl->max_payload, max_chunk}); !info) {
+    return tl::make_unexpected(info.error());
+  }
+  impl->startup = Clock::now() - started;
+  return Daemon(std::move(impl));
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+Daemon::Daemon(Daemon&&) noexcept = default;
+Daemon& Daemon::operator=(Daemon&&) noexcept = default;
+Daemon::~Daemon() = default;
+
+void Daemon::stop() noexcept {
+  if (impl_) impl_->stop();
+}
+pid_t Daemon::pid() const noexcept { return impl_->pid; }
+const std::vector<std::string>& Daemon::removed_leftovers() const noexcept { return impl_->removed; }
+std::uint64_t Daemon::shared_memory_bytes() const noexcept { return impl_->shm_bytes; }
+std::chrono::nanoseconds Daemon::startup_time() const noexcept { return impl_->startup; }
+std::uint32_t Daemon::max_payload() const noexcept { return impl_->max_payload; }
+
+Result<DaemonInfo> find_daemon() {
+  std::ifstream in(detail::kDaemonInfo);
+  if (!in) {
+    return fail(Errc::no_daemon,
+                "no statebus daemon is running on this machine: start one with `statebus daemon` "
+                "(or statebus::Daemon::start() in this process)");
+  }
+  DaemonInfo info;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq);
+    const unsigned long long value = std::strtoull(line.c_str() + eq + 1, nullptr, 10);
+    if (key == "pid") info.pid = static_cast<pid_t>(value);
+    if (key == "start_time") info.start_time = value;
+    if (key == "max_payload") info.max_payload = static_cast<std::uint32_t>(value);
+    if (key == "max_chunk") info.max_chunk = static_cast<std::uint32_t>(value);
+  }
+  if (info.pid <= 0 || info.max_chunk == 0) {
+    return fail(Errc::no_daemon, std::string(detail::kDaemonInfo) +
+                                     " is incomplete or foreign; start the daemon again with `statebus daemon`");
+  }
+  if (!is_alive({info.pid, info.start_time})) {
+    return fail(Errc::no_daemon, "the statebus daemon (pid " + std::to_string(info.pid) +
+                                     ") has died; start a new one with `statebus daemon`, "
+                                     "which also removes what the old one left");
+  }
+  return info;
+}
+
+}  // namespace statebus

@@ -1,0 +1,102 @@
+#include "file_lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+namespace statebus::detail {
+
+FileLock::FileLock(FileLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+FileLock::~FileLock() { release(); }
+
+FileLock::Outcome FileLock::try_acquire(const std::string& path, FileLock& lock, pid_t& holder, int& error) {
+  // Loop: the file may be unlinked by its previous holder between our open()
+  // and flock(); then we hold a lock on a name nobody sees, and must retry.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      error = errno;
+      return Outcome::failed;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      error = errno;
+      ::close(fd);
+      if (error != EWOULDBLOCK) return Outcome::failed;
+      holder = read_pid_file(path).value_or(0);
+      return Outcome::held_by_other;
+    }
+    struct stat by_fd{};
+    struct stat by_path{};
+    if (::fstat(fd, &by_fd) == 0 && ::stat(path.c_str(), &by_path) == 0 && by_fd.st_ino == by_path.st_ino &&
+        by_fd.st_dev == by_path.st_dev) {
+      const std::string pid = std::to_string(::getpid()) + "\n";
+      if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        error = errno;
+        ::close(fd);
+        return Outcome::failed;
+      }
+      lock.release();
+      lock.fd_ = fd;
+      lock.path_ = path;
+      return Outcome::acquired;
+    }
+    ::close(fd);
+  }
+  error = EAGAIN;
+  return Outcome::failed;
+}
+
+void FileLock::release(bool remove) noexcept {
+  if (fd_ < 0) return;
+  if (remove) ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
+}
+
+std::optional<pid_t> read_pid_file(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  if (in >> pid && pid > 0) return static_cast<pid_t>(pid);
+  return std::nullopt;
+}
+
+std::optional<pid_t> flock_holder(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  // /proc/locks: "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  const std::string inode = ":" + std::to_string(st.st_ino);
+  while (std::getline(locks, line)) {
+    std::istringstream fields(line);
+    std::string id, kind, mode, access, pid, where;
+    if (!(fields >> id >> kind)) continue;
+    if (kind == "->") fields >> kind;  // a waiter; same layout after the arrow
+    if (!(fields >> mode >> access >> pid >> where)) continue;
+    if (where.size() > inode.size() && where.compare(where.size() - inode.size(), inode.size(), inode) == 0) {
+      return static_cast<pid_t>(std::stol(pid));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace statebus::detail

@@ -1,0 +1,44 @@
+#pragma once
+// An exclusive flock on a file that records its holder's pid. The kernel
+// drops the lock when the holder dies, so a crash never leaves it stuck.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace statebus::detail {
+
+class FileLock {
+ public:
+  enum class Outcome { acquired, held_by_other, failed };
+
+  FileLock() = default;
+  FileLock(FileLock&& other) noexcept;
+  FileLock& operator=(FileLock&& other) noexcept;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock();
+
+  /// Tries to lock `path` (created if missing) without blocking and, on
+  /// success, writes this process's pid into it. `holder` gets the pid of
+  /// the process holding it when held_by_other; `error` the errno on failed.
+  static Outcome try_acquire(const std::string& path, FileLock& lock, pid_t& holder, int& error);
+
+  /// Releases the lock; with `remove`, deletes the file first (while locked,
+  /// so no other process can have locked the same file in between).
+  void release(bool remove = false) noexcept;
+  [[nodiscard]] bool held() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+/// The pid a lock file records, if any.
+std::optional<pid_t> read_pid_file(const std::string& path);
+
+/// The pid holding a flock on `path` according to /proc/locks, if any.
+std::optional<pid_t> flock_holder(const std::string& path);
+
+}  // namespace statebus::detail

@@ -1,0 +1,62 @@
+#pragma once
+/// Child processes for tests: start, talk over pipes, wait, stop.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statebus/error.hpp"
+
+namespace statebus::testing {
+
+/// A process started from an executable, with stdin, stdout and stderr piped.
+///
+/// Not thread-safe. Move-only. The destructor stops a child that still runs:
+/// SIGTERM, then SIGKILL after 2 s, and reaps it.
+class ChildProcess {
+ public:
+  /// Starts argv[0] (a path) with arguments. Fails with invalid_argument
+  /// (empty argv) or system_error (exec failed: the message names the path).
+  static Result<ChildProcess> spawn(std::vector<std::string> argv);
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+
+  /// The next line the child writes to stdout (without '\n'), waiting up to
+  /// `timeout`; nothing on timeout or end of output.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  /// Everything the child wrote to stderr so far and until it closes stderr
+  /// or `timeout` passes.
+  std::string read_stderr(std::chrono::milliseconds timeout);
+  /// Writes to the child's stdin; false if it closed it.
+  bool write(std::string_view text);
+  /// Closes the child's stdin (it reads end of file).
+  void close_stdin() noexcept;
+  /// Sends a signal; false if the child is already reaped.
+  bool signal(int signal_number) noexcept;
+  /// Waits up to `timeout` for the child to end and returns its wait status
+  /// (use WIFEXITED/WEXITSTATUS/WTERMSIG); nothing on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+ private:
+  ChildProcess() = default;
+  void stop() noexcept;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int stdin_ = -1;
+  int stdout_ = -1;
+  int stderr_ = -1;
+  std::string stdout_buffer_;
+  std::optional<int> status_;
+};
+
+}  // namespace statebus::testing

@@ -1,0 +1,112 @@
+// The `statebus daemon` command, run as a separate process.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "statebus/bus.hpp"
+#include "statebus/testing/bus_test.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using DaemonCommand = testing::PrivateBusTest;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Starts `statebus daemon` and waits for its ready line.
+ChildProcess start_daemon() {
+  auto daemon = ChildProcess::spawn({STATEBUS_CLI, "daemon"});
+  EXPECT_TRUE(daemon) << daemon.error().message();
+  for (;;) {
+    const auto line = daemon->read_line(20s);
+    EXPECT_TRUE(line) << "the daemon printed no ready line: " << daemon->read_stderr(1s);
+    if (!line || line->rfind("statebus daemon ready", 0) == 0) break;
+  }
+  return std::move(*daemon);
+}
+
+bool exited_with(const std::optional<int>& status, int code) {
+  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+}
+
+TEST_F(DaemonCommand, ServesClientsAndStopsCleanlyOnSigterm) {
+  ChildProcess sut = start_daemon();
+  const auto info = find_daemon();
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_EQ(info->pid, sut.pid());
+  auto client = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "client", "1000"});
+  ASSERT_TRUE(client);
+  EXPECT_EQ(client->read_line(10s), "ok");
+  EXPECT_TRUE(exited_with(client->wait(10s), 0));
+
+  ASSERT_TRUE(sut.signal(SIGTERM));
+
+  EXPECT_TRUE(exited_with(sut.wait(10s), 0));
+  EXPECT_EQ(sut.read_line(1s), "statebus daemon stopped (SIGTERM)");
+  EXPECT_FALSE(exists("/dev/shm/iceoryx_mgmt"));
+  EXPECT_FALSE(find_daemon());
+}
+
+TEST_F(DaemonCommand, StopsCleanlyOnSigint) {
+  ChildProcess sut = start_daemon();
+  ASSERT_TRUE(sut.signal(SIGINT));
+  EXPECT_TRUE(exited_with(sut.wait(10s), 0));
+  EXPECT_FALSE(find_daemon());
+}
+
+TEST_F(DaemonCommand, SecondDaemonRefusesAndNamesTheFirstOnesPid) {
+  ChildProcess first = start_daemon();
+
+  auto sut = ChildProcess::spawn({STATEBUS_CLI, "daemon"});
+  ASSERT_TRUE(sut);
+
+  EXPECT_TRUE(exited_with(sut->wait(10s), 1));
+  const std::string message = sut->read_stderr(5s);
+  EXPECT_TRUE(contains(message, "already running (pid " + std::to_string(first.pid()) + ")")) << message;
+  const auto info = find_daemon();
+  ASSERT_TRUE(info) << "the first daemon must be untouched";
+  EXPECT_EQ(info->pid, first.pid());
+}
+
+TEST_F(DaemonCommand, RemovesWhatAKilledDaemonLeftAndSaysSo) {
+  {
+    ChildProcess killed = start_daemon();
+    ASSERT_TRUE(killed.signal(SIGKILL));
+    ASSERT_TRUE(killed.wait(10s));
+  }
+  ASSERT_TRUE(exists("/dev/shm/iceoryx_mgmt")) << "a SIGKILLed daemon leaves its segments";
+  ASSERT_TRUE(exists("/tmp/roudi"));
+
+  ChildProcess sut = start_daemon();
+  auto client = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "after-crash", "1000"});
+  ASSERT_TRUE(client);
+  EXPECT_EQ(client->read_line(10s), "ok");
+  ASSERT_TRUE(sut.signal(SIGTERM));
+  ASSERT_TRUE(exited_with(sut.wait(10s), 0));
+
+  const std::string messages = sut.read_stderr(5s);
+  EXPECT_TRUE(contains(messages, "removed stale /dev/shm/iceoryx_mgmt")) << messages;
+  EXPECT_TRUE(contains(messages, "removed stale /tmp/roudi")) << messages;
+}
+
+TEST_F(DaemonCommand, UnknownOptionIsAUsageError) {
+  auto sut = ChildProcess::spawn({STATEBUS_CLI, "daemon", "--pools=huge"});
+  ASSERT_TRUE(sut);
+  EXPECT_TRUE(exited_with(sut->wait(10s), 109)) << "CLI11's exit code for an unknown option";
+  EXPECT_TRUE(contains(sut->read_stderr(5s), "--pools")) ;
+}
+
+}  // namespace
+}  // namespace statebus

@@ -1,0 +1,98 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "statebus/bus.hpp"
+#include "statebus/testing/bus_test.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using NodeWithoutDaemon = testing::PrivateBusTest;
+using NodeTest = testing::BusTest;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST_F(NodeWithoutDaemon, FailsWithinItsTimeoutNamingTheDaemonCommand) {
+  const auto started = std::chrono::steady_clock::now();
+
+  const auto sut = Node::connect("lonely");
+
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(sut);
+  EXPECT_EQ(sut.error().code(), Errc::no_daemon);
+  EXPECT_TRUE(contains(sut.error().message(), "`statebus daemon`")) << sut.error().message();
+  // The point is "about a second, not iceoryx's 60 s and an abort"; the bound
+  // is loose because this machine is shared.
+  EXPECT_GE(elapsed, 1s);
+  EXPECT_LT(elapsed, 10s);
+}
+
+TEST_F(NodeWithoutDaemon, TimeoutIsConfigurable) {
+  const auto sut = Node::connect("lonely", NodeOptions{std::chrono::milliseconds(0)});
+  ASSERT_FALSE(sut);
+  EXPECT_EQ(sut.error().code(), Errc::no_daemon);
+}
+
+TEST_F(NodeTest, InvalidNameIsRefusedBeforeIceoryxSeesIt) {
+  const auto sut = Node::connect("bad name");
+  ASSERT_FALSE(sut);
+  EXPECT_EQ(sut.error().code(), Errc::invalid_argument);
+  EXPECT_TRUE(contains(sut.error().message(), "' ' at position 3")) << sut.error().message();
+}
+
+TEST_F(NodeTest, NameHeldByAnotherProcessIsRefusedWithItsPid) {
+  auto holder = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "taken"});
+  ASSERT_TRUE(holder) << holder.error().message();
+  ASSERT_EQ(holder->read_line(10s), "ready");
+
+  const auto sut = Node::connect("taken");
+
+  ASSERT_FALSE(sut);
+  EXPECT_EQ(sut.error().code(), Errc::name_in_use);
+  EXPECT_TRUE(contains(sut.error().message(), "pid " + std::to_string(holder->pid()))) << sut.error().message();
+  holder->close_stdin();
+  const auto status = holder->wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+}
+
+TEST_F(NodeTest, NameOfAProcessThatEndedCanBeTakenAgain) {
+  {
+    auto first = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "reused"});
+    ASSERT_TRUE(first) << first.error().message();
+    ASSERT_EQ(first->read_line(10s), "ready");
+    first->close_stdin();
+    ASSERT_TRUE(first->wait(10s));
+  }
+  auto second = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "reused", "1000"});
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->read_line(10s), "ok");
+}
+
+TEST_F(NodeTest, OneProcessHasOneName) {
+  const auto sut = Node::connect("first");
+  ASSERT_TRUE(sut) << sut.error().message();
+
+  const auto again = Node::connect("first");
+  const auto other = Node::connect("second");
+
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->name(), "first");
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code(), Errc::already_running);
+  EXPECT_TRUE(contains(other.error().message(), "already on the bus as 'first'")) << other.error().message();
+}
+
+TEST_F(NodeTest, NodeKnowsTheDaemonsLargestPayload) {
+  const auto sut = Node::connect("sizer");
+  ASSERT_TRUE(sut) << sut.error().message();
+  EXPECT_EQ(sut->max_payload(), daemon_->max_payload());
+}
+
+}  // namespace
+}  // namespace statebus
