@@ -21,6 +21,7 @@ int run_daemon(const DaemonArgs& args) {
   // one "ready" line scripts wait for.
   spdlog::set_default_logger(spdlog::stderr_color_mt("statebus"));
   spdlog::set_pattern("statebus daemon: %v");
+  spdlog::flush_on(spdlog::level::warn);
 
   // Block the stop signals before RouDi starts its threads, so they inherit
   // the mask and this thread alone takes the signal in sigwait().

@@ -67,7 +67,9 @@ int listen() {
 }
 
 int talk(const char* self) {
-  std::optional<statebus::Daemon> daemon;
+  // Static: an in-process daemon must outlive this process's node, which
+  // iceoryx keeps until exit.
+  static std::optional<statebus::Daemon> daemon;
   if (auto running = statebus::find_daemon()) {
     std::printf("talker: using the statebus daemon of pid %d\n", running->pid);
   } else {

@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -21,6 +23,8 @@
 #include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
 #include "paths.hpp"
 #include "pools.hpp"
+#include "quiet_stdio.hpp"
+#include "roudi_socket.hpp"
 #include "statebus/process.hpp"
 
 namespace statebus {
@@ -61,13 +65,13 @@ Result<void> ensure_run_dir() {
 // Removes what a daemon that died without stopping left behind. Called only
 // while we hold the daemon lock and no RouDi holds iceoryx's own lock, so
 // nothing here can belong to a live daemon.
-std::vector<std::string> remove_leftovers() {
+std::vector<std::string> remove_leftovers(std::optional<pid_t> previous_daemon) {
   std::vector<std::string> removed;
-  const auto dead_pid = detail::read_pid_file(detail::kDaemonLock);
-  const std::string who = dead_pid ? " (left by daemon pid " + std::to_string(*dead_pid) + ")" : "";
+  std::string who =
+      previous_daemon ? " (left by daemon pid " + std::to_string(*previous_daemon) + ")" : std::string();
   auto remove = [&](const std::string& path) {
     if (exists(path) && ::unlink(path.c_str()) == 0) {
-      spdlog::warn("statebus daemon: removed stale {}{}", path, who);
+      spdlog::warn("removed stale {}{}", path, who);
       removed.push_back(path);
     }
   };
@@ -95,6 +99,7 @@ std::vector<std::string> remove_leftovers() {
           detail::FileLock::Outcome::acquired) {
         continue;  // that node still lives
       }
+      who = " (left by node '" + name + "', which has ended)";
       remove("/tmp/" + detail::runtime_name(name));
       remove("/tmp/" + detail::runtime_name(name) + ".lock");
       removed.push_back(detail::node_lock_path(name));
@@ -169,6 +174,21 @@ Result<void> validate(const MemoryConfig& memory) {
 // iceoryx's management segment: fixed by the compile-time limits of the
 // Debian build; measured 65.9 MB here. Used only for the free-space check.
 constexpr std::uint64_t kManagementSegmentBytes = 66ULL << 20;
+constexpr std::chrono::milliseconds kReadyTimeout{5000};
+constexpr const char* kReadyLine = "RouDi is ready for clients";
+
+// RouDi whose runtime-message thread starts when we say, so that its
+// "ready" line falls inside the QuietStdio window.
+class EmbeddedRouDi : public iox::roudi::RouDi {
+ public:
+  EmbeddedRouDi(iox::roudi::IceOryxRouDiComponents& components)
+      : RouDi(components.rouDiMemoryManager, components.portManager,
+              // Monitoring on: RouDi drops a process that misses keep-alives for 1.5 s.
+              // killProcessesInDestructor off: stopping the bus does not kill its users.
+              RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false,
+                                     RuntimeMessagesThreadStart::DEFER_START}) {}
+  void start() noexcept { startProcessRuntimeMessagesThread(); }
+};
 
 }  // namespace
 
@@ -176,7 +196,7 @@ struct Daemon::Impl {
   detail::FileLock lock;
   std::vector<std::string> removed;
   std::unique_ptr<iox::roudi::IceOryxRouDiComponents> components;
-  std::unique_ptr<iox::roudi::RouDi> roudi;
+  std::unique_ptr<EmbeddedRouDi> roudi;
   std::uint64_t shm_bytes = 0;
   std::chrono::nanoseconds startup{};
   std::uint32_t max_payload = 0;
@@ -199,6 +219,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
 
   auto impl = std::make_unique<Impl>();
+  const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
   pid_t holder = 0;
   int error = 0;
   switch (detail::FileLock::try_acquire(detail::kDaemonLock, impl->lock, holder, error)) {
@@ -228,7 +249,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
     // Released here: RouDi takes it itself below.
   }
 
-  impl->removed = remove_leftovers();
+  impl->removed = remove_leftovers(previous_daemon);
 
   std::uint64_t pool_bytes = 0;
   for (const MemoryPool& pool : options.memory.pools) {
@@ -242,12 +263,22 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
 
   detail::set_iceoryx_log_level(options.verbose_iceoryx);
   const iox::RouDiConfig_t config = make_roudi_config(options.memory);
+  std::optional<detail::QuietStdio> quiet;
+  if (!options.verbose_iceoryx) quiet.emplace();
   impl->components = std::make_unique<iox::roudi::IceOryxRouDiComponents>(config);
-  // Monitoring on: RouDi drops a process that misses keep-alives for 1.5 s.
-  // killProcessesInDestructor off: stopping the bus does not kill its users.
-  impl->roudi = std::make_unique<iox::roudi::RouDi>(
-      impl->components->rouDiMemoryManager, impl->components->portManager,
-      iox::roudi::RouDi::RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false});
+  impl->roudi = std::make_unique<EmbeddedRouDi>(*impl->components);
+  impl->roudi->start();
+  // RouDi binds its socket in the thread just started, then says it is
+  // ready: wait for both, so that "started" means clients can connect.
+  const auto deadline = Clock::now() + kReadyTimeout;
+  while (!detail::roudi_socket_bound() || (quiet && !quiet->captured(kReadyLine))) {
+    if (Clock::now() >= deadline) {
+      return fail(Errc::system_error, "RouDi did not open " + std::string(detail::kRoudiSocket) + " within " +
+                                          std::to_string(kReadyTimeout.count()) + " ms; see its messages above");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  quiet.reset();
 
   impl->shm_bytes = file_size(detail::kIceoryxMgmtShm) + file_size(data_segment_path());
   const std::uint32_t max_chunk = detail::largest_chunk(options.memory);

@@ -16,7 +16,7 @@ MemoryConfig MemoryConfig::compact() {
       {1024, 2048},         // log records, status
       {16 * 1024, 256},     //
       {128 * 1024, 32},     //
-      {1024 * 1024, 6},     //
+      {1024 * 1024, 4},     //
       {4 * 1024 * 1024, 3}, // the largest payload statebus promises
   };
   return config;

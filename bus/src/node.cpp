@@ -1,7 +1,5 @@
 #include "statebus/bus/node.hpp"
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +11,7 @@
 #include "iceoryx.hpp"
 #include "iceoryx_posh/runtime/posh_runtime.hpp"
 #include "paths.hpp"
+#include "roudi_socket.hpp"
 #include "statebus/bus/daemon.hpp"
 #include "statebus/bus/names.hpp"
 
@@ -23,6 +22,9 @@ struct Node::State {
   std::uint32_t max_payload = 0;
   std::uint32_t max_chunk = 0;
   detail::FileLock name_lock;  // held for the life of the process
+
+  // At exit: give the name back and leave no lock file behind.
+  ~State() { name_lock.release(/*remove=*/true); }
 };
 
 namespace {
@@ -30,26 +32,13 @@ namespace {
 std::mutex g_mutex;
 std::shared_ptr<const Node::State> g_state;  // iceoryx: one runtime per process, for its life
 
-// True if something is bound to RouDi's socket. A datagram connect() does not
-// send anything; it fails at once with ECONNREFUSED if nobody is bound.
-bool roudi_socket_bound() noexcept {
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, detail::kRoudiSocket, sizeof(address.sun_path) - 1);
-  const bool bound = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
-  ::close(fd);
-  return bound;
-}
-
 // Waits up to `timeout` for a live daemon. Polls every 10 ms: a daemon that
 // is starting has no way to tell us sooner, and this runs once per process.
 Result<DaemonInfo> wait_for_daemon(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto info = find_daemon();
-    if (info && roudi_socket_bound()) return info;
+    if (info && detail::roudi_socket_bound()) return info;
     if (std::chrono::steady_clock::now() >= deadline) {
       if (!info) return info;
       return fail(Errc::no_daemon, "the statebus daemon (pid " + std::to_string(info->pid) +

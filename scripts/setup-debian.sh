@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what statebus needs to build and test on Debian 12, skipping what is there.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config util-linux
+  iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev libacl1-dev
+  libspdlog-dev libfmt-dev libexpected-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  echo "statebus setup: installing ${missing[*]}"
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
