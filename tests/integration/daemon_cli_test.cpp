@@ -26,15 +26,15 @@ bool exists(const std::string& path) {
 }
 
 // Starts `statebus daemon` and waits for its ready line.
-ChildProcess start_daemon() {
+Result<ChildProcess> start_daemon() {
   auto daemon = ChildProcess::spawn({STATEBUS_CLI, "daemon"});
-  EXPECT_TRUE(daemon) << daemon.error().message();
-  for (;;) {
-    const auto line = daemon->read_line(20s);
-    EXPECT_TRUE(line) << "the daemon printed no ready line: " << daemon->read_stderr(1s);
-    if (!line || line->rfind("statebus daemon ready", 0) == 0) break;
+  if (!daemon) return daemon;
+  const auto line = daemon->read_line(20s);
+  if (!line || line->rfind("statebus daemon ready", 0) != 0) {
+    return fail(Errc::system_error, "the daemon printed no ready line but '" + line.value_or("") +
+                                        "'; its stderr: " + daemon->read_stderr(1s));
   }
-  return std::move(*daemon);
+  return daemon;
 }
 
 bool exited_with(const std::optional<int>& status, int code) {
@@ -42,7 +42,9 @@ bool exited_with(const std::optional<int>& status, int code) {
 }
 
 TEST_F(DaemonCommand, ServesClientsAndStopsCleanlyOnSigterm) {
-  ChildProcess sut = start_daemon();
+  auto started = start_daemon();
+  ASSERT_TRUE(started) << started.error().message();
+  ChildProcess& sut = *started;
   const auto info = find_daemon();
   ASSERT_TRUE(info) << info.error().message();
   EXPECT_EQ(info->pid, sut.pid());
@@ -60,14 +62,18 @@ TEST_F(DaemonCommand, ServesClientsAndStopsCleanlyOnSigterm) {
 }
 
 TEST_F(DaemonCommand, StopsCleanlyOnSigint) {
-  ChildProcess sut = start_daemon();
+  auto started = start_daemon();
+  ASSERT_TRUE(started) << started.error().message();
+  ChildProcess& sut = *started;
   ASSERT_TRUE(sut.signal(SIGINT));
   EXPECT_TRUE(exited_with(sut.wait(10s), 0));
   EXPECT_FALSE(find_daemon());
 }
 
 TEST_F(DaemonCommand, SecondDaemonRefusesAndNamesTheFirstOnesPid) {
-  ChildProcess first = start_daemon();
+  auto started = start_daemon();
+  ASSERT_TRUE(started) << started.error().message();
+  ChildProcess& first = *started;
 
   auto sut = ChildProcess::spawn({STATEBUS_CLI, "daemon"});
   ASSERT_TRUE(sut);
@@ -82,14 +88,17 @@ TEST_F(DaemonCommand, SecondDaemonRefusesAndNamesTheFirstOnesPid) {
 
 TEST_F(DaemonCommand, RemovesWhatAKilledDaemonLeftAndSaysSo) {
   {
-    ChildProcess killed = start_daemon();
-    ASSERT_TRUE(killed.signal(SIGKILL));
-    ASSERT_TRUE(killed.wait(10s));
+    auto killed = start_daemon();
+    ASSERT_TRUE(killed) << killed.error().message();
+    ASSERT_TRUE(killed->signal(SIGKILL));
+    ASSERT_TRUE(killed->wait(10s));
   }
   ASSERT_TRUE(exists("/dev/shm/iceoryx_mgmt")) << "a SIGKILLed daemon leaves its segments";
   ASSERT_TRUE(exists("/tmp/roudi"));
 
-  ChildProcess sut = start_daemon();
+  auto started = start_daemon();
+  ASSERT_TRUE(started) << started.error().message();
+  ChildProcess& sut = *started;
   auto client = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "after-crash", "1000"});
   ASSERT_TRUE(client);
   EXPECT_EQ(client->read_line(10s), "ok");
