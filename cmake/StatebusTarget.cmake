@@ -27,6 +27,18 @@ function(statebus_module name)
     target_link_libraries(${target} INTERFACE ${M_PUBLIC_DEPS})
     target_compile_features(${target} INTERFACE cxx_std_17)
   endif()
+  # A sanitized or instrumented library needs its runtime wherever it is linked,
+  # also in projects that use the installed package.
+  set(_link_scope PUBLIC)
+  if(NOT M_SOURCES)
+    set(_link_scope INTERFACE)
+  endif()
+  if(STATEBUS_SANITIZE)
+    target_link_options(${target} ${_link_scope} -fsanitize=${STATEBUS_SANITIZE})
+  endif()
+  if(STATEBUS_COVERAGE)
+    target_link_options(${target} ${_link_scope} --coverage)
+  endif()
   add_library(statebus::${name} ALIAS ${target})
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
   install(TARGETS ${target} EXPORT statebusTargets

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Every test: set up, build everything (library, tools, tests, benchmarks), run ctest.
+# Every test: set up, build everything (library, tools, tests, benchmarks) and
+# run ctest; then the same tests built with AddressSanitizer + UBSan.
+# STATEBUS_TEST_PRESETS="release" runs fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
-cmake --preset release
-cmake --build --preset release
-ctest --preset release "$@"
+for preset in ${STATEBUS_TEST_PRESETS:-release asan-ubsan}; do
+  echo "== statebus tests: preset $preset"
+  cmake --preset "$preset"
+  cmake --build --preset "$preset"
+  ctest --preset "$preset" "$@"
+done

@@ -67,18 +67,16 @@ int listen() {
 }
 
 int talk(const char* self) {
-  // Static: an in-process daemon must outlive this process's node, which
-  // iceoryx keeps until exit.
-  static std::optional<statebus::Daemon> daemon;
   if (auto running = statebus::find_daemon()) {
     std::printf("talker: using the statebus daemon of pid %d\n", running->pid);
   } else {
-    auto started = statebus::Daemon::start();
-    if (!started) {
-      std::fprintf(stderr, "talker: %s\n", started.error().message().c_str());
+    // Static, and initialised by start() itself: an in-process daemon must
+    // outlive this process's node, which iceoryx keeps until exit.
+    static statebus::Result<statebus::Daemon> daemon = statebus::Daemon::start();
+    if (!daemon) {
+      std::fprintf(stderr, "talker: %s\n", daemon.error().message().c_str());
       return 1;
     }
-    daemon.emplace(std::move(*started));
     std::printf("talker: started a daemon in this process (%.1f MB of shared memory, ready in %.1f ms)\n",
                 static_cast<double>(daemon->shared_memory_bytes()) / 1e6,
                 static_cast<double>(daemon->startup_time().count()) / 1e6);

@@ -130,14 +130,11 @@ Result<Isolation> isolate_bus() {
 }
 
 Result<Daemon*> shared_daemon() {
-  // Function-local static: destroyed at exit after everything created later,
-  // including the process's iceoryx runtime, so no node outlives the daemon.
-  static std::optional<Daemon> daemon;
-  if (!daemon) {
-    auto started = Daemon::start();
-    if (!started) return tl::make_unexpected(started.error());
-    daemon.emplace(std::move(*started));
-  }
+  // Function-local static initialised by start() itself: its construction
+  // completes after iceoryx's own statics (logger, runtime) exist, so it is
+  // destroyed before them at exit, and after this process's node.
+  static Result<Daemon> daemon = Daemon::start();
+  if (!daemon) return tl::make_unexpected(daemon.error());
   return &*daemon;
 }
 
