@@ -1,0 +1,75 @@
+#pragma once
+/// Schemas: the layout of a message or state type as data, so that a process
+/// compiled without the type (the CLI, the recorder) can decode, print and
+/// record it. Built from a description (statebus/describe.hpp) or parsed
+/// from the JSON a publisher puts on the bus.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "statebus/error.hpp"
+
+namespace statebus {
+
+/// What a field holds.
+enum class FieldKind : std::uint8_t {
+  boolean,
+  int8, int16, int32, int64,
+  uint8, uint16, uint32, uint64,
+  float32, float64,
+  text,         ///< fixed-size char array, NUL-terminated if shorter
+  enumeration,  ///< an enum; `underlying` says its integer kind
+  structure,    ///< a nested described struct; `fields` describe it
+};
+
+/// The name of a field kind as it appears in schemas ("int32", "text" …).
+std::string_view to_string(FieldKind kind) noexcept;
+
+/// One field of a struct. Arrays have `count` > 0 elements of `size` bytes each.
+struct FieldSchema {
+  std::string name;
+  FieldKind kind = FieldKind::int32;
+  std::uint32_t offset = 0;  ///< bytes from the start of the enclosing struct
+  std::uint32_t size = 0;    ///< bytes of one element (text: the whole array)
+  std::uint32_t count = 0;   ///< 0: a single value; N: an array of N
+  std::string type_name;     ///< enum or struct name, else empty
+  FieldKind underlying = FieldKind::int32;                          ///< enums only
+  std::vector<std::pair<std::int64_t, std::string>> enumerators;   ///< enums only, may be empty
+  std::vector<FieldSchema> fields;                                  ///< structures only
+};
+
+/// The layout of a trivially copyable type, with its fingerprint.
+struct Schema {
+  std::string name;
+  std::uint32_t size = 0;
+  std::uint32_t alignment = 1;
+  std::vector<FieldSchema> fields;
+  /// FNV-1a 64 over name, size, field names, kinds, offsets, sizes and counts
+  /// (nested structs included). Equal fingerprints mean the same layout.
+  std::uint64_t fingerprint = 0;
+
+  /// The schema as compact JSON, the form carried on the bus and in recordings.
+  [[nodiscard]] std::string to_json() const;
+  /// Parses and checks a schema: every field inside the struct, known kinds,
+  /// sizes that match the kinds, and a fingerprint that matches the content.
+  /// Fails with invalid_argument saying what is wrong and where.
+  static Result<Schema> from_json(std::string_view json);
+
+  /// Renders `size` bytes at `data` field by field:
+  /// `{celsius: 21.5, room: "living", mode: heat}`.
+  [[nodiscard]] std::string render_text(const void* data) const;
+  /// Renders `size` bytes at `data` as a JSON object.
+  [[nodiscard]] std::string render_json(const void* data) const;
+};
+
+/// Computes the fingerprint of a schema's content (ignores `fingerprint`).
+std::uint64_t compute_fingerprint(const Schema& schema);
+
+/// A fingerprint as 16 hex digits.
+std::string fingerprint_hex(std::uint64_t fingerprint);
+
+}  // namespace statebus
