@@ -20,12 +20,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// The message: a trivially copyable struct.
+/// The message: a trivially copyable struct, described once for the bus.
 struct Reading {
   std::uint32_t index;
   double celsius;
   char room[16];
 };
+STATEBUS_MESSAGE(Reading, "hello/Reading", index, celsius, room);
 
 constexpr const char* kChannel = "hello/sensor/temperature";
 constexpr std::uint32_t kCount = 5;

@@ -89,11 +89,11 @@ Result<void> validate_channel_name(std::string_view name) {
                                             " parts; at most " + std::to_string(kMaxChannelParts) +
                                             " are allowed");
   }
-  if (event_start != std::string_view::npos && name.size() - event_start > kMaxIceoryxIdLength) {
+  if (event_start != std::string_view::npos && name.size() - event_start > kMaxEventLength) {
     return fail(Errc::invalid_argument,
                 "channel name " + quoted(name) + ": parts 3 and on have " +
                     std::to_string(name.size() - event_start) + " characters together; at most " +
-                    std::to_string(kMaxIceoryxIdLength) + " are allowed");
+                    std::to_string(kMaxEventLength) + " are allowed");
   }
   return {};
 }

@@ -1,40 +1,29 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
-#include "iceoryx.hpp"
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
-#include "iceoryx_posh/popo/untyped_publisher.hpp"
-#include "iceoryx_posh/popo/untyped_subscriber.hpp"
-#include "iceoryx_posh/popo/wait_set.hpp"
-#include "statebus/bus/detail/raw_port.hpp"
+#include "ports.hpp"
 #include "statebus/bus/names.hpp"
 
-namespace statebus::detail {
+namespace statebus {
+
+std::string_view to_string(PublisherState state) noexcept {
+  switch (state) {
+    case PublisherState::alive: return "alive";
+    case PublisherState::stopped: return "stopped";
+    case PublisherState::gone: return "gone";
+  }
+  return "unknown";
+}
+
+namespace detail {
 namespace {
 
 constexpr std::uint32_t kMaxHistory = 16;     // iceoryx MAX_PUBLISHER_HISTORY
 constexpr std::uint32_t kMaxQueueDepth = 256;  // iceoryx cuts larger queues silently
-
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-iox::popo::PublisherOptions to_iceoryx(const PublisherOptions& options) {
-  iox::popo::PublisherOptions out;
-  out.historyCapacity = options.history;
-  return out;
-}
-
-iox::popo::SubscriberOptions to_iceoryx(const SubscriberOptions& options) {
-  iox::popo::SubscriberOptions out;
-  out.queueCapacity = options.queue_depth;
-  out.historyRequest = options.history;
-  return out;
-}
 
 std::string size_error(std::string_view channel, std::uint32_t size, std::uint32_t max_payload) {
   return "a payload of " + std::to_string(size) + " bytes on channel '" + std::string(channel) +
@@ -42,31 +31,64 @@ std::string size_error(std::string_view channel, std::uint32_t size, std::uint32
          " bytes of payload); send less, or start the daemon with a larger pool";
 }
 
+SampleHeader* header_of(void* payload) noexcept {
+  return static_cast<SampleHeader*>(iox::mepoo::ChunkHeader::fromUserPayload(payload)->userHeader());
+}
+
+// Loans a chunk with a fresh header (chunks are reused: never trust old bytes).
+void* loan_chunk(iox::popo::UntypedPublisher& port, std::uint32_t size, std::uint32_t align) noexcept {
+  auto loaned = port.loan(size, align, sizeof(SampleHeader), alignof(SampleHeader));
+  if (loaned.has_error()) return nullptr;
+  new (header_of(loaned.value())) SampleHeader();
+  return loaned.value();
+}
+
+// Publishes the schema on the companion port (kept as history for late readers).
+void offer_schema(PublisherCore& core, const Schema& schema) {
+  iox::popo::PublisherOptions options;
+  options.historyCapacity = 1;
+  core.schema_port = std::make_unique<iox::popo::UntypedPublisher>(schema_service_description(core.channel), options);
+  const std::string json = schema.to_json();
+  const auto size = static_cast<std::uint32_t>(json.size() + 1);
+  void* payload = loan_chunk(*core.schema_port, size, 1);
+  if (payload == nullptr) return;  // pools exhausted: tools cannot decode, data still flows
+  std::memcpy(payload, json.c_str(), size);
+  SampleHeader* header = header_of(payload);
+  header->sequence = 1;
+  header->publisher_port = core.port_id;
+  header->publisher_pid = core.process.pid;
+  header->publisher_start_time = core.process.start_time;
+  header->real_time_ns = header->virtual_time_ns = monotonic_ns();
+  header->fingerprint = schema.fingerprint;
+  header->payload_size = size;
+  core.schema_port->publish(payload);
+}
+
 }  // namespace
 
-struct PublisherCore {
-  PublisherCore(const iox::capro::ServiceDescription& service, const iox::popo::PublisherOptions& options)
-      : port(service, options) {}
-  iox::popo::UntypedPublisher port;
-  std::string channel;
-  std::uint32_t max_chunk = 0;
-  std::uint32_t max_payload = 0;
-  std::uint32_t fixed_size = 0;  // size checked at create(); 0 = check at each loan
-  std::uint32_t fixed_align = 0;
-  std::uint64_t sequence = 0;
-  std::uint64_t port_id = 0;
-  std::int32_t pid = 0;
-};
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
-struct SubscriberCore {
-  SubscriberCore(const iox::capro::ServiceDescription& service, const iox::popo::SubscriberOptions& options)
-      : port(service, options) {}
-  iox::popo::UntypedSubscriber port;
-  // Declared after the port: destroyed first, detaching from it.
-  std::unique_ptr<iox::popo::WaitSet<1>> waitset;
-  std::string channel;
-  std::uint64_t refused = 0;
-};
+iox::capro::ServiceDescription schema_service_description(std::string_view channel) {
+  const auto data = to_service_description(channel);
+  std::string event = data.getEventIDString().c_str();
+  event += kSchemaSuffix;
+  return {data.getServiceIDString(), data.getInstanceIDString(),
+          iox::capro::IdString_t(iox::cxx::TruncateToCapacity, event.c_str())};
+}
+
+std::optional<Schema> parse_schema_record(const void* payload) {
+  const auto* chunk = iox::mepoo::ChunkHeader::fromUserPayload(payload);
+  const auto* text = static_cast<const char*>(payload);
+  const std::size_t size = chunk->userPayloadSize();
+  if (size == 0) return std::nullopt;
+  auto schema = Schema::from_json(std::string_view(text, strnlen(text, size)));
+  if (!schema) return std::nullopt;
+  return std::move(*schema);
+}
 
 void release_loan(PublisherCore* core, void* payload) noexcept { core->port.release(payload); }
 void release_sample(SubscriberCore* core, const void* payload) noexcept { core->port.release(payload); }
@@ -74,7 +96,8 @@ void release_sample(SubscriberCore* core, const void* payload) noexcept { core->
 // ---- publisher -------------------------------------------------------------
 
 Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view channel, std::uint32_t payload_size,
-                                          std::uint32_t payload_align, const PublisherOptions& options) {
+                                          std::uint32_t payload_align, const Schema* schema,
+                                          const PublisherOptions& options) {
   if (auto valid = validate_channel_name(channel); !valid) return tl::make_unexpected(valid.error());
   if (options.history > kMaxHistory) {
     return fail(Errc::invalid_argument, "publisher history of " + std::to_string(options.history) +
@@ -87,21 +110,47 @@ Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view cha
       return fail(Errc::payload_too_large, size_error(channel, payload_size, node.max_payload()));
     }
   }
-  auto core = std::make_unique<PublisherCore>(to_service_description(channel), to_iceoryx(options));
+  iox::popo::PublisherOptions iox_options;
+  // At least one sample of history: a subscriber that connects later learns
+  // where the sequence stands, so it does not count earlier samples as lost.
+  iox_options.historyCapacity = std::max<std::uint32_t>(options.history, 1);
+  // Waiting publishers also serve subscribers that do not ask for it; only
+  // lossless subscribers make them wait.
+  iox_options.subscriberTooSlowPolicy = options.never_block ? iox::popo::ConsumerTooSlowPolicy::DISCARD_OLDEST_DATA
+                                                            : iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
+  auto core = std::make_unique<PublisherCore>(to_service_description(channel), iox_options);
   core->channel = std::string(channel);
   core->max_chunk = node.max_chunk();
   core->max_payload = node.max_payload();
   core->fixed_size = payload_size;
   core->fixed_align = payload_align;
   core->port_id = static_cast<std::uint64_t>(core->port.getUid());
-  core->pid = static_cast<std::int32_t>(::getpid());
+  core->process = this_process();
+  if (schema != nullptr) {
+    core->fingerprint = schema->fingerprint;
+    offer_schema(*core, *schema);
+  }
   return RawPublisher(std::move(core));
 }
 
 RawPublisher::RawPublisher(std::unique_ptr<PublisherCore> impl) noexcept : impl_(std::move(impl)) {}
 RawPublisher::RawPublisher(RawPublisher&&) noexcept = default;
-RawPublisher& RawPublisher::operator=(RawPublisher&&) noexcept = default;
-RawPublisher::~RawPublisher() = default;
+RawPublisher& RawPublisher::operator=(RawPublisher&& other) noexcept {
+  if (this != &other) {
+    RawPublisher old(std::move(*this));  // says goodbye for the port it replaces
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+RawPublisher::~RawPublisher() {
+  if (!impl_) return;
+  // Goodbye: subscribers learn that this publisher stopped, not crashed.
+  if (void* payload = loan_chunk(impl_->port, 1, 1)) {
+    header_of(payload)->flags = SampleHeader::kGoodbye;  // kept: publish() stamps the rest
+    publish(payload);
+  }
+}
 
 void* RawPublisher::loan(std::uint32_t size, std::uint32_t align) noexcept {
   PublisherCore& core = *impl_;
@@ -111,20 +160,21 @@ void* RawPublisher::loan(std::uint32_t size, std::uint32_t align) noexcept {
     const auto chunk = required_chunk_size(size, align);
     if (!chunk || *chunk > core.max_chunk) return nullptr;
   }
-  auto loaned = core.port.loan(size, align, sizeof(SampleHeader), alignof(SampleHeader));
-  if (loaned.has_error()) return nullptr;
-  return loaned.value();
+  return loan_chunk(core.port, size, align);
 }
 
 void RawPublisher::publish(void* payload) noexcept {
   PublisherCore& core = *impl_;
   auto* chunk = iox::mepoo::ChunkHeader::fromUserPayload(payload);
-  auto* header = new (chunk->userHeader()) SampleHeader();
+  auto* header = static_cast<SampleHeader*>(chunk->userHeader());  // zeroed at loan; flags kept
   header->sequence = ++core.sequence;
   header->publisher_port = core.port_id;
+  header->publisher_start_time = core.process.start_time;
   header->real_time_ns = monotonic_ns();
-  header->publisher_pid = core.pid;
-  header->payload_size = chunk->userPayloadSize();
+  header->virtual_time_ns = header->real_time_ns;
+  header->fingerprint = core.fingerprint;
+  header->publisher_pid = core.process.pid;
+  header->payload_size = header->flags != 0 ? 0 : chunk->userPayloadSize();
   core.port.publish(payload);
 }
 
@@ -145,10 +195,11 @@ bool RawPublisher::wait_for_subscribers(std::chrono::nanoseconds timeout) const 
 
 const std::string& RawPublisher::channel() const noexcept { return impl_->channel; }
 std::uint32_t RawPublisher::max_payload() const noexcept { return impl_->max_payload; }
+std::uint64_t RawPublisher::published() const noexcept { return impl_->sequence; }
 
 // ---- subscriber ------------------------------------------------------------
 
-Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_view channel,
+Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_view channel, const Schema* expected,
                                             const SubscriberOptions& options) {
   if (auto valid = validate_channel_name(channel); !valid) return tl::make_unexpected(valid.error());
   if (options.queue_depth < 1 || options.queue_depth > kMaxQueueDepth) {
@@ -161,8 +212,22 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
                                             " on channel '" + std::string(channel) + "' is over the maximum of " +
                                             std::to_string(kMaxHistory));
   }
-  auto core = std::make_unique<SubscriberCore>(to_service_description(channel), to_iceoryx(options));
+  const std::int64_t created = monotonic_ns();
+  iox::popo::SubscriberOptions iox_options;
+  iox_options.queueCapacity = options.queue_depth;
+  // At least one: the sample a publisher sent last before we connected tells
+  // where its sequence stands (it is not handed out unless history was asked).
+  iox_options.historyRequest = std::max<std::uint32_t>(options.history, 1);
+  iox_options.queueFullPolicy =
+      options.lossless ? iox::popo::QueueFullPolicy::BLOCK_PRODUCER : iox::popo::QueueFullPolicy::DISCARD_OLDEST_DATA;
+  auto core = std::make_unique<SubscriberCore>(to_service_description(channel), iox_options);
   core->channel = std::string(channel);
+  core->history = options.history;
+  core->created_ns = created;
+  if (expected != nullptr) {
+    core->expected_fingerprint = expected->fingerprint;
+    core->expected_name = expected->name;
+  }
   return RawSubscriber(std::move(core));
 }
 
@@ -185,15 +250,63 @@ RawSample RawSubscriber::take() noexcept {
       core.port.release(payload);
       continue;
     }
-    return {static_cast<const SampleHeader*>(chunk->userHeader()), payload};
+    const auto* header = static_cast<const SampleHeader*>(chunk->userHeader());
+
+    auto entry = std::find_if(core.publishers.begin(), core.publishers.end(),
+                              [&](const PublisherStatus& p) { return p.port == header->publisher_port; });
+    const bool first_from_publisher = entry == core.publishers.end();
+    if (first_from_publisher) {
+      PublisherStatus status;
+      status.process = header->publisher();
+      status.port = header->publisher_port;
+      status.fingerprint = header->fingerprint;
+      core.publishers.push_back(status);
+      entry = core.publishers.end() - 1;
+    }
+    const bool before_us = header->real_time_ns < core.created_ns;
+    if (first_from_publisher && before_us) entry->last_sequence = header->sequence - 1;  // history: no gap before it
+    if (header->sequence > entry->last_sequence + 1) {
+      const std::uint64_t gap = header->sequence - entry->last_sequence - 1;
+      entry->lost += gap;
+      core.lost += gap;
+    }
+    entry->last_sequence = std::max(entry->last_sequence, header->sequence);
+
+    if ((header->flags & SampleHeader::kGoodbye) != 0) {
+      entry->state = PublisherState::stopped;
+      core.port.release(payload);
+      continue;
+    }
+    if (before_us && core.history == 0) {  // only told us where the sequence stands
+      core.port.release(payload);
+      continue;
+    }
+    if (core.expected_fingerprint != 0 && header->fingerprint != core.expected_fingerprint) {
+      ++core.refused;
+      if (!core.mismatch) core.mismatch = *entry;
+      core.port.release(payload);
+      continue;
+    }
+    return {header, payload};
   }
 }
 
 bool RawSubscriber::has_data() const noexcept { return impl_->port.hasData(); }
 
-bool RawSubscriber::wait(std::chrono::nanoseconds timeout) noexcept {
+bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept {
   SubscriberCore& core = *impl_;
   if (core.port.hasData()) return true;
+  if (spin.count() > 0) {
+    // Spin-then-block: a wake-up through the kernel costs tens of µs on a VM;
+    // data that arrives within `spin` is seen without it.
+    const auto spin_until = std::chrono::steady_clock::now() + std::min(spin, timeout);
+    while (std::chrono::steady_clock::now() < spin_until) {
+      if (core.port.hasData()) return true;
+    }
+    timeout -= spin;
+    if (timeout.count() <= 0) return core.port.hasData();
+  }
+  if (core.in_user_waitset) return false;  // its WaitSet waits for it; see WaitSet::add
   if (!core.waitset) {
     core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
     if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
@@ -208,6 +321,57 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout) noexcept {
 
 const std::string& RawSubscriber::channel() const noexcept { return impl_->channel; }
 std::uint64_t RawSubscriber::refused() const noexcept { return impl_->refused; }
-void RawSubscriber::count_refused() noexcept { ++impl_->refused; }
+std::uint64_t RawSubscriber::lost() const noexcept { return impl_->lost; }
 
-}  // namespace statebus::detail
+std::vector<PublisherStatus> RawSubscriber::publishers() const {
+  std::vector<PublisherStatus> out = impl_->publishers;
+  for (PublisherStatus& p : out) {
+    // A process that ended without a goodbye crashed or was killed; the
+    // kernel knows at once, long before iceoryx's 1.5 s monitoring would.
+    if (p.state == PublisherState::alive && !is_alive(p.process)) p.state = PublisherState::gone;
+  }
+  return out;
+}
+
+std::optional<Error> RawSubscriber::type_error(std::chrono::nanoseconds resolve_timeout) {
+  SubscriberCore& core = *impl_;
+  if (!core.mismatch) return std::nullopt;
+  // Name the other type from the schema its publisher offers.
+  if (!core.mismatch_schema) {
+    if (!core.schema_port) {
+      iox::popo::SubscriberOptions options;
+      options.historyRequest = 1;
+      options.queueCapacity = 16;
+      core.schema_port =
+          std::make_unique<iox::popo::UntypedSubscriber>(schema_service_description(core.channel), options);
+      core.schema_waitset = std::make_unique<iox::popo::WaitSet<1>>();
+      if (core.schema_waitset->attachState(*core.schema_port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
+        core.schema_waitset.reset();
+      }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + resolve_timeout;
+    for (;;) {
+      while (!core.mismatch_schema) {
+        auto taken = core.schema_port->take();
+        if (taken.has_error()) break;
+        auto schema = parse_schema_record(taken.value());
+        core.schema_port->release(taken.value());
+        if (schema && schema->fingerprint == core.mismatch->fingerprint) core.mismatch_schema = std::move(*schema);
+      }
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (core.mismatch_schema || left.count() <= 0 || !core.schema_waitset) break;
+      core.schema_waitset->timedWait(iox::units::Duration::fromNanoseconds(
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
+    }
+  }
+  const std::string theirs = core.mismatch_schema ? "'" + core.mismatch_schema->name + "'" : "an unknown type";
+  return Error(Errc::type_mismatch,
+               "channel '" + core.channel + "' carries " + theirs + " (fingerprint " +
+                   fingerprint_hex(core.mismatch->fingerprint) + ") from pid " +
+                   std::to_string(core.mismatch->process.pid) + ", but this subscriber reads '" + core.expected_name +
+                   "' (fingerprint " + fingerprint_hex(core.expected_fingerprint) +
+                   "); its samples are refused: use the same message type on both sides");
+}
+
+}  // namespace detail
+}  // namespace statebus

@@ -100,22 +100,16 @@ TEST_F(ChannelTest, UnpublishedLoansGoBackToThePool) {
   }
 }
 
-struct Huge {
-  char bytes[5 * 1024 * 1024];
-};
-
 TEST_F(ChannelTest, OversizePayloadIsAnErrorNotAnAbort) {
-  const auto sut = Publisher<Huge>::create(*node_, "test/huge");
+  const auto sut = Publisher<test::Huge>::create(*node_, "test/huge");
   ASSERT_FALSE(sut);
   EXPECT_EQ(sut.error().code(), Errc::payload_too_large);
-  EXPECT_TRUE(contains(sut.error().message(), std::to_string(sizeof(Huge)) + " bytes")) << sut.error().message();
+  EXPECT_TRUE(contains(sut.error().message(), std::to_string(sizeof(test::Huge)) + " bytes")) << sut.error().message();
   EXPECT_TRUE(contains(sut.error().message(), "test/huge")) << sut.error().message();
 }
 
 TEST_F(ChannelTest, FourMebibytePayloadFits) {
-  struct FourMiB {
-    char bytes[4 * 1024 * 1024];
-  };
+  using test::FourMiB;
   auto pub = Publisher<FourMiB>::create(*node_, "test/large");
   auto sub = Subscriber<FourMiB>::create(*node_, "test/large");
   ASSERT_TRUE(pub) << pub.error().message();
@@ -159,6 +153,12 @@ TEST_F(ChannelTest, SubscriberNeverHandsOutASampleOfAnotherSize) {
 
   EXPECT_FALSE(sut->take());
   EXPECT_EQ(sut->refused(), 1U);
+  const auto error = sut->type_error(5s);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code(), Errc::type_mismatch);
+  for (const char* part : {"'test/mixed'", "'test/Wide'", "'test/Reading'"}) {
+    EXPECT_TRUE(contains(error->message(), part)) << error->message();
+  }
 }
 
 }  // namespace

@@ -23,6 +23,8 @@ enum class Errc {
   out_of_resources,  ///< shared memory, ports or slots are exhausted
   system_error,      ///< an operating-system call failed (errno in the message)
   not_permitted,     ///< the operating system refused (namespaces, permissions)
+  type_mismatch,     ///< the two sides of a channel (or cell) use different types
+  timeout,           ///< nothing happened within the time given
 };
 
 /// The name of an error code, for messages and tests.
@@ -36,6 +38,8 @@ constexpr std::string_view to_string(Errc code) noexcept {
     case Errc::out_of_resources: return "out_of_resources";
     case Errc::system_error: return "system_error";
     case Errc::not_permitted: return "not_permitted";
+    case Errc::type_mismatch: return "type_mismatch";
+    case Errc::timeout: return "timeout";
   }
   return "unknown";
 }

@@ -7,3 +7,5 @@
 #include "statebus/bus/publisher.hpp"
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/bus/subscriber.hpp"
+#include "statebus/bus/untyped.hpp"
+#include "statebus/bus/wait_set.hpp"

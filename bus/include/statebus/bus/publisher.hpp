@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/describe.hpp"
 
 namespace statebus {
 
@@ -47,24 +48,28 @@ class Loan {
   detail::PublisherCore* port_;
 };
 
-/// Publishes values of a trivially copyable T on one channel.
+/// Publishes values of a described, trivially copyable T on one channel,
+/// and offers T's schema on the bus so that tools can decode the channel.
 ///
 /// Example:
 ///   auto pub = Publisher<Reading>::create(node, "home/sensor/temperature");
 ///   if (auto loan = pub->loan()) { (*loan)->celsius = 21.5; pub->publish(std::move(*loan)); }
 ///
 /// Thread safety: one thread at a time per publisher. loan() and publish()
-/// never block and never allocate.
+/// never allocate; publish() blocks only while a lossless subscriber's queue
+/// is full (never, with PublisherOptions::never_block). Destroying it tells
+/// subscribers it stopped (PublisherState::stopped).
 template <class T>
 class Publisher {
   static_assert(std::is_trivially_copyable_v<T>, "bus payloads must be trivially copyable");
+  static_assert(is_described_v<T>, "describe the message type with STATEBUS_MESSAGE(Type, \"name\", fields...)");
 
  public:
   /// Opens a publisher. Fails with invalid_argument (channel name, options)
   /// or payload_too_large (sizeof(T) over the daemon's largest pool).
   static Result<Publisher> create(const Node& node, std::string_view channel,
                                   PublisherOptions options = {}) {
-    auto raw = detail::RawPublisher::create(node, channel, sizeof(T), alignof(T), options);
+    auto raw = detail::RawPublisher::create(node, channel, sizeof(T), alignof(T), &schema_of<T>(), options);
     if (!raw) return tl::make_unexpected(std::move(raw.error()));
     return Publisher(std::move(*raw));
   }
@@ -97,6 +102,8 @@ class Publisher {
     return port_.wait_for_subscribers(timeout);
   }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
+  /// Samples published so far (the last sequence number).
+  [[nodiscard]] std::uint64_t published() const noexcept { return port_.published(); }
 
  private:
   explicit Publisher(detail::RawPublisher port) noexcept : port_(std::move(port)) {}

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/describe.hpp"
 
 namespace statebus {
 
@@ -46,45 +47,71 @@ class Sample {
   detail::SubscriberCore* port_;
 };
 
-/// Receives values of a trivially copyable T from every publisher of a channel.
+/// Receives values of a described T from every publisher of a channel.
+///
+/// A sample whose type fingerprint is not T's is never handed out: it is
+/// refused, counted, and type_error() says which type came from whom.
+/// Sequence gaps are counted per publisher (lost(), publishers()).
 ///
 /// Thread safety: one thread at a time per subscriber. take() never blocks
-/// and never allocates; wait() blocks up to its timeout (real time).
+/// (it allocates only the first time it hears from a publisher); wait()
+/// blocks up to its timeout (real time).
 template <class T>
 class Subscriber {
   static_assert(std::is_trivially_copyable_v<T>, "bus payloads must be trivially copyable");
+  static_assert(is_described_v<T>, "describe the message type with STATEBUS_MESSAGE(Type, \"name\", fields...)");
 
  public:
   /// Opens a subscriber. Fails with invalid_argument (channel name, options).
   static Result<Subscriber> create(const Node& node, std::string_view channel,
                                    SubscriberOptions options = {}) {
-    auto raw = detail::RawSubscriber::create(node, channel, options);
+    auto raw = detail::RawSubscriber::create(node, channel, &schema_of<T>(), options);
     if (!raw) return tl::make_unexpected(std::move(raw.error()));
     return Subscriber(std::move(*raw));
   }
 
-  /// The oldest queued sample, or nothing. A sample whose size is not
-  /// sizeof(T) is never handed out: it is dropped and counted in refused().
+  /// The oldest queued sample, or nothing. A sample of another type is
+  /// never handed out: it is dropped and counted in refused().
   [[nodiscard]] std::optional<Sample<T>> take() noexcept {
     for (;;) {
       const detail::RawSample raw = port_.take();
       if (raw.payload == nullptr) return std::nullopt;
       if (raw.header->payload_size == sizeof(T)) return Sample<T>(raw, port_.core());
-      port_.count_refused();
-      detail::release_sample(port_.core(), raw.payload);
+      detail::release_sample(port_.core(), raw.payload);  // same fingerprint, other size: impossible unless forged
     }
   }
 
-  /// Waits (real time) until a sample is queued; false on timeout.
-  bool wait(std::chrono::nanoseconds timeout) noexcept { return port_.wait(timeout); }
-  /// take(), after waiting up to `timeout` for a sample.
-  [[nodiscard]] std::optional<Sample<T>> take_for(std::chrono::nanoseconds timeout) noexcept {
-    if (auto sample = take()) return sample;
-    if (!port_.wait(timeout)) return std::nullopt;
-    return take();
+  /// Waits (real time) until a sample is queued; false on timeout. With
+  /// `spin` > 0 it first polls for up to that long (spin-then-block), which
+  /// saves the kernel wake-up when data comes soon.
+  bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {}) noexcept {
+    return port_.wait(timeout, spin);
   }
+  /// take(), after waiting up to `timeout` for a sample (refused samples
+  /// do not end the wait early).
+  [[nodiscard]] std::optional<Sample<T>> take_for(std::chrono::nanoseconds timeout,
+                                                  std::chrono::nanoseconds spin = {}) noexcept {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto sample = take()) return sample;
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left.count() <= 0 || !port_.wait(left, spin)) return std::nullopt;
+    }
+  }
+  /// Samples missing from publishers' sequences since this subscriber began
+  /// (its queue overflowed, or it connected while they were being sent).
+  [[nodiscard]] std::uint64_t lost() const noexcept { return port_.lost(); }
+  /// Every publisher heard from: alive, stopped cleanly, or gone (crashed).
+  [[nodiscard]] std::vector<PublisherStatus> publishers() const { return port_.publishers(); }
+  /// Why samples were refused, naming both types and the channel; waits up to
+  /// `resolve_timeout` for the other side's schema to name its type.
+  [[nodiscard]] std::optional<Error> type_error(std::chrono::nanoseconds resolve_timeout = {}) {
+    return port_.type_error(resolve_timeout);
+  }
+  /// The untyped port, for WaitSet.
+  [[nodiscard]] detail::RawSubscriber& raw() noexcept { return port_; }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
-  /// Samples dropped because their size did not match T.
+  /// Samples dropped because their type did not match T.
   [[nodiscard]] std::uint64_t refused() const noexcept { return port_.refused(); }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
 

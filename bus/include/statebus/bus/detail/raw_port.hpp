@@ -1,32 +1,63 @@
 #pragma once
-/// Untyped publisher and subscriber ports; Publisher<T> and Subscriber<T> are
-/// thin typed layers over these. Internal: use the typed API.
+/// Untyped publisher and subscriber ports; the typed and untyped public
+/// classes are thin layers over these. Internal: use the public API.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/error.hpp"
+#include "statebus/schema.hpp"
 
 namespace statebus {
 
 /// Options of a publisher.
 struct PublisherOptions {
-  /// Samples kept for subscribers that connect later (0–16).
+  /// Samples kept for subscribers that connect later and ask for history (0–16).
   std::uint32_t history = 0;
+  /// Never wait in publish(), not even for a lossless subscriber; lossless
+  /// subscribers (recorders, tests) then cannot connect to this publisher.
+  bool never_block = false;
 };
 
 /// Options of a subscriber.
 struct SubscriberOptions {
   /// Samples queued before the oldest is dropped (1–256).
   std::uint32_t queue_depth = 256;
-  /// Samples of the publishers' history to receive on connecting (0–16).
+  /// Latest value on subscribe: receive up to this many samples each publisher
+  /// sent before this subscriber existed (0–16; the publisher keeps as many
+  /// as its own `history` option).
   std::uint32_t history = 0;
+  /// Publishers wait for this subscriber instead of dropping samples when its
+  /// queue is full. For recorders and tests; a slow lossless subscriber slows
+  /// every publisher of the channel.
+  bool lossless = false;
 };
+
+/// What a subscriber knows about one publisher it has heard from.
+enum class PublisherState {
+  alive,    ///< the process runs and the publisher has not said goodbye
+  stopped,  ///< the publisher was destroyed cleanly (its goodbye arrived)
+  gone,     ///< the process ended without a goodbye (crash, SIGKILL)
+};
+
+/// A publisher as one subscriber sees it.
+struct PublisherStatus {
+  ProcessId process;
+  std::uint64_t port = 0;
+  std::uint64_t fingerprint = 0;
+  std::uint64_t last_sequence = 0;
+  std::uint64_t lost = 0;  ///< samples missing from its sequence
+  PublisherState state = PublisherState::alive;
+};
+
+std::string_view to_string(PublisherState state) noexcept;
 
 namespace detail {
 
@@ -42,11 +73,14 @@ void release_sample(SubscriberCore* core, const void* payload) noexcept;
 class RawPublisher {
  public:
   /// `payload_size` 0 means sizes vary per loan (checked at each loan).
-  static Result<RawPublisher> create(const Node& node, std::string_view channel,
-                                     std::uint32_t payload_size, std::uint32_t payload_align,
+  /// With a schema, its fingerprint goes into every header and the schema is
+  /// offered on the bus for tools.
+  static Result<RawPublisher> create(const Node& node, std::string_view channel, std::uint32_t payload_size,
+                                     std::uint32_t payload_align, const Schema* schema,
                                      const PublisherOptions& options);
   RawPublisher(RawPublisher&&) noexcept;
   RawPublisher& operator=(RawPublisher&&) noexcept;
+  /// Sends a goodbye, so subscribers learn at once that it stopped.
   ~RawPublisher();
 
   /// A payload buffer in shared memory, or nullptr if the pools are
@@ -60,6 +94,7 @@ class RawPublisher {
   bool wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept;
   [[nodiscard]] const std::string& channel() const noexcept;
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
+  [[nodiscard]] std::uint64_t published() const noexcept;
 
  private:
   explicit RawPublisher(std::unique_ptr<PublisherCore> impl) noexcept;
@@ -74,22 +109,28 @@ struct RawSample {
 
 class RawSubscriber {
  public:
-  static Result<RawSubscriber> create(const Node& node, std::string_view channel,
+  /// `expected` (may be null): the schema this subscriber reads; samples
+  /// with another fingerprint are refused. Null accepts any payload.
+  static Result<RawSubscriber> create(const Node& node, std::string_view channel, const Schema* expected,
                                       const SubscriberOptions& options);
   RawSubscriber(RawSubscriber&&) noexcept;
   RawSubscriber& operator=(RawSubscriber&&) noexcept;
   ~RawSubscriber();
 
-  /// The oldest queued sample, or an empty RawSample if none.
+  /// The oldest queued data sample, or an empty RawSample if none. Counts
+  /// sequence gaps, notes goodbyes, refuses samples of another type.
   [[nodiscard]] RawSample take() noexcept;
   [[nodiscard]] SubscriberCore* core() const noexcept { return impl_.get(); }
   [[nodiscard]] bool has_data() const noexcept;
-  /// Blocks until a sample is queued or `timeout` (real time) passes.
-  bool wait(std::chrono::nanoseconds timeout) noexcept;
+  /// Blocks until a sample is queued or `timeout` passes (real time); spins
+  /// for up to `spin` first. True if data is queued.
+  bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept;
   [[nodiscard]] const std::string& channel() const noexcept;
-  /// Samples refused because their size did not match the subscriber's type.
   [[nodiscard]] std::uint64_t refused() const noexcept;
-  void count_refused() noexcept;
+  [[nodiscard]] std::uint64_t lost() const noexcept;
+  [[nodiscard]] std::vector<PublisherStatus> publishers() const;
+  /// Why samples were refused, naming both types, if any were.
+  [[nodiscard]] std::optional<Error> type_error(std::chrono::nanoseconds resolve_timeout);
 
  private:
   explicit RawSubscriber(std::unique_ptr<SubscriberCore> impl) noexcept;

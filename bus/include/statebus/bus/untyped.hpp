@@ -1,0 +1,165 @@
+#pragma once
+/// Untyped channels: byte payloads of varying size, with the same header,
+/// names and size checks as typed ones. Used by logs and the recorder.
+
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "statebus/bus/detail/raw_port.hpp"
+
+namespace statebus {
+
+/// Why a loan was not granted.
+enum class LoanError {
+  too_large,         ///< larger than the daemon's largest pool
+  pools_exhausted,   ///< no free chunk of that size right now
+};
+
+/// A byte buffer being written in shared memory. Move-only.
+class BytesLoan {
+ public:
+  BytesLoan(BytesLoan&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(other.size_), port_(other.port_) {}
+  BytesLoan& operator=(BytesLoan&& other) noexcept {
+    if (this != &other) {
+      reset();
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = other.size_;
+      port_ = other.port_;
+    }
+    return *this;
+  }
+  BytesLoan(const BytesLoan&) = delete;
+  BytesLoan& operator=(const BytesLoan&) = delete;
+  ~BytesLoan() { reset(); }
+
+  [[nodiscard]] std::byte* data() noexcept { return data_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  friend class UntypedPublisher;
+  BytesLoan(std::byte* data, std::size_t size, detail::PublisherCore* port) noexcept
+      : data_(data), size_(size), port_(port) {}
+  void reset() noexcept {
+    if (data_ != nullptr) detail::release_loan(port_, std::exchange(data_, nullptr));
+  }
+  std::byte* data_;
+  std::size_t size_;
+  detail::PublisherCore* port_;
+};
+
+/// Publishes byte payloads of any size up to the daemon's largest pool.
+/// Thread safety and blocking as Publisher<T>.
+class UntypedPublisher {
+ public:
+  /// Opens a publisher. With a schema, headers carry its fingerprint and
+  /// tools can decode the payloads (each must then be schema->size bytes).
+  static Result<UntypedPublisher> create(const Node& node, std::string_view channel, const Schema* schema = nullptr,
+                                         PublisherOptions options = {}) {
+    auto raw = detail::RawPublisher::create(node, channel, 0, 8, schema, options);
+    if (!raw) return tl::make_unexpected(std::move(raw.error()));
+    return UntypedPublisher(std::move(*raw));
+  }
+
+  /// `size` bytes in shared memory (8-byte aligned), or why not.
+  [[nodiscard]] tl::expected<BytesLoan, LoanError> loan(std::size_t size) noexcept {
+    if (size > port_.max_payload()) return tl::make_unexpected(LoanError::too_large);
+    void* memory = port_.loan(static_cast<std::uint32_t>(size), 8);
+    if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
+    return BytesLoan(static_cast<std::byte*>(memory), size, port_.core());
+  }
+  void publish(BytesLoan&& loan) noexcept { port_.publish(std::exchange(loan.data_, nullptr)); }
+  /// Copies `size` bytes into a loan and publishes them.
+  tl::expected<void, LoanError> publish(const void* data, std::size_t size) noexcept {
+    auto loaned = loan(size);
+    if (!loaned) return tl::make_unexpected(loaned.error());
+    if (size != 0) std::memcpy(loaned->data(), data, size);
+    publish(std::move(*loaned));
+    return {};
+  }
+  [[nodiscard]] std::uint32_t max_payload() const noexcept { return port_.max_payload(); }
+  [[nodiscard]] bool has_subscribers() const noexcept { return port_.has_subscribers(); }
+  bool wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
+    return port_.wait_for_subscribers(timeout);
+  }
+  [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
+  [[nodiscard]] std::uint64_t published() const noexcept { return port_.published(); }
+
+ private:
+  explicit UntypedPublisher(detail::RawPublisher port) noexcept : port_(std::move(port)) {}
+  detail::RawPublisher port_;
+};
+
+/// A received byte payload with its header. Move-only.
+class BytesSample {
+ public:
+  BytesSample(BytesSample&& other) noexcept
+      : raw_(std::exchange(other.raw_, detail::RawSample{})), port_(other.port_) {}
+  BytesSample& operator=(BytesSample&& other) noexcept {
+    if (this != &other) {
+      reset();
+      raw_ = std::exchange(other.raw_, detail::RawSample{});
+      port_ = other.port_;
+    }
+    return *this;
+  }
+  BytesSample(const BytesSample&) = delete;
+  BytesSample& operator=(const BytesSample&) = delete;
+  ~BytesSample() { reset(); }
+
+  [[nodiscard]] const std::byte* data() const noexcept { return static_cast<const std::byte*>(raw_.payload); }
+  [[nodiscard]] std::size_t size() const noexcept { return raw_.header->payload_size; }
+  [[nodiscard]] const SampleHeader& header() const noexcept { return *raw_.header; }
+
+ private:
+  friend class UntypedSubscriber;
+  BytesSample(detail::RawSample raw, detail::SubscriberCore* port) noexcept : raw_(raw), port_(port) {}
+  void reset() noexcept {
+    if (raw_.payload != nullptr) detail::release_sample(port_, std::exchange(raw_, detail::RawSample{}).payload);
+  }
+  detail::RawSample raw_;
+  detail::SubscriberCore* port_;
+};
+
+/// Receives byte payloads of any type from every publisher of a channel.
+/// Thread safety and blocking as Subscriber<T>.
+class UntypedSubscriber {
+ public:
+  static Result<UntypedSubscriber> create(const Node& node, std::string_view channel,
+                                          SubscriberOptions options = {}) {
+    auto raw = detail::RawSubscriber::create(node, channel, nullptr, options);
+    if (!raw) return tl::make_unexpected(std::move(raw.error()));
+    return UntypedSubscriber(std::move(*raw));
+  }
+  [[nodiscard]] std::optional<BytesSample> take() noexcept {
+    const detail::RawSample raw = port_.take();
+    if (raw.payload == nullptr) return std::nullopt;
+    return BytesSample(raw, port_.core());
+  }
+  bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {}) noexcept {
+    return port_.wait(timeout, spin);
+  }
+  [[nodiscard]] std::optional<BytesSample> take_for(std::chrono::nanoseconds timeout) noexcept {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto sample = take()) return sample;
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left.count() <= 0 || !port_.wait(left, {})) return std::nullopt;
+    }
+  }
+  [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
+  [[nodiscard]] std::uint64_t lost() const noexcept { return port_.lost(); }
+  [[nodiscard]] std::vector<PublisherStatus> publishers() const { return port_.publishers(); }
+  [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
+  [[nodiscard]] detail::RawSubscriber& raw() noexcept { return port_; }
+
+ private:
+  explicit UntypedSubscriber(detail::RawSubscriber port) noexcept : port_(std::move(port)) {}
+  detail::RawSubscriber port_;
+};
+
+}  // namespace statebus

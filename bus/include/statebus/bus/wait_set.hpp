@@ -1,0 +1,46 @@
+#pragma once
+/// Waiting on several subscribers at once.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "statebus/bus/detail/raw_port.hpp"
+
+namespace statebus {
+
+/// Blocks until any of its subscribers has data, and says which.
+///
+/// Example:
+///   auto waitset = WaitSet::create();
+///   const auto a = waitset->add(sensor.raw()), b = waitset->add(command.raw());
+///   for (std::size_t ready : waitset->wait(1s)) { ... }
+///
+/// A subscriber in a WaitSet is waited on through it (its own wait() then
+/// only polls). Up to 64 subscribers. Thread safety: one thread at a time;
+/// the subscribers must outlive the WaitSet.
+class WaitSet {
+ public:
+  /// Needs this process to be connected (a Node). Fails with
+  /// out_of_resources if iceoryx has no condition variable left.
+  static Result<WaitSet> create();
+  WaitSet(WaitSet&&) noexcept;
+  WaitSet& operator=(WaitSet&&) noexcept;
+  ~WaitSet();
+
+  /// Adds a subscriber (Subscriber<T>::raw(), UntypedSubscriber::raw());
+  /// returns its index. Fails with out_of_resources when full.
+  Result<std::size_t> add(detail::RawSubscriber& subscriber);
+
+  /// The indices of subscribers with data, waiting up to `timeout` (real
+  /// time) for one; spins first for up to `spin`. Empty on timeout.
+  std::vector<std::size_t> wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {});
+
+ private:
+  struct Impl;
+  explicit WaitSet(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace statebus

@@ -1,0 +1,68 @@
+#pragma once
+// The iceoryx side of statebus's ports, shared by raw_port.cpp, wait_set.cpp
+// and discovery.cpp.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "iceoryx.hpp"
+#include "iceoryx_posh/popo/untyped_publisher.hpp"
+#include "iceoryx_posh/popo/untyped_subscriber.hpp"
+#include "iceoryx_posh/popo/wait_set.hpp"
+#include "statebus/bus/detail/raw_port.hpp"
+
+namespace statebus::detail {
+
+/// The companion port that carries a channel's schema: same service and
+/// instance, event + this suffix ('~' never occurs in a channel name).
+inline constexpr const char* kSchemaSuffix = "~schema";
+
+iox::capro::ServiceDescription schema_service_description(std::string_view channel);
+
+struct PublisherCore {
+  PublisherCore(const iox::capro::ServiceDescription& service, const iox::popo::PublisherOptions& options)
+      : port(service, options) {}
+  iox::popo::UntypedPublisher port;
+  std::unique_ptr<iox::popo::UntypedPublisher> schema_port;  // offers the schema, history 1
+  std::string channel;
+  std::uint32_t max_chunk = 0;
+  std::uint32_t max_payload = 0;
+  std::uint32_t fixed_size = 0;  // size checked at create(); 0 = check at each loan
+  std::uint32_t fixed_align = 0;
+  std::uint64_t sequence = 0;
+  std::uint64_t port_id = 0;
+  std::uint64_t fingerprint = 0;
+  ProcessId process;
+};
+
+struct SubscriberCore {
+  SubscriberCore(const iox::capro::ServiceDescription& service, const iox::popo::SubscriberOptions& options)
+      : port(service, options) {}
+  iox::popo::UntypedSubscriber port;
+  // Declared after the port: destroyed first, detaching from it.
+  std::unique_ptr<iox::popo::WaitSet<1>> waitset;
+  bool in_user_waitset = false;  // then wait() goes through the user's WaitSet
+  std::string channel;
+  std::uint64_t expected_fingerprint = 0;  // 0: any
+  std::string expected_name;
+  std::uint32_t history = 0;  // what the user asked for
+  std::int64_t created_ns = 0;
+  std::uint64_t refused = 0;
+  std::uint64_t lost = 0;
+  std::vector<PublisherStatus> publishers;
+  std::optional<PublisherStatus> mismatch;  // first publisher of another type
+  // Created on the first type mismatch, to name the other type.
+  std::unique_ptr<iox::popo::UntypedSubscriber> schema_port;
+  std::unique_ptr<iox::popo::WaitSet<1>> schema_waitset;
+  std::optional<Schema> mismatch_schema;
+};
+
+/// Reads a schema record (a sample of a companion port): the schema JSON.
+std::optional<Schema> parse_schema_record(const void* payload);
+
+/// CLOCK_MONOTONIC in nanoseconds.
+std::int64_t monotonic_ns() noexcept;
+
+}  // namespace statebus::detail

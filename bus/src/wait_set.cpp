@@ -1,0 +1,67 @@
+#include "statebus/bus/wait_set.hpp"
+
+#include "ports.hpp"
+
+namespace statebus {
+
+struct WaitSet::Impl {
+  static constexpr std::size_t kCapacity = 64;
+  std::vector<detail::SubscriberCore*> members;
+  iox::popo::WaitSet<kCapacity> waitset;
+
+  ~Impl() {
+    for (detail::SubscriberCore* member : members) {
+      waitset.detachState(member->port, iox::popo::SubscriberState::HAS_DATA);
+      member->in_user_waitset = false;
+    }
+  }
+
+  std::vector<std::size_t> ready() const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (members[i]->port.hasData()) out.push_back(i);
+    }
+    return out;
+  }
+};
+
+Result<WaitSet> WaitSet::create() { return WaitSet(std::make_unique<Impl>()); }
+
+WaitSet::WaitSet(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+WaitSet::WaitSet(WaitSet&&) noexcept = default;
+WaitSet& WaitSet::operator=(WaitSet&&) noexcept = default;
+WaitSet::~WaitSet() = default;
+
+Result<std::size_t> WaitSet::add(detail::RawSubscriber& subscriber) {
+  detail::SubscriberCore* core = subscriber.core();
+  if (impl_->members.size() >= Impl::kCapacity) {
+    return fail(Errc::out_of_resources, "a WaitSet holds at most " + std::to_string(Impl::kCapacity) +
+                                            " subscribers; '" + core->channel + "' does not fit");
+  }
+  // iceoryx lets a state notify one waitset: take it from the subscriber's own.
+  core->waitset.reset();
+  if (impl_->waitset.attachState(core->port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
+    return fail(Errc::out_of_resources, "cannot wait on channel '" + core->channel + "' (is it in another WaitSet?)");
+  }
+  core->in_user_waitset = true;
+  impl_->members.push_back(core);
+  return impl_->members.size() - 1;
+}
+
+std::vector<std::size_t> WaitSet::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) {
+  auto ready = impl_->ready();
+  if (!ready.empty()) return ready;
+  if (spin.count() > 0) {
+    const auto until = std::chrono::steady_clock::now() + std::min(spin, timeout);
+    while (std::chrono::steady_clock::now() < until) {
+      ready = impl_->ready();
+      if (!ready.empty()) return ready;
+    }
+    timeout -= spin;
+    if (timeout.count() <= 0) return impl_->ready();
+  }
+  impl_->waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(timeout.count())));
+  return impl_->ready();
+}
+
+}  // namespace statebus
