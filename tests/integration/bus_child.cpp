@@ -1,21 +1,31 @@
 // statebus-test-child: the other process in multi-process bus tests.
-//   publish NAME CHANNEL COUNT  connect as NAME, wait for a subscriber, publish
-//                               COUNT readings (index 1..COUNT), print "sent COUNT",
-//                               then wait for stdin to close
-//   hold NAME                   connect as NAME, print "ready", wait for stdin to close
-//   connect NAME TIMEOUT_MS     try to connect; print "ok" or the error code and message
+//   publish NAME CHANNEL COUNT [HISTORY [TYPE]]
+//       connect as NAME, wait for a subscriber, publish COUNT samples of TYPE
+//       (reading | renamed; index 1..COUNT) with publisher history HISTORY,
+//       print "sent COUNT"; then read commands from stdin:
+//       "drop" destroys the publisher and prints "dropped"; end of input exits
+//   untyped NAME CHANNEL SIZE...
+//       publish one byte payload of each SIZE (byte i = (i + SIZE) % 251),
+//       print "sent N", wait for stdin to close
+//   hold NAME                connect as NAME, print "ready", wait for stdin to close
+//   connect NAME TIMEOUT_MS  try to connect; print "ok" or the error code and message
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "statebus/bus.hpp"
 #include "test_messages.hpp"
 
 namespace {
+
+using namespace std::chrono_literals;
 
 void wait_for_stdin_to_close() {
   char buffer[64];
@@ -24,8 +34,70 @@ void wait_for_stdin_to_close() {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: statebus-test-child publish NAME CHANNEL COUNT | hold NAME | connect NAME TIMEOUT_MS\n");
+  std::fprintf(stderr,
+               "usage: statebus-test-child publish NAME CHANNEL COUNT [HISTORY [TYPE]] | untyped NAME CHANNEL SIZE... "
+               "| hold NAME | connect NAME TIMEOUT_MS\n");
   return 2;
+}
+
+void say(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+template <class T>
+int publish(const statebus::Node& node, const char* channel, long count, std::uint32_t history) {
+  std::optional<statebus::Publisher<T>> pub;
+  {
+    auto created = statebus::Publisher<T>::create(node, channel, statebus::PublisherOptions{history, false});
+    if (!created) {
+      std::fprintf(stderr, "child: %s\n", created.error().message().c_str());
+      return 1;
+    }
+    pub.emplace(std::move(*created));
+  }
+  if (!pub->wait_for_subscribers(10s)) {
+    std::fprintf(stderr, "child: no subscriber within 10 s\n");
+    return 3;
+  }
+  for (long i = 1; i <= count; ++i) {
+    T value{};
+    std::memcpy(&value, &i, sizeof i);  // first field: index / number
+    if (!pub->publish(value)) {
+      std::fprintf(stderr, "child: pools exhausted at %ld\n", i);
+      return 4;
+    }
+  }
+  say("sent " + std::to_string(count));
+  std::string command;
+  while (std::getline(std::cin, command)) {
+    if (command == "drop") {
+      pub.reset();
+      say("dropped");
+    }
+  }
+  return 0;
+}
+
+int publish_untyped(const statebus::Node& node, const char* channel, const std::vector<std::size_t>& sizes) {
+  auto pub = statebus::UntypedPublisher::create(node, channel);
+  if (!pub) {
+    std::fprintf(stderr, "child: %s\n", pub.error().message().c_str());
+    return 1;
+  }
+  if (!pub->wait_for_subscribers(10s)) return 3;
+  for (const std::size_t size : sizes) {
+    auto loan = pub->loan(size);
+    if (!loan) {
+      std::fprintf(stderr, "child: no loan of %zu bytes\n", size);
+      return 4;
+    }
+    for (std::size_t i = 0; i < size; ++i) loan->data()[i] = static_cast<std::byte>((i + size) % 251);
+    pub->publish(std::move(*loan));
+  }
+  say("sent " + std::to_string(sizes.size()));
+  wait_for_stdin_to_close();
+  return 0;
 }
 
 }  // namespace
@@ -36,10 +108,9 @@ int main(int argc, char** argv) {
   if (command == "connect" && argc == 4) {
     auto node = statebus::Node::connect(argv[2], {std::chrono::milliseconds(std::atoi(argv[3]))});
     if (node) {
-      std::printf("ok\n");
+      say("ok");
     } else {
-      std::printf("%s %s\n", std::string(statebus::to_string(node.error().code())).c_str(),
-                  node.error().message().c_str());
+      say(std::string(statebus::to_string(node.error().code())) + " " + node.error().message());
     }
     return node ? 0 : 1;
   }
@@ -49,36 +120,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (command == "hold") {
-    std::printf("ready\n");
-    std::fflush(stdout);
+    say("ready");
     wait_for_stdin_to_close();
     return 0;
   }
-  if (command == "publish" && argc == 5) {
-    auto pub = statebus::Publisher<statebus::test::Reading>::create(*node, argv[3]);
-    if (!pub) {
-      std::fprintf(stderr, "child: %s\n", pub.error().message().c_str());
-      return 1;
-    }
-    if (!pub->wait_for_subscribers(std::chrono::seconds(10))) {
-      std::fprintf(stderr, "child: no subscriber within 10 s\n");
-      return 3;
-    }
+  if (command == "publish" && argc >= 5) {
     const long count = std::atol(argv[4]);
-    for (long i = 1; i <= count; ++i) {
-      statebus::test::Reading reading;
-      reading.index = static_cast<std::uint64_t>(i);
-      reading.celsius = 20.0 + static_cast<double>(i) / 100.0;
-      std::snprintf(reading.room, sizeof reading.room, "room-%ld", i % 7);
-      if (!pub->publish(reading)) {
-        std::fprintf(stderr, "child: pools exhausted at %ld\n", i);
-        return 4;
-      }
-    }
-    std::printf("sent %ld\n", count);
-    std::fflush(stdout);
-    wait_for_stdin_to_close();
-    return 0;
+    const auto history = static_cast<std::uint32_t>(argc >= 6 ? std::atoi(argv[5]) : 0);
+    const std::string type = argc >= 7 ? argv[6] : "reading";
+    if (type == "renamed") return publish<statebus::test::Renamed>(*node, argv[3], count, history);
+    return publish<statebus::test::Reading>(*node, argv[3], count, history);
+  }
+  if (command == "untyped" && argc >= 4) {
+    std::vector<std::size_t> sizes;
+    for (int i = 4; i < argc; ++i) sizes.push_back(std::strtoull(argv[i], nullptr, 10));
+    return publish_untyped(*node, argv[3], sizes);
   }
   return usage();
 }
