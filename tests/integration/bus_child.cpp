@@ -63,6 +63,8 @@ int publish(const statebus::Node& node, const char* channel, long count, std::ui
   for (long i = 1; i <= count; ++i) {
     T value{};
     std::memcpy(&value, &i, sizeof i);  // first field: index / number
+    value.celsius = 20.0 + static_cast<double>(i) / 100.0;
+    std::snprintf(value.room, sizeof value.room, "room-%ld", i % 7);
     if (!pub->publish(value)) {
       std::fprintf(stderr, "child: pools exhausted at %ld\n", i);
       return 4;
