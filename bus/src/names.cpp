@@ -84,6 +84,11 @@ Result<void> validate_channel_name(std::string_view name) {
                                               "; use letters, digits, '_', '-' and '/' between parts");
     }
   }
+  const std::string_view first = name.substr(0, name.find('/'));
+  if (first == "Introspection" || first == "ServiceDiscovery") {
+    return fail(Errc::invalid_argument, "channel name " + quoted(name) + " starts with '" + std::string(first) +
+                                            "', which iceoryx keeps for its own channels");
+  }
   if (parts > kMaxChannelParts) {
     return fail(Errc::invalid_argument, "channel name " + quoted(name) + " has " + std::to_string(parts) +
                                             " parts; at most " + std::to_string(kMaxChannelParts) +

@@ -296,17 +296,17 @@ bool RawSubscriber::has_data() const noexcept { return impl_->port.hasData(); }
 bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept {
   SubscriberCore& core = *impl_;
   if (core.port.hasData()) return true;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + timeout;
   if (spin.count() > 0) {
     // Spin-then-block: a wake-up through the kernel costs tens of µs on a VM;
     // data that arrives within `spin` is seen without it.
-    const auto spin_until = std::chrono::steady_clock::now() + std::min(spin, timeout);
+    const auto spin_until = now + std::min(spin, timeout);
     while (std::chrono::steady_clock::now() < spin_until) {
       if (core.port.hasData()) return true;
     }
-    timeout -= spin;
-    if (timeout.count() <= 0) return core.port.hasData();
   }
-  if (core.in_user_waitset) return false;  // its WaitSet waits for it; see WaitSet::add
+  if (core.in_user_waitset) return core.port.hasData();  // its WaitSet waits for it; see WaitSet::add
   if (!core.waitset) {
     core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
     if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
@@ -314,9 +314,15 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseco
       return false;
     }
   }
-  const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(timeout.count(), 0));
-  core.waitset->timedWait(iox::units::Duration::fromNanoseconds(ns));
-  return core.port.hasData();
+  // timedWait() may return before data is there (a notification for data
+  // already taken): wait again for the rest of the time.
+  for (;;) {
+    if (core.port.hasData()) return true;
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left.count() <= 0) return false;
+    core.waitset->timedWait(iox::units::Duration::fromNanoseconds(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
+  }
 }
 
 const std::string& RawSubscriber::channel() const noexcept { return impl_->channel; }

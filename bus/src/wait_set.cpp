@@ -51,17 +51,23 @@ Result<std::size_t> WaitSet::add(detail::RawSubscriber& subscriber) {
 std::vector<std::size_t> WaitSet::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) {
   auto ready = impl_->ready();
   if (!ready.empty()) return ready;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + timeout;
   if (spin.count() > 0) {
-    const auto until = std::chrono::steady_clock::now() + std::min(spin, timeout);
+    const auto until = now + std::min(spin, timeout);
     while (std::chrono::steady_clock::now() < until) {
       ready = impl_->ready();
       if (!ready.empty()) return ready;
     }
-    timeout -= spin;
-    if (timeout.count() <= 0) return impl_->ready();
   }
-  impl_->waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(timeout.count())));
-  return impl_->ready();
+  // timedWait() may wake for data already taken: wait for the rest of the time.
+  for (;;) {
+    ready = impl_->ready();
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (!ready.empty() || left.count() <= 0) return ready;
+    impl_->waitset.timedWait(iox::units::Duration::fromNanoseconds(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
+  }
 }
 
 }  // namespace statebus

@@ -99,10 +99,16 @@ ChildProcess::~ChildProcess() { stop(); }
 
 void ChildProcess::stop() noexcept {
   if (pid_ > 0 && !status_) {
-    ::kill(pid_, SIGTERM);
+    // Gentlest first: a child that reads its stdin ends at end of input,
+    // between two operations. A signal can land inside publish(), and
+    // iceoryx 2.0's daemon may then wedge on the lock the child held.
+    close_stdin();
     if (!wait(milliseconds(2000))) {
-      ::kill(pid_, SIGKILL);
-      wait(milliseconds(5000));
+      ::kill(pid_, SIGTERM);
+      if (!wait(milliseconds(2000))) {
+        ::kill(pid_, SIGKILL);
+        wait(milliseconds(5000));
+      }
     }
   }
   close_fd(pidfd_);

@@ -55,6 +55,12 @@ TEST(ChannelName, RejectsEmptyPartsAndSaysWhere) {
             std::string::npos);
 }
 
+TEST(ChannelName, RejectsIceoryxsOwnServiceNames) {
+  EXPECT_FALSE(validate_channel_name("Introspection/RouDi_ID/Port"));
+  EXPECT_FALSE(validate_channel_name("ServiceDiscovery/x"));
+  EXPECT_TRUE(validate_channel_name("home/Introspection"));
+}
+
 TEST(ChannelName, RejectsMoreThanEightParts) {
   const auto sut = validate_channel_name("a/b/c/d/e/f/g/h/i");
   ASSERT_FALSE(sut);

@@ -182,6 +182,7 @@ TEST_F(Delivery, WaitSetWakesForTheSubscriberThatGotData) {
   ChildProcess child = publisher("test/busy", 1);
 
   const auto ready = sut->wait(10s);
+  EXPECT_EQ(child.read_line(10s), "sent 1");
   ASSERT_EQ(ready, std::vector<std::size_t>{*busy_index});
   EXPECT_TRUE(busy->take());
   EXPECT_TRUE(sut->wait(1ms).empty()) << "nothing left after the take";
@@ -193,6 +194,7 @@ TEST_F(Delivery, SpinThenBlockWaitsForDataFromAnotherProcess) {
   ChildProcess child = publisher("test/spin", 1);
   EXPECT_TRUE(sut->wait(10s, 50us));
   EXPECT_TRUE(sut->take());
+  EXPECT_EQ(child.read_line(10s), "sent 1");
 }
 
 TEST_F(Delivery, UntypedPayloadsOfManySizesArriveIntact) {

@@ -16,7 +16,8 @@ namespace statebus::testing {
 /// A process started from an executable, with stdin, stdout and stderr piped.
 ///
 /// Not thread-safe. Move-only. The destructor stops a child that still runs:
-/// SIGTERM, then SIGKILL after 2 s, and reaps it.
+/// closes its stdin (children that read it end by themselves), then SIGTERM
+/// after 2 s, then SIGKILL after 2 s more, and reaps it.
 class ChildProcess {
  public:
   /// Starts argv[0] (a path) with arguments. Fails with invalid_argument

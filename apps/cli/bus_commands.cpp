@@ -1,0 +1,225 @@
+// `statebus ls`, `statebus echo CHANNEL`, `statebus hz CHANNEL`.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "commands.hpp"
+#include "statebus/bus.hpp"
+
+namespace statebus::cli {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_stop{false};
+
+void on_stop_signal(int) { g_stop = true; }
+
+void stop_on_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+std::optional<Node> connect_cli() {
+  auto node = Node::connect("statebus-cli-" + std::to_string(::getpid()));
+  if (!node) {
+    std::fprintf(stderr, "statebus: %s\n", node.error().message().c_str());
+    return std::nullopt;
+  }
+  return std::move(*node);
+}
+
+int no_channel(const std::string& channel) {
+  std::fprintf(stderr, "statebus: no publisher on channel '%s'; `statebus ls` lists the channels\n",
+               channel.c_str());
+  return 1;
+}
+
+// ---- ls --------------------------------------------------------------------
+
+int run_ls() {
+  auto node = connect_cli();
+  if (!node) return 1;
+  auto channels = list_channels(*node, 1000ms);
+  if (!channels) {
+    std::fprintf(stderr, "statebus: %s\n", channels.error().message().c_str());
+    return 1;
+  }
+  const std::string self = node->name();
+  std::size_t width = 7;
+  for (const ChannelInfo& c : *channels) width = std::max(width, c.name.size());
+  std::printf("%-*s  %-24s  %4s  %4s  %s\n", static_cast<int>(width), "CHANNEL", "TYPE", "PUB", "SUB", "NODES");
+  for (const ChannelInfo& c : *channels) {
+    std::string nodes;
+    for (const std::string& n : c.nodes) {
+      if (n == self) continue;
+      nodes += (nodes.empty() ? "" : ",") + n;
+    }
+    const std::string type = c.schema ? c.schema->name : "(bytes)";
+    std::printf("%-*s  %-24s  %4zu  %4zu  %s\n", static_cast<int>(width), c.name.c_str(), type.c_str(), c.publishers,
+                c.subscribers, nodes.c_str());
+  }
+  if (channels->empty()) std::printf("(no channels)\n");
+  return 0;
+}
+
+// ---- echo ------------------------------------------------------------------
+
+struct EchoArgs {
+  std::string channel;
+  bool json = false;
+  bool header = false;
+  long count = 0;
+  std::uint32_t history = 0;
+};
+
+std::string render(const BytesSample& sample, const std::map<std::uint64_t, Schema>& schemas, bool json) {
+  const auto found = schemas.find(sample.header().fingerprint);
+  if (found != schemas.end() && found->second.size == sample.size()) {
+    return json ? found->second.render_json(sample.data()) : found->second.render_text(sample.data());
+  }
+  // No schema: show the size and the first bytes in hex.
+  std::string hex;
+  char byte[4];
+  for (std::size_t i = 0; i < std::min<std::size_t>(sample.size(), 32); ++i) {
+    std::snprintf(byte, sizeof byte, "%02x", static_cast<unsigned>(sample.data()[i]));
+    hex += byte;
+  }
+  if (sample.size() > 32) hex += "…";
+  if (json) return "{\"bytes\":" + std::to_string(sample.size()) + ",\"hex\":\"" + hex + "\"}";
+  return "<" + std::to_string(sample.size()) + " bytes> " + hex;
+}
+
+int run_echo(const EchoArgs& args) {
+  if (auto valid = validate_channel_name(args.channel); !valid) {
+    std::fprintf(stderr, "statebus: %s\n", valid.error().message().c_str());
+    return 2;
+  }
+  auto node = connect_cli();
+  if (!node) return 1;
+  if (!channel_offered(*node, args.channel)) return no_channel(args.channel);
+  auto sub = UntypedSubscriber::create(*node, args.channel, SubscriberOptions{256, args.history, false});
+  if (!sub) {
+    std::fprintf(stderr, "statebus: %s\n", sub.error().message().c_str());
+    return 1;
+  }
+  std::map<std::uint64_t, Schema> schemas;
+  if (auto schema = fetch_schema(*node, args.channel, 1000ms)) schemas.emplace(schema->fingerprint, std::move(*schema));
+  stop_on_signals();
+  long printed = 0;
+  while (!g_stop && (args.count == 0 || printed < args.count)) {
+    auto sample = sub->take_for(100ms);
+    if (!sample) continue;
+    const SampleHeader& h = sample->header();
+    if (h.fingerprint != 0 && schemas.count(h.fingerprint) == 0) {
+      if (auto schema = fetch_schema(*node, args.channel, 500ms); schema && schema->fingerprint == h.fingerprint) {
+        schemas.emplace(schema->fingerprint, std::move(*schema));
+      }
+    }
+    const std::string value = render(*sample, schemas, args.json);
+    if (args.json) {
+      std::printf("{\"sequence\":%llu,\"publisher_pid\":%d,\"real_time_ns\":%lld,\"virtual_time_ns\":%lld,\"value\":%s}\n",
+                  static_cast<unsigned long long>(h.sequence), h.publisher_pid, static_cast<long long>(h.real_time_ns),
+                  static_cast<long long>(h.virtual_time_ns), value.c_str());
+    } else if (args.header) {
+      std::printf("#%llu pid %d t=%.6f s  %s\n", static_cast<unsigned long long>(h.sequence), h.publisher_pid,
+                  static_cast<double>(h.virtual_time_ns) / 1e9, value.c_str());
+    } else {
+      std::printf("%s\n", value.c_str());
+    }
+    std::fflush(stdout);
+    ++printed;
+  }
+  if (sub->lost() != 0) std::fprintf(stderr, "statebus: %llu samples lost\n", static_cast<unsigned long long>(sub->lost()));
+  return 0;
+}
+
+// ---- hz --------------------------------------------------------------------
+
+struct HzArgs {
+  std::string channel;
+  long count = 0;
+  std::uint32_t history = 0;
+};
+
+int run_hz(const HzArgs& args) {
+  if (auto valid = validate_channel_name(args.channel); !valid) {
+    std::fprintf(stderr, "statebus: %s\n", valid.error().message().c_str());
+    return 2;
+  }
+  auto node = connect_cli();
+  if (!node) return 1;
+  if (!channel_offered(*node, args.channel)) return no_channel(args.channel);
+  auto sub = UntypedSubscriber::create(*node, args.channel, SubscriberOptions{256, args.history, false});
+  if (!sub) {
+    std::fprintf(stderr, "statebus: %s\n", sub.error().message().c_str());
+    return 1;
+  }
+  stop_on_signals();
+  long total = 0;
+  long window = 0;
+  std::optional<std::int64_t> first_ns;
+  std::int64_t last_ns = 0;
+  auto report_at = Clock::now() + 1s;
+  auto report = [&](const char* label, long samples, double seconds) {
+    std::printf("%s: %ld samples, %.2f Hz, %llu lost\n", label, samples, seconds > 0 ? (samples - 1) / seconds : 0.0,
+                static_cast<unsigned long long>(sub->lost()));
+    std::fflush(stdout);
+  };
+  std::int64_t window_first_ns = 0;
+  while (!g_stop && (args.count == 0 || total < args.count)) {
+    if (auto sample = sub->take_for(100ms)) {
+      const std::int64_t t = sample->header().real_time_ns;
+      if (!first_ns) first_ns = t;
+      if (window == 0) window_first_ns = t;
+      last_ns = t;
+      ++total;
+      ++window;
+    }
+    if (args.count == 0 && Clock::now() >= report_at) {
+      report("rate", window, static_cast<double>(last_ns - window_first_ns) / 1e9);
+      window = 0;
+      report_at = Clock::now() + 1s;
+    }
+  }
+  if (first_ns) report("total", total, static_cast<double>(last_ns - *first_ns) / 1e9);
+  return 0;
+}
+
+}  // namespace
+
+void add_bus_commands(CLI::App& app, int& exit_code) {
+  app.add_subcommand("ls", "List channels with their type, publishers, subscribers and nodes")
+      ->callback([&exit_code] { exit_code = run_ls(); });
+
+  auto echo = std::make_shared<EchoArgs>();
+  CLI::App* echo_command = app.add_subcommand("echo", "Print the samples of a channel, decoded field by field");
+  echo_command->add_option("channel", echo->channel, "Channel name, e.g. home/sensor/temperature")->required();
+  echo_command->add_flag("--json", echo->json, "One JSON object per sample, with its header");
+  echo_command->add_flag("--header", echo->header, "Show sequence number, publisher pid and time");
+  echo_command->add_option("-n,--count", echo->count, "Stop after N samples")->check(CLI::PositiveNumber);
+  echo_command->add_option("--history", echo->history, "Also print up to N samples sent before (0-16)")
+      ->check(CLI::Range(0, 16));
+  echo_command->callback([echo, &exit_code] { exit_code = run_echo(*echo); });
+
+  auto hz = std::make_shared<HzArgs>();
+  CLI::App* hz_command = app.add_subcommand("hz", "Show the publishing rate and losses of a channel");
+  hz_command->add_option("channel", hz->channel, "Channel name")->required();
+  hz_command->add_option("-n,--count", hz->count, "Stop after N samples and print the totals")
+      ->check(CLI::PositiveNumber);
+  hz_command->add_option("--history", hz->history, "Count up to N samples sent before too (0-16)")
+      ->check(CLI::Range(0, 16));
+  hz_command->callback([hz, &exit_code] { exit_code = run_hz(*hz); });
+}
+
+}  // namespace statebus::cli

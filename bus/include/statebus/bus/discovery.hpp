@@ -1,0 +1,39 @@
+#pragma once
+/// What is on the bus: channels, their types and ports.
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statebus/bus/node.hpp"
+#include "statebus/error.hpp"
+#include "statebus/schema.hpp"
+
+namespace statebus {
+
+/// One channel as the bus knows it.
+struct ChannelInfo {
+  std::string name;
+  std::size_t publishers = 0;   ///< from the daemon's port list (refreshed about once a second)
+  std::size_t subscribers = 0;  ///< likewise
+  std::vector<std::string> nodes;  ///< names of the processes with a port on it
+  std::optional<Schema> schema;    ///< the type its publishers offer, if they offer one
+};
+
+/// Every channel with a publisher offering it, sorted by name; with
+/// `schema_timeout` > 0 also their schemas (waiting up to that long in all).
+/// Blocks up to about a second for the daemon's port list.
+Result<std::vector<ChannelInfo>> list_channels(const Node& node, std::chrono::milliseconds schema_timeout);
+
+/// True if some publisher offers `channel` now.
+bool channel_offered(const Node& node, std::string_view channel);
+
+/// The schema a publisher of `channel` offers, waiting up to `timeout`.
+/// Fails with timeout (nobody offers one: no publisher, or an untyped one)
+/// or invalid_argument (bad channel name, corrupt schema).
+Result<Schema> fetch_schema(const Node& node, std::string_view channel, std::chrono::milliseconds timeout);
+
+}  // namespace statebus

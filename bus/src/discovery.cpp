@@ -1,0 +1,139 @@
+#include "statebus/bus/discovery.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "iceoryx_posh/popo/subscriber.hpp"
+#include "iceoryx_posh/roudi/introspection_types.hpp"
+#include "iceoryx_posh/runtime/service_discovery.hpp"
+#include "paths.hpp"
+#include "ports.hpp"
+#include "statebus/bus/names.hpp"
+
+namespace statebus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// iceoryx's three strings back to a channel name; nothing for ports that are
+// not statebus channels (iceoryx's own, schema companions).
+std::optional<std::string> channel_of(const std::string& service, const std::string& instance,
+                                      const std::string& event) {
+  std::string name = service;
+  if (instance != ".") name += "/" + instance;
+  if (event != ".") name += "/" + event;
+  if (instance == "." && event != ".") return std::nullopt;
+  if (!validate_channel_name(name)) return std::nullopt;
+  return name;
+}
+
+std::optional<std::string> channel_of(const iox::capro::ServiceDescription& service) {
+  return channel_of(service.getServiceIDString().c_str(), service.getInstanceIDString().c_str(),
+                    service.getEventIDString().c_str());
+}
+
+std::string node_of(const iox::RuntimeName_t& runtime) {
+  const std::string name = runtime.c_str();
+  return name.rfind("sb.", 0) == 0 ? name.substr(3) : name;
+}
+
+// Waits for data on an iceoryx subscriber until `deadline`, polling: used
+// once per CLI call, where a WaitSet per port would cost more than it saves.
+template <class Port>
+bool wait_for_data(Port& port, Clock::time_point deadline) {
+  while (!port.hasData()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace
+
+bool channel_offered(const Node& /*node*/, std::string_view channel) {
+  if (!validate_channel_name(channel)) return false;
+  const auto service = detail::to_service_description(channel);
+  bool found = false;
+  iox::runtime::ServiceDiscovery discovery;
+  discovery.findService(service.getServiceIDString(), service.getInstanceIDString(), service.getEventIDString(),
+                        [&](const iox::capro::ServiceDescription&) { found = true; },
+                        iox::popo::MessagingPattern::PUB_SUB);
+  return found;
+}
+
+Result<Schema> fetch_schema(const Node& /*node*/, std::string_view channel, std::chrono::milliseconds timeout) {
+  if (auto valid = validate_channel_name(channel); !valid) return tl::make_unexpected(valid.error());
+  iox::popo::SubscriberOptions options;
+  options.historyRequest = 1;
+  options.queueCapacity = 16;
+  iox::popo::UntypedSubscriber port(detail::schema_service_description(channel), options);
+  const auto deadline = Clock::now() + timeout;
+  std::optional<Error> corrupt;
+  while (wait_for_data(port, deadline)) {
+    auto taken = port.take();
+    if (taken.has_error()) continue;
+    auto schema = detail::parse_schema_record(taken.value());
+    port.release(taken.value());
+    if (schema) return std::move(*schema);
+    corrupt = Error(Errc::invalid_argument, "the schema offered on channel '" + std::string(channel) + "' is corrupt");
+  }
+  if (corrupt) return tl::make_unexpected(*corrupt);
+  return fail(Errc::timeout, "no publisher offers a schema for channel '" + std::string(channel) + "' (none runs, or " +
+                                 "it sends untyped bytes); `statebus ls` lists the channels");
+}
+
+Result<std::vector<ChannelInfo>> list_channels(const Node& node, std::chrono::milliseconds schema_timeout) {
+  std::map<std::string, ChannelInfo> channels;
+  iox::runtime::ServiceDiscovery discovery;
+  discovery.findService(iox::cxx::nullopt, iox::cxx::nullopt, iox::cxx::nullopt,
+                        [&](const iox::capro::ServiceDescription& service) {
+                          if (auto name = channel_of(service)) channels[*name].name = *name;
+                        },
+                        iox::popo::MessagingPattern::PUB_SUB);
+
+  // Port counts come from the daemon's port introspection (history 1: the
+  // latest list arrives at once; the daemon refreshes it about once a second).
+  iox::popo::SubscriberOptions options;
+  options.historyRequest = 1;
+  options.queueCapacity = 1;
+  iox::popo::Subscriber<iox::roudi::PortIntrospectionFieldTopic> ports(iox::roudi::IntrospectionPortService, options);
+  // The first list arrives as history and may be up to a second old: wait
+  // for the next one, which includes every port that exists now.
+  bool fresh = false;
+  if (wait_for_data(ports, Clock::now() + std::chrono::milliseconds(1500))) {
+    ports.take().and_then([](const auto&) {});
+    fresh = wait_for_data(ports, Clock::now() + std::chrono::milliseconds(1500));
+  }
+  if (fresh) {
+    ports.take().and_then([&](const auto& sample) {
+      auto note = [&](const iox::roudi::PortData& port, bool publisher) {
+        auto name = channel_of(port.m_caproServiceID.c_str(), port.m_caproInstanceID.c_str(),
+                               port.m_caproEventMethodID.c_str());
+        if (!name) return;
+        ChannelInfo& info = channels[*name];
+        info.name = *name;
+        (publisher ? info.publishers : info.subscribers) += 1;
+        const std::string owner = node_of(port.m_name);
+        if (std::find(info.nodes.begin(), info.nodes.end(), owner) == info.nodes.end()) info.nodes.push_back(owner);
+      };
+      for (const auto& port : sample->m_publisherList) note(port, true);
+      for (const auto& port : sample->m_subscriberList) note(port, false);
+    });
+  }
+
+  std::vector<ChannelInfo> out;
+  for (auto& [name, info] : channels) out.push_back(std::move(info));
+  if (schema_timeout.count() > 0) {
+    const auto deadline = Clock::now() + schema_timeout;
+    for (ChannelInfo& info : out) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      auto schema = fetch_schema(node, info.name, std::max(left, std::chrono::milliseconds(50)));
+      if (schema) info.schema = std::move(*schema);
+    }
+  }
+  return out;
+}
+
+}  // namespace statebus
