@@ -14,9 +14,9 @@ MemoryConfig MemoryConfig::compact() {
   config.pools = {
       {256, 4096},          // small control messages and readings
       {1024, 2048},         // log records, status
-      {16 * 1024, 256},     //
+      {16 * 1024, 128},     //
       {128 * 1024, 32},     //
-      {1024 * 1024, 4},     //
+      {1024 * 1024, 6},     //
       {4 * 1024 * 1024, 3}, // the largest payload statebus promises
   };
   return config;

@@ -34,6 +34,7 @@ struct PublisherCore {
   std::uint64_t sequence = 0;
   std::uint64_t port_id = 0;
   std::uint64_t fingerprint = 0;
+  std::int64_t created_ns = 0;
   ProcessId process;
 };
 

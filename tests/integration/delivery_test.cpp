@@ -104,8 +104,8 @@ TEST_F(Delivery, SubscriberWithoutHistoryGetsNothingSentBeforeIt) {
 
   auto sut = Subscriber<Reading>::create(*node_, "test/nohistory");
   ASSERT_TRUE(sut);
-  ASSERT_TRUE(sut->wait(10s)) << "the publisher's last sample arrives as history";
-  child.write("drop\n");  // its goodbye is queued behind the history sample
+  ASSERT_TRUE(sut->wait_connected(10s));
+  child.write("drop\n");  // its goodbye reaches us: we are connected
   ASSERT_EQ(child.read_line(10s), "dropped");
 
   EXPECT_FALSE(sut->take());

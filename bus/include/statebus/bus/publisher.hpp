@@ -74,12 +74,13 @@ class Publisher {
     return Publisher(std::move(*raw));
   }
 
-  /// A default-constructed T in shared memory, or nothing when the pools are
+  /// A default-initialised T in shared memory (fields without initialisers
+  /// hold whatever the chunk held before), or nothing when the pools are
   /// exhausted. Zero-copy: write the value in place, then publish().
   [[nodiscard]] std::optional<Loan<T>> loan() noexcept {
     void* memory = port_.loan(sizeof(T), alignof(T));
     if (memory == nullptr) return std::nullopt;
-    return Loan<T>(new (memory) T(), port_.core());
+    return Loan<T>(new (memory) T, port_.core());  // not T(): zeroing a large T would cost more than the send
   }
 
   /// Delivers a loaned sample to every subscriber. Never blocks.

@@ -19,6 +19,9 @@ struct SampleHeader {
   std::uint64_t publisher_port = 0;
   /// Start time of the publishing process (with the pid: its identity).
   std::uint64_t publisher_start_time = 0;
+  /// CLOCK_MONOTONIC when the publisher was created: a subscriber older than
+  /// the publisher counts every missing sample from the first one as lost.
+  std::int64_t publisher_created_ns = 0;
   /// CLOCK_MONOTONIC at publish(), in nanoseconds.
   std::int64_t real_time_ns = 0;
   /// Virtual time at publish(), in nanoseconds (equal to real_time_ns while
@@ -41,7 +44,7 @@ struct SampleHeader {
 };
 
 static_assert(std::is_trivially_copyable_v<SampleHeader>);
-static_assert(sizeof(SampleHeader) == 64, "SampleHeader is part of the shared-memory layout");
+static_assert(sizeof(SampleHeader) == 72, "SampleHeader is part of the shared-memory layout");
 static_assert(alignof(SampleHeader) == 8);
 
 }  // namespace statebus

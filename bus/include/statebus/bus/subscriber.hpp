@@ -111,6 +111,8 @@ class Subscriber {
   /// The untyped port, for WaitSet.
   [[nodiscard]] detail::RawSubscriber& raw() noexcept { return port_; }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
+  /// Waits (real time) until a publisher of the channel is connected; false on timeout.
+  bool wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
   /// Samples dropped because their type did not match T.
   [[nodiscard]] std::uint64_t refused() const noexcept { return port_.refused(); }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }

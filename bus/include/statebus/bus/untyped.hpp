@@ -152,6 +152,8 @@ class UntypedSubscriber {
     }
   }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
+  /// Waits (real time) until a publisher of the channel is connected; false on timeout.
+  bool wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
   [[nodiscard]] std::uint64_t lost() const noexcept { return port_.lost(); }
   [[nodiscard]] std::vector<PublisherStatus> publishers() const { return port_.publishers(); }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }

@@ -19,7 +19,8 @@ namespace statebus {
 
 /// Options of a publisher.
 struct PublisherOptions {
-  /// Samples kept for subscribers that connect later and ask for history (0–16).
+  /// Samples kept for subscribers that connect later and ask for history
+  /// (0–16). Each one holds a chunk of the daemon's pools.
   std::uint32_t history = 0;
   /// Never wait in publish(), not even for a lossless subscriber; lossless
   /// subscribers (recorders, tests) then cannot connect to this publisher.
@@ -122,6 +123,8 @@ class RawSubscriber {
   [[nodiscard]] RawSample take() noexcept;
   [[nodiscard]] SubscriberCore* core() const noexcept { return impl_.get(); }
   [[nodiscard]] bool has_data() const noexcept;
+  /// Waits until the channel has a publisher and this subscriber is connected to it.
+  bool wait_connected(std::chrono::nanoseconds timeout) const noexcept;
   /// Blocks until a sample is queued or `timeout` passes (real time); spins
   /// for up to `spin` first. True if data is queued.
   bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept;

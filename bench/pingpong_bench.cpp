@@ -1,0 +1,338 @@
+// Round trips between two processes: statebus channels against raw iceoryx,
+// in the same run, same daemon, same pinning (leader on CPU 0, follower on
+// CPU 1). Poll = busy take(); block = sleep in a WaitSet until data comes.
+//
+//   build/release/bench/pingpong_bench [--benchmark_filter=...]
+//
+// Runs in a private mount namespace with its own daemon; the follower is
+// this executable started again with --follower.
+#include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "iceoryx_posh/popo/untyped_publisher.hpp"
+#include "iceoryx_posh/popo/untyped_subscriber.hpp"
+#include "iceoryx_posh/popo/wait_set.hpp"
+#include "percentiles.hpp"
+#include "statebus/bus.hpp"
+#include "statebus/testing/child_process.hpp"
+#include "statebus/testing/private_bus.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct Msg64 {
+  char bytes[64];
+};
+STATEBUS_MESSAGE(Msg64, "bench/Msg64", bytes);
+struct Msg4K {
+  char bytes[4096];
+};
+STATEBUS_MESSAGE(Msg4K, "bench/Msg4K", bytes);
+struct Msg1M {
+  char bytes[1024 * 1024];
+};
+STATEBUS_MESSAGE(Msg1M, "bench/Msg1M", bytes);
+
+enum class Transport { statebus, iceoryx };
+enum class Mode { poll, block };
+
+constexpr int kWarmup = 1000;
+
+void pin_to_cpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+std::string channel(Transport t, Mode m, std::size_t size, const char* direction) {
+  return std::string("bench/") + (t == Transport::statebus ? "sb" : "iox") + (m == Mode::poll ? "-poll" : "-block") +
+         "/s" + std::to_string(size) + "/" + direction;
+}
+
+iox::capro::ServiceDescription iox_service(const std::string& name) {
+  // Raw iceoryx: a plain service description, no statebus header.
+  return {"iox-bench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, name.c_str()), "data"};
+}
+
+// ---- one side of a ping-pong, per transport ------------------------------
+
+template <class Msg>
+struct StatebusSide {
+  statebus::Publisher<Msg> out;
+  statebus::Subscriber<Msg> in;
+  Mode mode;
+
+  static std::optional<StatebusSide> open(const statebus::Node& node, const std::string& send, const std::string& receive,
+                                          Mode mode) {
+    auto out = statebus::Publisher<Msg>::create(node, send, statebus::PublisherOptions{});
+    auto in = statebus::Subscriber<Msg>::create(node, receive);
+    if (!out || !in) return std::nullopt;
+    return StatebusSide{std::move(*out), std::move(*in), mode};
+  }
+  bool connected() { return out.wait_for_subscribers(10s); }
+  void send(char marker) {
+    auto loan = out.loan();
+    if (!loan) return;
+    (*loan)->bytes[0] = marker;
+    out.publish(std::move(*loan));
+  }
+  bool try_receive(char& marker) {
+    auto sample = in.take();
+    if (sample) marker = sample->value().bytes[0];
+    return sample.has_value();
+  }
+  char receive() {
+    for (char marker = 0;;) {
+      if (try_receive(marker)) return marker;
+      if (mode == Mode::block) in.wait(1s);
+    }
+  }
+};
+
+struct IceoryxSide {
+  std::unique_ptr<iox::popo::UntypedPublisher> out;
+  std::unique_ptr<iox::popo::UntypedSubscriber> in;
+  std::unique_ptr<iox::popo::WaitSet<1>> waitset;
+  std::size_t size;
+  Mode mode;
+
+  static std::optional<IceoryxSide> open(const std::string& send, const std::string& receive, std::size_t size, Mode mode) {
+    IceoryxSide side;
+    side.out = std::make_unique<iox::popo::UntypedPublisher>(iox_service(send));
+    side.in = std::make_unique<iox::popo::UntypedSubscriber>(iox_service(receive));
+    side.size = size;
+    side.mode = mode;
+    if (mode == Mode::block) {
+      side.waitset = std::make_unique<iox::popo::WaitSet<1>>();
+      if (side.waitset->attachState(*side.in, iox::popo::SubscriberState::HAS_DATA).has_error()) return std::nullopt;
+    }
+    return side;
+  }
+  bool connected() {
+    const auto deadline = Clock::now() + 10s;
+    while (!out->hasSubscribers()) {
+      if (Clock::now() > deadline) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
+  void send(char marker) {
+    out->loan(static_cast<std::uint32_t>(size)).and_then([&](void* payload) {
+      static_cast<char*>(payload)[0] = marker;
+      out->publish(payload);
+    });
+  }
+  bool try_receive(char& marker) {
+    bool got = false;
+    in->take().and_then([&](const void* payload) {
+      marker = static_cast<const char*>(payload)[0];
+      in->release(payload);
+      got = true;
+    });
+    return got;
+  }
+  char receive() {
+    for (char marker = 0;;) {
+      if (try_receive(marker)) return marker;
+      if (mode == Mode::block) waitset->timedWait(iox::units::Duration::fromSeconds(1));
+    }
+  }
+};
+
+// ---- follower: echoes pings on both transports until both say stop --------
+
+constexpr char kPing = 'p';
+constexpr char kStop = 's';
+
+template <class Side>
+void echo(Side& side) {
+  for (;;) {
+    const char marker = side.receive();
+    side.send(marker);
+    if (marker == kStop) return;
+  }
+}
+
+template <class Msg>
+void follow_scenario(const statebus::Node& node, Mode m) {
+  auto sb = StatebusSide<Msg>::open(node, channel(Transport::statebus, m, sizeof(Msg), "pong"),
+                                    channel(Transport::statebus, m, sizeof(Msg), "ping"), m);
+  auto iox = IceoryxSide::open(channel(Transport::iceoryx, m, sizeof(Msg), "pong"),
+                               channel(Transport::iceoryx, m, sizeof(Msg), "ping"), sizeof(Msg), m);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  if (!sb || !iox) return;
+  if (m == Mode::block) {
+    // One sleeping thread per transport.
+    std::thread iox_thread([&] { echo(*iox); });
+    echo(*sb);
+    iox_thread.join();
+    return;
+  }
+  // Poll: one thread spinning over both, so both see the same CPU.
+  bool sb_done = false;
+  bool iox_done = false;
+  char marker = 0;
+  while (!sb_done || !iox_done) {
+    if (sb->try_receive(marker)) {
+      sb->send(marker);
+      sb_done = marker == kStop;
+    }
+    if (iox->try_receive(marker)) {
+      iox->send(marker);
+      iox_done = marker == kStop;
+    }
+  }
+}
+
+int follower() {
+  pin_to_cpu(1);
+  auto node = statebus::Node::connect("bench-follower");
+  if (!node) {
+    std::fprintf(stderr, "follower: %s\n", node.error().message().c_str());
+    return 1;
+  }
+  // Commands on stdin: "<mode> <size>".
+  std::string mode;
+  std::size_t size = 0;
+  while (std::cin >> mode >> size) {
+    const Mode m = mode == "poll" ? Mode::poll : Mode::block;
+    if (size == sizeof(Msg64)) follow_scenario<Msg64>(*node, m);
+    if (size == sizeof(Msg4K)) follow_scenario<Msg4K>(*node, m);
+    if (size == sizeof(Msg1M)) follow_scenario<Msg1M>(*node, m);
+  }
+  return 0;
+}
+
+// ---- leader: the benchmarks -----------------------------------------------
+
+statebus::testing::ChildProcess* g_follower = nullptr;
+std::optional<statebus::Node> g_node;
+
+template <class Side>
+double round_trip_us(Side& side) {
+  const auto start = Clock::now();
+  side.send(kPing);
+  side.receive();
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+// Both transports in one benchmark, alternating blocks of round trips, so
+// that the machine's drift over a run (a noisy shared VM) hits both alike.
+template <class Msg>
+void round_trip(benchmark::State& state, Mode m) {
+  g_follower->write(std::string(m == Mode::poll ? "poll " : "block ") + std::to_string(sizeof(Msg)) + "\n");
+  if (g_follower->read_line(10s) != "ready") {
+    state.SkipWithError("the follower is not ready");
+    return;
+  }
+  auto sb = StatebusSide<Msg>::open(*g_node, channel(Transport::statebus, m, sizeof(Msg), "ping"),
+                                    channel(Transport::statebus, m, sizeof(Msg), "pong"), m);
+  auto iox = IceoryxSide::open(channel(Transport::iceoryx, m, sizeof(Msg), "ping"),
+                               channel(Transport::iceoryx, m, sizeof(Msg), "pong"), sizeof(Msg), m);
+  if (!sb || !iox || !sb->connected() || !iox->connected()) {
+    state.SkipWithError("the follower did not connect");
+    return;
+  }
+  for (int i = 0; i < kWarmup; ++i) {
+    round_trip_us(*sb);
+    round_trip_us(*iox);
+  }
+  const int block = m == Mode::poll ? 1000 : 100;
+  std::vector<double> sb_us;
+  std::vector<double> iox_us;
+  int round = 0;
+  for (auto _ : state) {
+    // One benchmark iteration: a block of each, in alternating order.
+    double total = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool statebus_now = (pass == 0) == (round % 2 == 0);
+      for (int i = 0; i < block; ++i) {
+        if (statebus_now) {
+          sb_us.push_back(round_trip_us(*sb));
+          total += sb_us.back();
+        } else {
+          iox_us.push_back(round_trip_us(*iox));
+        }
+      }
+    }
+    ++round;
+    state.SetIterationTime(total / 1e6 / block);  // the reported time: one statebus round trip
+  }
+  sb->send(kStop);
+  sb->receive();
+  iox->send(kStop);
+  iox->receive();
+  statebus::bench::report_percentiles(state, sb_us, "statebus_us_");
+  statebus::bench::report_percentiles(state, iox_us, "iceoryx_us_");
+  state.counters["ratio_p50"] = statebus::bench::percentile(sb_us, 0.5) / statebus::bench::percentile(iox_us, 0.5);
+  state.counters["ratio_p99"] = statebus::bench::percentile(sb_us, 0.99) / statebus::bench::percentile(iox_us, 0.99);
+  state.counters["bytes"] = sizeof(Msg);
+}
+
+template <class Msg>
+void register_size(int poll_rounds, int block_rounds) {
+  const std::string size = std::to_string(sizeof(Msg));
+  benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll").c_str(), round_trip<Msg>, Mode::poll)
+      ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(poll_rounds);
+  benchmark::RegisterBenchmark(("round_trip/" + size + "B/block").c_str(), round_trip<Msg>, Mode::block)
+      ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--follower") == 0) return follower();
+
+  const auto isolation = statebus::testing::isolate_bus();
+  if (!isolation) {
+    std::fprintf(stderr, "pingpong_bench: %s\n", isolation.error().message().c_str());
+    return 1;
+  }
+  static auto daemon = statebus::Daemon::start();
+  if (!daemon) {
+    std::fprintf(stderr, "pingpong_bench: %s\n", daemon.error().message().c_str());
+    return 1;
+  }
+  auto follower_process = statebus::testing::ChildProcess::spawn({"/proc/self/exe", "--follower"});
+  if (!follower_process) {
+    std::fprintf(stderr, "pingpong_bench: %s\n", follower_process.error().message().c_str());
+    return 1;
+  }
+  g_follower = &*follower_process;
+  pin_to_cpu(0);
+  auto node = statebus::Node::connect("bench-leader");
+  if (!node) {
+    std::fprintf(stderr, "pingpong_bench: %s\n", node.error().message().c_str());
+    return 1;
+  }
+  g_node = std::move(*node);
+
+  // Rounds of 2 × 1000 (poll) or 2 × 100 (block) round trips.
+  register_size<Msg64>(25, 25);
+  register_size<Msg4K>(25, 25);
+  register_size<Msg1M>(25, 25);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  follower_process->close_stdin();
+  follower_process->wait(10s);
+  return 0;
+}

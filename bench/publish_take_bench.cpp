@@ -1,0 +1,75 @@
+// Cost of one publish plus one take in a single process (no cross-core
+// traffic): statebus channels against raw iceoryx, side by side.
+//
+//   build/release/bench/publish_take_bench
+#include <cstdio>
+
+#include <benchmark/benchmark.h>
+
+#include "iceoryx_posh/popo/untyped_publisher.hpp"
+#include "iceoryx_posh/popo/untyped_subscriber.hpp"
+#include "statebus/bus.hpp"
+#include "statebus/testing/private_bus.hpp"
+
+namespace {
+
+struct Msg64 {
+  char bytes[64];
+};
+STATEBUS_MESSAGE(Msg64, "bench/Msg64", bytes);
+
+std::optional<statebus::Node> g_node;
+
+void statebus_publish_take(benchmark::State& state) {
+  auto pub = statebus::Publisher<Msg64>::create(*g_node, "bench/pt/statebus");
+  auto sub = statebus::Subscriber<Msg64>::create(*g_node, "bench/pt/statebus");
+  if (!pub || !sub || !pub->wait_for_subscribers(std::chrono::seconds(5))) {
+    state.SkipWithError("no connection");
+    return;
+  }
+  for (auto _ : state) {
+    auto loan = pub->loan();
+    (*loan)->bytes[0] = 1;
+    pub->publish(std::move(*loan));
+    auto sample = sub->take();
+    benchmark::DoNotOptimize(sample->value().bytes[0]);
+  }
+}
+
+void iceoryx_publish_take(benchmark::State& state) {
+  iox::popo::UntypedPublisher pub({"bench", "pt", "iceoryx"});
+  iox::popo::UntypedSubscriber sub({"bench", "pt", "iceoryx"});
+  for (int i = 0; i < 5000 && !pub.hasSubscribers(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (auto _ : state) {
+    pub.loan(64).and_then([&](void* payload) {
+      static_cast<char*>(payload)[0] = 1;
+      pub.publish(payload);
+    });
+    sub.take().and_then([&](const void* payload) {
+      benchmark::DoNotOptimize(static_cast<const char*>(payload)[0]);
+      sub.release(payload);
+    });
+  }
+}
+
+BENCHMARK(iceoryx_publish_take);
+BENCHMARK(statebus_publish_take);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto isolation = statebus::testing::isolate_bus();
+  if (!isolation) return 1;
+  static auto daemon = statebus::Daemon::start();
+  if (!daemon) {
+    std::fprintf(stderr, "%s\n", daemon.error().message().c_str());
+    return 1;
+  }
+  auto node = statebus::Node::connect("bench-publish-take");
+  if (!node) return 1;
+  g_node = std::move(*node);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
