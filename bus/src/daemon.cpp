@@ -201,12 +201,15 @@ struct Daemon::Impl {
   std::chrono::nanoseconds startup{};
   std::uint32_t max_payload = 0;
   pid_t pid = ::getpid();
+  bool verbose = false;
 
   ~Impl() { stop(); }
 
   void stop() noexcept {
     if (!lock.held()) return;
     ::unlink(detail::kDaemonInfo);
+    std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
+    if (!verbose) quiet.emplace();
     roudi.reset();       // stops RouDi's threads first,
     components.reset();  // then unmaps and removes the segments
     lock.release();
@@ -219,6 +222,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
 
   auto impl = std::make_unique<Impl>();
+  impl->verbose = options.verbose_iceoryx;
   const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
   pid_t holder = 0;
   int error = 0;
