@@ -87,8 +87,13 @@ struct StatebusSide {
   }
   bool connected() { return out.wait_for_subscribers(10s); }
   void send(char marker) {
+    // Ports of the previous scenario give their chunks back when the daemon
+    // gets to it: until then a loan of a large size may fail. Retry.
     auto loan = out.loan();
-    if (!loan) return;
+    while (!loan) {
+      std::this_thread::yield();
+      loan = out.loan();
+    }
     (*loan)->bytes[0] = marker;
     out.publish(std::move(*loan));
   }
@@ -133,10 +138,15 @@ struct IceoryxSide {
     return true;
   }
   void send(char marker) {
-    out->loan(static_cast<std::uint32_t>(size)).and_then([&](void* payload) {
-      static_cast<char*>(payload)[0] = marker;
-      out->publish(payload);
-    });
+    for (bool sent = false; !sent;) {
+      out->loan(static_cast<std::uint32_t>(size))
+          .and_then([&](void* payload) {
+            static_cast<char*>(payload)[0] = marker;
+            out->publish(payload);
+            sent = true;
+          })
+          .or_else([](auto) { std::this_thread::yield(); });
+    }
   }
   bool try_receive(char& marker) {
     bool got = false;
