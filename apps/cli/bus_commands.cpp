@@ -45,6 +45,26 @@ int no_channel(const std::string& channel) {
   return 1;
 }
 
+// Connects and subscribes to a channel that some publisher offers; returns
+// the exit code on failure (2: malformed name, 1: anything else), else 0.
+int open_channel(const std::string& channel, std::uint32_t history, std::optional<Node>& node,
+                 std::optional<UntypedSubscriber>& sub) {
+  if (auto valid = validate_channel_name(channel); !valid) {
+    std::fprintf(stderr, "statebus: %s\n", valid.error().message().c_str());
+    return 2;
+  }
+  node = connect_cli();
+  if (!node) return 1;
+  if (!channel_offered(*node, channel)) return no_channel(channel);
+  auto created = UntypedSubscriber::create(*node, channel, SubscriberOptions{256, history, false});
+  if (!created) {
+    std::fprintf(stderr, "statebus: %s\n", created.error().message().c_str());
+    return 1;
+  }
+  sub = std::move(*created);
+  return 0;
+}
+
 // ---- ls --------------------------------------------------------------------
 
 int run_ls() {
@@ -101,18 +121,9 @@ std::string render(const BytesSample& sample, const std::map<std::uint64_t, Sche
 }
 
 int run_echo(const EchoArgs& args) {
-  if (auto valid = validate_channel_name(args.channel); !valid) {
-    std::fprintf(stderr, "statebus: %s\n", valid.error().message().c_str());
-    return 2;
-  }
-  auto node = connect_cli();
-  if (!node) return 1;
-  if (!channel_offered(*node, args.channel)) return no_channel(args.channel);
-  auto sub = UntypedSubscriber::create(*node, args.channel, SubscriberOptions{256, args.history, false});
-  if (!sub) {
-    std::fprintf(stderr, "statebus: %s\n", sub.error().message().c_str());
-    return 1;
-  }
+  std::optional<Node> node;
+  std::optional<UntypedSubscriber> sub;
+  if (const int failed = open_channel(args.channel, args.history, node, sub); failed != 0) return failed;
   std::map<std::uint64_t, Schema> schemas;
   if (auto schema = fetch_schema(*node, args.channel, 1000ms)) schemas.emplace(schema->fingerprint, std::move(*schema));
   stop_on_signals();
@@ -153,18 +164,9 @@ struct HzArgs {
 };
 
 int run_hz(const HzArgs& args) {
-  if (auto valid = validate_channel_name(args.channel); !valid) {
-    std::fprintf(stderr, "statebus: %s\n", valid.error().message().c_str());
-    return 2;
-  }
-  auto node = connect_cli();
-  if (!node) return 1;
-  if (!channel_offered(*node, args.channel)) return no_channel(args.channel);
-  auto sub = UntypedSubscriber::create(*node, args.channel, SubscriberOptions{256, args.history, false});
-  if (!sub) {
-    std::fprintf(stderr, "statebus: %s\n", sub.error().message().c_str());
-    return 1;
-  }
+  std::optional<Node> node;
+  std::optional<UntypedSubscriber> sub;
+  if (const int failed = open_channel(args.channel, args.history, node, sub); failed != 0) return failed;
   stop_on_signals();
   long total = 0;
   long window = 0;
