@@ -174,7 +174,7 @@ int run_hz(const HzArgs& args) {
   std::int64_t last_ns = 0;
   auto report_at = Clock::now() + 1s;
   auto report = [&](const char* label, long samples, double seconds) {
-    std::printf("%s: %ld samples, %.2f Hz, %llu lost\n", label, samples, seconds > 0 ? (samples - 1) / seconds : 0.0,
+    std::printf("%s: %ld samples, %.2f Hz, %llu lost\n", label, samples, seconds > 0 ? static_cast<double>(samples - 1) / seconds : 0.0,
                 static_cast<unsigned long long>(sub->lost()));
     std::fflush(stdout);
   };

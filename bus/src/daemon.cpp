@@ -25,6 +25,7 @@
 #include "pools.hpp"
 #include "quiet_stdio.hpp"
 #include "roudi_socket.hpp"
+#include "statebus/clock/clock_segment.hpp"
 #include "statebus/process.hpp"
 
 namespace statebus {
@@ -76,6 +77,7 @@ std::vector<std::string> remove_leftovers(std::optional<pid_t> previous_daemon) 
     }
   };
   remove(detail::kDaemonInfo);
+  remove("/dev/shm/statebus-clock");
   remove(detail::kIceoryxMgmtShm);
   remove(data_segment_path());
   remove(detail::kRoudiSocket);
@@ -208,6 +210,7 @@ struct Daemon::Impl {
   void stop() noexcept {
     if (!lock.held()) return;
     ::unlink(detail::kDaemonInfo);
+    remove_clock_segment();
     std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
     if (!verbose) quiet.emplace();
     roudi.reset();       // stops RouDi's threads first,
@@ -284,6 +287,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   }
   quiet.reset();
 
+  if (auto clock = create_clock_segment(); !clock) return tl::make_unexpected(clock.error());
   impl->shm_bytes = file_size(detail::kIceoryxMgmtShm) + file_size(data_segment_path());
   const std::uint32_t max_chunk = detail::largest_chunk(options.memory);
   impl->max_payload = detail::max_payload_for_chunk(max_chunk);

@@ -14,6 +14,7 @@
 #include "roudi_socket.hpp"
 #include "statebus/bus/daemon.hpp"
 #include "statebus/bus/names.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
 
@@ -81,6 +82,9 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
       return fail(Errc::system_error, "cannot lock " + detail::node_lock_path(name) + ": " +
                                           std::strerror(error));
   }
+  // The bus's clock: a node that cannot map it keeps real time (the segment
+  // checks say why in the error, which the clock's status shows).
+  (void)VirtualClock::attach();
   detail::set_iceoryx_log_level(false);
   const std::string runtime = detail::runtime_name(name);
   iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));

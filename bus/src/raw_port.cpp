@@ -7,6 +7,7 @@
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
 #include "ports.hpp"
 #include "statebus/bus/names.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
 
@@ -174,8 +175,7 @@ void RawPublisher::publish(void* payload) noexcept {
   header->publisher_port = core.port_id;
   header->publisher_start_time = core.process.start_time;
   header->publisher_created_ns = core.created_ns;
-  header->real_time_ns = monotonic_ns();
-  header->virtual_time_ns = header->real_time_ns;
+  header->virtual_time_ns = detail::virtual_and_real_ns(header->real_time_ns);
   header->fingerprint = core.fingerprint;
   header->publisher_pid = core.process.pid;
   header->payload_size = header->flags != 0 ? 0 : chunk->userPayloadSize();

@@ -62,7 +62,11 @@ int publish(const statebus::Node& node, const char* channel, long count, std::ui
   }
   for (long i = 1; i <= count; ++i) {
     T value{};
-    std::memcpy(&value, &i, sizeof i);  // first field: index / number
+    if constexpr (std::is_same_v<T, statebus::test::Renamed>) {
+      value.number = static_cast<std::uint64_t>(i);
+    } else {
+      value.index = static_cast<std::uint64_t>(i);
+    }
     value.celsius = 20.0 + static_cast<double>(i) / 100.0;
     std::snprintf(value.room, sizeof value.room, "room-%ld", i % 7);
     if (!pub->publish(value)) {

@@ -1,0 +1,78 @@
+#pragma once
+/// The bus's virtual clock: a std::chrono clock that every process on the bus
+/// shares, in real, scaled or stepped mode. See clock/README.md.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "statebus/error.hpp"
+
+namespace statebus {
+
+/// How virtual time moves.
+enum class ClockMode : std::uint32_t {
+  real = 0,     ///< with real time (rate 1)
+  scaled = 1,   ///< rate × real time; rate 0 pauses
+  stepped = 2,  ///< only when a driver advances it
+};
+
+std::string_view to_string(ClockMode mode) noexcept;
+
+/// A snapshot of the clock's settings.
+struct ClockStatus {
+  bool shared = false;  ///< false: no clock segment, this process runs on real time alone
+  ClockMode mode = ClockMode::real;
+  double rate = 1.0;
+  std::chrono::nanoseconds now{};
+};
+
+/// The shared virtual clock. Meets the C++ Clock requirements, so
+/// `std::chrono` code (time points, durations, condition variables with
+/// `wait_until`) works with it unchanged.
+///
+/// Thread and process safety: every call may be made from any thread of any
+/// process on the bus. now() is lock-free and never blocks.
+struct VirtualClock {
+  using rep = std::int64_t;
+  using period = std::nano;
+  using duration = std::chrono::duration<rep, period>;
+  using time_point = std::chrono::time_point<VirtualClock>;
+  static constexpr bool is_steady = true;  ///< never goes backwards, whatever the mode or rate
+
+  /// Virtual time now. Lock-free; without a clock segment, CLOCK_MONOTONIC.
+  static time_point now() noexcept;
+
+  /// Maps the bus's clock segment (Node::connect and Daemon::start do this).
+  /// Fails like SharedSegment::open; the process then keeps real time.
+  static Result<void> attach();
+  /// Mode, rate and time now.
+  static ClockStatus status() noexcept;
+
+  /// Blocks until virtual time reaches `deadline`, however it gets there:
+  /// woken at once by any change of the clock, else by a real-time timeout
+  /// that the rate implies. Never polls.
+  static void sleep_until(time_point deadline) noexcept;
+  static void sleep_for(duration span) noexcept { sleep_until(now() + span); }
+
+  /// Scaled mode at `rate` (≥ 0, finite; 0 pauses). Time continues from now.
+  static Result<void> set_rate(double rate);
+  /// Real mode: rate 1, continuing from the current virtual time.
+  static Result<void> set_real();
+  /// Pauses (scaled mode, rate 0) and resumes (scaled mode, the rate before the pause).
+  static Result<void> pause();
+  static Result<void> resume();
+  /// Stepped mode: time stands still until advance() or advance_to().
+  static Result<void> set_stepped();
+  /// Moves stepped time forward by `span` (≥ 0) or to `target` (not in the past).
+  static Result<void> advance(duration span);
+  static Result<void> advance_to(time_point target);
+};
+
+namespace detail {
+/// Virtual time now and the CLOCK_MONOTONIC reading it was computed from
+/// (one clock read for both, for sample headers).
+std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
+}  // namespace detail
+
+}  // namespace statebus

@@ -1,0 +1,355 @@
+#include "statebus/clock/virtual_clock.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "clock_state.hpp"
+#include "statebus/clock/clock_segment.hpp"
+#include "statebus/process.hpp"
+#include "statebus/shared_segment.hpp"
+
+namespace statebus {
+namespace {
+
+using detail::ClockSlot;
+using detail::ClockState;
+
+constexpr SharedSegment::Layout kLayout{detail::kClockMagic, detail::kClockMajor, detail::kClockMinor,
+                                        sizeof(ClockState), "clock segment"};
+
+// The attached clock; null: real time. Set once per attach, read lock-free.
+std::atomic<ClockState*> g_state{nullptr};
+std::mutex g_attach_mutex;
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+double bits_to_double(std::uint64_t bits) noexcept {
+  double value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+std::uint64_t double_to_bits(double value) noexcept {
+  std::uint64_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+struct Params {
+  ClockMode mode = ClockMode::real;
+  double rate = 1.0;
+  std::int64_t anchor_real = 0;
+  std::int64_t anchor_virtual = 0;
+  double resume_rate = 1.0;
+};
+
+Params load(const ClockSlot& slot) noexcept {
+  // Relaxed: the slot is published by the index store (release) and was
+  // complete before it; the change counter catches a concurrent rewrite.
+  Params p;
+  p.mode = static_cast<ClockMode>(slot.mode.load(std::memory_order_relaxed));
+  p.rate = bits_to_double(slot.rate_bits.load(std::memory_order_relaxed));
+  p.anchor_real = slot.anchor_real.load(std::memory_order_relaxed);
+  p.anchor_virtual = slot.anchor_virtual.load(std::memory_order_relaxed);
+  p.resume_rate = bits_to_double(slot.resume_rate_bits.load(std::memory_order_relaxed));
+  return p;
+}
+
+void store(ClockSlot& slot, const Params& p) noexcept {
+  slot.mode.store(static_cast<std::uint64_t>(p.mode), std::memory_order_relaxed);
+  slot.rate_bits.store(double_to_bits(p.rate), std::memory_order_relaxed);
+  slot.anchor_real.store(p.anchor_real, std::memory_order_relaxed);
+  slot.anchor_virtual.store(p.anchor_virtual, std::memory_order_relaxed);
+  slot.resume_rate_bits.store(double_to_bits(p.resume_rate), std::memory_order_relaxed);
+}
+
+std::int64_t virtual_at(const Params& p, std::int64_t real) noexcept {
+  switch (p.mode) {
+    case ClockMode::stepped: return p.anchor_virtual;
+    case ClockMode::real: return p.anchor_virtual + (real - p.anchor_real);
+    case ClockMode::scaled:
+      return p.anchor_virtual + static_cast<std::int64_t>(static_cast<double>(real - p.anchor_real) * p.rate);
+  }
+  return real;
+}
+
+bool writer_dead(const ClockState& state) noexcept {
+  const std::int32_t pid = state.writer_pid.load(std::memory_order_acquire);
+  return pid == 0 || !is_alive({pid, state.writer_start_time.load(std::memory_order_acquire)});
+}
+
+// Reads consistent parameters and the real time they apply to. A read that
+// overlaps a change retries, so no reader pairs the old rate with a real
+// time taken after the writer's new anchor: time never runs backwards.
+Params read(const ClockState& state, std::int64_t& real) noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    const std::uint32_t before = state.change.load(std::memory_order_acquire);
+    const bool pending = (before & 1U) != 0;
+    // A writer normally finishes within microseconds; one that died while
+    // changing the clock must not hold readers forever.
+    if (pending && (spins < 4096 || !writer_dead(state))) {
+      if (spins > 64) std::this_thread::yield();
+      continue;
+    }
+    const Params p = load(state.slot[state.index.load(std::memory_order_acquire) & 1U]);
+    real = monotonic_ns();
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the clock read happens before the re-check
+    if (state.change.load(std::memory_order_relaxed) == before) return p;
+  }
+}
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
+  // Shared (not FUTEX_PRIVATE): sleepers and writers are in different processes.
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+// Serialises writers across processes. The lock names its holder; a dead
+// holder's lock is taken over.
+class WriterLock {
+ public:
+  explicit WriterLock(ClockState& state) : state_(state) {
+    const ProcessId self = this_process();
+    for (unsigned spins = 0;; ++spins) {
+      std::int32_t holder = 0;
+      if (state_.writer_pid.compare_exchange_weak(holder, self.pid, std::memory_order_acquire)) break;
+      if (holder != 0 && spins > 1024 && writer_dead(state_) &&
+          state_.writer_pid.compare_exchange_strong(holder, self.pid, std::memory_order_acquire)) {
+        break;
+      }
+      std::this_thread::yield();
+    }
+    state_.writer_start_time.store(self.start_time, std::memory_order_release);
+  }
+  ~WriterLock() { state_.writer_pid.store(0, std::memory_order_release); }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  ClockState& state_;
+};
+
+Result<ClockState*> writable_state() {
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) {
+    if (auto attached = VirtualClock::attach(); !attached) return tl::make_unexpected(attached.error());
+    state = g_state.load(std::memory_order_acquire);
+  }
+  return state;
+}
+
+// Applies `change` to the current parameters at one instant and publishes
+// the result in the spare slot; wakes every sleeper.
+template <class Change>
+Result<void> update(Change&& change) {
+  auto state_or = writable_state();
+  if (!state_or) return tl::make_unexpected(state_or.error());
+  ClockState& state = **state_or;
+  WriterLock lock(state);
+  const std::uint32_t before = state.change.load(std::memory_order_relaxed);
+  const std::uint32_t pending = before | 1U;  // odd already if a writer died mid-change
+  state.change.store(pending, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // readers see "pending" before our clock read
+  const std::uint32_t current = state.index.load(std::memory_order_relaxed) & 1U;
+  const Params old = load(state.slot[current]);
+  const std::int64_t real = monotonic_ns();
+  Params next = old;
+  next.anchor_real = real;
+  next.anchor_virtual = virtual_at(old, real);  // continuous: never backwards
+  if (auto changed = change(next); !changed) {
+    state.change.store(pending + 1, std::memory_order_release);
+    return changed;
+  }
+  store(state.slot[current ^ 1U], next);
+  state.index.store(current ^ 1U, std::memory_order_release);
+  state.change.store(pending + 1, std::memory_order_release);
+  state.wake.fetch_add(1, std::memory_order_release);
+  futex(&state.wake, FUTEX_WAKE, INT_MAX, nullptr);
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(ClockMode mode) noexcept {
+  switch (mode) {
+    case ClockMode::real: return "real";
+    case ClockMode::scaled: return "scaled";
+    case ClockMode::stepped: return "stepped";
+  }
+  return "unknown";
+}
+
+Result<void> create_clock_segment() {
+  auto segment = SharedSegment::create(detail::kClockSegmentName, kLayout);
+  if (!segment) return tl::make_unexpected(segment.error());
+  auto* state = new (segment->data()) ClockState();
+  Params p;
+  p.anchor_real = p.anchor_virtual = monotonic_ns();
+  store(state->slot[0], p);
+  segment->publish_ready();
+  std::lock_guard<std::mutex> guard(g_attach_mutex);
+  segment->keep_mapped();  // readers in this process may use it until exit
+  g_state.store(state, std::memory_order_release);
+  return {};
+}
+
+void remove_clock_segment() noexcept { SharedSegment::unlink(detail::kClockSegmentName); }
+
+Result<void> VirtualClock::attach() {
+  auto segment = SharedSegment::open(detail::kClockSegmentName, kLayout);
+  if (!segment) return tl::make_unexpected(segment.error());
+  std::lock_guard<std::mutex> guard(g_attach_mutex);
+  auto* state = static_cast<ClockState*>(segment->data());
+  segment->keep_mapped();  // now() may run on any thread until exit: never unmap
+  g_state.store(state, std::memory_order_release);
+  return {};
+}
+
+std::int64_t detail::virtual_and_real_ns(std::int64_t& real) noexcept {
+  const ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) return real = monotonic_ns();
+  const Params p = read(*state, real);
+  return virtual_at(p, real);
+}
+
+VirtualClock::time_point VirtualClock::now() noexcept {
+  const ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) return time_point(duration(monotonic_ns()));
+  std::int64_t real = 0;
+  const Params p = read(*state, real);
+  return time_point(duration(virtual_at(p, real)));
+}
+
+ClockStatus VirtualClock::status() noexcept {
+  ClockStatus status;
+  const ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) {
+    status.now = std::chrono::nanoseconds(monotonic_ns());
+    return status;
+  }
+  std::int64_t real = 0;
+  const Params p = read(*state, real);
+  status.shared = true;
+  status.mode = p.mode;
+  status.rate = p.mode == ClockMode::stepped ? 0.0 : p.rate;
+  status.now = std::chrono::nanoseconds(virtual_at(p, real));
+  return status;
+}
+
+void VirtualClock::sleep_until(time_point deadline) noexcept {
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) {
+    const auto left = deadline.time_since_epoch().count() - monotonic_ns();
+    if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
+    return;
+  }
+  for (;;) {
+    // Read the wake word first: a change after this makes the futex return at once.
+    const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
+    std::int64_t real = 0;
+    const Params p = read(*state, real);
+    const std::int64_t left = deadline.time_since_epoch().count() - virtual_at(p, real);
+    if (left <= 0) return;
+    // Real time until the deadline at this rate; stepped or paused time moves
+    // only by a change, which wakes us. Re-check at least every second in
+    // case the daemon (and so every driver) went away.
+    std::int64_t wait_ns = 1'000'000'000;
+    if (p.mode == ClockMode::real) wait_ns = std::min(wait_ns, left);
+    if (p.mode == ClockMode::scaled && p.rate > 0) {
+      wait_ns = std::min<std::int64_t>(wait_ns, static_cast<std::int64_t>(std::ceil(static_cast<double>(left) / p.rate)));
+    }
+    const timespec timeout{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
+    futex(&state->wake, FUTEX_WAIT, wake, &timeout);
+  }
+}
+
+Result<void> VirtualClock::set_rate(double rate) {
+  if (!std::isfinite(rate) || rate < 0) {
+    return fail(Errc::invalid_argument, "clock rate " + std::to_string(rate) +
+                                            " is not allowed: use a finite rate ≥ 0 (0 pauses, 1 is real speed)");
+  }
+  return update([rate](Params& p) -> Result<void> {
+    p.mode = ClockMode::scaled;
+    p.rate = rate;
+    if (rate > 0) p.resume_rate = rate;
+    return {};
+  });
+}
+
+Result<void> VirtualClock::set_real() {
+  return update([](Params& p) -> Result<void> {
+    p.mode = ClockMode::real;
+    p.rate = 1.0;
+    p.resume_rate = 1.0;
+    return {};
+  });
+}
+
+Result<void> VirtualClock::pause() {
+  return update([](Params& p) -> Result<void> {
+    if (p.mode != ClockMode::stepped && p.rate > 0) p.resume_rate = p.mode == ClockMode::real ? 1.0 : p.rate;
+    p.mode = ClockMode::scaled;
+    p.rate = 0.0;
+    return {};
+  });
+}
+
+Result<void> VirtualClock::resume() {
+  return update([](Params& p) -> Result<void> {
+    if (p.mode == ClockMode::scaled && p.rate == 0.0) p.rate = p.resume_rate > 0 ? p.resume_rate : 1.0;
+    if (p.mode == ClockMode::stepped) {
+      p.mode = ClockMode::scaled;
+      p.rate = p.resume_rate > 0 ? p.resume_rate : 1.0;
+    }
+    return {};
+  });
+}
+
+Result<void> VirtualClock::set_stepped() {
+  return update([](Params& p) -> Result<void> {
+    if (p.mode != ClockMode::stepped && p.rate > 0) p.resume_rate = p.mode == ClockMode::real ? 1.0 : p.rate;
+    p.mode = ClockMode::stepped;
+    return {};
+  });
+}
+
+Result<void> VirtualClock::advance(duration span) {
+  if (span.count() < 0) return fail(Errc::invalid_argument, "cannot advance the clock by a negative duration");
+  return update([span](Params& p) -> Result<void> {
+    if (p.mode != ClockMode::stepped) {
+      return fail(Errc::invalid_argument, std::string("advance() needs stepped mode; the clock is ") +
+                                              std::string(to_string(p.mode)) + " (call set_stepped() first)");
+    }
+    p.anchor_virtual += span.count();
+    return {};
+  });
+}
+
+Result<void> VirtualClock::advance_to(time_point target) {
+  return update([target](Params& p) -> Result<void> {
+    if (p.mode != ClockMode::stepped) {
+      return fail(Errc::invalid_argument, std::string("advance_to() needs stepped mode; the clock is ") +
+                                              std::string(to_string(p.mode)));
+    }
+    if (target.time_since_epoch().count() < p.anchor_virtual) {
+      return fail(Errc::invalid_argument, "advance_to() a time " +
+                                              std::to_string(p.anchor_virtual - target.time_since_epoch().count()) +
+                                              " ns in the past: the clock never goes backwards");
+    }
+    p.anchor_virtual = target.time_since_epoch().count();
+    return {};
+  });
+}
+
+}  // namespace statebus
