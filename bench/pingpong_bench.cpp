@@ -56,7 +56,7 @@ constexpr int kWarmup = 1000;
 void pin_to_cpu(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
+  CPU_SET(static_cast<std::size_t>(cpu), &set);
   sched_setaffinity(0, sizeof set, &set);
 }
 

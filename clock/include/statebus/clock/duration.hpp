@@ -1,0 +1,20 @@
+#pragma once
+/// Durations as people write them: "90s", "15m", "24h", "1h30m", "250ms".
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "statebus/error.hpp"
+
+namespace statebus {
+
+/// Parses one or more <number><unit> terms (units: ns, us, ms, s, m, h, d;
+/// numbers may have a fraction: "1.5h"). Fails with invalid_argument saying
+/// where the text stops making sense. Thread-safe, allocation only on error.
+Result<std::chrono::nanoseconds> parse_duration(std::string_view text);
+
+/// Formats a duration compactly: "1d 02:03:04.500" or "12.345 s" for short ones.
+std::string format_duration(std::chrono::nanoseconds duration);
+
+}  // namespace statebus
