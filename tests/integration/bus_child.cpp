@@ -9,6 +9,9 @@
 //       print "sent N", wait for stdin to close
 //   hold NAME                connect as NAME, print "ready", wait for stdin to close
 //   connect NAME TIMEOUT_MS  try to connect; print "ok" or the error code and message
+//   clock-now NAME           print the virtual time (ns), wait for stdin to close
+//   sleep-until NAME NS      print "sleeping", sleep to virtual time NS, print "woke <now>"
+//   monotonic NAME N         read the clock N times; "ok N" or "backwards by …"; exit 1 if so
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "statebus/bus.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "test_messages.hpp"
 
 namespace {
@@ -124,6 +128,34 @@ int main(int argc, char** argv) {
   if (!node) {
     std::fprintf(stderr, "child: %s\n", node.error().message().c_str());
     return 1;
+  }
+  if (command == "clock-now") {  // the virtual time this process reads
+    say(std::to_string(statebus::VirtualClock::now().time_since_epoch().count()));
+    wait_for_stdin_to_close();
+    return 0;
+  }
+  if (command == "sleep-until" && argc == 4) {  // sleep to a virtual deadline, say when woken
+    const statebus::VirtualClock::time_point deadline{statebus::VirtualClock::duration(std::atoll(argv[3]))};
+    say("sleeping");
+    statebus::VirtualClock::sleep_until(deadline);
+    say("woke " + std::to_string(statebus::VirtualClock::now().time_since_epoch().count()));
+    wait_for_stdin_to_close();
+    return 0;
+  }
+  if (command == "monotonic" && argc == 4) {  // read the clock N times, check it never goes back
+    const long reads = std::atol(argv[3]);
+    say("reading");
+    auto last = statebus::VirtualClock::now();
+    for (long i = 0; i < reads; ++i) {
+      const auto now = statebus::VirtualClock::now();
+      if (now < last) {
+        say("backwards by " + std::to_string((last - now).count()) + " ns at read " + std::to_string(i));
+        return 1;
+      }
+      last = now;
+    }
+    say("ok " + std::to_string(reads));
+    return 0;
   }
   if (command == "hold") {
     say("ready");

@@ -1,0 +1,195 @@
+// The shared virtual clock across processes.
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "statebus/bus.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/testing/bus_test.hpp"
+#include "test_messages.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+
+class ClockTest : public testing::BusTest {
+ protected:
+  void SetUp() override {
+    BusTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(VirtualClock::attach());
+  }
+};
+
+std::int64_t ns(VirtualClock::time_point t) { return t.time_since_epoch().count(); }
+
+TEST_F(ClockTest, StartsInRealModeFollowingMonotonicTime) {
+  const ClockStatus sut = VirtualClock::status();
+  EXPECT_TRUE(sut.shared);
+  EXPECT_EQ(sut.mode, ClockMode::real);
+  const auto steady = std::chrono::steady_clock::now().time_since_epoch();
+  const auto virtual_now = VirtualClock::now().time_since_epoch();
+  EXPECT_LT(std::chrono::abs(virtual_now - steady), 100ms);
+}
+
+TEST_F(ClockTest, SteppedTimeMovesOnlyWhenAdvancedAndEveryProcessReadsIt) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  EXPECT_EQ(VirtualClock::now(), t0) << "stepped time stands still";
+
+  ASSERT_TRUE(VirtualClock::advance(90s));
+
+  EXPECT_EQ(VirtualClock::now(), t0 + 90s);
+  auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "clock-now", "reader"});
+  ASSERT_TRUE(child);
+  EXPECT_EQ(child->read_line(10s), std::to_string(ns(t0 + 90s)));
+}
+
+TEST_F(ClockTest, SleeperInAnotherProcessWakesWhenAStepCrossesItsDeadline) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto deadline = VirtualClock::now() + 10min;
+  auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "sleep-until", "sleeper", std::to_string(ns(deadline))});
+  ASSERT_TRUE(child);
+  ASSERT_EQ(child->read_line(10s), "sleeping");
+
+  ASSERT_TRUE(VirtualClock::advance(4min));   // not yet
+  ASSERT_TRUE(VirtualClock::advance(7min));   // crosses the deadline
+
+  const auto woke = child->read_line(10s);
+  ASSERT_TRUE(woke);
+  EXPECT_EQ(*woke, "woke " + std::to_string(ns(deadline + 1min)));
+}
+
+TEST_F(ClockTest, ScaledSleepFollowsTheRate) {
+  ASSERT_TRUE(VirtualClock::set_rate(3600.0));  // an hour per second
+  const auto start_real = std::chrono::steady_clock::now();
+  const auto deadline = VirtualClock::now() + 30min;
+
+  VirtualClock::sleep_until(deadline);
+
+  EXPECT_GE(VirtualClock::now(), deadline);
+  EXPECT_LT(std::chrono::steady_clock::now() - start_real, 5s) << "30 virtual minutes at 3600x take about 0.5 s";
+}
+
+TEST_F(ClockTest, PauseHoldsTimeAndResumeContinuesFromThere) {
+  ASSERT_TRUE(VirtualClock::set_rate(1000.0));
+  ASSERT_TRUE(VirtualClock::pause());
+  const auto paused = VirtualClock::now();
+  EXPECT_EQ(VirtualClock::status().rate, 0.0);
+  EXPECT_EQ(VirtualClock::now(), paused);
+
+  ASSERT_TRUE(VirtualClock::resume());
+
+  EXPECT_EQ(VirtualClock::status().rate, 1000.0);
+  EXPECT_GE(VirtualClock::now(), paused);
+}
+
+TEST_F(ClockTest, RateChangesNeverMakeTimeGoBackwards) {
+  // Readers: threads here and a process; a writer changes the rate all the time.
+  std::atomic<bool> stop{false};
+  std::atomic<long> backwards{0};
+  std::atomic<long> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      auto last = VirtualClock::now();
+      while (!stop.load(std::memory_order_relaxed)) {
+        const auto now = VirtualClock::now();
+        if (now < last) backwards.fetch_add(1);
+        last = now;
+        reads.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "monotonic", "monotonic", "2000000"});
+  ASSERT_TRUE(child);
+  ASSERT_EQ(child->read_line(10s), "reading");
+
+  std::mt19937 random(42);
+  const double rates[] = {0.0, 0.5, 1.0, 10.0, 86400.0, 1e6};
+  int changes = 0;
+  std::optional<std::string> verdict;
+  while (!(verdict = child->read_line(0ms))) {
+    ASSERT_TRUE(VirtualClock::set_rate(rates[random() % 6]));
+    ++changes;
+    if (changes % 64 == 0) {
+      ASSERT_TRUE(VirtualClock::pause() && VirtualClock::resume());
+    }
+  }
+  stop = true;
+  for (auto& reader : readers) reader.join();
+
+  EXPECT_EQ(*verdict, "ok 2000000");
+  EXPECT_EQ(backwards.load(), 0) << "over " << reads.load() << " reads and " << changes << " rate changes";
+  EXPECT_GT(changes, 100);
+}
+
+TEST_F(ClockTest, BadChangesAreRefusedWithAReason) {
+  const auto negative = VirtualClock::set_rate(-1.0);
+  ASSERT_FALSE(negative);
+  EXPECT_EQ(negative.error().code(), Errc::invalid_argument);
+  EXPECT_FALSE(VirtualClock::set_rate(std::nan("")));
+
+  ASSERT_TRUE(VirtualClock::set_rate(2.0));
+  const auto not_stepped = VirtualClock::advance(1s);
+  ASSERT_FALSE(not_stepped);
+  EXPECT_NE(not_stepped.error().message().find("stepped"), std::string::npos);
+
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  EXPECT_FALSE(VirtualClock::advance(-1s));
+  const auto past = VirtualClock::advance_to(VirtualClock::now() - 1s);
+  ASSERT_FALSE(past);
+  EXPECT_NE(past.error().message().find("past"), std::string::npos);
+}
+
+TEST_F(ClockTest, SamplesCarryVirtualTime) {
+  auto node = Node::connect("clock-publisher");
+  ASSERT_TRUE(node);
+  auto pub = Publisher<test::Reading>::create(*node, "test/clocked");
+  auto sub = Subscriber<test::Reading>::create(*node, "test/clocked");
+  ASSERT_TRUE(pub && sub && pub->wait_for_subscribers(10s));
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  ASSERT_TRUE(VirtualClock::advance(24h));
+  const auto stepped_now = VirtualClock::now();
+
+  ASSERT_TRUE(pub->publish(test::Reading{}));
+
+  auto sample = sub->take_for(5s);
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->header().virtual_time_ns, ns(stepped_now));
+  EXPECT_NE(sample->header().real_time_ns, sample->header().virtual_time_ns);
+}
+
+using ClockWithoutDaemon = testing::PrivateBusTest;
+
+TEST_F(ClockWithoutDaemon, RunsOnRealTimeAndRefusesChangesNamingTheDaemon) {
+  const auto attached = VirtualClock::attach();
+  ASSERT_FALSE(attached);
+  EXPECT_NE(attached.error().message().find("statebus daemon"), std::string::npos);
+  EXPECT_FALSE(VirtualClock::status().shared);
+  const auto change = VirtualClock::set_rate(2.0);
+  ASSERT_FALSE(change);
+  EXPECT_EQ(change.error().code(), Errc::no_daemon);
+}
+
+TEST_F(ClockWithoutDaemon, RefusesAForeignSegment) {
+  { std::ofstream("/dev/shm/statebus-clock") << std::string(200, 'x'); }
+  const auto sut = VirtualClock::attach();
+  ASSERT_FALSE(sut);
+  EXPECT_NE(sut.error().message().find("foreign"), std::string::npos) << sut.error().message();
+}
+
+}  // namespace
+}  // namespace statebus
