@@ -1,0 +1,81 @@
+// Cost of reading the virtual clock against std::chrono::steady_clock, in
+// the same run (real, scaled and stepped mode), and how fast a sleeper wakes
+// when a driver steps time past its deadline.
+//
+//   build/release/bench/clock_bench
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "percentiles.hpp"
+
+#include "statebus/bus/daemon.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/testing/private_bus.hpp"
+
+namespace {
+
+void steady_clock_now(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(std::chrono::steady_clock::now());
+}
+
+void virtual_clock_now(benchmark::State& state, int mode) {
+  if (mode == 1 && !statebus::VirtualClock::set_real()) state.SkipWithError("no clock");
+  if (mode == 2 && !statebus::VirtualClock::set_rate(86400.0)) state.SkipWithError("no clock");
+  if (mode == 3 && !statebus::VirtualClock::set_stepped()) state.SkipWithError("no clock");
+  for (auto _ : state) benchmark::DoNotOptimize(statebus::VirtualClock::now());
+}
+
+// A sleeper waiting for a stepped deadline: real time from advance() to the
+// sleeper running again (a futex wake across threads on different CPUs).
+void stepped_wake_up(benchmark::State& state) {
+  if (!statebus::VirtualClock::set_stepped()) {
+    state.SkipWithError("no clock");
+    return;
+  }
+  std::vector<double> us;
+  for (auto _ : state) {
+    const auto deadline = statebus::VirtualClock::now() + std::chrono::seconds(1);
+    std::atomic<bool> sleeping{false};
+    std::chrono::steady_clock::time_point woke;
+    std::thread sleeper([&] {
+      sleeping = true;
+      statebus::VirtualClock::sleep_until(deadline);
+      woke = std::chrono::steady_clock::now();
+    });
+    while (!sleeping) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // let it reach the futex
+    const auto stepped = std::chrono::steady_clock::now();
+    (void)statebus::VirtualClock::advance(std::chrono::seconds(1));
+    sleeper.join();
+    const std::chrono::duration<double> latency = woke - stepped;
+    state.SetIterationTime(latency.count());
+    us.push_back(latency.count() * 1e6);
+  }
+  statebus::bench::report_percentiles(state, us, "wake_us_");
+}
+
+BENCHMARK(steady_clock_now);
+BENCHMARK(stepped_wake_up)->UseManualTime()->Iterations(500)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(virtual_clock_now, real, 1);
+BENCHMARK_CAPTURE(virtual_clock_now, scaled, 2);
+BENCHMARK_CAPTURE(virtual_clock_now, stepped, 3);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!statebus::testing::isolate_bus()) return 1;
+  static auto daemon = statebus::Daemon::start();  // creates the clock segment and attaches to it
+  if (!daemon) {
+    std::fprintf(stderr, "clock_bench: %s\n", daemon.error().message().c_str());
+    return 1;
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
