@@ -24,8 +24,9 @@ struct SampleHeader {
   std::int64_t publisher_created_ns = 0;
   /// CLOCK_MONOTONIC at publish(), in nanoseconds.
   std::int64_t real_time_ns = 0;
-  /// Virtual time at publish(), in nanoseconds (equal to real_time_ns while
-  /// the bus runs on real time).
+  /// The bus's VirtualClock at publish(), in nanoseconds (computed from the
+  /// same clock reading as real_time_ns; equal to it until someone changes
+  /// the clock's mode or rate).
   std::int64_t virtual_time_ns = 0;
   /// Fingerprint of the payload's schema; 0 for bytes without a schema.
   std::uint64_t fingerprint = 0;
