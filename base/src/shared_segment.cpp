@@ -15,7 +15,6 @@
 namespace statebus {
 namespace {
 
-std::string errno_text(int error) { return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")"; }
 std::string path_of(const std::string& name) { return "/dev/shm/" + name; }
 
 }  // namespace

@@ -33,8 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string errno_text(int error) { return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")"; }
-
 std::string data_segment_path() {
   return std::string("/dev/shm/") + iox::posix::PosixGroup::getGroupOfCurrentProcess().getName().c_str();
 }

@@ -40,8 +40,6 @@ int thread_count() {
   return count;
 }
 
-std::string errno_text(int error) { return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")"; }
-
 // "/tmp/x/y" -> "x": the entry of /tmp that `path` lives under, if any.
 std::optional<std::string> tmp_entry(const std::string& path) {
   const std::string prefix = "/tmp/";

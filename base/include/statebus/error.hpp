@@ -5,6 +5,7 @@
 /// An Error carries a code for programs and a message for people: what was
 /// wrong, which name or value, and what to do about it.
 
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,6 +65,11 @@ using Result = tl::expected<T, Error>;
 /// Shorthand for returning a failure: `return fail(Errc::no_daemon, "...");`
 inline tl::unexpected<Error> fail(Errc code, std::string message) {
   return tl::make_unexpected(Error(code, std::move(message)));
+}
+
+/// "No such file or directory (errno 2)": an errno for error messages.
+inline std::string errno_text(int error) {
+  return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")";
 }
 
 }  // namespace statebus
