@@ -10,7 +10,9 @@
 #include "iceoryx.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
+#include "iceoryx_posh/popo/user_trigger.hpp"
 #include "iceoryx_posh/popo/wait_set.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/bus/detail/raw_port.hpp"
 
 namespace statebus::detail {
@@ -38,12 +40,21 @@ struct PublisherCore {
   ProcessId process;
 };
 
+/// Waiting on virtual time: the subscriber's data or a clock change wakes it.
+struct VirtualWait {
+  iox::popo::WaitSet<2> waitset;
+  iox::popo::UserTrigger clock_changed;
+  std::uint64_t listener = 0;  // removed first: no trigger after destruction
+  ~VirtualWait() { remove_clock_listener(listener); }
+};
+
 struct SubscriberCore {
   SubscriberCore(const iox::capro::ServiceDescription& service, const iox::popo::SubscriberOptions& options)
       : port(service, options) {}
   iox::popo::UntypedSubscriber port;
   // Declared after the port: destroyed first, detaching from it.
   std::unique_ptr<iox::popo::WaitSet<1>> waitset;
+  std::unique_ptr<VirtualWait> virtual_wait;
   bool in_user_waitset = false;  // then wait() goes through the user's WaitSet
   std::string channel;
   std::uint64_t expected_fingerprint = 0;  // 0: any

@@ -321,6 +321,7 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseco
     }
   }
   if (core.in_user_waitset) return core.port.hasData();  // its WaitSet waits for it; see WaitSet::add
+  if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
   if (!core.waitset) {
     core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
     if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
@@ -336,6 +337,33 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseco
     if (left.count() <= 0) return false;
     core.waitset->timedWait(iox::units::Duration::fromNanoseconds(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
+  }
+}
+
+bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
+  SubscriberCore& core = *impl_;
+  if (core.port.hasData()) return true;
+  if (core.in_user_waitset) return false;
+  if (!core.virtual_wait) {
+    core.waitset.reset();  // iceoryx lets a state notify one waitset
+    auto wait = std::make_unique<VirtualWait>();
+    if (wait->waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error() ||
+        wait->waitset.attachEvent(wait->clock_changed).has_error()) {
+      return false;
+    }
+    wait->listener = add_clock_listener(
+        [](void* trigger) { static_cast<iox::popo::UserTrigger*>(trigger)->trigger(); }, &wait->clock_changed);
+    core.virtual_wait = std::move(wait);
+  }
+  for (;;) {
+    if (core.port.hasData()) return true;
+    // Real time to the deadline at the current rate; a standing clock moves
+    // only by a change, and every change wakes us through the trigger. The
+    // one-second cap re-plans should a driver vanish mid-change.
+    const auto left = real_time_until(deadline);
+    if (left && left->count() <= 0) return false;
+    const auto wait_ns = std::min<std::int64_t>(left ? left->count() : 1'000'000'000, 1'000'000'000);
+    core.virtual_wait->waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait_ns)));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -221,6 +222,78 @@ std::int64_t detail::virtual_and_real_ns(std::int64_t& real) noexcept {
   if (state == nullptr) return real = monotonic_ns();
   const Params p = read(*state, real);
   return virtual_at(p, real);
+}
+
+std::optional<std::chrono::nanoseconds> detail::real_time_until(VirtualClock::time_point deadline) noexcept {
+  const ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) return std::chrono::nanoseconds(deadline.time_since_epoch().count() - monotonic_ns());
+  std::int64_t real = 0;
+  const Params p = read(*state, real);
+  const std::int64_t left = deadline.time_since_epoch().count() - virtual_at(p, real);
+  if (left <= 0) return std::chrono::nanoseconds(left);
+  if (p.mode == ClockMode::real) return std::chrono::nanoseconds(left);
+  if (p.mode == ClockMode::scaled && p.rate > 0) {
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(std::ceil(static_cast<double>(left) / p.rate)));
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// One thread per process watches the clock's futex word and tells the
+// listeners (bus waits on virtual time) that the clock changed.
+struct Listeners {
+  std::mutex mutex;
+  std::map<std::uint64_t, std::pair<void (*)(void*), void*>> entries;
+  std::uint64_t next_id = 1;
+  bool watching = false;
+};
+
+Listeners& listeners() {
+  static Listeners* instance = new Listeners();  // never destroyed: the watcher may run until exit
+  return *instance;
+}
+
+void watch_clock() {
+  std::uint32_t seen = 0;
+  bool first = true;
+  for (;;) {
+    ClockState* state = g_state.load(std::memory_order_acquire);
+    if (state == nullptr) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // no clock: nothing will change
+      continue;
+    }
+    const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
+    if (!first && wake != seen) {
+      Listeners& all = listeners();
+      std::lock_guard<std::mutex> guard(all.mutex);
+      for (auto& [id, entry] : all.entries) entry.first(entry.second);
+    }
+    first = false;
+    seen = wake;
+    const timespec timeout{1, 0};  // re-read g_state now and then: a process may attach later
+    futex(&state->wake, FUTEX_WAIT, wake, &timeout);
+  }
+}
+
+}  // namespace
+
+std::uint64_t detail::add_clock_listener(void (*listener)(void*), void* context) {
+  Listeners& all = listeners();
+  std::lock_guard<std::mutex> guard(all.mutex);
+  const std::uint64_t id = all.next_id++;
+  all.entries.emplace(id, std::make_pair(listener, context));
+  if (!all.watching) {
+    all.watching = true;
+    std::thread(watch_clock).detach();
+  }
+  return id;
+}
+
+void detail::remove_clock_listener(std::uint64_t id) noexcept {
+  Listeners& all = listeners();
+  std::lock_guard<std::mutex> guard(all.mutex);
+  all.entries.erase(id);
 }
 
 VirtualClock::time_point VirtualClock::now() noexcept {

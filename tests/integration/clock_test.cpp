@@ -172,6 +172,62 @@ TEST_F(ClockTest, SamplesCarryVirtualTime) {
   EXPECT_NE(sample->header().real_time_ns, sample->header().virtual_time_ns);
 }
 
+TEST_F(ClockTest, SubscriberWaitOnVirtualTimeEndsWhenAStepCrossesTheDeadline) {
+  auto node = Node::connect("virtual-waiter");
+  ASSERT_TRUE(node);
+  auto sut = Subscriber<test::Reading>::create(*node, "test/quiet-virtual");
+  ASSERT_TRUE(sut);
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto deadline = VirtualClock::now() + 10min;
+  std::atomic<bool> waiting{false};
+  std::atomic<bool> returned{false};
+  bool result = true;
+  std::thread waiter([&] {
+    waiting = true;
+    result = sut->wait_until(deadline);
+    returned = true;
+  });
+  while (!waiting) std::this_thread::yield();
+
+  ASSERT_TRUE(VirtualClock::advance(5min));
+  EXPECT_FALSE(returned.load()) << "5 of 10 virtual minutes: still waiting";
+  ASSERT_TRUE(VirtualClock::advance(6min));
+  waiter.join();
+
+  EXPECT_FALSE(result) << "no data came: the deadline ended the wait";
+  EXPECT_GE(VirtualClock::now(), deadline);
+}
+
+TEST_F(ClockTest, SubscriberWaitOnVirtualTimeReturnsWhenDataArrives) {
+  auto node = Node::connect("virtual-data");
+  ASSERT_TRUE(node);
+  auto pub = Publisher<test::Reading>::create(*node, "test/virtual-data");
+  auto sut = Subscriber<test::Reading>::create(*node, "test/virtual-data");
+  ASSERT_TRUE(pub && sut && pub->wait_for_subscribers(10s));
+  ASSERT_TRUE(VirtualClock::set_stepped());  // time stands: only data can end the wait
+  bool result = false;
+  std::thread waiter([&] { result = sut->wait_until(VirtualClock::now() + 1h); });
+
+  ASSERT_TRUE(pub->publish(test::Reading{}));
+  waiter.join();
+
+  EXPECT_TRUE(result);
+  EXPECT_TRUE(sut->take());
+}
+
+TEST_F(ClockTest, SubscriberWaitOnVirtualTimeFollowsTheRate) {
+  auto node = Node::connect("virtual-rate");
+  ASSERT_TRUE(node);
+  auto sut = Subscriber<test::Reading>::create(*node, "test/virtual-rate");
+  ASSERT_TRUE(sut);
+  ASSERT_TRUE(VirtualClock::set_rate(3600.0));
+  const auto deadline = VirtualClock::now() + 30min;
+
+  EXPECT_FALSE(sut->wait_until(deadline));
+
+  EXPECT_GE(VirtualClock::now(), deadline);
+}
+
 using ClockWithoutDaemon = testing::PrivateBusTest;
 
 TEST_F(ClockWithoutDaemon, RunsOnRealTimeAndRefusesChangesNamingTheDaemon) {

@@ -87,6 +87,9 @@ class Subscriber {
   bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {}) noexcept {
     return port_.wait(timeout, spin);
   }
+  /// Waits until a sample is queued or the bus's virtual time reaches
+  /// `deadline` (woken by any clock change: steps, rate changes, pauses).
+  bool wait_until(VirtualClock::time_point deadline) noexcept { return port_.wait_until(deadline); }
   /// take(), after waiting up to `timeout` for a sample (refused samples
   /// do not end the wait early).
   [[nodiscard]] std::optional<Sample<T>> take_for(std::chrono::nanoseconds timeout,

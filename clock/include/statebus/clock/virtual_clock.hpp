@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "statebus/error.hpp"
@@ -73,6 +74,18 @@ namespace detail {
 /// Virtual time now and the CLOCK_MONOTONIC reading it was computed from
 /// (one clock read for both, for sample headers).
 std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
+
+/// Real time until virtual time reaches `deadline` at the current rate
+/// (≤ 0: reached); nothing while the clock stands (stepped or paused), when
+/// only a change can move it.
+std::optional<std::chrono::nanoseconds> real_time_until(VirtualClock::time_point deadline) noexcept;
+
+/// Calls `listener(context)` from a background thread after every change of
+/// the clock (step, rate, mode), so that waits on virtual time can re-plan.
+/// Keep listeners short (they run under a lock). Thread-safe.
+std::uint64_t add_clock_listener(void (*listener)(void*), void* context);
+/// After it returns, the listener is never called again.
+void remove_clock_listener(std::uint64_t id) noexcept;
 }  // namespace detail
 
 }  // namespace statebus

@@ -12,6 +12,7 @@
 
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/error.hpp"
 #include "statebus/schema.hpp"
 
@@ -128,6 +129,9 @@ class RawSubscriber {
   /// Blocks until a sample is queued or `timeout` passes (real time); spins
   /// for up to `spin` first. True if data is queued.
   bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept;
+  /// Blocks until a sample is queued or the bus's virtual time reaches
+  /// `deadline`, however it gets there (rate, pause, step). True if data.
+  bool wait_until(VirtualClock::time_point deadline) noexcept;
   [[nodiscard]] const std::string& channel() const noexcept;
   [[nodiscard]] std::uint64_t refused() const noexcept;
   [[nodiscard]] std::uint64_t lost() const noexcept;
