@@ -12,6 +12,8 @@
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
 //   sleep-until NAME NS      print "sleeping", sleep to virtual time NS, print "woke <now>"
 //   monotonic NAME N         read the clock N times; "ok N" or "backwards by …"; exit 1 if so
+//   loop-ticks NAME          event loop with a 1 s timer; on a sample on test/report prints
+//                            "ticks N in order" and stops
 #include <unistd.h>
 
 #include <chrono>
@@ -155,6 +157,29 @@ int main(int argc, char** argv) {
       last = now;
     }
     say("ok " + std::to_string(reads));
+    return 0;
+  }
+  if (command == "loop-ticks") {  // an event loop: count 1 s ticks until a report request
+    auto report = statebus::Subscriber<statebus::test::Reading>::create(*node, "test/report");
+    auto loop = statebus::EventLoop::create();
+    if (!report || !loop) return 1;
+    long ticks = 0;
+    bool in_order = true;
+    auto last_tick = statebus::VirtualClock::now();
+    loop->every(std::chrono::seconds(1), [&] {
+      ++ticks;
+      in_order = in_order && loop->tick_time() == last_tick + std::chrono::seconds(1);
+      last_tick = loop->tick_time();
+    });
+    if (!loop->on(*report, [&](const statebus::Sample<statebus::test::Reading>&) {
+          say("ticks " + std::to_string(ticks) + (in_order ? " in order" : " out of order"));
+          loop->stop();
+        })) {
+      return 1;
+    }
+    say("ready");
+    loop->run();
+    wait_for_stdin_to_close();
     return 0;
   }
   if (command == "hold") {

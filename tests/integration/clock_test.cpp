@@ -228,6 +228,67 @@ TEST_F(ClockTest, SubscriberWaitOnVirtualTimeFollowsTheRate) {
   EXPECT_GE(VirtualClock::now(), deadline);
 }
 
+TEST_F(ClockTest, LoopInAChildProcessSeesExactlyTheTicksVirtualTimeImplies) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  auto node = Node::connect("loop-driver");
+  ASSERT_TRUE(node);
+  auto report = Publisher<test::Reading>::create(*node, "test/report");
+  ASSERT_TRUE(report);
+  auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "loop-ticks", "controller"});
+  ASSERT_TRUE(child);
+  ASSERT_EQ(child->read_line(10s), "ready");
+  ASSERT_TRUE(report->wait_for_subscribers(10s));
+
+  // 60 virtual seconds in uneven steps: 60 × 0.5 s, then 10 × 3 s.
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(VirtualClock::advance(500ms));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(VirtualClock::advance(3s));
+  ASSERT_TRUE(report->publish(test::Reading{}));
+
+  EXPECT_EQ(child->read_line(10s), "ticks 60 in order");
+}
+
+TEST_F(ClockTest, LoopRunsAtTimersAndEveryTicksOnScaledTime) {
+  auto node = Node::connect("loop-local");
+  ASSERT_TRUE(node);
+  ASSERT_TRUE(VirtualClock::set_rate(3600.0));  // a minute per 1/60 s
+  auto sut = EventLoop::create();
+  ASSERT_TRUE(sut);
+  const auto start = VirtualClock::now();
+  std::vector<VirtualClock::time_point> ticks;
+  VirtualClock::time_point fired{};
+  sut->every(1min, [&] { ticks.push_back(sut->tick_time()); });
+  sut->at(start + 30min + 30s, [&] {
+    fired = VirtualClock::now();
+    sut->stop();
+  });
+
+  sut->run();
+
+  EXPECT_GE(fired, start + 30min + 30s);
+  ASSERT_EQ(ticks.size(), 30U) << "ticks at 1 … 30 min, all before the at() at 30.5 min";
+  for (std::size_t i = 0; i < ticks.size(); ++i) EXPECT_EQ(ticks[i], ticks[0] + std::chrono::minutes(i));
+}
+
+TEST_F(ClockTest, LoopStopsFromAnotherThread) {
+  auto node = Node::connect("loop-stopper");
+  ASSERT_TRUE(node);
+  ASSERT_TRUE(VirtualClock::set_stepped());  // nothing would ever wake it but stop()
+  auto sut = EventLoop::create();
+  ASSERT_TRUE(sut);
+  sut->every(1h, [] {});
+  std::atomic<bool> running{false};
+  std::thread loop([&] {
+    running = true;
+    sut->run();
+  });
+  while (!running) std::this_thread::yield();
+
+  sut->stop();
+
+  loop.join();
+  SUCCEED() << "run() returned";
+}
+
 using ClockWithoutDaemon = testing::PrivateBusTest;
 
 TEST_F(ClockWithoutDaemon, RunsOnRealTimeAndRefusesChangesNamingTheDaemon) {

@@ -2,6 +2,7 @@
 /// Everything of the bus module.
 #include "statebus/bus/daemon.hpp"
 #include "statebus/bus/discovery.hpp"
+#include "statebus/bus/event_loop.hpp"
 #include "statebus/bus/memory_config.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/bus/node.hpp"

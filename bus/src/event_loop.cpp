@@ -1,0 +1,128 @@
+#include "statebus/bus/event_loop.hpp"
+
+#include <atomic>
+#include <queue>
+#include <vector>
+
+#include "ports.hpp"
+
+namespace statebus {
+
+struct EventLoop::Impl {
+  static constexpr std::size_t kCapacity = 64;  // 62 subscribers + clock + stop
+  struct Timer {
+    VirtualClock::time_point due;
+    VirtualClock::duration period;  // zero: once
+    std::size_t id;
+    bool operator>(const Timer& other) const { return due != other.due ? due > other.due : id > other.id; }
+  };
+
+  iox::popo::WaitSet<kCapacity> waitset;
+  iox::popo::UserTrigger clock_changed;
+  iox::popo::UserTrigger stop_requested;
+  std::uint64_t listener = 0;
+  std::vector<std::pair<detail::SubscriberCore*, std::function<void()>>> subscribers;
+  std::vector<std::function<void()>> timer_handlers;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+  std::atomic<bool> stopping{false};
+  VirtualClock::time_point tick{};
+
+  ~Impl() {
+    detail::remove_clock_listener(listener);
+    for (auto& [core, drain] : subscribers) {
+      waitset.detachState(core->port, iox::popo::SubscriberState::HAS_DATA);
+      core->in_user_waitset = false;
+    }
+  }
+
+  void run_due_timers() {
+    // Each due tick runs, in time order, even if several are due at once.
+    while (!timers.empty() && !stopping.load(std::memory_order_relaxed) && timers.top().due <= VirtualClock::now()) {
+      Timer timer = timers.top();
+      timers.pop();
+      tick = timer.due;
+      timer_handlers[timer.id]();
+      if (timer.period.count() > 0) {
+        timer.due += timer.period;
+        timers.push(timer);
+      }
+    }
+  }
+};
+
+Result<EventLoop> EventLoop::create() {
+  auto impl = std::make_unique<Impl>();
+  if (impl->waitset.attachEvent(impl->clock_changed).has_error() ||
+      impl->waitset.attachEvent(impl->stop_requested).has_error()) {
+    return fail(Errc::out_of_resources, "the event loop cannot get a wait set from the daemon");
+  }
+  impl->listener = detail::add_clock_listener(
+      [](void* trigger) { static_cast<iox::popo::UserTrigger*>(trigger)->trigger(); }, &impl->clock_changed);
+  return EventLoop(std::move(impl));
+}
+
+EventLoop::EventLoop(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+EventLoop::EventLoop(EventLoop&&) noexcept = default;
+EventLoop& EventLoop::operator=(EventLoop&&) noexcept = default;
+EventLoop::~EventLoop() = default;
+
+Result<void> EventLoop::add_subscriber(detail::RawSubscriber& subscriber, std::function<void()> drain) {
+  detail::SubscriberCore* core = subscriber.core();
+  if (impl_->subscribers.size() + 2 >= Impl::kCapacity) {
+    return fail(Errc::out_of_resources, "an event loop takes at most " + std::to_string(Impl::kCapacity - 2) +
+                                            " subscribers; '" + core->channel + "' does not fit");
+  }
+  core->waitset.reset();  // iceoryx lets a state notify one waitset
+  core->virtual_wait.reset();
+  if (impl_->waitset.attachState(core->port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
+    return fail(Errc::out_of_resources, "cannot wait on channel '" + core->channel + "' (is it in another loop?)");
+  }
+  core->in_user_waitset = true;
+  impl_->subscribers.emplace_back(core, std::move(drain));
+  return {};
+}
+
+void EventLoop::every(VirtualClock::duration period, std::function<void()> handler) {
+  impl_->timer_handlers.push_back(std::move(handler));
+  impl_->timers.push({VirtualClock::now() + period, period, impl_->timer_handlers.size() - 1});
+}
+
+void EventLoop::at(VirtualClock::time_point time, std::function<void()> handler) {
+  impl_->timer_handlers.push_back(std::move(handler));
+  impl_->timers.push({time, VirtualClock::duration::zero(), impl_->timer_handlers.size() - 1});
+}
+
+void EventLoop::run() {
+  Impl& loop = *impl_;
+  while (!loop.stopping.load(std::memory_order_acquire)) {
+    // Timers first: a sample published after virtual time passed a tick
+    // is handled after that tick.
+    loop.run_due_timers();
+    for (auto& [core, drain] : loop.subscribers) {
+      if (loop.stopping.load(std::memory_order_relaxed)) return;
+      if (core->port.hasData()) drain();
+    }
+    if (loop.stopping.load(std::memory_order_acquire)) return;
+    bool data = false;
+    for (auto& [core, drain] : loop.subscribers) data = data || core->port.hasData();
+    if (data) continue;
+    // Sleep until the next timer at the current rate, or until data or a
+    // clock change; with no timer or a standing clock, until one of those.
+    std::int64_t wait_ns = 1'000'000'000;
+    if (!loop.timers.empty()) {
+      const auto left = detail::real_time_until(loop.timers.top().due);
+      if (left && left->count() <= 0) continue;
+      if (left) wait_ns = std::min<std::int64_t>(wait_ns, left->count());
+    }
+    loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait_ns)));
+  }
+}
+
+void EventLoop::stop() noexcept {
+  impl_->stopping.store(true, std::memory_order_release);
+  impl_->stop_requested.trigger();
+}
+
+VirtualClock::time_point EventLoop::tick_time() const noexcept { return impl_->tick; }
+
+}  // namespace statebus
