@@ -74,7 +74,4 @@ struct SubscriberCore {
 /// Reads a schema record (a sample of a companion port): the schema JSON.
 std::optional<Schema> parse_schema_record(const void* payload);
 
-/// CLOCK_MONOTONIC in nanoseconds.
-std::int64_t monotonic_ns() noexcept;
-
 }  // namespace statebus::detail

@@ -36,6 +36,20 @@ SampleHeader* header_of(void* payload) noexcept {
   return static_cast<SampleHeader*>(iox::mepoo::ChunkHeader::fromUserPayload(payload)->userHeader());
 }
 
+// Waits for a condition iceoryx 2.0 has no event for (a subscriber or a
+// publisher connected), with a short back-off. Start-up only, never a hot path.
+template <class Condition>
+bool poll_until(Condition&& condition, std::chrono::nanoseconds timeout) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::microseconds(100);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(5000));
+  }
+  return true;
+}
+
 // Loans a chunk with a fresh header (chunks are reused: never trust old bytes).
 void* loan_chunk(iox::popo::UntypedPublisher& port, std::uint32_t size, std::uint32_t align) noexcept {
   auto loaned = port.loan(size, align, sizeof(SampleHeader), alignof(SampleHeader));
@@ -69,12 +83,6 @@ void offer_schema(PublisherCore& core, const Schema& schema) {
 }
 
 }  // namespace
-
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 iox::capro::ServiceDescription schema_service_description(std::string_view channel) {
   const auto data = to_service_description(channel);
@@ -185,16 +193,7 @@ void RawPublisher::publish(void* payload) noexcept {
 bool RawPublisher::has_subscribers() const noexcept { return impl_->port.hasSubscribers(); }
 
 bool RawPublisher::wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
-  // iceoryx 2.0 has no event for "a subscriber connected": poll with a short
-  // back-off. Used at start-up, never on a hot path.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::microseconds(100);
-  while (!impl_->port.hasSubscribers()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::microseconds(5000));
-  }
-  return true;
+  return poll_until([this] { return impl_->port.hasSubscribers(); }, timeout);
 }
 
 const std::string& RawPublisher::channel() const noexcept { return impl_->channel; }
@@ -296,15 +295,7 @@ RawSample RawSubscriber::take() noexcept {
 bool RawSubscriber::has_data() const noexcept { return impl_->port.hasData(); }
 
 bool RawSubscriber::wait_connected(std::chrono::nanoseconds timeout) const noexcept {
-  // iceoryx 2.0 has no event for "subscribed": poll with a short back-off.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::microseconds(100);
-  while (impl_->port.getSubscriptionState() != iox::SubscribeState::SUBSCRIBED) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::microseconds(5000));
-  }
-  return true;
+  return poll_until([this] { return impl_->port.getSubscriptionState() == iox::SubscribeState::SUBSCRIBED; }, timeout);
 }
 
 bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept {

@@ -22,6 +22,7 @@ namespace statebus {
 namespace {
 
 using detail::ClockSlot;
+using detail::monotonic_ns;
 using detail::ClockState;
 
 constexpr SharedSegment::Layout kLayout{detail::kClockMagic, detail::kClockMajor, detail::kClockMinor,
@@ -30,12 +31,6 @@ constexpr SharedSegment::Layout kLayout{detail::kClockMagic, detail::kClockMajor
 // The attached clock; null: real time. Set once per attach, read lock-free.
 std::atomic<ClockState*> g_state{nullptr};
 std::mutex g_attach_mutex;
-
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 double bits_to_double(std::uint64_t bits) noexcept {
   double value;
@@ -181,6 +176,12 @@ Result<void> update(Change&& change) {
 }
 
 }  // namespace
+
+std::int64_t detail::monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 std::string_view to_string(ClockMode mode) noexcept {
   switch (mode) {

@@ -71,6 +71,9 @@ struct VirtualClock {
 };
 
 namespace detail {
+/// CLOCK_MONOTONIC in nanoseconds.
+std::int64_t monotonic_ns() noexcept;
+
 /// Virtual time now and the CLOCK_MONOTONIC reading it was computed from
 /// (one clock read for both, for sample headers).
 std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
