@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,6 +16,7 @@
 
 #include "statebus/bus/daemon.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/testing/child_process.hpp"
 #include "statebus/testing/private_bus.hpp"
 
 namespace {
@@ -31,7 +33,7 @@ void virtual_clock_now(benchmark::State& state, int mode) {
 }
 
 // A sleeper waiting for a stepped deadline: real time from advance() to the
-// sleeper running again (a futex wake across threads on different CPUs).
+// sleeper running again (a futex wake across threads of one process).
 void stepped_wake_up(benchmark::State& state) {
   if (!statebus::VirtualClock::set_stepped()) {
     state.SkipWithError("no clock");
@@ -59,7 +61,55 @@ void stepped_wake_up(benchmark::State& state) {
   statebus::bench::report_percentiles(state, us, "wake_us_");
 }
 
+// The same across processes: a sleeper process (this binary with --sleeper)
+// waits for each deadline it reads on stdin and prints the CLOCK_MONOTONIC
+// time it woke at; this process steps the clock past the deadline.
+statebus::testing::ChildProcess* g_sleeper = nullptr;
+
+void stepped_wake_up_other_process(benchmark::State& state) {
+  if (g_sleeper == nullptr || !statebus::VirtualClock::set_stepped()) {
+    state.SkipWithError("no sleeper process or no clock");
+    return;
+  }
+  std::vector<double> us;
+  for (auto _ : state) {
+    const auto deadline = statebus::VirtualClock::now() + std::chrono::seconds(1);
+    g_sleeper->write(std::to_string(deadline.time_since_epoch().count()) + "\n");
+    if (g_sleeper->read_line(std::chrono::seconds(10)) != "sleeping") {
+      state.SkipWithError("the sleeper did not answer");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // let it reach the futex
+    const auto stepped = std::chrono::steady_clock::now();
+    (void)statebus::VirtualClock::advance(std::chrono::seconds(1));
+    const auto woke = g_sleeper->read_line(std::chrono::seconds(10));
+    if (!woke) {
+      state.SkipWithError("the sleeper did not wake");
+      return;
+    }
+    const double latency = (std::stod(*woke) - static_cast<double>(stepped.time_since_epoch().count())) / 1e9;
+    state.SetIterationTime(latency);
+    us.push_back(latency * 1e6);
+  }
+  statebus::bench::report_percentiles(state, us, "wake_us_");
+}
+
+int sleeper() {
+  if (!statebus::VirtualClock::attach()) return 1;
+  long long deadline_ns = 0;
+  while (std::scanf("%lld", &deadline_ns) == 1) {
+    std::printf("sleeping\n");
+    std::fflush(stdout);
+    statebus::VirtualClock::sleep_until(
+        statebus::VirtualClock::time_point(statebus::VirtualClock::duration(deadline_ns)));
+    std::printf("%lld\n", static_cast<long long>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 BENCHMARK(steady_clock_now);
+BENCHMARK(stepped_wake_up_other_process)->UseManualTime()->Iterations(500)->Unit(benchmark::kMicrosecond);
 BENCHMARK(stepped_wake_up)->UseManualTime()->Iterations(500)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(virtual_clock_now, real, 1);
 BENCHMARK_CAPTURE(virtual_clock_now, scaled, 2);
@@ -68,12 +118,15 @@ BENCHMARK_CAPTURE(virtual_clock_now, stepped, 3);
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--sleeper") return sleeper();
   if (!statebus::testing::isolate_bus()) return 1;
   static auto daemon = statebus::Daemon::start();  // creates the clock segment and attaches to it
   if (!daemon) {
     std::fprintf(stderr, "clock_bench: %s\n", daemon.error().message().c_str());
     return 1;
   }
+  auto sleeper_process = statebus::testing::ChildProcess::spawn({"/proc/self/exe", "--sleeper"});
+  if (sleeper_process) g_sleeper = &*sleeper_process;
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
