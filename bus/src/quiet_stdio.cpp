@@ -5,6 +5,8 @@
 
 #include <array>
 #include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -45,13 +47,33 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
-[[noreturn]] void on_terminate() {
+// Async-signal-safe: writes what was captured to the real stderr.
+void dump_captured() noexcept {
   const int capture = g_capture_fd.exchange(-1);
   const int saved = g_saved_stderr.load();
-  if (capture >= 0 && saved >= 0) {
-    std::fflush(nullptr);
-    write_all(saved, read_all(capture));
+  if (capture < 0 || saved < 0) return;
+  char buffer[4096];
+  ::lseek(capture, 0, SEEK_SET);
+  ssize_t n = 0;
+  while ((n = ::read(capture, buffer, sizeof buffer)) > 0) {
+    if (::write(saved, buffer, static_cast<std::size_t>(n)) < 0) break;
   }
+}
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+struct sigaction g_previous_actions[5];
+
+void on_fatal_signal(int signal_number) {
+  dump_captured();
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void on_exit() { dump_captured(); }
+
+[[noreturn]] void on_terminate() {
+  std::fflush(nullptr);
+  dump_captured();
   if (g_previous != nullptr) g_previous();
   std::abort();
 }
@@ -69,6 +91,14 @@ QuietStdio::QuietStdio() noexcept {
   g_saved_stderr = saved_stderr_;
   g_active = this;
   g_previous = std::set_terminate(on_terminate);
+  // Should iceoryx end the process some other way while we capture (a fatal
+  // signal, exit()), its last words still reach stderr.
+  static const bool exit_hook = std::atexit(on_exit) == 0;
+  (void)exit_hook;
+  struct sigaction action {};
+  action.sa_handler = on_fatal_signal;
+  sigemptyset(&action.sa_mask);
+  for (std::size_t i = 0; i < 5; ++i) ::sigaction(kFatalSignals[i], &action, &g_previous_actions[i]);
   ::dup2(capture_, STDOUT_FILENO);
   ::dup2(capture_, STDERR_FILENO);
 }
@@ -85,6 +115,7 @@ QuietStdio::~QuietStdio() {
   std::fflush(stderr);
   ::dup2(saved_stdout_, STDOUT_FILENO);
   ::dup2(saved_stderr_, STDERR_FILENO);
+  for (std::size_t i = 0; i < 5; ++i) ::sigaction(kFatalSignals[i], &g_previous_actions[i], nullptr);
   std::set_terminate(g_previous);
   g_active = nullptr;
   g_capture_fd = -1;

@@ -31,8 +31,11 @@ Result<ChildProcess> start_daemon() {
   if (!daemon) return daemon;
   const auto line = daemon->read_line(20s);
   if (!line || line->rfind("statebus daemon ready", 0) != 0) {
-    return fail(Errc::system_error, "the daemon printed no ready line but '" + line.value_or("") +
-                                        "'; its stderr: " + daemon->read_stderr(1s));
+    const auto status = daemon->wait(1s);
+    return fail(Errc::system_error,
+                "the daemon printed no ready line but '" + line.value_or("") + "'; wait status " +
+                    (status ? std::to_string(*status) : std::string("(still running)")) +
+                    "; its stderr: " + daemon->read_stderr(1s));
   }
   return daemon;
 }
