@@ -17,34 +17,16 @@ namespace statebus {
 template <class T>
 class Sample {
  public:
-  Sample(Sample&& other) noexcept
-      : raw_(std::exchange(other.raw_, detail::RawSample{})), port_(other.port_) {}
-  Sample& operator=(Sample&& other) noexcept {
-    if (this != &other) {
-      reset();
-      raw_ = std::exchange(other.raw_, detail::RawSample{});
-      port_ = other.port_;
-    }
-    return *this;
-  }
-  Sample(const Sample&) = delete;
-  Sample& operator=(const Sample&) = delete;
-  ~Sample() { reset(); }
-
-  const T* operator->() const noexcept { return static_cast<const T*>(raw_.payload); }
-  const T& operator*() const noexcept { return *static_cast<const T*>(raw_.payload); }
-  const T& value() const noexcept { return **this; }
-  const SampleHeader& header() const noexcept { return *raw_.header; }
+  const T* operator->() const noexcept { return static_cast<const T*>(taken_.raw().payload); }
+  const T& operator*() const noexcept { return *operator->(); }
+  const T& value() const noexcept { return *operator->(); }
+  const SampleHeader& header() const noexcept { return *taken_.raw().header; }
 
  private:
   template <class>
   friend class Subscriber;
-  Sample(detail::RawSample raw, detail::SubscriberCore* port) noexcept : raw_(raw), port_(port) {}
-  void reset() noexcept {
-    if (raw_.payload != nullptr) detail::release_sample(port_, std::exchange(raw_, detail::RawSample{}).payload);
-  }
-  detail::RawSample raw_;
-  detail::SubscriberCore* port_;
+  Sample(detail::RawSample raw, detail::SubscriberCore* port) noexcept : taken_(raw, port) {}
+  detail::TakenSample taken_;
 };
 
 /// Receives values of a described T from every publisher of a channel.

@@ -94,35 +94,18 @@ class UntypedPublisher {
   detail::RawPublisher port_;
 };
 
-/// A received byte payload with its header. Move-only.
+/// A received byte payload with its header. Move-only; the memory goes back
+/// to the publisher's pool when it dies.
 class BytesSample {
  public:
-  BytesSample(BytesSample&& other) noexcept
-      : raw_(std::exchange(other.raw_, detail::RawSample{})), port_(other.port_) {}
-  BytesSample& operator=(BytesSample&& other) noexcept {
-    if (this != &other) {
-      reset();
-      raw_ = std::exchange(other.raw_, detail::RawSample{});
-      port_ = other.port_;
-    }
-    return *this;
-  }
-  BytesSample(const BytesSample&) = delete;
-  BytesSample& operator=(const BytesSample&) = delete;
-  ~BytesSample() { reset(); }
-
-  [[nodiscard]] const std::byte* data() const noexcept { return static_cast<const std::byte*>(raw_.payload); }
-  [[nodiscard]] std::size_t size() const noexcept { return raw_.header->payload_size; }
-  [[nodiscard]] const SampleHeader& header() const noexcept { return *raw_.header; }
+  [[nodiscard]] const std::byte* data() const noexcept { return static_cast<const std::byte*>(taken_.raw().payload); }
+  [[nodiscard]] std::size_t size() const noexcept { return taken_.raw().header->payload_size; }
+  [[nodiscard]] const SampleHeader& header() const noexcept { return *taken_.raw().header; }
 
  private:
   friend class UntypedSubscriber;
-  BytesSample(detail::RawSample raw, detail::SubscriberCore* port) noexcept : raw_(raw), port_(port) {}
-  void reset() noexcept {
-    if (raw_.payload != nullptr) detail::release_sample(port_, std::exchange(raw_, detail::RawSample{}).payload);
-  }
-  detail::RawSample raw_;
-  detail::SubscriberCore* port_;
+  BytesSample(detail::RawSample raw, detail::SubscriberCore* port) noexcept : taken_(raw, port) {}
+  detail::TakenSample taken_;
 };
 
 /// Receives byte payloads of any type from every publisher of a channel.

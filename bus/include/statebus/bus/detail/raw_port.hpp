@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "statebus/bus/node.hpp"
@@ -107,6 +108,34 @@ class RawPublisher {
 struct RawSample {
   const SampleHeader* header = nullptr;
   const void* payload = nullptr;
+};
+
+/// Owns a taken sample until destroyed, then gives it back to the pool.
+/// Move-only; the base of Sample<T> and BytesSample.
+class TakenSample {
+ public:
+  TakenSample(RawSample raw, SubscriberCore* port) noexcept : raw_(raw), port_(port) {}
+  TakenSample(TakenSample&& other) noexcept : raw_(std::exchange(other.raw_, RawSample{})), port_(other.port_) {}
+  TakenSample& operator=(TakenSample&& other) noexcept {
+    if (this != &other) {
+      reset();
+      raw_ = std::exchange(other.raw_, RawSample{});
+      port_ = other.port_;
+    }
+    return *this;
+  }
+  TakenSample(const TakenSample&) = delete;
+  TakenSample& operator=(const TakenSample&) = delete;
+  ~TakenSample() { reset(); }
+
+  [[nodiscard]] const RawSample& raw() const noexcept { return raw_; }
+
+ private:
+  void reset() noexcept {
+    if (raw_.payload != nullptr) release_sample(port_, std::exchange(raw_, RawSample{}).payload);
+  }
+  RawSample raw_;
+  SubscriberCore* port_;
 };
 
 class RawSubscriber {
