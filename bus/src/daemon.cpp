@@ -11,6 +11,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -26,12 +28,14 @@
 #include "quiet_stdio.hpp"
 #include "roudi_socket.hpp"
 #include "statebus/clock/clock_segment.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/process.hpp"
 
 namespace statebus {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr auto kJanitorPeriod = std::chrono::milliseconds(100);
 
 std::string data_segment_path() {
   return std::string("/dev/shm/") + iox::posix::PosixGroup::getGroupOfCurrentProcess().getName().c_str();
@@ -202,10 +206,33 @@ struct Daemon::Impl {
   std::uint32_t max_payload = 0;
   pid_t pid = ::getpid();
   bool verbose = false;
+  // Lockstep housekeeping: drops event loops of crashed processes, so that a
+  // crash never stops lockstep time for good.
+  std::thread janitor;
+  std::mutex janitor_mutex;
+  std::condition_variable janitor_wake;
+  bool janitor_stop = false;
 
   ~Impl() { stop(); }
 
+  void start_janitor() {
+    janitor = std::thread([this] {
+      std::unique_lock<std::mutex> guard(janitor_mutex);
+      while (!janitor_wake.wait_for(guard, kJanitorPeriod, [this] { return janitor_stop; })) {
+        detail::lockstep_housekeeping();
+      }
+    });
+  }
+
   void stop() noexcept {
+    if (janitor.joinable()) {
+      {
+        std::lock_guard<std::mutex> guard(janitor_mutex);
+        janitor_stop = true;
+      }
+      janitor_wake.notify_all();
+      janitor.join();
+    }
     if (!lock.held()) return;
     ::unlink(detail::kDaemonInfo);
     remove_clock_segment();
@@ -286,6 +313,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   quiet.reset();
 
   if (auto clock = create_clock_segment(); !clock) return tl::make_unexpected(clock.error());
+  impl->start_janitor();
   impl->shm_bytes = file_size(detail::kIceoryxMgmtShm) + file_size(data_segment_path());
   const std::uint32_t max_chunk = detail::largest_chunk(options.memory);
   impl->max_payload = detail::max_payload_for_chunk(max_chunk);

@@ -26,6 +26,14 @@ struct EventLoop::Impl {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::atomic<bool> stopping{false};
   VirtualClock::time_point tick{};
+  detail::LockstepParticipant participant;  // holds lockstep time while the loop works
+
+  static bool has_data(void* self) {
+    for (auto& [core, drain] : static_cast<Impl*>(self)->subscribers) {
+      if (core->port.hasData()) return true;
+    }
+    return false;
+  }
 
   ~Impl() {
     detail::remove_clock_listener(listener);
@@ -56,6 +64,9 @@ Result<EventLoop> EventLoop::create() {
       impl->waitset.attachEvent(impl->stop_requested).has_error()) {
     return fail(Errc::out_of_resources, "the event loop cannot get a wait set from the daemon");
   }
+  auto participant = detail::LockstepParticipant::join();
+  if (!participant) return tl::make_unexpected(participant.error());
+  impl->participant = std::move(*participant);
   impl->listener = detail::add_clock_listener(
       [](void* trigger) { static_cast<iox::popo::UserTrigger*>(trigger)->trigger(); }, &impl->clock_changed);
   return EventLoop(std::move(impl));
@@ -103,18 +114,20 @@ void EventLoop::run() {
       if (core->port.hasData()) drain();
     }
     if (loop.stopping.load(std::memory_order_acquire)) return;
-    bool data = false;
-    for (auto& [core, drain] : loop.subscribers) data = data || core->port.hasData();
-    if (data) continue;
     // Sleep until the next timer at the current rate, or until data or a
     // clock change; with no timer or a standing clock, until one of those.
     std::int64_t wait_ns = 1'000'000'000;
+    std::optional<VirtualClock::time_point> next;
     if (!loop.timers.empty()) {
-      const auto left = detail::real_time_until(loop.timers.top().due);
+      next = loop.timers.top().due;
+      const auto left = detail::real_time_until(*next);
       if (left && left->count() <= 0) continue;
       if (left) wait_ns = std::min<std::int64_t>(wait_ns, left->count());
     }
+    // Idle only with empty queues (checked after reading the publish count).
+    if (!loop.participant.idle(next, &Impl::has_data, &loop)) continue;
     loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait_ns)));
+    loop.participant.busy();
   }
 }
 

@@ -188,6 +188,7 @@ void RawPublisher::publish(void* payload) noexcept {
   header->publisher_pid = core.process.pid;
   header->payload_size = header->flags != 0 ? 0 : chunk->userPayloadSize();
   core.port.publish(payload);
+  detail::note_publish();  // after delivery: lockstep counts samples in flight
 }
 
 bool RawPublisher::has_subscribers() const noexcept { return impl_->port.hasSubscribers(); }

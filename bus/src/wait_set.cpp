@@ -7,9 +7,12 @@ namespace statebus {
 struct WaitSet::Impl {
   static constexpr std::size_t kCapacity = 64;
   std::vector<detail::SubscriberCore*> members;
-  iox::popo::WaitSet<kCapacity> waitset;
+  iox::popo::WaitSet<kCapacity + 1> waitset;  // + the clock
+  iox::popo::UserTrigger clock_changed;
+  std::uint64_t listener = 0;  // set at the first wait_until
 
   ~Impl() {
+    detail::remove_clock_listener(listener);
     for (detail::SubscriberCore* member : members) {
       waitset.detachState(member->port, iox::popo::SubscriberState::HAS_DATA);
       member->in_user_waitset = false;
@@ -67,6 +70,25 @@ std::vector<std::size_t> WaitSet::wait(std::chrono::nanoseconds timeout, std::ch
     if (!ready.empty() || left.count() <= 0) return ready;
     impl_->waitset.timedWait(iox::units::Duration::fromNanoseconds(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
+  }
+}
+
+std::vector<std::size_t> WaitSet::wait_until(VirtualClock::time_point deadline) {
+  Impl& impl = *impl_;
+  if (impl.listener == 0) {
+    if (impl.waitset.attachEvent(impl.clock_changed).has_error()) return impl.ready();
+    impl.listener = detail::add_clock_listener(
+        [](void* trigger) { static_cast<iox::popo::UserTrigger*>(trigger)->trigger(); }, &impl.clock_changed);
+  }
+  for (;;) {
+    auto ready = impl.ready();
+    if (!ready.empty()) return ready;
+    // Real time to the deadline at the current rate; a standing clock moves
+    // only by a change, which wakes us (re-checked every second regardless).
+    const auto left = detail::real_time_until(deadline);
+    if (left && left->count() <= 0) return ready;
+    const std::int64_t wait_ns = left ? std::min<std::int64_t>(left->count(), 1'000'000'000) : 1'000'000'000;
+    impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait_ns)));
   }
 }
 

@@ -3,13 +3,14 @@
 // only with a new layout major version.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace statebus::detail {
 
 inline constexpr const char* kClockSegmentName = "statebus-clock";
 inline constexpr std::uint64_t kClockMagic = 0x4b434f4c43425553ULL;  // "SUBCLOCK" little-endian
-inline constexpr std::uint16_t kClockMajor = 1;
+inline constexpr std::uint16_t kClockMajor = 2;
 inline constexpr std::uint16_t kClockMinor = 0;
 
 /// One set of clock parameters: virtual = anchor_virtual + (real − anchor_real) × rate.
@@ -30,7 +31,34 @@ struct ClockState {
   ClockSlot slot[2];
 };
 
+/// One participant of lockstep mode: an EventLoop, from create() to its end.
+struct LockstepRow {
+  static constexpr std::uint32_t kFree = 0, kClaiming = 1, kBusy = 2, kIdle = 3;
+  std::atomic<std::uint32_t> state{kFree};
+  std::atomic<std::int32_t> pid{0};
+  std::atomic<std::uint64_t> start_time{0};
+  std::atomic<std::int64_t> deadline{0};  // its next timer (virtual ns); INT64_MAX: none
+  std::atomic<std::uint64_t> seen{0};     // `published` read before it found its queues empty
+};
+
+/// Lockstep: time jumps to the earliest deadline of the idle participants
+/// once every participant is idle and no sample is in flight.
+struct LockstepState {
+  static constexpr std::size_t kRows = 64;
+  std::atomic<std::uint64_t> published{0};  // publishes in lockstep mode
+  std::atomic<std::uint64_t> poked{0};      // the `published` value the last poke was for
+  std::atomic<std::int64_t> limit{0};       // time stops here; INT64_MAX: no limit
+  std::atomic<std::uint64_t> advances{0};   // jumps made
+  LockstepRow rows[kRows];
+};
+
+struct ClockSegment {
+  ClockState clock;
+  LockstepState lockstep;
+};
+
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(sizeof(ClockState) == 104, "ClockState is a shared-memory layout");
+static_assert(sizeof(LockstepRow) == 32 && sizeof(ClockSegment) == 104 + 32 + 64 * 32, "shared-memory layout");
 
 }  // namespace statebus::detail

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <climits>
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -15,6 +17,7 @@
 
 #include "clock_state.hpp"
 #include "statebus/clock/clock_segment.hpp"
+#include "statebus/clock/duration.hpp"
 #include "statebus/process.hpp"
 #include "statebus/shared_segment.hpp"
 
@@ -23,10 +26,14 @@ namespace {
 
 using detail::ClockSlot;
 using detail::monotonic_ns;
+using detail::ClockSegment;
 using detail::ClockState;
+using detail::LockstepRow;
+using detail::LockstepState;
 
 constexpr SharedSegment::Layout kLayout{detail::kClockMagic, detail::kClockMajor, detail::kClockMinor,
-                                        sizeof(ClockState), "clock segment"};
+                                        sizeof(ClockSegment), "clock segment"};
+constexpr std::int64_t kNever = INT64_MAX;
 
 // The attached clock; null: real time. Set once per attach, read lock-free.
 std::atomic<ClockState*> g_state{nullptr};
@@ -73,12 +80,19 @@ void store(ClockSlot& slot, const Params& p) noexcept {
 
 std::int64_t virtual_at(const Params& p, std::int64_t real) noexcept {
   switch (p.mode) {
-    case ClockMode::stepped: return p.anchor_virtual;
+    case ClockMode::stepped:
+    case ClockMode::lockstep: return p.anchor_virtual;
     case ClockMode::real: return p.anchor_virtual + (real - p.anchor_real);
     case ClockMode::scaled:
       return p.anchor_virtual + static_cast<std::int64_t>(static_cast<double>(real - p.anchor_real) * p.rate);
   }
   return real;
+}
+
+// Keeps the running rate for resume().
+void remember_rate(Params& p) noexcept {
+  if (p.mode == ClockMode::real) p.resume_rate = 1.0;
+  if (p.mode == ClockMode::scaled && p.rate > 0) p.resume_rate = p.rate;
 }
 
 bool writer_dead(const ClockState& state) noexcept {
@@ -145,14 +159,20 @@ Result<ClockState*> writable_state() {
   return state;
 }
 
+LockstepState& lockstep_of(ClockState& state) noexcept {
+  static_assert(offsetof(ClockSegment, clock) == 0);
+  return reinterpret_cast<ClockSegment&>(state).lockstep;
+}
+
+void wake_all(ClockState& state) noexcept {
+  state.wake.fetch_add(1, std::memory_order_release);
+  futex(&state.wake, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
 // Applies `change` to the current parameters at one instant and publishes
-// the result in the spare slot; wakes every sleeper.
+// the result in the spare slot; wakes every sleeper. The caller holds the lock.
 template <class Change>
-Result<void> update(Change&& change) {
-  auto state_or = writable_state();
-  if (!state_or) return tl::make_unexpected(state_or.error());
-  ClockState& state = **state_or;
-  WriterLock lock(state);
+Result<void> update_locked(ClockState& state, Change&& change) {
   const std::uint32_t before = state.change.load(std::memory_order_relaxed);
   const std::uint32_t pending = before | 1U;  // odd already if a writer died mid-change
   state.change.store(pending, std::memory_order_relaxed);
@@ -170,9 +190,85 @@ Result<void> update(Change&& change) {
   store(state.slot[current ^ 1U], next);
   state.index.store(current ^ 1U, std::memory_order_release);
   state.change.store(pending + 1, std::memory_order_release);
-  state.wake.fetch_add(1, std::memory_order_release);
-  futex(&state.wake, FUTEX_WAKE, INT_MAX, nullptr);
+  wake_all(state);
   return {};
+}
+
+template <class Change>
+Result<void> update(Change&& change) {
+  auto state_or = writable_state();
+  if (!state_or) return tl::make_unexpected(state_or.error());
+  WriterLock lock(**state_or);
+  return update_locked(**state_or, std::forward<Change>(change));
+}
+
+ClockMode current_mode(const ClockState& state) noexcept {
+  const auto& slot = state.slot[state.index.load(std::memory_order_acquire) & 1U];
+  return static_cast<ClockMode>(slot.mode.load(std::memory_order_relaxed));
+}
+
+// Lockstep: may time jump, and to where? Only when every participant is
+// idle, none has been idle since before the latest publish (its queues may
+// hold that sample), and the publish count stayed the same during the scan.
+enum class Verdict { busy, stale, stands, jump };
+Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::uint64_t& published) noexcept {
+  published = ls.published.load(std::memory_order_seq_cst);
+  std::int64_t earliest = kNever;
+  bool stale = false;
+  for (LockstepRow& row : ls.rows) {
+    const std::uint32_t state = row.state.load(std::memory_order_seq_cst);
+    if (state == LockstepRow::kBusy) return Verdict::busy;
+    if (state != LockstepRow::kIdle) continue;
+    earliest = std::min(earliest, row.deadline.load(std::memory_order_seq_cst));
+    if (row.seen.load(std::memory_order_seq_cst) != published) stale = true;
+  }
+  if (ls.published.load(std::memory_order_seq_cst) != published) return Verdict::busy;
+  if (stale) return Verdict::stale;
+  target = std::min(earliest, ls.limit.load(std::memory_order_relaxed));
+  return target > now && target != kNever ? Verdict::jump : Verdict::stands;
+}
+
+void lockstep_check(ClockState& state) noexcept {
+  if (current_mode(state) != ClockMode::lockstep) return;
+  LockstepState& ls = lockstep_of(state);
+  std::int64_t target = 0;
+  std::uint64_t published = 0;
+  const Verdict first = judge(ls, VirtualClock::now().time_since_epoch().count(), target, published);
+  if (first == Verdict::stale) {
+    // Someone idle may hold the latest sample without having been woken (it
+    // went to a subscriber outside any loop, say): ask all to look again,
+    // once per publish count.
+    if (ls.poked.exchange(published, std::memory_order_acq_rel) != published) wake_all(state);
+    return;
+  }
+  if (first != Verdict::jump) return;
+  WriterLock lock(state);
+  (void)update_locked(state, [&](Params& p) -> Result<void> {
+    // Judged again under the lock: another participant may have jumped already.
+    if (p.mode != ClockMode::lockstep || judge(ls, p.anchor_virtual, target, published) != Verdict::jump) {
+      return fail(Errc::invalid_argument, "no jump");
+    }
+    p.anchor_virtual = target;
+    ls.advances.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  });
+}
+
+bool row_dead(const LockstepRow& row) noexcept {
+  const std::int32_t pid = row.pid.load(std::memory_order_acquire);
+  return pid != 0 && !is_alive({pid, row.start_time.load(std::memory_order_acquire)});
+}
+
+// Frees the rows of processes that are gone.
+void reap(LockstepState& ls) noexcept {
+  for (LockstepRow& row : ls.rows) {
+    std::uint32_t state = row.state.load(std::memory_order_acquire);
+    if (state == LockstepRow::kFree || !row_dead(row)) continue;
+    if (row.state.compare_exchange_strong(state, LockstepRow::kClaiming, std::memory_order_acq_rel)) {
+      row.pid.store(0, std::memory_order_release);
+      row.state.store(LockstepRow::kFree, std::memory_order_release);
+    }
+  }
 }
 
 }  // namespace
@@ -188,6 +284,7 @@ std::string_view to_string(ClockMode mode) noexcept {
     case ClockMode::real: return "real";
     case ClockMode::scaled: return "scaled";
     case ClockMode::stepped: return "stepped";
+    case ClockMode::lockstep: return "lockstep";
   }
   return "unknown";
 }
@@ -195,7 +292,9 @@ std::string_view to_string(ClockMode mode) noexcept {
 Result<void> create_clock_segment() {
   auto segment = SharedSegment::create(detail::kClockSegmentName, kLayout);
   if (!segment) return tl::make_unexpected(segment.error());
-  auto* state = new (segment->data()) ClockState();
+  auto* whole = new (segment->data()) ClockSegment();
+  whole->lockstep.limit.store(kNever, std::memory_order_relaxed);
+  ClockState* state = &whole->clock;
   Params p;
   p.anchor_real = p.anchor_virtual = monotonic_ns();
   store(state->slot[0], p);
@@ -316,8 +415,16 @@ ClockStatus VirtualClock::status() noexcept {
   const Params p = read(*state, real);
   status.shared = true;
   status.mode = p.mode;
-  status.rate = p.mode == ClockMode::stepped ? 0.0 : p.rate;
+  status.rate = p.mode == ClockMode::stepped || p.mode == ClockMode::lockstep ? 0.0 : p.rate;
   status.now = std::chrono::nanoseconds(virtual_at(p, real));
+  LockstepState& ls = lockstep_of(const_cast<ClockState&>(*state));
+  for (const LockstepRow& row : ls.rows) {
+    const std::uint32_t row_state = row.state.load(std::memory_order_acquire);
+    if ((row_state == LockstepRow::kBusy || row_state == LockstepRow::kIdle) && !row_dead(row)) ++status.participants;
+  }
+  const std::int64_t limit = ls.limit.load(std::memory_order_relaxed);
+  if (p.mode == ClockMode::lockstep && limit != kNever) status.until = std::chrono::nanoseconds(limit);
+  status.advances = ls.advances.load(std::memory_order_relaxed);
   return status;
 }
 
@@ -372,7 +479,7 @@ Result<void> VirtualClock::set_real() {
 
 Result<void> VirtualClock::pause() {
   return update([](Params& p) -> Result<void> {
-    if (p.mode != ClockMode::stepped && p.rate > 0) p.resume_rate = p.mode == ClockMode::real ? 1.0 : p.rate;
+    remember_rate(p);
     p.mode = ClockMode::scaled;
     p.rate = 0.0;
     return {};
@@ -382,7 +489,7 @@ Result<void> VirtualClock::pause() {
 Result<void> VirtualClock::resume() {
   return update([](Params& p) -> Result<void> {
     if (p.mode == ClockMode::scaled && p.rate == 0.0) p.rate = p.resume_rate > 0 ? p.resume_rate : 1.0;
-    if (p.mode == ClockMode::stepped) {
+    if (p.mode == ClockMode::stepped || p.mode == ClockMode::lockstep) {
       p.mode = ClockMode::scaled;
       p.rate = p.resume_rate > 0 ? p.resume_rate : 1.0;
     }
@@ -392,16 +499,43 @@ Result<void> VirtualClock::resume() {
 
 Result<void> VirtualClock::set_stepped() {
   return update([](Params& p) -> Result<void> {
-    if (p.mode != ClockMode::stepped && p.rate > 0) p.resume_rate = p.mode == ClockMode::real ? 1.0 : p.rate;
+    remember_rate(p);
     p.mode = ClockMode::stepped;
     return {};
   });
 }
 
+Result<void> VirtualClock::set_lockstep(std::optional<time_point> until) {
+  auto state_or = writable_state();
+  if (!state_or) return tl::make_unexpected(state_or.error());
+  ClockState& state = **state_or;
+  LockstepState& ls = lockstep_of(state);
+  {
+    WriterLock lock(state);
+    auto changed = update_locked(state, [&](Params& p) -> Result<void> {
+      if (until && until->time_since_epoch().count() < p.anchor_virtual) {
+        return fail(Errc::invalid_argument,
+                    "lockstep until a time " +
+                        format_duration(std::chrono::nanoseconds(p.anchor_virtual - until->time_since_epoch().count())) +
+                        " in the past: the clock never goes backwards");
+      }
+      remember_rate(p);
+      p.mode = ClockMode::lockstep;
+      ls.limit.store(until ? until->time_since_epoch().count() : kNever, std::memory_order_relaxed);
+      // Every participant looks at its queues again before time may move.
+      ls.published.fetch_add(1, std::memory_order_seq_cst);
+      return {};
+    });
+    if (!changed) return changed;
+  }
+  lockstep_check(state);
+  return {};
+}
+
 Result<void> VirtualClock::advance(duration span) {
   if (span.count() < 0) return fail(Errc::invalid_argument, "cannot advance the clock by a negative duration");
   return update([span](Params& p) -> Result<void> {
-    if (p.mode != ClockMode::stepped) {
+    if (p.mode != ClockMode::stepped && p.mode != ClockMode::lockstep) {
       return fail(Errc::invalid_argument, std::string("advance() needs stepped mode; the clock is ") +
                                               std::string(to_string(p.mode)) + " (call set_stepped() first)");
     }
@@ -412,7 +546,7 @@ Result<void> VirtualClock::advance(duration span) {
 
 Result<void> VirtualClock::advance_to(time_point target) {
   return update([target](Params& p) -> Result<void> {
-    if (p.mode != ClockMode::stepped) {
+    if (p.mode != ClockMode::stepped && p.mode != ClockMode::lockstep) {
       return fail(Errc::invalid_argument, std::string("advance_to() needs stepped mode; the clock is ") +
                                               std::string(to_string(p.mode)));
     }
@@ -424,6 +558,100 @@ Result<void> VirtualClock::advance_to(time_point target) {
     p.anchor_virtual = target.time_since_epoch().count();
     return {};
   });
+}
+
+}  // namespace statebus
+
+namespace statebus {
+
+Result<detail::LockstepParticipant> detail::LockstepParticipant::join() {
+  LockstepParticipant participant;
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) return participant;  // real time only: nothing to hold
+  LockstepState& ls = lockstep_of(*state);
+  const ProcessId self = this_process();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    for (std::size_t i = 0; i < LockstepState::kRows; ++i) {
+      LockstepRow& row = ls.rows[i];
+      std::uint32_t expected = LockstepRow::kFree;
+      if (!row.state.compare_exchange_strong(expected, LockstepRow::kClaiming, std::memory_order_acq_rel)) continue;
+      row.start_time.store(self.start_time, std::memory_order_relaxed);
+      row.pid.store(self.pid, std::memory_order_release);
+      row.deadline.store(kNever, std::memory_order_relaxed);
+      row.state.store(LockstepRow::kBusy, std::memory_order_seq_cst);
+      participant.row_ = static_cast<int>(i);
+      return participant;
+    }
+    reap(ls);  // full: free the places of dead processes, then try once more
+  }
+  return fail(Errc::out_of_resources, "all " + std::to_string(LockstepState::kRows) +
+                                          " event-loop places of the bus's clock are taken by live processes: "
+                                          "end some event loops first");
+}
+
+detail::LockstepParticipant& detail::LockstepParticipant::operator=(LockstepParticipant&& other) noexcept {
+  if (this != &other) {
+    this->~LockstepParticipant();
+    row_ = other.row_;
+    other.row_ = -1;
+  }
+  return *this;
+}
+
+detail::LockstepParticipant::~LockstepParticipant() {
+  if (row_ < 0) return;
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  LockstepRow& row = lockstep_of(*state).rows[row_];
+  row.pid.store(0, std::memory_order_release);
+  row.state.store(LockstepRow::kFree, std::memory_order_seq_cst);
+  row_ = -1;
+  lockstep_check(*state);  // the others may have waited for us alone
+}
+
+bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> next, bool (*has_data)(void*),
+                                       void* context) noexcept {
+  if (row_ < 0) return !has_data(context);
+  ClockState& state = *g_state.load(std::memory_order_acquire);
+  LockstepState& ls = lockstep_of(state);
+  LockstepRow& row = ls.rows[row_];
+  // Publishers count after they deliver: a sample our check below misses
+  // was counted after this read, so `seen` is stale and time cannot move.
+  const std::uint64_t published = ls.published.load(std::memory_order_seq_cst);
+  if (has_data(context)) return false;
+  row.deadline.store(next ? next->time_since_epoch().count() : kNever, std::memory_order_seq_cst);
+  row.seen.store(published, std::memory_order_seq_cst);
+  row.state.store(LockstepRow::kIdle, std::memory_order_seq_cst);
+  lockstep_check(state);
+  return true;
+}
+
+void detail::LockstepParticipant::busy() noexcept {
+  if (row_ < 0) return;
+  ClockState& state = *g_state.load(std::memory_order_acquire);
+  lockstep_of(state).rows[row_].state.store(LockstepRow::kBusy, std::memory_order_seq_cst);
+}
+
+void detail::note_publish() noexcept {
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return;
+  LockstepState& ls = lockstep_of(*state);
+  ls.published.fetch_add(1, std::memory_order_seq_cst);
+  // A busy participant checks when it goes idle; if none is busy (the
+  // publisher is outside every loop), check now.
+  for (const LockstepRow& row : ls.rows) {
+    if (row.state.load(std::memory_order_seq_cst) == LockstepRow::kBusy) return;
+  }
+  lockstep_check(*state);
+}
+
+void detail::lockstep_housekeeping() noexcept {
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) return;
+  LockstepState& ls = lockstep_of(*state);
+  reap(ls);
+  if (current_mode(*state) != ClockMode::lockstep) return;
+  ls.poked.store(~std::uint64_t{0}, std::memory_order_relaxed);  // a lost poke is repeated
+  lockstep_check(*state);
 }
 
 }  // namespace statebus

@@ -14,6 +14,12 @@
 //   monotonic NAME N         read the clock N times; "ok N" or "backwards by …"; exit 1 if so
 //   loop-ticks NAME          event loop with a 1 s timer; on a sample on test/report prints
 //                            "ticks N in order" and stops
+//   lockstep-ping NAME T0 SPAN   loops from virtual time T0 (ns) to T0 + SPAN (ns): a ping every
+//                            60 s on test/ping, a tick every 10 s, pongs from test/pong; then
+//                            prints "ping: events N hash H late L" (late: pongs that came at
+//                            another virtual time than their ping)
+//   lockstep-pong NAME T0 SPAN   answers each ping with a pong, ticks every 45 s; then prints
+//                            "pong: events N hash H"
 #include <unistd.h>
 
 #include <chrono>
@@ -112,6 +118,59 @@ int publish_untyped(const statebus::Node& node, const char* channel, const std::
   return 0;
 }
 
+// The events a loop saw, in order, with their virtual time from T0.
+struct EventLog {
+  statebus::VirtualClock::time_point t0;
+  long events = 0;
+  std::uint64_t hash = 1469598103934665603ULL;
+  void add(const std::string& what) {
+    const std::string line = what + "@" + std::to_string((statebus::VirtualClock::now() - t0).count());
+    for (const char c : line) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    ++events;
+  }
+  std::string summary() const { return "events " + std::to_string(events) + " hash " + std::to_string(hash); }
+};
+
+int lockstep_party(const statebus::Node& node, bool ping, std::int64_t t0_ns, std::int64_t span_ns) {
+  using statebus::test::Reading;
+  using statebus::VirtualClock;
+  auto out = statebus::Publisher<Reading>::create(node, ping ? "test/ping" : "test/pong");
+  auto in = statebus::Subscriber<Reading>::create(node, ping ? "test/pong" : "test/ping");
+  auto loop = statebus::EventLoop::create();
+  if (!out || !in || !loop) return 1;
+  EventLog log{VirtualClock::time_point(VirtualClock::duration(t0_ns))};
+  long late = 0;
+  std::uint64_t pings = 0;
+  if (ping) {
+    loop->every(60s, [&] {
+      Reading reading;
+      reading.index = ++pings;
+      reading.celsius = static_cast<double>((VirtualClock::now() - log.t0).count());
+      out->publish(reading);
+      log.add("ping " + std::to_string(pings));
+    });
+  }
+  loop->every(ping ? 10s : 45s, [&] { log.add("tick"); });
+  const bool handled = loop->on(*in, [&](const statebus::Sample<Reading>& sample) {
+    log.add((ping ? "pong " : "ping ") + std::to_string(sample->index));
+    if (ping) {
+      late += static_cast<double>((VirtualClock::now() - log.t0).count()) != sample->celsius;
+    } else {
+      out->publish(*sample);
+    }
+  }).has_value();
+  if (!handled) return 1;
+  loop->at(log.t0 + VirtualClock::duration(span_ns), [&] {
+    say(std::string(ping ? "ping: " : "pong: ") + log.summary() + (ping ? " late " + std::to_string(late) : ""));
+    loop->stop();
+  });
+  if (!out->wait_for_subscribers(10s) || !in->wait_connected(10s)) return 3;
+  say("ready");
+  loop->run();
+  wait_for_stdin_to_close();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,6 +240,9 @@ int main(int argc, char** argv) {
     loop->run();
     wait_for_stdin_to_close();
     return 0;
+  }
+  if ((command == "lockstep-ping" || command == "lockstep-pong") && argc == 5) {
+    return lockstep_party(*node, command == "lockstep-ping", std::atoll(argv[3]), std::atoll(argv[4]));
   }
   if (command == "hold") {
     say("ready");

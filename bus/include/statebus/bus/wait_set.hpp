@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
 
@@ -36,6 +37,9 @@ class WaitSet {
   /// The indices of subscribers with data, waiting up to `timeout` (real
   /// time) for one; spins first for up to `spin`. Empty on timeout.
   std::vector<std::size_t> wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {});
+  /// The same, waiting until virtual time reaches `deadline` (a step, a
+  /// rate change or lockstep moves it there; never polled). Empty on timeout.
+  std::vector<std::size_t> wait_until(VirtualClock::time_point deadline);
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 /// shares, in real, scaled or stepped mode. See clock/README.md.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@ enum class ClockMode : std::uint32_t {
   real = 0,     ///< with real time (rate 1)
   scaled = 1,   ///< rate × real time; rate 0 pauses
   stepped = 2,  ///< only when a driver advances it
+  lockstep = 3, ///< jumps to the earliest deadline once every event loop is idle
 };
 
 std::string_view to_string(ClockMode mode) noexcept;
@@ -26,6 +28,9 @@ struct ClockStatus {
   ClockMode mode = ClockMode::real;
   double rate = 1.0;
   std::chrono::nanoseconds now{};
+  std::size_t participants = 0;  ///< event loops on the bus (they hold lockstep time)
+  std::optional<std::chrono::nanoseconds> until;  ///< lockstep stops here
+  std::uint64_t advances = 0;    ///< lockstep jumps so far
 };
 
 /// The shared virtual clock. Meets the C++ Clock requirements, so
@@ -65,7 +70,11 @@ struct VirtualClock {
   static Result<void> resume();
   /// Stepped mode: time stands still until advance() or advance_to().
   static Result<void> set_stepped();
-  /// Moves stepped time forward by `span` (≥ 0) or to `target` (not in the past).
+  /// Lockstep mode: time stands while any event loop works or a sample is in
+  /// flight, and jumps to the earliest timer of the loops as soon as all are
+  /// idle; never past `until` (a driver's stop mark), if given.
+  static Result<void> set_lockstep(std::optional<time_point> until = std::nullopt);
+  /// Moves stepped (or lockstep) time forward by `span` (≥ 0) or to `target` (not in the past).
   static Result<void> advance(duration span);
   static Result<void> advance_to(time_point target);
 };
@@ -89,6 +98,36 @@ std::optional<std::chrono::nanoseconds> real_time_until(VirtualClock::time_point
 std::uint64_t add_clock_listener(void (*listener)(void*), void* context);
 /// After it returns, the listener is never called again.
 void remove_clock_listener(std::uint64_t id) noexcept;
+
+/// A participant of lockstep mode (an EventLoop holds one from create() to
+/// its end). Busy from join until idle(); while any participant is busy,
+/// lockstep time stands. Thread safety: one thread at a time.
+class LockstepParticipant {
+ public:
+  /// Joins if a clock is attached; fails with out_of_resources when all 64
+  /// places are taken by live processes.
+  static Result<LockstepParticipant> join();
+  LockstepParticipant() noexcept = default;
+  LockstepParticipant(LockstepParticipant&& other) noexcept : row_(other.row_) { other.row_ = -1; }
+  LockstepParticipant& operator=(LockstepParticipant&& other) noexcept;
+  ~LockstepParticipant();
+
+  /// Going to wait for `next` (a deadline; nullopt: none) unless
+  /// `has_data(context)`, checked after this call read the publish count,
+  /// finds work: then false and still busy. Lets lockstep time move.
+  bool idle(std::optional<VirtualClock::time_point> next, bool (*has_data)(void*), void* context) noexcept;
+  /// Woken: time stands until the next idle().
+  void busy() noexcept;
+
+ private:
+  int row_ = -1;
+};
+
+/// Called by publishers after each publish: counts samples in flight for lockstep.
+void note_publish() noexcept;
+/// Drops the participants of dead processes and re-checks lockstep (the
+/// daemon calls it periodically, so that a crash never stops time for good).
+void lockstep_housekeeping() noexcept;
 }  // namespace detail
 
 }  // namespace statebus
