@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "statebus/bus.hpp"
+#include "run_cli.hpp"
 #include "statebus/testing/bus_test.hpp"
 
 namespace statebus {
@@ -34,16 +35,8 @@ class BusCommands : public testing::BusTest {
     publisher_ = std::move(*child);
   }
 
-  // Runs the CLI to its end; returns stdout and the exit code.
   static std::pair<std::string, int> run(std::vector<std::string> args, std::string* errors = nullptr) {
-    args.insert(args.begin(), STATEBUS_CLI);
-    auto cli = ChildProcess::spawn(args);
-    EXPECT_TRUE(cli);
-    std::string out;
-    while (auto line = cli->read_line(30s)) out += *line + "\n";
-    const auto status = cli->wait(30s);
-    if (errors != nullptr) *errors = cli->read_stderr(5s);
-    return {out, status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1};
+    return test::run_cli(std::move(args), errors);
   }
 
   std::optional<Node> node_;

@@ -17,6 +17,7 @@
 
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "run_cli.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "test_messages.hpp"
 
@@ -361,6 +362,51 @@ TEST_F(ClockTest, LockstepDropsALoopWhoseProcessDied) {
   EXPECT_EQ(VirtualClock::status().participants, 1U);
   ASSERT_TRUE(report->publish(test::Reading{}));
   EXPECT_EQ(survivor->read_line(10s), "ticks 3600 in order");
+}
+
+TEST_F(ClockTest, CommandShowsAndChangesTheClock) {
+  using test::run_cli;
+  auto [out, code] = run_cli({"clock", "--stepped"});
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out.rfind("mode stepped  rate 0  virtual time ", 0), 0U) << out;
+  const auto before = VirtualClock::now();
+  std::tie(out, code) = run_cli({"clock", "--step", "1h30m"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(VirtualClock::now(), before + 90min);
+  std::tie(out, code) = run_cli({"clock", "--lockstep", "--until", "24h"});
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(out.find("lockstep: 0 event loops, "), std::string::npos) << out;
+  EXPECT_EQ(VirtualClock::status().until, (before + 90min + 24h).time_since_epoch());
+  std::tie(out, code) = run_cli({"clock", "--rate", "86400"});
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out.rfind("mode scaled  rate 86400  ", 0), 0U) << out;
+}
+
+TEST_F(ClockTest, CommandRefusesBadValuesSayingWhy) {
+  using test::run_cli;
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"clock", "--rate", "-2"}, "finite rate ≥ 0"},
+      {{"clock", "--rate", "fast"}, "--rate"},
+      {{"clock", "--stepped", "--pause"}, "give one of"},
+      {{"clock", "--until", "1h"}, "--until goes with --lockstep"},
+      {{"clock", "--lockstep", "--until", "soon"}, "soon"},
+  };
+  for (const Case& c : cases) {
+    std::string errors;
+    const auto [out, code] = run_cli(c.args, &errors);
+    EXPECT_NE(code, 0) << c.args[1];
+    EXPECT_NE(errors.find(c.says), std::string::npos) << c.args[1] << ": " << errors;
+  }
+  ASSERT_TRUE(VirtualClock::set_real());
+  std::string errors;
+  const auto [out, code] = run_cli({"clock", "--step", "90s"}, &errors);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(errors.find("needs stepped mode"), std::string::npos) << errors;
+  EXPECT_EQ(VirtualClock::status().mode, ClockMode::real) << "a refused change changes nothing";
 }
 
 TEST_F(ClockTest, LoopRunsAtTimersAndEveryTicksOnScaledTime) {
