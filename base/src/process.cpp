@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -51,11 +54,22 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) noexcept {
   return fields->start_time;
 }
 
+namespace {
+// Bumped in a forked child, so that it computes its own identity; no
+// getpid() per call on hot paths (state stores record their writer).
+std::atomic<unsigned> g_fork_generation{1};
+const int g_fork_hook = ::pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1); });
+}  // namespace
+
 ProcessId this_process() noexcept {
-  // Cached per pid so that a forked child computes its own identity.
   static thread_local ProcessId cached{};
-  const pid_t pid = ::getpid();
-  if (cached.pid != pid) cached = ProcessId{pid, process_start_time(pid).value_or(0)};
+  static thread_local unsigned generation = 0;
+  const unsigned now = g_fork_generation.load(std::memory_order_relaxed);
+  if (generation != now) {
+    const pid_t pid = ::getpid();
+    cached = ProcessId{pid, process_start_time(pid).value_or(0)};
+    generation = now;
+  }
   return cached;
 }
 

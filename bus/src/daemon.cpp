@@ -29,6 +29,7 @@
 #include "roudi_socket.hpp"
 #include "statebus/clock/clock_segment.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/state/cell.hpp"
 #include "statebus/process.hpp"
 
 namespace statebus {
@@ -80,6 +81,7 @@ std::vector<std::string> remove_leftovers(std::optional<pid_t> previous_daemon) 
   };
   remove(detail::kDaemonInfo);
   remove("/dev/shm/statebus-clock");
+  remove("/dev/shm/statebus-state");
   remove(detail::kIceoryxMgmtShm);
   remove(data_segment_path());
   remove(detail::kRoudiSocket);
@@ -236,6 +238,7 @@ struct Daemon::Impl {
     if (!lock.held()) return;
     ::unlink(detail::kDaemonInfo);
     remove_clock_segment();
+    remove_state_segment();
     std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
     if (!verbose) quiet.emplace();
     roudi.reset();       // stops RouDi's threads first,
@@ -313,6 +316,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   quiet.reset();
 
   if (auto clock = create_clock_segment(); !clock) return tl::make_unexpected(clock.error());
+  if (auto state = create_state_segment(); !state) return tl::make_unexpected(state.error());
   impl->start_janitor();
   impl->shm_bytes = file_size(detail::kIceoryxMgmtShm) + file_size(data_segment_path());
   const std::uint32_t max_chunk = detail::largest_chunk(options.memory);

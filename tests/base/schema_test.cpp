@@ -1,7 +1,11 @@
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <limits>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -41,6 +45,16 @@ struct Renamed {  // same layout as Inner, another field name
   bool other;
 };
 STATEBUS_MESSAGE(Renamed, "demo/Inner", a, other);
+
+struct Integers {  // the integer kinds Everything lacks
+  std::int16_t i16;
+  std::int32_t i32;
+  std::int64_t i64;
+  std::uint8_t u8;
+  std::uint16_t u16;
+  std::uint32_t u32;
+};
+STATEBUS_MESSAGE(Integers, "demo/Integers", i16, i32, i64, u8, u16, u32);
 
 }  // namespace demo
 
@@ -141,6 +155,186 @@ TEST(Schema, RejectsCorruptSchemasSayingWhere) {
   wrong_size.replace(wrong_size.find("\"kind\":\"int32\",\"name\":\"a\",\"offset\":0,\"size\":4"), 47,
                      "\"kind\":\"int32\",\"name\":\"a\",\"offset\":0,\"size\":2");
   EXPECT_FALSE(Schema::from_json(wrong_size));
+}
+
+// Assigns path = text pairs to a zeroed, unaligned T and reads it back with memcpy.
+template <class T>
+T assigned(std::initializer_list<std::pair<const char*, const char*>> values) {
+  unsigned char buffer[sizeof(T) + 1] = {};
+  for (const auto& [path, text] : values) {
+    const auto result = schema_of<T>().assign(buffer + 1, path, text);
+    EXPECT_TRUE(result) << path << " = " << text << ": " << result.error().message();
+  }
+  T value;
+  std::memcpy(&value, buffer + 1, sizeof(T));
+  return value;
+}
+
+// Assigns path = text to the bytes of sample_value(); expects a failure that leaves them unchanged.
+// Returns the failure's message.
+std::string assign_error(const char* path, const char* text) {
+  const demo::Everything sample = sample_value();
+  unsigned char before[sizeof sample];
+  unsigned char data[sizeof sample];
+  std::memcpy(before, &sample, sizeof sample);
+  std::memcpy(data, &sample, sizeof sample);
+  const auto result = schema_of<demo::Everything>().assign(data, path, text);
+  EXPECT_EQ(std::memcmp(data, before, sizeof sample), 0) << path << " = " << text << " changed the data";
+  if (result) {
+    ADD_FAILURE() << path << " = " << text << " was accepted";
+    return "";
+  }
+  EXPECT_EQ(result.error().code(), Errc::invalid_argument);
+  return result.error().message();
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(Schema, AssignSetsEveryKind) {
+  const demo::Everything sut = assigned<demo::Everything>({{"i8", "-128"},
+                                                          {"u64", "18446744073709551615"},
+                                                          {"f", "21.5"},
+                                                          {"d", "-0.125"},
+                                                          {"b", "true"},
+                                                          {"mode", "eco"},
+                                                          {"level", "-1"},
+                                                          {"room", "kitchen"},
+                                                          {"samples[2]", "-7"},
+                                                          {"pair[1]", "2.5e-1"},
+                                                          {"inner.a", "0x7fffffff"},
+                                                          {"inner.flag", "1"},
+                                                          {"inners[1].a", "-9"},
+                                                          {"inners[1].flag", "true"}});
+  EXPECT_EQ(sut.i8, -128);
+  EXPECT_EQ(sut.u64, 18446744073709551615ULL);
+  EXPECT_EQ(sut.f, 21.5F);
+  EXPECT_EQ(sut.d, -0.125);
+  EXPECT_TRUE(sut.b);
+  EXPECT_EQ(sut.mode, demo::Mode::eco);
+  EXPECT_EQ(sut.level, demo::low);
+  EXPECT_STREQ(sut.room, "kitchen");
+  EXPECT_EQ(sut.samples[0], 0);
+  EXPECT_EQ(sut.samples[2], -7);
+  EXPECT_EQ(sut.pair[0], 0.0F);
+  EXPECT_EQ(sut.pair[1], 0.25F);
+  EXPECT_EQ(sut.inner.a, 2147483647);
+  EXPECT_TRUE(sut.inner.flag);
+  EXPECT_EQ(sut.inners[0].a, 0);
+  EXPECT_EQ(sut.inners[1].a, -9);
+  EXPECT_TRUE(sut.inners[1].flag);
+
+  const demo::Integers ints = assigned<demo::Integers>(
+      {{"i16", "-32768"}, {"i32", "-2147483648"}, {"i64", "-9223372036854775808"}, {"u8", "255"}, {"u16", "0xFFFF"},
+       {"u32", "4294967295"}});
+  EXPECT_EQ(ints.i16, -32768);
+  EXPECT_EQ(ints.i32, -2147483647 - 1);
+  EXPECT_EQ(ints.i64, std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(ints.u8, 255);
+  EXPECT_EQ(ints.u16, 65535);
+  EXPECT_EQ(ints.u32, 4294967295U);
+  EXPECT_EQ(assigned<demo::Integers>({{"i64", "9223372036854775807"}}).i64, std::numeric_limits<std::int64_t>::max());
+}
+
+TEST(Schema, AssignReadsBooleansAndSpecialFloats) {
+  EXPECT_FALSE(assigned<demo::Everything>({{"b", "1"}, {"b", "false"}}).b);
+  EXPECT_TRUE(assigned<demo::Everything>({{"b", "1"}}).b);
+  EXPECT_FALSE(assigned<demo::Everything>({{"b", "true"}, {"b", "0"}}).b);
+  EXPECT_TRUE(std::isinf(assigned<demo::Everything>({{"f", "-inf"}}).f));
+  EXPECT_TRUE(std::isnan(assigned<demo::Everything>({{"d", "nan"}}).d));
+  EXPECT_EQ(assigned<demo::Everything>({{"f", "3.4e38"}}).f, 3.4e38F);
+}
+
+TEST(Schema, AssignTakesEnumsByNameOrListedNumber) {
+  EXPECT_EQ(assigned<demo::Everything>({{"mode", "heat"}}).mode, demo::Mode::heat);
+  EXPECT_EQ(assigned<demo::Everything>({{"mode", "2"}}).mode, demo::Mode::eco);
+  EXPECT_EQ(assigned<demo::Everything>({{"mode", "0x1"}}).mode, demo::Mode::heat);
+  EXPECT_EQ(assign_error("mode", "3"), "value '3' is not valid for 'mode' (enum Mode: off = 0, heat = 1, eco = 2)");
+  EXPECT_TRUE(contains(assign_error("mode", "cool"), "off = 0, heat = 1, eco = 2"));
+  // An enum without names takes any number of its underlying kind.
+  EXPECT_EQ(static_cast<int>(assigned<demo::Everything>({{"level", "32767"}}).level), 32767);
+  EXPECT_EQ(assign_error("level", "32768"), "value 32768 is out of range for 'level' (int16: -32768…32767)");
+  EXPECT_TRUE(contains(assign_error("level", "high"), "int16: -32768…32767"));
+}
+
+TEST(Schema, AssignFitsTextAndZeroFillsTheRest) {
+  const demo::Everything sut = assigned<demo::Everything>({{"room", "abcdefghijk"}, {"room", "xy"}});
+  EXPECT_EQ(std::string(sut.room, sizeof sut.room), std::string("xy") + std::string(10, '\0'));
+  EXPECT_STREQ(assigned<demo::Everything>({{"room", "abcdefghijk"}}).room, "abcdefghijk");
+  EXPECT_STREQ(assigned<demo::Everything>({{"room", "x"}, {"room", ""}}).room, "");
+  EXPECT_EQ(assign_error("room", "abcdefghijkl"), "text for 'room' is too long: 12 bytes, it holds at most 11");
+}
+
+TEST(Schema, AssignRefusesIntegersOutOfRange) {
+  EXPECT_EQ(assign_error("i8", "128"), "value 128 is out of range for 'i8' (int8: -128…127)");
+  EXPECT_EQ(assign_error("i8", "-129"), "value -129 is out of range for 'i8' (int8: -128…127)");
+  EXPECT_EQ(assign_error("u64", "18446744073709551616"),
+            "value 18446744073709551616 is out of range for 'u64' (uint64: 0…18446744073709551615)");
+  EXPECT_EQ(assign_error("u64", "-1"), "value -1 is out of range for 'u64' (uint64: 0…18446744073709551615)");
+  EXPECT_TRUE(contains(assign_error("u64", "0x10000000000000000"), "out of range"));
+  EXPECT_TRUE(contains(assign_error("samples[0]", "-32769"), "(int16: -32768…32767)"));
+
+  demo::Integers ints{};
+  const Schema& schema = schema_of<demo::Integers>();
+  EXPECT_EQ(schema.assign(&ints, "u8", "256").error().message(), "value 256 is out of range for 'u8' (uint8: 0…255)");
+  EXPECT_EQ(schema.assign(&ints, "u8", "-1").error().message(), "value -1 is out of range for 'u8' (uint8: 0…255)");
+  EXPECT_FALSE(schema.assign(&ints, "u16", "65536"));
+  EXPECT_FALSE(schema.assign(&ints, "i64", "9223372036854775808"));
+  EXPECT_FALSE(schema.assign(&ints, "i64", "-9223372036854775809"));
+}
+
+TEST(Schema, AssignRefusesUnparsableValues) {
+  EXPECT_EQ(assign_error("i8", "12x"), "value '12x' is not valid for 'i8' (int8: -128…127, in decimal or 0x hex)");
+  for (const char* text : {"", " 12", "12 ", "1.5", "0x", "--1", "+-1", "1e2"}) {
+    EXPECT_TRUE(contains(assign_error("i8", text), "is not valid for 'i8'")) << "'" << text << "'";
+  }
+  EXPECT_EQ(assign_error("b", "yes"), "value 'yes' is not valid for 'b' (bool: true, false, 1 or 0)");
+  EXPECT_TRUE(contains(assign_error("f", "1.5x"), "is not valid for 'f' (float32"));
+  EXPECT_TRUE(contains(assign_error("d", ""), "is not valid for 'd' (float64"));
+  EXPECT_TRUE(contains(assign_error("f", "1e39"), "value 1e39 is out of range for 'f' (float32: a number up to"));
+  EXPECT_TRUE(contains(assign_error("d", "1e400"), "value 1e400 is out of range for 'd' (float64"));
+}
+
+TEST(Schema, AssignNamesTheKnownFieldsOfAWrongPath) {
+  EXPECT_EQ(assign_error("celsus", "1"), "no field 'celsus' in demo/Everything; its fields are: i8, u64, f, d, b, "
+                                         "mode, level, room, samples, pair, inner, inners");
+  EXPECT_EQ(assign_error("inner.q", "1"), "no field 'q' in inner (demo/Inner); its fields are: a, flag");
+  EXPECT_EQ(assign_error("inners[1].q", "1"), "no field 'q' in inners[1] (demo/Inner); its fields are: a, flag");
+  EXPECT_EQ(assign_error("inner", "1"),
+            "'inner' is a struct (demo/Inner); name one of its fields: inner.a, inner.flag");
+  EXPECT_TRUE(contains(assign_error("inners[0]", "1"), "name one of its fields: inners[0].a, inners[0].flag"));
+  EXPECT_EQ(assign_error("i8.x", "1"), "'i8' is int8, not a struct; it has no field 'x'");
+  EXPECT_TRUE(contains(assign_error("", "1"), "its fields are: i8, u64"));
+}
+
+TEST(Schema, AssignNeedsAnIndexInRangeForArrays) {
+  EXPECT_EQ(assign_error("samples", "1"), "'samples' is an array of 3; give an index: samples[i] with i in 0…2");
+  EXPECT_EQ(assign_error("samples[3]", "1"), "index 3 is out of range for 'samples' (0…2)");
+  EXPECT_TRUE(contains(assign_error("inners.a", "1"), "give an index: inners[i] with i in 0…1"));
+  for (const char* path : {"samples[]", "samples[-1]", "samples[x]", "samples[1", "samples[1]x", "samples[1][0]"}) {
+    EXPECT_TRUE(contains(assign_error(path, "1"), "give samples[i] with i in 0…2")) << path;
+  }
+  EXPECT_EQ(assign_error("i8[0]", "1"), "'i8' is not an array; name it without an index");
+  EXPECT_EQ(assign_error("room[0]", "x"), "'room' is not an array; name it without an index");
+}
+
+TEST(Schema, AssignLeavesDataUnchangedOnError) {
+  const demo::Everything sample = sample_value();
+  unsigned char before[sizeof sample];
+  std::memcpy(before, &sample, sizeof sample);
+  unsigned char data[sizeof sample];
+  std::memcpy(data, before, sizeof sample);
+  const Schema& schema = schema_of<demo::Everything>();
+  EXPECT_FALSE(schema.assign(data, "room", "a text much too long for the room"));
+  EXPECT_FALSE(schema.assign(data, "u64", "18446744073709551616"));
+  EXPECT_FALSE(schema.assign(data, "inners[1].a", "2147483648"));
+  EXPECT_FALSE(schema.assign(data, "mode", "cool"));
+  EXPECT_EQ(std::memcmp(data, before, sizeof sample), 0);
+  ASSERT_TRUE(schema.assign(data, "inners[1].a", "5"));  // and a good one changes just its field
+  demo::Everything expected = sample;
+  expected.inners[1].a = 5;
+  demo::Everything actual;
+  std::memcpy(&actual, data, sizeof actual);
+  EXPECT_EQ(schema.render_text(&actual), schema.render_text(&expected));
 }
 
 }  // namespace

@@ -14,6 +14,12 @@
 //   monotonic NAME N         read the clock N times; "ok N" or "backwards by …"; exit 1 if so
 //   loop-ticks NAME          event loop with a 1 s timer; on a sample on test/report prints
 //                            "ticks N in order" and stops
+//   state-write CELL          store Striped values (all words = i) until stdin closes; "writing"
+//                            first, "wrote N" at the end
+//   state-read CELL N         N loads of a Striped cell; "reads N torn T changes C"
+//   state-stall CELL          store BigStriped values in a loop (to be stopped mid-store)
+//   state-increment CELL N    N read-modify-writes adding 1 to a Counter; "done"
+//   state-wait CELL VERSION   "waiting", then wait for a store newer than VERSION; "changed V"
 //   lockstep-ping NAME T0 SPAN   loops from virtual time T0 (ns) to T0 + SPAN (ns): a ping every
 //                            60 s on test/ping, a tick every 10 s, pongs from test/pong; then
 //                            prints "ping: events N hash H late L" (late: pongs that came at
@@ -22,7 +28,10 @@
 //                            "pong: events N hash H"
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +42,7 @@
 
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/state/cell.hpp"
 #include "test_messages.hpp"
 
 namespace {
@@ -55,6 +65,11 @@ int usage() {
 void say(const std::string& line) {
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
+}
+
+int fail_with(const statebus::Error& error) {
+  say(std::string(statebus::to_string(error.code())) + " " + error.message());
+  return 1;
 }
 
 template <class T>
@@ -171,6 +186,76 @@ int lockstep_party(const statebus::Node& node, bool ping, std::int64_t t0_ns, st
   return 0;
 }
 
+int state_command(const std::string& command, const char* name, const char* arg) {
+  using namespace statebus::test;
+  if (command == "state-write") {
+    auto cell = statebus::Cell<Striped>::open(name);
+    if (!cell) return fail_with(cell.error());
+    say("writing");
+    std::atomic<bool> closed{false};
+    std::thread watcher([&] {
+      wait_for_stdin_to_close();
+      closed = true;
+    });
+    std::uint64_t n = 0;
+    Striped value;
+    while (!closed.load(std::memory_order_relaxed)) {
+      ++n;
+      for (auto& word : value.words) word = n;
+      cell->store(value);
+    }
+    watcher.join();
+    say("wrote " + std::to_string(n));
+    return 0;
+  }
+  if (command == "state-read" && arg != nullptr) {
+    auto cell = statebus::Cell<Striped>::open(name);
+    if (!cell) return fail_with(cell.error());
+    const long reads = std::atol(arg);
+    long torn = 0;
+    long changes = 0;
+    std::uint64_t last = 0;
+    for (long i = 0; i < reads; ++i) {
+      const Striped value = cell->load();
+      torn += !consistent(value);
+      changes += value.words[0] != last;
+      last = value.words[0];
+    }
+    say("reads " + std::to_string(reads) + " torn " + std::to_string(torn) + " changes " + std::to_string(changes));
+    return 0;
+  }
+  if (command == "state-stall") {
+    auto cell = statebus::Cell<BigStriped>::open(name);
+    if (!cell) return fail_with(cell.error());
+    say("storing");
+    auto value = std::make_unique<BigStriped>();
+    for (std::uint64_t n = 1;; ++n) {
+      for (auto& word : value->words) word = n;
+      cell->store(*value);
+    }
+  }
+  if (command == "state-increment" && arg != nullptr) {
+    auto cell = statebus::Cell<Counter>::open(name);
+    if (!cell) return fail_with(cell.error());
+    say("ready");
+    const long n = std::atol(arg);
+    for (long i = 0; i < n; ++i) cell->update([](Counter& c) { ++c.value; });
+    say("done");
+    wait_for_stdin_to_close();
+    return 0;
+  }
+  if (command == "state-wait" && arg != nullptr) {
+    auto cell = statebus::Cell<Counter>::open(name);
+    if (!cell) return fail_with(cell.error());
+    say("waiting");
+    const bool changed = cell->wait_for_change(std::strtoull(arg, nullptr, 10), std::chrono::hours(1));
+    say(changed ? "changed " + std::to_string(cell->version()) : "timeout");
+    wait_for_stdin_to_close();
+    return 0;
+  }
+  return usage();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -185,6 +270,7 @@ int main(int argc, char** argv) {
     }
     return node ? 0 : 1;
   }
+  if (command.rfind("state-", 0) == 0) return state_command(command, argv[2], argc >= 4 ? argv[3] : nullptr);
   auto node = statebus::Node::connect(argv[2]);
   if (!node) {
     std::fprintf(stderr, "child: %s\n", node.error().message().c_str());

@@ -38,6 +38,44 @@ struct Huge {
 };
 STATEBUS_MESSAGE(Huge, "test/Huge", bytes);
 
+/// State-cell torture: a store writes all words equal, so a torn read shows.
+struct Striped {
+  std::uint64_t words[16] = {};
+};
+STATEBUS_MESSAGE(Striped, "test/Striped", words);
+
+/// The largest cell value (64 KiB): a store takes long enough to be caught in it.
+struct BigStriped {
+  std::uint64_t words[8192] = {};
+};
+STATEBUS_MESSAGE(BigStriped, "test/BigStriped", words);
+
+struct Counter {
+  std::uint64_t value = 0;
+};
+STATEBUS_MESSAGE(Counter, "test/Counter", value);
+
+/// For `statebus state set`: several kinds of fields.
+enum class Mode : std::uint8_t { off, heat, eco };
+STATEBUS_ENUM(Mode, off, heat, eco);
+struct Thermostat {
+  double celsius = 21.0;
+  float band = 0.5F;
+  Mode mode = Mode::heat;
+  std::uint8_t level = 3;
+  char room[12] = "living";
+};
+STATEBUS_MESSAGE(Thermostat, "test/Thermostat", celsius, band, mode, level, room);
+
+/// Checks a Striped value: all words equal.
+template <class T>
+bool consistent(const T& value) {
+  for (const auto word : value.words) {
+    if (word != value.words[0]) return false;
+  }
+  return true;
+}
+
 inline constexpr const char* kReadingChannel = "test/sensor/temperature";
 
 }  // namespace statebus::test

@@ -64,6 +64,16 @@ struct Schema {
   [[nodiscard]] std::string render_text(const void* data) const;
   /// Renders `size` bytes at `data` as a JSON object.
   [[nodiscard]] std::string render_json(const void* data) const;
+
+  /// Sets one field of the `size` bytes at `data` from text, as a user types
+  /// it on a command line: `path` names the field (`celsius`, nested
+  /// `limits.low`, array element `values[2]`); `text` is its value (numbers
+  /// in decimal, `0x` hex for integers; `true`/`false`/`1`/`0` for booleans;
+  /// an enumerator name or its integer for enums; any string that fits for
+  /// text fields). Fails with invalid_argument, naming the field and the
+  /// accepted range or the known field names, for an unknown field, an
+  /// unparsable value or one out of the field's range; `data` is unchanged then.
+  Result<void> assign(void* data, std::string_view path, std::string_view text) const;
 };
 
 /// Computes the fingerprint of a schema's content (ignores `fingerprint`).

@@ -1,0 +1,155 @@
+#pragma once
+/// Named state cells in the bus's shared memory: lock-free, torn-read-free,
+/// crash-safe. See state/README.md.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/describe.hpp"
+#include "statebus/error.hpp"
+#include "statebus/process.hpp"
+#include "statebus/schema.hpp"
+
+namespace statebus {
+
+namespace detail {
+struct CellHeader;
+}
+
+/// A cell of any type, for tools (the CLI, the recorder) that learn the type
+/// from the cell's schema. A cheap handle: copy it freely; valid while the
+/// bus's daemon runs.
+class UntypedCell {
+ public:
+  /// Opens an existing cell. Fails with no_daemon, or invalid_argument for a
+  /// bad name or one no cell has (the message names the cells there are).
+  static Result<UntypedCell> open(std::string_view name);
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] const Schema& schema() const noexcept { return *schema_; }
+
+  /// Copies the current value (size() bytes) to `out`; returns its version.
+  /// Lock-free; never torn.
+  std::uint64_t load(void* out) const noexcept;
+  /// Stores size() bytes from `in`.
+  void store(const void* in) const noexcept;
+  /// Read-modify-write under the writer lock: `change` gets a copy of the
+  /// current value; its result says whether to store it (false: no store).
+  /// Returns the version after.
+  std::uint64_t update(const std::function<bool(void*)>& change) const;
+  /// Completed stores since creation (creation is version 1).
+  [[nodiscard]] std::uint64_t version() const noexcept;
+  /// Waits until a store newer than `seen` or virtual time reaches `deadline`.
+  bool wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept;
+  /// The pid and start time of the last writer.
+  [[nodiscard]] ProcessId last_writer() const noexcept;
+  /// True while a writer is inside a store (or died there: the next store
+  /// recovers). For diagnostics and tests.
+  [[nodiscard]] bool store_in_progress() const noexcept;
+
+ protected:
+  UntypedCell() = default;
+  static Result<UntypedCell> open_or_create(std::string_view name, const Schema& schema, const void* initial);
+  detail::CellHeader* header_ = nullptr;
+  std::size_t size_ = 0;
+  std::string name_;
+  std::shared_ptr<const Schema> schema_;
+};
+
+/// A named value of a described, trivially copyable `T` shared by every
+/// process on the bus.
+///
+/// Thread and process safety: every call from any thread of any process.
+/// load() is lock-free and never blocks; store() serialises with other
+/// writers of this cell only; readers never block writers.
+template <class T>
+class Cell : private UntypedCell {
+  static_assert(std::is_trivially_copyable_v<T>, "cell values must be trivially copyable");
+  static_assert(is_described_v<T>, "describe the cell's type with STATEBUS_MESSAGE(Type, \"name\", fields...)");
+
+ public:
+  /// Opens the cell `name`, creating it with `initial` if it does not exist.
+  /// Fails with type_mismatch naming both types if it holds another type.
+  static Result<Cell> open(std::string_view name, const T& initial = T{}) {
+    static const Schema schema = schema_of<T>();
+    auto raw = open_or_create(name, schema, &initial);
+    if (!raw) return tl::make_unexpected(raw.error());
+    return Cell(std::move(*raw));
+  }
+
+  /// The current value. Lock-free; never torn.
+  [[nodiscard]] T load() const noexcept {
+    T value;
+    UntypedCell::load(&value);
+    return value;
+  }
+  /// The current value and its version, read together.
+  [[nodiscard]] std::pair<T, std::uint64_t> load_versioned() const noexcept {
+    T value;
+    const std::uint64_t version = UntypedCell::load(&value);
+    return {value, version};
+  }
+  /// Stores `value`: version + 1, wakes waiters.
+  void store(const T& value) const noexcept { UntypedCell::store(&value); }
+  /// Atomic read-modify-write against other writers: `change(T&)` edits the
+  /// current value (return nothing), or returns bool (false: do not store).
+  /// Returns the version after.
+  template <class Change>
+  std::uint64_t update(Change&& change) const {
+    return UntypedCell::update([&change](void* bytes) {
+      T value;
+      std::memcpy(&value, bytes, sizeof(T));
+      bool keep = true;
+      if constexpr (std::is_same_v<std::invoke_result_t<Change&, T&>, bool>) {
+        keep = change(value);
+      } else {
+        change(value);
+      }
+      std::memcpy(bytes, &value, sizeof(T));
+      return keep;
+    });
+  }
+  using UntypedCell::last_writer;
+  using UntypedCell::store_in_progress;
+  using UntypedCell::name;
+  using UntypedCell::version;
+  using UntypedCell::wait_for_change_until;
+  /// Waits up to `timeout` of virtual time for a store newer than `seen`;
+  /// false on timeout. A futex wait: clock steps and stores wake it.
+  bool wait_for_change(std::uint64_t seen, VirtualClock::duration timeout) const noexcept {
+    return wait_for_change_until(seen, VirtualClock::now() + timeout);
+  }
+
+ private:
+  explicit Cell(UntypedCell raw) : UntypedCell(std::move(raw)) {}
+};
+
+/// A cell as `statebus state` lists it.
+struct CellInfo {
+  std::string name;
+  std::string type_name;
+  std::uint64_t fingerprint = 0;
+  std::size_t size = 0;
+  std::uint64_t version = 0;
+  ProcessId last_writer;
+};
+
+/// Every cell on the bus, in creation order. Fails with no_daemon.
+Result<std::vector<CellInfo>> list_cells();
+
+/// Creates the bus's state segment, replacing a stale one (the daemon's job).
+Result<void> create_state_segment();
+/// Removes the state segment. Processes keep their mapping of it.
+void remove_state_segment() noexcept;
+
+}  // namespace statebus

@@ -1,0 +1,376 @@
+#include "statebus/state/cell.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "layout.hpp"
+#include "statebus/shared_segment.hpp"
+
+namespace statebus {
+namespace {
+
+using detail::CellHeader;
+using detail::RegistryEntry;
+using detail::StateRegistry;
+using detail::StateSegmentData;
+
+constexpr SharedSegment::Layout kLayout{detail::kStateMagic, detail::kStateMajor, detail::kStateMinor,
+                                        sizeof(StateSegmentData), "state segment"};
+
+std::atomic<StateSegmentData*> g_segment{nullptr};
+std::mutex g_attach_mutex;
+
+Result<StateSegmentData*> attached() {
+  if (StateSegmentData* data = g_segment.load(std::memory_order_acquire)) return data;
+  std::lock_guard<std::mutex> guard(g_attach_mutex);
+  if (StateSegmentData* data = g_segment.load(std::memory_order_acquire)) return data;
+  auto segment = SharedSegment::open(detail::kStateSegmentName, kLayout);
+  if (!segment) return tl::make_unexpected(segment.error());
+  auto* data = static_cast<StateSegmentData*>(segment->data());
+  segment->keep_mapped();  // cells are plain pointers into it: never unmap
+  g_segment.store(data, std::memory_order_release);
+  return data;
+}
+
+Result<void> init_robust_mutex(pthread_mutex_t* mutex) {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  const int rc = pthread_mutex_init(mutex, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (rc != 0) return fail(Errc::system_error, "cannot initialise a shared mutex: " + errno_text(rc));
+  return {};
+}
+
+// A robust mutex: if its owner died, the kernel says so (EOWNERDEAD) and we
+// take it over. What the owner protected stays consistent by construction
+// (a store writes the spare copy; creation publishes an entry last).
+class RobustLock {
+ public:
+  explicit RobustLock(pthread_mutex_t* mutex) noexcept : mutex_(mutex) {
+    if (pthread_mutex_lock(mutex_) == EOWNERDEAD) pthread_mutex_consistent(mutex_);
+  }
+  ~RobustLock() { pthread_mutex_unlock(mutex_); }
+  RobustLock(const RobustLock&) = delete;
+  RobustLock& operator=(const RobustLock&) = delete;
+
+ private:
+  pthread_mutex_t* mutex_;
+};
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+void wake_waiters(CellHeader& cell) noexcept {
+  cell.wake.fetch_add(1, std::memory_order_seq_cst);
+  if (cell.waiters.load(std::memory_order_seq_cst) != 0) futex(&cell.wake, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+// Cell names: 1–63 characters of [A-Za-z0-9_-] in '/'-separated non-empty parts.
+Result<void> validate_cell_name(std::string_view name) {
+  const auto bad = [&](const std::string& why) {
+    return fail(Errc::invalid_argument, "bad cell name '" + std::string(name) + "': " + why +
+                                            " (use 1–63 characters of A-Z a-z 0-9 _ - in /-separated parts, "
+                                            "like home/setpoint)");
+  };
+  if (name.empty()) return bad("it is empty");
+  if (name.size() > detail::kMaxNameLength) return bad(std::to_string(name.size()) + " characters is too long");
+  char previous = '/';
+  for (const char c : name) {
+    const bool word = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (c == '/' && previous == '/') return bad("it has an empty part");
+    if (c != '/' && !word) return bad(std::string("character '") + c + "' is not allowed");
+    previous = c;
+  }
+  if (previous == '/') return bad("it has an empty part");
+  return {};
+}
+
+std::size_t words_for(std::size_t size) { return (size + 7) / 8; }
+
+// Copies a value into one copy of a cell, word by word, as relaxed atomics.
+void write_words(std::atomic<std::uint64_t>* words, const void* in, std::size_t size) noexcept {
+  const auto* bytes = static_cast<const unsigned char*>(in);
+  for (std::size_t i = 0; i * 8 < size; ++i) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, bytes + i * 8, std::min<std::size_t>(8, size - i * 8));
+    words[i].store(word, std::memory_order_relaxed);
+  }
+}
+
+void read_words(const std::atomic<std::uint64_t>* words, void* out, std::size_t size) noexcept {
+  auto* bytes = static_cast<unsigned char*>(out);
+  for (std::size_t i = 0; i * 8 < size; ++i) {
+    const std::uint64_t word = words[i].load(std::memory_order_relaxed);
+    std::memcpy(bytes + i * 8, &word, std::min<std::size_t>(8, size - i * 8));
+  }
+}
+
+// Publishes `in` as the next version. The caller holds the cell's writer lock.
+std::uint64_t store_locked(CellHeader& cell, const void* in, std::size_t size) noexcept {
+  const std::uint64_t next = cell.version.load(std::memory_order_relaxed) + 1;
+  std::atomic<std::uint64_t>& seq = cell.seq[next & 1U];
+  const std::uint64_t before = seq.load(std::memory_order_relaxed);
+  const std::uint64_t odd = before + ((before & 1U) != 0 ? 2 : 1);  // odd even if a writer died mid-copy
+  seq.store(odd, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // readers that see new data see `odd` too
+  write_words(cell.copy(next), in, size);
+  seq.store(odd + 1, std::memory_order_release);
+  cell.version.store(next, std::memory_order_release);
+  const ProcessId self = this_process();
+  cell.writer_pid.store(self.pid, std::memory_order_relaxed);
+  cell.writer_start_time.store(self.start_time, std::memory_order_relaxed);
+  wake_waiters(cell);
+  return next;
+}
+
+std::string known_cells(const StateRegistry& registry) {
+  std::string names;
+  const std::uint32_t count = registry.count.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (registry.entries[i].ready.load(std::memory_order_acquire) == 0) continue;
+    names += (names.empty() ? "" : ", ") + std::string(registry.entries[i].name);
+  }
+  return names.empty() ? "there are none yet" : "there are: " + names;
+}
+
+const RegistryEntry* find(const StateRegistry& registry, std::string_view name) {
+  const std::uint32_t count = registry.count.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const RegistryEntry& entry = registry.entries[i];
+    if (entry.ready.load(std::memory_order_acquire) != 0 && name == entry.name) return &entry;
+  }
+  return nullptr;
+}
+
+std::string schema_text(const StateSegmentData& data, const RegistryEntry& entry) {
+  return std::string(reinterpret_cast<const char*>(data.arena + entry.schema_offset), entry.schema_size);
+}
+
+std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+// Creates a cell holding `initial` as version 1. The caller holds the registry lock.
+Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_view name, const Schema& schema,
+                                           const void* initial) {
+  StateRegistry& registry = data.registry;
+  const std::uint32_t count = registry.count.load(std::memory_order_relaxed);
+  if (count >= detail::kMaxCells) {
+    return fail(Errc::out_of_resources, "cannot create cell '" + std::string(name) + "': the bus holds at most " +
+                                            std::to_string(detail::kMaxCells) + " cells and all are taken");
+  }
+  const std::string json = schema.to_json();
+  const std::uint64_t words = words_for(schema.size);
+  const std::uint64_t cell_offset = align_up(registry.arena_used, 64);
+  const std::uint64_t schema_offset = cell_offset + sizeof(CellHeader) + 2 * words * 8;
+  const std::uint64_t end = schema_offset + json.size();
+  if (end > detail::kArenaSize) {
+    return fail(Errc::out_of_resources, "cannot create cell '" + std::string(name) + "': the bus's " +
+                                            std::to_string(detail::kArenaSize / 1024) + " KiB for cell values is full");
+  }
+  auto* cell = new (data.arena + cell_offset) CellHeader();
+  if (auto mutex = init_robust_mutex(&cell->writer); !mutex) return tl::make_unexpected(mutex.error());
+  cell->words = static_cast<std::uint32_t>(words);
+  {
+    RobustLock lock(&cell->writer);
+    store_locked(*cell, initial, schema.size);  // version 1
+  }
+  std::memcpy(data.arena + schema_offset, json.data(), json.size());
+  registry.arena_used = end;
+
+  RegistryEntry& entry = registry.entries[count];
+  entry.size = schema.size;
+  entry.fingerprint = schema.fingerprint;
+  entry.cell_offset = cell_offset;
+  entry.schema_offset = schema_offset;
+  entry.schema_size = static_cast<std::uint32_t>(json.size());
+  std::memset(entry.name, 0, sizeof entry.name);
+  std::memcpy(entry.name, name.data(), name.size());
+  entry.ready.store(1, std::memory_order_release);
+  registry.count.store(count + 1, std::memory_order_release);
+  return &entry;
+}
+
+}  // namespace
+
+Result<void> create_state_segment() {
+  auto segment = SharedSegment::create(detail::kStateSegmentName, kLayout);
+  if (!segment) return tl::make_unexpected(segment.error());
+  auto* data = new (segment->data()) StateSegmentData();
+  if (auto mutex = init_robust_mutex(&data->registry.lock); !mutex) return tl::make_unexpected(mutex.error());
+  segment->publish_ready();
+  std::lock_guard<std::mutex> guard(g_attach_mutex);
+  segment->keep_mapped();
+  g_segment.store(data, std::memory_order_release);
+  return {};
+}
+
+void remove_state_segment() noexcept { SharedSegment::unlink(detail::kStateSegmentName); }
+
+Result<UntypedCell> UntypedCell::open_or_create(std::string_view name, const Schema& schema, const void* initial) {
+  if (auto valid = validate_cell_name(name); !valid) return tl::make_unexpected(valid.error());
+  if (schema.size > detail::kMaxValueSize) {
+    return fail(Errc::payload_too_large, "a cell value of " + std::to_string(schema.size) + " bytes (" + schema.name +
+                                             ") is too large: cells hold at most " +
+                                             std::to_string(detail::kMaxValueSize / 1024) + " KiB");
+  }
+  auto data = attached();
+  if (!data) return tl::make_unexpected(data.error());
+  StateRegistry& registry = (*data)->registry;
+  const RegistryEntry* entry = nullptr;
+  {
+    RobustLock lock(&registry.lock);
+    entry = find(registry, name);
+    if (entry == nullptr) {
+      auto created = create_locked(**data, name, schema, initial);
+      if (!created) return tl::make_unexpected(created.error());
+      entry = *created;
+    }
+  }
+  if (entry->fingerprint != schema.fingerprint || entry->size != schema.size) {
+    std::string other = "another type";
+    if (auto theirs = Schema::from_json(schema_text(**data, *entry))) other = theirs->name;
+    return fail(Errc::type_mismatch, "cell '" + std::string(name) + "' holds " + other + " (" +
+                                         std::to_string(entry->size) + " bytes, fingerprint " +
+                                         fingerprint_hex(entry->fingerprint) + "), not " + schema.name + " (" +
+                                         std::to_string(schema.size) + " bytes, fingerprint " +
+                                         fingerprint_hex(schema.fingerprint) + ")");
+  }
+  UntypedCell cell;
+  cell.header_ = reinterpret_cast<CellHeader*>((*data)->arena + entry->cell_offset);
+  cell.size_ = entry->size;
+  cell.name_ = std::string(name);
+  cell.schema_ = std::make_shared<const Schema>(schema);
+  return cell;
+}
+
+Result<UntypedCell> UntypedCell::open(std::string_view name) {
+  if (auto valid = validate_cell_name(name); !valid) return tl::make_unexpected(valid.error());
+  auto data = attached();
+  if (!data) return tl::make_unexpected(data.error());
+  const RegistryEntry* entry = find((*data)->registry, name);
+  if (entry == nullptr) {
+    return fail(Errc::invalid_argument, "no cell '" + std::string(name) + "' on this bus; " +
+                                            known_cells((*data)->registry));
+  }
+  auto schema = Schema::from_json(schema_text(**data, *entry));
+  if (!schema) {
+    return fail(Errc::invalid_argument, "cell '" + std::string(name) + "' has a broken schema in the state segment: " +
+                                            schema.error().message());
+  }
+  UntypedCell cell;
+  cell.header_ = reinterpret_cast<CellHeader*>((*data)->arena + entry->cell_offset);
+  cell.size_ = entry->size;
+  cell.name_ = std::string(name);
+  cell.schema_ = std::make_shared<const Schema>(std::move(*schema));
+  return cell;
+}
+
+std::uint64_t UntypedCell::load(void* out) const noexcept {
+  CellHeader& cell = *header_;
+  for (unsigned attempt = 0;; ++attempt) {
+    const std::uint64_t version = cell.version.load(std::memory_order_acquire);
+    const std::atomic<std::uint64_t>& seq = cell.seq[version & 1U];
+    const std::uint64_t before = seq.load(std::memory_order_acquire);
+    // Odd: a writer rewrites this copy, so the version has moved on already.
+    if ((before & 1U) == 0) {
+      read_words(cell.copy(version), out, size_);
+      std::atomic_thread_fence(std::memory_order_acquire);  // the copy is read before the re-check
+      if (seq.load(std::memory_order_relaxed) == before) return version;
+    }
+    if (attempt > 16) std::this_thread::yield();  // a writer is preempted mid-copy: let it run
+  }
+}
+
+void UntypedCell::store(const void* in) const noexcept {
+  RobustLock lock(&header_->writer);
+  store_locked(*header_, in, size_);
+}
+
+std::uint64_t UntypedCell::update(const std::function<bool(void*)>& change) const {
+  std::vector<unsigned char> value(size_);
+  RobustLock lock(&header_->writer);
+  const std::uint64_t version = load(value.data());  // no other writer now: the latest value
+  if (!change(value.data())) return version;
+  return store_locked(*header_, value.data(), size_);
+}
+
+std::uint64_t UntypedCell::version() const noexcept { return header_->version.load(std::memory_order_acquire); }
+
+ProcessId UntypedCell::last_writer() const noexcept {
+  return {header_->writer_pid.load(std::memory_order_relaxed),
+          header_->writer_start_time.load(std::memory_order_relaxed)};
+}
+
+bool UntypedCell::store_in_progress() const noexcept {
+  const std::uint64_t version = header_->version.load(std::memory_order_acquire);
+  return (header_->seq[(version + 1) & 1U].load(std::memory_order_acquire) & 1U) != 0;
+}
+
+bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept {
+  CellHeader& cell = *header_;
+  cell.waiters.fetch_add(1, std::memory_order_seq_cst);
+  // A clock change (step, rate, lockstep jump) wakes us to look at the deadline again.
+  const std::uint64_t listener = detail::add_clock_listener(
+      [](void* context) {
+        auto* header = static_cast<CellHeader*>(context);
+        header->wake.fetch_add(1, std::memory_order_seq_cst);
+        futex(&header->wake, FUTEX_WAKE, INT_MAX, nullptr);
+      },
+      &cell);
+  bool changed = false;
+  for (;;) {
+    const std::uint32_t wake = cell.wake.load(std::memory_order_seq_cst);
+    if (cell.version.load(std::memory_order_acquire) > seen) {
+      changed = true;
+      break;
+    }
+    const auto left = detail::real_time_until(deadline);
+    if (left && left->count() <= 0) break;
+    // Real time to the deadline at the current rate; a standing clock moves
+    // only by a change, which wakes us (re-checked every second regardless).
+    const std::int64_t wait_ns = left ? std::min<std::int64_t>(left->count(), 1'000'000'000) : 1'000'000'000;
+    const timespec timeout{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
+    futex(&cell.wake, FUTEX_WAIT, wake, &timeout);
+  }
+  detail::remove_clock_listener(listener);
+  cell.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  return changed;
+}
+
+Result<std::vector<CellInfo>> list_cells() {
+  auto data = attached();
+  if (!data) return tl::make_unexpected(data.error());
+  const StateRegistry& registry = (*data)->registry;
+  std::vector<CellInfo> cells;
+  const std::uint32_t count = registry.count.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const RegistryEntry& entry = registry.entries[i];
+    if (entry.ready.load(std::memory_order_acquire) == 0) continue;
+    const auto* cell = reinterpret_cast<const CellHeader*>((*data)->arena + entry.cell_offset);
+    CellInfo info;
+    info.name = entry.name;
+    auto schema = Schema::from_json(schema_text(**data, entry));
+    info.type_name = schema ? schema->name : "(broken schema)";
+    info.fingerprint = entry.fingerprint;
+    info.size = entry.size;
+    info.version = cell->version.load(std::memory_order_acquire);
+    info.last_writer = {cell->writer_pid.load(std::memory_order_relaxed),
+                        cell->writer_start_time.load(std::memory_order_relaxed)};
+    cells.push_back(std::move(info));
+  }
+  return cells;
+}
+
+}  // namespace statebus

@@ -1,0 +1,65 @@
+#pragma once
+// The state segment's layout. Shared by every process on a bus: change it
+// only with a new layout major version.
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace statebus::detail {
+
+inline constexpr const char* kStateSegmentName = "statebus-state";
+inline constexpr std::uint64_t kStateMagic = 0x4554415453425553ULL;  // "SUBSTATE" little-endian
+inline constexpr std::uint16_t kStateMajor = 1;
+inline constexpr std::uint16_t kStateMinor = 0;
+
+inline constexpr std::size_t kMaxCells = 256;
+inline constexpr std::size_t kMaxNameLength = 63;
+inline constexpr std::size_t kMaxValueSize = 64 * 1024;
+inline constexpr std::size_t kArenaSize = 4 * 1024 * 1024;
+
+/// One cell, 64-byte aligned in the arena, followed by its two copies
+/// (each rounded up to whole 8-byte words).
+struct alignas(64) CellHeader {
+  pthread_mutex_t writer;                  // process-shared, robust: serialises stores
+  std::atomic<std::uint64_t> version{0};   // completed stores; low bit: the current copy
+  std::atomic<std::uint64_t> seq[2]{};     // per copy: odd while it is written
+  std::atomic<std::uint32_t> wake{0};      // futex word: bumped by every store
+  std::atomic<std::uint32_t> waiters{0};   // processes' threads in wait_for_change
+  std::atomic<std::int32_t> writer_pid{0};
+  std::atomic<std::uint64_t> writer_start_time{0};
+  std::uint32_t words = 0;                 // 8-byte words per copy
+
+  std::atomic<std::uint64_t>* copy(std::uint64_t index) noexcept {
+    return reinterpret_cast<std::atomic<std::uint64_t>*>(this + 1) + (index & 1U) * words;
+  }
+};
+
+struct RegistryEntry {
+  std::atomic<std::uint32_t> ready{0};  // stored last, with release
+  std::uint32_t size = 0;
+  std::uint64_t fingerprint = 0;
+  std::uint64_t cell_offset = 0;    // from the arena's start
+  std::uint64_t schema_offset = 0;  // the schema's JSON, in the arena
+  std::uint32_t schema_size = 0;
+  char name[kMaxNameLength + 1] = {};
+};
+
+struct StateRegistry {
+  pthread_mutex_t lock;  // process-shared, robust: serialises creation
+  std::atomic<std::uint32_t> count{0};
+  std::uint64_t arena_used = 0;
+  RegistryEntry entries[kMaxCells];
+};
+
+struct StateSegmentData {
+  StateRegistry registry;
+  alignas(64) unsigned char arena[kArenaSize];
+};
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(sizeof(CellHeader) % 64 == 0);
+
+}  // namespace statebus::detail

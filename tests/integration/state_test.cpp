@@ -1,0 +1,221 @@
+// State cells across processes: sharing, types, torn reads, crashes, waits.
+#include <csignal>
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/state/cell.hpp"
+#include "statebus/testing/bus_test.hpp"
+#include "test_messages.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+
+using StateTest = testing::BusTest;
+
+// True once the kernel has stopped `pid` (state T in /proc/pid/stat).
+bool stopped(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T';
+}
+
+TEST_F(StateTest, FirstOpenCreatesWithTheInitialValueAndEveryProcessSharesIt) {
+  test::Counter initial;
+  initial.value = 41;
+  auto cell = Cell<test::Counter>::open("test/shared", initial);
+  ASSERT_TRUE(cell) << cell.error().message();
+  EXPECT_EQ(cell->load().value, 41U);
+  EXPECT_EQ(cell->version(), 1U);
+  auto again = Cell<test::Counter>::open("test/shared", test::Counter{7});  // exists: initial ignored
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->load().value, 41U);
+
+  auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-increment", "test/shared", "1"});
+  ASSERT_TRUE(child);
+  ASSERT_EQ(child->read_line(10s), "ready");
+  ASSERT_EQ(child->read_line(10s), "done");
+  EXPECT_EQ(cell->load().value, 42U);
+  EXPECT_EQ(cell->version(), 2U);
+  EXPECT_EQ(cell->last_writer().pid, child->pid());
+}
+
+TEST_F(StateTest, AnotherTypeUnderTheSameNameIsAnErrorNamingBoth) {
+  ASSERT_TRUE(Cell<test::Counter>::open("test/typed"));
+  auto wrong = Cell<test::Striped>::open("test/typed");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), Errc::type_mismatch);
+  EXPECT_NE(wrong.error().message().find("holds test/Counter"), std::string::npos) << wrong.error().message();
+  EXPECT_NE(wrong.error().message().find("not test/Striped"), std::string::npos) << wrong.error().message();
+}
+
+TEST_F(StateTest, BadNamesAndUnknownCellsAreRefusedSayingWhy) {
+  const std::vector<std::string> bad = {"", "a//b", "/a", "a/", "with space", "ümlaut", std::string(64, 'x')};
+  for (const std::string& name : bad) {
+    auto cell = Cell<test::Counter>::open(name);
+    ASSERT_FALSE(cell) << name;
+    EXPECT_EQ(cell.error().code(), Errc::invalid_argument) << name;
+    EXPECT_NE(cell.error().message().find("bad cell name"), std::string::npos) << cell.error().message();
+  }
+  ASSERT_TRUE(Cell<test::Counter>::open("test/known"));
+  auto unknown = UntypedCell::open("test/unknown");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("there are: "), std::string::npos) << unknown.error().message();
+  EXPECT_NE(unknown.error().message().find("test/known"), std::string::npos) << unknown.error().message();
+}
+
+TEST_F(StateTest, ConcurrentWritersAndReadersInManyProcessesNeverSeeATornValue) {
+  auto cell = Cell<test::Striped>::open("test/torture");
+  ASSERT_TRUE(cell);
+  std::vector<ChildProcess> writers;
+  for (int i = 0; i < 2; ++i) {
+    auto writer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-write", "test/torture"});
+    ASSERT_TRUE(writer);
+    ASSERT_EQ(writer->read_line(10s), "writing");
+    writers.push_back(std::move(*writer));
+  }
+  std::vector<ChildProcess> readers;
+  for (int i = 0; i < 2; ++i) {
+    auto reader = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-read", "test/torture", "2000000"});
+    ASSERT_TRUE(reader);
+    readers.push_back(std::move(*reader));
+  }
+  long torn_here = 0;
+  for (int i = 0; i < 1'000'000; ++i) torn_here += !test::consistent(cell->load());
+  for (auto& reader : readers) {
+    const auto line = reader.read_line(120s);
+    ASSERT_TRUE(line);
+    EXPECT_EQ(line->rfind("reads 2000000 torn 0 changes ", 0), 0U) << *line;
+    EXPECT_NE(*line, "reads 2000000 torn 0 changes 0") << "the writers never overlapped the reads";
+  }
+  EXPECT_EQ(torn_here, 0);
+  std::uint64_t stores = 0;
+  for (auto& writer : writers) {
+    writer.close_stdin();
+    const auto line = writer.read_line(30s);
+    ASSERT_TRUE(line && line->rfind("wrote ", 0) == 0);
+    stores += std::stoull(line->substr(6));
+  }
+  EXPECT_EQ(cell->version(), 1 + stores) << "every store counted once";
+}
+
+TEST_F(StateTest, ReadModifyWritesFromSeveralProcessesLoseNothing) {
+  auto cell = Cell<test::Counter>::open("test/counter");
+  ASSERT_TRUE(cell);
+  std::vector<ChildProcess> children;
+  for (int i = 0; i < 3; ++i) {
+    auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-increment", "test/counter", "20000"});
+    ASSERT_TRUE(child);
+    children.push_back(std::move(*child));
+  }
+  for (auto& child : children) ASSERT_EQ(child.read_line(10s), "ready");
+  for (auto& child : children) ASSERT_EQ(child.read_line(60s), "done");
+  EXPECT_EQ(cell->load().value, 60000U);
+  EXPECT_EQ(cell->version(), 60001U);
+}
+
+TEST_F(StateTest, AWriterKilledMidStoreLeavesTheOldValueAndTheCellWritable) {
+  auto cell = Cell<test::BigStriped>::open("test/crash");
+  ASSERT_TRUE(cell);
+  auto writer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-stall", "test/crash"});
+  ASSERT_TRUE(writer);
+  ASSERT_EQ(writer->read_line(10s), "storing");
+  // Hold the writer inside a store: stop it, and let it run on until it is.
+  bool caught = false;
+  for (int attempt = 0; attempt < 10000 && !caught; ++attempt) {
+    ASSERT_TRUE(writer->signal(SIGSTOP));
+    while (!stopped(writer->pid())) std::this_thread::yield();  // SIGSTOP takes effect asynchronously
+    caught = cell->store_in_progress();
+    if (!caught) {
+      ASSERT_TRUE(writer->signal(SIGCONT));
+    }
+  }
+  ASSERT_TRUE(caught) << "never caught the writer inside a store";
+  const auto before = cell->load_versioned();
+  ASSERT_TRUE(test::consistent(before.first));
+  for (int i = 0; i < 1000; ++i) {
+    const auto now = cell->load_versioned();
+    ASSERT_TRUE(test::consistent(now.first)) << "torn while a writer is stopped mid-store";
+    ASSERT_EQ(now.second, before.second);
+  }
+
+  ASSERT_TRUE(writer->signal(SIGKILL));
+  ASSERT_TRUE(writer->wait(10s));
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(test::consistent(cell->load())) << "torn after the writer died";
+  }
+  EXPECT_EQ(cell->load().words[0], before.first.words[0]) << "the old value, intact";
+
+  auto value = std::make_unique<test::BigStriped>();
+  for (auto& word : value->words) word = 0xfeed;
+  cell->store(*value);  // the dead writer's lock is recovered, not waited for
+  EXPECT_EQ(cell->load().words[8191], 0xfeedU);
+  EXPECT_TRUE(test::consistent(cell->load()));
+  EXPECT_EQ(cell->version(), before.second + 1);
+  EXPECT_FALSE(cell->store_in_progress());
+}
+
+TEST_F(StateTest, WaitForChangeWakesOnAStoreInAnotherProcess) {
+  ASSERT_TRUE(VirtualClock::attach());
+  ASSERT_TRUE(VirtualClock::set_stepped());  // time stands: only the store can end the wait
+  auto cell = Cell<test::Counter>::open("test/wait");
+  ASSERT_TRUE(cell);
+  auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/wait", "1"});
+  ASSERT_TRUE(waiter);
+  ASSERT_EQ(waiter->read_line(10s), "waiting");
+  cell->store(test::Counter{5});
+  EXPECT_EQ(waiter->read_line(10s), "changed 2");
+}
+
+TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
+  ASSERT_TRUE(VirtualClock::attach());
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  auto cell = Cell<test::Counter>::open("test/timeout");
+  ASSERT_TRUE(cell);
+  const auto deadline = VirtualClock::now() + 10min;  // taken before the step, not racing it
+  bool changed = true;
+  std::thread waiter([&] { changed = cell->wait_for_change_until(1, deadline); });
+  ASSERT_TRUE(VirtualClock::advance(5min));
+  ASSERT_TRUE(VirtualClock::advance(6min));
+  waiter.join();
+  EXPECT_FALSE(changed);
+}
+
+TEST_F(StateTest, AFullRegistryIsAnErrorNotACrash) {
+  const std::size_t existing = list_cells()->size();  // 0 when run alone, as ctest does
+  std::size_t created = 0;
+  Result<Cell<test::Counter>> last = Cell<test::Counter>::open("test/fill/0");
+  while (last) {
+    ++created;
+    last = Cell<test::Counter>::open("test/fill/" + std::to_string(created));
+  }
+  EXPECT_EQ(last.error().code(), Errc::out_of_resources);
+  EXPECT_NE(last.error().message().find("at most 256 cells"), std::string::npos) << last.error().message();
+  EXPECT_EQ(existing + created, 256U);
+  auto listed = list_cells();
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->size(), 256U);
+  EXPECT_TRUE(Cell<test::Counter>::open("test/fill/3")) << "existing cells still open";
+}
+
+class StateWithoutDaemon : public testing::PrivateBusTest {};
+
+TEST_F(StateWithoutDaemon, OpenSaysToStartTheDaemon) {
+  auto cell = Cell<test::Counter>::open("test/nodaemon");
+  ASSERT_FALSE(cell);
+  EXPECT_EQ(cell.error().code(), Errc::no_daemon);
+  EXPECT_NE(cell.error().message().find("statebus daemon"), std::string::npos) << cell.error().message();
+}
+
+}  // namespace
+}  // namespace statebus
