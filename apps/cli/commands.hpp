@@ -9,5 +9,6 @@ namespace statebus::cli {
 void add_daemon_command(CLI::App& app, int& exit_code);
 void add_bus_commands(CLI::App& app, int& exit_code);
 void add_clock_command(CLI::App& app, int& exit_code);
+void add_state_command(CLI::App& app, int& exit_code);
 
 }  // namespace statebus::cli

@@ -10,6 +10,7 @@
 
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
+#include "run_cli.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "test_messages.hpp"
 
@@ -206,6 +207,57 @@ TEST_F(StateTest, AFullRegistryIsAnErrorNotACrash) {
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->size(), 256U);
   EXPECT_TRUE(Cell<test::Counter>::open("test/fill/3")) << "existing cells still open";
+}
+
+TEST_F(StateTest, CommandListsReadsAndWritesCellsFieldByField) {
+  using test::run_cli;
+  auto cell = Cell<test::Thermostat>::open("test/thermostat");
+  ASSERT_TRUE(cell);
+  auto [out, code] = run_cli({"state"});
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(out.find("test/thermostat"), std::string::npos) << out;
+  EXPECT_NE(out.find("test/Thermostat"), std::string::npos) << out;
+
+  std::tie(out, code) = run_cli({"state", "get", "test/thermostat"});
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out, "{celsius: 21, band: 0.5, mode: heat, level: 3, room: \"living\"}\n");
+  std::tie(out, code) = run_cli({"state", "get", "test/thermostat", "--json"});
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(out.find("\"mode\":\"heat\""), std::string::npos) << out;
+
+  std::tie(out, code) = run_cli({"state", "set", "test/thermostat", "celsius=22.5", "mode=eco", "room=kitchen"});
+  EXPECT_EQ(code, 0) << out;
+  const test::Thermostat now = cell->load();
+  EXPECT_EQ(now.celsius, 22.5);
+  EXPECT_EQ(now.mode, test::Mode::eco);
+  EXPECT_STREQ(now.room, "kitchen");
+  EXPECT_EQ(cell->version(), 2U) << "one store for all fields";
+}
+
+TEST_F(StateTest, CommandRefusesBadFieldsAndValuesStoringNothing) {
+  using test::run_cli;
+  auto cell = Cell<test::Thermostat>::open("test/thermostat");
+  ASSERT_TRUE(cell);
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"state", "set", "test/thermostat", "celsius=23", "level=300"}, "out of range"},
+      {{"state", "set", "test/thermostat", "celsus=23"}, "its fields are: celsius, band, mode, level, room"},
+      {{"state", "set", "test/thermostat", "mode=turbo"}, "heat = 1"},
+      {{"state", "set", "test/thermostat", "celsius"}, "is not FIELD=VALUE"},
+      {{"state", "get", "test/nothing"}, "no cell 'test/nothing'"},
+      {{"state", "get", "bad//name"}, "bad cell name"},
+  };
+  for (const Case& c : cases) {
+    std::string errors;
+    const auto [out, code] = run_cli(c.args, &errors);
+    EXPECT_EQ(code, 2) << c.args.back();
+    EXPECT_NE(errors.find(c.says), std::string::npos) << c.args.back() << ": " << errors;
+  }
+  EXPECT_EQ(cell->version(), 1U) << "nothing stored";
+  EXPECT_EQ(cell->load().celsius, 21.0);
 }
 
 class StateWithoutDaemon : public testing::PrivateBusTest {};
