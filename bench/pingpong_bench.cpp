@@ -6,7 +6,6 @@
 //
 // Runs in a private mount namespace with its own daemon; the follower is
 // this executable started again with --follower.
-#include <sched.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
 #include "iceoryx_posh/popo/wait_set.hpp"
+#include "follower.hpp"
 #include "percentiles.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/testing/child_process.hpp"
@@ -52,13 +52,6 @@ enum class Transport { statebus, iceoryx };
 enum class Mode { poll, block };
 
 constexpr int kWarmup = 1000;
-
-void pin_to_cpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<std::size_t>(cpu), &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
 
 std::string channel(Transport t, Mode m, std::size_t size, const char* direction) {
   return std::string("bench/") + (t == Transport::statebus ? "sb" : "iox") + (m == Mode::poll ? "-poll" : "-block") +
@@ -212,7 +205,7 @@ void follow_scenario(const statebus::Node& node, Mode m) {
 }
 
 int follower() {
-  pin_to_cpu(1);
+  statebus::bench::pin_to_cpu(statebus::bench::kFollowerCpu);
   auto node = statebus::Node::connect("bench-follower");
   if (!node) {
     std::fprintf(stderr, "follower: %s\n", node.error().message().c_str());
@@ -308,7 +301,7 @@ void register_size(int poll_rounds, int block_rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--follower") == 0) return follower();
+  if (statebus::bench::is_follower(argc, argv)) return follower();
 
   const auto isolation = statebus::testing::isolate_bus();
   if (!isolation) {
@@ -320,13 +313,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pingpong_bench: %s\n", daemon.error().message().c_str());
     return 1;
   }
-  auto follower_process = statebus::testing::ChildProcess::spawn({"/proc/self/exe", "--follower"});
+  auto follower_process = statebus::bench::spawn_follower();
   if (!follower_process) {
     std::fprintf(stderr, "pingpong_bench: %s\n", follower_process.error().message().c_str());
     return 1;
   }
   g_follower = &*follower_process;
-  pin_to_cpu(0);
+  statebus::bench::pin_to_cpu(statebus::bench::kLeaderCpu);
   auto node = statebus::Node::connect("bench-leader");
   if (!node) {
     std::fprintf(stderr, "pingpong_bench: %s\n", node.error().message().c_str());

@@ -1,0 +1,104 @@
+// The concurrency tortures with every party a thread of one process, so that
+// ThreadSanitizer sees all of them (the tsan preset runs the `threads` label).
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../integration/test_messages.hpp"
+#include "statebus/clock/clock_segment.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/state/cell.hpp"
+#include "statebus/testing/bus_test.hpp"
+
+namespace statebus {
+namespace {
+
+// Segments of our own in a private /dev/shm; no daemon (and so no iceoryx).
+class Threads : public testing::PrivateBusTest {
+ protected:
+  void SetUp() override {
+    PrivateBusTest::SetUp();
+    if (HasFatalFailure()) return;
+    if (isolation_ == testing::Isolation::shared_machine) GTEST_SKIP() << "needs a private /dev/shm";
+    ASSERT_TRUE(create_state_segment());
+    ASSERT_TRUE(create_clock_segment());
+  }
+};
+
+TEST_F(Threads, CellWritersAndReadersNeverTear) {
+  auto cell = Cell<test::Striped>::open("test/threads");
+  ASSERT_TRUE(cell);
+  std::atomic<bool> done{false};
+  std::atomic<long> torn{0};
+  std::atomic<long> changes{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      test::Striped value;
+      for (std::uint64_t n = 1; !done.load(std::memory_order_relaxed); ++n) {
+        for (auto& word : value.words) word = n * 2 + static_cast<std::uint64_t>(w);
+        cell->store(value);
+      }
+    });
+  }
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      std::uint64_t last = 0;
+      for (int i = 0; i < 200'000; ++i) {
+        const test::Striped value = cell->load();
+        if (!test::consistent(value)) torn.fetch_add(1);
+        if (value.words[0] != last) changes.fetch_add(1);
+        last = value.words[0];
+      }
+    });
+  }
+  for (auto& reader : readers) reader.join();
+  done = true;
+  for (auto& writer : writers) writer.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_GT(changes.load(), 1) << "the writers never overlapped the reads";
+}
+
+TEST_F(Threads, CellReadModifyWritesLoseNothing) {
+  auto cell = Cell<test::Counter>::open("test/threads-counter");
+  ASSERT_TRUE(cell);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 5'000; ++i) cell->update([](test::Counter& c) { ++c.value; });
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  EXPECT_EQ(cell->load().value, 15'000U);
+}
+
+TEST_F(Threads, ClockRateChangesNeverMakeTimeGoBackwards) {
+  std::atomic<bool> done{false};
+  std::atomic<long> backwards{0};
+  std::thread writer([&] {
+    for (int i = 0; !done.load(std::memory_order_relaxed); ++i) {
+      (void)VirtualClock::set_rate(static_cast<double>(i % 7) * 1000.0);  // 0 pauses
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      auto last = VirtualClock::now();
+      for (int i = 0; i < 200'000; ++i) {
+        const auto now = VirtualClock::now();
+        if (now < last) backwards.fetch_add(1);
+        last = now;
+      }
+    });
+  }
+  for (auto& reader : readers) reader.join();
+  done = true;
+  writer.join();
+  EXPECT_EQ(backwards.load(), 0);
+}
+
+}  // namespace
+}  // namespace statebus
