@@ -173,7 +173,7 @@ Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_v
   const std::string json = schema.to_json();
   const std::uint64_t words = words_for(schema.size);
   const std::uint64_t cell_offset = align_up(registry.arena_used, 64);
-  const std::uint64_t schema_offset = cell_offset + sizeof(CellHeader) + 2 * words * 8;
+  const std::uint64_t schema_offset = cell_offset + CellHeader::footprint(static_cast<std::uint32_t>(words));
   const std::uint64_t end = schema_offset + json.size();
   if (end > detail::kArenaSize) {
     return fail(Errc::out_of_resources, "cannot create cell '" + std::string(name) + "': the bus's " +

@@ -20,20 +20,34 @@ inline constexpr std::size_t kMaxNameLength = 63;
 inline constexpr std::size_t kMaxValueSize = 64 * 1024;
 inline constexpr std::size_t kArenaSize = 4 * 1024 * 1024;
 
-/// One cell, 64-byte aligned in the arena, followed by its two copies
-/// (each rounded up to whole 8-byte words).
+/// One cell, 64-byte aligned in the arena. Line 0 holds all a reader
+/// touches (version, sequence counters and, for values up to 16 bytes, both
+/// copies), so that a store moves one cache line to a reader; line 1 holds
+/// what only writers and waiters touch. Larger values follow the header,
+/// two copies of whole 8-byte words.
 struct alignas(64) CellHeader {
-  pthread_mutex_t writer;                  // process-shared, robust: serialises stores
-  std::atomic<std::uint64_t> version{0};   // completed stores; low bit: the current copy
-  std::atomic<std::uint64_t> seq[2]{};     // per copy: odd while it is written
+  static constexpr std::uint32_t kInlineWords = 2;
+  // line 0: readers
+  std::atomic<std::uint64_t> version{0};  // completed stores; low bit: the current copy
+  std::atomic<std::uint64_t> seq[2]{};    // per copy: odd while it is written
+  std::uint32_t words = 0;                // 8-byte words per copy
+  std::uint32_t reserved = 0;
+  std::atomic<std::uint64_t> inline_copies[2 * kInlineWords]{};
+  // line 1: writers and waiters
+  alignas(64) pthread_mutex_t writer;      // process-shared, robust: serialises stores
   std::atomic<std::uint32_t> wake{0};      // futex word: bumped by every store
-  std::atomic<std::uint32_t> waiters{0};   // processes' threads in wait_for_change
+  std::atomic<std::uint32_t> waiters{0};   // threads in wait_for_change
   std::atomic<std::int32_t> writer_pid{0};
   std::atomic<std::uint64_t> writer_start_time{0};
-  std::uint32_t words = 0;                 // 8-byte words per copy
 
+  [[nodiscard]] bool is_inline() const noexcept { return words <= kInlineWords; }
   std::atomic<std::uint64_t>* copy(std::uint64_t index) noexcept {
-    return reinterpret_cast<std::atomic<std::uint64_t>*>(this + 1) + (index & 1U) * words;
+    auto* base = is_inline() ? inline_copies : reinterpret_cast<std::atomic<std::uint64_t>*>(this + 1);
+    return base + (index & 1U) * words;
+  }
+  /// Bytes this cell takes in the arena, header included.
+  static std::uint64_t footprint(std::uint32_t words) noexcept {
+    return sizeof(CellHeader) + (words <= kInlineWords ? 0 : 2ULL * words * 8);
   }
 };
 
@@ -60,6 +74,6 @@ struct StateSegmentData {
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
-static_assert(sizeof(CellHeader) % 64 == 0);
+static_assert(sizeof(CellHeader) == 128 && offsetof(CellHeader, writer) == 64, "two cache lines");
 
 }  // namespace statebus::detail
