@@ -24,6 +24,12 @@ namespace statebus {
 /// Thread safety: set up and run() from one thread; stop() from any thread
 /// (or a handler). Handlers run on the loop's thread, one at a time.
 /// Subscribers must outlive the loop and are waited on only through it.
+///
+/// Lockstep: from create() until it is destroyed, a loop is a participant of
+/// the clock's lockstep mode: lockstep time stands while it works (or is not
+/// yet running) and jumps to the earliest timer once every loop waits with
+/// empty queues (clock/README.md). At most 64 loops per bus; create() fails
+/// with out_of_resources beyond that.
 class EventLoop {
  public:
   static Result<EventLoop> create();
