@@ -67,8 +67,7 @@ Result<EventLoop> EventLoop::create() {
   auto participant = detail::LockstepParticipant::join();
   if (!participant) return tl::make_unexpected(participant.error());
   impl->participant = std::move(*participant);
-  impl->listener = detail::add_clock_listener(
-      [](void* trigger) { static_cast<iox::popo::UserTrigger*>(trigger)->trigger(); }, &impl->clock_changed);
+  impl->listener = detail::trigger_on_clock_change(impl->clock_changed);
   return EventLoop(std::move(impl));
 }
 
@@ -116,17 +115,17 @@ void EventLoop::run() {
     if (loop.stopping.load(std::memory_order_acquire)) return;
     // Sleep until the next timer at the current rate, or until data or a
     // clock change; with no timer or a standing clock, until one of those.
-    std::int64_t wait_ns = 1'000'000'000;
+    std::chrono::nanoseconds wait = std::chrono::seconds(1);
     std::optional<VirtualClock::time_point> next;
     if (!loop.timers.empty()) {
       next = loop.timers.top().due;
-      const auto left = detail::real_time_until(*next);
-      if (left && left->count() <= 0) continue;
-      if (left) wait_ns = std::min<std::int64_t>(wait_ns, left->count());
+      const auto slice = detail::wait_slice(*next);
+      if (!slice) continue;
+      wait = *slice;
     }
     // Idle only with empty queues (checked after reading the publish count).
     if (!loop.participant.idle(next, &Impl::has_data, &loop)) continue;
-    loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait_ns)));
+    loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait.count())));
     loop.participant.busy();
   }
 }

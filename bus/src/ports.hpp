@@ -48,6 +48,13 @@ struct VirtualWait {
   ~VirtualWait() { remove_clock_listener(listener); }
 };
 
+/// Registers `trigger` to fire on every change of the clock (so that a
+/// WaitSet holding it wakes); remove with remove_clock_listener().
+inline std::uint64_t trigger_on_clock_change(iox::popo::UserTrigger& trigger) {
+  return add_clock_listener([](void* context) { static_cast<iox::popo::UserTrigger*>(context)->trigger(); },
+                            &trigger);
+}
+
 struct SubscriberCore {
   SubscriberCore(const iox::capro::ServiceDescription& service, const iox::popo::SubscriberOptions& options)
       : port(service, options) {}

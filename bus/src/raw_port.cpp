@@ -343,19 +343,16 @@ bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
         wait->waitset.attachEvent(wait->clock_changed).has_error()) {
       return false;
     }
-    wait->listener = add_clock_listener(
-        [](void* trigger) { static_cast<iox::popo::UserTrigger*>(trigger)->trigger(); }, &wait->clock_changed);
+    wait->listener = trigger_on_clock_change(wait->clock_changed);
     core.virtual_wait = std::move(wait);
   }
   for (;;) {
     if (core.port.hasData()) return true;
-    // Real time to the deadline at the current rate; a standing clock moves
-    // only by a change, and every change wakes us through the trigger. The
-    // one-second cap re-plans should a driver vanish mid-change.
-    const auto left = real_time_until(deadline);
-    if (left && left->count() <= 0) return false;
-    const auto wait_ns = std::min<std::int64_t>(left ? left->count() : 1'000'000'000, 1'000'000'000);
-    core.virtual_wait->waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait_ns)));
+    // Every clock change wakes us through the trigger.
+    const auto slice = wait_slice(deadline);
+    if (!slice) return false;
+    core.virtual_wait->waitset.timedWait(
+        iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count())));
   }
 }
 

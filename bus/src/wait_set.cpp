@@ -77,18 +77,14 @@ std::vector<std::size_t> WaitSet::wait_until(VirtualClock::time_point deadline) 
   Impl& impl = *impl_;
   if (impl.listener == 0) {
     if (impl.waitset.attachEvent(impl.clock_changed).has_error()) return impl.ready();
-    impl.listener = detail::add_clock_listener(
-        [](void* trigger) { static_cast<iox::popo::UserTrigger*>(trigger)->trigger(); }, &impl.clock_changed);
+    impl.listener = detail::trigger_on_clock_change(impl.clock_changed);
   }
   for (;;) {
     auto ready = impl.ready();
     if (!ready.empty()) return ready;
-    // Real time to the deadline at the current rate; a standing clock moves
-    // only by a change, which wakes us (re-checked every second regardless).
-    const auto left = detail::real_time_until(deadline);
-    if (left && left->count() <= 0) return ready;
-    const std::int64_t wait_ns = left ? std::min<std::int64_t>(left->count(), 1'000'000'000) : 1'000'000'000;
-    impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait_ns)));
+    const auto slice = detail::wait_slice(deadline);
+    if (!slice) return ready;
+    impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count())));
   }
 }
 

@@ -1,7 +1,5 @@
 #include "statebus/clock/virtual_clock.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 #include "clock_state.hpp"
 #include "statebus/clock/clock_segment.hpp"
 #include "statebus/clock/duration.hpp"
+#include "statebus/futex.hpp"
 #include "statebus/process.hpp"
 #include "statebus/shared_segment.hpp"
 
@@ -120,10 +119,6 @@ Params read(const ClockState& state, std::int64_t& real) noexcept {
   }
 }
 
-long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
-  // Shared (not FUTEX_PRIVATE): sleepers and writers are in different processes.
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
-}
 
 // Serialises writers across processes. The lock names its holder; a dead
 // holder's lock is taken over.
@@ -166,7 +161,7 @@ LockstepState& lockstep_of(ClockState& state) noexcept {
 
 void wake_all(ClockState& state) noexcept {
   state.wake.fetch_add(1, std::memory_order_release);
-  futex(&state.wake, FUTEX_WAKE, INT_MAX, nullptr);
+  detail::futex_wake_all(state.wake);
 }
 
 // Applies `change` to the current parameters at one instant and publishes
@@ -338,6 +333,13 @@ std::optional<std::chrono::nanoseconds> detail::real_time_until(VirtualClock::ti
   return std::nullopt;
 }
 
+std::optional<std::chrono::nanoseconds> detail::wait_slice(VirtualClock::time_point deadline) noexcept {
+  constexpr std::chrono::nanoseconds kMax = std::chrono::seconds(1);
+  const auto left = real_time_until(deadline);
+  if (left && left->count() <= 0) return std::nullopt;
+  return left ? std::min(*left, kMax) : kMax;
+}
+
 namespace {
 
 // One thread per process watches the clock's futex word and tells the
@@ -371,8 +373,7 @@ void watch_clock() {
     }
     first = false;
     seen = wake;
-    const timespec timeout{1, 0};  // re-read g_state now and then: a process may attach later
-    futex(&state->wake, FUTEX_WAIT, wake, &timeout);
+    detail::futex_wait(state->wake, wake, 1'000'000'000);  // re-read g_state now and then: a process may attach later
   }
 }
 
@@ -438,20 +439,9 @@ void VirtualClock::sleep_until(time_point deadline) noexcept {
   for (;;) {
     // Read the wake word first: a change after this makes the futex return at once.
     const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
-    std::int64_t real = 0;
-    const Params p = read(*state, real);
-    const std::int64_t left = deadline.time_since_epoch().count() - virtual_at(p, real);
-    if (left <= 0) return;
-    // Real time until the deadline at this rate; stepped or paused time moves
-    // only by a change, which wakes us. Re-check at least every second in
-    // case the daemon (and so every driver) went away.
-    std::int64_t wait_ns = 1'000'000'000;
-    if (p.mode == ClockMode::real) wait_ns = std::min(wait_ns, left);
-    if (p.mode == ClockMode::scaled && p.rate > 0) {
-      wait_ns = std::min<std::int64_t>(wait_ns, static_cast<std::int64_t>(std::ceil(static_cast<double>(left) / p.rate)));
-    }
-    const timespec timeout{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
-    futex(&state->wake, FUTEX_WAIT, wake, &timeout);
+    const auto slice = detail::wait_slice(deadline);
+    if (!slice) return;
+    detail::futex_wait(state->wake, wake, slice->count());
   }
 }
 

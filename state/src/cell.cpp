@@ -1,9 +1,5 @@
 #include "statebus/state/cell.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -12,6 +8,7 @@
 #include <thread>
 
 #include "layout.hpp"
+#include "statebus/futex.hpp"
 #include "statebus/shared_segment.hpp"
 
 namespace statebus {
@@ -67,13 +64,9 @@ class RobustLock {
   pthread_mutex_t* mutex_;
 };
 
-long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
-}
-
 void wake_waiters(CellHeader& cell) noexcept {
   cell.wake.fetch_add(1, std::memory_order_seq_cst);
-  if (cell.waiters.load(std::memory_order_seq_cst) != 0) futex(&cell.wake, FUTEX_WAKE, INT_MAX, nullptr);
+  if (cell.waiters.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(cell.wake);
 }
 
 // Cell names: 1–63 characters of [A-Za-z0-9_-] in '/'-separated non-empty parts.
@@ -153,6 +146,10 @@ const RegistryEntry* find(const StateRegistry& registry, std::string_view name) 
   return nullptr;
 }
 
+CellHeader* cell_of(StateSegmentData& data, const RegistryEntry& entry) {
+  return reinterpret_cast<CellHeader*>(data.arena + entry.cell_offset);
+}
+
 std::string schema_text(const StateSegmentData& data, const RegistryEntry& entry) {
   return std::string(reinterpret_cast<const char*>(data.arena + entry.schema_offset), entry.schema_size);
 }
@@ -218,6 +215,9 @@ Result<void> create_state_segment() {
 
 void remove_state_segment() noexcept { SharedSegment::unlink(detail::kStateSegmentName); }
 
+UntypedCell::UntypedCell(detail::CellHeader* header, std::string_view name, Schema schema)
+    : header_(header), size_(schema.size), name_(name), schema_(std::make_shared<const Schema>(std::move(schema))) {}
+
 Result<UntypedCell> UntypedCell::open_or_create(std::string_view name, const Schema& schema, const void* initial) {
   if (auto valid = validate_cell_name(name); !valid) return tl::make_unexpected(valid.error());
   if (schema.size > detail::kMaxValueSize) {
@@ -247,12 +247,7 @@ Result<UntypedCell> UntypedCell::open_or_create(std::string_view name, const Sch
                                          std::to_string(schema.size) + " bytes, fingerprint " +
                                          fingerprint_hex(schema.fingerprint) + ")");
   }
-  UntypedCell cell;
-  cell.header_ = reinterpret_cast<CellHeader*>((*data)->arena + entry->cell_offset);
-  cell.size_ = entry->size;
-  cell.name_ = std::string(name);
-  cell.schema_ = std::make_shared<const Schema>(schema);
-  return cell;
+  return UntypedCell(cell_of(**data, *entry), name, schema);
 }
 
 Result<UntypedCell> UntypedCell::open(std::string_view name) {
@@ -269,12 +264,7 @@ Result<UntypedCell> UntypedCell::open(std::string_view name) {
     return fail(Errc::invalid_argument, "cell '" + std::string(name) + "' has a broken schema in the state segment: " +
                                             schema.error().message());
   }
-  UntypedCell cell;
-  cell.header_ = reinterpret_cast<CellHeader*>((*data)->arena + entry->cell_offset);
-  cell.size_ = entry->size;
-  cell.name_ = std::string(name);
-  cell.schema_ = std::make_shared<const Schema>(std::move(*schema));
-  return cell;
+  return UntypedCell(cell_of(**data, *entry), name, std::move(*schema));
 }
 
 std::uint64_t UntypedCell::load(void* out) const noexcept {
@@ -326,7 +316,7 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
       [](void* context) {
         auto* header = static_cast<CellHeader*>(context);
         header->wake.fetch_add(1, std::memory_order_seq_cst);
-        futex(&header->wake, FUTEX_WAKE, INT_MAX, nullptr);
+        detail::futex_wake_all(header->wake);
       },
       &cell);
   bool changed = false;
@@ -336,13 +326,9 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
       changed = true;
       break;
     }
-    const auto left = detail::real_time_until(deadline);
-    if (left && left->count() <= 0) break;
-    // Real time to the deadline at the current rate; a standing clock moves
-    // only by a change, which wakes us (re-checked every second regardless).
-    const std::int64_t wait_ns = left ? std::min<std::int64_t>(left->count(), 1'000'000'000) : 1'000'000'000;
-    const timespec timeout{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
-    futex(&cell.wake, FUTEX_WAIT, wake, &timeout);
+    const auto slice = detail::wait_slice(deadline);
+    if (!slice) break;
+    detail::futex_wait(cell.wake, wake, slice->count());
   }
   detail::remove_clock_listener(listener);
   cell.waiters.fetch_sub(1, std::memory_order_seq_cst);
@@ -358,7 +344,7 @@ Result<std::vector<CellInfo>> list_cells() {
   for (std::uint32_t i = 0; i < count; ++i) {
     const RegistryEntry& entry = registry.entries[i];
     if (entry.ready.load(std::memory_order_acquire) == 0) continue;
-    const auto* cell = reinterpret_cast<const CellHeader*>((*data)->arena + entry.cell_offset);
+    const CellHeader* cell = cell_of(**data, entry);
     CellInfo info;
     info.name = entry.name;
     auto schema = Schema::from_json(schema_text(**data, entry));

@@ -92,6 +92,12 @@ std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
 /// only a change can move it.
 std::optional<std::chrono::nanoseconds> real_time_until(VirtualClock::time_point deadline) noexcept;
 
+/// How long a wait for virtual time `deadline` should sleep in real time
+/// before it looks again: until the deadline at the current rate, at most a
+/// second (a standing clock moves only by a change, which wakes waiters; the
+/// cap re-plans should a driver vanish). nullopt once the deadline is reached.
+std::optional<std::chrono::nanoseconds> wait_slice(VirtualClock::time_point deadline) noexcept;
+
 /// Calls `listener(context)` from a background thread after every change of
 /// the clock (step, rate, mode), so that waits on virtual time can re-plan.
 /// Keep listeners short (they run under a lock). Thread-safe.

@@ -58,7 +58,7 @@ class UntypedCell {
   [[nodiscard]] bool store_in_progress() const noexcept;
 
  protected:
-  UntypedCell() = default;
+  UntypedCell(detail::CellHeader* header, std::string_view name, Schema schema);
   static Result<UntypedCell> open_or_create(std::string_view name, const Schema& schema, const void* initial);
   detail::CellHeader* header_ = nullptr;
   std::size_t size_ = 0;
