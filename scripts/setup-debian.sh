@@ -6,8 +6,11 @@ packages=(
   cmake ninja-build g++ pkg-config util-linux
   iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev libacl1-dev
   libspdlog-dev libfmt-dev libexpected-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev
+  nodejs
 )
+# npm ships inside some Node.js builds; Debian packages it separately.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -22,3 +25,5 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+"$(dirname "${BASH_SOURCE[0]}")/setup-npm.sh"

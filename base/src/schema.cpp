@@ -449,6 +449,53 @@ Result<void> encode(const FieldSchema& f, const std::string& where, std::string_
   }
 }
 
+// One JSON value into the bytes of field `f` (one element), through the same
+// checks as a value typed on a command line.
+Result<void> decode_value(const FieldSchema& f, const std::string& where, const json& value, unsigned char* p);
+
+Result<void> decode_struct(const std::vector<FieldSchema>& fields, const std::string& where, const json& in,
+                           unsigned char* base) {
+  if (!in.is_object()) return fail(Errc::invalid_argument, in_quotes(where) + " is not a JSON object");
+  for (const FieldSchema& f : fields) {
+    const std::string at = where.empty() ? f.name : where + "." + f.name;
+    const auto found = in.find(f.name);
+    if (found == in.end()) return fail(Errc::invalid_argument, "field " + in_quotes(at) + " is missing");
+    if (f.count == 0 || f.kind == FieldKind::text) {
+      if (auto done = decode_value(f, at, *found, base + f.offset); !done) return done;
+      continue;
+    }
+    if (!found->is_array() || found->size() != f.count) {
+      return fail(Errc::invalid_argument, in_quotes(at) + " must be an array of " + std::to_string(f.count));
+    }
+    for (std::uint32_t i = 0; i < f.count; ++i) {
+      const std::string element = at + "[" + std::to_string(i) + "]";
+      if (auto done = decode_value(f, element, (*found)[i], base + f.offset + i * f.size); !done) return done;
+    }
+  }
+  return {};
+}
+
+Result<void> decode_value(const FieldSchema& f, const std::string& where, const json& value, unsigned char* p) {
+  if (f.kind == FieldKind::structure) return decode_struct(f.fields, where, value, p);
+  std::string text;
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_boolean()) {
+    text = value.get<bool>() ? "true" : "false";
+  } else if (value.is_null() && (f.kind == FieldKind::float32 || f.kind == FieldKind::float64)) {
+    text = "nan";  // render_json writes non-finite numbers as null
+  } else if (value.is_number()) {
+    text = value.dump();
+  } else {
+    return fail(Errc::invalid_argument, in_quotes(where) + " has a JSON value of the wrong kind for " +
+                                            std::string(to_string(f.kind)));
+  }
+  std::string bytes(f.size, '\0');
+  if (auto encoded = encode(f, where, text, bytes); !encoded) return encoded;
+  std::memcpy(p, bytes.data(), bytes.size());
+  return {};
+}
+
 }  // namespace
 
 std::string_view to_string(FieldKind kind) noexcept {
@@ -516,6 +563,18 @@ std::string Schema::render_text(const void* data) const {
 
 std::string Schema::render_json(const void* data) const {
   return dump(struct_to_json(fields, static_cast<const unsigned char*>(data)));
+}
+
+Result<void> Schema::parse_json(std::string_view text, void* data) const {
+  const json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail(Errc::invalid_argument, "a " + name + " value is not valid JSON");
+  std::string bytes(size, '\0');
+  auto* base = reinterpret_cast<unsigned char*>(bytes.data());
+  if (auto done = decode_struct(fields, "", j, base); !done) {
+    return fail(Errc::invalid_argument, name + ": " + done.error().message());
+  }
+  std::memcpy(data, bytes.data(), bytes.size());
+  return {};
 }
 
 Result<void> Schema::assign(void* data, std::string_view path, std::string_view text) const {

@@ -337,5 +337,60 @@ TEST(Schema, AssignLeavesDataUnchangedOnError) {
   EXPECT_EQ(schema.render_text(&actual), schema.render_text(&expected));
 }
 
+TEST(Schema, ParseJsonIsTheInverseOfRenderJson) {
+  const Schema& schema = schema_of<demo::Everything>();
+  const demo::Everything original = sample_value();
+  demo::Everything parsed{};
+  const auto done = schema.parse_json(schema.render_json(&original), &parsed);
+  ASSERT_TRUE(done) << done.error().message();
+  EXPECT_EQ(schema.render_json(&parsed), schema.render_json(&original));
+  EXPECT_EQ(std::memcmp(&parsed, &original, sizeof parsed), 0);  // both zero-initialised, padding included
+}
+
+TEST(Schema, ParseJsonTakesEnumsByNumberAndNullAsNan) {
+  const Schema& schema = schema_of<demo::Everything>();
+  demo::Everything value = sample_value();
+  value.f = std::numeric_limits<float>::quiet_NaN();
+  std::string json = schema.render_json(&value);
+  ASSERT_NE(json.find(R"("f":null)"), std::string::npos) << json;
+  const auto at = json.find(R"("mode":"heat")");
+  ASSERT_NE(at, std::string::npos);
+  json.replace(at, 13, R"("mode":2)");
+  demo::Everything parsed{};
+  const auto done = schema.parse_json(json, &parsed);
+  ASSERT_TRUE(done) << done.error().message();
+  EXPECT_TRUE(std::isnan(parsed.f));
+  EXPECT_EQ(parsed.mode, demo::Mode::eco);
+}
+
+TEST(Schema, ParseJsonNamesTheBrokenFieldAndLeavesDataUnchanged) {
+  const Schema& schema = schema_of<demo::Everything>();
+  const demo::Everything original = sample_value();
+  const std::string good = schema.render_json(&original);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  const std::pair<std::string, std::string> cases[] = {
+      {with(R"("i8":-5)", R"("i8":300)"), "i8"},
+      {with(R"("samples":[1,-2,3])", R"("samples":[1,2])"), "samples"},
+      {with(R"("inner":{"a":7,"flag":true})", R"("inner":{"a":7})"), "inner.flag"},
+      {with(R"("mode":"heat")", R"("mode":"cool")"), "mode"},
+      {with(R"("room":"living")", R"("room":[1])"), "room"},
+      {"{not json", "not valid JSON"},
+      {"[1,2]", "not a JSON object"},
+  };
+  for (const auto& [text, names] : cases) {
+    demo::Everything data = original;
+    const auto done = schema.parse_json(text, &data);
+    ASSERT_FALSE(done) << text;
+    EXPECT_EQ(done.error().code(), Errc::invalid_argument);
+    EXPECT_NE(done.error().message().find(names), std::string::npos) << done.error().message();
+    EXPECT_EQ(std::memcmp(&data, &original, sizeof data), 0) << text;
+  }
+}
+
 }  // namespace
 }  // namespace statebus

@@ -65,6 +65,12 @@ struct Schema {
   /// Renders `size` bytes at `data` as a JSON object.
   [[nodiscard]] std::string render_json(const void* data) const;
 
+  /// The inverse of render_json: fills the `size` bytes at `data` from a
+  /// JSON object with every field (enums by name or number, non-finite
+  /// floats as null). Fails with invalid_argument naming the first missing,
+  /// malformed or out-of-range field; `data` is unchanged then.
+  Result<void> parse_json(std::string_view json, void* data) const;
+
   /// Sets one field of the `size` bytes at `data` from text, as a user types
   /// it on a command line: `path` names the field (`celsius`, nested
   /// `limits.low`, array element `values[2]`); `text` is its value (numbers

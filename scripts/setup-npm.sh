@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the npm packages of tests/mcap_js (the @mcap/core reader that the
+# mcap.npm_reader test checks our MCAP files with), exactly as package-lock.json
+# pins them. Does nothing when node_modules is newer than the lock file.
+set -euo pipefail
+
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/mcap_js" && pwd)"
+
+for tool in node npm; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "statebus setup-npm: '$tool' not found; install Node.js and npm (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+done
+
+stamp="$dir/node_modules/.package-lock.json"  # npm writes it on every install
+if [[ -f "$stamp" && ! "$dir/package-lock.json" -nt "$stamp" && -f "$dir/node_modules/@mcap/core/package.json" ]]; then
+  exit 0
+fi
+
+echo "statebus setup-npm: installing the packages of tests/mcap_js (npm ci)"
+(cd "$dir" && npm ci --no-audit --no-fund)
