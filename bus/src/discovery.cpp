@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <memory>
 #include <thread>
 
 #include "iceoryx_posh/popo/subscriber.hpp"
+#include "iceoryx_posh/popo/user_trigger.hpp"
+#include "iceoryx_posh/popo/wait_set.hpp"
 #include "iceoryx_posh/roudi/introspection_types.hpp"
 #include "iceoryx_posh/runtime/service_discovery.hpp"
 #include "paths.hpp"
@@ -135,5 +138,55 @@ Result<std::vector<ChannelInfo>> list_channels(const Node& node, std::chrono::mi
   }
   return out;
 }
+
+struct ChannelWatch::Impl {
+  iox::runtime::ServiceDiscovery discovery;
+  iox::popo::WaitSet<2> waitset;
+  iox::popo::UserTrigger woken;
+  std::set<std::string> known;
+
+  std::vector<std::string> scan() {
+    std::vector<std::string> fresh;
+    discovery.findService(iox::cxx::nullopt, iox::cxx::nullopt, iox::cxx::nullopt,
+                          [&](const iox::capro::ServiceDescription& service) {
+                            auto name = channel_of(service);
+                            if (name && known.insert(*name).second) fresh.push_back(std::move(*name));
+                          },
+                          iox::popo::MessagingPattern::PUB_SUB);
+    std::sort(fresh.begin(), fresh.end());
+    return fresh;
+  }
+};
+
+Result<ChannelWatch> ChannelWatch::create(const Node& /*node*/) {
+  auto impl = std::make_unique<Impl>();
+  if (impl->waitset.attachEvent(impl->discovery, iox::runtime::ServiceDiscoveryEvent::SERVICE_REGISTRY_CHANGED)
+          .has_error() ||
+      impl->waitset.attachEvent(impl->woken).has_error()) {
+    return fail(Errc::out_of_resources, "cannot wait for the daemon's channel announcements (no condition variable "
+                                        "left in the daemon)");
+  }
+  return ChannelWatch(std::move(impl));
+}
+
+ChannelWatch::ChannelWatch(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+ChannelWatch::ChannelWatch(ChannelWatch&&) noexcept = default;
+ChannelWatch& ChannelWatch::operator=(ChannelWatch&&) noexcept = default;
+ChannelWatch::~ChannelWatch() {
+  if (impl_) {
+    impl_->waitset.detachEvent(impl_->discovery, iox::runtime::ServiceDiscoveryEvent::SERVICE_REGISTRY_CHANGED);
+    impl_->waitset.detachEvent(impl_->woken);
+  }
+}
+
+std::vector<std::string> ChannelWatch::next(std::chrono::nanoseconds timeout) {
+  auto fresh = impl_->scan();
+  if (!fresh.empty() || timeout.count() <= 0) return fresh;
+  // timedWait may return early (seen with iceoryx 2.0): the caller loops anyway.
+  impl_->waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(timeout.count())));
+  return impl_->scan();
+}
+
+void ChannelWatch::wake() noexcept { impl_->woken.trigger(); }
 
 }  // namespace statebus

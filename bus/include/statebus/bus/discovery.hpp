@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,5 +36,30 @@ bool channel_offered(const Node& node, std::string_view channel);
 /// Fails with timeout (nobody offers one: no publisher, or an untyped one)
 /// or invalid_argument (bad channel name, corrupt schema).
 Result<Schema> fetch_schema(const Node& node, std::string_view channel, std::chrono::milliseconds timeout);
+
+/// Tells when channels appear on the bus, without polling: it waits on the
+/// daemon's announcement that its service registry changed.
+///
+/// Thread safety: one thread calls next(); wake() from any thread.
+class ChannelWatch {
+ public:
+  /// Needs this process to be connected (a Node).
+  static Result<ChannelWatch> create(const Node& node);
+  ChannelWatch(ChannelWatch&&) noexcept;
+  ChannelWatch& operator=(ChannelWatch&&) noexcept;
+  ~ChannelWatch();
+
+  /// Channels offered now that no earlier call returned, sorted; if there
+  /// are none, waits up to `timeout` (real time) for the registry to change
+  /// or for wake(). Empty when nothing new appeared.
+  std::vector<std::string> next(std::chrono::nanoseconds timeout);
+  /// Ends a next() that is waiting.
+  void wake() noexcept;
+
+ private:
+  struct Impl;
+  explicit ChannelWatch(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace statebus

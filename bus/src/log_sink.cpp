@@ -1,0 +1,138 @@
+#include "statebus/bus/log_sink.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+
+#include "spdlog/spdlog.h"
+#include "statebus/clock/virtual_clock.hpp"
+
+namespace statebus {
+namespace {
+
+constexpr std::array<std::string_view, 6> kLevelNames = {"trace", "debug", "info", "warn", "error", "critical"};
+
+template <std::size_t N>
+void copy_name(char (&field)[N], std::string_view name) {
+  const std::size_t n = std::min(name.size(), N - 1);
+  std::memcpy(field, name.data(), n);
+  std::memset(field + n, 0, N - n);
+}
+
+template <std::size_t N>
+std::optional<std::string> read_name(const char (&field)[N]) {
+  const void* end = std::memchr(field, 0, N);
+  if (end == nullptr) return std::nullopt;
+  return std::string(field, static_cast<const char*>(end));
+}
+
+}  // namespace
+
+std::string_view to_string(LogLevel level) noexcept {
+  const auto index = static_cast<std::size_t>(level);
+  return index < kLevelNames.size() ? kLevelNames[index] : "unknown";
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view text) noexcept {
+  if (text == "warning") return LogLevel::warn;
+  if (text == "err") return LogLevel::error;
+  for (std::size_t i = 0; i < kLevelNames.size(); ++i) {
+    if (kLevelNames[i] == text) return static_cast<LogLevel>(i);
+  }
+  return std::nullopt;
+}
+
+std::optional<LogEntry> decode_log_record(const void* data, std::size_t size) {
+  if (data == nullptr || size < sizeof(LogRecordHeader)) return std::nullopt;
+  LogRecordHeader header;
+  std::memcpy(&header, data, sizeof header);
+  if (header.text_size > size - sizeof header || static_cast<std::uint8_t>(header.level) > 5) return std::nullopt;
+  auto process = read_name(header.process);
+  auto logger = read_name(header.logger);
+  if (!process || !logger) return std::nullopt;
+  LogEntry entry;
+  entry.virtual_time_ns = header.virtual_time_ns;
+  entry.wall_time_ns = header.wall_time_ns;
+  entry.pid = header.pid;
+  entry.level = header.level;
+  entry.dropped_before = header.dropped_before;
+  entry.process = std::move(*process);
+  entry.logger = std::move(*logger);
+  entry.text.assign(static_cast<const char*>(data) + sizeof header, header.text_size);
+  return entry;
+}
+
+void encode_log_record(const LogEntry& entry, std::string& out) {
+  LogRecordHeader header;
+  header.virtual_time_ns = entry.virtual_time_ns;
+  header.wall_time_ns = entry.wall_time_ns;
+  header.pid = entry.pid;
+  header.level = entry.level;
+  header.dropped_before = entry.dropped_before;
+  header.text_size = static_cast<std::uint32_t>(entry.text.size());
+  copy_name(header.process, entry.process);
+  copy_name(header.logger, entry.logger);
+  out.resize(sizeof header + entry.text.size());
+  std::memcpy(out.data(), &header, sizeof header);
+  std::memcpy(out.data() + sizeof header, entry.text.data(), entry.text.size());
+}
+
+Result<std::shared_ptr<BusLogSink>> BusLogSink::create(const Node& node, std::string process_name) {
+  PublisherOptions options;
+  options.never_block = true;  // a log call must not wait for a slow reader
+  auto publisher = UntypedPublisher::create(node, kLogChannel, nullptr, options);
+  if (!publisher) return tl::make_unexpected(std::move(publisher.error()));
+  if (process_name.empty()) process_name = node.name();
+  return std::shared_ptr<BusLogSink>(new BusLogSink(std::move(*publisher), std::move(process_name)));
+}
+
+BusLogSink::BusLogSink(UntypedPublisher publisher, std::string process_name) : publisher_(std::move(publisher)) {
+  prototype_.pid = static_cast<std::int32_t>(this_process().pid);
+  copy_name(prototype_.process, process_name);
+}
+
+void BusLogSink::sink_it_(const spdlog::details::log_msg& message) {
+  // Runs under the sink's mutex: prototype_ and dropped_since_last_ are ours.
+  const std::size_t room = publisher_.max_payload() - sizeof(LogRecordHeader);
+  const std::size_t text_size = std::min<std::size_t>(message.payload.size(), room);
+  auto loan = publisher_.loan(sizeof(LogRecordHeader) + text_size);
+  if (!loan) {
+    ++dropped_since_last_;
+    dropped_total_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  LogRecordHeader& header = prototype_;
+  header.virtual_time_ns = VirtualClock::now().time_since_epoch().count();
+  header.wall_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(message.time.time_since_epoch()).count();
+  header.level = static_cast<LogLevel>(std::min<int>(static_cast<int>(message.level), 5));
+  header.dropped_before = dropped_since_last_;
+  header.text_size = static_cast<std::uint32_t>(text_size);
+  copy_name(header.logger, std::string_view(message.logger_name.data(), message.logger_name.size()));
+  std::memcpy(loan->data(), &header, sizeof header);
+  std::memcpy(loan->data() + sizeof header, message.payload.data(), text_size);
+  publisher_.publish(std::move(*loan));
+  dropped_since_last_ = 0;
+  published_.fetch_add(1, std::memory_order_relaxed);
+}
+
+Result<std::shared_ptr<BusLogSink>> log_to_bus(const Node& node, std::string process_name) {
+  static std::mutex mutex;
+  static std::shared_ptr<BusLogSink> shared;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (!shared) {
+    auto sink = BusLogSink::create(node, std::move(process_name));
+    if (!sink) return sink;
+    shared = std::move(*sink);
+  }
+  auto add = [](const std::shared_ptr<spdlog::logger>& logger) {
+    if (!logger) return;
+    auto& sinks = logger->sinks();
+    if (std::find(sinks.begin(), sinks.end(), shared) == sinks.end()) sinks.push_back(shared);
+  };
+  add(spdlog::default_logger());
+  spdlog::apply_all(add);
+  return shared;
+}
+
+}  // namespace statebus
