@@ -3,6 +3,8 @@
 #include "statebus/bus/daemon.hpp"
 #include "statebus/bus/discovery.hpp"
 #include "statebus/bus/event_loop.hpp"
+#include "statebus/bus/log_record.hpp"
+#include "statebus/bus/log_sink.hpp"
 #include "statebus/bus/memory_config.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/bus/node.hpp"

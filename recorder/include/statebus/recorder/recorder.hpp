@@ -1,0 +1,195 @@
+#pragma once
+/// The recorder: captures every sample of chosen channels, in memory for
+/// tests and to MCAP files. Contract: recorder/README.md.
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "statebus/bus/log_record.hpp"
+#include "statebus/bus/node.hpp"
+#include "statebus/bus/sample_header.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/describe.hpp"
+#include "statebus/error.hpp"
+#include "statebus/schema.hpp"
+
+namespace statebus {
+
+/// A channel name whose parts may be `*` (any one part) or `**` (any number
+/// of parts, none included): `home/actuator/*`, `home/**`, `**`.
+class ChannelPattern {
+ public:
+  /// Fails with invalid_argument, naming the part and the rule, for a pattern
+  /// that is not a channel name with wildcards.
+  static Result<ChannelPattern> parse(std::string_view text);
+  [[nodiscard]] bool matches(std::string_view channel) const noexcept;
+  /// True if the pattern has no wildcard: it names one channel.
+  [[nodiscard]] bool exact() const noexcept { return exact_; }
+  [[nodiscard]] const std::string& text() const noexcept { return text_; }
+
+ private:
+  std::string text_;
+  std::vector<std::string> parts_;
+  bool exact_ = true;
+};
+
+/// One captured sample: its channel, header and payload bytes.
+struct RecordedSample {
+  std::string channel;
+  SampleHeader header;
+  std::string payload;
+};
+
+/// One captured sample of a known type.
+template <class T>
+struct Recorded {
+  SampleHeader header;
+  T value;
+  /// The bus's virtual time at publish.
+  [[nodiscard]] VirtualClock::time_point virtual_time() const noexcept {
+    return VirtualClock::time_point(VirtualClock::duration(header.virtual_time_ns));
+  }
+};
+
+/// What the recorder knows about one channel.
+struct RecordedChannel {
+  std::string name;
+  std::optional<Schema> schema;  ///< of the first typed sample; none for bytes
+  std::uint64_t samples = 0;     ///< captured
+  std::uint64_t gaps = 0;        ///< samples its publishers sent that the recorder did not capture
+  std::uint64_t publishers = 0;  ///< distinct publishers heard from
+  bool lossless = true;          ///< subscribed losslessly (every channel but the log)
+};
+
+/// Where a recording had a gap, for a person to read.
+struct RecordingGap {
+  std::string channel;
+  ProcessId publisher;
+  std::uint64_t missing = 0;
+  std::string why;  ///< "queue overflowed", "sent before the recorder subscribed"
+};
+
+struct RecordingSummary {
+  std::vector<RecordedChannel> channels;
+  std::vector<RecordingGap> gaps;
+  std::uint64_t samples = 0;
+  std::string mcap_path;  ///< empty if none was written
+  std::uint64_t mcap_bytes = 0;
+};
+
+struct RecorderOptions {
+  /// Channels to record; `**` records everything, the log channel included.
+  std::vector<std::string> patterns = {"**"};
+  /// Make publishers wait instead of dropping (every channel but the log).
+  bool lossless = true;
+  /// Queue per subscription (1–256).
+  std::uint32_t queue_depth = 256;
+  /// Keep samples and log records in memory for queries.
+  bool keep_in_memory = true;
+  /// Also write an MCAP file here (empty: none).
+  std::string mcap_path;
+  /// An MCAP chunk is closed at this size or after `flush_interval`.
+  std::size_t chunk_size = std::size_t{1} << 20;
+  std::chrono::milliseconds flush_interval{1000};
+  /// Called (from a recorder thread, under its lock: keep it short) for
+  /// every captured sample; for live tools such as `statebus record`.
+  std::function<void(const RecordedSample&)> on_sample;
+};
+
+/// Captures every sample of the channels matching its patterns.
+///
+/// Thread safety: queries and waits from any thread while it records;
+/// stop() and destruction by the owner. It runs its own threads.
+class Recorder {
+ public:
+  /// Starts recording. Exact-name patterns are subscribed before this
+  /// returns (nothing sent on them afterwards is missed); channels already
+  /// on the bus that match a wildcard too. Fails with invalid_argument (a
+  /// pattern, the options), no_daemon, or system_error (the MCAP file).
+  static Result<Recorder> start(const Node& node, RecorderOptions options = {});
+  Recorder(Recorder&&) noexcept;
+  Recorder& operator=(Recorder&&) noexcept;
+  /// Stops as stop() does, ignoring errors.
+  ~Recorder();
+
+  /// Takes what is queued, stops, closes the MCAP file and sums up. Only
+  /// the first call does the work; later ones return the same summary.
+  Result<RecordingSummary> stop();
+
+  /// Every sample captured on `channel` (all channels if empty), in the
+  /// order they arrived (per publisher: its order). Copies.
+  [[nodiscard]] std::vector<RecordedSample> samples(std::string_view channel = {}) const;
+  /// The samples of `channel` that are T's; samples of another type are skipped.
+  template <class T>
+  [[nodiscard]] std::vector<Recorded<T>> samples(std::string_view channel) const {
+    static_assert(std::is_trivially_copyable_v<T> && is_described_v<T>, "T must be a described message");
+    std::vector<Recorded<T>> out;
+    visit(channel, [&](const SampleHeader& header, const std::string& payload) {
+      if (header.fingerprint == schema_of<T>().fingerprint && payload.size() == sizeof(T)) {
+        Recorded<T> one{header, T{}};
+        std::memcpy(&one.value, payload.data(), sizeof(T));
+        out.push_back(one);
+      }
+      return true;
+    });
+    return out;
+  }
+  /// Samples captured on `channel` so far.
+  [[nodiscard]] std::uint64_t count(std::string_view channel) const;
+  /// Log records captured (needs the log channel among the patterns).
+  [[nodiscard]] std::vector<LogEntry> logs() const;
+  [[nodiscard]] std::vector<RecordedChannel> channels() const;
+  [[nodiscard]] std::vector<RecordingGap> gaps() const;
+
+  /// Waits until `condition` (called under the recorder's lock after every
+  /// captured sample) holds, or until the bus's virtual time passes
+  /// now + `timeout` (woken by every clock change). False on timeout.
+  bool wait_for(const std::function<bool()>& condition, VirtualClock::duration timeout) const;
+  /// Waits for `n` samples on `channel`.
+  bool wait_for_count(std::string_view channel, std::uint64_t n, VirtualClock::duration timeout) const;
+  /// Waits for a sample of T on `channel` for which `predicate` holds,
+  /// looking also at those captured before the call; returns it.
+  template <class T, class Predicate>
+  std::optional<Recorded<T>> wait_for(std::string_view channel, Predicate predicate,
+                                      VirtualClock::duration timeout) const {
+    std::optional<Recorded<T>> found;
+    std::size_t seen = 0;
+    wait_for(
+        [&] {
+          std::size_t index = 0;
+          visit(channel, [&](const SampleHeader& header, const std::string& payload) {
+            if (index++ < seen) return true;
+            ++seen;
+            if (header.fingerprint != schema_of<T>().fingerprint || payload.size() != sizeof(T)) return true;
+            Recorded<T> one{header, T{}};
+            std::memcpy(&one.value, payload.data(), sizeof(T));
+            if (!predicate(one.value)) return true;
+            found = one;
+            return false;
+          }, /*locked=*/true);
+          return found.has_value();
+        },
+        timeout);
+    return found;
+  }
+
+  struct Impl;
+
+ private:
+  explicit Recorder(std::unique_ptr<Impl> impl) noexcept;
+  /// Calls f(header, payload) for each sample of `channel` (all if empty) in
+  /// order until it returns false. `locked`: the caller holds the lock.
+  void visit(std::string_view channel, const std::function<bool(const SampleHeader&, const std::string&)>& f,
+             bool locked = false) const;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace statebus

@@ -1,0 +1,326 @@
+// The recorder: every sample of other processes captured in order, logs of
+// several processes, wildcard channels found later, gaps reported, MCAP files.
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "statebus/bus.hpp"
+#include "statebus/recorder/mcap.hpp"
+#include "statebus/recorder/recorder.hpp"
+#include "statebus/testing/bus_test.hpp"
+#include "test_messages.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Reading;
+using testing::ChildProcess;
+
+RecorderOptions recording(std::vector<std::string> patterns, std::string mcap_path = {}) {
+  RecorderOptions options;
+  options.patterns = std::move(patterns);
+  options.mcap_path = std::move(mcap_path);
+  return options;
+}
+
+class RecorderTest : public testing::BusTest {
+ protected:
+  void SetUp() override {
+    BusTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto node = Node::connect("recorder-test");
+    ASSERT_TRUE(node) << node.error().message();
+    node_ = std::move(*node);
+  }
+
+  ChildProcess child(std::vector<std::string> args) {
+    args.insert(args.begin(), STATEBUS_TEST_CHILD);
+    auto spawned = ChildProcess::spawn(std::move(args));
+    EXPECT_TRUE(spawned) << spawned.error().message();
+    return std::move(*spawned);
+  }
+
+  std::string temp_path(const std::string& name) const {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return ::testing::TempDir() + "statebus-" + info->name() + "-" + name;
+  }
+
+  std::optional<Node> node_;
+};
+
+TEST(ChannelPattern, MatchesOnePartOrAnyNumberOfParts) {
+  auto one = ChannelPattern::parse("home/actuator/*");
+  ASSERT_TRUE(one) << one.error().message();
+  EXPECT_FALSE(one->exact());
+  EXPECT_TRUE(one->matches("home/actuator/heater"));
+  EXPECT_FALSE(one->matches("home/actuator"));
+  EXPECT_FALSE(one->matches("home/actuator/heater/left"));
+  EXPECT_FALSE(one->matches("home/sensor/heater"));
+
+  auto any = ChannelPattern::parse("home/**");
+  ASSERT_TRUE(any);
+  EXPECT_TRUE(any->matches("home"));
+  EXPECT_TRUE(any->matches("home/a/b/c"));
+  EXPECT_FALSE(any->matches("house/a"));
+
+  auto middle = ChannelPattern::parse("a/**/z");
+  ASSERT_TRUE(middle);
+  EXPECT_TRUE(middle->matches("a/z"));
+  EXPECT_TRUE(middle->matches("a/b/c/z"));
+  EXPECT_FALSE(middle->matches("a/b/c"));
+
+  auto exact = ChannelPattern::parse("home/sensor/temperature");
+  ASSERT_TRUE(exact);
+  EXPECT_TRUE(exact->exact());
+  EXPECT_TRUE(exact->matches("home/sensor/temperature"));
+  EXPECT_FALSE(exact->matches("home/sensor/temperatures"));
+}
+
+TEST(ChannelPattern, RefusesBadPatternsSayingWhichPart) {
+  for (const char* bad : {"", "home/act*", "home//x", "home/bad name", "a/**/b/c/d/e/f/g/h/i"}) {
+    auto parsed = ChannelPattern::parse(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_EQ(parsed.error().code(), Errc::invalid_argument);
+    EXPECT_NE(parsed.error().message().find("pattern"), std::string::npos) << parsed.error().message();
+  }
+  EXPECT_NE(ChannelPattern::parse("home/act*").error().message().find("act*"), std::string::npos);
+}
+
+TEST_F(RecorderTest, CapturesEveryOneOf100000CommandsOfAChildInOrderWithoutGap) {
+  auto sut = Recorder::start(*node_, recording({"test/commands"}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  constexpr long kCount = 100000;
+  ChildProcess publisher = child({"publish", "commander", "test/commands", std::to_string(kCount)});
+  ASSERT_EQ(publisher.read_line(120s), "sent " + std::to_string(kCount));
+  ASSERT_TRUE(sut->wait_for_count("test/commands", kCount, 60s));
+
+  const auto commands = sut->samples<Reading>("test/commands");
+  ASSERT_EQ(commands.size(), static_cast<std::size_t>(kCount));
+  for (long i = 0; i < kCount; ++i) {
+    ASSERT_EQ(commands[static_cast<std::size_t>(i)].value.index, static_cast<std::uint64_t>(i + 1)) << "at " << i;
+    ASSERT_EQ(commands[static_cast<std::size_t>(i)].header.sequence, static_cast<std::uint64_t>(i + 1));
+  }
+  EXPECT_TRUE(sut->gaps().empty());
+  auto summary = sut->stop();
+  ASSERT_TRUE(summary) << summary.error().message();
+  ASSERT_EQ(summary->channels.size(), 1U);
+  EXPECT_EQ(summary->channels[0].samples, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(summary->channels[0].gaps, 0U);
+  EXPECT_EQ(summary->channels[0].publishers, 1U);
+  ASSERT_TRUE(summary->channels[0].schema);
+  EXPECT_EQ(summary->channels[0].schema->fingerprint, schema_of<Reading>().fingerprint);
+}
+
+TEST_F(RecorderTest, LogRecordsOfThreeProcessesArriveWithTheirNames) {
+  auto sut = Recorder::start(*node_, recording({std::string(kLogChannel)}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  std::vector<ChildProcess> children;
+  for (const char* name : {"sensor", "heating", "web"}) children.push_back(child({"log", name, "20"}));
+  for (auto& c : children) ASSERT_EQ(c.read_line(30s), "logged 20");
+  ASSERT_TRUE(sut->wait_for_count(kLogChannel, 3 * 21, 30s));
+
+  const auto logs = sut->logs();
+  ASSERT_EQ(logs.size(), 63U);
+  for (const char* name : {"sensor", "heating", "web"}) {
+    int info = 0;
+    int warnings = 0;
+    for (const LogEntry& entry : logs) {
+      if (entry.process != name) continue;
+      EXPECT_GT(entry.pid, 0);
+      EXPECT_GT(entry.wall_time_ns, 0);
+      if (entry.level == LogLevel::info) {
+        ++info;
+        EXPECT_EQ(entry.text, "record " + std::to_string(info) + " of " + name);  // in order per process
+      }
+      if (entry.level == LogLevel::warn && entry.text == std::string(name) + " is done") ++warnings;
+    }
+    EXPECT_EQ(info, 20) << name;
+    EXPECT_EQ(warnings, 1) << name;
+  }
+  EXPECT_TRUE(sut->gaps().empty());
+}
+
+TEST_F(RecorderTest, WildcardPicksUpAChannelThatAppearsLater) {
+  auto sut = Recorder::start(*node_, recording({"later/**"}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  EXPECT_TRUE(sut->channels().empty());
+  // The child waits until a subscriber (the recorder, once it heard of the channel) is connected.
+  ChildProcess publisher = child({"publish", "latecomer", "later/deep/channel", "500"});
+  ASSERT_EQ(publisher.read_line(30s), "sent 500");
+  ASSERT_TRUE(sut->wait_for_count("later/deep/channel", 500, 30s));
+  EXPECT_TRUE(sut->gaps().empty());
+  const auto channels = sut->channels();
+  ASSERT_EQ(channels.size(), 1U);
+  EXPECT_EQ(channels[0].name, "later/deep/channel");
+}
+
+TEST_F(RecorderTest, ReportsSamplesSentBeforeItSubscribedAsAGap) {
+  auto sut = Recorder::start(*node_, recording({"gap/*"}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto publisher = Publisher<Reading>::create(*node_, "gap/early");
+  ASSERT_TRUE(publisher);
+  for (std::uint64_t i = 1; i <= 5; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));  // nobody listens yet
+  ASSERT_TRUE(publisher->wait_for_subscribers(30s));
+  for (std::uint64_t i = 6; i <= 8; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));
+  ASSERT_TRUE(sut->wait_for_count("gap/early", 3, 30s));
+
+  const auto gaps = sut->gaps();
+  ASSERT_EQ(gaps.size(), 1U);
+  EXPECT_EQ(gaps[0].channel, "gap/early");
+  EXPECT_EQ(gaps[0].missing, 5U);
+  EXPECT_EQ(gaps[0].why, "sent before the recorder subscribed");
+  EXPECT_EQ(gaps[0].publisher, this_process());
+  EXPECT_EQ(sut->samples<Reading>("gap/early").front().value.index, 6U);
+}
+
+TEST_F(RecorderTest, LossyModeCountsWhatAFullQueueDropped) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool first_taken = false;
+  bool release = false;
+  RecorderOptions options;
+  options.patterns = {"lossy/x"};
+  options.lossless = false;
+  options.queue_depth = 1;
+  options.on_sample = [&](const RecordedSample&) {  // holds the recorder at its first sample
+    std::unique_lock lock(mutex);
+    first_taken = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  };
+  auto sut = Recorder::start(*node_, options);
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto publisher = Publisher<Reading>::create(*node_, "lossy/x");
+  ASSERT_TRUE(publisher);
+  ASSERT_TRUE(publisher->wait_for_subscribers(30s));
+  ASSERT_TRUE(publisher->publish(Reading{1, 0.0, {}}));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return first_taken; }));
+  }
+  for (std::uint64_t i = 2; i <= 11; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));  // queue of 1: 2…10 go
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+    cv.notify_all();
+  }
+  ASSERT_TRUE(sut->wait_for_count("lossy/x", 2, 30s));
+  const auto gaps = sut->gaps();
+  ASSERT_EQ(gaps.size(), 1U);
+  EXPECT_EQ(gaps[0].missing, 9U);
+  EXPECT_EQ(gaps[0].why, "queue overflowed");
+  auto summary = sut->stop();
+  ASSERT_TRUE(summary);
+  ASSERT_EQ(summary->channels.size(), 1U);
+  EXPECT_FALSE(summary->channels[0].lossless);
+  EXPECT_EQ(summary->channels[0].gaps, 9U);
+}
+
+TEST_F(RecorderTest, WaitForTimesOutOnVirtualTime) {
+  auto sut = Recorder::start(*node_, recording({"nothing/here"}));
+  ASSERT_TRUE(sut);
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto deadline = VirtualClock::now() + 10min;  // stepped: time stands until advanced
+  std::promise<void> waiting;
+  std::future<bool> result = std::async(std::launch::async, [&] {
+    bool first = true;
+    return sut->wait_for(
+        [&] {
+          if (std::exchange(first, false)) waiting.set_value();  // the wait's deadline is set by now
+          return false;  // nothing to wait for but time
+        },
+        10min);
+  });
+  waiting.get_future().wait();
+  // The clock stands still: the wait ends only because time is moved on.
+  ASSERT_TRUE(VirtualClock::advance_to(deadline - 1s));
+  EXPECT_EQ(result.wait_for(50ms), std::future_status::timeout);  // a second short of its deadline
+  ASSERT_TRUE(VirtualClock::advance_to(deadline));
+  EXPECT_FALSE(result.get());
+  ASSERT_TRUE(VirtualClock::set_real());
+}
+
+TEST_F(RecorderTest, WritesMcapWithJsonSchemasAndJsonMessages) {
+  const std::string path = temp_path("run.mcap");
+  auto sut = Recorder::start(*node_, recording({"mcap/**", std::string(kLogChannel)}, path));
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto publisher = Publisher<Reading>::create(*node_, "mcap/readings");
+  ASSERT_TRUE(publisher);
+  ASSERT_TRUE(publisher->wait_for_subscribers(30s));
+  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 20.5, "kitchen"}));
+  ChildProcess logger = child({"log", "logger", "3"});
+  ASSERT_EQ(logger.read_line(30s), "logged 3");
+  ASSERT_TRUE(sut->wait_for_count("mcap/readings", 100, 30s));
+  ASSERT_TRUE(sut->wait_for_count(kLogChannel, 4, 30s));
+  auto summary = sut->stop();
+  ASSERT_TRUE(summary) << summary.error().message();
+  EXPECT_EQ(summary->mcap_path, path);
+
+  auto reader = mcap::Reader::open(path);
+  ASSERT_TRUE(reader) << reader.error().message();
+  EXPECT_FALSE(reader->truncated());
+  std::map<std::string, std::uint16_t> topics;
+  for (const auto& [id, channel] : reader->channels()) topics[channel.topic] = id;
+  ASSERT_EQ(topics.size(), 2U);
+  const auto& readings = reader->channels().at(topics.at("mcap/readings"));
+  EXPECT_EQ(readings.message_encoding, "json");
+  const auto& schema = reader->schemas().at(readings.schema_id);
+  EXPECT_EQ(schema.encoding, "jsonschema");
+  EXPECT_EQ(schema.name, "test/Reading");
+  const auto embedded = nlohmann::json::parse(schema.data).at("x-statebus");
+  EXPECT_EQ(embedded.at("name"), "test/Reading");
+  const auto& logs = reader->channels().at(topics.at(std::string(kLogChannel)));
+  EXPECT_EQ(reader->schemas().at(logs.schema_id).name, "foxglove.Log");
+
+  std::uint64_t expected_index = 1;
+  std::vector<std::string> log_messages;
+  auto read = reader->for_each_message([&](const mcap::Message& message) {
+    const auto value = nlohmann::json::parse(message.data);
+    if (message.channel_id == topics.at("mcap/readings")) {
+      EXPECT_EQ(value.at("index"), expected_index);
+      EXPECT_EQ(message.sequence, expected_index);
+      EXPECT_EQ(value.at("room"), "kitchen");
+      EXPECT_DOUBLE_EQ(value.at("celsius").get<double>(), 20.5);
+      ++expected_index;
+    } else {
+      log_messages.push_back(value.at("message"));
+      EXPECT_EQ(value.at("process"), "logger");
+      EXPECT_EQ(value.at("name"), "logger/" + value.at("logger").get<std::string>());
+    }
+    return true;
+  });
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(expected_index, 101U);
+  EXPECT_EQ(log_messages, (std::vector<std::string>{"record 1 of logger", "record 2 of logger", "record 3 of logger",
+                                                    "logger is done"}));
+  std::remove(path.c_str());
+}
+
+TEST_F(RecorderTest, RefusesBadOptionsAndUnwritableFiles) {
+  auto no_patterns = Recorder::start(*node_, recording({}));
+  ASSERT_FALSE(no_patterns);
+  EXPECT_EQ(no_patterns.error().code(), Errc::invalid_argument);
+  auto bad_pattern = Recorder::start(*node_, recording({"home/he*ter"}));
+  ASSERT_FALSE(bad_pattern);
+  EXPECT_NE(bad_pattern.error().message().find("he*ter"), std::string::npos);
+  auto zero_depth = recording({"x"});
+  zero_depth.queue_depth = 0;
+  auto bad_depth = Recorder::start(*node_, zero_depth);
+  ASSERT_FALSE(bad_depth);
+  EXPECT_NE(bad_depth.error().message().find("queue_depth"), std::string::npos);
+  auto bad_file = Recorder::start(*node_, recording({"x"}, "/nonexistent-dir/run.mcap"));
+  ASSERT_FALSE(bad_file);
+  EXPECT_NE(bad_file.error().message().find("/nonexistent-dir/run.mcap"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace statebus
