@@ -15,6 +15,7 @@
 #include "statebus/bus.hpp"
 #include "statebus/recorder/mcap.hpp"
 #include "statebus/recorder/recorder.hpp"
+#include "statebus/recorder/replay.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "test_messages.hpp"
 
@@ -320,6 +321,133 @@ TEST_F(RecorderTest, RefusesBadOptionsAndUnwritableFiles) {
   auto bad_file = Recorder::start(*node_, recording({"x"}, "/nonexistent-dir/run.mcap"));
   ASSERT_FALSE(bad_file);
   EXPECT_NE(bad_file.error().message().find("/nonexistent-dir/run.mcap"), std::string::npos);
+}
+
+TEST_F(RecorderTest, ReplayPublishesARecordingAtItsRecordedVirtualTimesScaledByTheRate) {
+  const std::string path = temp_path("replay.mcap");
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  {
+    auto original = Recorder::start(*node_, recording({"replay/readings", std::string(kLogChannel)}, path));
+    ASSERT_TRUE(original) << original.error().message();
+    auto publisher = Publisher<Reading>::create(*node_, "replay/readings");
+    ASSERT_TRUE(publisher);
+    ASSERT_TRUE(publisher->wait_for_subscribers(30s));
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      ASSERT_TRUE(publisher->publish(Reading{i, 20.0 + static_cast<double>(i), "hall"}));
+      ASSERT_TRUE(VirtualClock::advance(10s));
+    }
+    ChildProcess logger = child({"log", "source", "2"});
+    ASSERT_EQ(logger.read_line(30s), "logged 2");
+    ASSERT_TRUE(original->wait_for_count("replay/readings", 3, 1h));
+    ASSERT_TRUE(original->wait_for_count(kLogChannel, 3, 1h));
+    ASSERT_TRUE(original->stop());
+  }
+  EXPECT_EQ(VirtualClock::now(), t0 + 30s);
+
+  auto copy = Recorder::start(*node_, recording({"replay/readings", std::string(kLogChannel)}));
+  ASSERT_TRUE(copy) << copy.error().message();
+  const auto t1 = VirtualClock::now();
+  ReplayOptions options;
+  options.rate = 2.0;
+  options.wait_for_subscribers = 30s;
+  std::vector<ReplayProgress> progress;
+  options.on_progress = [&](const ReplayProgress& p) { progress.push_back(p); };
+  auto replaying = std::async(std::launch::async, [&] { return replay(*node_, path, options); });
+
+  ASSERT_TRUE(copy->wait_for_count("replay/readings", 1, 1h));  // the first at once
+  ASSERT_TRUE(VirtualClock::advance_to(t1 + 5s));               // the next 10 s later, at rate 2
+  ASSERT_TRUE(copy->wait_for_count("replay/readings", 2, 1h));
+  ASSERT_TRUE(VirtualClock::advance_to(t1 + 10s));
+  ASSERT_TRUE(copy->wait_for_count("replay/readings", 3, 1h));
+  ASSERT_TRUE(VirtualClock::advance_to(t1 + 15s));  // the log records came 30 s after the first
+  auto summary = replaying.get();
+  ASSERT_TRUE(summary) << summary.error().message();
+  EXPECT_EQ(summary->published, 6U);
+  EXPECT_EQ(summary->channels.at("replay/readings"), 3U);
+  EXPECT_EQ(summary->channels.at(std::string(kLogChannel)), 3U);
+  EXPECT_TRUE(summary->skipped.empty());
+  ASSERT_EQ(progress.size(), 6U);
+  EXPECT_EQ(progress.back().published, 6U);
+  EXPECT_EQ(progress.back().span_ns, std::chrono::nanoseconds(30s).count());
+
+  const auto readings = copy->samples<Reading>("replay/readings");
+  ASSERT_EQ(readings.size(), 3U);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(readings[i].value.index, i + 1);
+    EXPECT_DOUBLE_EQ(readings[i].value.celsius, 21.0 + static_cast<double>(i));
+    EXPECT_STREQ(readings[i].value.room, "hall");
+    EXPECT_EQ(readings[i].virtual_time(), t1 + i * 5s);  // published when the clock reached it, not before
+  }
+  ASSERT_TRUE(copy->wait_for_count(kLogChannel, 3, 1h));
+  const auto logs = copy->logs();
+  ASSERT_EQ(logs.size(), 3U);
+  EXPECT_EQ(logs[0].text, "record 1 of source");
+  EXPECT_EQ(logs[2].text, "source is done");
+  EXPECT_EQ(logs[2].level, LogLevel::warn);
+  EXPECT_EQ(logs[0].process, "source");
+  ASSERT_TRUE(VirtualClock::set_real());
+  std::remove(path.c_str());
+}
+
+TEST_F(RecorderTest, ReplayAsFastAsSubscribersTakeItLosesNothing) {
+  const std::string path = temp_path("fast.mcap");
+  {
+    auto original = Recorder::start(*node_, recording({"fast/readings"}, path));
+    ASSERT_TRUE(original);
+    ChildProcess publisher = child({"publish", "fast", "fast/readings", "5000"});
+    ASSERT_EQ(publisher.read_line(60s), "sent 5000");
+    ASSERT_TRUE(original->wait_for_count("fast/readings", 5000, 60s));
+  }
+  auto copy = Recorder::start(*node_, recording({"fast/readings"}));
+  ASSERT_TRUE(copy);
+  ReplayOptions options;
+  options.rate = 0;
+  options.wait_for_subscribers = 30s;
+  auto summary = replay(*node_, path, options);
+  ASSERT_TRUE(summary) << summary.error().message();
+  EXPECT_EQ(summary->published, 5000U);
+  ASSERT_TRUE(copy->wait_for_count("fast/readings", 5000, 60s));
+  const auto readings = copy->samples<Reading>("fast/readings");
+  for (std::size_t i = 0; i < readings.size(); ++i) ASSERT_EQ(readings[i].value.index, i + 1);
+  EXPECT_TRUE(copy->gaps().empty());
+  std::remove(path.c_str());
+}
+
+TEST_F(RecorderTest, ReplayRefusesCorruptFilesSayingWhereAndSkipsForeignChannels) {
+  const std::string garbage = temp_path("garbage.mcap");
+  {
+    std::FILE* f = std::fopen(garbage.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("this is not an MCAP file at all", f);
+    std::fclose(f);
+  }
+  auto refused = replay(*node_, garbage);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find(garbage), std::string::npos) << refused.error().message();
+
+  const std::string foreign = temp_path("foreign.mcap");
+  {
+    auto writer = mcap::Writer::create(foreign);
+    ASSERT_TRUE(writer);
+    auto schema = writer->add_schema("geometry_msgs/Point", "ros2msg", "float64 x\nfloat64 y\nfloat64 z");
+    ASSERT_TRUE(schema);
+    auto channel = writer->add_channel(*schema, "ros/point", "cdr");
+    ASSERT_TRUE(channel);
+    ASSERT_TRUE(writer->write(*channel, 1, 1, 1, "\0\1\0\0", 4));
+    ASSERT_TRUE(writer->close());
+  }
+  auto summary = replay(*node_, foreign);
+  ASSERT_TRUE(summary) << summary.error().message();
+  EXPECT_EQ(summary->published, 0U);
+  ASSERT_EQ(summary->skipped.count("ros/point"), 1U);
+  EXPECT_NE(summary->skipped.at("ros/point").find("cdr"), std::string::npos);
+
+  auto bad_rate = ReplayOptions{};
+  bad_rate.rate = -1;
+  EXPECT_FALSE(replay(*node_, foreign, bad_rate));
+  std::remove(garbage.c_str());
+  std::remove(foreign.c_str());
 }
 
 }  // namespace
