@@ -605,4 +605,19 @@ bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, Virtual
       timeout);
 }
 
+std::optional<LogEntry> Recorder::wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
+                                               VirtualClock::duration timeout) const {
+  std::optional<LogEntry> found;
+  std::size_t seen = 0;
+  wait_for(
+      [&] {
+        for (; seen < impl_->logs.size() && !found; ++seen) {
+          if (predicate(impl_->logs[seen])) found = impl_->logs[seen];
+        }
+        return found.has_value();
+      },
+      timeout);
+  return found;
+}
+
 }  // namespace statebus

@@ -7,9 +7,9 @@
 //   untyped NAME CHANNEL SIZE...
 //       publish one byte payload of each SIZE (byte i = (i + SIZE) % 251),
 //       print "sent N", wait for stdin to close
-//   log NAME N               log_to_bus as NAME, wait for a subscriber of the log channel, log
-//                            N info records "record I of NAME" and one warning; print "logged N";
-//                            wait for stdin to close
+//   log NAME N [ERROR]       log_to_bus as NAME, wait for a subscriber of the log channel, log
+//                            N info records "record I of NAME", one warning "NAME is done" and,
+//                            if given, the error ERROR; print "logged N"; wait for stdin to close
 //   hold NAME                connect as NAME, print "ready", wait for stdin to close
 //   connect NAME TIMEOUT_MS  try to connect; print "ok" or the error code and message
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
@@ -336,7 +336,7 @@ int main(int argc, char** argv) {
   if ((command == "lockstep-ping" || command == "lockstep-pong") && argc == 5) {
     return lockstep_party(*node, command == "lockstep-ping", std::atoll(argv[3]), std::atoll(argv[4]));
   }
-  if (command == "log" && argc == 4) {
+  if (command == "log" && (argc == 4 || argc == 5)) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("child"));  // stdout carries the replies
     auto sink = statebus::log_to_bus(*node);
     if (!sink) return fail_with(sink.error());
@@ -347,6 +347,7 @@ int main(int argc, char** argv) {
     const long n = std::atol(argv[3]);
     for (long i = 1; i <= n; ++i) spdlog::info("record {} of {}", i, argv[2]);
     spdlog::warn("{} is done", argv[2]);
+    if (argc == 5) spdlog::error("{}", argv[4]);
     say("logged " + std::to_string(n));
     wait_for_stdin_to_close();
     return 0;

@@ -181,6 +181,12 @@ class Recorder {
     return found;
   }
 
+  /// Waits for a log record for which `predicate` holds (called under the
+  /// recorder's lock, also on records captured before the call); returns
+  /// the first such record, or nothing once virtual time passes now + `timeout`.
+  std::optional<LogEntry> wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
+                                       VirtualClock::duration timeout) const;
+
   struct Impl;
 
  private:
