@@ -13,14 +13,12 @@
 #include "statebus/bus.hpp"
 
 namespace statebus::cli {
-namespace {
-
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> g_stop{false};
 
+namespace {
 void on_stop_signal(int) { g_stop = true; }
+}  // namespace
 
 void stop_on_signals() {
   struct sigaction action {};
@@ -38,6 +36,11 @@ std::optional<Node> connect_cli() {
   }
   return std::move(*node);
 }
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 int no_channel(const std::string& channel) {
   std::fprintf(stderr, "statebus: no publisher on channel '%s'; `statebus ls` lists the channels\n",

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   statebus::cli::add_bus_commands(app, exit_code);
   statebus::cli::add_clock_command(app, exit_code);
   statebus::cli::add_state_command(app, exit_code);
+  statebus::cli::add_record_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

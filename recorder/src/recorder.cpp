@@ -155,6 +155,8 @@ struct Recorder::Impl {
   std::optional<mcap::Writer> writer;
   std::optional<Error> write_error;
   bool written_since_flush = false;
+  std::uint64_t written = 0;  // messages handed to the writer
+  std::uint64_t flushed = 0;  // of them, in chunks written to the file
 
   // Subscriptions.
   std::mutex shards_mutex;
@@ -372,14 +374,15 @@ void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample
   }
   if (writer && !write_error) {
     const bool as_json = log_entry.has_value() || schema != nullptr;
-    if (const auto id = mcap_channel(state, as_json ? header.fingerprint : 0, schema, log_entry.has_value())) {
+    if (const auto id = mcap_channel(state, as_json ? header.fingerprint : (is_log ? ~std::uint64_t{0} : 0), schema, log_entry.has_value())) {
       const std::string_view data = as_json ? std::string_view(json) : payload;
       const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(header.virtual_time_ns, 0));
-      if (auto written = writer->write(*id, static_cast<std::uint32_t>(header.sequence), t, t, data.data(), data.size());
-          !written) {
-        write_error = written.error();
+      if (auto wrote = writer->write(*id, static_cast<std::uint32_t>(header.sequence), t, t, data.data(), data.size());
+          !wrote) {
+        write_error = wrote.error();
       }
       written_since_flush = true;
+      ++written;
     }
   }
   if (options.on_sample) options.on_sample(RecordedSample{state.name, header, std::string(payload)});
@@ -389,7 +392,11 @@ void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample
 void Recorder::Impl::flush_if_due(bool force) {
   std::lock_guard lock(mutex);
   if (!writer || write_error || (!written_since_flush && !force)) return;
-  if (auto flushed = writer->flush(); !flushed) write_error = flushed.error();
+  if (auto done = writer->flush(); !done) {
+    write_error = done.error();
+  } else {
+    flushed = written;
+  }
   written_since_flush = false;
 }
 
@@ -568,6 +575,11 @@ std::uint64_t Recorder::count(std::string_view channel) const {
   std::lock_guard lock(impl_->mutex);
   const auto found = impl_->channel_index.find(channel);
   return found == impl_->channel_index.end() ? 0 : impl_->channels[found->second].samples;
+}
+
+std::uint64_t Recorder::flushed() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->flushed;
 }
 
 std::vector<LogEntry> Recorder::logs() const {

@@ -144,6 +144,9 @@ class Recorder {
   }
   /// Samples captured on `channel` so far.
   [[nodiscard]] std::uint64_t count(std::string_view channel) const;
+  /// Samples in MCAP chunks already written to the file (a SIGKILL now
+  /// loses none of them); closed every `flush_interval`.
+  [[nodiscard]] std::uint64_t flushed() const;
   /// Log records captured (needs the log channel among the patterns).
   [[nodiscard]] std::vector<LogEntry> logs() const;
   [[nodiscard]] std::vector<RecordedChannel> channels() const;
