@@ -344,7 +344,6 @@ TEST(Schema, ParseJsonIsTheInverseOfRenderJson) {
   const auto done = schema.parse_json(schema.render_json(&original), &parsed);
   ASSERT_TRUE(done) << done.error().message();
   EXPECT_EQ(schema.render_json(&parsed), schema.render_json(&original));
-  EXPECT_EQ(std::memcmp(&parsed, &original, sizeof parsed), 0);  // both zero-initialised, padding included
 }
 
 TEST(Schema, ParseJsonTakesEnumsByNumberAndNullAsNan) {
@@ -388,7 +387,7 @@ TEST(Schema, ParseJsonNamesTheBrokenFieldAndLeavesDataUnchanged) {
     ASSERT_FALSE(done) << text;
     EXPECT_EQ(done.error().code(), Errc::invalid_argument);
     EXPECT_NE(done.error().message().find(names), std::string::npos) << done.error().message();
-    EXPECT_EQ(std::memcmp(&data, &original, sizeof data), 0) << text;
+    EXPECT_EQ(schema.render_json(&data), good) << text;
   }
 }
 
