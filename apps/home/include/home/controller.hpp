@@ -1,0 +1,33 @@
+#pragma once
+// The hysteresis controller with dwell time, free of the bus.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "home/messages.hpp"
+
+namespace home {
+
+/// Heater on once the temperature has stayed below setpoint − band for
+/// `dwell`; off once it has stayed above setpoint + band for `dwell`; off at
+/// once in mode off. Readings inside the band reset both clocks.
+class HysteresisController {
+ public:
+  explicit HysteresisController(std::chrono::nanoseconds dwell = std::chrono::seconds(10)) noexcept : dwell_(dwell) {}
+
+  /// Decides on a reading taken at virtual time `t`; returns the new heater
+  /// state when it changes.
+  std::optional<bool> decide(double celsius, std::chrono::nanoseconds t, const Setpoint& setpoint) noexcept;
+
+  [[nodiscard]] bool heater_on() const noexcept { return on_; }
+  [[nodiscard]] std::chrono::nanoseconds dwell() const noexcept { return dwell_; }
+
+ private:
+  std::chrono::nanoseconds dwell_;
+  bool on_ = false;
+  std::optional<std::chrono::nanoseconds> below_since_;
+  std::optional<std::chrono::nanoseconds> above_since_;
+};
+
+}  // namespace home

@@ -1,0 +1,235 @@
+// statebus-web: the status page and JSON API on 127.0.0.1. It may crash at
+// any time: it only reads the channels (lossy) and writes the setpoint cell.
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "home/chart.hpp"
+#include "home/messages.hpp"
+#include "home/process.hpp"
+#include "statebus/bus.hpp"
+#include "statebus/state/cell.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+struct Latest {
+  std::mutex mutex;
+  std::optional<home::TemperatureReading> reading;
+  std::int64_t reading_time_ns = 0;
+  std::uint64_t readings = 0;
+  std::deque<home::ChartPoint> history;  // one point per history step of virtual time
+  std::optional<std::int64_t> first_ns;
+  std::int64_t next_point_ns = 0;
+};
+
+json setpoint_json(const home::Setpoint& s) {
+  return {{"celsius", s.celsius}, {"band", s.band}, {"mode", s.mode == home::Mode::heat ? "heat" : "off"}};
+}
+
+// Applies a JSON change to `s`; the reason on a bad one.
+std::optional<std::string> apply(const json& change, home::Setpoint& s) {
+  if (!change.is_object()) return "the body must be a JSON object such as {\"celsius\": 21.5}";
+  for (const auto& [key, value] : change.items()) {
+    if (key == "celsius") {
+      if (!value.is_number() || value.get<double>() < 5.0 || value.get<double>() > 30.0) {
+        return "celsius must be a number from 5 to 30";
+      }
+      s.celsius = value.get<double>();
+    } else if (key == "band") {
+      if (!value.is_number() || value.get<double>() < 0.1 || value.get<double>() > 5.0) {
+        return "band must be a number from 0.1 to 5";
+      }
+      s.band = value.get<double>();
+    } else if (key == "mode") {
+      if (value == "heat") {
+        s.mode = home::Mode::heat;
+      } else if (value == "off") {
+        s.mode = home::Mode::off;
+      } else {
+        return "mode must be \"heat\" or \"off\"";
+      }
+    } else {
+      return "unknown field \"" + key + "\"; give celsius, band or mode";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  home::StopSignals signals;
+  CLI::App app{"statebus-web: the heating's status page and JSON API on 127.0.0.1"};
+  std::string name = "web";
+  int port = 8080;
+  std::string history_step_text = "1m";
+  app.add_option("--name", name, "Name on the bus");
+  app.add_option("--port", port, "TCP port on 127.0.0.1 (0: any free one, printed)")->check(CLI::Range(0, 65535));
+  app.add_option("--history-step", history_step_text, "Virtual time between points of the chart")
+      ->check(home::check_duration);
+  CLI11_PARSE(app, argc, argv);
+  const auto history_step = home::duration_of(history_step_text);
+
+  auto node = home::connect_and_log(name);
+  if (!node) return 1;
+  auto readings = statebus::Subscriber<home::TemperatureReading>::create(*node, home::kTemperatureChannel);
+  auto setpoint = statebus::Cell<home::Setpoint>::open(home::kSetpointCell);
+  auto status = statebus::Cell<home::HeatingStatus>::open(home::kStatusCell);
+  for (const statebus::Error* error :
+       {readings ? nullptr : &readings.error(), setpoint ? nullptr : &setpoint.error(), status ? nullptr : &status.error()}) {
+    if (error != nullptr) {
+      spdlog::error("cannot start: {}", error->message());
+      return 1;
+    }
+  }
+
+  Latest latest;
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto sample = readings->take_for(100ms);
+      if (!sample) continue;
+      const auto& r = sample->value();
+      const std::int64_t t = sample->header().virtual_time_ns;
+      std::lock_guard lock(latest.mutex);
+      latest.reading = r;
+      latest.reading_time_ns = t;
+      ++latest.readings;
+      if (!latest.first_ns) {
+        latest.first_ns = t;
+        latest.next_point_ns = t;
+      }
+      if (t >= latest.next_point_ns) {
+        const home::Setpoint s = setpoint->load();
+        latest.history.push_back(home::ChartPoint{static_cast<double>(t - *latest.first_ns) / 3.6e12, r.celsius,
+                                                  r.outside_celsius, s.celsius, s.band, r.heater_on});
+        if (latest.history.size() > 2880) latest.history.pop_front();
+        latest.next_point_ns = t + history_step.count();
+      }
+    }
+  });
+
+  httplib::Server server;
+  auto status_json = [&] {
+    json out;
+    const home::HeatingStatus st = status->load();
+    out["setpoint"] = setpoint_json(setpoint->load());
+    out["switches"] = st.switches;
+    out["decisions"] = st.decisions;
+    out["missed_readings"] = st.missed_readings;
+    std::lock_guard lock(latest.mutex);
+    out["readings"] = latest.readings;
+    if (latest.reading) {
+      out["virtual_time_ns"] = latest.reading_time_ns;
+      out["celsius"] = latest.reading->celsius;
+      out["outside_celsius"] = latest.reading->outside_celsius;
+      out["heater_on"] = latest.reading->heater_on;
+    }
+    return out;
+  };
+  server.Get("/api/status", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(status_json().dump(), "application/json");
+  });
+  server.Get("/api/history", [&](const httplib::Request&, httplib::Response& res) {
+    json points = json::array();
+    std::lock_guard lock(latest.mutex);
+    for (const auto& p : latest.history) {
+      points.push_back({{"hours", p.hours}, {"celsius", p.celsius}, {"outside_celsius", p.outside_celsius},
+                        {"setpoint", p.setpoint}, {"heater_on", p.heater_on}});
+    }
+    res.set_content(points.dump(), "application/json");
+  });
+  server.Post("/api/setpoint", [&](const httplib::Request& req, httplib::Response& res) {
+    const json change = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    std::optional<std::string> problem;
+    home::Setpoint now{};
+    setpoint->update([&](home::Setpoint& s) {
+      home::Setpoint candidate = s;
+      problem = change.is_discarded() ? std::optional<std::string>("the body is not JSON") : apply(change, candidate);
+      if (problem) return false;
+      s = candidate;
+      now = s;
+      return true;
+    });
+    if (problem) {
+      res.status = 400;
+      res.set_content(json{{"error", *problem}}.dump(), "application/json");
+      return;
+    }
+    spdlog::info("setpoint changed to {:.1f} ± {:.1f} °C, mode {}", now.celsius, now.band,
+                 now.mode == home::Mode::heat ? "heat" : "off");
+    res.set_content(setpoint_json(now).dump(), "application/json");
+  });
+  server.Get("/", [&](const httplib::Request&, httplib::Response& res) {
+    const json st = status_json();
+    std::vector<home::ChartPoint> points;
+    {
+      std::lock_guard lock(latest.mutex);
+      points.assign(latest.history.begin(), latest.history.end());
+    }
+    char summary[512];
+    std::snprintf(summary, sizeof summary,
+                  "<p class=big>%.2f °C <span>outside %.1f °C</span></p>"
+                  "<p>setpoint %.1f ± %.1f °C, mode %s · heater <b>%s</b> · %llu switches · %llu readings</p>",
+                  st.value("celsius", 0.0), st.value("outside_celsius", 0.0), st["setpoint"]["celsius"].get<double>(),
+                  st["setpoint"]["band"].get<double>(), st["setpoint"]["mode"].get<std::string>().c_str(),
+                  st.value("heater_on", false) ? "ON" : "off", st["switches"].get<unsigned long long>(),
+                  st["readings"].get<unsigned long long>());
+    std::string page =
+        "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=2>"
+        "<title>statebus home</title><style>body{font-family:sans-serif;margin:2em}"
+        ".big{font-size:2.4em;margin:0}.big span{font-size:.4em;color:#555}</style></head><body>"
+        "<h1>Living room</h1>";
+    page += summary;
+    page += home::render_chart_svg(points, "Temperature, setpoint and heater");
+    page +=
+        "<form method=post action=/setpoint-form>Setpoint <input name=celsius size=4> °C "
+        "<button>set</button></form><p><small>JSON: GET /api/status, GET /api/history, "
+        "POST /api/setpoint {\"celsius\": 21}</small></p></body></html>";
+    res.set_content(page, "text/html; charset=utf-8");
+  });
+  server.Post("/setpoint-form", [&](const httplib::Request& req, httplib::Response& res) {
+    const double celsius = std::atof(req.get_param_value("celsius").c_str());
+    if (celsius >= 5.0 && celsius <= 30.0) {
+      setpoint->update([&](home::Setpoint& s) {
+        s.celsius = celsius;
+        return true;
+      });
+      spdlog::info("setpoint changed to {:.1f} °C from the page", celsius);
+    }
+    res.set_redirect("/");
+  });
+
+  if (port == 0) {
+    port = server.bind_to_any_port("127.0.0.1");
+  } else if (!server.bind_to_port("127.0.0.1", port)) {
+    spdlog::error("cannot listen on 127.0.0.1:{} (in use?); give another --port", port);
+    stop = true;
+    reader.join();
+    return 1;
+  }
+  if (port < 0) {
+    spdlog::error("cannot listen on 127.0.0.1");
+    stop = true;
+    reader.join();
+    return 1;
+  }
+  signals.wait_in_thread([&](int) { server.stop(); });
+  spdlog::info("listening on http://127.0.0.1:{}/", port);
+  std::printf("listening on http://127.0.0.1:%d/\nready\n", port);
+  std::fflush(stdout);
+  server.listen_after_bind();
+  stop = true;
+  reader.join();
+  return 0;
+}
