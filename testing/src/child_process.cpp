@@ -30,11 +30,18 @@ void close_fd(int& fd) noexcept {
 
 }  // namespace
 
-Result<ChildProcess> ChildProcess::spawn(std::vector<std::string> argv) {
+Result<ChildProcess> ChildProcess::spawn(std::vector<std::string> argv) { return spawn(std::move(argv), {}); }
+
+Result<ChildProcess> ChildProcess::spawn(std::vector<std::string> argv, const std::string& stderr_path) {
   if (argv.empty()) return fail(Errc::invalid_argument, "ChildProcess::spawn needs at least the executable");
   std::array<int, 2> in{-1, -1}, out{-1, -1}, err{-1, -1}, exec_error{-1, -1};
   for (auto* p : {&in, &out, &err, &exec_error}) {
     if (::pipe2(p->data(), O_CLOEXEC) != 0) return fail(Errc::system_error, "pipe2: " + std::string(std::strerror(errno)));
+  }
+  int err_file = -1;
+  if (!stderr_path.empty()) {
+    err_file = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (err_file < 0) return fail(Errc::system_error, "cannot open " + stderr_path + ": " + std::strerror(errno));
   }
   std::vector<char*> args;
   for (std::string& arg : argv) args.push_back(arg.data());
@@ -46,7 +53,7 @@ Result<ChildProcess> ChildProcess::spawn(std::vector<std::string> argv) {
     // Child: only async-signal-safe calls until exec.
     ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
+    ::dup2(err_file >= 0 ? err_file : err[1], STDERR_FILENO);
     ::execv(args[0], args.data());
     const int error = errno;
     [[maybe_unused]] auto n = ::write(exec_error[1], &error, sizeof error);
@@ -55,6 +62,7 @@ Result<ChildProcess> ChildProcess::spawn(std::vector<std::string> argv) {
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
+  if (err_file >= 0) ::close(err_file);
   ::close(exec_error[1]);
   ChildProcess child;
   child.pid_ = pid;

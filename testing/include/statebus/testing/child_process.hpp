@@ -23,6 +23,9 @@ class ChildProcess {
   /// Starts argv[0] (a path) with arguments. Fails with invalid_argument
   /// (empty argv) or system_error (exec failed: the message names the path).
   static Result<ChildProcess> spawn(std::vector<std::string> argv);
+  /// The same with the child's stderr appended to the file `stderr_path`
+  /// instead of a pipe (for chatty children whose stderr nobody reads).
+  static Result<ChildProcess> spawn(std::vector<std::string> argv, const std::string& stderr_path);
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;

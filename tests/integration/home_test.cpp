@@ -1,0 +1,238 @@
+// The heating demo's processes, tested the way the system runs: separate
+// processes on a private bus, a lockstep clock, a recorder, log capture.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "home/messages.hpp"
+#include "statebus/bus.hpp"
+#include "statebus/state/cell.hpp"
+#include "statebus/testing/bus_test.hpp"
+#include "statebus/testing/matchers.hpp"
+#include "statebus/testing/scenario.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using home::HeaterCommand;
+using home::TemperatureReading;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using testing::InVirtualTimeOrder;
+using testing::RecordedValue;
+using testing::Scenario;
+using testing::VirtualTimeBetween;
+using testing::WithoutSequenceGaps;
+
+class Home : public testing::BusTest {
+ protected:
+  void SetUp() override {
+    BusTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto node = Node::connect("home-test");
+    ASSERT_TRUE(node) << node.error().message();
+    node_ = std::move(*node);
+    testing::ScenarioOptions options;
+    options.record = {"home/**"};
+    auto story = Scenario::start(*node_, options);
+    ASSERT_TRUE(story) << story.error().message();
+    story_.emplace(std::move(*story));
+  }
+  void TearDown() override { story_.reset(); }
+
+  void start(const std::string& name, std::vector<std::string> argv = {}) {
+    argv.insert(argv.begin(), std::string(STATEBUS_HOME_DIR "/statebus-") + name);
+    auto child = story_->spawn(name, std::move(argv));
+    ASSERT_TRUE(child) << child.error().message();
+  }
+
+  // Starts the web process on a free port; returns the port.
+  int start_web() {
+    auto child = story_->spawn("web", {STATEBUS_HOME_DIR "/statebus-web", "--port", "0"}, "");
+    EXPECT_TRUE(child) << child.error().message();
+    if (!child) return 0;
+    int port = 0;
+    while (auto line = (*child)->read_line(10s)) {
+      std::sscanf(line->c_str(), "listening on http://127.0.0.1:%d/", &port);
+      if (*line == "ready") break;
+    }
+    EXPECT_GT(port, 0);
+    return port;
+  }
+
+  // The controller's status once it has decided on `n` readings (it decides
+  // in its own process, a moment after the clock got where the test wanted).
+  home::HeatingStatus status_after(std::uint64_t n) {
+    auto cell = Cell<home::HeatingStatus>::open(home::kStatusCell);
+    EXPECT_TRUE(cell);
+    if (!cell) return {};
+    for (;;) {
+      const auto [value, version] = cell->load_versioned();
+      if (value.decisions >= n) return value;
+      cell->wait_for_change_until(version, VirtualClock::now() + 1h);  // woken by the store
+    }
+  }
+
+  std::vector<Recorded<HeaterCommand>> commands() {
+    return story_->recorder().samples<HeaterCommand>(home::kHeaterChannel);
+  }
+  std::vector<Recorded<TemperatureReading>> readings() {
+    return story_->recorder().samples<TemperatureReading>(home::kTemperatureChannel);
+  }
+
+  std::optional<Node> node_;
+  std::optional<Scenario> story_;
+};
+
+// Readings scripted as a function of virtual time, the controller in its own
+// process: a dip shorter than the dwell time switches nothing; a longer one
+// switches on exactly one dwell after it began; warmth switches off likewise.
+TEST_F(Home, HeaterSwitchesOnlyAfterTheDwellTimeOutsideTheBand) {
+  start("heating");
+  ASSERT_TRUE(story_->script<TemperatureReading>(
+      std::string(home::kTemperatureChannel), 1s, [](VirtualClock::duration t) -> std::optional<TemperatureReading> {
+        double celsius = 20.0;
+        if ((t >= 30s && t < 35s) || (t >= 60s && t < 200s)) celsius = 19.0;  // below 19.5
+        if (t >= 200s) celsius = 21.0;                                      // above 20.5
+        return TemperatureReading{static_cast<std::uint64_t>(t / 1s), celsius, 5.0, false};
+      }));
+  ASSERT_TRUE(story_->run_for(300s));
+  const auto status = status_after(300);
+  const auto t0 = story_->t0();
+
+  EXPECT_THAT(commands(),
+              ElementsAre(RecordedValue(Field(&HeaterCommand::on, false)),  // the state at start
+                          ::testing::AllOf(RecordedValue(Field(&HeaterCommand::on, true)),
+                                           RecordedValue(Field(&HeaterCommand::reading_index, 70U)),
+                                           VirtualTimeBetween(t0 + 70s, t0 + 70s)),
+                          ::testing::AllOf(RecordedValue(Field(&HeaterCommand::on, false)),
+                                           VirtualTimeBetween(t0 + 210s, t0 + 210s))));
+  EXPECT_EQ(status.decisions, 300U);
+  EXPECT_EQ(status.switches, 2U);
+  EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "heater on at 19.00", 1s, "heating"));
+}
+
+// A simulated day of sensor and controller: after warm-up the room stays in
+// the band (give or take what a dwell time lets it drift), the heater never
+// switches faster than the dwell time, and not one reading is lost.
+TEST_F(Home, ASimulatedDayStaysInTheBandAndNeverTogglesFasterThanTheDwell) {
+  start("heating");
+  start("sensor");
+  ASSERT_TRUE(story_->run_for(24h));
+  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 86400, 1s));
+
+  const auto day = readings();
+  ASSERT_EQ(day.size(), 86400U);
+  EXPECT_THAT(day, WithoutSequenceGaps());
+  EXPECT_THAT(day, InVirtualTimeOrder());
+  bool warm = false;
+  double low = 100, high = -100;
+  for (const auto& r : day) {
+    warm = warm || r.value.celsius >= 19.5;
+    if (!warm) continue;
+    low = std::min(low, r.value.celsius);
+    high = std::max(high, r.value.celsius);
+  }
+  ASSERT_TRUE(warm);
+  // 10 s of drift at the model's fastest rate (~0.2 K/h … 10 K/h) is < 0.05 K.
+  EXPECT_GE(low, 19.45);
+  EXPECT_LE(high, 20.55);
+
+  const auto switches = commands();
+  ASSERT_GT(switches.size(), 20U);
+  EXPECT_THAT(switches, InVirtualTimeOrder());
+  for (std::size_t i = 2; i < switches.size(); ++i) {
+    EXPECT_GE(switches[i].virtual_time() - switches[i - 1].virtual_time(), 10s) << "switch " << i;
+    EXPECT_NE(switches[i].value.on, switches[i - 1].value.on) << "switch " << i;
+  }
+  const auto status = status_after(86400);
+  EXPECT_EQ(status.decisions, 86400U);
+  EXPECT_EQ(status.missed_readings, 0U);
+  EXPECT_TRUE(story_->recorder().gaps().empty());
+}
+
+// The web process killed with SIGKILL in the middle of the run: the heating
+// goes on as if nothing happened; no reading and no decision is missed.
+TEST_F(Home, TheWebProcessKilledMidRunChangesNothingForTheHeating) {
+  start("heating");
+  start("sensor");
+  const int port = start_web();
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(story_->run_for(1h));
+  story_->expect_exit("web");
+  ASSERT_TRUE(story_->child("web").signal(SIGKILL));
+  ASSERT_TRUE(story_->child("web").wait(10s));
+  ASSERT_TRUE(story_->run_for(1h));
+
+  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 7200, 1s));
+  const auto two_hours = readings();
+  ASSERT_EQ(two_hours.size(), 7200U);
+  EXPECT_THAT(two_hours, WithoutSequenceGaps());
+  const auto status = status_after(7200);
+  EXPECT_EQ(status.decisions, 7200U);  // one decision per reading, before, during and after
+  EXPECT_EQ(status.last_reading, 7200U);
+  EXPECT_EQ(status.missed_readings, 0U);
+  EXPECT_GE(commands().size(), 3U);  // it kept switching
+  EXPECT_GT(commands().back().virtual_time(), story_->t0() + 1h);
+}
+
+// The user changes the setpoint through the web API; the controller follows.
+TEST_F(Home, ASetpointChangedThroughTheWebReachesTheController) {
+  start("heating");
+  start("sensor");
+  const int port = start_web();
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(story_->run_for(1h));
+  httplib::Client web("127.0.0.1", port);
+
+  auto bad = web.Post("/api/setpoint", R"({"celsius": 99})", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("celsius must be a number from 5 to 30"), std::string::npos) << bad->body;
+
+  auto changed = web.Post("/api/setpoint", R"({"celsius": 23})", "application/json");
+  ASSERT_TRUE(changed);
+  ASSERT_EQ(changed->status, 200) << changed->body;
+  const auto when = VirtualClock::now();
+  ASSERT_TRUE(story_->run_for(2h));
+
+  // The controller switched on after the change, and the room got there.
+  const auto after = commands();
+  EXPECT_TRUE(std::any_of(after.begin(), after.end(), [&](const Recorded<HeaterCommand>& c) {
+    return c.value.on && c.virtual_time() >= when;
+  }));
+  const auto last = readings().back().value;
+  EXPECT_GE(last.celsius, 22.4);
+  EXPECT_LE(last.celsius, 23.6);
+  auto status = web.Get("/api/status");
+  ASSERT_TRUE(status);
+  const auto json = nlohmann::json::parse(status->body);
+  EXPECT_DOUBLE_EQ(json["setpoint"]["celsius"].get<double>(), 23.0);
+  EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "setpoint changed to 23.0", 1s, "web"));
+  auto page = web.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("<svg"), std::string::npos);
+}
+
+// Every process's log records reach the test, with the process's name.
+TEST_F(Home, LogRecordsOfEveryProcessAreCaptured) {
+  start("heating");
+  start("sensor");
+  ASSERT_GT(start_web(), 0);
+  ASSERT_TRUE(story_->run_for(2h));
+  auto& logs = story_->logs();
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "controlling to 20.0", 1s, "heating"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "room at 16.0", 1s, "sensor"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "listening on http://127.0.0.1:", 1s, "web"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "^heater on at", 1s, "heating"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "^heater off at", 1s, "heating"));
+}
+
+}  // namespace
+}  // namespace statebus

@@ -1,0 +1,132 @@
+// The scenario toolkit itself: children from functions of this program,
+// scripted inputs on virtual time, and the report of how children ended.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "statebus/bus.hpp"
+#include "statebus/testing/bus_test.hpp"
+#include "statebus/testing/main.hpp"
+#include "statebus/testing/matchers.hpp"
+#include "statebus/testing/scenario.hpp"
+#include "test_messages.hpp"
+
+using namespace std::chrono_literals;
+
+// Echoes every reading on test/in to test/out, doubled, on an event loop.
+STATEBUS_TEST_FUNCTION(doubler) {
+  auto node = statebus::Node::connect(argc > 1 ? argv[1] : "doubler");
+  if (!node) return 1;
+  auto in = statebus::Subscriber<statebus::test::Reading>::create(*node, "test/in");
+  auto out = statebus::Publisher<statebus::test::Reading>::create(*node, "test/out");
+  auto loop = statebus::EventLoop::create();
+  if (!in || !out || !loop) return 2;
+  (void)loop->on(*in, [&](const statebus::Sample<statebus::test::Reading>& s) {
+    auto value = s.value();
+    value.celsius *= 2;
+    (void)out->publish(value);
+  });
+  std::printf("ready\n");
+  std::fflush(stdout);
+  loop->run();  // until SIGTERM ends the process
+  return 0;
+}
+
+STATEBUS_TEST_FUNCTION(crasher) {
+  std::printf("ready\n");
+  std::fflush(stdout);
+  std::abort();
+}
+
+STATEBUS_TEST_FUNCTION(stubborn) {
+  std::signal(SIGTERM, SIG_IGN);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) ::pause();
+}
+
+namespace statebus {
+namespace {
+
+using test::Reading;
+using testing::Scenario;
+
+class ScenarioTest : public testing::BusTest {
+ protected:
+  void SetUp() override {
+    BusTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto node = Node::connect("scenario-test");
+    ASSERT_TRUE(node) << node.error().message();
+    node_ = std::move(*node);
+  }
+  std::optional<Node> node_;
+};
+
+TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
+  testing::ScenarioOptions options;
+  options.record = {"test/**"};
+  auto story = Scenario::start(*node_, options);
+  ASSERT_TRUE(story) << story.error().message();
+  ASSERT_TRUE(story->spawn_function("doubler", "doubler", {"doubler-1"}));
+  ASSERT_TRUE(story->script<Reading>("test/in", 1min, [](VirtualClock::duration t) -> std::optional<Reading> {
+    if (t > 10min) return std::nullopt;  // the script ends after ten minutes
+    return Reading{static_cast<std::uint64_t>(t / 1min), 1.5, "x"};
+  }));
+  ASSERT_TRUE(story->run_for(1h));
+  ASSERT_TRUE(story->recorder().wait_for_count("test/out", 10, 1min));
+
+  const auto out = story->recorder().samples<Reading>("test/out");
+  ASSERT_EQ(out.size(), 10U);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].value.index, i + 1);
+    EXPECT_DOUBLE_EQ(out[i].value.celsius, 3.0);
+    EXPECT_EQ(out[i].virtual_time(), story->t0() + (i + 1) * 1min);  // answered at the very time of the input
+  }
+  EXPECT_EQ(VirtualClock::now(), story->t0() + 1h);
+  const auto reports = story->shutdown();
+  ASSERT_EQ(reports.size(), 1U);
+  EXPECT_FALSE(reports[0].crashed) << testing::describe_wait_status(reports[0].status);
+  EXPECT_FALSE(reports[0].killed);
+}
+
+TEST_F(ScenarioTest, ShutdownReportsACrashedAndAStubbornChild) {
+  testing::ScenarioOptions options;
+  options.record = {};
+  auto story = Scenario::start(*node_, options);
+  ASSERT_TRUE(story);
+  ASSERT_TRUE(story->spawn_function("crasher", "crasher"));
+  ASSERT_TRUE(story->spawn_function("stubborn", "stubborn"));
+  ASSERT_TRUE(story->child("crasher").wait(10s));
+  story->expect_exit("crasher");
+  story->expect_exit("stubborn");
+  const auto reports = story->shutdown(200ms);
+  ASSERT_EQ(reports.size(), 2U);
+  for (const auto& report : reports) {
+    if (report.name == "crasher") {
+      EXPECT_TRUE(report.crashed);
+      EXPECT_EQ(testing::describe_wait_status(report.status), "SIGABRT");
+    } else {
+      EXPECT_TRUE(report.killed);
+      EXPECT_EQ(testing::describe_wait_status(report.status), "SIGKILL");
+    }
+  }
+}
+
+TEST_F(ScenarioTest, AnUnknownFunctionOrASilentChildIsAClearError) {
+  auto story = Scenario::start(*node_, {});
+  ASSERT_TRUE(story);
+  auto missing = story->spawn_function("ghost", "no_such_function");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("ready"), std::string::npos) << missing.error().message();
+  story->expect_exit("ghost");
+  auto twice = story->spawn_function("ghost", "crasher");
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message().find("already"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace statebus
