@@ -231,7 +231,7 @@ int run_log(const LogArgs& args) {
   const bool color = args.color == "always" || (args.color == "auto" && is_tty(stdout));
   auto node = connect_cli();
   if (!node) return 1;
-  auto sub = UntypedSubscriber::create(*node, kLogChannel, SubscriberOptions{256, 0, false});
+  auto sub = UntypedSubscriber::create(*node, kLogChannel, SubscriberOptions{256, 0, false});  // from now on
   if (!sub) {
     std::fprintf(stderr, "statebus log: %s\n", sub.error().message().c_str());
     return 1;

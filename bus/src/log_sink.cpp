@@ -81,6 +81,9 @@ void encode_log_record(const LogEntry& entry, std::string& out) {
 Result<std::shared_ptr<BusLogSink>> BusLogSink::create(const Node& node, std::string process_name) {
   PublisherOptions options;
   options.never_block = true;  // a log call must not wait for a slow reader
+  // The last records stay for readers that connect late (the daemon connects
+  // ports a moment after they appear): a process's first records are not lost.
+  options.history = kLogHistory;
   auto publisher = UntypedPublisher::create(node, kLogChannel, nullptr, options);
   if (!publisher) return tl::make_unexpected(std::move(publisher.error()));
   if (process_name.empty()) process_name = node.name();

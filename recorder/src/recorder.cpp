@@ -196,6 +196,9 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
   // Log sinks never block, and a lossless subscriber cannot connect to such
   // a publisher: the log channel is taken lossy, its losses counted.
   sub_options.lossless = options.lossless && !is_log;
+  // A process's first log records may go out before the daemon connects us:
+  // sinks keep them as history, and we ask for it.
+  if (is_log) sub_options.history = kLogHistory;
   auto subscriber = UntypedSubscriber::create(node, channel, sub_options);
   if (!subscriber) {
     subscribed.erase(channel);

@@ -174,10 +174,13 @@ int run(const Options& o, home::StopSignals& signals) {
     if (!start(p)) return 1;
   }
 
+  const bool kill_web = !o.kill_web_at.empty();
+  const std::chrono::nanoseconds kill_web_at = kill_web ? home::duration_of(o.kill_web_at) : std::chrono::nanoseconds{};
   std::atomic<bool> stop{false};
   signals.wait_in_thread([&](int) { stop = true; });
   if (bounded && o.lockstep) {
-    (void)VirtualClock::set_lockstep(t0 + span);
+    // Lockstep stops at the kill first, so the kill lands at its virtual time however fast the run goes.
+    (void)VirtualClock::set_lockstep(t0 + (kill_web && kill_web_at < span ? kill_web_at : span));
   } else if (bounded) {
     (void)VirtualClock::set_rate(rate);
   } else {
@@ -190,8 +193,6 @@ int run(const Options& o, home::StopSignals& signals) {
               recording.mcap_path.c_str());
   std::fflush(stdout);
 
-  const bool kill_web = !o.kill_web_at.empty();
-  const std::chrono::nanoseconds kill_web_at = kill_web ? home::duration_of(o.kill_web_at) : std::chrono::nanoseconds{};
   bool web_killed = false;
   int last_hour_printed = -1;
   const auto real_start = std::chrono::steady_clock::now();
@@ -220,6 +221,7 @@ int run(const Options& o, home::StopSignals& signals) {
           spdlog::warn("killing web with SIGKILL, as asked (--kill-web-at)");
           ::kill(p.process->pid(), SIGKILL);
           web_killed = true;
+          if (o.lockstep) (void)VirtualClock::set_lockstep(t0 + span);
         }
       }
     }

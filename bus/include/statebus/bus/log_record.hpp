@@ -12,6 +12,8 @@ namespace statebus {
 
 /// The channel every process's bus log sink publishes on.
 inline constexpr std::string_view kLogChannel = "statebus/log";
+/// Records each sink keeps for readers that connect late; log readers ask for as many.
+inline constexpr std::uint32_t kLogHistory = 16;
 
 /// Severity, as spdlog numbers them.
 enum class LogLevel : std::uint8_t { trace = 0, debug = 1, info = 2, warn = 3, error = 4, critical = 5 };
