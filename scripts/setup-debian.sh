@@ -6,7 +6,7 @@ packages=(
   cmake ninja-build g++ pkg-config util-linux
   iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev libacl1-dev
   libspdlog-dev libfmt-dev libexpected-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev libcpp-httplib-dev gcovr
+  libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev libcpp-httplib-dev gcovr gnuplot-nox
   nodejs
 )
 # npm ships inside some Node.js builds; Debian packages it separately.

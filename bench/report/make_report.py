@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Builds the benchmark report from Google Benchmark JSON files.
+
+usage: make_report.py OUT_DIR MACHINE_TXT JSON...
+
+Writes OUT_DIR/report.md (round trips per transport and payload with
+p50/p99/p99.9/max, ratios to the baselines measured in the same run, the
+cost figures) and OUT_DIR/latency.dat + latency.gp for gnuplot, which the
+calling script renders to OUT_DIR/latency.png. Exits 1 if a benchmark
+reported an error or no samples (a broken benchmark), never for slowness.
+"""
+import json
+import sys
+from collections import defaultdict
+
+
+def main() -> int:
+    out_dir, machine_file, *files = sys.argv[1:]
+    machine = open(machine_file, encoding="utf-8").read().strip()
+    runs = []
+    broken = []
+    for path in files:
+        data = json.load(open(path, encoding="utf-8"))
+        for b in data.get("benchmarks", []):
+            if b.get("error_occurred"):
+                broken.append(f"{b['name']}: {b.get('error_message', 'error')}")
+                continue
+            if "samples" in b and b["samples"] == 0:
+                broken.append(f"{b['name']}: no samples")
+                continue
+            runs.append(b)
+
+    # Round trips: (transport, pinning) -> size -> (p50, p99, p999, max) in µs.
+    series = defaultdict(dict)
+    for b in runs:
+        name = b["name"]
+        parts = name.split("/")
+        if name.startswith("baseline/"):
+            _, kind, size, pinning = parts[:4]
+            size = int(size.rstrip("B"))
+            series[(kind, pinning)][size] = tuple(b[f"us_{k}"] for k in ("p50", "p99", "p99.9", "max"))
+        elif name.startswith("round_trip/"):
+            size = int(parts[1].rstrip("B"))
+            mode = parts[2]
+            for prefix, label in (("statebus_us_", f"statebus_{mode}"), ("iceoryx_us_", f"iceoryx_{mode}")):
+                if prefix + "p50" in b:
+                    series[(label, "cross")][size] = tuple(b[prefix + k] for k in ("p50", "p99", "p99.9", "max"))
+        elif name.startswith("BM_CellRoundTrip"):
+            series[("state_cell_poll", "cross")][16] = tuple(b[f"cell_ns_{k}"] / 1000 for k in ("p50", "p99", "p99.9", "max"))
+            series[("shm_spin_interleaved", "cross")][16] = tuple(
+                b[f"spin_ns_{k}"] / 1000 for k in ("p50", "p99", "p99.9", "max"))
+
+    lines = ["# statebus benchmark report", "", "```", machine, "```", ""]
+    lines += ["## Round trips between two processes (µs)", "",
+              "| transport | pinning | payload | p50 | p99 | p99.9 | max |", "|---|---|---|---|---|---|---|"]
+    for (kind, pinning), sizes in sorted(series.items()):
+        for size, (p50, p99, p999, mx) in sorted(sizes.items()):
+            lines.append(f"| {kind} | {pinning} | {human(size)} | {p50:.2f} | {p99:.2f} | {p999:.2f} | {mx:.1f} |")
+
+    def p50(kind, size, pinning="cross"):
+        return series.get((kind, pinning), {}).get(size, (None,))[0]
+
+    lines += ["", "## Targets (ratios within this run)", "", "| target | figure | met |", "|---|---|---|"]
+
+    def target(text, value, limit):
+        if value is None:
+            lines.append(f"| {text} | not measured in this run | — |")
+        else:
+            lines.append(f"| {text} | {value:.2f} | {'yes' if value <= limit else 'no'} |")
+
+    def ratio(a, b):
+        return a / b if a is not None and b else None
+
+    target("statebus poll / raw iceoryx poll, 64 B, p50 (≤ 1.10)", ratio(p50("statebus_poll", 64), p50("iceoryx_poll", 64)), 1.10)
+    biggest = max(series.get(("statebus_poll", "cross"), {64: None}).keys())
+    target(f"statebus poll, largest payload ({human(biggest)}) / 64 B, p50 (≤ 1.5)",
+           ratio(p50("statebus_poll", biggest), p50("statebus_poll", 64)) if biggest > 64 else None, 1.5)
+    target("statebus block / futex, p50 (≤ 1.2)", ratio(p50("statebus_block", 64), p50("futex", 8)), 1.2)
+    target("state cell / shared-memory spin, p50 (≤ 1.5)",
+           ratio(p50("state_cell_poll", 16), p50("shm_spin_interleaved", 16)), 1.5)
+    for b in runs:
+        if b["name"].startswith("log_call_bus_sink_vs_spdlog_async"):
+            target("log call p50, bus sink / spdlog async (≤ 1.0)", b["p50_ratio"], 1.0)
+
+    lines += ["", "## Costs", "", "| benchmark | time | counters |", "|---|---|---|"]
+    for b in runs:
+        if b["name"].startswith(("baseline/", "round_trip/")):
+            continue
+        counters = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(b.items())
+                             if isinstance(v, (int, float)) and k not in (
+                                 "real_time", "cpu_time", "iterations", "repetitions", "repetition_index",
+                                 "threads", "family_index", "per_family_instance_index"))
+        lines.append(f"| {b['name']} | {b['real_time']:.1f} {b['time_unit']} | {counters} |")
+    if broken:
+        lines += ["", "## Broken benchmarks", ""] + [f"- {b}" for b in broken]
+    open(f"{out_dir}/report.md", "w", encoding="utf-8").write("\n".join(lines) + "\n")
+
+    # The plot: p50 against payload, one line per transport (cross-CPU).
+    plotted = [(k, v) for (k, pin), v in sorted(series.items()) if pin == "cross" and len(v) > 1]
+    with open(f"{out_dir}/latency.dat", "w", encoding="utf-8") as dat:
+        for kind, sizes in plotted:
+            dat.write(f'"{kind}"\n')
+            for size, values in sorted(sizes.items()):
+                dat.write(f"{size} {values[0]} {values[1]}\n")
+            dat.write("\n\n")
+    singles = [(k, v) for (k, pin), v in sorted(series.items()) if pin == "cross" and len(v) == 1]
+    with open(f"{out_dir}/latency.gp", "w", encoding="utf-8") as gp:
+        gp.write(f'set terminal pngcairo size 960,600 font ",10"\nset output "{out_dir}/latency.png"\n')
+        gp.write('set logscale xy\nset xlabel "payload (bytes)"\nset ylabel "round trip p50 (µs)"\n')
+        gp.write('set title "Round trips between two processes, leader and follower on different CPUs"\n')
+        gp.write('set key outside right\nset grid\n')
+        plots = [f'"{out_dir}/latency.dat" index {i} using 1:2 with linespoints title columnheader(1)'
+                 for i in range(len(plotted))]
+        for kind, sizes in singles:
+            size, values = next(iter(sizes.items()))
+            plots.append(f'"+" using ({size}):({values[0]}) every ::0::0 with points pointsize 2 title "{kind}"')
+        gp.write("plot " + ", \\\n     ".join(plots) + "\n")
+    print("\n".join(lines))
+    if broken:
+        print("\nbroken benchmarks:\n" + "\n".join(broken), file=sys.stderr)
+        return 1
+    return 0
+
+
+def human(size: int) -> str:
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} B"
+
+
+def fmt(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
