@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +36,10 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+struct Msg8 {
+  char bytes[8];
+};
+STATEBUS_MESSAGE(Msg8, "bench/Msg8", bytes);
 struct Msg64 {
   char bytes[64];
 };
@@ -47,14 +52,19 @@ struct Msg1M {
   char bytes[1024 * 1024];
 };
 STATEBUS_MESSAGE(Msg1M, "bench/Msg1M", bytes);
+struct Msg4M {
+  char bytes[4 * 1024 * 1024];
+};
+STATEBUS_MESSAGE(Msg4M, "bench/Msg4M", bytes);
 
 enum class Transport { statebus, iceoryx };
-enum class Mode { poll, block };
+enum class Mode { poll, block, spin };  // spin: spin up to 20 µs, then block
 
 constexpr int kWarmup = 1000;
 
 std::string channel(Transport t, Mode m, std::size_t size, const char* direction) {
-  return std::string("bench/") + (t == Transport::statebus ? "sb" : "iox") + (m == Mode::poll ? "-poll" : "-block") +
+  return std::string("bench/") + (t == Transport::statebus ? "sb" : "iox") +
+         (m == Mode::poll ? "-poll" : m == Mode::block ? "-block" : "-spin") +
          "/s" + std::to_string(size) + "/" + direction;
 }
 
@@ -99,6 +109,7 @@ struct StatebusSide {
     for (char marker = 0;;) {
       if (try_receive(marker)) return marker;
       if (mode == Mode::block) in.wait(1s);
+      if (mode == Mode::spin) in.wait(1s, std::chrono::microseconds(20));
     }
   }
 };
@@ -116,7 +127,7 @@ struct IceoryxSide {
     side.in = std::make_unique<iox::popo::UntypedSubscriber>(iox_service(receive));
     side.size = size;
     side.mode = mode;
-    if (mode == Mode::block) {
+    if (mode != Mode::poll) {  // raw iceoryx has no spin-then-block: it blocks
       side.waitset = std::make_unique<iox::popo::WaitSet<1>>();
       if (side.waitset->attachState(*side.in, iox::popo::SubscriberState::HAS_DATA).has_error()) return std::nullopt;
     }
@@ -153,7 +164,7 @@ struct IceoryxSide {
   char receive() {
     for (char marker = 0;;) {
       if (try_receive(marker)) return marker;
-      if (mode == Mode::block) waitset->timedWait(iox::units::Duration::fromSeconds(1));
+      if (mode != Mode::poll) waitset->timedWait(iox::units::Duration::fromSeconds(1));
     }
   }
 };
@@ -181,7 +192,7 @@ void follow_scenario(const statebus::Node& node, Mode m) {
   std::printf("ready\n");
   std::fflush(stdout);
   if (!sb || !iox) return;
-  if (m == Mode::block) {
+  if (m != Mode::poll) {
     // One sleeping thread per transport.
     std::thread iox_thread([&] { echo(*iox); });
     echo(*sb);
@@ -215,7 +226,9 @@ int follower() {
   std::string mode;
   std::size_t size = 0;
   while (std::cin >> mode >> size) {
-    const Mode m = mode == "poll" ? Mode::poll : Mode::block;
+    const Mode m = mode == "poll" ? Mode::poll : mode == "spin" ? Mode::spin : Mode::block;
+    if (size == sizeof(Msg8)) follow_scenario<Msg8>(*node, m);
+    if (size == sizeof(Msg4M)) follow_scenario<Msg4M>(*node, m);
     if (size == sizeof(Msg64)) follow_scenario<Msg64>(*node, m);
     if (size == sizeof(Msg4K)) follow_scenario<Msg4K>(*node, m);
     if (size == sizeof(Msg1M)) follow_scenario<Msg1M>(*node, m);
@@ -240,7 +253,8 @@ double round_trip_us(Side& side) {
 // that the machine's drift over a run (a noisy shared VM) hits both alike.
 template <class Msg>
 void round_trip(benchmark::State& state, Mode m) {
-  g_follower->write(std::string(m == Mode::poll ? "poll " : "block ") + std::to_string(sizeof(Msg)) + "\n");
+  g_follower->write(std::string(m == Mode::poll ? "poll " : m == Mode::spin ? "spin " : "block ") +
+                    std::to_string(sizeof(Msg)) + "\n");
   if (g_follower->read_line(10s) != "ready") {
     state.SkipWithError("the follower is not ready");
     return;
@@ -257,7 +271,7 @@ void round_trip(benchmark::State& state, Mode m) {
     round_trip_us(*sb);
     round_trip_us(*iox);
   }
-  const int block = m == Mode::poll ? 1000 : 100;
+  const int block = m == Mode::poll ? 1000 : 100;  // round trips per transport and iteration
   std::vector<double> sb_us;
   std::vector<double> iox_us;
   int round = 0;
@@ -290,12 +304,16 @@ void round_trip(benchmark::State& state, Mode m) {
 }
 
 template <class Msg>
-void register_size(int poll_rounds, int block_rounds) {
+void register_size(int poll_rounds, int block_rounds, bool spin = false) {
   const std::string size = std::to_string(sizeof(Msg));
   benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll").c_str(), round_trip<Msg>, Mode::poll)
       ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(poll_rounds);
   benchmark::RegisterBenchmark(("round_trip/" + size + "B/block").c_str(), round_trip<Msg>, Mode::block)
       ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
+  if (spin) {
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin)
+        ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
+  }
 }
 
 }  // namespace
@@ -308,7 +326,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pingpong_bench: %s\n", isolation.error().message().c_str());
     return 1;
   }
-  static auto daemon = statebus::Daemon::start();
+  // Four publishers of 4 MiB (two per transport, each keeping its last
+  // chunk, as iceoryx does) and the samples in flight need more than the
+  // compact default's three 4 MiB chunks.
+  statebus::DaemonOptions options;
+  for (auto& pool : options.memory.pools) {
+    if (pool.payload_size >= 4u << 20) pool.count = std::max<std::uint32_t>(pool.count, 8);
+  }
+  static auto daemon = statebus::Daemon::start(options);
   if (!daemon) {
     std::fprintf(stderr, "pingpong_bench: %s\n", daemon.error().message().c_str());
     return 1;
@@ -328,9 +353,11 @@ int main(int argc, char** argv) {
   g_node = std::move(*node);
 
   // Rounds of 2 × 1000 (poll) or 2 × 100 (block) round trips.
-  register_size<Msg64>(25, 25);
+  register_size<Msg8>(25, 25);
+  register_size<Msg64>(25, 25, /*spin=*/true);
   register_size<Msg4K>(25, 25);
   register_size<Msg1M>(25, 25);
+  register_size<Msg4M>(10, 10);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
