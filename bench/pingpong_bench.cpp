@@ -222,10 +222,12 @@ int follower() {
     std::fprintf(stderr, "follower: %s\n", node.error().message().c_str());
     return 1;
   }
-  // Commands on stdin: "<mode> <size>".
+  // Commands on stdin: "<mode> <size> <cpu>".
   std::string mode;
   std::size_t size = 0;
-  while (std::cin >> mode >> size) {
+  int cpu = statebus::bench::kFollowerCpu;
+  while (std::cin >> mode >> size >> cpu) {
+    statebus::bench::pin_to_cpu(cpu);
     const Mode m = mode == "poll" ? Mode::poll : mode == "spin" ? Mode::spin : Mode::block;
     if (size == sizeof(Msg8)) follow_scenario<Msg8>(*node, m);
     if (size == sizeof(Msg4M)) follow_scenario<Msg4M>(*node, m);
@@ -252,9 +254,9 @@ double round_trip_us(Side& side) {
 // Both transports in one benchmark, alternating blocks of round trips, so
 // that the machine's drift over a run (a noisy shared VM) hits both alike.
 template <class Msg>
-void round_trip(benchmark::State& state, Mode m) {
+void round_trip(benchmark::State& state, Mode m, int follower_cpu) {
   g_follower->write(std::string(m == Mode::poll ? "poll " : m == Mode::spin ? "spin " : "block ") +
-                    std::to_string(sizeof(Msg)) + "\n");
+                    std::to_string(sizeof(Msg)) + " " + std::to_string(follower_cpu) + "\n");
   if (g_follower->read_line(10s) != "ready") {
     state.SkipWithError("the follower is not ready");
     return;
@@ -306,12 +308,17 @@ void round_trip(benchmark::State& state, Mode m) {
 template <class Msg>
 void register_size(int poll_rounds, int block_rounds, bool spin = false) {
   const std::string size = std::to_string(sizeof(Msg));
-  benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll").c_str(), round_trip<Msg>, Mode::poll)
+  const int cross = statebus::bench::kFollowerCpu;
+  const int same = statebus::bench::kLeaderCpu;
+  benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll").c_str(), round_trip<Msg>, Mode::poll, cross)
       ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(poll_rounds);
-  benchmark::RegisterBenchmark(("round_trip/" + size + "B/block").c_str(), round_trip<Msg>, Mode::block)
+  benchmark::RegisterBenchmark(("round_trip/" + size + "B/block").c_str(), round_trip<Msg>, Mode::block, cross)
       ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
   if (spin) {
-    benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin)
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin, cross)
+        ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
+    // Both on one CPU: blocking only (two pollers on one CPU wait for the scheduler's time slices).
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/block/same").c_str(), round_trip<Msg>, Mode::block, same)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
   }
 }

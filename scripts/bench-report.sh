@@ -12,38 +12,6 @@ mode=full
 out="${STATEBUS_BENCH_OUT:-bench-out}"
 scripts/setup-debian.sh
 cmake --preset release >/dev/null
-cmake --build --preset release --target pingpong_bench baseline_bench state_bench recorder_bench
-mkdir -p "$out"
-bin=build/release/bench
-
-{
-  echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  echo "cores: $(nproc)"
-  virt=$(systemd-detect-virt 2>/dev/null || true)
-  if [[ -z "$virt" ]]; then grep -qw hypervisor /proc/cpuinfo && virt="yes (hypervisor flag)" || virt=none; fi
-  echo "virtualised: $virt"
-  echo "kernel: $(uname -r)"
-  echo "date: $(date -u +%Y-%m-%dT%H:%MZ), mode: $mode"
-} > "$out/machine.txt"
-cat "$out/machine.txt"
-
-if [[ $mode == quick ]]; then
-  pingpong=(--benchmark_filter='64B/poll')
-  baseline=(--benchmark_filter='/(8|64)B/cross')
-  state=(--benchmark_filter=RoundTrip)
-  recorder=(--benchmark_filter=log_call)
-else
-  pingpong=()
-  baseline=()
-  state=()
-  recorder=()
-fi
-"$bin/pingpong_bench" "${pingpong[@]}" --benchmark_out="$out/pingpong.json" --benchmark_out_format=json
-"$bin/baseline_bench" "${baseline[@]}" --benchmark_out="$out/baseline.json" --benchmark_out_format=json
-"$bin/state_bench" "${state[@]}" --benchmark_out="$out/state.json" --benchmark_out_format=json
-"$bin/recorder_bench" "${recorder[@]}" --benchmark_out="$out/recorder.json" --benchmark_out_format=json
-
-python3 bench/report/make_report.py "$out" "$out/machine.txt" "$out"/pingpong.json "$out"/baseline.json \
-  "$out"/state.json "$out"/recorder.json > /dev/null
-gnuplot "$out/latency.gp"
-echo "bench report: $out/report.md, $out/latency.png"
+cmake --build --preset release --target pingpong_bench baseline_bench throughput_bench state_bench recorder_bench \
+  publish_take_bench clock_bench
+exec bench/report/run_benchmarks.sh build/release/bench "$out" "$mode"

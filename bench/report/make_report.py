@@ -42,9 +42,12 @@ def main() -> int:
         elif name.startswith("round_trip/"):
             size = int(parts[1].rstrip("B"))
             mode = parts[2]
+            pin = parts[3] if len(parts) > 3 and parts[3] in ("same", "cross") else "cross"
             for prefix, label in (("statebus_us_", f"statebus_{mode}"), ("iceoryx_us_", f"iceoryx_{mode}")):
+                if label == "iceoryx_spin":
+                    continue  # raw iceoryx has no spin-then-block: that run blocks it in a WaitSet
                 if prefix + "p50" in b:
-                    series[(label, "cross")][size] = tuple(b[prefix + k] for k in ("p50", "p99", "p99.9", "max"))
+                    series[(label, pin)][size] = tuple(b[prefix + k] for k in ("p50", "p99", "p99.9", "max"))
         elif name.startswith("BM_CellRoundTrip"):
             series[("state_cell_poll", "cross")][16] = tuple(b[f"cell_ns_{k}"] / 1000 for k in ("p50", "p99", "p99.9", "max"))
             series[("shm_spin_interleaved", "cross")][16] = tuple(
@@ -75,7 +78,12 @@ def main() -> int:
     biggest = max(series.get(("statebus_poll", "cross"), {64: None}).keys())
     target(f"statebus poll, largest payload ({human(biggest)}) / 64 B, p50 (≤ 1.5)",
            ratio(p50("statebus_poll", biggest), p50("statebus_poll", 64)) if biggest > 64 else None, 1.5)
-    target("statebus block / futex, p50 (≤ 1.2)", ratio(p50("statebus_block", 64), p50("futex", 8)), 1.2)
+    target("statebus block 8 B / futex 8 B, across CPUs, p50 (≤ 1.2)",
+           ratio(p50("statebus_block", 8), p50("futex", 8)), 1.2)
+    target("statebus block 64 B / futex 8 B, one CPU, p50 (≤ 1.2)",
+           ratio(p50("statebus_block", 64, "same"), p50("futex", 8, "same")), 1.2)
+    target("statebus spin-then-block / poll, 64 B back to back, p50 (≤ 1.5)",
+           ratio(p50("statebus_spin", 64), p50("statebus_poll", 64)), 1.5)
     target("state cell / shared-memory spin, p50 (≤ 1.5)",
            ratio(p50("state_cell_poll", 16), p50("shm_spin_interleaved", 16)), 1.5)
     for b in runs:
@@ -105,7 +113,7 @@ def main() -> int:
             dat.write("\n\n")
     singles = [(k, v) for (k, pin), v in sorted(series.items()) if pin == "cross" and len(v) == 1]
     with open(f"{out_dir}/latency.gp", "w", encoding="utf-8") as gp:
-        gp.write(f'set terminal pngcairo size 960,600 font ",10"\nset output "{out_dir}/latency.png"\n')
+        gp.write(f'set terminal pngcairo size 960,600 font ",10" noenhanced\nset output "{out_dir}/latency.png"\n')
         gp.write('set logscale xy\nset xlabel "payload (bytes)"\nset ylabel "round trip p50 (µs)"\n')
         gp.write('set title "Round trips between two processes, leader and follower on different CPUs"\n')
         gp.write('set key outside right\nset grid\n')

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the benchmarks of the report and builds it: OUT/report.md, OUT/latency.png.
+#   bench/report/run_benchmarks.sh BIN_DIR OUT_DIR quick|full
+# quick: a smoke run (the test command runs it); fails only when a benchmark
+# is broken (an error or no samples), never because the machine is slow.
+# OUT_DIR must not be under /tmp: the benchmarks run with a private /tmp.
+set -euo pipefail
+bin="$1"
+out="$2"
+mode="$3"
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$out"
+{
+  echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "cores: $(nproc)"
+  virt=$(systemd-detect-virt 2>/dev/null || true)
+  if [[ -z "$virt" ]]; then grep -qw hypervisor /proc/cpuinfo && virt="yes (hypervisor flag)" || virt=none; fi
+  echo "virtualised: $virt"
+  echo "kernel: $(uname -r)"
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ), mode: $mode"
+} > "$out/machine.txt"
+cat "$out/machine.txt"
+
+if [[ $mode == quick ]]; then
+  pingpong=(--benchmark_filter='64B/poll')
+  baseline=(--benchmark_filter='/(8|64)B/cross')
+  throughput=(--benchmark_filter='/1sub/64B' --benchmark_min_time=0.05)
+  state=(--benchmark_filter=RoundTrip)
+  recorder=(--benchmark_filter=log_call)
+  costs=(--benchmark_min_time=0.05)
+else
+  pingpong=() baseline=() throughput=() state=() recorder=() costs=()
+fi
+run() {  # run NAME ARGS...
+  local name=$1
+  shift
+  "$bin/$name" "$@" --benchmark_out="$out/$name.json" --benchmark_out_format=json
+}
+run pingpong_bench "${pingpong[@]}"
+run baseline_bench "${baseline[@]}"
+run throughput_bench "${throughput[@]}"
+run state_bench "${state[@]}"
+run recorder_bench "${recorder[@]}"
+run publish_take_bench "${costs[@]}"
+run clock_bench "${costs[@]}"
+
+python3 "$here/make_report.py" "$out" "$out/machine.txt" "$out"/*.json > /dev/null
+gnuplot "$out/latency.gp"
+echo "bench report: $out/report.md, $out/latency.png"
