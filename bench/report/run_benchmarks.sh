@@ -10,6 +10,7 @@ out="$2"
 mode="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$out"
+rm -f "$out"/*.json  # a report of this run only
 {
   echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
