@@ -243,8 +243,17 @@ int follower() {
 statebus::testing::ChildProcess* g_follower = nullptr;
 std::optional<statebus::Node> g_node;
 
+// Round trips back to back (0), or one every g_pace (a steady message rate).
+std::chrono::nanoseconds g_pace{0};
+Clock::time_point g_next;
+
 template <class Side>
 double round_trip_us(Side& side) {
+  if (g_pace.count() > 0) {
+    g_next += g_pace;
+    while (Clock::now() < g_next) {  // a steady rate needs the exact moment: spin to it
+    }
+  }
   const auto start = Clock::now();
   side.send(kPing);
   side.receive();
@@ -254,7 +263,9 @@ double round_trip_us(Side& side) {
 // Both transports in one benchmark, alternating blocks of round trips, so
 // that the machine's drift over a run (a noisy shared VM) hits both alike.
 template <class Msg>
-void round_trip(benchmark::State& state, Mode m, int follower_cpu) {
+void round_trip(benchmark::State& state, Mode m, int follower_cpu, std::chrono::nanoseconds pace) {
+  g_pace = pace;
+  g_next = Clock::now();
   g_follower->write(std::string(m == Mode::poll ? "poll " : m == Mode::spin ? "spin " : "block ") +
                     std::to_string(sizeof(Msg)) + " " + std::to_string(follower_cpu) + "\n");
   if (g_follower->read_line(10s) != "ready") {
@@ -298,6 +309,7 @@ void round_trip(benchmark::State& state, Mode m, int follower_cpu) {
   sb->receive();
   iox->send(kStop);
   iox->receive();
+  g_pace = std::chrono::nanoseconds(0);
   statebus::bench::report_percentiles(state, sb_us, "statebus_us_");
   statebus::bench::report_percentiles(state, iox_us, "iceoryx_us_");
   state.counters["ratio_p50"] = statebus::bench::percentile(sb_us, 0.5) / statebus::bench::percentile(iox_us, 0.5);
@@ -305,21 +317,48 @@ void round_trip(benchmark::State& state, Mode m, int follower_cpu) {
   state.counters["bytes"] = sizeof(Msg);
 }
 
+// The CPU an idle subscriber costs while it waits for samples that do not
+// come: spin-then-block (20 µs of spinning, then asleep) and plain blocking.
+void idle_subscriber_cpu(benchmark::State& state, std::chrono::nanoseconds spin) {
+  auto sub = statebus::Subscriber<Msg64>::create(*g_node, "bench/idle");
+  if (!sub) return state.SkipWithError(sub.error().message().c_str());
+  double cpu_s = 0;
+  double wall_s = 0;
+  for (auto _ : state) {
+    timespec c0{};
+    timespec c1{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    const auto start = Clock::now();
+    while (Clock::now() - start < 200ms) sub->wait(10ms, spin);  // wakes every 10 ms to re-check, as a loop would
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    wall_s += std::chrono::duration<double>(Clock::now() - start).count();
+    cpu_s += static_cast<double>(c1.tv_sec - c0.tv_sec) + static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e9;
+  }
+  state.counters["cpu_pct"] = wall_s > 0 ? 100.0 * cpu_s / wall_s : 0.0;
+}
+
 template <class Msg>
 void register_size(int poll_rounds, int block_rounds, bool spin = false) {
   const std::string size = std::to_string(sizeof(Msg));
   const int cross = statebus::bench::kFollowerCpu;
   const int same = statebus::bench::kLeaderCpu;
-  benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll").c_str(), round_trip<Msg>, Mode::poll, cross)
+  benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll").c_str(), round_trip<Msg>, Mode::poll, cross, 0ns)
       ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(poll_rounds);
-  benchmark::RegisterBenchmark(("round_trip/" + size + "B/block").c_str(), round_trip<Msg>, Mode::block, cross)
+  benchmark::RegisterBenchmark(("round_trip/" + size + "B/block").c_str(), round_trip<Msg>, Mode::block, cross, 0ns)
       ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
   if (spin) {
-    benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin, cross)
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin, cross, 0ns)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
     // Both on one CPU: blocking only (two pollers on one CPU wait for the scheduler's time slices).
-    benchmark::RegisterBenchmark(("round_trip/" + size + "B/block/same").c_str(), round_trip<Msg>, Mode::block, same)
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/block/same").c_str(), round_trip<Msg>, Mode::block, same, 0ns)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
+    // At a steady 10 kHz (one ping every 100 µs), polling and spin-then-block.
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll/10kHz").c_str(), round_trip<Msg>, Mode::poll, cross,
+                                 100us)
+        ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(5);
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin/10kHz").c_str(), round_trip<Msg>, Mode::spin, cross,
+                                 100us)
+        ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(50);
   }
 }
 
@@ -360,6 +399,9 @@ int main(int argc, char** argv) {
   g_node = std::move(*node);
 
   // Rounds of 2 × 1000 (poll) or 2 × 100 (block) round trips.
+  benchmark::RegisterBenchmark("idle_subscriber/spin_then_block", idle_subscriber_cpu, std::chrono::nanoseconds(20us))
+      ->Iterations(5);
+  benchmark::RegisterBenchmark("idle_subscriber/block", idle_subscriber_cpu, std::chrono::nanoseconds(0))->Iterations(5);
   register_size<Msg8>(25, 25);
   register_size<Msg64>(25, 25, /*spin=*/true);
   register_size<Msg4K>(25, 25);
