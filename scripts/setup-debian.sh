@@ -7,6 +7,7 @@ packages=(
   iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev libacl1-dev
   libspdlog-dev libfmt-dev libexpected-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev libcpp-httplib-dev gcovr gnuplot-nox
+  clang libclang-rt-14-dev
   nodejs
 )
 # npm ships inside some Node.js builds; Debian packages it separately.

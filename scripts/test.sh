@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set up, build everything (library, tools, tests, benchmarks) and
 # run ctest; then the same tests built with AddressSanitizer + UBSan; then the
-# in-process concurrency tortures (label `threads`) under ThreadSanitizer.
+# in-process concurrency tortures (label `threads`) under ThreadSanitizer;
+# then a short fuzz run of each libFuzzer target (scripts/fuzz.sh).
 # STATEBUS_TEST_PRESETS="release" runs fewer (and skips ThreadSanitizer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +18,6 @@ if [[ -z "${STATEBUS_TEST_PRESETS:-}" ]]; then
   cmake --preset tsan
   cmake --build --preset tsan --target concurrency_test
   ctest --preset tsan -L threads "$@"
+  echo "== statebus tests: fuzzing (libFuzzer, 10 s per target)"
+  scripts/fuzz.sh 10
 fi

@@ -232,7 +232,7 @@ json value_to_json(const FieldSchema& f, const unsigned char* p) {
   switch (f.kind) {
     case FieldKind::boolean: return load<std::uint8_t>(p) != 0;
     case FieldKind::float32: {
-      const double v = load<float>(p);
+      const double v = static_cast<double>(load<float>(p));
       return std::isfinite(v) ? json(v) : json(nullptr);
     }
     case FieldKind::float64: {

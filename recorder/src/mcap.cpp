@@ -36,9 +36,9 @@ constexpr Byte message = 0x05;
 constexpr Byte chunk = 0x06;
 constexpr Byte message_index = 0x07;
 constexpr Byte chunk_index = 0x08;
-constexpr Byte attachment = 0x09;
+[[maybe_unused]] constexpr Byte attachment = 0x09;  // not written: the spec's opcodes, for the reader
 constexpr Byte statistics = 0x0B;
-constexpr Byte metadata = 0x0C;
+[[maybe_unused]] constexpr Byte metadata = 0x0C;
 constexpr Byte summary_offset = 0x0E;
 constexpr Byte data_end = 0x0F;
 }  // namespace op

@@ -75,7 +75,8 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
   summary.truncated = reader->truncated();
   std::map<std::uint16_t, std::unique_ptr<Outlet>> outlets;
   for (const auto& [id, channel] : reader->channels()) {
-    if (std::none_of(patterns.begin(), patterns.end(), [&](const ChannelPattern& p) { return p.matches(channel.topic); })) {
+    const std::string& topic = channel.topic;
+    if (std::none_of(patterns.begin(), patterns.end(), [&](const ChannelPattern& p) { return p.matches(topic); })) {
       continue;
     }
     auto outlet = plan(channel, reader->schemas());
