@@ -10,6 +10,8 @@
 //   log NAME N [ERROR]       log_to_bus as NAME, wait for a subscriber of the log channel, log
 //                            N info records "record I of NAME", one warning "NAME is done" and,
 //                            if given, the error ERROR; print "logged N"; wait for stdin to close
+//   lossless-sink NAME CHANNEL  a lossless subscriber of Reading that never takes; "ready", then
+//                            waits for stdin to close
 //   hold NAME                connect as NAME, print "ready", wait for stdin to close
 //   connect NAME TIMEOUT_MS  try to connect; print "ok" or the error code and message
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
@@ -349,6 +351,14 @@ int main(int argc, char** argv) {
     spdlog::warn("{} is done", argv[2]);
     if (argc == 5) spdlog::error("{}", argv[4]);
     say("logged " + std::to_string(n));
+    wait_for_stdin_to_close();
+    return 0;
+  }
+  if (command == "lossless-sink" && argc == 4) {
+    auto sub = statebus::Subscriber<statebus::test::Reading>::create(*node, argv[3],
+                                                                     statebus::SubscriberOptions{256, 0, true});
+    if (!sub) return fail_with(sub.error());
+    say("ready");
     wait_for_stdin_to_close();
     return 0;
   }

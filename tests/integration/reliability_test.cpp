@@ -1,0 +1,147 @@
+// Crashes and overload: one process dying never takes the others down, and
+// running out of room is an error that says so, never a crash or a hang.
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "statebus/bus.hpp"
+#include "statebus/testing/bus_test.hpp"
+#include "test_messages.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Reading;
+using testing::ChildProcess;
+
+class Reliability : public testing::BusTest {
+ protected:
+  void SetUp() override {
+    BusTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto node = Node::connect("reliability-test");
+    ASSERT_TRUE(node) << node.error().message();
+    node_ = std::move(*node);
+  }
+  std::optional<Node> node_;
+};
+
+// A lossless subscriber makes its publisher wait; killed, it must not keep
+// the publisher waiting: the daemon drops the dead process and its queue.
+TEST_F(Reliability, ALosslessSubscriberKilledReleasesItsWaitingPublisher) {
+  auto publisher = Publisher<Reading>::create(*node_, "rel/blocked");
+  ASSERT_TRUE(publisher);
+  auto sink = ChildProcess::spawn({STATEBUS_TEST_CHILD, "lossless-sink", "sink", "rel/blocked"});
+  ASSERT_TRUE(sink) << sink.error().message();
+  ASSERT_EQ(sink->read_line(10s), "ready");
+  ASSERT_TRUE(publisher->wait_for_subscribers(10s));
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::uint64_t sent = 0;
+  std::chrono::steady_clock::time_point done_at;
+  std::thread sender([&] {
+    for (std::uint64_t i = 1; i <= 300; ++i) {  // the queue holds 256: the 257th waits for the sink
+      (void)publisher->publish(Reading{i, 0.0, {}});
+      std::lock_guard lock(mutex);
+      sent = i;
+      cv.notify_all();
+    }
+    std::lock_guard lock(mutex);
+    done_at = std::chrono::steady_clock::now();
+  });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return sent >= 256; }));
+  }
+  const auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sink->signal(SIGKILL));
+  ASSERT_TRUE(sink->wait(10s));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return sent == 300; })) << "the publisher is still waiting for a dead subscriber";
+  }
+  sender.join();
+  const double seconds = std::chrono::duration<double>(done_at - killed_at).count();
+  RecordProperty("publisher_released_after_s", std::to_string(seconds));
+  std::printf("publisher released %.2f s after the subscriber was killed\n", seconds);
+  EXPECT_LT(seconds, 5.0);  // the daemon drops a process silent for 1.5 s
+}
+
+// Loans beyond what the pools hold are an error, and the pool is whole again
+// once they are given back.
+TEST_F(Reliability, ExhaustedPoolsAreAnErrorAndRecover) {
+  auto publisher = UntypedPublisher::create(*node_, "rel/pools");
+  ASSERT_TRUE(publisher);
+  std::vector<BytesLoan> held;
+  std::optional<LoanError> refused;
+  for (int i = 0; i < 64 && !refused; ++i) {
+    auto loan = publisher->loan(4u << 20);
+    if (loan) {
+      held.push_back(std::move(*loan));
+    } else {
+      refused = loan.error();
+    }
+  }
+  ASSERT_TRUE(refused) << "64 loans of 4 MiB were granted";
+  EXPECT_EQ(*refused, LoanError::pools_exhausted);
+  EXPECT_GE(held.size(), 1U);
+  const std::size_t capacity = held.size();
+  held.clear();  // unpublished loans go back
+  for (std::size_t i = 0; i < capacity; ++i) {
+    auto loan = publisher->loan(4u << 20);
+    ASSERT_TRUE(loan) << "loan " << i << " of " << capacity << " after the pool was given back";
+    held.push_back(std::move(*loan));
+  }
+  EXPECT_EQ(publisher->loan((4u << 20) + 4096).error(), LoanError::too_large);
+}
+
+// Many subscribers: each is created or refused with a clear error (the
+// daemon's port limits), never a crash; as many as iceoryx connects to one
+// publisher receive the sample.
+TEST_F(Reliability, AThousandSubscribersNeverCrashAndThe256ThatFitAreServed) {
+  std::vector<std::unique_ptr<Subscriber<Reading>>> subscribers;
+  std::optional<Error> refused;
+  for (int i = 0; i < 1000; ++i) {
+    auto sub = Subscriber<Reading>::create(*node_, "rel/crowd", SubscriberOptions{4, 0, false});
+    if (!sub) {
+      refused = sub.error();
+      break;
+    }
+    subscribers.push_back(std::make_unique<Subscriber<Reading>>(std::move(*sub)));
+  }
+  if (refused) {
+    EXPECT_EQ(refused->code(), Errc::out_of_resources) << refused->message();
+    std::printf("%zu subscribers created, then: %s\n", subscribers.size(), refused->message().c_str());
+  }
+  ASSERT_GT(subscribers.size(), 100U);
+  auto publisher = Publisher<Reading>::create(*node_, "rel/crowd");
+  ASSERT_TRUE(publisher);
+  ASSERT_TRUE(publisher->wait_for_subscribers(10s));
+  ASSERT_TRUE(publisher->publish(Reading{42, 1.0, {}}));
+  // publish() fills every connected queue before it returns.
+  std::size_t received = 0;
+  for (auto& sub : subscribers) {
+    if (auto sample = sub->take()) {
+      EXPECT_EQ(sample->value().index, 42U);
+      ++received;
+    }
+  }
+  // iceoryx 2.0 connects at most 256 subscribers to one publisher
+  // (IOX_MAX_SUBSCRIBERS_PER_PUBLISHER); the rest stay unconnected.
+  std::printf("%zu of %zu subscribers received the sample\n", received, subscribers.size());
+  RecordProperty("subscribers_served", std::to_string(received));
+  EXPECT_GE(received, std::min<std::size_t>(subscribers.size(), 256));
+  EXPECT_LE(received, subscribers.size());
+}
+
+}  // namespace
+}  // namespace statebus
