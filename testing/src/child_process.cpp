@@ -141,6 +141,7 @@ std::optional<std::string> ChildProcess::read_line(milliseconds timeout) {
     if (ready <= 0) return std::nullopt;
     std::array<char, 4096> buffer{};
     const ssize_t n = ::read(stdout_, buffer.data(), buffer.size());
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;  // interrupted: the pipe is still open
     if (n <= 0) {
       close_fd(stdout_);
       continue;
@@ -159,6 +160,7 @@ std::string ChildProcess::read_stderr(milliseconds timeout) {
     if (ready <= 0) break;
     std::array<char, 4096> buffer{};
     const ssize_t n = ::read(stderr_, buffer.data(), buffer.size());
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
       close_fd(stderr_);
       break;

@@ -29,8 +29,11 @@ bool exists(const std::string& path) {
 Result<ChildProcess> start_daemon() {
   auto daemon = ChildProcess::spawn({STATEBUS_CLI, "daemon"});
   if (!daemon) return daemon;
-  const auto line = daemon->read_line(20s);
-  if (!line || line->rfind("statebus daemon ready", 0) != 0) {
+  std::optional<std::string> line;
+  std::string before;  // anything it printed first, for the message
+  while ((line = daemon->read_line(20s)) && line->rfind("statebus daemon ready", 0) != 0) before += *line + "|";
+  if (!line) {
+    line = before;
     const auto status = daemon->wait(1s);
     return fail(Errc::system_error,
                 "the daemon printed no ready line but '" + line.value_or("") + "'; wait status " +
