@@ -83,6 +83,15 @@ class Home : public testing::BusTest {
     }
   }
 
+  // Waits until the recorder (which takes samples in threads of its own,
+  // behind a lockstep clock) has captured the controller's first `n` switches.
+  void wait_for_switches(std::uint64_t n) {
+    if (n == 0) return;
+    std::uint64_t count = 0;
+    ASSERT_TRUE(story_->recorder().wait_for<HeaterCommand>(
+        home::kHeaterChannel, [&](const HeaterCommand& c) { return c.reading_index != 0 && ++count == n; }, 1h));
+  }
+
   std::vector<Recorded<HeaterCommand>> commands() {
     return story_->recorder().samples<HeaterCommand>(home::kHeaterChannel);
   }
@@ -108,6 +117,7 @@ TEST_F(Home, HeaterSwitchesOnlyAfterTheDwellTimeOutsideTheBand) {
       }));
   ASSERT_TRUE(story_->run_for(300s));
   const auto status = status_after(300);
+  wait_for_switches(status.switches);
   const auto t0 = story_->t0();
 
   // The controller's announcement of its start state (reading 0) goes out
@@ -136,6 +146,8 @@ TEST_F(Home, ASimulatedDayStaysInTheBandAndNeverTogglesFasterThanTheDwell) {
   start("sensor");
   ASSERT_TRUE(story_->run_for(24h));
   ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 86400, 1s));
+  const auto status = status_after(86400);
+  wait_for_switches(status.switches);
 
   const auto day = readings();
   ASSERT_EQ(day.size(), 86400U);
@@ -162,7 +174,6 @@ TEST_F(Home, ASimulatedDayStaysInTheBandAndNeverTogglesFasterThanTheDwell) {
     EXPECT_GE(switches[i].virtual_time() - switches[i - 1].virtual_time(), 10s) << "switch " << i;
     EXPECT_NE(switches[i].value.on, switches[i - 1].value.on) << "switch " << i;
   }
-  const auto status = status_after(86400);
   EXPECT_EQ(status.decisions, 86400U);
   EXPECT_EQ(status.missed_readings, 0U);
   EXPECT_TRUE(story_->recorder().gaps().empty());
@@ -186,6 +197,7 @@ TEST_F(Home, TheWebProcessKilledMidRunChangesNothingForTheHeating) {
   ASSERT_EQ(two_hours.size(), 7200U);
   EXPECT_THAT(two_hours, WithoutSequenceGaps());
   const auto status = status_after(7200);
+  wait_for_switches(status.switches);
   EXPECT_EQ(status.decisions, 7200U);  // one decision per reading, before, during and after
   EXPECT_EQ(status.last_reading, 7200U);
   EXPECT_EQ(status.missed_readings, 0U);
