@@ -57,34 +57,41 @@ Result<ChannelPattern> ChannelPattern::parse(std::string_view text) {
 
 namespace {
 
-bool match_parts(const std::vector<std::string>& pattern, std::size_t p, const std::vector<std::string_view>& name,
-                 std::size_t n) {
-  for (; p < pattern.size(); ++p, ++n) {
-    if (pattern[p] == "**") {
-      for (std::size_t skip = n; skip <= name.size(); ++skip) {
-        if (match_parts(pattern, p + 1, name, skip)) return true;
-      }
-      return false;
-    }
-    if (n == name.size()) return false;
-    if (pattern[p] != "*" && pattern[p] != name[n]) return false;
-  }
-  return n == name.size();
-}
-
 }  // namespace
 
 bool ChannelPattern::matches(std::string_view channel) const noexcept {
   if (exact_) return channel == text_;
-  std::vector<std::string_view> parts;
+  // The pattern positions reachable after each part of the name: O(pattern ×
+  // name) whatever the wildcards (backtracking is exponential in `**`s).
+  const std::size_t n = parts_.size();
+  std::vector<char> now(n + 1, 0);
+  std::vector<char> next(n + 1, 0);
+  auto close_over_double_stars = [&](std::vector<char>& state) {
+    for (std::size_t p = 0; p < n; ++p) {
+      if (state[p] && parts_[p] == "**") state[p + 1] = 1;  // `**` may match no part at all
+    }
+  };
+  now[0] = 1;
+  close_over_double_stars(now);
   std::size_t begin = 0;
   for (;;) {
     const std::size_t end = std::min(channel.find('/', begin), channel.size());
-    parts.push_back(channel.substr(begin, end - begin));
+    const std::string_view part = channel.substr(begin, end - begin);
+    std::fill(next.begin(), next.end(), 0);
+    for (std::size_t p = 0; p < n; ++p) {
+      if (!now[p]) continue;
+      if (parts_[p] == "**") {
+        next[p] = 1;  // takes this part and may take more
+      } else if (parts_[p] == "*" || parts_[p] == part) {
+        next[p + 1] = 1;
+      }
+    }
+    close_over_double_stars(next);
+    now.swap(next);
     if (end == channel.size()) break;
     begin = end + 1;
   }
-  return match_parts(parts_, 0, parts, 0);
+  return now[n] != 0;
 }
 
 // ---------------------------------------------------------------- recorder
