@@ -194,6 +194,9 @@ class EmbeddedRouDi : public iox::roudi::RouDi {
               RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false,
                                      RuntimeMessagesThreadStart::DEFER_START}) {}
   void start() noexcept { startProcessRuntimeMessagesThread(); }
+  // Stops RouDi's threads and closes its socket; the destructor would also
+  // unmap the memory and unregister the process's relative pointers.
+  void stop_threads() noexcept { shutdown(); }
 };
 
 }  // namespace
@@ -241,8 +244,22 @@ struct Daemon::Impl {
     remove_state_segment();
     std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
     if (!verbose) quiet.emplace();
-    roudi.reset();       // stops RouDi's threads first,
-    components.reset();  // then unmaps and removes the segments
+    if (detail::runtime_in_process()) {
+      // A node of this process works on the same memory and may still
+      // destroy ports and loggers in it, down to its exit. RouDi's destructor
+      // would unmap that memory and unregister the process's relative
+      // pointers under it: stop its threads only, keep the memory mapped
+      // until exit, and remove the segments' names now.
+      roudi->stop_threads();
+      ::unlink(detail::kIceoryxMgmtShm);
+      ::unlink(data_segment_path().c_str());
+      ::unlink(detail::kRoudiUniqueLock);
+      (void)roudi.release();
+      (void)components.release();
+    } else {
+      roudi.reset();       // stops RouDi's threads first,
+      components.reset();  // then unmaps and removes the segments
+    }
     lock.release();
   }
 };

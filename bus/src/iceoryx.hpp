@@ -23,4 +23,8 @@ std::optional<std::uint32_t> required_chunk_size(std::uint32_t size, std::uint32
 /// Quiets iceoryx's console logging to warnings (or keeps info if `verbose`).
 void set_iceoryx_log_level(bool verbose) noexcept;
 
+/// True once this process has connected a Node: its iceoryx runtime then
+/// works on the shared memory for the rest of the process's life.
+bool runtime_in_process() noexcept;
+
 }  // namespace statebus::detail

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "spdlog/spdlog.h"
@@ -119,16 +120,42 @@ void BusLogSink::sink_it_(const spdlog::details::log_msg& message) {
   published_.fetch_add(1, std::memory_order_relaxed);
 }
 
+namespace {
+
+std::mutex g_shared_mutex;
+std::shared_ptr<BusLogSink> g_shared;  // the one sink log_to_bus hands out
+
+// At exit, before iceoryx's runtime and spdlog's registry are destroyed (both
+// were constructed before this handler was registered): take the sink out of
+// every logger and destroy it while its publisher's shared memory is still
+// mapped. Without this spdlog's registry would destroy it last, after the
+// runtime had unmapped that memory, and crash the exiting process.
+void detach_at_exit() {
+  const std::lock_guard<std::mutex> lock(g_shared_mutex);
+  if (!g_shared) return;
+  auto remove = [](const std::shared_ptr<spdlog::logger>& logger) {
+    if (!logger) return;
+    auto& sinks = logger->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), g_shared), sinks.end());
+  };
+  remove(spdlog::default_logger());
+  spdlog::apply_all(remove);
+  g_shared.reset();
+}
+
+}  // namespace
+
 Result<std::shared_ptr<BusLogSink>> log_to_bus(const Node& node, std::string process_name) {
-  static std::mutex mutex;
-  static std::shared_ptr<BusLogSink> shared;
-  const std::lock_guard<std::mutex> lock(mutex);
-  if (!shared) {
+  const std::lock_guard<std::mutex> lock(g_shared_mutex);
+  if (!g_shared) {
     auto sink = BusLogSink::create(node, std::move(process_name));
     if (!sink) return sink;
-    shared = std::move(*sink);
+    static const bool registered = std::atexit(detach_at_exit) == 0;
+    (void)registered;
+    g_shared = std::move(*sink);
   }
-  auto add = [](const std::shared_ptr<spdlog::logger>& logger) {
+  auto& shared = g_shared;
+  auto add = [&shared](const std::shared_ptr<spdlog::logger>& logger) {
     if (!logger) return;
     auto& sinks = logger->sinks();
     if (std::find(sinks.begin(), sinks.end(), shared) == sinks.end()) sinks.push_back(shared);

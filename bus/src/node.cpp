@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -32,6 +33,7 @@ namespace {
 
 std::mutex g_mutex;
 std::shared_ptr<const Node::State> g_state;  // iceoryx: one runtime per process, for its life
+std::atomic<bool> g_runtime{false};
 
 // Waits up to `timeout` for a live daemon. Polls every 10 ms: a daemon that
 // is starting has no way to tell us sooner, and this runs once per process.
@@ -88,9 +90,12 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   detail::set_iceoryx_log_level(false);
   const std::string runtime = detail::runtime_name(name);
   iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
+  g_runtime.store(true, std::memory_order_release);
   g_state = std::move(state);
   return Node(g_state);
 }
+
+bool detail::runtime_in_process() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 const std::string& Node::name() const noexcept { return state_->name; }
 std::uint32_t Node::max_payload() const noexcept { return state_->max_payload; }

@@ -13,6 +13,9 @@
 //   lossless-sink NAME CHANNEL  a lossless subscriber of Reading that never takes; "ready", then
 //                            waits for stdin to close
 //   hold NAME                connect as NAME, print "ready", wait for stdin to close
+//   own-daemon NAME          in a bus of its own: start a daemon, connect as NAME, log through
+//                            the bus sink, publish, stop the daemon while the node, a publisher
+//                            and the sink live on, print "stopped", exit (must exit 0)
 //   connect NAME TIMEOUT_MS  try to connect; print "ok" or the error code and message
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
 //   sleep-until NAME NS      print "sleeping", sleep to virtual time NS, print "woke <now>"
@@ -51,6 +54,7 @@
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
+#include "statebus/testing/private_bus.hpp"
 #include "test_messages.hpp"
 
 namespace {
@@ -277,6 +281,25 @@ int main(int argc, char** argv) {
       say(std::string(statebus::to_string(node.error().code())) + " " + node.error().message());
     }
     return node ? 0 : 1;
+  }
+  if (command == "own-daemon") {  // a process that stops its own daemon before its node ends
+    if (auto isolated = statebus::testing::isolate_bus(); !isolated) return 2;
+    std::optional<statebus::Daemon> daemon;
+    if (auto started = statebus::Daemon::start(); started) {
+      daemon.emplace(std::move(*started));
+    } else {
+      std::fprintf(stderr, "child: %s\n", started.error().message().c_str());
+      return 1;
+    }
+    auto node = statebus::Node::connect(argv[2]);
+    if (!node || !statebus::log_to_bus(*node)) return 1;
+    auto publisher = statebus::Publisher<statebus::test::Reading>::create(*node, "test/own");
+    if (!publisher) return 1;
+    spdlog::info("logged before the daemon stops");
+    (void)publisher->publish(statebus::test::Reading{});
+    daemon.reset();
+    say("stopped");
+    return 0;  // the publisher, the node and the bus log sink are destroyed after the daemon
   }
   if (command.rfind("state-", 0) == 0) return state_command(command, argv[2], argc >= 4 ? argv[3] : nullptr);
   auto node = statebus::Node::connect(argv[2]);

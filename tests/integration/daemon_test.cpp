@@ -1,15 +1,19 @@
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "statebus/bus.hpp"
 #include "statebus/testing/bus_test.hpp"
+#include "statebus/testing/child_process.hpp"
 
 namespace statebus {
 namespace {
@@ -61,6 +65,25 @@ TEST_F(DaemonTest, StopRemovesSegmentsAndClientsSeeNoDaemon) {
   EXPECT_EQ(info.error().code(), Errc::no_daemon);
   EXPECT_TRUE(contains(info.error().message(), "statebus daemon")) << info.error().message();
   EXPECT_TRUE(Daemon::start()) << "a stopped daemon must free the bus for the next one";
+}
+
+TEST_F(DaemonTest, AProcessThatStopsItsOwnDaemonBeforeItsNodeEndsExitsCleanly) {
+  // Its node, a publisher and the bus log sink are destroyed after the daemon
+  // (the sink by spdlog at exit): none may touch memory the daemon unmapped.
+  auto child = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "own-daemon", "owner"});
+  ASSERT_TRUE(child) << child.error().message();
+
+  std::optional<std::string> line;
+  do {
+    line = child->read_line(std::chrono::seconds(10));  // spdlog's console lines come first
+  } while (line && *line != "stopped");
+  EXPECT_EQ(line, "stopped");
+  const auto status = child->wait(std::chrono::seconds(10));
+
+  ASSERT_TRUE(status) << "the process hung at exit";
+  EXPECT_TRUE(WIFEXITED(*status)) << "ended by signal " << WTERMSIG(*status) << "\n"
+                                  << child->read_stderr(std::chrono::seconds(1));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
 }
 
 TEST_F(DaemonTest, RefusesWhenAnIceoryxDaemonNotOursHoldsItsLock) {

@@ -101,7 +101,8 @@ DaySummary summarise(const statebus::Recorder& recorder, VirtualClock::time_poin
 int run(const Options& o, home::StopSignals& signals) {
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   ::mkdir(o.out.c_str(), 0755);
-  std::optional<statebus::Daemon> daemon;
+  // Static: it must outlive this process's node, which iceoryx keeps until exit.
+  static std::optional<statebus::Daemon> daemon;
   if (auto started = statebus::Daemon::start(); started) {
     daemon.emplace(std::move(*started));
   } else if (started.error().code() == statebus::Errc::already_running) {

@@ -30,10 +30,12 @@ struct DaemonOptions {
 /// lists it in `removed_leftovers()`. Stopping (or destroying) it does not kill
 /// connected processes; they lose the bus.
 ///
-/// A process that also connects a Node keeps the daemon alive until exit
-/// (iceoryx keeps the node until then): hold it in a static initialised by
-/// start() itself, `static auto daemon = Daemon::start();`, so it is
-/// destroyed after the node and before iceoryx's own statics.
+/// A process that also connects a Node should keep the daemon alive until
+/// exit (iceoryx keeps the node until then): hold it in a static initialised
+/// by start() itself, `static auto daemon = Daemon::start();`, so it is
+/// destroyed after the node and before iceoryx's own statics. Stopped earlier,
+/// it removes its segments' names but leaves them mapped for this process, so
+/// that its ports and loggers can still be destroyed safely.
 ///
 /// Thread safety: start, stop and destroy from one thread. Not copyable; movable.
 class Daemon {

@@ -55,7 +55,9 @@ class BusLogSink final : public spdlog::sinks::base_sink<std::mutex> {
 /// Adds one bus sink to the default logger and to every logger registered
 /// with spdlog now, next to their own sinks, and returns it (give it to
 /// loggers created later). Calling it again returns the same sink and adds
-/// it where it is missing. Thread-safe.
+/// it where it is missing. Thread-safe. At exit it takes the sink out of every
+/// logger again and destroys it while the bus is still mapped (a sink made with
+/// BusLogSink::create must likewise be dropped before the process exits).
 Result<std::shared_ptr<BusLogSink>> log_to_bus(const Node& node, std::string process_name = {});
 
 }  // namespace statebus
