@@ -1,6 +1,18 @@
 // `statebus daemon`: runs the bus daemon in the foreground until SIGINT/SIGTERM.
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -14,7 +26,42 @@ namespace {
 struct DaemonArgs {
   bool iceoryx_defaults = false;
   bool verbose = false;
+  bool exit_on_wedge = false;
+  int wedge_timeout_ms = 3000;
 };
+
+constexpr int kWedgedExit = 3;
+
+// Starts this program afresh with the same arguments, in this process (the
+// pid stays, so whoever supervises it keeps it). Every inherited descriptor
+// is closed first: the daemon's locks are released and the new daemon finds
+// the old one's files stale and removes them. Returns only on failure.
+void restart_self() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (std::size_t at = 0; at < all.size();) {
+    const std::size_t end = all.find('\0', at);
+    args.push_back(all.substr(at, end - at));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    const int own = ::dirfd(dir);
+    while (const dirent* entry = ::readdir(dir)) {
+      const int fd = std::atoi(entry->d_name);
+      if (fd > 2 && fd != own) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    ::closedir(dir);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  ::execv("/proc/self/exe", argv.data());
+}
 
 int run_daemon(const DaemonArgs& args) {
   // Messages (stale files removed, errors) go to stderr; stdout carries the
@@ -35,6 +82,7 @@ int run_daemon(const DaemonArgs& args) {
   DaemonOptions options;
   if (args.iceoryx_defaults) options.memory = MemoryConfig::stock();
   options.verbose_iceoryx = args.verbose;
+  options.wedge_timeout = std::chrono::milliseconds(args.wedge_timeout_ms);
   auto daemon = Daemon::start(options);
   if (!daemon) {
     std::fprintf(stderr, "statebus daemon: %s\n", daemon.error().message().c_str());
@@ -45,8 +93,28 @@ int run_daemon(const DaemonArgs& args) {
               static_cast<double>(daemon->startup_time().count()) / 1e6, daemon->max_payload());
   std::fflush(stdout);
 
+  // Wait for a stop signal, checking five times a second that RouDi still
+  // makes progress: a wedged daemon would hang every client that registers.
   int received = 0;
-  sigwait(&stop_signals, &received);
+  const timespec check_every{0, 200'000'000};
+  for (;;) {
+    received = sigtimedwait(&stop_signals, nullptr, &check_every);
+    if (received > 0) break;
+    if (auto health = daemon->health(); !health && health.error().code() == Errc::daemon_wedged) {
+      std::fprintf(stderr, "statebus daemon: %s\n", health.error().message().c_str());
+      if (args.exit_on_wedge) {
+        std::fprintf(stderr, "statebus daemon: exiting with status %d (--exit-on-wedge)\n", kWedgedExit);
+        std::fflush(stderr);
+        std::_Exit(kWedgedExit);  // no destructors: they would wait for RouDi's stuck threads
+      }
+      std::fprintf(stderr, "statebus daemon: starting a new daemon in its place (same pid)\n");
+      std::fflush(stderr);
+      std::fflush(stdout);
+      restart_self();
+      std::fprintf(stderr, "statebus daemon: cannot restart itself: %s\n", std::strerror(errno));
+      std::_Exit(kWedgedExit);
+    }
+  }
   daemon->stop();
   std::printf("statebus daemon stopped (%s)\n", received == SIGINT ? "SIGINT" : received == SIGTERM ? "SIGTERM" : "SIGHUP");
   return 0;
@@ -60,6 +128,11 @@ void add_daemon_command(CLI::App& app, int& exit_code) {
   command->add_flag("--iceoryx-defaults", args->iceoryx_defaults,
                     "Use iceoryx's stock memory pools (~215 MB) instead of statebus's compact ones");
   command->add_flag("-v,--verbose", args->verbose, "Show iceoryx's own informational messages");
+  command->add_flag("--exit-on-wedge", args->exit_on_wedge,
+                    "When the daemon wedges (iceoryx #1711), exit with status 3 instead of restarting in place");
+  command->add_option("--wedge-timeout", args->wedge_timeout_ms,
+                      "Milliseconds without progress after which the daemon counts as wedged")
+      ->check(CLI::Range(100, 600000));
   command->callback([args, &exit_code] { exit_code = run_daemon(*args); });
 }
 

@@ -5,6 +5,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -135,7 +137,7 @@ Result<void> write_info(const DaemonInfo& info) {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << "pid=" << info.pid << "\nstart_time=" << info.start_time << "\nmax_payload=" << info.max_payload
-        << "\nmax_chunk=" << info.max_chunk << "\n";
+        << "\nmax_chunk=" << info.max_chunk << "\ninstance=" << info.instance << "\n";
     if (!out.flush()) return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
   }
   // rename() is atomic: a client sees the whole file or none.
@@ -197,6 +199,35 @@ class EmbeddedRouDi : public iox::roudi::RouDi {
   // Stops RouDi's threads and closes its socket; the destructor would also
   // unmap the memory and unregister the process's relative pointers.
   void stop_threads() noexcept { shutdown(); }
+
+  // How long RouDi has been stuck, if it is: its monitoring loop completes a
+  // round every 100 ms, and it handles a client's request in microseconds.
+  // Either stalled means a lock in shared memory that a killed process left
+  // held (iceoryx #1711): RouDi will wait for it forever.
+  std::optional<std::chrono::nanoseconds> stalled_for(std::chrono::nanoseconds limit) const noexcept {
+    const auto now = Clock::now().time_since_epoch().count();
+    const auto cycle = now - last_cycle_ns_.load(std::memory_order_relaxed);
+    const auto since = message_since_ns_.load(std::memory_order_relaxed);
+    const auto message = since == 0 ? 0 : now - since;
+    const auto worst = std::max(cycle, message);
+    if (worst <= limit.count()) return std::nullopt;
+    return std::chrono::nanoseconds(worst);
+  }
+
+ protected:
+  void cyclicUpdateHook() noexcept override {
+    last_cycle_ns_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  void processMessage(const iox::runtime::IpcMessage& message, const iox::runtime::IpcMessageType& cmd,
+                      const iox::RuntimeName_t& runtime_name) noexcept override {
+    message_since_ns_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    RouDi::processMessage(message, cmd, runtime_name);
+    message_since_ns_.store(0, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::int64_t> last_cycle_ns_{Clock::now().time_since_epoch().count()};
+  std::atomic<std::int64_t> message_since_ns_{0};
 };
 
 }  // namespace
@@ -211,6 +242,7 @@ struct Daemon::Impl {
   std::uint32_t max_payload = 0;
   pid_t pid = ::getpid();
   bool verbose = false;
+  std::chrono::milliseconds wedge_timeout{3000};
   // Lockstep housekeeping: drops event loops of crashed processes, so that a
   // crash never stops lockstep time for good.
   std::thread janitor;
@@ -244,7 +276,17 @@ struct Daemon::Impl {
     remove_state_segment();
     std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
     if (!verbose) quiet.emplace();
-    if (detail::runtime_in_process()) {
+    if (roudi && roudi->stalled_for(wedge_timeout)) {
+      // Wedged: its threads wait for a lock nobody will release, so joining
+      // them would hang. Leave them (they end with the process); free the names.
+      spdlog::error("the daemon is wedged (iceoryx #1711); leaving its threads, removing its files");
+      ::unlink(detail::kIceoryxMgmtShm);
+      ::unlink(data_segment_path().c_str());
+      ::unlink(detail::kRoudiUniqueLock);
+      ::unlink(detail::kRoudiSocket);
+      (void)roudi.release();
+      (void)components.release();
+    } else if (detail::runtime_in_process()) {
       // A node of this process works on the same memory and may still
       // destroy ports and loggers in it, down to its exit. RouDi's destructor
       // would unmap that memory and unregister the process's relative
@@ -271,6 +313,11 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
 
   auto impl = std::make_unique<Impl>();
   impl->verbose = options.verbose_iceoryx;
+  if (options.wedge_timeout.count() <= 0) {
+    return fail(Errc::invalid_argument, "wedge_timeout must be positive (it was " +
+                                            std::to_string(options.wedge_timeout.count()) + " ms)");
+  }
+  impl->wedge_timeout = options.wedge_timeout;
   const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
   pid_t holder = 0;
   int error = 0;
@@ -339,7 +386,8 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   const std::uint32_t max_chunk = detail::largest_chunk(options.memory);
   impl->max_payload = detail::max_payload_for_chunk(max_chunk);
   const ProcessId self = this_process();
-  if (auto info = write_info({self.pid, self.start_time, impl->max_payload, max_chunk}); !info) {
+  const auto instance = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  if (auto info = write_info({self.pid, self.start_time, impl->max_payload, max_chunk, instance}); !info) {
     return tl::make_unexpected(info.error());
   }
   impl->startup = Clock::now() - started;
@@ -355,6 +403,17 @@ void Daemon::stop() noexcept {
   if (impl_) impl_->stop();
 }
 pid_t Daemon::pid() const noexcept { return impl_->pid; }
+Result<void> Daemon::health() const noexcept {
+  if (!impl_ || !impl_->roudi) return fail(Errc::no_daemon, "this daemon was stopped");
+  const auto stalled = impl_->roudi->stalled_for(impl_->wedge_timeout);
+  if (!stalled) return {};
+  return fail(Errc::daemon_wedged,
+              "the daemon (pid " + std::to_string(impl_->pid) + ") has made no progress for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*stalled).count()) +
+                  " ms: a process killed inside publish() left a lock held (iceoryx issue #1711); its clients "
+                  "must reconnect to a new daemon: end this one (`statebus daemon` restarts by itself)");
+}
+
 const std::vector<std::string>& Daemon::removed_leftovers() const noexcept { return impl_->removed; }
 std::uint64_t Daemon::shared_memory_bytes() const noexcept { return impl_->shm_bytes; }
 std::chrono::nanoseconds Daemon::startup_time() const noexcept { return impl_->startup; }
@@ -378,6 +437,7 @@ Result<DaemonInfo> find_daemon() {
     if (key == "start_time") info.start_time = value;
     if (key == "max_payload") info.max_payload = static_cast<std::uint32_t>(value);
     if (key == "max_chunk") info.max_chunk = static_cast<std::uint32_t>(value);
+    if (key == "instance") info.instance = value;
   }
   if (info.pid <= 0 || info.max_chunk == 0) {
     return fail(Errc::no_daemon, std::string(detail::kDaemonInfo) +

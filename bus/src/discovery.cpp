@@ -68,6 +68,7 @@ bool channel_offered(const Node& /*node*/, std::string_view channel) {
 
 Result<Schema> fetch_schema(const Node& /*node*/, std::string_view channel, std::chrono::milliseconds timeout) {
   if (auto valid = validate_channel_name(channel); !valid) return tl::make_unexpected(valid.error());
+  detail::DaemonRequest request;
   iox::popo::SubscriberOptions options;
   options.historyRequest = 1;
   options.queueCapacity = 16;
@@ -89,6 +90,7 @@ Result<Schema> fetch_schema(const Node& /*node*/, std::string_view channel, std:
 
 Result<std::vector<ChannelInfo>> list_channels(const Node& node, std::chrono::milliseconds schema_timeout) {
   std::map<std::string, ChannelInfo> channels;
+  detail::DaemonRequest request;
   iox::runtime::ServiceDiscovery discovery;
   discovery.findService(iox::cxx::nullopt, iox::cxx::nullopt, iox::cxx::nullopt,
                         [&](const iox::capro::ServiceDescription& service) {
@@ -159,6 +161,7 @@ struct ChannelWatch::Impl {
 };
 
 Result<ChannelWatch> ChannelWatch::create(const Node& /*node*/) {
+  detail::DaemonRequest request;
   auto impl = std::make_unique<Impl>();
   if (impl->waitset.attachEvent(impl->discovery, iox::runtime::ServiceDiscoveryEvent::SERVICE_REGISTRY_CHANGED)
           .has_error() ||
@@ -173,6 +176,10 @@ ChannelWatch::ChannelWatch(std::unique_ptr<Impl> impl) noexcept : impl_(std::mov
 ChannelWatch::ChannelWatch(ChannelWatch&&) noexcept = default;
 ChannelWatch& ChannelWatch::operator=(ChannelWatch&&) noexcept = default;
 ChannelWatch::~ChannelWatch() {
+  if (impl_ && detail::bus_lost()) {
+    (void)impl_.release();  // the old bus's locks may be held: leave it
+    return;
+  }
   if (impl_) {
     impl_->waitset.detachEvent(impl_->discovery, iox::runtime::ServiceDiscoveryEvent::SERVICE_REGISTRY_CHANGED);
     impl_->waitset.detachEvent(impl_->woken);

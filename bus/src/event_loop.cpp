@@ -1,12 +1,18 @@
 #include "statebus/bus/event_loop.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <queue>
 #include <vector>
 
+#include "iceoryx.hpp"
 #include "ports.hpp"
 
 namespace statebus {
+
+// How often run() checks that the daemon still runs (Node::bus_health()).
+constexpr auto kHealthPeriod = std::chrono::milliseconds(500);
 
 struct EventLoop::Impl {
   static constexpr std::size_t kCapacity = 64;  // 62 subscribers + clock + stop
@@ -59,6 +65,7 @@ struct EventLoop::Impl {
 };
 
 Result<EventLoop> EventLoop::create() {
+  detail::DaemonRequest request;
   auto impl = std::make_unique<Impl>();
   if (impl->waitset.attachEvent(impl->clock_changed).has_error() ||
       impl->waitset.attachEvent(impl->stop_requested).has_error()) {
@@ -74,7 +81,9 @@ Result<EventLoop> EventLoop::create() {
 EventLoop::EventLoop(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 EventLoop::EventLoop(EventLoop&&) noexcept = default;
 EventLoop& EventLoop::operator=(EventLoop&&) noexcept = default;
-EventLoop::~EventLoop() = default;
+EventLoop::~EventLoop() {
+  if (impl_ && detail::bus_lost()) (void)impl_.release();  // its subscribers' locks may be held: leave it
+}
 
 Result<void> EventLoop::add_subscriber(detail::RawSubscriber& subscriber, std::function<void()> drain) {
   detail::SubscriberCore* core = subscriber.core();
@@ -102,32 +111,38 @@ void EventLoop::at(VirtualClock::time_point time, std::function<void()> handler)
   impl_->timers.push({time, VirtualClock::duration::zero(), impl_->timer_handlers.size() - 1});
 }
 
-void EventLoop::run() {
+Result<void> EventLoop::run() {
   Impl& loop = *impl_;
+  auto next_health_check = std::chrono::steady_clock::now() + kHealthPeriod;
   while (!loop.stopping.load(std::memory_order_acquire)) {
+    if (const auto now = std::chrono::steady_clock::now(); now >= next_health_check) {
+      next_health_check = now + kHealthPeriod;
+      if (auto health = detail::bus_health(); !health) return health;
+    }
     // Timers first: a sample published after virtual time passed a tick
     // is handled after that tick.
     loop.run_due_timers();
     for (auto& [core, drain] : loop.subscribers) {
-      if (loop.stopping.load(std::memory_order_relaxed)) return;
+      if (loop.stopping.load(std::memory_order_relaxed)) return {};
       if (core->port.hasData()) drain();
     }
-    if (loop.stopping.load(std::memory_order_acquire)) return;
+    if (loop.stopping.load(std::memory_order_acquire)) return {};
     // Sleep until the next timer at the current rate, or until data or a
     // clock change; with no timer or a standing clock, until one of those.
-    std::chrono::nanoseconds wait = std::chrono::seconds(1);
+    std::chrono::nanoseconds wait = kHealthPeriod;
     std::optional<VirtualClock::time_point> next;
     if (!loop.timers.empty()) {
       next = loop.timers.top().due;
       const auto slice = detail::wait_slice(*next);
       if (!slice) continue;
-      wait = *slice;
+      wait = std::min<std::chrono::nanoseconds>(*slice, kHealthPeriod);
     }
     // Idle only with empty queues (checked after reading the publish count).
     if (!loop.participant.idle(next, &Impl::has_data, &loop)) continue;
     loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait.count())));
     loop.participant.busy();
   }
+  return {};
 }
 
 void EventLoop::stop() noexcept {

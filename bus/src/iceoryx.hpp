@@ -8,6 +8,7 @@
 #include "iceoryx_hoofs/log/logmanager.hpp"
 #include "iceoryx_posh/capro/service_description.hpp"
 #include "iceoryx_posh/mepoo/chunk_settings.hpp"
+#include "statebus/error.hpp"
 
 namespace statebus::detail {
 
@@ -26,5 +27,28 @@ void set_iceoryx_log_level(bool verbose) noexcept;
 /// True once this process has connected a Node: its iceoryx runtime then
 /// works on the shared memory for the rest of the process's life.
 bool runtime_in_process() noexcept;
+
+/// Node::bus_health() for this process's node; success without a node.
+Result<void> bus_health();
+
+/// True once Node::bus_health() found this process's daemon gone or
+/// replaced. Its ports may then guard locks that a killed process left held
+/// (iceoryx #1711), so destructors leave them alone (leak) instead of
+/// waiting forever: the old bus is of no use to anyone any more.
+bool bus_lost() noexcept;
+
+/// Marks a request to the daemon in progress (creating a port, a wait set).
+/// iceoryx waits for the daemon's answer without a timeout: a daemon that
+/// wedged or was replaced meanwhile would hang the caller forever. While any
+/// request is pending longer than 2 s, a watchdog thread checks the bus; once
+/// the daemon is gone or replaced it says so on stderr and ends the process
+/// with status 75 (EX_TEMPFAIL), for its supervisor to start it again.
+class DaemonRequest {
+ public:
+  DaemonRequest() noexcept;
+  ~DaemonRequest();
+  DaemonRequest(const DaemonRequest&) = delete;
+  DaemonRequest& operator=(const DaemonRequest&) = delete;
+};
 
 }  // namespace statebus::detail

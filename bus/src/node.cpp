@@ -4,8 +4,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "file_lock.hpp"
@@ -34,6 +38,9 @@ namespace {
 std::mutex g_mutex;
 std::shared_ptr<const Node::State> g_state;  // iceoryx: one runtime per process, for its life
 std::atomic<bool> g_runtime{false};
+std::mutex g_daemon_mutex;
+std::optional<DaemonInfo> g_daemon;  // the daemon this process registers (or registered) with
+std::atomic<bool> g_bus_lost{false};
 
 // Waits up to `timeout` for a live daemon. Polls every 10 ms: a daemon that
 // is starting has no way to tell us sooner, and this runs once per process.
@@ -89,13 +96,91 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   (void)VirtualClock::attach();
   detail::set_iceoryx_log_level(false);
   const std::string runtime = detail::runtime_name(name);
+  {
+    std::lock_guard<std::mutex> daemon_guard(g_daemon_mutex);
+    g_daemon = *daemon;
+  }
+  // Registration waits up to 60 s for a daemon that wedges meanwhile; the
+  // request watchdog ends the process sooner once that daemon is replaced.
+  detail::DaemonRequest request;
   iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
   g_runtime.store(true, std::memory_order_release);
   g_state = std::move(state);
   return Node(g_state);
 }
 
+bool detail::bus_lost() noexcept { return g_bus_lost.load(std::memory_order_acquire); }
+
 bool detail::runtime_in_process() noexcept { return g_runtime.load(std::memory_order_acquire); }
+
+Result<void> detail::bus_health() {
+  std::optional<DaemonInfo> daemon;
+  {
+    std::lock_guard<std::mutex> guard(g_daemon_mutex);
+    daemon = g_daemon;
+  }
+  if (!daemon) return {};  // not on a bus: nothing to lose
+  const DaemonInfo& ours = *daemon;
+  const std::string who = "the statebus daemon this process connected to (pid " + std::to_string(ours.pid) + ")";
+  auto now = find_daemon();
+  if (!now) {
+    g_bus_lost.store(true, std::memory_order_release);
+    return fail(Errc::no_daemon, who + " is gone (" + now.error().message() +
+                                     "); this process lost the bus: restart it once a daemon runs again");
+  }
+  if (now->instance != ours.instance || now->pid != ours.pid || now->start_time != ours.start_time) {
+    g_bus_lost.store(true, std::memory_order_release);
+    const std::string by = now->pid == ours.pid ? "restarted in place (a new daemon, same pid)"
+                                                : "replaced by a new daemon (pid " + std::to_string(now->pid) + ")";
+    return fail(Errc::no_daemon, who + " was " + by + "; this process is still on the old bus: restart it to join the new one");
+  }
+  return {};
+}
+
+Result<void> Node::bus_health() const { return detail::bus_health(); }
+
+namespace {
+
+std::atomic<int> g_requests{0};
+std::atomic<std::int64_t> g_request_since{0};
+
+std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+[[noreturn]] void watch_requests() {
+  constexpr std::int64_t kPatience = 2'000'000'000;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (g_requests.load(std::memory_order_acquire) == 0) continue;
+    if (steady_ns() - g_request_since.load(std::memory_order_relaxed) < kPatience) continue;
+    auto health = detail::bus_health();
+    if (health) continue;  // slow (or wedged, not yet replaced): keep waiting
+    std::fprintf(stderr,
+                 "statebus: this process waits for an answer the daemon will never give (%s); "
+                 "ending it with status 75 so that it can be started again on the new bus\n",
+                 health.error().message().c_str());
+    std::fflush(stderr);
+    std::_Exit(75);
+  }
+}
+
+}  // namespace
+
+detail::DaemonRequest::DaemonRequest() noexcept {
+  static const bool watching = [] {
+    try {
+      std::thread(watch_requests).detach();
+      return true;
+    } catch (...) {
+      return false;  // no thread: requests just are not watched
+    }
+  }();
+  (void)watching;
+  if (g_requests.fetch_add(1, std::memory_order_acq_rel) == 0) {
+    g_request_since.store(steady_ns(), std::memory_order_relaxed);
+  }
+}
+
+detail::DaemonRequest::~DaemonRequest() { g_requests.fetch_sub(1, std::memory_order_acq_rel); }
 
 const std::string& Node::name() const noexcept { return state_->name; }
 std::uint32_t Node::max_payload() const noexcept { return state_->max_payload; }

@@ -129,6 +129,7 @@ Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view cha
   // lossless subscribers make them wait.
   iox_options.subscriberTooSlowPolicy = options.never_block ? iox::popo::ConsumerTooSlowPolicy::DISCARD_OLDEST_DATA
                                                             : iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
+  DaemonRequest request;
   auto core = std::make_unique<PublisherCore>(to_service_description(channel), iox_options);
   core->channel = std::string(channel);
   core->max_chunk = node.max_chunk();
@@ -157,6 +158,10 @@ RawPublisher& RawPublisher::operator=(RawPublisher&& other) noexcept {
 
 RawPublisher::~RawPublisher() {
   if (!impl_) return;
+  if (bus_lost()) {
+    (void)impl_.release();  // its locks may be held by a killed process: leave it
+    return;
+  }
   // Goodbye: subscribers learn that this publisher stopped, not crashed.
   if (void* payload = loan_chunk(impl_->port, 1, 1)) {
     header_of(payload)->flags = SampleHeader::kGoodbye;  // kept: publish() stamps the rest
@@ -222,6 +227,7 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
   iox_options.historyRequest = options.history;
   iox_options.queueFullPolicy =
       options.lossless ? iox::popo::QueueFullPolicy::BLOCK_PRODUCER : iox::popo::QueueFullPolicy::DISCARD_OLDEST_DATA;
+  DaemonRequest request;
   auto core = std::make_unique<SubscriberCore>(to_service_description(channel), iox_options);
   core->channel = std::string(channel);
   core->history = options.history;
@@ -236,7 +242,9 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
 RawSubscriber::RawSubscriber(std::unique_ptr<SubscriberCore> impl) noexcept : impl_(std::move(impl)) {}
 RawSubscriber::RawSubscriber(RawSubscriber&&) noexcept = default;
 RawSubscriber& RawSubscriber::operator=(RawSubscriber&&) noexcept = default;
-RawSubscriber::~RawSubscriber() = default;
+RawSubscriber::~RawSubscriber() {
+  if (impl_ && bus_lost()) (void)impl_.release();  // its locks may be held by a killed process: leave it
+}
 
 RawSample RawSubscriber::take() noexcept {
   SubscriberCore& core = *impl_;
@@ -315,6 +323,7 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseco
   if (core.in_user_waitset) return core.port.hasData();  // its WaitSet waits for it; see WaitSet::add
   if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
   if (!core.waitset) {
+    DaemonRequest request;
     core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
     if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
       core.waitset.reset();
@@ -376,6 +385,7 @@ std::optional<Error> RawSubscriber::type_error(std::chrono::nanoseconds resolve_
   // Name the other type from the schema its publisher offers.
   if (!core.mismatch_schema) {
     if (!core.schema_port) {
+      DaemonRequest request;
       iox::popo::SubscriberOptions options;
       options.historyRequest = 1;
       options.queueCapacity = 16;

@@ -28,12 +28,17 @@ struct WaitSet::Impl {
   }
 };
 
-Result<WaitSet> WaitSet::create() { return WaitSet(std::make_unique<Impl>()); }
+Result<WaitSet> WaitSet::create() {
+  detail::DaemonRequest request;
+  return WaitSet(std::make_unique<Impl>());
+}
 
 WaitSet::WaitSet(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 WaitSet::WaitSet(WaitSet&&) noexcept = default;
 WaitSet& WaitSet::operator=(WaitSet&&) noexcept = default;
-WaitSet::~WaitSet() = default;
+WaitSet::~WaitSet() {
+  if (impl_ && detail::bus_lost()) (void)impl_.release();  // its subscribers' locks may be held: leave it
+}
 
 Result<std::size_t> WaitSet::add(detail::RawSubscriber& subscriber) {
   detail::SubscriberCore* core = subscriber.core();

@@ -1,5 +1,7 @@
 #include "statebus/testing/scenario.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <sys/wait.h>
 
 #include <csignal>
@@ -161,7 +163,7 @@ Result<void> Scenario::add_script(std::function<Result<void>(EventLoop&)> make) 
     }
     raw->loop = &*loop;
     ready.set_value({});
-    loop->run();
+    if (auto ran = loop->run(); !ran) spdlog::error("scenario script: {}", ran.error().message());
   });
   auto result = done.get();
   if (!result) {

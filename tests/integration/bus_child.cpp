@@ -13,6 +13,11 @@
 //   lossless-sink NAME CHANNEL  a lossless subscriber of Reading that never takes; "ready", then
 //                            waits for stdin to close
 //   hold NAME                connect as NAME, print "ready", wait for stdin to close
+//   loop-until-lost NAME [CHANNEL]  an event loop (taking every Reading on CHANNEL, if given):
+//                            "ready", then when run() fails, prints "lost CODE MESSAGE" and exits 0
+//                            (1 if run() returned without error)
+//   flood NAME CHANNEL       publish Readings as fast as it can, "ready" first, then a line "n"
+//                            after every 256 samples, forever (to be killed at a random moment)
 //   own-daemon NAME          in a bus of its own: start a daemon, connect as NAME, log through
 //                            the bus sink, publish, stop the daemon while the node, a publisher
 //                            and the sink live on, print "stopped", exit (must exit 0)
@@ -306,6 +311,31 @@ int main(int argc, char** argv) {
   if (!node) {
     std::fprintf(stderr, "child: %s\n", node.error().message().c_str());
     return 1;
+  }
+  if (command == "loop-until-lost") {  // learn that the bus is gone, from an idle event loop
+    auto loop = statebus::EventLoop::create();
+    if (!loop) return 1;
+    std::optional<statebus::Subscriber<statebus::test::Reading>> sub;
+    if (argc >= 4) {
+      auto made = statebus::Subscriber<statebus::test::Reading>::create(*node, argv[3]);
+      if (!made) return fail_with(made.error());
+      sub.emplace(std::move(*made));
+      if (!loop->on(*sub, [](const statebus::Sample<statebus::test::Reading>&) {})) return 1;
+    }
+    say("ready");
+    auto ran = loop->run();
+    if (ran) return 1;
+    say("lost " + std::string(statebus::to_string(ran.error().code())) + " " + ran.error().message());
+    return 0;
+  }
+  if (command == "flood" && argc == 4) {
+    auto pub = statebus::Publisher<statebus::test::Reading>::create(*node, argv[3]);
+    if (!pub) return fail_with(pub.error());
+    say("ready");
+    for (std::uint64_t i = 1;; ++i) {
+      (void)pub->publish(statebus::test::Reading{i, static_cast<double>(i), {}});
+      if (i % 256 == 0) say("n");
+    }
   }
   if (command == "clock-now") {  // the virtual time this process reads
     say(std::to_string(statebus::VirtualClock::now().time_since_epoch().count()));

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -116,6 +118,59 @@ TEST_F(DaemonCommand, RemovesWhatAKilledDaemonLeftAndSaysSo) {
   const std::string messages = sut.read_stderr(5s);
   EXPECT_TRUE(contains(messages, "removed stale /dev/shm/iceoryx_mgmt")) << messages;
   EXPECT_TRUE(contains(messages, "removed stale /tmp/roudi")) << messages;
+}
+
+// Waits for the "lost …" line of a loop-until-lost child.
+std::optional<std::string> lost_line(ChildProcess& child, std::chrono::milliseconds timeout) {
+  auto line = child.read_line(timeout);
+  if (line && line->rfind("lost ", 0) != 0) return "unexpected line: " + *line;
+  return line;
+}
+
+TEST_F(DaemonCommand, ProcessesLearnWithinASecondThatTheDaemonDied) {
+  auto daemon = start_daemon();
+  ASSERT_TRUE(daemon) << daemon.error().message();
+  auto client = ChildProcess::spawn({STATEBUS_TEST_CHILD, "loop-until-lost", "orphan"});
+  ASSERT_TRUE(client);
+  ASSERT_EQ(client->read_line(10s), "ready");
+
+  ASSERT_TRUE(daemon->signal(SIGKILL));
+  const auto killed = std::chrono::steady_clock::now();
+  const auto line = lost_line(*client, 10s);
+  const auto noticed = std::chrono::steady_clock::now() - killed;
+
+  ASSERT_TRUE(line) << "the client never noticed";
+  EXPECT_TRUE(contains(*line, "lost no_daemon")) << *line;
+  EXPECT_TRUE(contains(*line, "pid " + std::to_string(daemon->pid()))) << *line;
+  EXPECT_TRUE(contains(*line, "is gone")) << *line;
+  EXPECT_LT(noticed, 2s) << "the event loop checks twice a second";
+  std::printf("noticed the dead daemon after %.0f ms\n", std::chrono::duration<double, std::milli>(noticed).count());
+  EXPECT_TRUE(exited_with(client->wait(10s), 0));
+}
+
+TEST_F(DaemonCommand, AProcessOfTheOldBusLearnsThatANewDaemonReplacedIt) {
+  auto old_daemon = start_daemon();
+  ASSERT_TRUE(old_daemon) << old_daemon.error().message();
+  auto client = ChildProcess::spawn({STATEBUS_TEST_CHILD, "loop-until-lost", "old-bus"});
+  ASSERT_TRUE(client);
+  ASSERT_EQ(client->read_line(10s), "ready");
+  // Held still while its daemon is replaced, so that it sees the new one, not the gap.
+  ASSERT_TRUE(client->signal(SIGSTOP));
+  ASSERT_TRUE(old_daemon->signal(SIGKILL));
+  ASSERT_TRUE(old_daemon->wait(10s));
+  auto new_daemon = start_daemon();
+  ASSERT_TRUE(new_daemon) << new_daemon.error().message();
+
+  ASSERT_TRUE(client->signal(SIGCONT));
+  const auto line = lost_line(*client, 10s);
+
+  ASSERT_TRUE(line);
+  EXPECT_TRUE(contains(*line, "lost no_daemon")) << *line;
+  EXPECT_TRUE(contains(*line, "replaced by a new daemon (pid " + std::to_string(new_daemon->pid()) + ")")) << *line;
+  // New processes join the new bus.
+  auto newcomer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "new-bus", "1000"});
+  ASSERT_TRUE(newcomer);
+  EXPECT_EQ(newcomer->read_line(10s), "ok");
 }
 
 TEST_F(DaemonCommand, UnknownOptionIsAUsageError) {

@@ -69,7 +69,11 @@ int main(int argc, char** argv) {
   spdlog::info("controlling to {:.1f} ± {:.1f} °C, dwell {}", s.celsius, s.band, dwell_text);
   std::printf("ready\n");
   std::fflush(stdout);
-  loop->run();
+  if (auto ran = loop->run(); !ran) {
+    // The daemon died or was replaced: say so and end, so that a supervisor restarts us on the new bus.
+    spdlog::error("{}", ran.error().message());
+    return 1;
+  }
   spdlog::info("stopped after {} decisions, {} switches", state.decisions, state.switches);
   return 0;
 }

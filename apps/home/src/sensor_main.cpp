@@ -65,7 +65,11 @@ int main(int argc, char** argv) {
   spdlog::info("room at {:.1f} °C, a reading every {}", room.celsius, period_text);
   std::printf("ready\n");
   std::fflush(stdout);
-  loop->run();
+  if (auto ran = loop->run(); !ran) {
+    // The daemon died or was replaced: say so and end, so that a supervisor restarts us on the new bus.
+    spdlog::error("{}", ran.error().message());
+    return 1;
+  }
   spdlog::info("stopped after {} readings", index);
   return 0;
 }

@@ -26,6 +26,7 @@ enum class Errc {
   not_permitted,     ///< the operating system refused (namespaces, permissions)
   type_mismatch,     ///< the two sides of a channel (or cell) use different types
   timeout,           ///< nothing happened within the time given
+  daemon_wedged,     ///< the daemon stopped making progress (a lock left held by a killed process)
 };
 
 /// The name of an error code, for messages and tests.
@@ -41,6 +42,7 @@ constexpr std::string_view to_string(Errc code) noexcept {
     case Errc::not_permitted: return "not_permitted";
     case Errc::type_mismatch: return "type_mismatch";
     case Errc::timeout: return "timeout";
+    case Errc::daemon_wedged: return "daemon_wedged";
   }
   return "unknown";
 }

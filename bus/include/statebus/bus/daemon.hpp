@@ -20,6 +20,9 @@ struct DaemonOptions {
   MemoryConfig memory = MemoryConfig::compact();
   /// Let iceoryx print its own informational lines (off: warnings and errors only).
   bool verbose_iceoryx = false;
+  /// RouDi stuck this long (no monitoring round, or one client request
+  /// unanswered) counts as wedged; see Daemon::health().
+  std::chrono::milliseconds wedge_timeout{3000};
 };
 
 /// RouDi, iceoryx's daemon, embedded in this process, with process monitoring on.
@@ -64,6 +67,13 @@ class Daemon {
   [[nodiscard]] std::chrono::nanoseconds startup_time() const noexcept;
   /// Largest payload a sample may have on this bus.
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
+  /// Fails with `Errc::daemon_wedged` while RouDi makes no progress for
+  /// longer than `wedge_timeout`: a process SIGKILLed inside publish() can
+  /// leave a lock in shared memory held that RouDi then waits for forever
+  /// (iceoryx #1711). A wedged daemon cannot be stopped or repaired: end the
+  /// process and start a new daemon (`statebus daemon` does so by itself).
+  /// Thread-safe; two atomic loads.
+  [[nodiscard]] Result<void> health() const noexcept;
 
  private:
   struct Impl;
@@ -77,6 +87,9 @@ struct DaemonInfo {
   std::uint64_t start_time = 0;
   std::uint32_t max_payload = 0;
   std::uint32_t max_chunk = 0;
+  /// Unique to one start of a daemon (a daemon restarted in place keeps its
+  /// pid but not this).
+  std::uint64_t instance = 0;
 };
 
 /// The running daemon, if one is alive on this machine (or namespace).

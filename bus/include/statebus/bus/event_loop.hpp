@@ -51,8 +51,10 @@ class EventLoop {
   void every(VirtualClock::duration period, std::function<void()> handler);
   /// Calls `handler` once when virtual time reaches `time`.
   void at(VirtualClock::time_point time, std::function<void()> handler);
-  /// Runs until stop(). Returns at once if stop() came first.
-  void run();
+  /// Runs until stop(). Returns at once if stop() came first. Fails with
+  /// Node::bus_health()'s error (checked twice a second) when the daemon this
+  /// process connected to died or was replaced: the loop's channels are dead.
+  Result<void> run();
   /// Makes run() return after the handler in progress. Thread-safe.
   void stop() noexcept;
   /// The virtual time a timer handler was scheduled for (in a timer handler).

@@ -40,6 +40,13 @@ class Node {
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
   /// Largest chunk (payload, headers and padding) the daemon's pools hold.
   [[nodiscard]] std::uint32_t max_chunk() const noexcept;
+  /// Whether the daemon this process connected to still runs. Fails with
+  /// Errc::no_daemon when it died, or was replaced by a new daemon (whose
+  /// bus this process is not on: it must restart to join it; a wedged
+  /// `statebus daemon` replaces itself). Every EventLoop checks this twice a
+  /// second and stops with this error when it fails.
+  /// Thread-safe; reads one small file and /proc (~20 µs).
+  [[nodiscard]] Result<void> bus_health() const;
 
   struct State;
 
