@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <random>
+#include <string>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -58,7 +60,18 @@ struct Options {
   std::string kill_web_at;
   double setpoint = 20.0;
   bool quiet = false;
+  std::string chaos_text;  // mean real time between random SIGKILLs of sensor or web
+  std::vector<std::string> chaos_targets = {"sensor", "web"};
 };
+
+// Resident memory of a process, KiB (0 if it cannot be read).
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
 
 struct DaySummary {
   std::uint64_t readings = 0;
@@ -197,7 +210,54 @@ int run(const Options& o, home::StopSignals& signals) {
   bool web_killed = false;
   int last_hour_printed = -1;
   const auto real_start = std::chrono::steady_clock::now();
+  // --chaos: SIGKILL the sensor or the web process at random moments (the
+  // heating, whose steadiness is what is checked, is left alone).
+  const bool chaos = !o.chaos_text.empty() && !o.chaos_targets.empty();
+  std::mt19937_64 random(std::random_device{}());
+  std::exponential_distribution<double> chaos_gap(
+      chaos ? 1.0 / std::chrono::duration<double>(home::duration_of(o.chaos_text)).count() : 1.0);
+  auto next_chaos = real_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     std::chrono::duration<double>(chaos_gap(random)));
+  std::map<std::string, int> chaos_kills;
+  long heating_rss_start = 0;
+  long heating_rss_end = 0;
+  pid_t heating_pid = 0;
+  for (const Program& p : programs) {
+    if (p.name == "heating") heating_pid = p.process->pid();
+  }
+  heating_rss_start = rss_kib(heating_pid);
+  // A wedged daemon cannot be stopped or repaired in this process: say so, end the children, end.
+  auto end_if_wedged = [&] {
+    if (!daemon) return;
+    auto health = daemon->health();
+    if (health) return;
+    spdlog::error("{}", health.error().message());
+    int killed = 0;
+    for (const auto& entry : chaos_kills) killed += entry.second;
+    std::printf("\n%sthe daemon wedged (iceoryx #1711) after %d SIGKILLs\n", chaos ? "soak: FAILED: " : "", killed);
+    for (Program& p : programs) {
+      if (p.process) ::kill(p.process->pid(), SIGKILL);
+    }
+    std::fflush(stdout);
+    std::_Exit(3);
+  };
   while (!stop) {
+    end_if_wedged();
+    if (chaos && std::chrono::steady_clock::now() >= next_chaos) {
+      std::vector<Program*> targets;
+      for (Program& p : programs) {
+        if (std::find(o.chaos_targets.begin(), o.chaos_targets.end(), p.name) != o.chaos_targets.end()) {
+          targets.push_back(&p);
+        }
+      }
+      if (targets.empty()) targets.push_back(&programs.front());  // unreachable: targets are checked at start
+      Program& victim = *targets[std::uniform_int_distribution<std::size_t>(0, targets.size() - 1)(random)];
+      spdlog::warn("chaos: SIGKILL to {} (pid {})", victim.name, victim.process->pid());
+      ::kill(victim.process->pid(), SIGKILL);
+      ++chaos_kills[victim.name];
+      next_chaos = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(chaos_gap(random)));
+    }
     if (bounded && !o.lockstep && (t0 + span - VirtualClock::now()) < 100ms * rate) {
       VirtualClock::sleep_until(t0 + span);  // the last stretch: end on the mark, not a tick later
     } else {
@@ -213,6 +273,16 @@ int run(const Options& o, home::StopSignals& signals) {
                       home::describe_status(*ended));
       } else {
         spdlog::warn("{} ended ({}); restarting it", p.name, home::describe_status(*ended));
+      }
+      if (p.name == "sensor") {
+        // The room goes on where it was: the restarted model starts from the last reading, at the time of day it is.
+        const auto last = status->load();
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(VirtualClock::now() - t0).count() % 86400;
+        p.argv.resize(1);
+        if (last.decisions > 0) {
+          p.argv.insert(p.argv.end(), {"--initial", std::to_string(last.celsius)});
+        }
+        p.argv.insert(p.argv.end(), {"--time-of-day", std::to_string(seconds) + "s"});
       }
       if (!start(p)) stop = true;
     }
@@ -247,7 +317,9 @@ int run(const Options& o, home::StopSignals& signals) {
     if (bounded && elapsed >= span) break;
   }
   if (!o.quiet && tty) std::printf("\n");
+  heating_rss_end = rss_kib(heating_pid);
   const double real_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - real_start).count();
+  end_if_wedged();  // a process that did not start again may have met a wedged daemon
   (void)VirtualClock::set_stepped();  // the day ends here for everyone
   for (Program& p : programs) {
     const int result = p.process->stop(3s);
@@ -289,7 +361,42 @@ int run(const Options& o, home::StopSignals& signals) {
               static_cast<double>(summary->mcap_bytes) / (1024.0 * 1024.0));
   std::printf("  picture         %s\n", svg_path.c_str());
   std::printf("  process logs    %s/*.log\n", o.out.c_str());
-  return 0;
+  if (!chaos) return 0;
+
+  // The soak's verdict: nothing lost, the heating steady, its memory flat.
+  int kills = 0;
+  std::string by_name;
+  for (const auto& [name, count] : chaos_kills) {
+    kills += count;
+    by_name += (by_name.empty() ? "" : ", ") + name + " " + std::to_string(count);
+  }
+  const home::HeatingStatus st = status->load();
+  int heating_restarts = 0;
+  for (const Program& p : programs) {
+    if (p.name == "heating") heating_restarts = p.restarts;
+  }
+  std::vector<std::string> failures;
+  for (const auto& g : summary->gaps) {
+    failures.push_back(std::to_string(g.missing) + " samples missing on " + g.channel + " from pid " +
+                       std::to_string(g.publisher.pid) + " (" + g.why + ")");
+  }
+  if (st.missed_readings > 0) failures.push_back(std::to_string(st.missed_readings) + " readings the heating missed");
+  if (heating_restarts > 0) failures.push_back("the heating restarted");
+  if (heating_rss_end > heating_rss_start + heating_rss_start / 4 + 512) {
+    failures.push_back("the heating's memory grew from " + std::to_string(heating_rss_start) + " to " +
+                       std::to_string(heating_rss_end) + " KiB");
+  }
+  std::printf("  chaos           %d SIGKILLs (%s); heating: %llu decisions, %llu missed readings, memory %ld → %ld KiB\n",
+              kills, by_name.empty() ? "none" : by_name.c_str(), static_cast<unsigned long long>(st.decisions),
+              static_cast<unsigned long long>(st.missed_readings), heating_rss_start, heating_rss_end);
+  if (failures.empty()) {
+    std::printf("soak: ok\n");
+    return 0;
+  }
+  std::string why;
+  for (const auto& f : failures) why += (why.empty() ? "" : "; ") + f;
+  std::printf("soak: FAILED: %s\n", why.c_str());
+  return 1;
 }
 
 }  // namespace
@@ -313,6 +420,13 @@ int main(int argc, char** argv) {
       ->check(home::check_duration);
   app.add_option("--setpoint", o.setpoint, "Setpoint, °C")->check(CLI::Range(5.0, 30.0));
   app.add_flag("-q,--quiet", o.quiet, "No progress line");
+  app.add_option("--chaos", o.chaos_text,
+                 "Soak: SIGKILL the sensor or the web process at random, this much real time apart on average "
+                 "(e.g. 2s); at the end check that nothing was lost and the heating's memory stayed flat")
+      ->check(home::check_duration);
+  app.add_option("--chaos-targets", o.chaos_targets, "Processes --chaos kills (sensor, web)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"sensor", "web"}));
   CLI11_PARSE(app, argc, argv);
   if (o.demo && o.duration_text.empty()) o.duration_text = "24h";
   if (o.demo && o.kill_web_at.empty() && o.web) o.kill_web_at = "14h";

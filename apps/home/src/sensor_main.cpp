@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
   auto node = home::connect_and_log(name);
   if (!node) return 1;
   auto readings = statebus::Publisher<home::TemperatureReading>::create(*node, home::kTemperatureChannel);
-  auto heater = statebus::Subscriber<home::HeaterCommand>::create(*node, home::kHeaterChannel);
+  // History 1: a restarted sensor learns at once whether the heater is on.
+  auto heater = statebus::Subscriber<home::HeaterCommand>::create(*node, home::kHeaterChannel,
+                                                                  statebus::SubscriberOptions{256, 1, false});
   auto outside = statebus::Subscriber<home::OutsideTemperature>::create(*node, home::kOutsideChannel);
   auto loop = statebus::EventLoop::create();
   for (const statebus::Error* error : {readings ? nullptr : &readings.error(), heater ? nullptr : &heater.error(),
