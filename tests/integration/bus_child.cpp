@@ -23,6 +23,8 @@
 //                            and the sink live on, print "stopped", exit (must exit 0)
 //   connect NAME TIMEOUT_MS  try to connect; print "ok" or the error code and message
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
+//   clock-churn NAME         advance the (stepped) clock by 1 ns, forever; "n" after every 4096
+//                            steps (to be killed at a random moment, mid-change or not)
 //   sleep-until NAME NS      print "sleeping", sleep to virtual time NS, print "woke <now>"
 //   monotonic NAME N         read the clock N times; "ok N" or "backwards by …"; exit 1 if so
 //   loop-ticks NAME          event loop with a 1 s timer; on a sample on test/report prints
@@ -335,6 +337,12 @@ int main(int argc, char** argv) {
     for (std::uint64_t i = 1;; ++i) {
       (void)pub->publish(statebus::test::Reading{i, static_cast<double>(i), {}});
       if (i % 256 == 0) say("n");
+    }
+  }
+  if (command == "clock-churn") {
+    for (std::uint64_t i = 1;; ++i) {
+      if (!statebus::VirtualClock::advance(std::chrono::nanoseconds(1))) return 1;
+      if (i % 4096 == 0) say("n");
     }
   }
   if (command == "clock-now") {  // the virtual time this process reads

@@ -364,6 +364,31 @@ TEST_F(ClockTest, LockstepDropsALoopWhoseProcessDied) {
   EXPECT_EQ(survivor->read_line(10s), "ticks 3600 in order");
 }
 
+// The clock's driver SIGKILLed at random moments, mid-change or between
+// changes, 40 times: readers are never stuck, time never goes back, and the
+// next driver takes over at once.
+TEST_F(ClockTest, ADriverKilledAtRandomMomentsNeverStopsOrBreaksTheClock) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> lines_before_kill(1, 4);
+  auto last = VirtualClock::now();
+  for (int kill = 0; kill < 40; ++kill) {
+    auto driver = ChildProcess::spawn({STATEBUS_TEST_CHILD, "clock-churn", "driver"});
+    ASSERT_TRUE(driver);
+    for (int line = lines_before_kill(random); line > 0; --line) ASSERT_EQ(driver->read_line(10s), "n");
+    ASSERT_TRUE(driver->signal(SIGKILL));
+    ASSERT_TRUE(driver->wait(10s));
+
+    const auto seen = VirtualClock::now();  // returns: a dead writer is not waited for
+    EXPECT_GE(seen, last) << "time went back after kill " << kill;
+    EXPECT_GT(seen, last) << "the driver's steps before kill " << kill << " were lost";
+    ASSERT_TRUE(VirtualClock::advance(1s)) << "after kill " << kill;
+    EXPECT_EQ(VirtualClock::now(), seen + 1s) << "the next driver's step, exactly";
+    last = VirtualClock::now();
+  }
+  EXPECT_EQ(VirtualClock::status().mode, ClockMode::stepped);
+}
+
 TEST_F(ClockTest, CommandShowsAndChangesTheClock) {
   using test::run_cli;
   auto [out, code] = run_cli({"clock", "--stepped"});
