@@ -23,6 +23,7 @@
 #include "iceoryx.hpp"
 #include "iceoryx_hoofs/posix_wrapper/posix_access_rights.hpp"
 #include "iceoryx_posh/iceoryx_posh_config.hpp"
+#include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "iceoryx_posh/internal/roudi/roudi.hpp"
 #include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
 #include "paths.hpp"
@@ -412,6 +413,21 @@ Result<void> Daemon::health() const noexcept {
                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*stalled).count()) +
                   " ms: a process killed inside publish() left a lock held (iceoryx issue #1711); its clients "
                   "must reconnect to a new daemon: end this one (`statebus daemon` restarts by itself)");
+}
+
+std::vector<PoolUsage> Daemon::pool_usage() const {
+  std::vector<PoolUsage> pools;
+  if (!impl_ || !impl_->components) return pools;
+  auto segments = impl_->components->rouDiMemoryManager.segmentManager();
+  if (!segments) return pools;
+  auto info = (*segments)->getSegmentInformationWithWriteAccessForUser(iox::posix::PosixUser::getUserOfCurrentProcess());
+  if (!info.m_memoryManager) return pools;
+  const iox::mepoo::MemoryManager& memory = info.m_memoryManager->get();
+  for (std::uint32_t i = 0; i < memory.getNumberOfMemPools(); ++i) {
+    const auto pool = memory.getMemPoolInfo(i);
+    pools.push_back({pool.m_chunkSize, pool.m_numChunks, pool.m_usedChunks, pool.m_minFreeChunks});
+  }
+  return pools;
 }
 
 const std::vector<std::string>& Daemon::removed_leftovers() const noexcept { return impl_->removed; }

@@ -22,6 +22,10 @@
 //                            the bus sink, publish, stop the daemon while the node, a publisher
 //                            and the sink live on, print "stopped", exit (must exit 0)
 //   connect NAME TIMEOUT_MS  try to connect; print "ok" or the error code and message
+//   loan-hold NAME CHANNEL N  loan N Readings and keep them unpublished: "holding N", then waits
+//                            for stdin to close (to be SIGKILLed holding them)
+//   take-hold NAME CHANNEL N  take N Readings and keep them: "ready" once subscribed, "holding N"
+//                            once it holds N, then waits for stdin to close
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
 //   clock-churn NAME         advance the (stepped) clock by 1 ns, forever; "n" after every 4096
 //                            steps (to be killed at a random moment, mid-change or not)
@@ -338,6 +342,36 @@ int main(int argc, char** argv) {
       (void)pub->publish(statebus::test::Reading{i, static_cast<double>(i), {}});
       if (i % 256 == 0) say("n");
     }
+  }
+  if (command == "loan-hold" && argc == 5) {
+    auto pub = statebus::Publisher<statebus::test::Reading>::create(*node, argv[3]);
+    if (!pub) return fail_with(pub.error());
+    std::vector<statebus::Loan<statebus::test::Reading>> held;
+    for (int i = 0; i < std::atoi(argv[4]); ++i) {
+      auto loan = pub->loan();
+      if (!loan) return 1;
+      held.push_back(std::move(*loan));
+    }
+    say("holding " + std::to_string(held.size()));
+    wait_for_stdin_to_close();
+    return 0;
+  }
+  if (command == "take-hold" && argc == 5) {
+    auto sub = statebus::Subscriber<statebus::test::Reading>::create(*node, argv[3]);
+    if (!sub) return fail_with(sub.error());
+    say("ready");
+    const std::size_t want = static_cast<std::size_t>(std::atoi(argv[4]));
+    std::vector<statebus::Sample<statebus::test::Reading>> held;
+    while (held.size() < want) {
+      if (auto sample = sub->take_for(std::chrono::seconds(10))) {
+        held.push_back(std::move(*sample));
+      } else {
+        return 1;
+      }
+    }
+    say("holding " + std::to_string(held.size()));
+    wait_for_stdin_to_close();
+    return 0;
   }
   if (command == "clock-churn") {
     for (std::uint64_t i = 1;; ++i) {
