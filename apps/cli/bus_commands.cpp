@@ -212,7 +212,7 @@ void add_bus_commands(CLI::App& app, int& exit_code) {
   echo_command->add_option("channel", echo->channel, "Channel name, e.g. home/sensor/temperature")->required();
   echo_command->add_flag("--json", echo->json, "One JSON object per sample, with its header");
   echo_command->add_flag("--header", echo->header, "Show sequence number, publisher pid and time");
-  echo_command->add_option("-n,--count", echo->count, "Stop after N samples")->check(CLI::PositiveNumber);
+  echo_command->add_option("-n,--count", echo->count, "Stop after N samples")->check(CLI::Range(1, 1000000000));
   echo_command->add_option("--history", echo->history, "Also print up to N samples sent before (0-16)")
       ->check(CLI::Range(0, 16));
   echo_command->callback([echo, &exit_code] { exit_code = run_echo(*echo); });
@@ -221,7 +221,7 @@ void add_bus_commands(CLI::App& app, int& exit_code) {
   CLI::App* hz_command = app.add_subcommand("hz", "Show the publishing rate and losses of a channel");
   hz_command->add_option("channel", hz->channel, "Channel name")->required();
   hz_command->add_option("-n,--count", hz->count, "Stop after N samples and print the totals")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000000));
   hz_command->add_option("--history", hz->history, "Count up to N samples sent before too (0-16)")
       ->check(CLI::Range(0, 16));
   hz_command->callback([hz, &exit_code] { exit_code = run_hz(*hz); });

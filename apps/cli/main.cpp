@@ -1,5 +1,6 @@
 // statebus: one tool with subcommands for the bus (daemon, …).
 #include <cstdio>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -15,6 +16,20 @@ int main(int argc, char** argv) {
   statebus::cli::add_clock_command(app, exit_code);
   statebus::cli::add_state_command(app, exit_code);
   statebus::cli::add_record_commands(app, exit_code);
+  // An unknown first word is an unknown command, not a missing one.
+  if (argc >= 2 && argv[1][0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const CLI::App* command : app.get_subcommands({})) {
+      known = known || command->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + command->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "statebus: unknown command '%s'; the commands are %s (statebus --help)\n", argv[1],
+                   names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

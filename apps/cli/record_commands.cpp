@@ -324,7 +324,7 @@ void add_record_commands(CLI::App& app, int& exit_code) {
   CLI::App* log_command = app.add_subcommand("log", "Follow the log records of every process on the bus");
   log_command->add_option("-l,--level", log->level, "Show this level and above (trace debug info warn error critical)");
   log_command->add_option("-p,--process", log->processes, "Only these processes (repeat for several)");
-  log_command->add_option("-n,--count", log->count, "Stop after N records")->check(CLI::PositiveNumber);
+  log_command->add_option("-n,--count", log->count, "Stop after N records")->check(CLI::Range(1, 1000000000));
   log_command->add_flag("--virtual-time", log->virtual_time, "Show the bus's virtual time instead of the wall clock");
   log_command->add_option("--color", log->color, "auto (on a terminal), always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));

@@ -2,7 +2,9 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -96,6 +98,47 @@ TEST_F(BusCommands, UnknownChannelIsAClearErrorAndNonZeroExit) {
   const auto [out2, code2] = run({"hz", "bad//name"}, &errors);
   EXPECT_EQ(code2, 2);
   EXPECT_TRUE(contains(errors, "empty part")) << errors;
+}
+
+// Every subcommand given wrong names, numbers, values and files: a non-zero
+// exit (never a signal or a hang) and a message naming what was wrong.
+TEST_F(BusCommands, BadArgumentsToEverySubcommandAreClearErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{}, 106, "A subcommand is required"},
+      {{"frobnicate"}, 2, "unknown command 'frobnicate'; the commands are daemon, ls"},
+      {{"ls", "--bogus"}, 109, "--bogus"},
+      {{"echo"}, 106, "channel is required"},
+      {{"echo", "bad//name"}, 2, "channel name 'bad//name' has an empty part"},
+      {{"echo", "home/x", "-n", "-5"}, 105, "--count: Value -5 not in range 1 to 1000000000"},
+      {{"echo", "home/x", "--history", "99"}, 105, "--history: Value 99 not in range 0 to 16"},
+      {{"hz", ""}, 2, "channel name is empty"},
+      {{"clock", "--rate", "-1"}, 2, "clock rate -1.000000 is not allowed"},
+      {{"clock", "--rate", "abc"}, 104, "Could not convert: --rate = abc"},
+      {{"clock", "--step", "forever"}, 2, "duration 'forever': a number is missing"},
+      {{"state", "get", "no/such/cell"}, 2, "no cell 'no/such/cell' on this bus"},
+      {{"record"}, 106, "--output is required"},
+      {{"record", "-o", "/nonexistent/dir/x.mcap", "**"}, 1, "cannot create MCAP file /nonexistent/dir/x.mcap"},
+      {{"record", "-o", "/tmp/x.mcap", "a/***/b"}, 2, "part '***' mixes '*' with other characters"},
+      {{"play", "/nonexistent.mcap"}, 2, "cannot read /nonexistent.mcap: No such file or directory"},
+      {{"play", "/tmp/not.mcap"}, 1, "/tmp/not.mcap is not an MCAP file: it starts with 68 65 6C"},
+      {{"log", "--level", "loud"}, 2, "unknown level 'loud'"},
+      {{"log", "-n", "0"}, 105, "--count: Value 0 not in range"},
+      {{"daemon", "--wedge-timeout", "5"}, 105, "--wedge-timeout: Value 5 not in range 100 to 600000"},
+  };
+  { std::ofstream("/tmp/not.mcap") << "hello, not a recording"; }
+  for (const Case& c : cases) {
+    std::string errors;
+    const auto [out, code] = run(c.args, &errors);
+    std::string line = "statebus";
+    for (const auto& a : c.args) line += " '" + a + "'";
+    EXPECT_EQ(code, c.code) << line << "\n" << out << errors;
+    EXPECT_TRUE(contains(out + errors, c.says)) << line << " said: " << out << errors;
+  }
 }
 
 using BusCommandsWithoutDaemon = testing::PrivateBusTest;
