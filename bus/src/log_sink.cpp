@@ -150,6 +150,9 @@ Result<std::shared_ptr<BusLogSink>> log_to_bus(const Node& node, std::string pro
   if (!g_shared) {
     auto sink = BusLogSink::create(node, std::move(process_name));
     if (!sink) return sink;
+    // spdlog's registry must exist before the handler is registered, so that
+    // the handler runs before the registry is destroyed.
+    (void)spdlog::default_logger();
     static const bool registered = std::atexit(detach_at_exit) == 0;
     (void)registered;
     g_shared = std::move(*sink);
