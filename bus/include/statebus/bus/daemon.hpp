@@ -80,6 +80,8 @@ class Daemon {
   /// leave a lock in shared memory held that RouDi then waits for forever
   /// (iceoryx #1711). A wedged daemon cannot be stopped or repaired: end the
   /// process and start a new daemon (`statebus daemon` does so by itself).
+  /// End it with std::_Exit: a node of the same process would otherwise wait
+  /// at exit for the wedged daemon to take its goodbye (iceoryx's runtime).
   /// Thread-safe; two atomic loads.
   [[nodiscard]] Result<void> health() const noexcept;
   /// Chunks in use per memory pool, smallest chunks first: what leaks show
