@@ -218,6 +218,11 @@ class EmbeddedRouDi : public iox::roudi::RouDi {
  protected:
   void cyclicUpdateHook() noexcept override {
     last_cycle_ns_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> guard(round_mutex_);
+      ++rounds_;
+    }
+    round_done_.notify_all();
   }
   void processMessage(const iox::runtime::IpcMessage& message, const iox::runtime::IpcMessageType& cmd,
                       const iox::RuntimeName_t& runtime_name) noexcept override {
@@ -229,6 +234,16 @@ class EmbeddedRouDi : public iox::roudi::RouDi {
  private:
   std::atomic<std::int64_t> last_cycle_ns_{Clock::now().time_since_epoch().count()};
   std::atomic<std::int64_t> message_since_ns_{0};
+  mutable std::mutex round_mutex_;
+  mutable std::condition_variable round_done_;
+  std::uint64_t rounds_ = 0;
+
+ public:
+  bool wait_for_round(std::chrono::nanoseconds timeout) const {
+    std::unique_lock<std::mutex> guard(round_mutex_);
+    const std::uint64_t seen = rounds_;
+    return round_done_.wait_for(guard, timeout, [&] { return rounds_ != seen; });
+  }
 };
 
 }  // namespace
@@ -262,6 +277,14 @@ struct Daemon::Impl {
     });
   }
 
+  // The names of the memory and lock RouDi would remove on destruction, for
+  // the paths that keep its objects alive past stop().
+  static void unlink_iceoryx_files() noexcept {
+    ::unlink(detail::kIceoryxMgmtShm);
+    ::unlink(data_segment_path().c_str());
+    ::unlink(detail::kRoudiUniqueLock);
+  }
+
   void stop() noexcept {
     if (janitor.joinable()) {
       {
@@ -281,9 +304,7 @@ struct Daemon::Impl {
       // Wedged: its threads wait for a lock nobody will release, so joining
       // them would hang. Leave them (they end with the process); free the names.
       spdlog::error("the daemon is wedged (iceoryx #1711); leaving its threads, removing its files");
-      ::unlink(detail::kIceoryxMgmtShm);
-      ::unlink(data_segment_path().c_str());
-      ::unlink(detail::kRoudiUniqueLock);
+      unlink_iceoryx_files();
       ::unlink(detail::kRoudiSocket);
       (void)roudi.release();
       (void)components.release();
@@ -294,9 +315,7 @@ struct Daemon::Impl {
       // pointers under it: stop its threads only, keep the memory mapped
       // until exit, and remove the segments' names now.
       roudi->stop_threads();
-      ::unlink(detail::kIceoryxMgmtShm);
-      ::unlink(data_segment_path().c_str());
-      ::unlink(detail::kRoudiUniqueLock);
+      unlink_iceoryx_files();
       (void)roudi.release();
       (void)components.release();
     } else {
@@ -413,6 +432,11 @@ Result<void> Daemon::health() const noexcept {
                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*stalled).count()) +
                   " ms: a process killed inside publish() left a lock held (iceoryx issue #1711); its clients "
                   "must reconnect to a new daemon: end this one (`statebus daemon` restarts by itself)");
+}
+
+bool Daemon::wait_for_round(std::chrono::nanoseconds timeout) const {
+  if (!impl_ || !impl_->roudi) return false;
+  return impl_->roudi->wait_for_round(timeout);
 }
 
 std::vector<PoolUsage> Daemon::pool_usage() const {

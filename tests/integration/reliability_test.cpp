@@ -151,16 +151,24 @@ std::uint64_t chunks_in_use(const Daemon& daemon) {
   return used;
 }
 
-// Waits (real time, polling the daemon's counters) until the chunks in use
-// are back to `baseline`; returns how long that took, or nothing.
-std::optional<std::chrono::milliseconds> back_to(const Daemon& daemon, std::uint64_t baseline,
-                                                 std::chrono::milliseconds limit) {
+// Kills `holder` and waits, round by round of the daemon (the rounds in
+// which it drops dead processes and frees their chunks), until the chunks
+// in use are back to `baseline`. The target is 2 s (the daemon drops a
+// silent process after 1.5 s); the bound is 10 s for loaded machines, and
+// the figure is printed.
+void expect_memory_back_after_kill(ChildProcess& holder, const Daemon& daemon, std::uint64_t baseline,
+                                   const std::string& what) {
+  ASSERT_TRUE(holder.signal(SIGKILL));
+  ASSERT_TRUE(holder.wait(10s));
   const auto start = std::chrono::steady_clock::now();
   while (chunks_in_use(daemon) != baseline) {
-    if (std::chrono::steady_clock::now() - start > limit) return std::nullopt;
-    std::this_thread::sleep_for(10ms);  // polling the counters, not waiting for a result
+    ASSERT_LT(std::chrono::steady_clock::now() - start, 10s)
+        << "still " << chunks_in_use(daemon) - baseline << " chunks in use 10 s after the kill";
+    ASSERT_TRUE(daemon.wait_for_round(2s)) << "the daemon makes no rounds";
   }
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  ::testing::Test::RecordProperty("memory_back_after_ms", std::to_string(took.count()));
+  std::printf("%s back %lld ms after the SIGKILL\n", what.c_str(), static_cast<long long>(took.count()));
 }
 
 // A publisher SIGKILLed holding loaned samples: the daemon takes them back.
@@ -174,15 +182,7 @@ TEST_F(Reliability, APublisherKilledHoldingLoansGivesTheMemoryBack) {
   ASSERT_EQ(holder->read_line(10s), "holding 8");
   EXPECT_GE(chunks_in_use(**daemon), baseline + 8) << "the loans show in the pools";
 
-  ASSERT_TRUE(holder->signal(SIGKILL));
-  ASSERT_TRUE(holder->wait(10s));
-  // The target is 2 s (the daemon drops a silent process after 1.5 s); the
-  // bound here is looser for loaded machines, and the figure is printed.
-  const auto took = back_to(**daemon, baseline, 10s);
-
-  ASSERT_TRUE(took) << "still " << chunks_in_use(**daemon) - baseline << " chunks in use 10 s after the kill";
-  RecordProperty("memory_back_after_ms", std::to_string(took->count()));
-  std::printf("8 loaned chunks back %lld ms after the SIGKILL\n", static_cast<long long>(took->count()));
+  expect_memory_back_after_kill(*holder, **daemon, baseline, "8 loaned chunks");
 }
 
 // A subscriber SIGKILLed holding taken samples: the daemon takes them back.
@@ -203,15 +203,7 @@ TEST_F(Reliability, ASubscriberKilledHoldingSamplesGivesTheMemoryBack) {
   // 39 more: the 40th sample's chunk is also the publisher's last, which it held already.
   EXPECT_EQ(chunks_in_use(**daemon), baseline + 39) << "the taken samples show in the pools";
 
-  ASSERT_TRUE(holder->signal(SIGKILL));
-  ASSERT_TRUE(holder->wait(10s));
-  // The target is 2 s (the daemon drops a silent process after 1.5 s); the
-  // bound here is looser for loaded machines, and the figure is printed.
-  const auto took = back_to(**daemon, baseline, 10s);
-
-  ASSERT_TRUE(took) << "still " << chunks_in_use(**daemon) - baseline << " chunks in use 10 s after the kill";
-  RecordProperty("memory_back_after_ms", std::to_string(took->count()));
-  std::printf("40 taken chunks back %lld ms after the SIGKILL\n", static_cast<long long>(took->count()));
+  expect_memory_back_after_kill(*holder, **daemon, baseline, "40 taken chunks");
 }
 
 }  // namespace

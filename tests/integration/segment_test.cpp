@@ -101,7 +101,10 @@ TEST_F(BadSegments, TheClockAndTheCellsRefuseAForeignSegmentAndKeepWorking) {
 TEST_F(BadSegments, AFullDevShmStopsTheDaemonFromStartingWithAReason) {
   // A 4 MiB /dev/shm over this test's own (private namespace only).
   if (testing::isolate_bus().value_or(testing::Isolation::shared_machine) != testing::Isolation::private_namespace) {
-    GTEST_SKIP() << "needs a private mount namespace";
+    // Mounting a small /dev/shm is safe only over this test's private one,
+    // never over the machine's, which this system leaves no way around.
+    GTEST_SKIP() << "this system permits no private mount namespace, and a small /dev/shm must not be "
+                    "mounted over the machine's";
   }
   ASSERT_EQ(::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=4m"), 0);
   const auto sut = Daemon::start();

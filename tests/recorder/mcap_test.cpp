@@ -170,7 +170,7 @@ TEST(McapWriter, CreateFailsForAnUnwritablePathNamingPathAndErrno) {
 }
 
 TEST(McapWriter, CreateReportsAFailedWriteWithErrnoText) {
-  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full not available";
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full (the device that fails every write with ENOSPC) is not writable here";
 
   const auto sut = Writer::create("/dev/full");
 

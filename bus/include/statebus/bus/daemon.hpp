@@ -88,6 +88,10 @@ class Daemon {
   /// in. Chunks held by a process that died return once the daemon has
   /// dropped it (within 1.5 s of its death). Thread-safe; reads counters.
   [[nodiscard]] std::vector<PoolUsage> pool_usage() const;
+  /// Waits (real time) until RouDi completes its next monitoring round, the
+  /// one in which it drops dead processes and frees their chunks. False on
+  /// timeout (a wedged or stopped daemon). Thread-safe.
+  bool wait_for_round(std::chrono::nanoseconds timeout) const;
 
  private:
   struct Impl;
