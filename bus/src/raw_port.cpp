@@ -23,7 +23,6 @@ std::string_view to_string(PublisherState state) noexcept {
 namespace detail {
 namespace {
 
-constexpr std::uint32_t kMaxHistory = 16;     // iceoryx MAX_PUBLISHER_HISTORY
 constexpr std::uint32_t kMaxQueueDepth = 256;  // iceoryx cuts larger queues silently
 
 std::string size_error(std::string_view channel, std::uint32_t size, std::uint32_t max_payload) {

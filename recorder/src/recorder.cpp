@@ -203,9 +203,11 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
   // Log sinks never block, and a lossless subscriber cannot connect to such
   // a publisher: the log channel is taken lossy, its losses counted.
   sub_options.lossless = options.lossless && !is_log;
-  // A process's first log records may go out before the daemon connects us:
-  // sinks keep them as history, and we ask for it.
-  if (is_log) sub_options.history = kLogHistory;
+  // A process may publish before the daemon connects us (the heating
+  // announces its heater at once; a process's first log records): ask for
+  // what its publisher keeps as history. capture() leaves out what was sent
+  // before the recorder started.
+  sub_options.history = kMaxHistory;
   auto subscriber = UntypedSubscriber::create(node, channel, sub_options);
   if (!subscriber) {
     subscribed.erase(channel);
@@ -371,6 +373,7 @@ void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample
   std::lock_guard lock(mutex);
   ChannelState& state = channels[channel];
   track(state, header);
+  if (header.real_time_ns < start_real_ns) return;  // history from before the start: no part of this recording
   if (log_entry && log_entry->dropped_before > 0) {
     add_gap(state, header.publisher(), log_entry->dropped_before, "dropped by the process's log sink (bus full)");
   }

@@ -37,7 +37,7 @@ class RecorderTest : public testing::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("recorder-test");
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);
@@ -193,6 +193,44 @@ TEST_F(RecorderTest, SamplesSentBeforeItSubscribedAreReportedAsAGap) {
     EXPECT_EQ(gaps[0].why, "sent before the recorder subscribed");
     EXPECT_EQ(gaps[0].publisher, this_process());
   }
+}
+
+// A process that publishes at once on a new channel (the heating announcing
+// "heater off" as it starts) is heard by a recorder that found the channel
+// only later, through the samples its publisher keeps as history.
+TEST_F(RecorderTest, SamplesSentBeforeItSubscribedAreCapturedFromThePublishersHistory) {
+  auto sut = Recorder::start(*node_, recording({"early/*"}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto publisher = Publisher<Reading>::create(*node_, "early/announce", PublisherOptions{3, false});
+  ASSERT_TRUE(publisher);
+  // Right after creation: the recorder cannot have found the channel yet.
+  for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));
+  ASSERT_TRUE(publisher->wait_for_subscribers(30s));
+  ASSERT_TRUE(publisher->publish(Reading{4, 0.0, {}}));
+  ASSERT_TRUE(sut->wait_for<Reading>("early/announce", [](const Reading& r) { return r.index == 4; }, 30s));
+
+  const auto captured = sut->samples<Reading>("early/announce");
+  ASSERT_EQ(captured.size(), 4U);
+  for (std::uint64_t i = 0; i < 4; ++i) EXPECT_EQ(captured[i].value.index, i + 1);
+  EXPECT_TRUE(sut->gaps().empty());
+}
+
+// History asked for on connecting never brings in what was sent before the
+// recorder started: a recording holds what happened while it ran.
+TEST_F(RecorderTest, HistoryFromBeforeItStartedIsNotRecorded) {
+  auto publisher = Publisher<Reading>::create(*node_, "before/start", PublisherOptions{3, false});
+  ASSERT_TRUE(publisher);
+  for (std::uint64_t i = 1; i <= 2; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));
+  auto sut = Recorder::start(*node_, recording({"before/start"}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  ASSERT_TRUE(publisher->wait_for_subscribers(30s));
+  ASSERT_TRUE(publisher->publish(Reading{3, 0.0, {}}));
+  ASSERT_TRUE(sut->wait_for<Reading>("before/start", [](const Reading& r) { return r.index == 3; }, 30s));
+
+  const auto captured = sut->samples<Reading>("before/start");
+  ASSERT_EQ(captured.size(), 1U);
+  EXPECT_EQ(captured[0].value.index, 3U);
+  EXPECT_TRUE(sut->gaps().empty());
 }
 
 TEST_F(RecorderTest, LossyModeCountsWhatAFullQueueDropped) {

@@ -153,7 +153,10 @@ int run(const Options& o, home::StopSignals& signals) {
   const auto t0 = VirtualClock::now();
 
   statebus::RecorderOptions recording;
-  recording.patterns = {"home/**", std::string(statebus::kLogChannel)};
+  // The channels of the processes about to start by name, so they are
+  // subscribed before any of them exists (home/** finds others later).
+  recording.patterns = {"home/**", std::string(home::kHeaterChannel), std::string(home::kTemperatureChannel),
+                        std::string(statebus::kLogChannel)};
   recording.mcap_path = o.out + "/day.mcap";
   auto recorder = statebus::Recorder::start(*node, recording);
   if (!recorder) {

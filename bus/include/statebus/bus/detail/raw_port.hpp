@@ -19,6 +19,9 @@
 
 namespace statebus {
 
+/// The most samples a publisher keeps as history, and a subscriber asks for.
+inline constexpr std::uint32_t kMaxHistory = 16;  // iceoryx 2.0's MAX_PUBLISHER_HISTORY
+
 /// Options of a publisher.
 struct PublisherOptions {
   /// Samples kept for subscribers that connect later and ask for history
