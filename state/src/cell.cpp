@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "layout.hpp"
+#include "store_hook.hpp"
 #include "statebus/futex.hpp"
 #include "statebus/shared_segment.hpp"
 
@@ -23,6 +24,7 @@ constexpr SharedSegment::Layout kLayout{detail::kStateMagic, detail::kStateMajor
                                         sizeof(StateSegmentData), "state segment"};
 
 std::atomic<StateSegmentData*> g_segment{nullptr};
+std::atomic<detail::StoreHook> g_mid_store_hook{nullptr};
 std::mutex g_attach_mutex;
 
 Result<StateSegmentData*> attached() {
@@ -117,7 +119,14 @@ std::uint64_t store_locked(CellHeader& cell, const void* in, std::size_t size) n
   const std::uint64_t odd = before + ((before & 1U) != 0 ? 2 : 1);  // odd even if a writer died mid-copy
   seq.store(odd, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);  // readers that see new data see `odd` too
-  write_words(cell.copy(next), in, size);
+  if (const detail::StoreHook hook = g_mid_store_hook.load(std::memory_order_relaxed)) {
+    const std::size_t half = words_for(size) / 2 * 8;
+    write_words(cell.copy(next), in, half);
+    hook();
+    write_words(cell.copy(next) + half / 8, static_cast<const unsigned char*>(in) + half, size - half);
+  } else {
+    write_words(cell.copy(next), in, size);
+  }
   seq.store(odd + 1, std::memory_order_release);
   cell.version.store(next, std::memory_order_release);
   const ProcessId self = this_process();
@@ -200,6 +209,8 @@ Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_v
 }
 
 }  // namespace
+
+void detail::set_mid_store_hook(StoreHook hook) noexcept { g_mid_store_hook.store(hook, std::memory_order_relaxed); }
 
 Result<void> create_state_segment() {
   auto segment = SharedSegment::create(detail::kStateSegmentName, kLayout);

@@ -36,7 +36,8 @@
 //   state-write CELL          store Striped values (all words = i) until stdin closes; "writing"
 //                            first, "wrote N" at the end
 //   state-read CELL N         N loads of a Striped cell; "reads N torn T changes C"
-//   state-stall CELL          store BigStriped values in a loop (to be stopped mid-store)
+//   state-stall CELL          store BigStriped values: "inside a store" once the first store is
+//                            half written, then wait there until killed
 //   state-increment CELL N    N read-modify-writes adding 1 to a Counter; "done"
 //   state-wait CELL VERSION   "waiting", then wait for a store newer than VERSION; "changed V"
 //   lockstep-ping NAME T0 SPAN   loops from virtual time T0 (ns) to T0 + SPAN (ns): a ping every
@@ -61,6 +62,8 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "store_hook.hpp"  // state/src: a test hook inside Cell::store
 
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
@@ -250,12 +253,14 @@ int state_command(const std::string& command, const char* name, const char* arg)
   if (command == "state-stall") {
     auto cell = statebus::Cell<BigStriped>::open(name);
     if (!cell) return fail_with(cell.error());
-    say("storing");
+    statebus::detail::set_mid_store_hook([] {
+      say("inside a store");
+      for (;;) ::pause();  // the writer lock held, half the spare copy written
+    });
     auto value = std::make_unique<BigStriped>();
-    for (std::uint64_t n = 1;; ++n) {
-      for (auto& word : value->words) word = n;
-      cell->store(*value);
-    }
+    for (auto& word : value->words) word = 7;
+    cell->store(*value);
+    return 1;  // not reached
   }
   if (command == "state-increment" && arg != nullptr) {
     auto cell = statebus::Cell<Counter>::open(name);

@@ -1,0 +1,15 @@
+#pragma once
+// A test hook inside Cell::store: called once the spare copy is half
+// written, with the cell's writer lock held and its sequence odd. Tests use
+// it to stop or kill a writer exactly mid-store (a chosen interleaving
+// instead of luck). Internal: not installed; nothing but tests sets it.
+
+namespace statebus::detail {
+
+using StoreHook = void (*)();
+
+/// Sets the hook for every store of this process from now on (nullptr:
+/// none). Not for concurrent use with stores of this process.
+void set_mid_store_hook(StoreHook hook) noexcept;
+
+}  // namespace statebus::detail
