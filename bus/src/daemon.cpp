@@ -390,7 +390,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   // RouDi binds its socket in the thread just started, then says it is
   // ready: wait for both, so that "started" means clients can connect.
   const auto deadline = Clock::now() + kReadyTimeout;
-  while (!detail::roudi_socket_bound() || (quiet && !quiet->captured(kReadyLine))) {
+  while (!detail::roudi_socket_bound() || (quiet && !quiet->captured_line(kReadyLine))) {
     if (Clock::now() >= deadline) {
       return fail(Errc::system_error, "RouDi did not open " + std::string(detail::kRoudiSocket) + " within " +
                                           std::to_string(kReadyTimeout.count()) + " ms; see its messages above");

@@ -103,10 +103,12 @@ QuietStdio::QuietStdio() noexcept {
   ::dup2(capture_, STDERR_FILENO);
 }
 
-bool QuietStdio::captured(const char* text) const {
+bool QuietStdio::captured_line(const char* text) const {
   if (capture_ < 0) return true;  // not capturing: nothing to wait for
-  std::fflush(stdout);
-  return read_all(capture_).find(text) != std::string::npos;
+  std::fflush(stdout);  // may split another thread's line: hence the '\n' below
+  const std::string all = read_all(capture_);
+  const auto at = all.find(text);
+  return at != std::string::npos && all.find('\n', at) != std::string::npos;
 }
 
 QuietStdio::~QuietStdio() {

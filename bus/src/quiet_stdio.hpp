@@ -19,8 +19,11 @@ class QuietStdio {
   QuietStdio& operator=(const QuietStdio&) = delete;
   ~QuietStdio();
 
-  /// True if the captured output so far contains `text`.
-  [[nodiscard]] bool captured(const char* text) const;
+  /// True once the captured output holds a whole line (ended by '\n')
+  /// containing `text`. A line another thread is still writing does not
+  /// count: were the capture to end between its text and its '\n', the
+  /// '\n' would reach the real stdout as an empty line.
+  [[nodiscard]] bool captured_line(const char* text) const;
 
  private:
   int capture_ = -1;
