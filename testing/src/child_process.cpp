@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <utility>
 
 namespace statebus::testing {
@@ -65,6 +68,8 @@ Result<ChildProcess> ChildProcess::spawn(std::vector<std::string> argv, const st
   if (err_file >= 0) ::close(err_file);
   ::close(exec_error[1]);
   ChildProcess child;
+  child.executable_ = argv[0];
+  child.stderr_path_ = stderr_path;
   child.pid_ = pid;
   child.stdin_ = in[1];
   child.stdout_ = out[0];
@@ -81,7 +86,9 @@ Result<ChildProcess> ChildProcess::spawn(std::vector<std::string> argv, const st
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
+    : executable_(std::move(other.executable_)),
+      stderr_path_(std::move(other.stderr_path_)),
+      pid_(std::exchange(other.pid_, -1)),
       pidfd_(std::exchange(other.pidfd_, -1)),
       stdin_(std::exchange(other.stdin_, -1)),
       stdout_(std::exchange(other.stdout_, -1)),
@@ -92,6 +99,8 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
     stop();
+    executable_ = std::move(other.executable_);
+    stderr_path_ = std::move(other.stderr_path_);
     pid_ = std::exchange(other.pid_, -1);
     pidfd_ = std::exchange(other.pidfd_, -1);
     stdin_ = std::exchange(other.stdin_, -1);
@@ -206,6 +215,46 @@ std::optional<int> ChildProcess::wait(milliseconds timeout) {
   if (reaped != pid_) return std::nullopt;
   status_ = status;
   return status_;
+}
+
+std::string ChildProcess::describe(milliseconds timeout) {
+  constexpr std::size_t kTail = 4096;
+  const auto tail = [](std::string text) {
+    return text.size() > kTail ? "…" + text.substr(text.size() - kTail) : text;
+  };
+  std::string text = executable_ + " (pid " + std::to_string(pid_) + ") ";
+  if (const auto status = wait(timeout)) {
+    if (WIFEXITED(*status)) {
+      text += "exited with status " + std::to_string(WEXITSTATUS(*status));
+    } else if (WIFSIGNALED(*status)) {
+      text += std::string("was killed by ") + ::strsignal(WTERMSIG(*status));
+    }
+  } else {
+    text += "is still running";
+  }
+  // What it wrote to stdout and no one read yet.
+  std::string unread = stdout_buffer_;
+  stdout_buffer_.clear();
+  while (stdout_ >= 0) {
+    pollfd fd{stdout_, POLLIN, 0};
+    if (::poll(&fd, 1, 0) <= 0) break;
+    std::array<char, 4096> buffer{};
+    const ssize_t n = ::read(stdout_, buffer.data(), buffer.size());
+    if (n <= 0) break;
+    unread.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  text += "\n  unread stdout: " + (unread.empty() ? std::string("(none)") : tail(unread));
+  std::string errors;
+  if (!stderr_path_.empty()) {
+    std::ifstream in(stderr_path_);
+    errors.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    text += "\n  stderr (" + stderr_path_ + "): ";
+  } else {
+    errors = read_stderr(milliseconds(status_ ? 200 : 0));
+    text += "\n  stderr: ";
+  }
+  text += errors.empty() ? std::string("(none)") : tail(errors);
+  return text;
 }
 
 }  // namespace statebus::testing

@@ -4,7 +4,9 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <future>
 #include <set>
@@ -90,19 +92,32 @@ Scenario& Scenario::operator=(Scenario&& other) noexcept {
 
 Scenario::~Scenario() {
   if (!impl_) return;
+  std::vector<std::string> described;
   for (const ChildReport& report : shutdown()) {
-    const Impl::Child* child = impl_->find(report.name);
+    Impl::Child* child = impl_->find(report.name);
     if (child != nullptr && child->expected_exit) continue;
+    const std::string story = child != nullptr ? "\n" + child->process.describe(std::chrono::milliseconds(0)) : "";
     if (report.crashed) {
       ADD_FAILURE() << "child '" << report.name << "' (pid " << report.pid << ") ended before the scenario's end ("
-                    << describe_wait_status(report.status) << "); its stderr is in " << report.stderr_path
-                    << " (expect_exit(\"" << report.name << "\") if the test ends it)";
+                    << describe_wait_status(report.status) << ") (expect_exit(\"" << report.name
+                    << "\") if the test ends it)" << story;
+      described.push_back(report.name);
     } else if (report.killed) {
       ADD_FAILURE() << "child '" << report.name << "' (pid " << report.pid
-                    << ") did not end on SIGTERM and had to be killed; its stderr is in " << report.stderr_path;
+                    << ") did not end on SIGTERM and had to be killed" << story;
+      described.push_back(report.name);
     }
   }
   if (impl_->logs) impl_->logs->check();
+  // A failing test says what each of its children printed and how it ended;
+  // then their stderr files go (a private /tmp would lose them anyway).
+  for (auto& child : impl_->children) {
+    const bool told = std::find(described.begin(), described.end(), child->name) != described.end();
+    if (::testing::Test::HasFailure() && !told) {
+      std::printf("child '%s': %s\n", child->name.c_str(), child->process.describe(std::chrono::milliseconds(0)).c_str());
+    }
+    std::remove(child->stderr_path.c_str());
+  }
 }
 
 Result<ChildProcess*> Scenario::spawn(const std::string& name, std::vector<std::string> argv,

@@ -5,6 +5,7 @@
 // processes caught on the old bus say so and end with status 75, for their
 // supervisor to restart them. Kills: STATEBUS_RANDOM_KILLS (default 30; scripts/soak.sh runs 1000).
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -48,16 +49,18 @@ bool ended_by_watchdog(ChildProcess& child, std::chrono::milliseconds timeout) {
 
 TEST_F(RandomKills, SigkillAtRandomMomentsOfAPublisherNeverHangsOrKillsTheBus) {
   const int kills = kills_to_make();
-  const std::string daemon_log = "/tmp/random-kill-daemon.log";
+  const std::string daemon_log = ::testing::TempDir() + "random-kill-daemon-" + std::to_string(::getpid()) + ".log";
+  std::remove(daemon_log.c_str());
   auto daemon = ChildProcess::spawn({STATEBUS_CLI, "daemon", "--wedge-timeout", "1500"}, daemon_log);
   ASSERT_TRUE(daemon) << daemon.error().message();
   const auto ready = daemon->read_line(20s);
-  ASSERT_TRUE(ready && ready->rfind("statebus daemon ready", 0) == 0) << ready.value_or("(nothing)");
+  ASSERT_TRUE(ready && ready->rfind("statebus daemon ready", 0) == 0)
+      << "no ready line, but: " << ready.value_or("(nothing)") << "\n" << daemon->describe();
 
   auto start_sink = [] { return ChildProcess::spawn({STATEBUS_TEST_CHILD, "loop-until-lost", "sink", "test/flood"}); };
   auto sink = start_sink();
   ASSERT_TRUE(sink);
-  ASSERT_EQ(sink->read_line(20s), "ready");
+  ASSERT_EQ(sink->read_line(20s), "ready") << sink->describe();
 
   const unsigned seed = std::random_device{}();
   std::mt19937 random(seed);
@@ -77,8 +80,8 @@ TEST_F(RandomKills, SigkillAtRandomMomentsOfAPublisherNeverHangsOrKillsTheBus) {
     }
     if (caught) {
       ASSERT_TRUE(ended_by_watchdog(*victim, 15s))
-          << "victim " << i << " neither published nor ended (seed " << seed << "): "
-          << victim->read_stderr(1s).substr(0, 2000);
+          << "victim " << i << " neither published nor ended (seed " << seed << "): " << victim->describe()
+          << "\ndaemon: " << daemon->describe(0ms);
       ++watchdog_exits;
       continue;
     }
@@ -95,7 +98,8 @@ TEST_F(RandomKills, SigkillAtRandomMomentsOfAPublisherNeverHangsOrKillsTheBus) {
         }
         // Caught registering on a bus that wedged meanwhile: it ends itself; try again.
         ASSERT_TRUE(attempt < 3 && ended_by_watchdog(*restarted, 15s))
-            << "the sink does not start again after " << i << " kills: " << restarted->read_stderr(1s).substr(0, 2000);
+            << "the sink does not start again after " << i << " kills: " << restarted->describe()
+            << "\ndaemon: " << daemon->describe(0ms);
         ++watchdog_exits;
       }
       ++sink_restarts;
@@ -103,10 +107,11 @@ TEST_F(RandomKills, SigkillAtRandomMomentsOfAPublisherNeverHangsOrKillsTheBus) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  EXPECT_FALSE(daemon->wait(0ms)) << "the daemon died: " << daemon_log;
+  EXPECT_FALSE(daemon->wait(0ms)) << "the daemon died: " << daemon->describe(0ms);
   auto newcomer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "newcomer", "5000"});
   ASSERT_TRUE(newcomer);
-  EXPECT_EQ(newcomer->read_line(20s), "ok") << "the bus does not serve a new process after the kills";
+  EXPECT_EQ(newcomer->read_line(20s), "ok") << "the bus does not serve a new process after the kills: "
+                                            << newcomer->describe() << "\ndaemon: " << daemon->describe(0ms);
   const std::size_t wedges = count_lines_with(daemon_log, "starting a new daemon in its place");
   EXPECT_EQ(count_lines_with(daemon_log, "has made no progress"), wedges);
   EXPECT_LE(static_cast<std::size_t>(watchdog_exits), wedges) << "a process ended itself without a wedge";
@@ -116,7 +121,8 @@ TEST_F(RandomKills, SigkillAtRandomMomentsOfAPublisherNeverHangsOrKillsTheBus) {
               killed, seconds, seed, wedges, killed ? 100.0 * static_cast<double>(wedges) / killed : 0.0,
               watchdog_exits, sink_restarts);
   ASSERT_TRUE(daemon->signal(SIGTERM));
-  EXPECT_TRUE(daemon->wait(10s));
+  EXPECT_TRUE(daemon->wait(10s)) << daemon->describe(0ms);
+  std::remove(daemon_log.c_str());
 }
 
 }  // namespace

@@ -51,9 +51,16 @@ class ChildProcess {
   /// (use WIFEXITED/WEXITSTATUS/WTERMSIG); nothing on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
 
+  /// For a failing test's message: the executable, how the child ended (or
+  /// that it still runs) after waiting up to `timeout`, the stdout it wrote
+  /// that nobody read, and its stderr (from the pipe or the file, last 4 KiB).
+  std::string describe(std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+
  private:
   ChildProcess() = default;
   void stop() noexcept;
+  std::string executable_;
+  std::string stderr_path_;
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int stdin_ = -1;
