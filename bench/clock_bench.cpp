@@ -12,12 +12,12 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_bus.hpp"
 #include "percentiles.hpp"
 
 #include "statebus/bus/daemon.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/testing/child_process.hpp"
-#include "statebus/testing/private_bus.hpp"
 
 namespace {
 
@@ -119,12 +119,8 @@ BENCHMARK_CAPTURE(virtual_clock_now, stepped, 3);
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--sleeper") return sleeper();
-  if (!statebus::testing::isolate_bus()) return 1;
-  static auto daemon = statebus::Daemon::start();  // creates the clock segment and attaches to it
-  if (!daemon) {
-    std::fprintf(stderr, "clock_bench: %s\n", daemon.error().message().c_str());
-    return 1;
-  }
+  // It steps and scales the clock: never on a live bus.
+  if (!statebus::bench::start_bus("clock_bench", statebus::bench::LiveDaemon::refuse)) return 1;
   auto sleeper_process = statebus::testing::ChildProcess::spawn({"/proc/self/exe", "--sleeper"});
   if (sleeper_process) g_sleeper = &*sleeper_process;
   benchmark::Initialize(&argc, argv);

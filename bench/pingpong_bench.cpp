@@ -22,6 +22,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_bus.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
 #include "iceoryx_posh/popo/wait_set.hpp"
@@ -29,7 +30,6 @@
 #include "percentiles.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/testing/child_process.hpp"
-#include "statebus/testing/private_bus.hpp"
 
 namespace {
 
@@ -367,11 +367,6 @@ void register_size(int poll_rounds, int block_rounds, bool spin = false) {
 int main(int argc, char** argv) {
   if (statebus::bench::is_follower(argc, argv)) return follower();
 
-  const auto isolation = statebus::testing::isolate_bus();
-  if (!isolation) {
-    std::fprintf(stderr, "pingpong_bench: %s\n", isolation.error().message().c_str());
-    return 1;
-  }
   // Four publishers of 4 MiB (two per transport, each keeping its last
   // chunk, as iceoryx does) and the samples in flight need more than the
   // compact default's three 4 MiB chunks.
@@ -379,11 +374,7 @@ int main(int argc, char** argv) {
   for (auto& pool : options.memory.pools) {
     if (pool.payload_size >= 4u << 20) pool.count = std::max<std::uint32_t>(pool.count, 8);
   }
-  static auto daemon = statebus::Daemon::start(options);
-  if (!daemon) {
-    std::fprintf(stderr, "pingpong_bench: %s\n", daemon.error().message().c_str());
-    return 1;
-  }
+  if (!statebus::bench::start_bus("pingpong_bench", statebus::bench::LiveDaemon::use, options)) return 1;
   auto follower_process = statebus::bench::spawn_follower();
   if (!follower_process) {
     std::fprintf(stderr, "pingpong_bench: %s\n", follower_process.error().message().c_str());

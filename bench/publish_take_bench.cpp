@@ -6,10 +6,10 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_bus.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
 #include "statebus/bus.hpp"
-#include "statebus/testing/private_bus.hpp"
 
 namespace {
 
@@ -58,13 +58,7 @@ BENCHMARK(statebus_publish_take);
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto isolation = statebus::testing::isolate_bus();
-  if (!isolation) return 1;
-  static auto daemon = statebus::Daemon::start();
-  if (!daemon) {
-    std::fprintf(stderr, "%s\n", daemon.error().message().c_str());
-    return 1;
-  }
+  if (!statebus::bench::start_bus("publish_take_bench")) return 1;
   auto node = statebus::Node::connect("bench-publish-take");
   if (!node) return 1;
   g_node = std::move(*node);

@@ -22,10 +22,10 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "bench_bus.hpp"
 #include "percentiles.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/recorder/recorder.hpp"
-#include "statebus/testing/private_bus.hpp"
 
 namespace {
 
@@ -152,13 +152,8 @@ BENCHMARK(log_call_bus_sink_vs_spdlog_async)->Iterations(200000);
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto isolation = statebus::testing::isolate_bus();
-  if (!isolation) return 1;
-  static auto daemon = statebus::Daemon::start();
-  if (!daemon) {
-    std::fprintf(stderr, "%s\n", daemon.error().message().c_str());
-    return 1;
-  }
+  // A lossless recorder makes publishers wait: never on a live bus.
+  if (!statebus::bench::start_bus("recorder_bench", statebus::bench::LiveDaemon::refuse)) return 1;
   auto node = statebus::Node::connect("bench-recorder");
   if (!node) return 1;
   g_node = std::move(*node);

@@ -26,12 +26,12 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_bus.hpp"
 #include "follower.hpp"
 #include "percentiles.hpp"
 #include "statebus/bus/daemon.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/child_process.hpp"
-#include "statebus/testing/private_bus.hpp"
 
 namespace {
 
@@ -330,16 +330,8 @@ void cell_round_trip(benchmark::State& state) {
 int main(int argc, char** argv) {
   if (statebus::bench::is_follower(argc, argv)) return follower();
 
-  const auto isolation = statebus::testing::isolate_bus();
-  if (!isolation) {
-    std::fprintf(stderr, "state_bench: %s\n", isolation.error().message().c_str());
-    return 1;
-  }
-  static auto daemon = statebus::Daemon::start();  // creates the state segment
-  if (!daemon) {
-    std::fprintf(stderr, "state_bench: %s\n", daemon.error().message().c_str());
-    return 1;
-  }
+  // Its cells would stay in a live bus's registry: never on a live bus.
+  if (!statebus::bench::start_bus("state_bench", statebus::bench::LiveDaemon::refuse)) return 1;
   g_spin_name = "/statebus-bench-spin-" + std::to_string(::getpid());
   g_spin = map_spin_lines(g_spin_name, true);
   if (g_spin == nullptr) {

@@ -13,8 +13,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_bus.hpp"
 #include "statebus/bus.hpp"
-#include "statebus/testing/private_bus.hpp"
 
 namespace {
 
@@ -93,13 +93,7 @@ void throughput(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto isolation = statebus::testing::isolate_bus();
-  if (!isolation) return 1;
-  static auto daemon = statebus::Daemon::start();
-  if (!daemon) {
-    std::fprintf(stderr, "%s\n", daemon.error().message().c_str());
-    return 1;
-  }
+  if (!statebus::bench::start_bus("throughput_bench")) return 1;
   auto node = statebus::Node::connect("bench-throughput");
   if (!node) return 1;
   g_node = std::move(*node);

@@ -69,12 +69,45 @@ Result<void> ensure_run_dir() {
   return {};
 }
 
+// Removes what nodes that ended without leaving left behind: their name
+// locks and iceoryx sockets. Safe while a daemon runs (a live node holds its lock).
+void remove_dead_nodes(std::vector<std::string>& removed) {
+  DIR* dir = ::opendir(detail::kRunDir);
+  if (dir == nullptr) return;
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string file = entry->d_name;
+    if (file.rfind("node-", 0) == 0 && file.size() > 10 && file.compare(file.size() - 5, 5, ".lock") == 0) {
+      names.push_back(file.substr(5, file.size() - 10));
+    }
+  }
+  ::closedir(dir);
+  for (const std::string& name : names) {
+    detail::FileLock lock;
+    pid_t holder = 0;
+    int error = 0;
+    if (detail::FileLock::try_acquire(detail::node_lock_path(name), lock, holder, error) !=
+        detail::FileLock::Outcome::acquired) {
+      continue;  // that node still lives
+    }
+    const std::string who = " (left by node '" + name + "', which has ended)";
+    for (const std::string& path : {"/tmp/" + detail::runtime_name(name), "/tmp/" + detail::runtime_name(name) + ".lock"}) {
+      if (exists(path) && ::unlink(path.c_str()) == 0) {
+        spdlog::warn("removed stale {}{}", path, who);
+        removed.push_back(path);
+      }
+    }
+    removed.push_back(detail::node_lock_path(name));
+    lock.release(/*remove=*/true);
+  }
+}
+
 // Removes what a daemon that died without stopping left behind. Called only
 // while we hold the daemon lock and no RouDi holds iceoryx's own lock, so
 // nothing here can belong to a live daemon.
 std::vector<std::string> remove_leftovers(std::optional<pid_t> previous_daemon) {
   std::vector<std::string> removed;
-  std::string who =
+  const std::string who =
       previous_daemon ? " (left by daemon pid " + std::to_string(*previous_daemon) + ")" : std::string();
   auto remove = [&](const std::string& path) {
     if (exists(path) && ::unlink(path.c_str()) == 0) {
@@ -90,32 +123,18 @@ std::vector<std::string> remove_leftovers(std::optional<pid_t> previous_daemon) 
   remove(detail::kRoudiSocket);
   remove(detail::kRoudiLock);
   remove(detail::kRoudiUniqueLock);
-  // Name locks of nodes that died: their iceoryx sockets are stale too.
-  if (DIR* dir = ::opendir(detail::kRunDir)) {
-    std::vector<std::string> names;
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string file = entry->d_name;
-      if (file.rfind("node-", 0) == 0 && file.size() > 10 && file.compare(file.size() - 5, 5, ".lock") == 0) {
-        names.push_back(file.substr(5, file.size() - 10));
-      }
-    }
-    ::closedir(dir);
-    for (const std::string& name : names) {
-      detail::FileLock lock;
-      pid_t holder = 0;
-      int error = 0;
-      if (detail::FileLock::try_acquire(detail::node_lock_path(name), lock, holder, error) !=
-          detail::FileLock::Outcome::acquired) {
-        continue;  // that node still lives
-      }
-      who = " (left by node '" + name + "', which has ended)";
-      remove("/tmp/" + detail::runtime_name(name));
-      remove("/tmp/" + detail::runtime_name(name) + ".lock");
-      removed.push_back(detail::node_lock_path(name));
-      lock.release(/*remove=*/true);
-    }
-  }
+  remove_dead_nodes(removed);
   return removed;
+}
+
+// True when an iceoryx daemon holds iceoryx's own lock (statebus's RouDi or iox-roudi).
+bool iceoryx_daemon_running() {
+  detail::FileLock roudi_lock;
+  pid_t holder = 0;
+  int error = 0;
+  return exists(detail::kRoudiUniqueLock) &&
+         detail::FileLock::try_acquire(detail::kRoudiUniqueLock, roudi_lock, holder, error) ==
+             detail::FileLock::Outcome::held_by_other;
 }
 
 Result<void> check_shm_space(std::uint64_t needed) {
@@ -322,7 +341,10 @@ struct Daemon::Impl {
       roudi.reset();       // stops RouDi's threads first,
       components.reset();  // then unmaps and removes the segments
     }
-    lock.release();
+    // Leave /tmp as found: the lock's name (a daemon starting meanwhile
+    // retries on the new name), then the run directory once it is empty.
+    lock.release(/*remove=*/true);
+    ::rmdir(detail::kRunDir);
   }
 };
 
@@ -353,19 +375,14 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   }
 
   // An iceoryx daemon not started by statebus (iox-roudi) would make RouDi
-  // abort the process; refuse first, and name it.
-  {
-    detail::FileLock roudi_lock;
-    if (exists(detail::kRoudiUniqueLock) &&
-        detail::FileLock::try_acquire(detail::kRoudiUniqueLock, roudi_lock, holder, error) ==
-            detail::FileLock::Outcome::held_by_other) {
-      const auto pid = detail::flock_holder(detail::kRoudiUniqueLock);
-      return fail(Errc::already_running,
-                  "an iceoryx daemon not started by statebus (iox-roudi" +
-                      (pid ? ", pid " + std::to_string(*pid) : std::string()) +
-                      ") is running on this machine; stop it, then start `statebus daemon`");
-    }
-    // Released here: RouDi takes it itself below.
+  // abort the process; refuse first, and name it. (Its lock is released
+  // again at once: RouDi takes it itself below.)
+  if (iceoryx_daemon_running()) {
+    const auto pid = detail::flock_holder(detail::kRoudiUniqueLock);
+    return fail(Errc::already_running,
+                "an iceoryx daemon not started by statebus (iox-roudi" +
+                    (pid ? ", pid " + std::to_string(*pid) : std::string()) +
+                    ") is running on this machine; stop it, then start `statebus daemon`");
   }
 
   impl->removed = remove_leftovers(previous_daemon);
@@ -415,6 +432,32 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
 }
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+
+Result<std::vector<std::string>> remove_stale_bus() {
+  if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
+  std::vector<std::string> removed;
+  const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
+  detail::FileLock lock;
+  pid_t holder = 0;
+  int error = 0;
+  switch (detail::FileLock::try_acquire(detail::kDaemonLock, lock, holder, error)) {
+    case detail::FileLock::Outcome::acquired: break;
+    case detail::FileLock::Outcome::held_by_other:  // a daemon lives: only what ended nodes left
+      remove_dead_nodes(removed);
+      return removed;
+    case detail::FileLock::Outcome::failed:
+      return fail(error == EACCES ? Errc::not_permitted : Errc::system_error,
+                  std::string("cannot lock ") + detail::kDaemonLock + ": " + errno_text(error));
+  }
+  if (iceoryx_daemon_running()) {  // an iox-roudi: its files are not ours to remove
+    remove_dead_nodes(removed);
+    return removed;
+  }
+  removed = remove_leftovers(previous_daemon);
+  lock.release(/*remove=*/true);
+  ::rmdir(detail::kRunDir);  // only once empty
+  return removed;
+}
 Daemon::Daemon(Daemon&&) noexcept = default;
 Daemon& Daemon::operator=(Daemon&&) noexcept = default;
 Daemon::~Daemon() = default;

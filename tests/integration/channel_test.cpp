@@ -21,7 +21,7 @@ class ChannelTest : public testing::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("channel-test");
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);

@@ -1,7 +1,10 @@
 // `statebus ls`, `echo` and `hz` on a live channel.
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -23,7 +26,7 @@ class BusCommands : public testing::BusTest {
   // A publisher of 3 readings with history 3, so late readers see them all.
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("cli-test");
     ASSERT_TRUE(node);
     node_ = std::move(*node);
@@ -108,6 +111,7 @@ TEST_F(BusCommands, BadArgumentsToEverySubcommandAreClearErrors) {
     int code;
     std::string says;
   };
+  const std::string not_mcap = ::testing::TempDir() + "statebus-not-" + std::to_string(::getpid()) + ".mcap";
   const std::vector<Case> cases = {
       {{}, 106, "A subcommand is required"},
       {{"frobnicate"}, 2, "unknown command 'frobnicate'; the commands are daemon, ls"},
@@ -125,12 +129,12 @@ TEST_F(BusCommands, BadArgumentsToEverySubcommandAreClearErrors) {
       {{"record", "-o", "/nonexistent/dir/x.mcap", "**"}, 1, "cannot create MCAP file /nonexistent/dir/x.mcap"},
       {{"record", "-o", "/tmp/x.mcap", "a/***/b"}, 2, "part '***' mixes '*' with other characters"},
       {{"play", "/nonexistent.mcap"}, 2, "cannot read /nonexistent.mcap: No such file or directory"},
-      {{"play", "/tmp/not.mcap"}, 1, "/tmp/not.mcap is not an MCAP file: it starts with 68 65 6C"},
+      {{"play", not_mcap}, 1, not_mcap + " is not an MCAP file: it starts with 68 65 6C"},
       {{"log", "--level", "loud"}, 2, "unknown level 'loud'"},
       {{"log", "-n", "0"}, 105, "--count: Value 0 not in range"},
       {{"daemon", "--wedge-timeout", "5"}, 105, "--wedge-timeout: Value 5 not in range 100 to 600000"},
   };
-  { std::ofstream("/tmp/not.mcap") << "hello, not a recording"; }
+  { std::ofstream(not_mcap) << "hello, not a recording"; }
   for (const Case& c : cases) {
     std::string errors;
     const auto [out, code] = run(c.args, &errors);
@@ -139,6 +143,7 @@ TEST_F(BusCommands, BadArgumentsToEverySubcommandAreClearErrors) {
     EXPECT_EQ(code, c.code) << line << "\n" << out << errors;
     EXPECT_TRUE(contains(out + errors, c.says)) << line << " said: " << out << errors;
   }
+  std::remove(not_mcap.c_str());
 }
 
 using BusCommandsWithoutDaemon = testing::PrivateBusTest;

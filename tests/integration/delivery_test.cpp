@@ -24,7 +24,7 @@ class Delivery : public testing::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("delivery-test");
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -24,6 +25,16 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A directory a test writes, removed when the test ends (on the machine's
+// bus it would otherwise stay in /tmp).
+struct RemovedAtEnd {
+  std::string path;
+  ~RemovedAtEnd() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
 using home::HeaterCommand;
 using home::TemperatureReading;
 using ::testing::ElementsAre;
@@ -38,7 +49,7 @@ class Home : public testing::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("home-test");
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);
@@ -48,7 +59,10 @@ class Home : public testing::BusTest {
     ASSERT_TRUE(story) << story.error().message();
     story_.emplace(std::move(*story));
   }
-  void TearDown() override { story_.reset(); }
+  void TearDown() override {
+    story_.reset();
+    BusTest::TearDown();
+  }
 
   void start(const std::string& name, std::vector<std::string> argv = {}) {
     argv.insert(argv.begin(), std::string(STATEBUS_HOME_DIR "/statebus-") + name);
@@ -261,6 +275,7 @@ TEST_F(Home, LogRecordsOfEveryProcessAreCaptured) {
 // process killed and restarted on the way, a summary, a recording, a picture.
 TEST_F(Home, TheLauncherRunsTheProcessesRestartsTheWebAndSumsUp) {
   const std::string out = ::testing::TempDir() + "statebus-home-launcher";
+  const RemovedAtEnd out_dir{out};
   auto launcher = testing::ChildProcess::spawn({STATEBUS_HOME_DIR "/statebus-home", "--duration", "3h", "--lockstep",
                                                 "--port", "0", "--kill-web-at", "30m", "--out", out, "-q"});
   ASSERT_TRUE(launcher) << launcher.error().message();
@@ -292,6 +307,7 @@ TEST_F(Home, TheLauncherRunsTheProcessesRestartsTheWebAndSumsUp) {
 // daemon in its own process recovers from.)
 TEST_F(Home, TheLauncherUnderRandomKillsLosesNothing) {
   const std::string out = ::testing::TempDir() + "statebus-home-chaos";
+  const RemovedAtEnd out_dir{out};
   auto launcher = testing::ChildProcess::spawn({STATEBUS_HOME_DIR "/statebus-home", "--duration", "4h",
                                                 "--real-seconds", "4", "--chaos", "300ms", "--chaos-targets", "web", "--port", "0", "--out",
                                                 out, "-q"});

@@ -33,7 +33,7 @@ class RecordCli : public testing::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("record-cli-test");
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);
@@ -41,7 +41,10 @@ class RecordCli : public testing::BusTest {
     path_ = ::testing::TempDir() + "statebus-" + info->name() + ".mcap";
     std::remove(path_.c_str());
   }
-  void TearDown() override { std::remove(path_.c_str()); }
+  void TearDown() override {
+    std::remove(path_.c_str());
+    BusTest::TearDown();
+  }
 
   ChildProcess spawn(std::vector<std::string> args) {
     auto child = ChildProcess::spawn(std::move(args));

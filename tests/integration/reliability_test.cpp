@@ -28,7 +28,7 @@ class Reliability : public testing::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("reliability-test");
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);

@@ -58,7 +58,7 @@ class ScenarioTest : public testing::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     auto node = Node::connect("scenario-test");
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);

@@ -19,7 +19,13 @@
 namespace statebus {
 namespace {
 
-using BadSegments = testing::PrivateBusTest;
+class BadSegments : public testing::PrivateBusTest {
+ protected:
+  void TearDown() override {
+    ::unlink("/dev/shm/statebus-test-segment");  // ours alone, on a private bus or the machine's
+    PrivateBusTest::TearDown();
+  }
+};
 
 constexpr SharedSegment::Layout kLayout{0x5445535453454721ULL, 3, 1, 4096, "test segment"};
 

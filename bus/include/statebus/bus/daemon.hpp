@@ -110,6 +110,13 @@ struct DaemonInfo {
   std::uint64_t instance = 0;
 };
 
+/// Removes what a daemon or nodes that died without stopping left in /tmp
+/// and /dev/shm, as Daemon::start() does before it starts; while a daemon
+/// runs, only what ended nodes left. Returns the paths removed (each is also
+/// logged as a warning). Fails with not_permitted or system_error when the
+/// daemon's lock cannot be read. Not thread-safe with Daemon::start().
+Result<std::vector<std::string>> remove_stale_bus();
+
 /// The running daemon, if one is alive on this machine (or namespace).
 /// Fails with no_daemon and a message saying why (none started, or it died).
 /// Thread-safe; reads one small file and /proc.

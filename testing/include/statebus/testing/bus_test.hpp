@@ -9,10 +9,14 @@
 
 namespace statebus::testing {
 
-/// A test in a private namespace, with no daemon started.
+/// A test in a private namespace, with no daemon started. Where none can
+/// be had (or STATEBUS_ISOLATION=off), the test shares the machine's bus:
+/// it is skipped, saying why, while a daemon not its own runs there, and
+/// removes what dead daemons and nodes left behind when it ends.
 class PrivateBusTest : public ::testing::Test {
  protected:
   void SetUp() override;
+  void TearDown() override;
   Isolation isolation_ = Isolation::shared_machine;
 };
 

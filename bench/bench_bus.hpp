@@ -1,0 +1,51 @@
+#pragma once
+// The bus a benchmark process runs on: a private one of its own where the
+// system permits namespaces (statebus::testing::isolate_bus), else the
+// machine's, with a daemon of its own or, where one already runs, that one.
+
+#include <cstdio>
+
+#include "statebus/bus/daemon.hpp"
+#include "statebus/testing/private_bus.hpp"
+
+namespace statebus::bench {
+
+/// What a benchmark may do with a daemon already running on the machine's bus.
+enum class LiveDaemon {
+  use,     ///< measure on it (its memory pools, not `options`, then apply)
+  refuse,  ///< the benchmark would disturb it (it moves the clock, starts daemons): stop
+};
+
+/// Gives this process a bus; call first in main(), before any thread. The
+/// daemon it starts lives until exit. Prints what went wrong, naming
+/// `program`, and returns false when the benchmark cannot run.
+inline bool start_bus(const char* program, LiveDaemon live = LiveDaemon::use, const DaemonOptions& options = {}) {
+  const auto isolation = testing::isolate_bus();
+  if (!isolation) {
+    std::fprintf(stderr, "%s: %s\n", program, isolation.error().message().c_str());
+    return false;
+  }
+  if (*isolation == testing::Isolation::shared_machine) {
+    if (const auto running = find_daemon()) {
+      if (live == LiveDaemon::refuse) {
+        std::fprintf(stderr,
+                     "%s: this benchmark would disturb the statebus daemon running on this machine (pid %d), "
+                     "and it cannot have a bus of its own (%s): stop that daemon, or allow namespaces\n",
+                     program, static_cast<int>(running->pid), testing::isolation_reason().c_str());
+        return false;
+      }
+      std::fprintf(stderr, "%s: measuring on the statebus daemon running on this machine (pid %d), as no bus of "
+                           "its own can be had (%s)\n",
+                   program, static_cast<int>(running->pid), testing::isolation_reason().c_str());
+      return true;
+    }
+  }
+  static Result<Daemon> daemon = Daemon::start(options);  // kept until exit, after the process's node
+  if (!daemon) {
+    std::fprintf(stderr, "%s: %s\n", program, daemon.error().message().c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace statebus::bench
