@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -14,6 +15,8 @@
 #include <iterator>
 #include <string>
 #include <utility>
+
+#include <gtest/gtest.h>
 
 namespace statebus::testing {
 namespace {
@@ -94,7 +97,8 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
       stdout_(std::exchange(other.stdout_, -1)),
       stderr_(std::exchange(other.stderr_, -1)),
       stdout_buffer_(std::move(other.stdout_buffer_)),
-      status_(other.status_) {}
+      status_(other.status_),
+      described_(other.described_) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
@@ -108,6 +112,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
     stderr_ = std::exchange(other.stderr_, -1);
     stdout_buffer_ = std::move(other.stdout_buffer_);
     status_ = other.status_;
+    described_ = other.described_;
   }
   return *this;
 }
@@ -126,6 +131,14 @@ void ChildProcess::stop() noexcept {
         ::kill(pid_, SIGKILL);
         wait(milliseconds(5000));
       }
+    }
+  }
+  // A failing test says what each of its children printed and how it ended,
+  // unless the test already did (describe()).
+  if (pid_ > 0 && !described_ && ::testing::Test::HasFailure()) {
+    try {
+      std::printf("child process of the failed test: %s\n", describe(milliseconds(0)).c_str());
+    } catch (...) {  // out of memory: the story is lost, the test still fails
     }
   }
   close_fd(pidfd_);
@@ -218,6 +231,7 @@ std::optional<int> ChildProcess::wait(milliseconds timeout) {
 }
 
 std::string ChildProcess::describe(milliseconds timeout) {
+  described_ = true;
   constexpr std::size_t kTail = 4096;
   const auto tail = [](std::string text) {
     return text.size() > kTail ? "…" + text.substr(text.size() - kTail) : text;

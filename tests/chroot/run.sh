@@ -39,6 +39,7 @@ mkdir "$base/root"
 mount --bind "$base" "$peer"
 root="$base/root"
 
+mkdir -m 1777 "$root/tmp"  # first: the trees below may live under /tmp
 for dir in /usr /etc /dev /proc "$source_dir" "$build"; do
   [[ "$dir" == "$build" && "$build" == "$source_dir"/* ]] && continue  # inside the source tree
   mkdir -p "$root$dir"
@@ -50,7 +51,6 @@ for link in /bin /sbin /lib /lib32 /lib64 /libx32; do
     mount --rbind "$link" "$root$link"
   fi
 done
-mkdir -m 1777 "$root/tmp"
 
 mounts_before=$(findmnt -rn -o TARGET | sort)
 if chroot "$root" /usr/bin/mountpoint -q /; then

@@ -17,7 +17,8 @@ namespace statebus::testing {
 ///
 /// Not thread-safe. Move-only. The destructor stops a child that still runs:
 /// closes its stdin (children that read it end by themselves), then SIGTERM
-/// after 2 s, then SIGKILL after 2 s more, and reaps it.
+/// after 2 s, then SIGKILL after 2 s more, and reaps it; in a GoogleTest test
+/// that has failed, it then prints describe() (unless the test called it).
 class ChildProcess {
  public:
   /// Starts argv[0] (a path) with arguments. Fails with invalid_argument
@@ -68,6 +69,7 @@ class ChildProcess {
   int stderr_ = -1;
   std::string stdout_buffer_;
   std::optional<int> status_;
+  bool described_ = false;
 };
 
 }  // namespace statebus::testing
