@@ -26,6 +26,7 @@
 #include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "iceoryx_posh/internal/roudi/roudi.hpp"
 #include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
+#include "lock_doctor.hpp"
 #include "paths.hpp"
 #include "pools.hpp"
 #include "quiet_stdio.hpp"
@@ -39,7 +40,11 @@ namespace statebus {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kJanitorPeriod = std::chrono::milliseconds(100);
+// The janitor's round: the lock doctor's scan (cheap: a look at each port's
+// lock word) every round, so a lock a killed process left held is released
+// within ~10 ms; lockstep housekeeping every tenth round.
+constexpr auto kJanitorPeriod = std::chrono::milliseconds(10);
+constexpr int kLockstepEveryRounds = 10;
 
 std::string data_segment_path() {
   return std::string("/dev/shm/") + iox::posix::PosixGroup::getGroupOfCurrentProcess().getName().c_str();
@@ -281,6 +286,8 @@ struct Daemon::Impl {
   // Lockstep housekeeping: drops event loops of crashed processes, so that a
   // crash never stops lockstep time for good.
   std::thread janitor;
+  std::optional<detail::LockDoctor> doctor;
+  std::atomic<std::uint64_t> locks_released{0};
   std::mutex janitor_mutex;
   std::condition_variable janitor_wake;
   bool janitor_stop = false;
@@ -288,10 +295,22 @@ struct Daemon::Impl {
   ~Impl() { stop(); }
 
   void start_janitor() {
+    auto pool = components->rouDiMemoryManager.portPool();
+    if (pool.has_value()) {
+      doctor.emplace(**pool);
+      detail::register_port_pool(*pool);
+    }
     janitor = std::thread([this] {
       std::unique_lock<std::mutex> guard(janitor_mutex);
-      while (!janitor_wake.wait_for(guard, kJanitorPeriod, [this] { return janitor_stop; })) {
-        detail::lockstep_housekeeping();
+      for (int round = 1; !janitor_wake.wait_for(guard, kJanitorPeriod, [this] { return janitor_stop; }); ++round) {
+        if (doctor) {
+          for (const detail::LockRepair& repair : doctor->scan()) {
+            locks_released.fetch_add(1, std::memory_order_relaxed);
+            spdlog::warn("released a lock that thread {} of a killed process left held: {} (iceoryx #1711)",
+                         repair.dead_thread, repair.port);
+          }
+        }
+        if (round % kLockstepEveryRounds == 0) detail::lockstep_housekeeping();
       }
     });
   }
@@ -312,6 +331,7 @@ struct Daemon::Impl {
       }
       janitor_wake.notify_all();
       janitor.join();
+      detail::register_port_pool(nullptr);
     }
     if (!lock.held()) return;
     ::unlink(detail::kDaemonInfo);
@@ -475,6 +495,10 @@ Result<void> Daemon::health() const noexcept {
                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*stalled).count()) +
                   " ms: a process killed inside publish() left a lock held (iceoryx issue #1711); its clients "
                   "must reconnect to a new daemon: end this one (`statebus daemon` restarts by itself)");
+}
+
+std::uint64_t Daemon::locks_released() const noexcept {
+  return impl_->locks_released.load(std::memory_order_relaxed);
 }
 
 bool Daemon::wait_for_round(std::chrono::nanoseconds timeout) const {

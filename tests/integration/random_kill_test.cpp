@@ -128,14 +128,17 @@ TEST_F(RandomKills, SigkillAtRandomMomentsOfAPublisherNeverHangsOrKillsTheBus) {
   EXPECT_EQ(newcomer->read_line(20s), "ok") << "the bus does not serve a new process after the kills: "
                                             << newcomer->describe() << "\ndaemon: " << daemon->describe(0ms);
   const std::size_t wedges = count_lines_with(daemon_log, "starting a new daemon in its place");
+  const std::size_t released = count_lines_with(daemon_log, "released a lock that thread");
   EXPECT_EQ(count_lines_with(daemon_log, "has made no progress"), wedges);
   EXPECT_LE(static_cast<std::size_t>(watchdog_exits), wedges) << "a process ended itself without a wedge";
   EXPECT_LE(static_cast<std::size_t>(between_daemons), wedges) << "a process found no daemon without a restart";
-  std::printf("%d SIGKILLs of a publishing process in %.1f s (seed %u): daemon wedged %zu times (iceoryx #1711, "
-              "%.1f %% of kills), detected and restarted each time; %d processes caught registering ended with "
-              "status 75; %d started between two daemons; the sink restarted %d times\n",
-              killed, seconds, seed, wedges, killed ? 100.0 * static_cast<double>(wedges) / killed : 0.0,
-              watchdog_exits, between_daemons, sink_restarts);
+  std::printf("%d SIGKILLs of a publishing process in %.1f s (seed %u): %zu locks a killed process held released "
+              "by the daemon; daemon wedged %zu times (iceoryx #1711, %.1f %% of kills), detected and restarted "
+              "each time; %d processes caught registering ended with status 75; %d started between two daemons; "
+              "the sink restarted %d times\n",
+              killed, seconds, seed, released, wedges,
+              killed ? 100.0 * static_cast<double>(wedges) / killed : 0.0, watchdog_exits, between_daemons,
+              sink_restarts);
   ASSERT_TRUE(daemon->signal(SIGTERM));
   EXPECT_TRUE(daemon->wait(10s)) << daemon->describe(0ms);
   std::remove(daemon_log.c_str());

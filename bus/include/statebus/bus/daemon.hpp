@@ -88,6 +88,11 @@ class Daemon {
   /// in. Chunks held by a process that died return once the daemon has
   /// dropped it (within 1.5 s of its death). Thread-safe; reads counters.
   [[nodiscard]] std::vector<PoolUsage> pool_usage() const;
+  /// Locks in the bus's shared memory that killed processes left held and
+  /// the daemon released (iceoryx #1711: without that, RouDi would wait for
+  /// them for ever). It looks every ~10 ms and logs a warning per release,
+  /// naming the dead thread, the port and its channel. Thread-safe.
+  [[nodiscard]] std::uint64_t locks_released() const noexcept;
   /// Waits (real time) until RouDi completes its next monitoring round, the
   /// one in which it drops dead processes and frees their chunks. False on
   /// timeout (a wedged or stopped daemon). Thread-safe.
