@@ -127,7 +127,7 @@ void add_daemon_command(CLI::App& app, int& exit_code) {
   CLI::App* command = app.add_subcommand("daemon", "Run the bus daemon in the foreground (stop with Ctrl-C or SIGTERM)");
   command->add_flag("--iceoryx-defaults", args->iceoryx_defaults,
                     "Use iceoryx's stock memory pools (~215 MB) instead of statebus's compact ones");
-  command->add_flag("-v,--verbose", args->verbose, "Show iceoryx's own informational messages");
+  command->add_flag("-v,--verbose", args->verbose, "Show iceoryx's own messages (its warnings and information; hidden by default)");
   command->add_flag("--exit-on-wedge", args->exit_on_wedge,
                     "When the daemon wedges (iceoryx #1711), exit with status 3 instead of restarting in place");
   command->add_option("--wedge-timeout", args->wedge_timeout_ms,

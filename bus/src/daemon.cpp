@@ -95,12 +95,8 @@ void remove_dead_nodes(std::vector<std::string>& removed) {
         detail::FileLock::Outcome::acquired) {
       continue;  // that node still lives
     }
-    const std::string who = " (left by node '" + name + "', which has ended)";
     for (const std::string& path : {"/tmp/" + detail::runtime_name(name), "/tmp/" + detail::runtime_name(name) + ".lock"}) {
-      if (exists(path) && ::unlink(path.c_str()) == 0) {
-        spdlog::warn("removed stale {}{}", path, who);
-        removed.push_back(path);
-      }
+      if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
     }
     removed.push_back(detail::node_lock_path(name));
     lock.release(/*remove=*/true);
@@ -110,15 +106,10 @@ void remove_dead_nodes(std::vector<std::string>& removed) {
 // Removes what a daemon that died without stopping left behind. Called only
 // while we hold the daemon lock and no RouDi holds iceoryx's own lock, so
 // nothing here can belong to a live daemon.
-std::vector<std::string> remove_leftovers(std::optional<pid_t> previous_daemon) {
+std::vector<std::string> remove_leftovers() {
   std::vector<std::string> removed;
-  const std::string who =
-      previous_daemon ? " (left by daemon pid " + std::to_string(*previous_daemon) + ")" : std::string();
   auto remove = [&](const std::string& path) {
-    if (exists(path) && ::unlink(path.c_str()) == 0) {
-      spdlog::warn("removed stale {}{}", path, who);
-      removed.push_back(path);
-    }
+    if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
   };
   remove(detail::kDaemonInfo);
   remove("/dev/shm/statebus-clock");
@@ -130,6 +121,22 @@ std::vector<std::string> remove_leftovers(std::optional<pid_t> previous_daemon) 
   remove(detail::kRoudiUniqueLock);
   remove_dead_nodes(removed);
   return removed;
+}
+
+// One line for all that was removed (after 90 ended processes, ~180 files).
+// `previous_daemon`: the daemon whose files these were, if known; nothing
+// for what only ended nodes left (`nodes_only`).
+void say_removed(const std::vector<std::string>& removed, std::optional<pid_t> previous_daemon,
+                 bool nodes_only = false) {
+  if (removed.empty()) return;
+  constexpr std::size_t kNamed = 10;
+  std::string paths;
+  for (std::size_t i = 0; i < removed.size() && i < kNamed; ++i) paths += (i == 0 ? "" : ", ") + removed[i];
+  if (removed.size() > kNamed) paths += " and " + std::to_string(removed.size() - kNamed) + " more";
+  const std::string who = nodes_only        ? "nodes that ended"
+                          : previous_daemon ? "daemon pid " + std::to_string(*previous_daemon) + " and nodes that ended"
+                                            : "a daemon and nodes that ended";
+  spdlog::warn("removed {} stale files (left by {}): {}", removed.size(), who, paths);
 }
 
 // True when an iceoryx daemon holds iceoryx's own lock (statebus's RouDi or iox-roudi).
@@ -287,7 +294,6 @@ struct Daemon::Impl {
   // crash never stops lockstep time for good.
   std::thread janitor;
   std::optional<detail::LockDoctor> doctor;
-  std::atomic<std::uint64_t> locks_released{0};
   std::mutex janitor_mutex;
   std::condition_variable janitor_wake;
   bool janitor_stop = false;
@@ -305,7 +311,6 @@ struct Daemon::Impl {
       for (int round = 1; !janitor_wake.wait_for(guard, kJanitorPeriod, [this] { return janitor_stop; }); ++round) {
         if (doctor) {
           for (const detail::LockRepair& repair : doctor->scan()) {
-            locks_released.fetch_add(1, std::memory_order_relaxed);
             spdlog::warn("released a lock that thread {} of a killed process left held: {} (iceoryx #1711)",
                          repair.dead_thread, repair.port);
           }
@@ -405,7 +410,8 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
                     ") is running on this machine; stop it, then start `statebus daemon`");
   }
 
-  impl->removed = remove_leftovers(previous_daemon);
+  impl->removed = remove_leftovers();
+  say_removed(impl->removed, previous_daemon);
 
   std::uint64_t pool_bytes = 0;
   for (const MemoryPool& pool : options.memory.pools) {
@@ -464,6 +470,7 @@ Result<std::vector<std::string>> remove_stale_bus() {
     case detail::FileLock::Outcome::acquired: break;
     case detail::FileLock::Outcome::held_by_other:  // a daemon lives: only what ended nodes left
       remove_dead_nodes(removed);
+      say_removed(removed, std::nullopt, /*nodes_only=*/true);
       return removed;
     case detail::FileLock::Outcome::failed:
       return fail(error == EACCES ? Errc::not_permitted : Errc::system_error,
@@ -471,9 +478,11 @@ Result<std::vector<std::string>> remove_stale_bus() {
   }
   if (iceoryx_daemon_running()) {  // an iox-roudi: its files are not ours to remove
     remove_dead_nodes(removed);
+    say_removed(removed, std::nullopt, /*nodes_only=*/true);
     return removed;
   }
-  removed = remove_leftovers(previous_daemon);
+  removed = remove_leftovers();
+  say_removed(removed, previous_daemon);
   lock.release(/*remove=*/true);
   ::rmdir(detail::kRunDir);  // only once empty
   return removed;
@@ -498,7 +507,7 @@ Result<void> Daemon::health() const noexcept {
 }
 
 std::uint64_t Daemon::locks_released() const noexcept {
-  return impl_->locks_released.load(std::memory_order_relaxed);
+  return impl_->doctor ? impl_->doctor->released() : 0;
 }
 
 bool Daemon::wait_for_round(std::chrono::nanoseconds timeout) const {

@@ -27,8 +27,11 @@ std::optional<std::uint32_t> required_chunk_size(std::uint32_t size, std::uint32
 }
 
 void set_iceoryx_log_level(bool verbose) noexcept {
+  // Errors only: iceoryx's warnings are about what statebus handles and says
+  // in its own words (a process re-registering after a kill, one dropped for
+  // silence), in colour codes, on the terminal of whoever runs the daemon.
   iox::log::LogManager::GetLogManager().SetDefaultLogLevel(verbose ? iox::log::LogLevel::kInfo
-                                                                   : iox::log::LogLevel::kWarn,
+                                                                   : iox::log::LogLevel::kError,
                                                            iox::log::LogLevelOutput::kHideLogLevel);
 }
 

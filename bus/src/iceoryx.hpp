@@ -21,7 +21,7 @@ iox::capro::ServiceDescription to_service_description(std::string_view channel);
 /// sample header, or nothing if iceoryx refuses the combination.
 std::optional<std::uint32_t> required_chunk_size(std::uint32_t size, std::uint32_t align) noexcept;
 
-/// Quiets iceoryx's console logging to warnings (or keeps info if `verbose`).
+/// Quiets iceoryx's console logging to errors (or keeps info if `verbose`).
 void set_iceoryx_log_level(bool verbose) noexcept;
 
 /// True once this process has connected a Node: its iceoryx runtime then

@@ -60,8 +60,9 @@ pid_t owner_of(pthread_mutex_t* mutex) noexcept {
   return __atomic_load_n(&mutex->__data.__owner, __ATOMIC_ACQUIRE);
 }
 
-// Releases `mutex` if its owner thread is dead; returns that thread.
-std::optional<pid_t> release_if_owner_dead(pthread_mutex_t* mutex) {
+// Releases `mutex` if its owner thread is dead, counting it in `released`
+// first; returns that thread.
+std::optional<pid_t> release_if_owner_dead(pthread_mutex_t* mutex, std::atomic<std::uint64_t>& released) {
   const pid_t owner = owner_of(mutex);
   if (owner <= 0 || !thread_gone(owner)) return std::nullopt;
   // The owner is dead. Had it let go before dying, the owner field would
@@ -74,7 +75,8 @@ std::optional<pid_t> release_if_owner_dead(pthread_mutex_t* mutex) {
   __atomic_store_n(&mutex->__data.__count, 0U, __ATOMIC_RELAXED);
   __atomic_store_n(&mutex->__data.__owner, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&mutex->__data.__nusers, 0U, __ATOMIC_RELAXED);
-  // Release order: the fields above are written before the lock is free.
+  released.fetch_add(1, std::memory_order_relaxed);
+  // Release order: the fields and the count above are written before the lock is free.
   const int previous = __atomic_exchange_n(&mutex->__data.__lock, 0, __ATOMIC_RELEASE);
   if (previous > 1) {  // 2: threads wait in the kernel; a shared (not private) wake-up
     ::syscall(SYS_futex, &mutex->__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
@@ -106,12 +108,12 @@ pthread_mutex_t* first_lock_on(const Ports& ports, std::string_view channel) noe
 std::vector<LockRepair> LockDoctor::scan() {
   std::vector<LockRepair> repairs;
   for (auto* port : pool_.getPublisherPortDataList()) {
-    if (const auto dead = release_if_owner_dead(lock_of(*port))) {
+    if (const auto dead = release_if_owner_dead(lock_of(*port), released_)) {
       repairs.push_back({*dead, describe("publisher", *port)});
     }
   }
   for (auto* port : pool_.getSubscriberPortDataList()) {
-    if (const auto dead = release_if_owner_dead(lock_of(*port))) {
+    if (const auto dead = release_if_owner_dead(lock_of(*port), released_)) {
       repairs.push_back({*dead, describe("subscriber", *port)});
     }
   }

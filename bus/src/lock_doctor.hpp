@@ -16,6 +16,8 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,9 +40,13 @@ class LockDoctor {
   /// One pass over the lock of every publisher and subscriber port; releases
   /// each whose owner thread no longer exists. Returns what it released.
   std::vector<LockRepair> scan();
+  /// Locks released so far. Counted before each release: a thread that got
+  /// a released lock sees the count include it. Thread-safe.
+  [[nodiscard]] std::uint64_t released() const noexcept { return released_.load(std::memory_order_acquire); }
 
  private:
   iox::roudi::PortPool& pool_;
+  std::atomic<std::uint64_t> released_{0};
 };
 
 /// For tests that make a process die holding a lock: the lock of the first

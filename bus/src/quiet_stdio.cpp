@@ -29,12 +29,16 @@ bool is_chatter(const std::string& line) {
   return line.empty();
 }
 
+// pread, never lseek + read: the capture shares its file offset with the
+// redirected stdout and stderr, and moving it would make writes that other
+// threads make meanwhile land over earlier ones.
 std::string read_all(int fd) {
   std::string text;
-  ::lseek(fd, 0, SEEK_SET);
   std::array<char, 4096> buffer{};
   ssize_t n = 0;
-  while ((n = ::read(fd, buffer.data(), buffer.size())) > 0) text.append(buffer.data(), static_cast<std::size_t>(n));
+  while ((n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(text.size()))) > 0) {
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
   return text;
 }
 
@@ -53,10 +57,11 @@ void dump_captured() noexcept {
   const int saved = g_saved_stderr.load();
   if (capture < 0 || saved < 0) return;
   char buffer[4096];
-  ::lseek(capture, 0, SEEK_SET);
+  off_t offset = 0;
   ssize_t n = 0;
-  while ((n = ::read(capture, buffer, sizeof buffer)) > 0) {
+  while ((n = ::pread(capture, buffer, sizeof buffer, offset)) > 0) {
     if (::write(saved, buffer, static_cast<std::size_t>(n)) < 0) break;
+    offset += n;
   }
 }
 
@@ -102,6 +107,8 @@ QuietStdio::QuietStdio() noexcept {
   ::dup2(capture_, STDOUT_FILENO);
   ::dup2(capture_, STDERR_FILENO);
 }
+
+std::string QuietStdio::text() const { return capture_ < 0 ? std::string() : read_all(capture_); }
 
 bool QuietStdio::captured_line(const char* text) const {
   if (capture_ < 0) return true;  // not capturing: nothing to wait for

@@ -4,6 +4,8 @@
 // whatever the log level, out of statebus's output, while passing on
 // anything else it prints (warnings, errors).
 
+#include <string>
+
 namespace statebus::detail {
 
 /// While alive, file descriptors 1 and 2 of the process go to a buffer. On
@@ -24,6 +26,8 @@ class QuietStdio {
   /// count: were the capture to end between its text and its '\n', the
   /// '\n' would reach the real stdout as an empty line.
   [[nodiscard]] bool captured_line(const char* text) const;
+  /// Everything captured so far.
+  [[nodiscard]] std::string text() const;
 
  private:
   int capture_ = -1;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -27,9 +28,11 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Starts `statebus daemon` and waits for its ready line.
-Result<ChildProcess> start_daemon() {
-  auto daemon = ChildProcess::spawn({STATEBUS_CLI, "daemon"});
+// Starts `statebus daemon` (with `options`) and waits for its ready line.
+Result<ChildProcess> start_daemon(const std::vector<std::string>& options = {}) {
+  std::vector<std::string> argv = {STATEBUS_CLI, "daemon"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  auto daemon = ChildProcess::spawn(argv);
   if (!daemon) return daemon;
   std::optional<std::string> line;
   std::string before;  // anything it printed first, for the message
@@ -116,8 +119,14 @@ TEST_F(DaemonCommand, RemovesWhatAKilledDaemonLeftAndSaysSo) {
   ASSERT_TRUE(exited_with(sut.wait(10s), 0));
 
   const std::string messages = sut.read_stderr(5s);
-  EXPECT_TRUE(contains(messages, "removed stale /dev/shm/iceoryx_mgmt")) << messages;
-  EXPECT_TRUE(contains(messages, "removed stale /tmp/roudi")) << messages;
+  // One line for all of it.
+  const auto said = messages.find("removed ");
+  ASSERT_NE(said, std::string::npos) << messages;
+  const std::string line = messages.substr(said, messages.find('\n', said) - said);
+  EXPECT_TRUE(contains(line, "stale files (left by daemon pid ")) << line;
+  EXPECT_TRUE(contains(line, "/dev/shm/iceoryx_mgmt")) << line;
+  EXPECT_TRUE(contains(line, "/tmp/roudi")) << line;
+  EXPECT_EQ(messages.find("removed ", said + 1), std::string::npos) << "more than one line: " << messages;
 }
 
 // Waits for the "lost …" line of a loop-until-lost child.
@@ -171,6 +180,36 @@ TEST_F(DaemonCommand, AProcessOfTheOldBusLearnsThatANewDaemonReplacedIt) {
   auto newcomer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "new-bus", "1000"});
   ASSERT_TRUE(newcomer);
   EXPECT_EQ(newcomer->read_line(10s), "ok");
+}
+
+// What a daemon says on stderr while a process is SIGKILLed and comes back
+// at once under its name, before the daemon noticed the death.
+std::string daemon_stderr_around_a_quick_comeback(const std::vector<std::string>& options) {
+  auto daemon = start_daemon(options);
+  EXPECT_TRUE(daemon) << daemon.error().message();
+  if (!daemon) return {};
+  for (int round = 0; round < 2; ++round) {
+    auto holder = ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "comeback"});
+    EXPECT_TRUE(holder);
+    EXPECT_EQ(holder->read_line(10s), "ready") << holder->describe();
+    EXPECT_TRUE(holder->signal(SIGKILL));
+    EXPECT_TRUE(holder->wait(10s));
+  }
+  EXPECT_TRUE(daemon->signal(SIGTERM));
+  EXPECT_TRUE(exited_with(daemon->wait(10s), 0));
+  return daemon->read_stderr(5s);
+}
+
+// iceoryx's console warnings (colour codes and all) stay out of the
+// daemon's output unless asked for with -v.
+TEST_F(DaemonCommand, KeepsIceoryxChatterOutOfItsOutputUnlessVerbose) {
+  const std::string quiet = daemon_stderr_around_a_quick_comeback({});
+  EXPECT_FALSE(contains(quiet, "\033[")) << quiet;
+  EXPECT_FALSE(contains(quiet, "Received register request")) << quiet;
+
+  const std::string verbose = daemon_stderr_around_a_quick_comeback({"-v"});
+  EXPECT_TRUE(contains(verbose, "Received register request, but termination of sb.comeback not detected yet"))
+      << verbose;
 }
 
 TEST_F(DaemonCommand, UnknownOptionIsAUsageError) {
