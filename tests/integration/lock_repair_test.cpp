@@ -63,6 +63,12 @@ class LockRepair : public testing::BusTest {
     return std::chrono::duration_cast<std::chrono::microseconds>(took);
   }
 
+  std::uint64_t chunks_in_use() const {
+    std::uint64_t used = 0;
+    for (const PoolUsage& pool : daemon_->pool_usage()) used += pool.used;
+    return used;
+  }
+
   std::optional<Node> node_;
 };
 
@@ -71,9 +77,11 @@ class LockRepair : public testing::BusTest {
 TEST_F(LockRepair, APublishersLockHeldByAKilledProcessIsReleasedAndTheBusGoesOn) {
   auto subscriber = Subscriber<Reading>::create(*node_, "test/locked");
   ASSERT_TRUE(subscriber);
+  const std::uint64_t baseline = chunks_in_use();
   auto publisher = ChildProcess::spawn({STATEBUS_TEST_CHILD, "publish", "locked-publisher", "test/locked", "1"});
   ASSERT_TRUE(publisher);
   ASSERT_EQ(publisher->read_line(10s), "sent 1");
+  ASSERT_TRUE(subscriber->take_for(10s));  // taken and let go: only the publisher's last chunk stays in use
   pthread_mutex_t* lock = detail::publisher_lock_of("test/locked");
   ASSERT_NE(lock, nullptr);
   const std::uint64_t released = daemon_->locks_released();
@@ -96,6 +104,7 @@ TEST_F(LockRepair, APublishersLockHeldByAKilledProcessIsReleasedAndTheBusGoesOn)
   }
   EXPECT_TRUE(daemon_->health()) << daemon_->health().error().message();
   EXPECT_EQ(daemon_->locks_released(), released + 2);
+  EXPECT_EQ(chunks_in_use(), baseline) << "the pools are whole again once the killed publisher is dropped";
   auto newcomer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "newcomer", "5000"});
   ASSERT_TRUE(newcomer);
   EXPECT_EQ(newcomer->read_line(20s), "ok");
