@@ -7,12 +7,12 @@
 #include <atomic>
 #include <climits>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 
 #include "iceoryx.hpp"
 #include "iceoryx_posh/internal/popo/building_blocks/locking_policy.hpp"
 #include "iceoryx_posh/roudi/port_pool.hpp"
+#include "statebus/process.hpp"
 
 namespace statebus::detail {
 namespace {
@@ -38,21 +38,6 @@ pthread_mutex_t* lock_of(iox::popo::SubscriberPortData& port) noexcept {
   return mutex_of(static_cast<const iox::popo::ThreadSafePolicy&>(port.m_chunkReceiverData));
 }
 
-// True once thread `tid` no longer runs: no /proc entry, or a zombie that
-// awaits its reaping (a SIGKILLed process's threads are gone, its parent may
-// not have waited for it yet).
-bool thread_gone(pid_t tid) {
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(tid));
-  std::ifstream stat(path);
-  std::string line;
-  if (!std::getline(stat, line)) return true;
-  const auto close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return false;
-  const char state = line[close + 2];
-  return state == 'Z' || state == 'X';
-}
-
 // The owner of a held glibc mutex, if any is recorded (a thread killed
 // between taking the lock word and storing itself as owner leaves 0).
 pid_t owner_of(pthread_mutex_t* mutex) noexcept {
@@ -64,7 +49,9 @@ pid_t owner_of(pthread_mutex_t* mutex) noexcept {
 // first; returns that thread.
 std::optional<pid_t> release_if_owner_dead(pthread_mutex_t* mutex, std::atomic<std::uint64_t>& released) {
   const pid_t owner = owner_of(mutex);
-  if (owner <= 0 || !thread_gone(owner)) return std::nullopt;
+  // A thread has a /proc/<tid>/stat entry as a process does; a SIGKILLed
+  // process's threads are gone or zombies awaiting their reaping.
+  if (owner <= 0 || process_start_time(owner)) return std::nullopt;
   // The owner is dead. Had it let go before dying, the owner field would
   // now be 0 or another thread: only if it still reads `owner` does the
   // dead thread hold the lock, and then nobody else can take it meanwhile.
