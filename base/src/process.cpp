@@ -54,6 +54,12 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) noexcept {
   return fields->start_time;
 }
 
+bool is_stopped(pid_t pid) noexcept {
+  if (pid <= 0) return false;
+  const auto fields = read_stat(pid);
+  return fields && (fields->state == 'T' || fields->state == 't');
+}
+
 namespace {
 // Bumped in a forked child, so that it computes its own identity; no
 // getpid() per call on hot paths (state stores record their writer).

@@ -26,6 +26,8 @@
 #include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "iceoryx_posh/internal/roudi/roudi.hpp"
 #include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
+#include "cerr_filter.hpp"
+#include "chunk_reclaimer.hpp"
 #include "lock_doctor.hpp"
 #include "paths.hpp"
 #include "pools.hpp"
@@ -42,9 +44,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // The janitor's round: the lock doctor's scan (cheap: a look at each port's
 // lock word) every round, so a lock a killed process left held is released
-// within ~10 ms; lockstep housekeeping every tenth round.
+// within ~10 ms; the leaked-chunk scan and lockstep housekeeping every tenth.
 constexpr auto kJanitorPeriod = std::chrono::milliseconds(10);
-constexpr int kLockstepEveryRounds = 10;
+constexpr int kSlowScanEveryRounds = 10;
+constexpr std::size_t kLatenciesKept = 65536;
+
+std::string pool_name(std::uint32_t chunk_size) {
+  return chunk_size >= (1U << 20) ? std::to_string(chunk_size >> 20) + " MiB"
+         : chunk_size >= (1U << 10) ? std::to_string(chunk_size >> 10) + " KiB"
+                                    : std::to_string(chunk_size) + " B";
+}
 
 std::string data_segment_path() {
   return std::string("/dev/shm/") + iox::posix::PosixGroup::getGroupOfCurrentProcess().getName().c_str();
@@ -294,30 +303,78 @@ struct Daemon::Impl {
   // crash never stops lockstep time for good.
   std::thread janitor;
   std::optional<detail::LockDoctor> doctor;
+  std::optional<detail::ChunkReclaimer> reclaimer;
+  mutable std::mutex latency_mutex;
+  std::vector<std::chrono::nanoseconds> release_latency;  // a ring of kLatenciesKept
+  std::uint64_t latencies_seen = 0;
   std::mutex janitor_mutex;
   std::condition_variable janitor_wake;
   bool janitor_stop = false;
 
   ~Impl() { stop(); }
 
+  iox::mepoo::MemoryManager* data_memory() const {
+    auto segments = components->rouDiMemoryManager.segmentManager();
+    if (!segments) return nullptr;
+    auto info = (*segments)->getSegmentInformationWithWriteAccessForUser(iox::posix::PosixUser::getUserOfCurrentProcess());
+    return info.m_memoryManager ? &info.m_memoryManager->get() : nullptr;
+  }
+
   void start_janitor() {
     auto pool = components->rouDiMemoryManager.portPool();
     if (pool.has_value()) {
       doctor.emplace(**pool);
       detail::register_port_pool(*pool);
+      if (auto* memory = data_memory()) reclaimer.emplace(**pool, *memory);
     }
     janitor = std::thread([this] {
       std::unique_lock<std::mutex> guard(janitor_mutex);
       for (int round = 1; !janitor_wake.wait_for(guard, kJanitorPeriod, [this] { return janitor_stop; }); ++round) {
         if (doctor) {
           for (const detail::LockRepair& repair : doctor->scan()) {
-            spdlog::warn("released a lock that thread {} of a killed process left held: {} (iceoryx #1711)",
-                         repair.dead_thread, repair.port);
+            if (repair.dead_thread != 0) {
+              spdlog::warn("released a lock that thread {} of a killed process left held: {} (iceoryx #1711)",
+                           repair.dead_thread, repair.port);
+            } else {
+              spdlog::warn("released a lock held for {} ms by no thread (its holder was killed taking or leaving "
+                           "it): {} (iceoryx #1711)",
+                           std::chrono::duration_cast<std::chrono::milliseconds>(repair.within).count(), repair.port);
+            }
+            note_latency(repair.within);
           }
         }
-        if (round % kLockstepEveryRounds == 0) detail::lockstep_housekeeping();
+        if (round % kSlowScanEveryRounds != 0) continue;
+        if (reclaimer) say_reclaimed(reclaimer->scan());
+        detail::lockstep_housekeeping();
       }
     });
+  }
+
+  void note_latency(std::chrono::nanoseconds latency) {
+    std::lock_guard<std::mutex> guard(latency_mutex);
+    if (release_latency.size() < kLatenciesKept) {
+      release_latency.push_back(latency);
+    } else {
+      release_latency[latencies_seen % kLatenciesKept] = latency;
+    }
+    ++latencies_seen;
+  }
+
+  void say_reclaimed(const detail::ChunksReclaimed& reclaimed) const {
+    if (reclaimed.bookkeeping != 0 || reclaimed.counters != 0) {
+      spdlog::warn("repaired the pools' bookkeeping that killed processes left half done: {} chunk records given "
+                   "back, {} counts of chunks in use set right", reclaimed.bookkeeping, reclaimed.counters);
+    }
+    if (reclaimed.chunks == 0) return;
+    std::string pools;
+    auto* memory = data_memory();
+    for (std::uint32_t i = 0; memory != nullptr && i < reclaimed.per_pool.size(); ++i) {
+      if (reclaimed.per_pool[i] == 0) continue;
+      pools += (pools.empty() ? "" : ", ") + std::to_string(reclaimed.per_pool[i]) + " of " +
+               pool_name(memory->getMemPoolInfo(i).m_chunkSize);
+    }
+    spdlog::warn("gave back {} chunk{} that killed processes left in use ({})", reclaimed.chunks,
+                 reclaimed.chunks == 1 ? "" : "s", pools);
   }
 
   // The names of the memory and lock RouDi would remove on destruction, for
@@ -424,6 +481,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   }
 
   detail::set_iceoryx_log_level(options.verbose_iceoryx);
+  if (!options.verbose_iceoryx) detail::filter_iceoryx_posix_errors();
   const iox::RouDiConfig_t config = make_roudi_config(options.memory);
   std::optional<detail::QuietStdio> quiet;
   if (!options.verbose_iceoryx) quiet.emplace();
@@ -506,8 +564,14 @@ Result<void> Daemon::health() const noexcept {
                   "must reconnect to a new daemon: end this one (`statebus daemon` restarts by itself)");
 }
 
-std::uint64_t Daemon::locks_released() const noexcept {
-  return impl_->doctor ? impl_->doctor->released() : 0;
+DaemonRepairs Daemon::repairs() const {
+  DaemonRepairs repairs;
+  if (!impl_) return repairs;
+  repairs.locks_released = impl_->doctor ? impl_->doctor->released() : 0;
+  repairs.chunks_reclaimed = impl_->reclaimer ? impl_->reclaimer->reclaimed() : 0;
+  std::lock_guard<std::mutex> guard(impl_->latency_mutex);
+  repairs.release_latency = impl_->release_latency;
+  return repairs;
 }
 
 bool Daemon::wait_for_round(std::chrono::nanoseconds timeout) const {
@@ -518,13 +582,10 @@ bool Daemon::wait_for_round(std::chrono::nanoseconds timeout) const {
 std::vector<PoolUsage> Daemon::pool_usage() const {
   std::vector<PoolUsage> pools;
   if (!impl_ || !impl_->components) return pools;
-  auto segments = impl_->components->rouDiMemoryManager.segmentManager();
-  if (!segments) return pools;
-  auto info = (*segments)->getSegmentInformationWithWriteAccessForUser(iox::posix::PosixUser::getUserOfCurrentProcess());
-  if (!info.m_memoryManager) return pools;
-  const iox::mepoo::MemoryManager& memory = info.m_memoryManager->get();
-  for (std::uint32_t i = 0; i < memory.getNumberOfMemPools(); ++i) {
-    const auto pool = memory.getMemPoolInfo(i);
+  const iox::mepoo::MemoryManager* memory = impl_->data_memory();
+  if (memory == nullptr) return pools;
+  for (std::uint32_t i = 0; i < memory->getNumberOfMemPools(); ++i) {
+    const auto pool = memory->getMemPoolInfo(i);
     pools.push_back({pool.m_chunkSize, pool.m_numChunks, pool.m_usedChunks, pool.m_minFreeChunks});
   }
   return pools;

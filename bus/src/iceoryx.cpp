@@ -27,11 +27,12 @@ std::optional<std::uint32_t> required_chunk_size(std::uint32_t size, std::uint32
 }
 
 void set_iceoryx_log_level(bool verbose) noexcept {
-  // Errors only: iceoryx's warnings are about what statebus handles and says
-  // in its own words (a process re-registering after a kill, one dropped for
-  // silence), in colour codes, on the terminal of whoever runs the daemon.
+  // Fatal errors only: iceoryx's warnings and errors are about what statebus
+  // handles and says in its own words (a process re-registering after a
+  // kill, one dropped for silence, an answer to a client killed meanwhile),
+  // in colour codes, on the terminal of whoever runs the daemon.
   iox::log::LogManager::GetLogManager().SetDefaultLogLevel(verbose ? iox::log::LogLevel::kInfo
-                                                                   : iox::log::LogLevel::kError,
+                                                                   : iox::log::LogLevel::kFatal,
                                                            iox::log::LogLevelOutput::kHideLogLevel);
 }
 

@@ -38,24 +38,17 @@ pthread_mutex_t* lock_of(iox::popo::SubscriberPortData& port) noexcept {
   return mutex_of(static_cast<const iox::popo::ThreadSafePolicy&>(port.m_chunkReceiverData));
 }
 
+bool held(pthread_mutex_t* mutex) noexcept { return __atomic_load_n(&mutex->__data.__lock, __ATOMIC_ACQUIRE) != 0; }
+
 // The owner of a held glibc mutex, if any is recorded (a thread killed
 // between taking the lock word and storing itself as owner leaves 0).
 pid_t owner_of(pthread_mutex_t* mutex) noexcept {
-  if (__atomic_load_n(&mutex->__data.__lock, __ATOMIC_ACQUIRE) == 0) return 0;
+  if (!held(mutex)) return 0;
   return __atomic_load_n(&mutex->__data.__owner, __ATOMIC_ACQUIRE);
 }
 
-// Releases `mutex` if its owner thread is dead, counting it in `released`
-// first; returns that thread.
-std::optional<pid_t> release_if_owner_dead(pthread_mutex_t* mutex, std::atomic<std::uint64_t>& released) {
-  const pid_t owner = owner_of(mutex);
-  // A thread has a /proc/<tid>/stat entry as a process does; a SIGKILLed
-  // process's threads are gone or zombies awaiting their reaping.
-  if (owner <= 0 || process_start_time(owner)) return std::nullopt;
-  // The owner is dead. Had it let go before dying, the owner field would
-  // now be 0 or another thread: only if it still reads `owner` does the
-  // dead thread hold the lock, and then nobody else can take it meanwhile.
-  if (owner_of(mutex) != owner) return std::nullopt;
+// Frees `mutex`, whose holder is dead, counting it in `released` first.
+void release(pthread_mutex_t* mutex, std::atomic<std::uint64_t>& released) {
   // glibc's fields, as pthread_mutex_unlock leaves them: no owner, no
   // recursion, no users (a user count left at 1 makes the later
   // pthread_mutex_destroy fail with EBUSY, and iceoryx asserts on that).
@@ -68,6 +61,19 @@ std::optional<pid_t> release_if_owner_dead(pthread_mutex_t* mutex, std::atomic<s
   if (previous > 1) {  // 2: threads wait in the kernel; a shared (not private) wake-up
     ::syscall(SYS_futex, &mutex->__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
   }
+}
+
+// Releases `mutex` if its owner thread is dead; returns that thread.
+std::optional<pid_t> release_if_owner_dead(pthread_mutex_t* mutex, std::atomic<std::uint64_t>& released) {
+  const pid_t owner = owner_of(mutex);
+  // A thread has a /proc/<tid>/stat entry as a process does; a SIGKILLed
+  // process's threads are gone or zombies awaiting their reaping.
+  if (owner <= 0 || process_start_time(owner)) return std::nullopt;
+  // The owner is dead. Had it let go before dying, the owner field would
+  // now be 0 or another thread: only if it still reads `owner` does the
+  // dead thread hold the lock, and then nobody else can take it meanwhile.
+  if (owner_of(mutex) != owner) return std::nullopt;
+  release(mutex, released);
   return owner;
 }
 
@@ -93,17 +99,28 @@ pthread_mutex_t* first_lock_on(const Ports& ports, std::string_view channel) noe
 }  // namespace
 
 std::vector<LockRepair> LockDoctor::scan() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto within = now - previous_scan_;
+  previous_scan_ = now;
   std::vector<LockRepair> repairs;
-  for (auto* port : pool_.getPublisherPortDataList()) {
-    if (const auto dead = release_if_owner_dead(lock_of(*port), released_)) {
-      repairs.push_back({*dead, describe("publisher", *port)});
+  for (auto& entry : anonymous_) entry.second.seen = false;
+  auto look_at = [&](pthread_mutex_t* lock, const char* kind, const iox::popo::BasePortData& port) {
+    if (const auto dead = release_if_owner_dead(lock, released_)) {
+      repairs.push_back({*dead, describe(kind, port), within});
+      return;
     }
-  }
-  for (auto* port : pool_.getSubscriberPortDataList()) {
-    if (const auto dead = release_if_owner_dead(lock_of(*port), released_)) {
-      repairs.push_back({*dead, describe("subscriber", *port)});
-    }
-  }
+    if (!held(lock) || owner_of(lock) != 0) return;
+    auto [anonymous, fresh] = anonymous_.try_emplace(lock, Anonymous{now, true});
+    anonymous->second.seen = true;
+    const auto held_for = now - anonymous->second.since;
+    if (fresh || held_for < kAnonymousGrace) return;
+    anonymous_.erase(anonymous);
+    release(lock, released_);
+    repairs.push_back({0, describe(kind, port), held_for + within});
+  };
+  for (auto* port : pool_.getPublisherPortDataList()) look_at(lock_of(*port), "publisher", *port);
+  for (auto* port : pool_.getSubscriberPortDataList()) look_at(lock_of(*port), "subscriber", *port);
+  for (auto it = anonymous_.begin(); it != anonymous_.end();) it = it->second.seen ? std::next(it) : anonymous_.erase(it);
   return repairs;
 }
 

@@ -17,9 +17,11 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace iox::roudi {
@@ -30,12 +32,21 @@ namespace statebus::detail {
 
 /// One lock released.
 struct LockRepair {
-  pid_t dead_thread = 0;  ///< the thread (of a killed process) that held it
+  pid_t dead_thread = 0;  ///< the thread (of a killed process) that held it; 0 if it had not said
   std::string port;       ///< "the publisher of channel home/x (node web)"
+  /// How long after the death at most: the time since the previous scan,
+  /// which found the lock free or its owner alive.
+  std::chrono::nanoseconds within{};
 };
 
+/// A thread records itself as a lock's owner just after taking it and
+/// clears that just before letting go: killed in between, it leaves the lock
+/// held by nobody known. A lock seen so for `kAnonymousGrace` on every scan
+/// is released too (a live thread spends a few instructions there).
 class LockDoctor {
  public:
+  static constexpr std::chrono::milliseconds kAnonymousGrace{200};
+
   explicit LockDoctor(iox::roudi::PortPool& pool) noexcept : pool_(pool) {}
   /// One pass over the lock of every publisher and subscriber port; releases
   /// each whose owner thread no longer exists. Returns what it released.
@@ -47,6 +58,12 @@ class LockDoctor {
  private:
   iox::roudi::PortPool& pool_;
   std::atomic<std::uint64_t> released_{0};
+  std::chrono::steady_clock::time_point previous_scan_ = std::chrono::steady_clock::now();
+  struct Anonymous {
+    std::chrono::steady_clock::time_point since;
+    bool seen = false;
+  };
+  std::unordered_map<pthread_mutex_t*, Anonymous> anonymous_;  // held, owner 0
 };
 
 /// For tests that make a process die holding a lock: the lock of the first

@@ -348,6 +348,21 @@ int main(int argc, char** argv) {
       if (i % 256 == 0) say("n");
     }
   }
+  if (command == "churn-subscriber" && argc == 4) {  // subscribe, take, hold, release, unsubscribe: again and again
+    say("ready");
+    for (;;) {
+      auto sub = statebus::Subscriber<statebus::test::Reading>::create(*node, argv[3]);
+      if (!sub) return fail_with(sub.error());
+      std::vector<statebus::Sample<statebus::test::Reading>> held;
+      for (int i = 0; i < 64; ++i) {
+        auto sample = sub->take_for(std::chrono::seconds(1));
+        if (!sample) break;
+        held.push_back(std::move(*sample));
+        if (held.size() > 4) held.erase(held.begin());
+      }
+      say("n");
+    }
+  }
   if (command == "loan-hold" && argc == 5) {
     auto pub = statebus::Publisher<statebus::test::Reading>::create(*node, argv[3]);
     if (!pub) return fail_with(pub.error());

@@ -27,6 +27,11 @@ ProcessId this_process() noexcept;
 /// Thread-safe; reads /proc/<pid>/stat; no allocation beyond a small buffer.
 std::optional<std::uint64_t> process_start_time(pid_t pid) noexcept;
 
+/// True if `pid` is stopped (SIGSTOP, a terminal stop or a debugger): alive
+/// but running none of its code until it is continued. Thread-safe; reads
+/// /proc/<pid>/stat.
+bool is_stopped(pid_t pid) noexcept;
+
 /// True if the process `id` still runs (same pid and same start time).
 /// A zombie counts as gone.
 bool is_alive(const ProcessId& id) noexcept;

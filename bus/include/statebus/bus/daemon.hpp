@@ -18,7 +18,8 @@ namespace statebus {
 struct DaemonOptions {
   /// Memory pools; the compact default carries payloads up to 4 MiB.
   MemoryConfig memory = MemoryConfig::compact();
-  /// Let iceoryx print its own informational lines (off: warnings and errors only).
+  /// Let iceoryx print its own lines (off: only what ends the process; a
+  /// failed POSIX call it reports on std::cerr is dropped too).
   bool verbose_iceoryx = false;
   /// RouDi stuck this long (no monitoring round, or one client request
   /// unanswered) counts as wedged; see Daemon::health().
@@ -31,6 +32,19 @@ struct PoolUsage {
   std::uint32_t chunks = 0;      ///< chunks in the pool
   std::uint32_t used = 0;        ///< chunks loaned, in flight or held by subscribers now
   std::uint32_t min_free = 0;    ///< fewest free chunks seen since the start
+};
+
+/// What the daemon repaired that killed processes left behind.
+struct DaemonRepairs {
+  /// Locks in the bus's shared memory released because their owner thread
+  /// had died (iceoryx #1711: RouDi would wait for them for ever).
+  std::uint64_t locks_released = 0;
+  /// For each release (the latest 65 536): how long after the death at
+  /// most the lock was free again, the time since the janitor's previous look.
+  std::vector<std::chrono::nanoseconds> release_latency;
+  /// Chunks given back to their pools: in use, yet referred to by no port,
+  /// because the process that held the last reference was killed.
+  std::uint64_t chunks_reclaimed = 0;
 };
 
 /// RouDi, iceoryx's daemon, embedded in this process, with process monitoring on.
@@ -86,13 +100,15 @@ class Daemon {
   [[nodiscard]] Result<void> health() const noexcept;
   /// Chunks in use per memory pool, smallest chunks first: what leaks show
   /// in. Chunks held by a process that died return once the daemon has
-  /// dropped it (within 1.5 s of its death). Thread-safe; reads counters.
+  /// dropped it (within 1.5 s of its death); a chunk it carried unseen when
+  /// it died (inside publish(), take() or release()) returns once nothing
+  /// has referred to it for 0.5 s. Thread-safe; reads counters.
   [[nodiscard]] std::vector<PoolUsage> pool_usage() const;
-  /// Locks in the bus's shared memory that killed processes left held and
-  /// the daemon released (iceoryx #1711: without that, RouDi would wait for
-  /// them for ever). It looks every ~10 ms and logs a warning per release,
-  /// naming the dead thread, the port and its channel. Thread-safe.
-  [[nodiscard]] std::uint64_t locks_released() const noexcept;
+  /// What the daemon repaired so far. Its janitor looks at every port's
+  /// lock every ~10 ms and at the chunks in use every ~100 ms; it logs a
+  /// warning per released lock (naming the dead thread, the port and its
+  /// channel) and one per scan that gave chunks back. Thread-safe.
+  [[nodiscard]] DaemonRepairs repairs() const;
   /// Waits (real time) until RouDi completes its next monitoring round, the
   /// one in which it drops dead processes and frees their chunks. False on
   /// timeout (a wedged or stopped daemon). Thread-safe.
