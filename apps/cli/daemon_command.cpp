@@ -115,6 +115,12 @@ int run_daemon(const DaemonArgs& args) {
       std::_Exit(kWedgedExit);
     }
   }
+  const DaemonRepairs repairs = daemon->repairs();
+  if (repairs.locks_released != 0 || repairs.chunks_reclaimed != 0) {
+    std::printf("statebus daemon repaired what killed processes left: %llu locks released, %llu chunks given back\n",
+                static_cast<unsigned long long>(repairs.locks_released),
+                static_cast<unsigned long long>(repairs.chunks_reclaimed));
+  }
   daemon->stop();
   std::printf("statebus daemon stopped (%s)\n", received == SIGINT ? "SIGINT" : received == SIGTERM ? "SIGTERM" : "SIGHUP");
   return 0;
@@ -131,8 +137,8 @@ void add_daemon_command(CLI::App& app, int& exit_code) {
   command->add_flag("--exit-on-wedge", args->exit_on_wedge,
                     "When the daemon wedges (iceoryx #1711), exit with status 3 instead of restarting in place");
   command->add_option("--wedge-timeout", args->wedge_timeout_ms,
-                      "Milliseconds without progress after which the daemon counts as wedged")
-      ->check(CLI::Range(100, 600000));
+                      "Milliseconds without progress after which the daemon counts as wedged (at least 500; a pause of the daemon does not count)")
+      ->check(CLI::Range(1, 600000));  // the daemon says why below 500
   command->callback([args, &exit_code] { exit_code = run_daemon(*args); });
 }
 

@@ -33,6 +33,7 @@
 #include "pools.hpp"
 #include "quiet_stdio.hpp"
 #include "roudi_socket.hpp"
+#include "stall_meter.hpp"
 #include "statebus/clock/clock_segment.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
@@ -226,12 +227,25 @@ constexpr std::uint64_t kManagementSegmentBytes = 66ULL << 20;
 constexpr std::chrono::milliseconds kReadyTimeout{5000};
 constexpr const char* kReadyLine = "RouDi is ready for clients";
 
+// What RouDi's threads report about their progress. A base of EmbeddedRouDi
+// listed before RouDi: RouDi's monitoring thread starts in RouDi's
+// constructor and stops in its destructor, so what the hooks touch is built
+// before it and outlives it.
+struct RoudiProgress {
+  std::atomic<std::uint64_t> requests{0};  // client requests taken up so far
+  std::atomic<std::uint64_t> request{0};   // the one being handled (0: none)
+  mutable std::mutex round_mutex;
+  mutable std::condition_variable round_done;
+  std::uint64_t rounds = 0;  // monitoring rounds completed (under round_mutex)
+};
+
 // RouDi whose runtime-message thread starts when we say, so that its
 // "ready" line falls inside the QuietStdio window.
-class EmbeddedRouDi : public iox::roudi::RouDi {
+class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
  public:
   EmbeddedRouDi(iox::roudi::IceOryxRouDiComponents& components)
-      : RouDi(components.rouDiMemoryManager, components.portManager,
+      : RoudiProgress(),
+        RouDi(components.rouDiMemoryManager, components.portManager,
               // Monitoring on: RouDi drops a process that misses keep-alives for 1.5 s.
               // killProcessesInDestructor off: stopping the bus does not kill its users.
               RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false,
@@ -241,50 +255,36 @@ class EmbeddedRouDi : public iox::roudi::RouDi {
   // unmap the memory and unregister the process's relative pointers.
   void stop_threads() noexcept { shutdown(); }
 
-  // How long RouDi has been stuck, if it is: its monitoring loop completes a
-  // round every 100 ms, and it handles a client's request in microseconds.
-  // Either stalled means a lock in shared memory that a killed process left
-  // held (iceoryx #1711): RouDi will wait for it forever.
-  std::optional<std::chrono::nanoseconds> stalled_for(std::chrono::nanoseconds limit) const noexcept {
-    const auto now = Clock::now().time_since_epoch().count();
-    const auto cycle = now - last_cycle_ns_.load(std::memory_order_relaxed);
-    const auto since = message_since_ns_.load(std::memory_order_relaxed);
-    const auto message = since == 0 ? 0 : now - since;
-    const auto worst = std::max(cycle, message);
-    if (worst <= limit.count()) return std::nullopt;
-    return std::chrono::nanoseconds(worst);
+  [[nodiscard]] std::uint64_t rounds_done() const {
+    std::lock_guard<std::mutex> guard(round_mutex);
+    return rounds;
+  }
+  [[nodiscard]] std::uint64_t request_in_progress() const noexcept { return request.load(std::memory_order_relaxed); }
+  bool wait_for_round(std::chrono::nanoseconds timeout) const {
+    std::unique_lock<std::mutex> guard(round_mutex);
+    const std::uint64_t seen = rounds;
+    return round_done.wait_for(guard, timeout, [&] { return rounds != seen; });
   }
 
  protected:
   void cyclicUpdateHook() noexcept override {
-    last_cycle_ns_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     {
-      std::lock_guard<std::mutex> guard(round_mutex_);
-      ++rounds_;
+      std::lock_guard<std::mutex> guard(round_mutex);
+      ++rounds;
     }
-    round_done_.notify_all();
+    round_done.notify_all();
   }
   void processMessage(const iox::runtime::IpcMessage& message, const iox::runtime::IpcMessageType& cmd,
                       const iox::RuntimeName_t& runtime_name) noexcept override {
-    message_since_ns_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    request.store(requests.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     RouDi::processMessage(message, cmd, runtime_name);
-    message_since_ns_.store(0, std::memory_order_relaxed);
-  }
-
- private:
-  std::atomic<std::int64_t> last_cycle_ns_{Clock::now().time_since_epoch().count()};
-  std::atomic<std::int64_t> message_since_ns_{0};
-  mutable std::mutex round_mutex_;
-  mutable std::condition_variable round_done_;
-  std::uint64_t rounds_ = 0;
-
- public:
-  bool wait_for_round(std::chrono::nanoseconds timeout) const {
-    std::unique_lock<std::mutex> guard(round_mutex_);
-    const std::uint64_t seen = rounds_;
-    return round_done_.wait_for(guard, timeout, [&] { return rounds_ != seen; });
+    request.store(0, std::memory_order_relaxed);
   }
 };
+
+// RouDi completes a round every 100 ms and, on a busy machine, may take a
+// few; a wedge timeout must leave room for that.
+constexpr std::chrono::milliseconds kMinWedgeTimeout{500};
 
 }  // namespace
 
@@ -307,6 +307,7 @@ struct Daemon::Impl {
   mutable std::mutex latency_mutex;
   std::vector<std::chrono::nanoseconds> release_latency;  // a ring of kLatenciesKept
   std::uint64_t latencies_seen = 0;
+  detail::StallMeter stall;
   std::mutex janitor_mutex;
   std::condition_variable janitor_wake;
   bool janitor_stop = false;
@@ -330,6 +331,7 @@ struct Daemon::Impl {
     janitor = std::thread([this] {
       std::unique_lock<std::mutex> guard(janitor_mutex);
       for (int round = 1; !janitor_wake.wait_for(guard, kJanitorPeriod, [this] { return janitor_stop; }); ++round) {
+        stall.tick(Clock::now(), roudi->rounds_done(), roudi->request_in_progress());
         if (doctor) {
           for (const detail::LockRepair& repair : doctor->scan()) {
             if (repair.dead_thread != 0) {
@@ -401,7 +403,7 @@ struct Daemon::Impl {
     remove_state_segment();
     std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
     if (!verbose) quiet.emplace();
-    if (roudi && roudi->stalled_for(wedge_timeout)) {
+    if (roudi && stall.stalled() > wedge_timeout) {
       // Wedged: its threads wait for a lock nobody will release, so joining
       // them would hang. Leave them (they end with the process); free the names.
       spdlog::error("the daemon is wedged (iceoryx #1711); leaving its threads, removing its files");
@@ -437,9 +439,13 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
 
   auto impl = std::make_unique<Impl>();
   impl->verbose = options.verbose_iceoryx;
-  if (options.wedge_timeout.count() <= 0) {
-    return fail(Errc::invalid_argument, "wedge_timeout must be positive (it was " +
-                                            std::to_string(options.wedge_timeout.count()) + " ms)");
+  if (options.wedge_timeout < kMinWedgeTimeout) {
+    return fail(Errc::invalid_argument,
+                "a wedge timeout of " + std::to_string(options.wedge_timeout.count()) + " ms is shorter than " +
+                    std::to_string(kMinWedgeTimeout.count()) +
+                    " ms: RouDi completes a round every 100 ms and may take several on a busy machine, so a "
+                    "shorter one would judge a working daemon wedged; give " +
+                    std::to_string(kMinWedgeTimeout.count()) + " ms or more");
   }
   impl->wedge_timeout = options.wedge_timeout;
   const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
@@ -555,11 +561,11 @@ void Daemon::stop() noexcept {
 pid_t Daemon::pid() const noexcept { return impl_->pid; }
 Result<void> Daemon::health() const noexcept {
   if (!impl_ || !impl_->roudi) return fail(Errc::no_daemon, "this daemon was stopped");
-  const auto stalled = impl_->roudi->stalled_for(impl_->wedge_timeout);
-  if (!stalled) return {};
+  const auto stalled = impl_->stall.stalled();
+  if (stalled <= impl_->wedge_timeout) return {};
   return fail(Errc::daemon_wedged,
               "the daemon (pid " + std::to_string(impl_->pid) + ") has made no progress for " +
-                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*stalled).count()) +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(stalled).count()) +
                   " ms: a process killed inside publish() left a lock held (iceoryx issue #1711); its clients "
                   "must reconnect to a new daemon: end this one (`statebus daemon` restarts by itself)");
 }

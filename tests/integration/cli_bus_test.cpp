@@ -132,7 +132,7 @@ TEST_F(BusCommands, BadArgumentsToEverySubcommandAreClearErrors) {
       {{"play", not_mcap}, 1, not_mcap + " is not an MCAP file: it starts with 68 65 6C"},
       {{"log", "--level", "loud"}, 2, "unknown level 'loud'"},
       {{"log", "-n", "0"}, 105, "--count: Value 0 not in range"},
-      {{"daemon", "--wedge-timeout", "5"}, 105, "--wedge-timeout: Value 5 not in range 100 to 600000"},
+      {{"daemon", "--wedge-timeout", "0"}, 105, "--wedge-timeout: Value 0 not in range 1 to 600000"},
   };
   { std::ofstream(not_mcap) << "hello, not a recording"; }
   for (const Case& c : cases) {

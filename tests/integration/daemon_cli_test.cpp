@@ -74,6 +74,39 @@ TEST_F(DaemonCommand, ServesClientsAndStopsCleanlyOnSigterm) {
   EXPECT_FALSE(find_daemon());
 }
 
+TEST_F(DaemonCommand, RefusesAWedgeTimeoutShorterThanRouDiNeedsSayingWhy) {
+  auto sut = ChildProcess::spawn({STATEBUS_CLI, "daemon", "--wedge-timeout", "200"});
+  ASSERT_TRUE(sut);
+  EXPECT_TRUE(exited_with(sut->wait(10s), 1));
+  const std::string error = sut->read_stderr(1s);
+  EXPECT_TRUE(contains(error, "wedge timeout of 200 ms is shorter than 500 ms")) << error;
+  EXPECT_TRUE(contains(error, "give 500 ms or more")) << error;
+  EXPECT_FALSE(find_daemon());
+}
+
+// A daemon paused (SIGSTOP) for longer than its wedge timeout is not judged
+// wedged when it goes on (SIGCONT): its clients never notice.
+TEST_F(DaemonCommand, APausedDaemonIsNotJudgedWedgedWhenItGoesOn) {
+  auto started = start_daemon({"--wedge-timeout", "500"});
+  ASSERT_TRUE(started) << started.error().message();
+  ChildProcess& sut = *started;
+  auto client = ChildProcess::spawn({STATEBUS_TEST_CHILD, "loop-until-lost", "client"});
+  ASSERT_TRUE(client);
+  ASSERT_EQ(client->read_line(10s), "ready");
+  ASSERT_TRUE(sut.signal(SIGSTOP));
+  EXPECT_FALSE(sut.read_line(1500ms)) << "a stopped daemon said something";  // three wedge timeouts pass
+  ASSERT_TRUE(sut.signal(SIGCONT));
+  auto newcomer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "newcomer", "5000"});
+  ASSERT_TRUE(newcomer);
+  EXPECT_EQ(newcomer->read_line(10s), "ok");
+  EXPECT_FALSE(client->wait(0ms)) << "a client of the paused daemon lost its bus: " << client->describe();
+  ASSERT_TRUE(sut.signal(SIGTERM));
+  EXPECT_TRUE(exited_with(sut.wait(10s), 0));
+  const std::string errors = sut.read_stderr(1s);
+  EXPECT_FALSE(contains(errors, "no progress")) << errors;
+  EXPECT_FALSE(contains(errors, "starting a new daemon")) << errors;
+}
+
 TEST_F(DaemonCommand, StopsCleanlyOnSigint) {
   auto started = start_daemon();
   ASSERT_TRUE(started) << started.error().message();

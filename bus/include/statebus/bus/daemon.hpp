@@ -22,7 +22,8 @@ struct DaemonOptions {
   /// failed POSIX call it reports on std::cerr is dropped too).
   bool verbose_iceoryx = false;
   /// RouDi stuck this long (no monitoring round, or one client request
-  /// unanswered) counts as wedged; see Daemon::health().
+  /// unanswered) counts as wedged; see Daemon::health(). At least 500 ms
+  /// (RouDi completes a round every 100 ms, slower on a busy machine).
   std::chrono::milliseconds wedge_timeout{3000};
 };
 
@@ -90,7 +91,8 @@ class Daemon {
   /// Largest payload a sample may have on this bus.
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
   /// Fails with `Errc::daemon_wedged` while RouDi makes no progress for
-  /// longer than `wedge_timeout`: a process SIGKILLed inside publish() can
+  /// longer than `wedge_timeout`, counted on the daemon's own time (a pause
+  /// of the process, SIGSTOP or starvation, does not count): a process SIGKILLed inside publish() can
   /// leave a lock in shared memory held that RouDi then waits for forever
   /// (iceoryx #1711). A wedged daemon cannot be stopped or repaired: end the
   /// process and start a new daemon (`statebus daemon` does so by itself).
