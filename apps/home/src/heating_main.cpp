@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
   }
 
   home::HysteresisController controller(home::duration_of(dwell_text));
-  home::HeatingStatus state = status->load();  // a restarted controller continues the count
+  home::HeatingStatus state = status->load();  // a restarted controller continues the counts
   state.heater_on = false;
+  const std::uint64_t missed_before = state.missed_readings;
   // The heater starts off: say so, so the hardware layer knows where it stands.
   (void)commands->publish(home::HeaterCommand{false, 0, 0.0});
   std::uint64_t lost_seen = 0;
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
     }
     ++state.decisions;
     state.last_reading = r.index;
-    state.missed_readings = lost_seen;
+    state.missed_readings = missed_before + lost_seen;
     state.celsius = r.celsius;
     state.heater_on = controller.heater_on();
     status->store(state);
