@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -222,6 +223,7 @@ int run(const Options& o, home::StopSignals& signals) {
   auto next_chaos = real_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                      std::chrono::duration<double>(chaos_gap(random)));
   std::map<std::string, int> chaos_kills;
+  std::set<pid_t> chaos_victims;  // killed on purpose: their end is no error
   long heating_rss_start = 0;
   long heating_rss_end = 0;
   pid_t heating_pid = 0;
@@ -257,6 +259,7 @@ int run(const Options& o, home::StopSignals& signals) {
       Program& victim = *targets[std::uniform_int_distribution<std::size_t>(0, targets.size() - 1)(random)];
       spdlog::warn("chaos: SIGKILL to {} (pid {})", victim.name, victim.process->pid());
       ::kill(victim.process->pid(), SIGKILL);
+      chaos_victims.insert(victim.process->pid());
       ++chaos_kills[victim.name];
       next_chaos = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                           std::chrono::duration<double>(chaos_gap(random)));
@@ -271,7 +274,9 @@ int run(const Options& o, home::StopSignals& signals) {
       const auto ended = p.process->ended();
       if (!ended) continue;
       ++p.restarts;
-      if (p.name == "heating") {
+      if (chaos_victims.erase(p.process->pid()) != 0) {
+        spdlog::warn("{} ended by the chaos ({}); restarting it", p.name, home::describe_status(*ended));
+      } else if (p.name == "heating") {
         spdlog::error("the heating controller ended ({}); restarting it: it starts with the heater off",
                       home::describe_status(*ended));
       } else {
