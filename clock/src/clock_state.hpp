@@ -2,6 +2,8 @@
 // The clock segment's layout. Shared by every process on a bus: change it
 // only with a new layout major version.
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +12,7 @@ namespace statebus::detail {
 
 inline constexpr const char* kClockSegmentName = "statebus-clock";
 inline constexpr std::uint64_t kClockMagic = 0x4b434f4c43425553ULL;  // "SUBCLOCK" little-endian
-inline constexpr std::uint16_t kClockMajor = 2;
+inline constexpr std::uint16_t kClockMajor = 3;
 inline constexpr std::uint16_t kClockMinor = 0;
 
 /// One set of clock parameters: virtual = anchor_virtual + (real − anchor_real) × rate.
@@ -26,8 +28,7 @@ struct ClockState {
   std::atomic<std::uint32_t> change{0};  // odd while a writer changes the clock
   std::atomic<std::uint32_t> wake{0};    // futex word: bumped after every change
   std::atomic<std::uint32_t> index{0};   // the current slot
-  std::atomic<std::int32_t> writer_pid{0};
-  std::atomic<std::uint64_t> writer_start_time{0};
+  pthread_mutex_t writer;  // robust, process-shared: one writer at a time (statebus/robust_mutex.hpp)
   ClockSlot slot[2];
 };
 
@@ -58,7 +59,7 @@ struct ClockSegment {
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
-static_assert(sizeof(ClockState) == 104, "ClockState is a shared-memory layout");
-static_assert(sizeof(LockstepRow) == 32 && sizeof(ClockSegment) == 104 + 32 + 64 * 32, "shared-memory layout");
+static_assert(sizeof(pthread_mutex_t) == 40 && sizeof(ClockState) == 136, "ClockState is a shared-memory layout");
+static_assert(sizeof(LockstepRow) == 32 && sizeof(ClockSegment) == 136 + 32 + 64 * 32, "shared-memory layout");
 
 }  // namespace statebus::detail

@@ -13,10 +13,12 @@
 #include <mutex>
 #include <thread>
 
+#include "change_hook.hpp"
 #include "clock_state.hpp"
 #include "statebus/clock/clock_segment.hpp"
 #include "statebus/clock/duration.hpp"
 #include "statebus/futex.hpp"
+#include "statebus/robust_mutex.hpp"
 #include "statebus/process.hpp"
 #include "statebus/shared_segment.hpp"
 
@@ -94,21 +96,39 @@ void remember_rate(Params& p) noexcept {
   if (p.mode == ClockMode::scaled && p.rate > 0) p.resume_rate = p.rate;
 }
 
-bool writer_dead(const ClockState& state) noexcept {
-  const std::int32_t pid = state.writer_pid.load(std::memory_order_acquire);
-  return pid == 0 || !is_alive({pid, state.writer_start_time.load(std::memory_order_acquire)});
+std::atomic<detail::ChangeHook> g_mid_change_hook{nullptr};
+
+void wake_all(ClockState& state) noexcept {
+  state.wake.fetch_add(1, std::memory_order_release);
+  detail::futex_wake_all(state.wake);
+}
+
+// A reader that finds a change pending for long looks whether its writer is
+// alive: the lock is busy while it is. Holding the lock, an odd change
+// count can only be a dead writer's unfinished change, and its slots are
+// consistent (it wrote the spare one and published it last): finish it.
+// Returns true if it did.
+bool finish_dead_writers_change(ClockState& state) noexcept {
+  const detail::RobustLock lock(&state.writer, detail::RobustLock::Try::no);
+  if (!lock.held()) return false;  // a live writer is at work
+  const std::uint32_t change = state.change.load(std::memory_order_relaxed);
+  if ((change & 1U) == 0) return false;
+  state.change.store(change + 1, std::memory_order_release);
+  wake_all(state);
+  return true;
 }
 
 // Reads consistent parameters and the real time they apply to. A read that
 // overlaps a change retries, so no reader pairs the old rate with a real
 // time taken after the writer's new anchor: time never runs backwards.
+// A writer finishes within microseconds; after 64 spins the reader checks
+// whether it died and, if so, finishes its change (one try of the lock,
+// no system call while the writer lives).
 Params read(const ClockState& state, std::int64_t& real) noexcept {
   for (unsigned spins = 0;; ++spins) {
     const std::uint32_t before = state.change.load(std::memory_order_acquire);
-    const bool pending = (before & 1U) != 0;
-    // A writer normally finishes within microseconds; one that died while
-    // changing the clock must not hold readers forever.
-    if (pending && (spins < 4096 || !writer_dead(state))) {
+    if ((before & 1U) != 0) {
+      if (spins >= 64 && spins % 64 == 0) finish_dead_writers_change(const_cast<ClockState&>(state));
       if (spins > 64) std::this_thread::yield();
       continue;
     }
@@ -119,30 +139,16 @@ Params read(const ClockState& state, std::int64_t& real) noexcept {
   }
 }
 
-
-// Serialises writers across processes. The lock names its holder; a dead
-// holder's lock is taken over.
+// Serialises writers across processes (the robust lock shared with the
+// state cells): a dead holder's lock passes to exactly one next writer.
 class WriterLock {
  public:
-  explicit WriterLock(ClockState& state) : state_(state) {
-    const ProcessId self = this_process();
-    for (unsigned spins = 0;; ++spins) {
-      std::int32_t holder = 0;
-      if (state_.writer_pid.compare_exchange_weak(holder, self.pid, std::memory_order_acquire)) break;
-      if (holder != 0 && spins > 1024 && writer_dead(state_) &&
-          state_.writer_pid.compare_exchange_strong(holder, self.pid, std::memory_order_acquire)) {
-        break;
-      }
-      std::this_thread::yield();
-    }
-    state_.writer_start_time.store(self.start_time, std::memory_order_release);
-  }
-  ~WriterLock() { state_.writer_pid.store(0, std::memory_order_release); }
-  WriterLock(const WriterLock&) = delete;
-  WriterLock& operator=(const WriterLock&) = delete;
+  explicit WriterLock(ClockState& state) noexcept : lock_(&state.writer) {}
+  [[nodiscard]] bool held() const noexcept { return lock_.held(); }
+  [[nodiscard]] Error failure() const { return lock_.failure("the clock"); }
 
  private:
-  ClockState& state_;
+  detail::RobustLock lock_;
 };
 
 Result<ClockState*> writable_state() {
@@ -159,11 +165,6 @@ LockstepState& lockstep_of(ClockState& state) noexcept {
   return reinterpret_cast<ClockSegment&>(state).lockstep;
 }
 
-void wake_all(ClockState& state) noexcept {
-  state.wake.fetch_add(1, std::memory_order_release);
-  detail::futex_wake_all(state.wake);
-}
-
 // Applies `change` to the current parameters at one instant and publishes
 // the result in the spare slot; wakes every sleeper. The caller holds the lock.
 template <class Change>
@@ -172,6 +173,7 @@ Result<void> update_locked(ClockState& state, Change&& change) {
   const std::uint32_t pending = before | 1U;  // odd already if a writer died mid-change
   state.change.store(pending, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // readers see "pending" before our clock read
+  if (const detail::ChangeHook hook = g_mid_change_hook.load(std::memory_order_relaxed)) hook();
   const std::uint32_t current = state.index.load(std::memory_order_relaxed) & 1U;
   const Params old = load(state.slot[current]);
   const std::int64_t real = monotonic_ns();
@@ -194,6 +196,7 @@ Result<void> update(Change&& change) {
   auto state_or = writable_state();
   if (!state_or) return tl::make_unexpected(state_or.error());
   WriterLock lock(**state_or);
+  if (!lock.held()) return tl::make_unexpected(lock.failure());
   return update_locked(**state_or, std::forward<Change>(change));
 }
 
@@ -238,6 +241,7 @@ void lockstep_check(ClockState& state) noexcept {
   }
   if (first != Verdict::jump) return;
   WriterLock lock(state);
+  if (!lock.held()) return;
   (void)update_locked(state, [&](Params& p) -> Result<void> {
     // Judged again under the lock: another participant may have jumped already.
     if (p.mode != ClockMode::lockstep || judge(ls, p.anchor_virtual, target, published) != Verdict::jump) {
@@ -284,12 +288,20 @@ std::string_view to_string(ClockMode mode) noexcept {
   return "unknown";
 }
 
+void detail::set_mid_change_hook(ChangeHook hook) noexcept { g_mid_change_hook.store(hook, std::memory_order_relaxed); }
+
+bool detail::clock_change_pending() noexcept {
+  const ClockState* state = g_state.load(std::memory_order_acquire);
+  return state != nullptr && (state->change.load(std::memory_order_acquire) & 1U) != 0;
+}
+
 Result<void> create_clock_segment() {
   auto segment = SharedSegment::create(detail::kClockSegmentName, kLayout);
   if (!segment) return tl::make_unexpected(segment.error());
   auto* whole = new (segment->data()) ClockSegment();
   whole->lockstep.limit.store(kNever, std::memory_order_relaxed);
   ClockState* state = &whole->clock;
+  if (auto lock = detail::init_robust_mutex(&state->writer); !lock) return lock;
   Params p;
   p.anchor_real = p.anchor_virtual = monotonic_ns();
   store(state->slot[0], p);
@@ -502,6 +514,7 @@ Result<void> VirtualClock::set_lockstep(std::optional<time_point> until) {
   LockstepState& ls = lockstep_of(state);
   {
     WriterLock lock(state);
+    if (!lock.held()) return tl::make_unexpected(lock.failure());
     auto changed = update_locked(state, [&](Params& p) -> Result<void> {
       if (until && until->time_since_epoch().count() < p.anchor_virtual) {
         return fail(Errc::invalid_argument,

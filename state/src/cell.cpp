@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "layout.hpp"
 #include "store_hook.hpp"
 #include "statebus/futex.hpp"
+#include "statebus/robust_mutex.hpp"
 #include "statebus/shared_segment.hpp"
 
 namespace statebus {
@@ -39,32 +41,20 @@ Result<StateSegmentData*> attached() {
   return data;
 }
 
-Result<void> init_robust_mutex(pthread_mutex_t* mutex) {
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  const int rc = pthread_mutex_init(mutex, &attr);
-  pthread_mutexattr_destroy(&attr);
-  if (rc != 0) return fail(Errc::system_error, "cannot initialise a shared mutex: " + errno_text(rc));
-  return {};
-}
+using detail::init_robust_mutex;
+using detail::RobustLock;
 
-// A robust mutex: if its owner died, the kernel says so (EOWNERDEAD) and we
-// take it over. What the owner protected stays consistent by construction
-// (a store writes the spare copy; creation publishes an entry last).
-class RobustLock {
- public:
-  explicit RobustLock(pthread_mutex_t* mutex) noexcept : mutex_(mutex) {
-    if (pthread_mutex_lock(mutex_) == EOWNERDEAD) pthread_mutex_consistent(mutex_);
+// A lock that cannot be taken (ENOTRECOVERABLE, a corrupt segment) is never
+// written around: say so once, leave the value as it is.
+bool locked_or_said(const RobustLock& lock, std::string_view cell) {
+  if (lock.held()) return true;
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true)) {
+    std::fprintf(stderr, "statebus: %s; the cell '%.*s' keeps its value\n", lock.failure("a state cell").message().c_str(),
+                 static_cast<int>(cell.size()), cell.data());
   }
-  ~RobustLock() { pthread_mutex_unlock(mutex_); }
-  RobustLock(const RobustLock&) = delete;
-  RobustLock& operator=(const RobustLock&) = delete;
-
- private:
-  pthread_mutex_t* mutex_;
-};
+  return false;
+}
 
 void wake_waiters(CellHeader& cell) noexcept {
   cell.wake.fetch_add(1, std::memory_order_seq_cst);
@@ -190,6 +180,7 @@ Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_v
   cell->words = static_cast<std::uint32_t>(words);
   {
     RobustLock lock(&cell->writer);
+    if (!lock.held()) return tl::make_unexpected(lock.failure("a new state cell"));
     store_locked(*cell, initial, schema.size);  // version 1
   }
   std::memcpy(data.arena + schema_offset, json.data(), json.size());
@@ -242,6 +233,7 @@ Result<UntypedCell> UntypedCell::open_or_create(std::string_view name, const Sch
   const RegistryEntry* entry = nullptr;
   {
     RobustLock lock(&registry.lock);
+    if (!lock.held()) return tl::make_unexpected(lock.failure("the state cells' registry"));
     entry = find(registry, name);
     if (entry == nullptr) {
       auto created = create_locked(**data, name, schema, initial);
@@ -296,12 +288,13 @@ std::uint64_t UntypedCell::load(void* out) const noexcept {
 
 void UntypedCell::store(const void* in) const noexcept {
   RobustLock lock(&header_->writer);
-  store_locked(*header_, in, size_);
+  if (locked_or_said(lock, name_)) store_locked(*header_, in, size_);
 }
 
 std::uint64_t UntypedCell::update(const std::function<bool(void*)>& change) const {
   std::vector<unsigned char> value(size_);
   RobustLock lock(&header_->writer);
+  if (!locked_or_said(lock, name_)) return version();
   const std::uint64_t version = load(value.data());  // no other writer now: the latest value
   if (!change(value.data())) return version;
   return store_locked(*header_, value.data(), size_);

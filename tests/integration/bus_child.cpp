@@ -36,6 +36,10 @@
 //   state-write CELL          store Striped values (all words = i) until stdin closes; "writing"
 //                            first, "wrote N" at the end
 //   state-read CELL N         N loads of a Striped cell; "reads N torn T changes C"
+//   clock-stall NAME         advance the (stepped) clock by 1 ns, stopping inside the change:
+//                            "inside a change", then wait there until killed
+//   clock-exclusive NAME N FILE   N advances of 1 ns; inside each change, count in FILE (a
+//                            shared int pair) how many writers are inside at once; "overlaps K"
 //   state-stall CELL          store BigStriped values: "inside a store" once the first store is
 //                            half written, then wait there until killed
 //   state-increment CELL N    N read-modify-writes adding 1 to a Counter; "done"
@@ -63,7 +67,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "store_hook.hpp"  // state/src: a test hook inside Cell::store
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "change_hook.hpp"  // clock/src: a test hook inside every change of the clock
+#include "store_hook.hpp"   // state/src: a test hook inside Cell::store
 
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
@@ -398,6 +406,33 @@ int main(int argc, char** argv) {
       if (!statebus::VirtualClock::advance(std::chrono::nanoseconds(1))) return 1;
       if (i % 4096 == 0) say("n");
     }
+  }
+  if (command == "clock-stall") {
+    statebus::detail::set_mid_change_hook([] {
+      say("inside a change");
+      for (;;) ::pause();
+    });
+    (void)statebus::VirtualClock::advance(std::chrono::nanoseconds(1));
+    return 1;  // never reached
+  }
+  if (command == "clock-exclusive" && argc == 5) {
+    const int fd = ::open(argv[4], O_RDWR);
+    if (fd < 0) return 1;
+    static std::atomic<int>* shared = nullptr;  // [0] writers inside now, [1] overlaps seen
+    shared = static_cast<std::atomic<int>*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    ::close(fd);
+    if (shared == MAP_FAILED) return 1;
+    statebus::detail::set_mid_change_hook([] {
+      if (shared[0].fetch_add(1) != 0) shared[1].fetch_add(1);
+      for (int i = 0; i < 200; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);  // stay inside a while
+      shared[0].fetch_sub(1);
+    });
+    say("ready");
+    for (long i = 0; i < std::atol(argv[3]); ++i) {
+      if (!statebus::VirtualClock::advance(std::chrono::nanoseconds(1))) return 1;
+    }
+    say("overlaps " + std::to_string(shared[1].load()));
+    return 0;
   }
   if (command == "clock-now") {  // the virtual time this process reads
     say(std::to_string(statebus::VirtualClock::now().time_since_epoch().count()));

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "change_hook.hpp"  // clock/src: whether a change is pending
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "run_cli.hpp"
@@ -387,6 +388,51 @@ TEST_F(ClockTest, ADriverKilledAtRandomMomentsNeverStopsOrBreaksTheClock) {
     last = VirtualClock::now();
   }
   EXPECT_EQ(VirtualClock::status().mode, ClockMode::stepped);
+}
+
+// A writer killed inside a change leaves the change count odd: the next
+// reader finishes it (one try of the writer's lock), instead of every read
+// on the bus spinning and reading /proc until someone changes the clock.
+TEST_F(ClockTest, AWriterKilledMidChangeIsFinishedByTheNextReader) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto before = VirtualClock::now();
+  auto writer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "clock-stall", "stalled-writer"});
+  ASSERT_TRUE(writer);
+  ASSERT_EQ(writer->read_line(10s), "inside a change") << writer->describe();  // a hook stops it there
+  ASSERT_TRUE(detail::clock_change_pending());
+  ASSERT_TRUE(writer->signal(SIGKILL));
+  ASSERT_TRUE(writer->wait(10s));
+  ASSERT_TRUE(detail::clock_change_pending()) << "nobody has finished the dead writer's change yet";
+
+  EXPECT_EQ(VirtualClock::now(), before) << "the dead writer published nothing";
+  EXPECT_FALSE(detail::clock_change_pending()) << "the reader left the dead writer's change pending";
+  ASSERT_TRUE(VirtualClock::advance(1s));
+  EXPECT_EQ(VirtualClock::now(), before + 1s);
+}
+
+// The writer lock is the kernel's robust mutex: when its holder dies, exactly
+// one waiter inherits it; two waiters never change the clock at once.
+TEST_F(ClockTest, WritersWaitingForADeadHolderNeverChangeTheClockAtOnce) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto before = VirtualClock::now();
+  const std::string counters = ::testing::TempDir() + "clock-writers-" + std::to_string(::getpid());
+  std::ofstream(counters) << std::string(4096, '\0');
+  auto holder = ChildProcess::spawn({STATEBUS_TEST_CHILD, "clock-stall", "holder"});
+  ASSERT_TRUE(holder);
+  ASSERT_EQ(holder->read_line(10s), "inside a change") << holder->describe();
+  constexpr int kSteps = 3000;
+  std::vector<ChildProcess> writers;
+  for (const char* name : {"writer-a", "writer-b", "writer-c"}) {
+    auto writer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "clock-exclusive", name, std::to_string(kSteps), counters});
+    ASSERT_TRUE(writer);
+    ASSERT_EQ(writer->read_line(10s), "ready") << writer->describe();
+    writers.push_back(std::move(*writer));
+  }
+  ASSERT_TRUE(holder->signal(SIGKILL));  // with three writers waiting for its lock
+  ASSERT_TRUE(holder->wait(10s));
+  for (ChildProcess& writer : writers) EXPECT_EQ(writer.read_line(60s), "overlaps 0") << writer.describe();
+  EXPECT_EQ(VirtualClock::now(), before + std::chrono::nanoseconds(3 * kSteps)) << "every step once, none lost";
+  std::remove(counters.c_str());
 }
 
 TEST_F(ClockTest, CommandShowsAndChangesTheClock) {

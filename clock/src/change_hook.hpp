@@ -1,0 +1,20 @@
+#pragma once
+// A test hook inside every change of the clock: called with the writer lock
+// held and the change count odd, before the new parameters are published.
+// Tests use it to stop or kill a writer exactly mid-change, or to check that
+// no two writers are ever inside at once. Internal: not installed; nothing
+// but tests sets it.
+
+namespace statebus::detail {
+
+using ChangeHook = void (*)();
+
+/// Sets the hook for every change of the clock made by this process from now
+/// on (nullptr: none). Not for concurrent use with changes of this process.
+void set_mid_change_hook(ChangeHook hook) noexcept;
+
+/// True while the bus's clock has a change pending (its change count is odd):
+/// a writer is inside, or one died there and nobody has finished it yet.
+bool clock_change_pending() noexcept;
+
+}  // namespace statebus::detail
