@@ -27,6 +27,7 @@ constexpr SharedSegment::Layout kLayout{detail::kStateMagic, detail::kStateMajor
 
 std::atomic<StateSegmentData*> g_segment{nullptr};
 std::atomic<detail::StoreHook> g_mid_store_hook{nullptr};
+std::atomic<detail::StoreHook> g_mid_load_hook{nullptr};
 std::mutex g_attach_mutex;
 
 Result<StateSegmentData*> attached() {
@@ -37,6 +38,10 @@ Result<StateSegmentData*> attached() {
   if (!segment) return tl::make_unexpected(segment.error());
   auto* data = static_cast<StateSegmentData*>(segment->data());
   segment->keep_mapped();  // cells are plain pointers into it: never unmap
+  // Cells wait on the bus's clock: a process that uses only cells must wait
+  // on virtual time too. (Without a clock segment the clock runs on real
+  // time, as everywhere.)
+  if (!VirtualClock::status().shared) (void)VirtualClock::attach();
   g_segment.store(data, std::memory_order_release);
   return data;
 }
@@ -56,9 +61,12 @@ bool locked_or_said(const RobustLock& lock, std::string_view cell) {
   return false;
 }
 
+// A waiter raises `waiters` before each sleep; a store clears it and wakes
+// them all (they raise it again if they sleep on). A waiter killed while
+// waiting costs at most one wake-up, not one per store for ever.
 void wake_waiters(CellHeader& cell) noexcept {
   cell.wake.fetch_add(1, std::memory_order_seq_cst);
-  if (cell.waiters.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(cell.wake);
+  if (cell.waiters.exchange(0, std::memory_order_seq_cst) != 0) detail::futex_wake_all(cell.wake);
 }
 
 // Cell names: 1–63 characters of [A-Za-z0-9_-] in '/'-separated non-empty parts.
@@ -105,8 +113,10 @@ void read_words(const std::atomic<std::uint64_t>* words, void* out, std::size_t 
 std::uint64_t store_locked(CellHeader& cell, const void* in, std::size_t size) noexcept {
   const std::uint64_t next = cell.version.load(std::memory_order_relaxed) + 1;
   std::atomic<std::uint64_t>& seq = cell.seq[next & 1U];
-  const std::uint64_t before = seq.load(std::memory_order_relaxed);
-  const std::uint64_t odd = before + ((before & 1U) != 0 ? 2 : 1);  // odd even if a writer died mid-copy
+  // The copy's sequence tells readers which version it holds: 2v − 1 while
+  // version v is written into it, 2v once written (a writer that died
+  // mid-copy left 2v − 1; the next store rewrites v into the same copy).
+  const std::uint64_t odd = 2 * next - 1;
   seq.store(odd, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);  // readers that see new data see `odd` too
   if (const detail::StoreHook hook = g_mid_store_hook.load(std::memory_order_relaxed)) {
@@ -202,6 +212,7 @@ Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_v
 }  // namespace
 
 void detail::set_mid_store_hook(StoreHook hook) noexcept { g_mid_store_hook.store(hook, std::memory_order_relaxed); }
+void detail::set_mid_load_hook(StoreHook hook) noexcept { g_mid_load_hook.store(hook, std::memory_order_relaxed); }
 
 Result<void> create_state_segment() {
   auto segment = SharedSegment::create(detail::kStateSegmentName, kLayout);
@@ -274,13 +285,16 @@ std::uint64_t UntypedCell::load(void* out) const noexcept {
   CellHeader& cell = *header_;
   for (unsigned attempt = 0;; ++attempt) {
     const std::uint64_t version = cell.version.load(std::memory_order_acquire);
+    if (const detail::StoreHook hook = g_mid_load_hook.load(std::memory_order_relaxed)) hook();
     const std::atomic<std::uint64_t>& seq = cell.seq[version & 1U];
     const std::uint64_t before = seq.load(std::memory_order_acquire);
     // Odd: a writer rewrites this copy, so the version has moved on already.
+    // Even: the copy holds version before / 2, whatever `version` said
+    // (two stores may have passed since it was read).
     if ((before & 1U) == 0) {
       read_words(cell.copy(version), out, size_);
       std::atomic_thread_fence(std::memory_order_acquire);  // the copy is read before the re-check
-      if (seq.load(std::memory_order_relaxed) == before) return version;
+      if (seq.load(std::memory_order_relaxed) == before) return before / 2;
     }
     if (attempt > 16) std::this_thread::yield();  // a writer is preempted mid-copy: let it run
   }
@@ -314,7 +328,6 @@ bool UntypedCell::store_in_progress() const noexcept {
 
 bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept {
   CellHeader& cell = *header_;
-  cell.waiters.fetch_add(1, std::memory_order_seq_cst);
   // A clock change (step, rate, lockstep jump) wakes us to look at the deadline again.
   const std::uint64_t listener = detail::add_clock_listener(
       [](void* context) {
@@ -326,7 +339,8 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
   bool changed = false;
   for (;;) {
     const std::uint32_t wake = cell.wake.load(std::memory_order_seq_cst);
-    if (cell.version.load(std::memory_order_acquire) > seen) {
+    cell.waiters.store(1, std::memory_order_seq_cst);  // before the check: a store after it wakes us
+    if (cell.version.load(std::memory_order_seq_cst) > seen) {
       changed = true;
       break;
     }
@@ -335,7 +349,6 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
     detail::futex_wait(cell.wake, wake, slice->count());
   }
   detail::remove_clock_listener(listener);
-  cell.waiters.fetch_sub(1, std::memory_order_seq_cst);
   return changed;
 }
 

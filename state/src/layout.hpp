@@ -12,7 +12,7 @@ namespace statebus::detail {
 
 inline constexpr const char* kStateSegmentName = "statebus-state";
 inline constexpr std::uint64_t kStateMagic = 0x4554415453425553ULL;  // "SUBSTATE" little-endian
-inline constexpr std::uint16_t kStateMajor = 1;
+inline constexpr std::uint16_t kStateMajor = 2;
 inline constexpr std::uint16_t kStateMinor = 0;
 
 inline constexpr std::size_t kMaxCells = 256;
@@ -29,14 +29,14 @@ struct alignas(64) CellHeader {
   static constexpr std::uint32_t kInlineWords = 2;
   // line 0: readers
   std::atomic<std::uint64_t> version{0};  // completed stores; low bit: the current copy
-  std::atomic<std::uint64_t> seq[2]{};    // per copy: odd while it is written
+  std::atomic<std::uint64_t> seq[2]{};    // per copy: 2v − 1 while version v is written, 2v after
   std::uint32_t words = 0;                // 8-byte words per copy
   std::uint32_t reserved = 0;
   std::atomic<std::uint64_t> inline_copies[2 * kInlineWords]{};
   // line 1: writers and waiters
   alignas(64) pthread_mutex_t writer;      // process-shared, robust: serialises stores
   std::atomic<std::uint32_t> wake{0};      // futex word: bumped by every store
-  std::atomic<std::uint32_t> waiters{0};   // threads in wait_for_change
+  std::atomic<std::uint32_t> waiters{0};   // 1: a waiter may sleep; a store clears it and wakes
   std::atomic<std::int32_t> writer_pid{0};
   std::atomic<std::uint64_t> writer_start_time{0};
 

@@ -1,5 +1,5 @@
 #pragma once
-// A test hook inside Cell::store: called once the spare copy is half
+// Test hooks inside Cell::store and Cell::load. The store hook is called once the spare copy is half
 // written, with the cell's writer lock held and its sequence odd. Tests use
 // it to stop or kill a writer exactly mid-store (a chosen interleaving
 // instead of luck). Internal: not installed; nothing but tests sets it.
@@ -11,5 +11,10 @@ using StoreHook = void (*)();
 /// Sets the hook for every store of this process from now on (nullptr:
 /// none). Not for concurrent use with stores of this process.
 void set_mid_store_hook(StoreHook hook) noexcept;
+
+/// The same inside Cell::load, between reading the version and reading the
+/// copy it names: a reader preempted there, as long as the hook runs (it may
+/// store, from the same thread).
+void set_mid_load_hook(StoreHook hook) noexcept;
 
 }  // namespace statebus::detail

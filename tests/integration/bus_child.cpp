@@ -43,7 +43,8 @@
 //   state-stall CELL          store BigStriped values: "inside a store" once the first store is
 //                            half written, then wait there until killed
 //   state-increment CELL N    N read-modify-writes adding 1 to a Counter; "done"
-//   state-wait CELL VERSION   "waiting", then wait for a store newer than VERSION; "changed V"
+//   state-wait CELL VERSION [MS]   "waiting", then wait for a store newer than VERSION (at most MS
+//                            of virtual time, default 1 h); "changed V" or "timeout"
 //   lockstep-ping NAME T0 SPAN   loops from virtual time T0 (ns) to T0 + SPAN (ns): a ping every
 //                            60 s on test/ping, a tick every 10 s, pongs from test/pong; then
 //                            prints "ping: events N hash H late L" (late: pongs that came at
@@ -220,7 +221,7 @@ int lockstep_party(const statebus::Node& node, bool ping, std::int64_t t0_ns, st
   return 0;
 }
 
-int state_command(const std::string& command, const char* name, const char* arg) {
+int state_command(const std::string& command, const char* name, const char* arg, const char* extra) {
   using namespace statebus::test;
   if (command == "state-write") {
     auto cell = statebus::Cell<Striped>::open(name);
@@ -284,7 +285,12 @@ int state_command(const std::string& command, const char* name, const char* arg)
     auto cell = statebus::Cell<Counter>::open(name);
     if (!cell) return fail_with(cell.error());
     say("waiting");
-    const bool changed = cell->wait_for_change(std::strtoull(arg, nullptr, 10), std::chrono::hours(1));
+    // At most `extra` ms of virtual time ("max": duration::max()); default 1 h.
+    const statebus::VirtualClock::duration timeout =
+        extra == nullptr                  ? statebus::VirtualClock::duration(std::chrono::hours(1))
+        : std::string(extra) == "max"     ? statebus::VirtualClock::duration::max()
+                                          : statebus::VirtualClock::duration(std::chrono::milliseconds(std::atoll(extra)));
+    const bool changed = cell->wait_for_change(std::strtoull(arg, nullptr, 10), timeout);
     say(changed ? "changed " + std::to_string(cell->version()) : "timeout");
     wait_for_stdin_to_close();
     return 0;
@@ -325,7 +331,7 @@ int main(int argc, char** argv) {
     say("stopped");
     return 0;  // the publisher, the node and the bus log sink are destroyed after the daemon
   }
-  if (command.rfind("state-", 0) == 0) return state_command(command, argv[2], argc >= 4 ? argv[3] : nullptr);
+  if (command.rfind("state-", 0) == 0) return state_command(command, argv[2], argc >= 4 ? argv[3] : nullptr, argc >= 5 ? argv[4] : nullptr);
   auto node = statebus::Node::connect(argv[2]);
   if (!node) {
     std::fprintf(stderr, "child: %s\n", node.error().message().c_str());

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store_hook.hpp"  // state/src: a hook inside Cell::load
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "run_cli.hpp"
@@ -158,6 +159,51 @@ TEST_F(StateTest, WaitForChangeWakesOnAStoreInAnotherProcess) {
   ASSERT_TRUE(waiter);
   ASSERT_EQ(waiter->read_line(10s), "waiting");
   cell->store(test::Counter{5});
+  EXPECT_EQ(waiter->read_line(10s), "changed 2");
+}
+
+// A process that uses only cells (no Node, no explicit attach) waits on the
+// bus's virtual time too: while the clock stands, its timeout never comes.
+TEST_F(StateTest, AWaitInAProcessThatUsesOnlyCellsRunsOnVirtualTime) {
+  ASSERT_TRUE(VirtualClock::attach());
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  auto cell = Cell<test::Counter>::open("test/virtual-wait");
+  ASSERT_TRUE(cell);
+  auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/virtual-wait", "1", "50"});
+  ASSERT_TRUE(waiter);
+  ASSERT_EQ(waiter->read_line(10s), "waiting");
+  EXPECT_FALSE(waiter->read_line(500ms)) << "it timed out on real time: 50 ms of virtual time never passed";
+  ASSERT_TRUE(VirtualClock::advance(1s));
+  EXPECT_EQ(waiter->read_line(10s), "timeout");
+}
+
+// A reader preempted between reading the version and reading the copy it
+// names, while two stores pass, labels the value it returns right.
+TEST_F(StateTest, AReaderPreemptedAcrossTwoStoresLabelsTheValueWithItsOwnVersion) {
+  static std::optional<Cell<test::Counter>> cell;
+  cell.emplace(*Cell<test::Counter>::open("test/label", test::Counter{1}));
+  ASSERT_EQ(cell->version(), 1U);
+  detail::set_mid_load_hook([] {
+    detail::set_mid_load_hook(nullptr);  // once
+    cell->store(test::Counter{2});       // version 2
+    cell->store(test::Counter{3});       // version 3, into the copy version 1 was in
+  });
+  const auto [value, version] = cell->load_versioned();
+  detail::set_mid_load_hook(nullptr);
+  EXPECT_EQ(value.value, version) << "value of version " << value.value << " labelled " << version;
+  cell.reset();
+}
+
+// A timeout past the end of time waits without end, instead of overflowing
+// into the past and returning at once.
+TEST_F(StateTest, WaitForChangeWithTheLargestTimeoutWaitsForTheStore) {
+  auto cell = Cell<test::Counter>::open("test/forever");
+  ASSERT_TRUE(cell);
+  auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/forever", "1", "max"});
+  ASSERT_TRUE(waiter);
+  ASSERT_EQ(waiter->read_line(10s), "waiting");
+  EXPECT_FALSE(waiter->read_line(500ms)) << "wait_for_change(duration::max()) returned at once";
+  cell->store(test::Counter{7});
   EXPECT_EQ(waiter->read_line(10s), "changed 2");
 }
 

@@ -127,7 +127,10 @@ class Cell : private UntypedCell {
   /// Waits up to `timeout` of virtual time for a store newer than `seen`;
   /// false on timeout. A futex wait: clock steps and stores wake it.
   bool wait_for_change(std::uint64_t seen, VirtualClock::duration timeout) const noexcept {
-    return wait_for_change_until(seen, VirtualClock::now() + timeout);
+    const auto now = VirtualClock::now();
+    // duration::max() and other timeouts past the end of time: wait without end.
+    const auto deadline = timeout >= VirtualClock::time_point::max() - now ? VirtualClock::time_point::max() : now + timeout;
+    return wait_for_change_until(seen, deadline);
   }
 
  private:
