@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -79,15 +80,29 @@ void store(ClockSlot& slot, const Params& p) noexcept {
   slot.resume_rate_bits.store(double_to_bits(p.resume_rate), std::memory_order_relaxed);
 }
 
+constexpr std::int64_t kEndOfTime = VirtualClock::end_of_time.time_since_epoch().count();
+
+// Virtual time at `real`; a running clock stands at the end of time.
 std::int64_t virtual_at(const Params& p, std::int64_t real) noexcept {
+  const std::int64_t room = kEndOfTime - p.anchor_virtual;  // ≥ 0: no change sets an anchor past the end
   switch (p.mode) {
     case ClockMode::stepped:
     case ClockMode::lockstep: return p.anchor_virtual;
-    case ClockMode::real: return p.anchor_virtual + (real - p.anchor_real);
-    case ClockMode::scaled:
-      return p.anchor_virtual + static_cast<std::int64_t>(static_cast<double>(real - p.anchor_real) * p.rate);
+    case ClockMode::real: return p.anchor_virtual + std::min(real - p.anchor_real, room);
+    case ClockMode::scaled: {
+      const double passed = static_cast<double>(real - p.anchor_real) * p.rate;
+      return passed >= static_cast<double>(room) ? kEndOfTime : p.anchor_virtual + static_cast<std::int64_t>(passed);
+    }
   }
   return real;
+}
+
+// "… would pass the end of virtual time …", for a change that would.
+Error past_the_end(const std::string& change, std::int64_t now) {
+  return Error(Errc::invalid_argument,
+               change + " would pass the end of virtual time (" + format_duration(VirtualClock::end_of_time.time_since_epoch()) +
+                   " after the machine's start; it is " + format_duration(std::chrono::nanoseconds(now)) +
+                   " now): the supported span is 100 years");
 }
 
 // Keeps the running rate for resume().
@@ -247,7 +262,7 @@ void lockstep_check(ClockState& state) noexcept {
     if (p.mode != ClockMode::lockstep || judge(ls, p.anchor_virtual, target, published) != Verdict::jump) {
       return fail(Errc::invalid_argument, "no jump");
     }
-    p.anchor_virtual = target;
+    p.anchor_virtual = std::min(target, kEndOfTime);  // a timer past the end of time: the clock stands there
     ls.advances.fetch_add(1, std::memory_order_relaxed);
     return {};
   });
@@ -340,7 +355,9 @@ std::optional<std::chrono::nanoseconds> detail::real_time_until(VirtualClock::ti
   if (left <= 0) return std::chrono::nanoseconds(left);
   if (p.mode == ClockMode::real) return std::chrono::nanoseconds(left);
   if (p.mode == ClockMode::scaled && p.rate > 0) {
-    return std::chrono::nanoseconds(static_cast<std::int64_t>(std::ceil(static_cast<double>(left) / p.rate)));
+    // Capped: a slow rate must not overflow into a negative (past) wait.
+    const double need = std::ceil(static_cast<double>(left) / p.rate);
+    return std::chrono::nanoseconds(need < 1e18 ? static_cast<std::int64_t>(need) : static_cast<std::int64_t>(1e18));
   }
   return std::nullopt;
 }
@@ -458,9 +475,12 @@ void VirtualClock::sleep_until(time_point deadline) noexcept {
 }
 
 Result<void> VirtualClock::set_rate(double rate) {
-  if (!std::isfinite(rate) || rate < 0) {
-    return fail(Errc::invalid_argument, "clock rate " + std::to_string(rate) +
-                                            " is not allowed: use a finite rate ≥ 0 (0 pauses, 1 is real speed)");
+  if (!std::isfinite(rate) || rate < 0 || (rate > 0 && (rate < min_rate || rate > max_rate))) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%g", rate);
+    return fail(Errc::invalid_argument, std::string("clock rate ") + text +
+                                            " is outside the supported range: 0 (paused) or 0.001 to 1000000 "
+                                            "(1 is real speed, 86400 a day per second)");
   }
   return update([rate](Params& p) -> Result<void> {
     p.mode = ClockMode::scaled;
@@ -522,6 +542,10 @@ Result<void> VirtualClock::set_lockstep(std::optional<time_point> until) {
                         format_duration(std::chrono::nanoseconds(p.anchor_virtual - until->time_since_epoch().count())) +
                         " in the past: the clock never goes backwards");
       }
+      if (until && *until > end_of_time) {
+        return tl::make_unexpected(
+            past_the_end("lockstep until " + format_duration(until->time_since_epoch()), p.anchor_virtual));
+      }
       remember_rate(p);
       p.mode = ClockMode::lockstep;
       ls.limit.store(until ? until->time_since_epoch().count() : kNever, std::memory_order_relaxed);
@@ -542,6 +566,9 @@ Result<void> VirtualClock::advance(duration span) {
       return fail(Errc::invalid_argument, std::string("advance() needs stepped mode; the clock is ") +
                                               std::string(to_string(p.mode)) + " (call set_stepped() first)");
     }
+    if (span.count() > kEndOfTime - p.anchor_virtual) {
+      return tl::make_unexpected(past_the_end("advancing by " + format_duration(span), p.anchor_virtual));
+    }
     p.anchor_virtual += span.count();
     return {};
   });
@@ -557,6 +584,9 @@ Result<void> VirtualClock::advance_to(time_point target) {
       return fail(Errc::invalid_argument, "advance_to() a time " +
                                               std::to_string(p.anchor_virtual - target.time_since_epoch().count()) +
                                               " ns in the past: the clock never goes backwards");
+    }
+    if (target > end_of_time) {
+      return tl::make_unexpected(past_the_end("advancing to " + format_duration(target.time_since_epoch()), p.anchor_virtual));
     }
     p.anchor_virtual = target.time_since_epoch().count();
     return {};

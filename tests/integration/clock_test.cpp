@@ -158,6 +158,49 @@ TEST_F(ClockTest, BadChangesAreRefusedWithAReason) {
   EXPECT_NE(past.error().message().find("past"), std::string::npos);
 }
 
+// The supported ranges, at their edges: rates 0 or 0.001 to 1e6, virtual
+// time up to VirtualClock::end_of_time (100 years). Outside them a change
+// is refused naming the range; a running clock stands at the end of time
+// instead of jumping to -292 years.
+TEST_F(ClockTest, SupportedRangesHoldAtTheirEdges) {
+  auto refused_naming = [](const Result<void>& result, const std::string& part) {
+    EXPECT_FALSE(result);
+    if (!result) {
+      EXPECT_EQ(result.error().code(), Errc::invalid_argument);
+      EXPECT_NE(result.error().message().find(part), std::string::npos) << result.error().message();
+    }
+  };
+  refused_naming(VirtualClock::set_rate(1e10), "0.001 to 1000000");
+  refused_naming(VirtualClock::set_rate(1e-9), "0.001 to 1000000");
+  EXPECT_TRUE(VirtualClock::set_rate(VirtualClock::max_rate));
+  EXPECT_TRUE(VirtualClock::set_rate(VirtualClock::min_rate));
+  // A deadline an hour of virtual time away, at the slowest rate: 1000 hours
+  // of real time, not a wait that overflowed into the past.
+  const auto wait = detail::real_time_until(VirtualClock::now() + 1h);
+  ASSERT_TRUE(wait);
+  EXPECT_GT(*wait, std::chrono::hours(999));
+  EXPECT_TRUE(VirtualClock::set_rate(0.0));
+
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  refused_naming(VirtualClock::advance(std::chrono::hours(24 * 106751)), "end of virtual time");
+  refused_naming(VirtualClock::advance_to(VirtualClock::end_of_time + 1ns), "end of virtual time");
+  refused_naming(VirtualClock::set_lockstep(VirtualClock::end_of_time + 1ns), "end of virtual time");
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  ASSERT_TRUE(VirtualClock::advance_to(VirtualClock::end_of_time - 1s));
+  ASSERT_TRUE(VirtualClock::set_rate(VirtualClock::max_rate));  // a second of virtual time passes in 1 µs
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (VirtualClock::now() < VirtualClock::end_of_time && std::chrono::steady_clock::now() < deadline) {
+  }
+  EXPECT_EQ(VirtualClock::now(), VirtualClock::end_of_time) << "the clock stands at the end of time";
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  EXPECT_EQ(VirtualClock::now(), VirtualClock::end_of_time);
+  refused_naming(VirtualClock::advance(1ns), "end of virtual time");
+  std::string errors;
+  const auto [out, code] = test::run_cli({"clock", "--step", "106751d"}, &errors);
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(errors.find("end of virtual time"), std::string::npos) << errors;
+}
+
 TEST_F(ClockTest, SamplesCarryVirtualTime) {
   auto node = Node::connect("clock-publisher");
   ASSERT_TRUE(node);
@@ -460,7 +503,8 @@ TEST_F(ClockTest, CommandRefusesBadValuesSayingWhy) {
     std::string says;
   };
   const std::vector<Case> cases = {
-      {{"clock", "--rate", "-2"}, "finite rate ≥ 0"},
+      {{"clock", "--rate", "-2"}, "0 (paused) or 0.001 to 1000000"},
+      {{"clock", "--rate", "1e10"}, "0 (paused) or 0.001 to 1000000"},
       {{"clock", "--rate", "fast"}, "--rate"},
       {{"clock", "--stepped", "--pause"}, "give one of"},
       {{"clock", "--until", "1h"}, "--until goes with --lockstep"},

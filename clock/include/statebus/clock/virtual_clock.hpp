@@ -46,6 +46,16 @@ struct VirtualClock {
   using time_point = std::chrono::time_point<VirtualClock>;
   static constexpr bool is_steady = true;  ///< never goes backwards, whatever the mode or rate
 
+  /// The supported ranges. Rates: 0 (paused) or min_rate to max_rate.
+  /// Virtual time: from the bus's start (it begins at the machine's
+  /// monotonic time) to end_of_time, 100 years; a scaled or real clock that
+  /// gets there stands there, and a step, a target or a lockstep stop mark
+  /// past it is refused. Changes outside the ranges fail with
+  /// `invalid_argument` naming the range.
+  static constexpr double min_rate = 1e-3;
+  static constexpr double max_rate = 1e6;
+  static constexpr time_point end_of_time{duration(100LL * 365 * 24 * 3600 * 1'000'000'000)};
+
   /// Virtual time now. Lock-free; without a clock segment, CLOCK_MONOTONIC.
   static time_point now() noexcept;
 
@@ -61,7 +71,7 @@ struct VirtualClock {
   static void sleep_until(time_point deadline) noexcept;
   static void sleep_for(duration span) noexcept { sleep_until(now() + span); }
 
-  /// Scaled mode at `rate` (≥ 0, finite; 0 pauses). Time continues from now.
+  /// Scaled mode at `rate` (0 pauses, or min_rate to max_rate). Time continues from now.
   static Result<void> set_rate(double rate);
   /// Real mode: rate 1, continuing from the current virtual time.
   static Result<void> set_real();
