@@ -6,6 +6,7 @@
 
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
 #include "ports.hpp"
+#include "publish_hook.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 
@@ -22,6 +23,8 @@ std::string_view to_string(PublisherState state) noexcept {
 
 namespace detail {
 namespace {
+
+std::atomic<PublishHook> g_after_delivery_hook{nullptr};
 
 constexpr std::uint32_t kMaxQueueDepth = 256;  // iceoryx cuts larger queues silently
 
@@ -187,12 +190,14 @@ void RawPublisher::publish(void* payload) noexcept {
   header->publisher_port = core.port_id;
   header->publisher_start_time = core.process.start_time;
   header->publisher_created_ns = core.created_ns;
+  const bool counted = detail::begin_publish();  // in flight from before its time is read
   header->virtual_time_ns = detail::virtual_and_real_ns(header->real_time_ns);
   header->fingerprint = core.fingerprint;
   header->publisher_pid = core.process.pid;
   header->payload_size = header->flags != 0 ? 0 : chunk->userPayloadSize();
   core.port.publish(payload);
-  detail::note_publish();  // after delivery: lockstep counts samples in flight
+  if (const detail::PublishHook hook = g_after_delivery_hook.load(std::memory_order_relaxed)) hook();
+  detail::end_publish(counted);  // delivered
 }
 
 bool RawPublisher::has_subscribers() const noexcept { return impl_->port.hasSubscribers(); }
@@ -418,6 +423,8 @@ std::optional<Error> RawSubscriber::type_error(std::chrono::nanoseconds resolve_
                    "' (fingerprint " + fingerprint_hex(core.expected_fingerprint) +
                    "); its samples are refused: use the same message type on both sides");
 }
+
+void set_after_delivery_hook(PublishHook hook) noexcept { g_after_delivery_hook.store(hook, std::memory_order_relaxed); }
 
 }  // namespace detail
 }  // namespace statebus

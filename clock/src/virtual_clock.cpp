@@ -225,6 +225,11 @@ ClockMode current_mode(const ClockState& state) noexcept {
 // hold that sample), and the publish count stayed the same during the scan.
 enum class Verdict { busy, stale, stands, jump };
 Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::uint64_t& published) noexcept {
+  // A publisher counts itself in flight before it reads the time for its
+  // sample and out after delivering it. Either this judge sees it, or the
+  // publisher reads the time after this change is done (a writer marks the
+  // change pending before it judges, and readers wait for that).
+  if (ls.in_flight.load(std::memory_order_seq_cst) != 0) return Verdict::busy;
   published = ls.published.load(std::memory_order_seq_cst);
   std::int64_t earliest = kNever;
   bool stale = false;
@@ -664,11 +669,19 @@ void detail::LockstepParticipant::busy() noexcept {
   lockstep_of(state).rows[row_].state.store(LockstepRow::kBusy, std::memory_order_seq_cst);
 }
 
-void detail::note_publish() noexcept {
+bool detail::begin_publish() noexcept {
   ClockState* state = g_state.load(std::memory_order_acquire);
-  if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return;
+  if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return false;
+  lockstep_of(*state).in_flight.fetch_add(1, std::memory_order_seq_cst);
+  return true;
+}
+
+void detail::end_publish(bool began) noexcept {
+  if (!began) return;
+  ClockState* state = g_state.load(std::memory_order_acquire);
   LockstepState& ls = lockstep_of(*state);
-  ls.published.fetch_add(1, std::memory_order_seq_cst);
+  ls.published.fetch_add(1, std::memory_order_seq_cst);  // before leaving: idle loops' `seen` is stale now
+  ls.in_flight.fetch_sub(1, std::memory_order_seq_cst);
   // A busy participant checks when it goes idle; if none is busy (the
   // publisher is outside every loop), check now.
   for (const LockstepRow& row : ls.rows) {

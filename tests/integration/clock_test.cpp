@@ -15,7 +15,8 @@
 
 #include <gtest/gtest.h>
 
-#include "change_hook.hpp"  // clock/src: whether a change is pending
+#include "change_hook.hpp"   // clock/src: whether a change is pending
+#include "publish_hook.hpp"  // bus/src: a hook between delivery and lockstep's count
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "run_cli.hpp"
@@ -360,6 +361,48 @@ TEST_F(ClockTest, LockstepRunsADayOfTwoProcessesTheSameWayTwice) {
   std::printf("two lockstep days in %.2f s of real time\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(VirtualClock::status().participants, 0U);
+}
+
+// Lockstep never jumps while a sample is in flight: a participant going idle
+// between the sample's delivery and its count must not let time pass the
+// command's stamp. Made to happen: a hook acts in exactly that window.
+TEST_F(ClockTest, LockstepNeverJumpsWhileASampleIsInFlight) {
+  auto node = Node::connect("in-flight-test");
+  ASSERT_TRUE(node);
+  auto sub = Subscriber<test::Reading>::create(*node, "test/in-flight");
+  auto pub = Publisher<test::Reading>::create(*node, "test/in-flight");
+  ASSERT_TRUE(sub && pub);
+  ASSERT_TRUE(pub->wait_for_subscribers(10s));
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  static const VirtualClock::time_point t0 = VirtualClock::now();
+  // Two participants: the receiver, idle with a timer at t0 + 10 s, and a
+  // guard, busy until the window.
+  static std::optional<detail::LockstepParticipant> receiver, guard;
+  receiver.emplace(*detail::LockstepParticipant::join());
+  guard.emplace(*detail::LockstepParticipant::join());
+  ASSERT_TRUE(VirtualClock::set_lockstep());
+  static Subscriber<test::Reading>* queue = &*sub;
+  auto has_data = [](void*) { return queue->has_data(); };
+  ASSERT_TRUE(receiver->idle(t0 + 10s, has_data, nullptr));
+  ASSERT_EQ(VirtualClock::now(), t0) << "the busy guard holds time";
+
+  static VirtualClock::time_point in_window{};
+  detail::set_after_delivery_hook([] {
+    // The sample sits in the receiver's queue, not yet counted; the guard
+    // goes idle now, as another loop might.
+    (void)guard->idle(t0 + 20s, [](void*) { return false; }, nullptr);
+    in_window = VirtualClock::now();
+  });
+  ASSERT_TRUE(pub->publish(test::Reading{1, 20.0, {}}));
+  detail::set_after_delivery_hook(nullptr);
+  EXPECT_EQ(in_window, t0) << "time jumped to the receiver's timer with its command in flight";
+  EXPECT_EQ(VirtualClock::now(), t0);
+  const auto sample = sub->take();
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->header().virtual_time_ns, t0.time_since_epoch().count());
+  receiver.reset();
+  guard.reset();
+  ASSERT_TRUE(VirtualClock::set_stepped());
 }
 
 TEST_F(ClockTest, LockstepWithoutLoopsStandsAndRefusesAPastStop) {

@@ -139,8 +139,11 @@ class LockstepParticipant {
   int row_ = -1;
 };
 
-/// Called by publishers after each publish: counts samples in flight for lockstep.
-void note_publish() noexcept;
+/// Called by publishers around each publish, before the sample's virtual
+/// time is read and after it was delivered: in lockstep mode, time stands
+/// while a sample is in flight. `end_publish` takes what `begin_publish` returned.
+bool begin_publish() noexcept;
+void end_publish(bool began) noexcept;
 /// Drops the participants of dead processes and re-checks lockstep (the
 /// daemon calls it periodically, so that a crash never stops time for good).
 void lockstep_housekeeping() noexcept;
