@@ -113,6 +113,18 @@ void EventLoop::at(VirtualClock::time_point time, std::function<void()> handler)
 
 Result<void> EventLoop::run() {
   Impl& loop = *impl_;
+  // Between create() and run() the loop holds lockstep time (its timers are
+  // still being set up); once run() returns it holds none, and takes a
+  // place again if run() is called again.
+  if (!loop.participant.joined()) {
+    auto participant = detail::LockstepParticipant::join();
+    if (!participant) return tl::make_unexpected(participant.error());
+    loop.participant = std::move(*participant);
+  }
+  struct Leave {
+    detail::LockstepParticipant& participant;
+    ~Leave() { participant = detail::LockstepParticipant(); }
+  } leave{loop.participant};
   auto next_health_check = std::chrono::steady_clock::now() + kHealthPeriod;
   while (!loop.stopping.load(std::memory_order_acquire)) {
     if (const auto now = std::chrono::steady_clock::now(); now >= next_health_check) {

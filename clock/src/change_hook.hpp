@@ -1,5 +1,5 @@
 #pragma once
-// A test hook inside every change of the clock: called with the writer lock
+// Test hooks inside the clock. The change hook is called inside every change of the clock, called with the writer lock
 // held and the change count odd, before the new parameters are published.
 // Tests use it to stop or kill a writer exactly mid-change, or to check that
 // no two writers are ever inside at once. Internal: not installed; nothing
@@ -12,6 +12,10 @@ using ChangeHook = void (*)();
 /// Sets the hook for every change of the clock made by this process from now
 /// on (nullptr: none). Not for concurrent use with changes of this process.
 void set_mid_change_hook(ChangeHook hook) noexcept;
+
+/// The same inside the reaping of lockstep rows: after a row was found to
+/// belong to a dead process, before it is freed.
+void set_mid_reap_hook(ChangeHook hook) noexcept;
 
 /// True while the bus's clock has a change pending (its change count is odd):
 /// a writer is inside, or one died there and nobody has finished it yet.

@@ -34,7 +34,14 @@ struct ClockState {
 
 /// One participant of lockstep mode: an EventLoop, from create() to its end.
 struct LockstepRow {
-  static constexpr std::uint32_t kFree = 0, kClaiming = 1, kBusy = 2, kIdle = 3;
+  // The phase in the low two bits; the bits above count claims, so that a
+  // compare-and-swap from a stale reading fails once the row was freed and
+  // claimed again (no ABA).
+  static constexpr std::uint32_t kFree = 0, kClaiming = 1, kBusy = 2, kIdle = 3, kPhase = 3, kClaim = 4;
+  static constexpr std::uint32_t phase(std::uint32_t word) noexcept { return word & kPhase; }
+  static constexpr std::uint32_t with(std::uint32_t word, std::uint32_t phase) noexcept {
+    return (word & ~kPhase) | phase;
+  }
   std::atomic<std::uint32_t> state{kFree};
   std::atomic<std::int32_t> pid{0};
   std::atomic<std::uint64_t> start_time{0};

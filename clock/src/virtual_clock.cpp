@@ -112,6 +112,7 @@ void remember_rate(Params& p) noexcept {
 }
 
 std::atomic<detail::ChangeHook> g_mid_change_hook{nullptr};
+std::atomic<detail::ChangeHook> g_mid_reap_hook{nullptr};
 
 void wake_all(ClockState& state) noexcept {
   state.wake.fetch_add(1, std::memory_order_release);
@@ -234,7 +235,7 @@ Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::ui
   std::int64_t earliest = kNever;
   bool stale = false;
   for (LockstepRow& row : ls.rows) {
-    const std::uint32_t state = row.state.load(std::memory_order_seq_cst);
+    const std::uint32_t state = LockstepRow::phase(row.state.load(std::memory_order_seq_cst));
     if (state == LockstepRow::kBusy) return Verdict::busy;
     if (state != LockstepRow::kIdle) continue;
     earliest = std::min(earliest, row.deadline.load(std::memory_order_seq_cst));
@@ -281,11 +282,14 @@ bool row_dead(const LockstepRow& row) noexcept {
 // Frees the rows of processes that are gone.
 void reap(LockstepState& ls) noexcept {
   for (LockstepRow& row : ls.rows) {
-    std::uint32_t state = row.state.load(std::memory_order_acquire);
-    if (state == LockstepRow::kFree || !row_dead(row)) continue;
-    if (row.state.compare_exchange_strong(state, LockstepRow::kClaiming, std::memory_order_acq_rel)) {
+    std::uint32_t word = row.state.load(std::memory_order_acquire);
+    if (LockstepRow::phase(word) == LockstepRow::kFree || !row_dead(row)) continue;
+    if (const detail::ChangeHook hook = g_mid_reap_hook.load(std::memory_order_relaxed)) hook();
+    // Fails if the row was freed and claimed again since `word` was read.
+    if (row.state.compare_exchange_strong(word, LockstepRow::with(word, LockstepRow::kClaiming),
+                                          std::memory_order_acq_rel)) {
       row.pid.store(0, std::memory_order_release);
-      row.state.store(LockstepRow::kFree, std::memory_order_release);
+      row.state.store(LockstepRow::with(word, LockstepRow::kFree), std::memory_order_release);
     }
   }
 }
@@ -309,6 +313,7 @@ std::string_view to_string(ClockMode mode) noexcept {
 }
 
 void detail::set_mid_change_hook(ChangeHook hook) noexcept { g_mid_change_hook.store(hook, std::memory_order_relaxed); }
+void detail::set_mid_reap_hook(ChangeHook hook) noexcept { g_mid_reap_hook.store(hook, std::memory_order_relaxed); }
 
 bool detail::clock_change_pending() noexcept {
   const ClockState* state = g_state.load(std::memory_order_acquire);
@@ -390,6 +395,10 @@ Listeners& listeners() {
   return *instance;
 }
 
+// Its first look tells the listeners too: a change made between the first
+// listener's registration and that look would otherwise go unseen, and its
+// waiter would sleep out its slice (up to a second). A needless call only
+// makes a waiter look again.
 void watch_clock() {
   std::uint32_t seen = 0;
   bool first = true;
@@ -400,7 +409,7 @@ void watch_clock() {
       continue;
     }
     const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
-    if (!first && wake != seen) {
+    if (first || wake != seen) {
       Listeners& all = listeners();
       std::lock_guard<std::mutex> guard(all.mutex);
       for (auto& [id, entry] : all.entries) entry.first(entry.second);
@@ -454,7 +463,7 @@ ClockStatus VirtualClock::status() noexcept {
   status.now = std::chrono::nanoseconds(virtual_at(p, real));
   LockstepState& ls = lockstep_of(const_cast<ClockState&>(*state));
   for (const LockstepRow& row : ls.rows) {
-    const std::uint32_t row_state = row.state.load(std::memory_order_acquire);
+    const std::uint32_t row_state = LockstepRow::phase(row.state.load(std::memory_order_acquire));
     if ((row_state == LockstepRow::kBusy || row_state == LockstepRow::kIdle) && !row_dead(row)) ++status.participants;
   }
   const std::int64_t limit = ls.limit.load(std::memory_order_relaxed);
@@ -611,12 +620,14 @@ Result<detail::LockstepParticipant> detail::LockstepParticipant::join() {
   for (int attempt = 0; attempt < 2; ++attempt) {
     for (std::size_t i = 0; i < LockstepState::kRows; ++i) {
       LockstepRow& row = ls.rows[i];
-      std::uint32_t expected = LockstepRow::kFree;
-      if (!row.state.compare_exchange_strong(expected, LockstepRow::kClaiming, std::memory_order_acq_rel)) continue;
+      std::uint32_t word = row.state.load(std::memory_order_acquire);
+      if (LockstepRow::phase(word) != LockstepRow::kFree) continue;
+      const std::uint32_t claimed = LockstepRow::with(word + LockstepRow::kClaim, LockstepRow::kClaiming);
+      if (!row.state.compare_exchange_strong(word, claimed, std::memory_order_acq_rel)) continue;
       row.start_time.store(self.start_time, std::memory_order_relaxed);
       row.pid.store(self.pid, std::memory_order_release);
       row.deadline.store(kNever, std::memory_order_relaxed);
-      row.state.store(LockstepRow::kBusy, std::memory_order_seq_cst);
+      row.state.store(LockstepRow::with(claimed, LockstepRow::kBusy), std::memory_order_seq_cst);
       participant.row_ = static_cast<int>(i);
       return participant;
     }
@@ -641,7 +652,8 @@ detail::LockstepParticipant::~LockstepParticipant() {
   ClockState* state = g_state.load(std::memory_order_acquire);
   LockstepRow& row = lockstep_of(*state).rows[row_];
   row.pid.store(0, std::memory_order_release);
-  row.state.store(LockstepRow::kFree, std::memory_order_seq_cst);
+  row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kFree),
+                  std::memory_order_seq_cst);
   row_ = -1;
   lockstep_check(*state);  // the others may have waited for us alone
 }
@@ -658,7 +670,8 @@ bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> n
   if (has_data(context)) return false;
   row.deadline.store(next ? next->time_since_epoch().count() : kNever, std::memory_order_seq_cst);
   row.seen.store(published, std::memory_order_seq_cst);
-  row.state.store(LockstepRow::kIdle, std::memory_order_seq_cst);
+  row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kIdle),
+                  std::memory_order_seq_cst);
   lockstep_check(state);
   return true;
 }
@@ -666,7 +679,9 @@ bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> n
 void detail::LockstepParticipant::busy() noexcept {
   if (row_ < 0) return;
   ClockState& state = *g_state.load(std::memory_order_acquire);
-  lockstep_of(state).rows[row_].state.store(LockstepRow::kBusy, std::memory_order_seq_cst);
+  LockstepRow& row = lockstep_of(state).rows[row_];
+  row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kBusy),
+                  std::memory_order_seq_cst);
 }
 
 bool detail::begin_publish() noexcept {
@@ -685,7 +700,7 @@ void detail::end_publish(bool began) noexcept {
   // A busy participant checks when it goes idle; if none is busy (the
   // publisher is outside every loop), check now.
   for (const LockstepRow& row : ls.rows) {
-    if (row.state.load(std::memory_order_seq_cst) == LockstepRow::kBusy) return;
+    if (LockstepRow::phase(row.state.load(std::memory_order_seq_cst)) == LockstepRow::kBusy) return;
   }
   lockstep_check(*state);
 }

@@ -405,6 +405,60 @@ TEST_F(ClockTest, LockstepNeverJumpsWhileASampleIsInFlight) {
   ASSERT_TRUE(VirtualClock::set_stepped());
 }
 
+// A loop that stopped holds no lockstep time: run() returned, its place is
+// given up (and taken again if it runs again).
+TEST_F(ClockTest, AStoppedLoopNoLongerHoldsLockstepTime) {
+  auto node = Node::connect("stopped-loop-test");
+  ASSERT_TRUE(node);
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  auto loop = EventLoop::create();
+  ASSERT_TRUE(loop);
+  EXPECT_EQ(VirtualClock::status().participants, 1U);
+  loop->at(VirtualClock::now() + 1s, [&] { loop->stop(); });
+  ASSERT_TRUE(VirtualClock::set_lockstep());
+  ASSERT_TRUE(loop->run());  // jumps to its timer, which stops it
+  EXPECT_EQ(VirtualClock::status().participants, 0U) << "a stopped loop still holds lockstep time for the bus";
+  ASSERT_TRUE(VirtualClock::set_stepped());
+}
+
+// Reaping a dead process's lockstep place never frees a live one's: a
+// reaper that read the row before it was freed and claimed again fails its
+// compare-and-swap. Made to happen: a hook runs the second reaping and the
+// new claim inside the first one's window.
+TEST_F(ClockTest, ReapingADeadLoopsPlaceNeverFreesALiveOnesClaimedMeanwhile) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  static std::optional<detail::LockstepParticipant> newcomer;
+  static std::thread::id reaper;
+  reaper = std::this_thread::get_id();
+  bool fired = false;
+  static bool* fired_ptr = &fired;
+  for (int attempt = 0; attempt < 20 && !fired; ++attempt) {
+    // A process takes a place, goes idle and dies there.
+    const pid_t victim = ::fork();
+    ASSERT_GE(victim, 0);
+    if (victim == 0) {
+      auto place = detail::LockstepParticipant::join();
+      if (place) (void)place->idle(std::nullopt, [](void*) { return false; }, nullptr);
+      ::raise(SIGKILL);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(victim, &status, 0), victim);
+    detail::set_mid_reap_hook([] {
+      if (std::this_thread::get_id() != reaper) return;  // the daemon's janitor reaps too
+      detail::set_mid_reap_hook(nullptr);
+      detail::lockstep_housekeeping();  // another reaper frees the dead row…
+      newcomer.emplace(*detail::LockstepParticipant::join());  // …and a live loop claims it
+      (void)newcomer->idle(std::nullopt, [](void*) { return false; }, nullptr);  // as the dead one was: idle
+      *fired_ptr = true;
+    });
+    detail::lockstep_housekeeping();  // the first reaper, stopped in its window by the hook
+    detail::set_mid_reap_hook(nullptr);
+  }
+  ASSERT_TRUE(fired) << "the janitor reaped the dead loop first every time";
+  EXPECT_EQ(VirtualClock::status().participants, 1U) << "the live newcomer's place was freed";
+  newcomer.reset();
+}
+
 TEST_F(ClockTest, LockstepWithoutLoopsStandsAndRefusesAPastStop) {
   const auto t0 = VirtualClock::now();
   ASSERT_TRUE(VirtualClock::set_lockstep(t0 + 1h));

@@ -127,6 +127,8 @@ class LockstepParticipant {
   LockstepParticipant(LockstepParticipant&& other) noexcept : row_(other.row_) { other.row_ = -1; }
   LockstepParticipant& operator=(LockstepParticipant&& other) noexcept;
   ~LockstepParticipant();
+  /// True while it holds a place (false without a clock segment).
+  [[nodiscard]] bool joined() const noexcept { return row_ >= 0; }
 
   /// Going to wait for `next` (a deadline; nullopt: none) unless
   /// `has_data(context)`, checked after this call read the publish count,
