@@ -32,6 +32,8 @@ Result<SharedSegment> SharedSegment::create(const std::string& name, const Layou
     return fail(error == ENOSPC ? Errc::out_of_resources : Errc::system_error,
                 "cannot size " + path_of(name) + ": " + errno_text(error));
   }
+  struct stat st{};
+  const std::uint64_t identity = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (base == MAP_FAILED) return fail(Errc::system_error, "cannot map " + path_of(name) + ": " + errno_text(errno));
@@ -44,7 +46,7 @@ Result<SharedSegment> SharedSegment::create(const std::string& name, const Layou
   const ProcessId self = this_process();
   header->creator_pid = self.pid;
   header->creator_start_time = self.start_time;
-  return SharedSegment(base, size);
+  return SharedSegment(base, size, identity);
 }
 
 Result<SharedSegment> SharedSegment::open(const std::string& name, const Layout& layout) {
@@ -68,7 +70,7 @@ Result<SharedSegment> SharedSegment::open(const std::string& name, const Layout&
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (base == MAP_FAILED) return fail(Errc::system_error, "cannot map " + path + ": " + errno_text(errno));
-  SharedSegment segment(base, size);
+  SharedSegment segment(base, size, static_cast<std::uint64_t>(st.st_ino));
   const SegmentHeader& h = segment.header();
   if (h.magic != layout.magic) {
     return fail(Errc::invalid_argument, path + " is not a statebus " + layout.what +
@@ -95,13 +97,14 @@ Result<SharedSegment> SharedSegment::open(const std::string& name, const Layout&
 }
 
 SharedSegment::SharedSegment(SharedSegment&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)), size_(other.size_) {}
+    : base_(std::exchange(other.base_, nullptr)), size_(other.size_), identity_(other.identity_) {}
 
 SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
   if (this != &other) {
     if (base_ != nullptr) ::munmap(base_, size_);
     base_ = std::exchange(other.base_, nullptr);
     size_ = other.size_;
+    identity_ = other.identity_;
   }
   return *this;
 }
@@ -111,5 +114,20 @@ SharedSegment::~SharedSegment() {
 }
 
 void SharedSegment::unlink(const std::string& name) noexcept { ::shm_unlink(("/" + name).c_str()); }
+
+Result<void> SharedSegment::still_current(const std::string& name, std::uint64_t identity, const char* what) {
+  struct stat st{};
+  if (::stat(path_of(name).c_str(), &st) != 0) {
+    return fail(Errc::no_daemon, std::string("the bus's ") + what + " this process uses was removed (" + path_of(name) +
+                                     "): its daemon stopped or died; this process lost the bus: restart it once a "
+                                     "daemon runs again");
+  }
+  if (static_cast<std::uint64_t>(st.st_ino) != identity) {
+    return fail(Errc::no_daemon, std::string("the bus's ") + what + " this process uses (" + path_of(name) +
+                                     ") was replaced by a new daemon's; this process is still on the old bus: "
+                                     "restart it to join the new one");
+  }
+  return {};
+}
 
 }  // namespace statebus

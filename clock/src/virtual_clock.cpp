@@ -39,6 +39,7 @@ constexpr std::int64_t kNever = INT64_MAX;
 
 // The attached clock; null: real time. Set once per attach, read lock-free.
 std::atomic<ClockState*> g_state{nullptr};
+std::atomic<std::uint64_t> g_identity{0};  // the clock segment's file, for bus_health()
 std::mutex g_attach_mutex;
 
 double bits_to_double(std::uint64_t bits) noexcept {
@@ -332,6 +333,7 @@ Result<void> create_clock_segment() {
   store(state->slot[0], p);
   segment->publish_ready();
   std::lock_guard<std::mutex> guard(g_attach_mutex);
+  g_identity.store(segment->identity(), std::memory_order_relaxed);
   segment->keep_mapped();  // readers in this process may use it until exit
   g_state.store(state, std::memory_order_release);
   return {};
@@ -344,9 +346,15 @@ Result<void> VirtualClock::attach() {
   if (!segment) return tl::make_unexpected(segment.error());
   std::lock_guard<std::mutex> guard(g_attach_mutex);
   auto* state = static_cast<ClockState*>(segment->data());
+  g_identity.store(segment->identity(), std::memory_order_relaxed);
   segment->keep_mapped();  // now() may run on any thread until exit: never unmap
   g_state.store(state, std::memory_order_release);
   return {};
+}
+
+Result<void> VirtualClock::bus_health() {
+  if (g_state.load(std::memory_order_acquire) == nullptr) return {};  // real time alone: nothing to lose
+  return SharedSegment::still_current(detail::kClockSegmentName, g_identity.load(std::memory_order_relaxed), "clock");
 }
 
 std::int64_t detail::virtual_and_real_ns(std::int64_t& real) noexcept {

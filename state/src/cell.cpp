@@ -26,6 +26,7 @@ constexpr SharedSegment::Layout kLayout{detail::kStateMagic, detail::kStateMajor
                                         sizeof(StateSegmentData), "state segment"};
 
 std::atomic<StateSegmentData*> g_segment{nullptr};
+std::atomic<std::uint64_t> g_identity{0};  // the state segment's file, for bus_health()
 std::atomic<detail::StoreHook> g_mid_store_hook{nullptr};
 std::atomic<detail::StoreHook> g_mid_load_hook{nullptr};
 std::mutex g_attach_mutex;
@@ -42,6 +43,7 @@ Result<StateSegmentData*> attached() {
   // on virtual time too. (Without a clock segment the clock runs on real
   // time, as everywhere.)
   if (!VirtualClock::status().shared) (void)VirtualClock::attach();
+  g_identity.store(segment->identity(), std::memory_order_relaxed);
   g_segment.store(data, std::memory_order_release);
   return data;
 }
@@ -218,6 +220,7 @@ Result<void> create_state_segment() {
   auto segment = SharedSegment::create(detail::kStateSegmentName, kLayout);
   if (!segment) return tl::make_unexpected(segment.error());
   auto* data = new (segment->data()) StateSegmentData();
+  g_identity.store(segment->identity(), std::memory_order_relaxed);
   if (auto mutex = init_robust_mutex(&data->registry.lock); !mutex) return tl::make_unexpected(mutex.error());
   segment->publish_ready();
   std::lock_guard<std::mutex> guard(g_attach_mutex);
@@ -312,6 +315,11 @@ std::uint64_t UntypedCell::update(const std::function<bool(void*)>& change) cons
   const std::uint64_t version = load(value.data());  // no other writer now: the latest value
   if (!change(value.data())) return version;
   return store_locked(*header_, value.data(), size_);
+}
+
+Result<void> UntypedCell::bus_health() const {
+  return SharedSegment::still_current(detail::kStateSegmentName, g_identity.load(std::memory_order_relaxed),
+                                      "state cells");
 }
 
 std::uint64_t UntypedCell::version() const noexcept { return header_->version.load(std::memory_order_acquire); }

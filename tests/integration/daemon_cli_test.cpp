@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include "statebus/bus.hpp"
+#include "statebus/state/cell.hpp"
 #include "statebus/testing/bus_test.hpp"
+#include "test_messages.hpp"
 
 namespace statebus {
 namespace {
@@ -105,6 +107,33 @@ TEST_F(DaemonCommand, APausedDaemonIsNotJudgedWedgedWhenItGoesOn) {
   const std::string errors = sut.read_stderr(1s);
   EXPECT_FALSE(contains(errors, "no progress")) << errors;
   EXPECT_FALSE(contains(errors, "starting a new daemon")) << errors;
+}
+
+// A process that uses only cells and the clock (no Node, no EventLoop)
+// learns that its daemon stopped or was replaced, instead of going on
+// alone with the old segments.
+TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
+  auto first = start_daemon();
+  ASSERT_TRUE(first) << first.error().message();
+  auto cell = Cell<test::Counter>::open("test/split");
+  ASSERT_TRUE(cell) << cell.error().message();
+  EXPECT_TRUE(cell->bus_health());
+  EXPECT_TRUE(VirtualClock::bus_health());
+  ASSERT_TRUE(first->signal(SIGTERM));
+  ASSERT_TRUE(exited_with(first->wait(10s), 0));
+  const auto stopped = cell->bus_health();
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().code(), Errc::no_daemon);
+  EXPECT_TRUE(contains(stopped.error().message(), "was removed")) << stopped.error().message();
+
+  auto second = start_daemon();
+  ASSERT_TRUE(second) << second.error().message();
+  const auto replaced = cell->bus_health();
+  ASSERT_FALSE(replaced);
+  EXPECT_TRUE(contains(replaced.error().message(), "replaced by a new daemon")) << replaced.error().message();
+  const auto clock = VirtualClock::bus_health();
+  ASSERT_FALSE(clock);
+  EXPECT_TRUE(contains(clock.error().message(), "clock")) << clock.error().message();
 }
 
 TEST_F(DaemonCommand, StopsCleanlyOnSigint) {

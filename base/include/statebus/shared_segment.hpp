@@ -64,10 +64,20 @@ class SharedSegment {
   /// Removes /dev/shm/<name>; processes that mapped it keep their mapping.
   static void unlink(const std::string& name) noexcept;
 
+  /// Which file this is (its inode): a segment removed and created again by
+  /// a new daemon is another file under the same name.
+  [[nodiscard]] std::uint64_t identity() const noexcept { return identity_; }
+  /// Fails with `no_daemon`, saying so, once /dev/shm/<name> is no longer the
+  /// file `identity` names: its daemon stopped, died or was replaced, and a
+  /// process still on it is split from the bus. One stat() call.
+  static Result<void> still_current(const std::string& name, std::uint64_t identity, const char* what);
+
  private:
-  SharedSegment(void* base, std::size_t size) noexcept : base_(base), size_(size) {}
+  SharedSegment(void* base, std::size_t size, std::uint64_t identity) noexcept
+      : base_(base), size_(size), identity_(identity) {}
   void* base_ = nullptr;
   std::size_t size_ = 0;
+  std::uint64_t identity_ = 0;
 };
 
 }  // namespace statebus

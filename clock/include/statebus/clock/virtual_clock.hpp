@@ -64,6 +64,11 @@ struct VirtualClock {
   static Result<void> attach();
   /// Mode, rate and time now.
   static ClockStatus status() noexcept;
+  /// Fails with `no_daemon` once the clock this process uses is no longer
+  /// the bus's (its daemon stopped, died or was replaced): the process is
+  /// split from the bus and must restart. Node::bus_health() includes it.
+  /// Thread-safe; one stat() call.
+  static Result<void> bus_health();
 
   /// Blocks until virtual time reaches `deadline`, however it gets there:
   /// woken at once by any change of the clock, else by a real-time timeout

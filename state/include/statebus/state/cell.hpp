@@ -51,6 +51,12 @@ class UntypedCell {
   [[nodiscard]] std::uint64_t version() const noexcept;
   /// Waits until a store newer than `seen` or virtual time reaches `deadline`.
   bool wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept;
+  /// Fails with `no_daemon` once the cells this process uses are no longer
+  /// the bus's (their daemon stopped, died or was replaced): a process that
+  /// goes on reading and writing them is split from every process on the
+  /// new bus, so it must restart. Node::bus_health() includes it.
+  /// Thread-safe; one stat() call.
+  [[nodiscard]] Result<void> bus_health() const;
   /// The pid and start time of the last writer.
   [[nodiscard]] ProcessId last_writer() const noexcept;
   /// True while a writer is inside a store (or died there: the next store
@@ -123,6 +129,7 @@ class Cell : private UntypedCell {
   using UntypedCell::store_in_progress;
   using UntypedCell::name;
   using UntypedCell::version;
+  using UntypedCell::bus_health;
   using UntypedCell::wait_for_change_until;
   /// Waits up to `timeout` of virtual time for a store newer than `seen`;
   /// false on timeout. A futex wait: clock steps and stores wake it.
