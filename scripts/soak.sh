@@ -7,7 +7,9 @@
 #    (tests/integration/random_kill_test.cpp): the daemon repairs what each
 #    left (locks, chunks) and never wedges or restarts; the pools end at their
 #    baseline; repair latency and chunks given back are printed.
-# 2. The home demo, again and again for MINUTES: each run simulates 24 h in
+# 2. 20 000 random steps of the clock-and-cells stress
+#    (tests/integration/clock_state_stress_test.cpp; a failing seed is printed).
+# 3. The home demo, again and again for MINUTES: each run simulates 24 h in
 #    60 s while the sensor, the heating and the web process are SIGKILLed
 #    every ~2 s on average; each run must end "soak: ok" (no recorder gap, no
 #    reading the heating missed, no process restarted that was not killed,
@@ -20,10 +22,13 @@ minutes="${1:-10}"
 kills="${2:-1000}"
 scripts/setup-debian.sh
 cmake --preset release >/dev/null
-cmake --build --preset release --target random_kill_test statebus_home statebus_sensor statebus_heating statebus_web statebus_cli statebus_test_child
+cmake --build --preset release --target random_kill_test clock_state_stress_test statebus_home statebus_sensor statebus_heating statebus_web statebus_cli statebus_test_child
 
 echo "== ${kills} random SIGKILLs of a publisher, of a subscriber and of a process connecting"
 STATEBUS_RANDOM_KILLS="${kills}" build/release/tests/random_kill_test --gtest_brief=1
+
+echo "== the clock and cells under random changes and SIGKILLs: 20 000 steps"
+STATEBUS_STRESS_STEPS=20000 build/release/tests/clock_state_stress_test --gtest_brief=1
 
 echo "== the home demo under random SIGKILLs for ${minutes} min"
 out="$(pwd)/soak-out"

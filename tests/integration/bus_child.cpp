@@ -36,6 +36,7 @@
 //   state-write CELL          store Striped values (all words = i) until stdin closes; "writing"
 //                            first, "wrote N" at the end
 //   state-read CELL N         N loads of a Striped cell; "reads N torn T changes C"
+//   stress NAME SEED FILE    random clock and cell operations for the stress (stress_worker.hpp)
 //   clock-stall NAME         advance the (stepped) clock by 1 ns, stopping inside the change:
 //                            "inside a change", then wait there until killed
 //   clock-exclusive NAME N FILE   N advances of 1 ns; inside each change, count in FILE (a
@@ -78,6 +79,7 @@
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/private_bus.hpp"
+#include "stress_worker.hpp"
 #include "test_messages.hpp"
 
 namespace {
@@ -412,6 +414,9 @@ int main(int argc, char** argv) {
       if (!statebus::VirtualClock::advance(std::chrono::nanoseconds(1))) return 1;
       if (i % 4096 == 0) say("n");
     }
+  }
+  if (command == "stress" && argc == 5) {  // see stress_worker.hpp
+    return statebus::test::run_stress_worker(*node, static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)), argv[4]);
   }
   if (command == "clock-stall") {
     statebus::detail::set_mid_change_hook([] {
