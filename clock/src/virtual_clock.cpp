@@ -380,6 +380,13 @@ std::optional<std::chrono::nanoseconds> detail::real_time_until(VirtualClock::ti
   return std::nullopt;
 }
 
+namespace {
+std::atomic<std::uint64_t> g_slices_slept_out{0};
+}  // namespace
+
+void detail::note_slice_slept_out() noexcept { g_slices_slept_out.fetch_add(1, std::memory_order_relaxed); }
+std::uint64_t detail::slices_slept_out() noexcept { return g_slices_slept_out.load(std::memory_order_relaxed); }
+
 std::optional<std::chrono::nanoseconds> detail::wait_slice(VirtualClock::time_point deadline) noexcept {
   constexpr std::chrono::nanoseconds kMax = std::chrono::seconds(1);
   const auto left = real_time_until(deadline);
@@ -492,7 +499,9 @@ void VirtualClock::sleep_until(time_point deadline) noexcept {
     const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
     const auto slice = detail::wait_slice(deadline);
     if (!slice) return;
-    detail::futex_wait(state->wake, wake, slice->count());
+    if (!detail::futex_wait(state->wake, wake, slice->count()) && detail::wait_slice(deadline)) {
+      detail::note_slice_slept_out();
+    }
   }
 }
 

@@ -354,7 +354,9 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
     }
     const auto slice = detail::wait_slice(deadline);
     if (!slice) break;
-    detail::futex_wait(cell.wake, wake, slice->count());
+    if (!detail::futex_wait(cell.wake, wake, slice->count()) && detail::wait_slice(deadline)) {
+      detail::note_slice_slept_out();
+    }
   }
   detail::remove_clock_listener(listener);
   return changed;

@@ -27,9 +27,11 @@
 //   take-hold NAME CHANNEL N  take N Readings and keep them: "ready" once subscribed, "holding N"
 //                            once it holds N, then waits for stdin to close
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
-//   clock-churn NAME         advance the (stepped) clock by 1 ns, forever; "n" after every 4096
-//                            steps (to be killed at a random moment, mid-change or not)
-//   sleep-until NAME NS      print "sleeping", sleep to virtual time NS, print "woke <now>"
+//   clock-churn NAME         advance the (stepped) clock by 1 ns, forever, lingering ~20 µs inside
+//                            each change; "n" after every 1024 steps (to be killed at a random
+//                            moment, often mid-change)
+//   sleep-until NAME NS      print "sleeping", sleep to virtual time NS, print "woke <now> after
+//                            <n> slices slept out" (n > 0: a wake-up that should have come did not)
 //   monotonic NAME N         read the clock N times; "ok N" or "backwards by …"; exit 1 if so
 //   loop-ticks NAME          event loop with a 1 s timer; on a sample on test/report prints
 //                            "ticks N in order" and stops
@@ -293,7 +295,8 @@ int state_command(const std::string& command, const char* name, const char* arg,
         : std::string(extra) == "max"     ? statebus::VirtualClock::duration::max()
                                           : statebus::VirtualClock::duration(std::chrono::milliseconds(std::atoll(extra)));
     const bool changed = cell->wait_for_change(std::strtoull(arg, nullptr, 10), timeout);
-    say(changed ? "changed " + std::to_string(cell->version()) : "timeout");
+    say((changed ? "changed " + std::to_string(cell->version()) : std::string("timeout")) + " after " +
+        std::to_string(statebus::detail::slices_slept_out()) + " slices slept out");
     wait_for_stdin_to_close();
     return 0;
   }
@@ -410,9 +413,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "clock-churn") {
+    // Most of its time inside changes (a hook lingers there ~20 µs), so that
+    // a kill at a random moment often lands mid-change.
+    statebus::detail::set_mid_change_hook([] {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    });
     for (std::uint64_t i = 1;; ++i) {
       if (!statebus::VirtualClock::advance(std::chrono::nanoseconds(1))) return 1;
-      if (i % 4096 == 0) say("n");
+      if (i % 1024 == 0) say("n");
     }
   }
   if (command == "stress" && argc == 5) {  // see stress_worker.hpp
@@ -454,7 +464,8 @@ int main(int argc, char** argv) {
     const statebus::VirtualClock::time_point deadline{statebus::VirtualClock::duration(std::atoll(argv[3]))};
     say("sleeping");
     statebus::VirtualClock::sleep_until(deadline);
-    say("woke " + std::to_string(statebus::VirtualClock::now().time_since_epoch().count()));
+    say("woke " + std::to_string(statebus::VirtualClock::now().time_since_epoch().count()) + " after " +
+        std::to_string(statebus::detail::slices_slept_out()) + " slices slept out");
     wait_for_stdin_to_close();
     return 0;
   }

@@ -148,7 +148,8 @@ TEST_F(ClockStateStress, RandomChangesStoresWaitsLoopsAndKillsKeepEveryInvariant
     const auto now = VirtualClock::now();
     ASSERT_GE(now, last) << "time went back at step " << step;
     last = now;
-    EXPECT_FALSE(detail::clock_change_pending()) << "a change left pending after a read, step " << step;
+    // (now() returned: a change a killed writer left pending was finished by
+    // this read; a live worker may be inside a new one already.)
     const auto [value, version] = cell->load_versioned();
     ASSERT_TRUE(test::consistent(value)) << "a torn value at step " << step;
     ASSERT_EQ(value.words[0], version) << "a mislabelled value at step " << step;

@@ -140,6 +140,9 @@ TEST_F(RandomKills, PublishersKilledAtRandomMomentsNeverStopTheBus) {
     if (HasFatalFailure()) return;
   }
   check_and_report("a publishing process", kills, {&*sink});
+  // Kills landed inside publish(): the repairs above were needed, not idle.
+  EXPECT_GT(daemon_->repairs().locks_released - repairs_before_.locks_released, 0U)
+      << "no kill landed inside publish(): the test proved nothing about repairs";
 }
 
 TEST_F(RandomKills, SubscribersKilledAtRandomMomentsNeverStopTheBus) {

@@ -12,6 +12,7 @@
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "run_cli.hpp"
+#include "sleep_probe.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "test_messages.hpp"
 
@@ -158,8 +159,10 @@ TEST_F(StateTest, WaitForChangeWakesOnAStoreInAnotherProcess) {
   auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/wait", "1"});
   ASSERT_TRUE(waiter);
   ASSERT_EQ(waiter->read_line(10s), "waiting");
+  ASSERT_TRUE(test::sleeps_in_futex(waiter->pid(), 10s)) << "the waiter never went to sleep";
   cell->store(test::Counter{5});
-  EXPECT_EQ(waiter->read_line(10s), "changed 2");
+  // Woken by the store, not by its 1 s re-check: no slice slept out.
+  EXPECT_EQ(waiter->read_line(10s), "changed 2 after 0 slices slept out");
 }
 
 // A process that uses only cells (no Node, no explicit attach) waits on the
@@ -174,7 +177,8 @@ TEST_F(StateTest, AWaitInAProcessThatUsesOnlyCellsRunsOnVirtualTime) {
   ASSERT_EQ(waiter->read_line(10s), "waiting");
   EXPECT_FALSE(waiter->read_line(500ms)) << "it timed out on real time: 50 ms of virtual time never passed";
   ASSERT_TRUE(VirtualClock::advance(1s));
-  EXPECT_EQ(waiter->read_line(10s), "timeout");
+  const auto ended = waiter->read_line(10s);
+  EXPECT_EQ(ended.value_or("").rfind("timeout after ", 0), 0U) << ended.value_or("(nothing)");
 }
 
 // A reader preempted between reading the version and reading the copy it
@@ -204,7 +208,8 @@ TEST_F(StateTest, WaitForChangeWithTheLargestTimeoutWaitsForTheStore) {
   ASSERT_EQ(waiter->read_line(10s), "waiting");
   EXPECT_FALSE(waiter->read_line(500ms)) << "wait_for_change(duration::max()) returned at once";
   cell->store(test::Counter{7});
-  EXPECT_EQ(waiter->read_line(10s), "changed 2");
+  const auto ended = waiter->read_line(10s);
+  EXPECT_EQ(ended.value_or("").rfind("changed 2 after ", 0), 0U) << ended.value_or("(nothing)");
 }
 
 TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
@@ -214,11 +219,16 @@ TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
   ASSERT_TRUE(cell);
   const auto deadline = VirtualClock::now() + 10min;  // taken before the step, not racing it
   bool changed = true;
-  std::thread waiter([&] { changed = cell->wait_for_change_until(1, deadline); });
+  VirtualClock::time_point returned_at{};
+  std::thread waiter([&] {
+    changed = cell->wait_for_change_until(1, deadline);
+    returned_at = VirtualClock::now();
+  });
   ASSERT_TRUE(VirtualClock::advance(5min));
   ASSERT_TRUE(VirtualClock::advance(6min));
   waiter.join();
   EXPECT_FALSE(changed);
+  EXPECT_GE(returned_at, deadline) << "the wait returned before its virtual deadline";
 }
 
 TEST_F(StateTest, AFullRegistryIsAnErrorNotACrash) {
