@@ -1,5 +1,7 @@
 #include "statebus/shared_segment.hpp"
 
+#include "statebus/bus_access.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -22,9 +24,9 @@ std::string path_of(const std::string& name) { return "/dev/shm/" + name; }
 Result<SharedSegment> SharedSegment::create(const std::string& name, const Layout& layout) {
   const std::size_t size = 64 + layout.data_size;
   ::shm_unlink(("/" + name).c_str());  // a stale one: its creator is gone (the caller holds the daemon lock)
-  const int fd = ::shm_open(("/" + name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  const int fd = ::shm_open(("/" + name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, detail::kBusFileMode);
   if (fd < 0) return fail(Errc::system_error, "cannot create " + path_of(name) + ": " + errno_text(errno));
-  ::fchmod(fd, 0666);  // every user's processes read and drive the clock
+  ::fchmod(fd, detail::kBusFileMode);  // the daemon's user and group, as iceoryx's segments (whatever the umask)
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
     const int error = errno;
     ::close(fd);
@@ -53,6 +55,7 @@ Result<SharedSegment> SharedSegment::open(const std::string& name, const Layout&
   const std::string path = path_of(name);
   const int fd = ::shm_open(("/" + name).c_str(), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) {
+    if (errno == EACCES) return tl::make_unexpected(detail::not_in_bus_group(path));
     if (errno == ENOENT) {
       return fail(Errc::no_daemon, std::string("no ") + layout.what + " (" + path +
                                        "): start the bus with `statebus daemon`");

@@ -79,6 +79,14 @@ Result<void> ensure_run_dir() {
     return fail(Errc::system_error,
                 std::string(detail::kRunDir) + " exists but is not a directory; remove it and start again");
   }
+  // Files in a directory another user controls could be replaced under us:
+  // only our own or root's will do.
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return fail(Errc::not_permitted, std::string(detail::kRunDir) + " belongs to uid " + std::to_string(st.st_uid) +
+                                         ", not to this user (uid " + std::to_string(::geteuid()) +
+                                         ") or root: the daemon does not trust files in a directory another user "
+                                         "controls; remove it (as its owner or root) and start again");
+  }
   // Every user's nodes put their name locks here, like /tmp itself.
   if (st.st_uid == ::geteuid()) ::chmod(detail::kRunDir, 01777);
   return {};

@@ -16,6 +16,7 @@
 #include "iceoryx.hpp"
 #include "iceoryx_posh/runtime/posh_runtime.hpp"
 #include "paths.hpp"
+#include "statebus/bus_access.hpp"
 #include "roudi_socket.hpp"
 #include "statebus/bus/daemon.hpp"
 #include "statebus/bus/names.hpp"
@@ -48,6 +49,11 @@ Result<DaemonInfo> wait_for_daemon(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto info = find_daemon();
+    // A bus of another user and group: say so, instead of "does not answer"
+    // (its socket and memory are closed to this process).
+    if (auto access = detail::check_bus_access(detail::kIceoryxMgmtShm); info && !access) {
+      return tl::make_unexpected(access.error());
+    }
     if (info && detail::roudi_socket_bound()) return info;
     if (std::chrono::steady_clock::now() >= deadline) {
       if (!info) return info;
