@@ -364,8 +364,11 @@ bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
     // Every clock change wakes us through the trigger.
     const auto slice = wait_slice(deadline);
     if (!slice) return false;
-    core.virtual_wait->waitset.timedWait(
-        iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count())));
+    if (core.virtual_wait->waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count())))
+            .empty() &&
+        wait_slice(deadline)) {
+      note_slice_slept_out();  // neither data nor a clock change came for a whole slice
+    }
   }
 }
 

@@ -230,15 +230,17 @@ TEST_F(ClockTest, SubscriberWaitOnVirtualTimeEndsWhenAStepCrossesTheDeadline) {
   ASSERT_TRUE(sut);
   ASSERT_TRUE(VirtualClock::set_stepped());
   const auto deadline = VirtualClock::now() + 10min;
-  std::atomic<bool> waiting{false};
+  std::atomic<pid_t> waiting{0};
   std::atomic<bool> returned{false};
   bool result = true;
+  const auto slept_out = detail::slices_slept_out();
   std::thread waiter([&] {
-    waiting = true;
+    waiting = static_cast<pid_t>(::gettid());
     result = sut->wait_until(deadline);
     returned = true;
   });
-  while (!waiting) std::this_thread::yield();
+  while (waiting == 0) std::this_thread::yield();
+  ASSERT_TRUE(test::sleeps_in_futex(::getpid(), 10s, waiting)) << "the waiter never went to sleep";
 
   ASSERT_TRUE(VirtualClock::advance(5min));
   EXPECT_FALSE(returned.load()) << "5 of 10 virtual minutes: still waiting";
@@ -247,6 +249,7 @@ TEST_F(ClockTest, SubscriberWaitOnVirtualTimeEndsWhenAStepCrossesTheDeadline) {
 
   EXPECT_FALSE(result) << "no data came: the deadline ended the wait";
   EXPECT_GE(VirtualClock::now(), deadline);
+  EXPECT_EQ(detail::slices_slept_out(), slept_out) << "woken by its 1 s re-check, not by the step";
 }
 
 TEST_F(ClockTest, SubscriberWaitOnVirtualTimeReturnsWhenDataArrives) {
@@ -257,13 +260,21 @@ TEST_F(ClockTest, SubscriberWaitOnVirtualTimeReturnsWhenDataArrives) {
   ASSERT_TRUE(pub && sut && pub->wait_for_subscribers(10s));
   ASSERT_TRUE(VirtualClock::set_stepped());  // time stands: only data can end the wait
   bool result = false;
-  std::thread waiter([&] { result = sut->wait_until(VirtualClock::now() + 1h); });
+  std::atomic<pid_t> waiting{0};
+  const auto slept_out = detail::slices_slept_out();
+  std::thread waiter([&] {
+    waiting = static_cast<pid_t>(::gettid());
+    result = sut->wait_until(VirtualClock::now() + 1h);
+  });
+  while (waiting == 0) std::this_thread::yield();
+  ASSERT_TRUE(test::sleeps_in_futex(::getpid(), 10s, waiting)) << "the waiter never went to sleep";
 
   ASSERT_TRUE(pub->publish(test::Reading{}));
   waiter.join();
 
   EXPECT_TRUE(result);
   EXPECT_TRUE(sut->take());
+  EXPECT_EQ(detail::slices_slept_out(), slept_out) << "woken by its 1 s re-check, not by the data";
 }
 
 TEST_F(ClockTest, WaitSetOnVirtualTimeEndsAtTheStepOrWithData) {
@@ -281,7 +292,9 @@ TEST_F(ClockTest, WaitSetOnVirtualTimeEndsAtTheStepOrWithData) {
 
   const auto deadline = VirtualClock::now() + 1h;
   std::vector<std::size_t> timed_out{99};
-  std::thread stepper([&] {  // two steps: the second crosses the deadline
+  const auto slept_out = detail::slices_slept_out();
+  std::thread stepper([&] {  // two steps, once this thread sleeps: the second crosses the deadline
+    ASSERT_TRUE(test::sleeps_in_futex(::getpid(), 10s)) << "the waiter never went to sleep";
     ASSERT_TRUE(VirtualClock::advance(30min));
     ASSERT_TRUE(VirtualClock::advance(31min));
   });
@@ -289,6 +302,7 @@ TEST_F(ClockTest, WaitSetOnVirtualTimeEndsAtTheStepOrWithData) {
   stepper.join();
   EXPECT_TRUE(timed_out.empty());
   EXPECT_GE(VirtualClock::now(), deadline);
+  EXPECT_EQ(detail::slices_slept_out(), slept_out) << "woken by its 1 s re-check, not by the step";
 
   ASSERT_TRUE(pub->publish(test::Reading{}));
   const auto ready = waitset->wait_until(VirtualClock::now() + 1h);  // time stands: data ends it

@@ -12,10 +12,10 @@
 
 namespace statebus::test {
 
-/// True once the main thread of `pid` sleeps in a futex wait; false if it
-/// does not within `timeout`.
-inline bool sleeps_in_futex(pid_t pid, std::chrono::milliseconds timeout) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/wchan";
+/// True once thread `tid` (default: the main thread) of `pid` sleeps in a
+/// futex wait; false if it does not within `timeout`.
+inline bool sleeps_in_futex(pid_t pid, std::chrono::milliseconds timeout, pid_t tid = 0) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid != 0 ? tid : pid) + "/wchan";
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     std::string where;
