@@ -317,6 +317,10 @@ std::uint64_t UntypedCell::update(const std::function<bool(void*)>& change) cons
   return store_locked(*header_, value.data(), size_);
 }
 
+bool detail::cell_may_have_sleepers(const UntypedCell& cell) noexcept {
+  return cell.header_->waiters.load(std::memory_order_seq_cst) != 0;
+}
+
 Result<void> UntypedCell::bus_health() const {
   return SharedSegment::still_current(detail::kStateSegmentName, g_identity.load(std::memory_order_relaxed),
                                       "state cells");

@@ -212,6 +212,24 @@ TEST_F(StateTest, WaitForChangeWithTheLargestTimeoutWaitsForTheStore) {
   EXPECT_EQ(ended.value_or("").rfind("changed 2 after ", 0), 0U) << ended.value_or("(nothing)");
 }
 
+// A waiter killed while it waits leaves no debt: the next store wakes
+// nobody in vain after that (it used to pay a futex wake-up for ever).
+TEST_F(StateTest, AWaiterKilledWhileWaitingCostsAtMostOneWakeUp) {
+  auto cell = Cell<test::Counter>::open("test/killed-waiter");
+  ASSERT_TRUE(cell);
+  const auto untyped = UntypedCell::open("test/killed-waiter");
+  ASSERT_TRUE(untyped);
+  auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/killed-waiter", "1"});
+  ASSERT_TRUE(waiter);
+  ASSERT_EQ(waiter->read_line(10s), "waiting");
+  ASSERT_TRUE(test::sleeps_in_futex(waiter->pid(), 10s)) << "the waiter never went to sleep";
+  ASSERT_TRUE(detail::cell_may_have_sleepers(*untyped));
+  ASSERT_TRUE(waiter->signal(SIGKILL));
+  ASSERT_TRUE(waiter->wait(10s));
+  cell->store(test::Counter{2});  // one wake-up, for nobody
+  EXPECT_FALSE(detail::cell_may_have_sleepers(*untyped)) << "every later store would pay a futex wake-up";
+}
+
 TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::attach());
   ASSERT_TRUE(VirtualClock::set_stepped());
