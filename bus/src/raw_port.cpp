@@ -364,11 +364,10 @@ bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
     // Every clock change wakes us through the trigger.
     const auto slice = wait_slice(deadline);
     if (!slice) return false;
-    if (core.virtual_wait->waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count())))
-            .empty() &&
-        wait_slice(deadline)) {
-      note_slice_slept_out();  // neither data nor a clock change came for a whole slice
-    }
+    const bool woken = !core.virtual_wait->waitset
+                            .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count())))
+                            .empty();
+    note_sleep(woken, *slice);
   }
 }
 

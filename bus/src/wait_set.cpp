@@ -89,10 +89,9 @@ std::vector<std::size_t> WaitSet::wait_until(VirtualClock::time_point deadline) 
     if (!ready.empty()) return ready;
     const auto slice = detail::wait_slice(deadline);
     if (!slice) return ready;
-    if (impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count()))).empty() &&
-        detail::wait_slice(deadline)) {
-      detail::note_slice_slept_out();  // neither data nor a clock change came for a whole slice
-    }
+    const bool woken =
+        !impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count()))).empty();
+    detail::note_sleep(woken, *slice);
   }
 }
 

@@ -17,6 +17,10 @@ void set_mid_change_hook(ChangeHook hook) noexcept;
 /// belong to a dead process, before it is freed.
 void set_mid_reap_hook(ChangeHook hook) noexcept;
 
+/// The same in the process's clock watcher, once, before its first look at
+/// the clock (the watcher starts with the first listener).
+void set_watcher_start_hook(ChangeHook hook) noexcept;
+
 /// True while the bus's clock has a change pending (its change count is odd):
 /// a writer is inside, or one died there and nobody has finished it yet.
 bool clock_change_pending() noexcept;

@@ -114,6 +114,7 @@ void remember_rate(Params& p) noexcept {
 
 std::atomic<detail::ChangeHook> g_mid_change_hook{nullptr};
 std::atomic<detail::ChangeHook> g_mid_reap_hook{nullptr};
+std::atomic<detail::ChangeHook> g_watcher_start_hook{nullptr};
 
 void wake_all(ClockState& state) noexcept {
   state.wake.fetch_add(1, std::memory_order_release);
@@ -315,6 +316,9 @@ std::string_view to_string(ClockMode mode) noexcept {
 
 void detail::set_mid_change_hook(ChangeHook hook) noexcept { g_mid_change_hook.store(hook, std::memory_order_relaxed); }
 void detail::set_mid_reap_hook(ChangeHook hook) noexcept { g_mid_reap_hook.store(hook, std::memory_order_relaxed); }
+void detail::set_watcher_start_hook(ChangeHook hook) noexcept {
+  g_watcher_start_hook.store(hook, std::memory_order_relaxed);
+}
 
 bool detail::clock_change_pending() noexcept {
   const ClockState* state = g_state.load(std::memory_order_acquire);
@@ -384,11 +388,13 @@ namespace {
 std::atomic<std::uint64_t> g_slices_slept_out{0};
 }  // namespace
 
-void detail::note_slice_slept_out() noexcept { g_slices_slept_out.fetch_add(1, std::memory_order_relaxed); }
+void detail::note_sleep(bool woken, std::chrono::nanoseconds slice) noexcept {
+  if (!woken && slice >= std::chrono::seconds(1)) g_slices_slept_out.fetch_add(1, std::memory_order_relaxed);
+}
 std::uint64_t detail::slices_slept_out() noexcept { return g_slices_slept_out.load(std::memory_order_relaxed); }
 
 std::optional<std::chrono::nanoseconds> detail::wait_slice(VirtualClock::time_point deadline) noexcept {
-  constexpr std::chrono::nanoseconds kMax = std::chrono::seconds(1);
+  constexpr std::chrono::nanoseconds kMax = std::chrono::seconds(1);  // note_sleep() knows this cap
   const auto left = real_time_until(deadline);
   if (left && left->count() <= 0) return std::nullopt;
   return left ? std::min(*left, kMax) : kMax;
@@ -417,6 +423,7 @@ Listeners& listeners() {
 void watch_clock() {
   std::uint32_t seen = 0;
   bool first = true;
+  if (const detail::ChangeHook hook = g_watcher_start_hook.load(std::memory_order_relaxed)) hook();
   for (;;) {
     ClockState* state = g_state.load(std::memory_order_acquire);
     if (state == nullptr) {
@@ -499,9 +506,7 @@ void VirtualClock::sleep_until(time_point deadline) noexcept {
     const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
     const auto slice = detail::wait_slice(deadline);
     if (!slice) return;
-    if (!detail::futex_wait(state->wake, wake, slice->count()) && detail::wait_slice(deadline)) {
-      detail::note_slice_slept_out();
-    }
+    detail::note_sleep(detail::futex_wait(state->wake, wake, slice->count()), *slice);
   }
 }
 

@@ -358,9 +358,7 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
     }
     const auto slice = detail::wait_slice(deadline);
     if (!slice) break;
-    if (!detail::futex_wait(cell.wake, wake, slice->count()) && detail::wait_slice(deadline)) {
-      detail::note_slice_slept_out();
-    }
+    detail::note_sleep(detail::futex_wait(cell.wake, wake, slice->count()), *slice);
   }
   detail::remove_clock_listener(listener);
   return changed;

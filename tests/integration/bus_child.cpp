@@ -46,6 +46,9 @@
 //   state-stall CELL          store BigStriped values: "inside a store" once the first store is
 //                            half written, then wait there until killed
 //   state-increment CELL N    N read-modify-writes adding 1 to a Counter; "done"
+//   state-wait-first CELL VERSION  a first wait for a change (1 s of virtual time) that a step
+//                            crosses just before the clock watcher's first look; "timeout after
+//                            <n> slices slept out"
 //   state-wait CELL VERSION [MS]   "waiting", then wait for a store newer than VERSION (at most MS
 //                            of virtual time, default 1 h); "changed V" or "timeout"
 //   lockstep-ping NAME T0 SPAN   loops from virtual time T0 (ns) to T0 + SPAN (ns): a ping every
@@ -81,6 +84,7 @@
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/private_bus.hpp"
+#include "sleep_probe.hpp"
 #include "stress_worker.hpp"
 #include "test_messages.hpp"
 
@@ -283,6 +287,22 @@ int state_command(const std::string& command, const char* name, const char* arg,
     for (long i = 0; i < n; ++i) cell->update([](Counter& c) { ++c.value; });
     say("done");
     wait_for_stdin_to_close();
+    return 0;
+  }
+  if (command == "state-wait-first" && arg != nullptr) {
+    // The first wait of this process on virtual time, while the clock
+    // stands: its watcher thread, before its first look, waits until this
+    // thread sleeps and steps the clock past the deadline.
+    auto cell = statebus::Cell<Counter>::open(name);
+    if (!cell) return fail_with(cell.error());
+    statebus::detail::set_watcher_start_hook([] {
+      if (!statebus::test::sleeps_in_futex(::getpid(), std::chrono::seconds(10))) return;
+      (void)statebus::VirtualClock::advance(std::chrono::seconds(2));
+    });
+    const bool changed = cell->wait_for_change_until(std::strtoull(arg, nullptr, 10),
+                                                     statebus::VirtualClock::now() + std::chrono::seconds(1));
+    say(std::string(changed ? "changed" : "timeout") + " after " +
+        std::to_string(statebus::detail::slices_slept_out()) + " slices slept out");
     return 0;
   }
   if (command == "state-wait" && arg != nullptr) {

@@ -230,6 +230,18 @@ TEST_F(StateTest, AWaiterKilledWhileWaitingCostsAtMostOneWakeUp) {
   EXPECT_FALSE(detail::cell_may_have_sleepers(*untyped)) << "every later store would pay a futex wake-up";
 }
 
+// The clock watcher's first look tells the listeners: a step made between
+// a process's first wait and that look wakes the waiter at once, instead
+// of after its 1 s re-check. Made to happen: a hook steps the clock there.
+TEST_F(StateTest, AStepJustBeforeTheClockWatchersFirstLookWakesTheFirstWaiter) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  auto cell = Cell<test::Counter>::open("test/first-wait");
+  ASSERT_TRUE(cell);
+  auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait-first", "test/first-wait", "1"});
+  ASSERT_TRUE(waiter);
+  EXPECT_EQ(waiter->read_line(10s), "timeout after 0 slices slept out") << waiter->describe();
+}
+
 TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::attach());
   ASSERT_TRUE(VirtualClock::set_stepped());

@@ -106,10 +106,11 @@ std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
 /// (≤ 0: reached); nothing while the clock stands (stepped or paused), when
 /// only a change can move it.
 std::optional<std::chrono::nanoseconds> real_time_until(VirtualClock::time_point deadline) noexcept;
-/// A wait on virtual time (sleep_until, a cell's wait) slept a whole slice
-/// with its deadline still ahead: a wake-up that should have come did not,
-/// or nothing changed for a second. Counted per process, for tests.
-void note_slice_slept_out() noexcept;
+/// Called by a wait on virtual time after each sleep of `slice`: one that
+/// was not woken and slept a whole re-check slice (the 1 s cap, not the time
+/// left to its deadline) is counted: a wake-up that should have come did
+/// not, or nothing changed for a second. Per process, for tests.
+void note_sleep(bool woken, std::chrono::nanoseconds slice) noexcept;
 std::uint64_t slices_slept_out() noexcept;
 
 /// How long a wait for virtual time `deadline` should sleep in real time
