@@ -1,5 +1,6 @@
 #include "chunk_reclaimer.hpp"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "iceoryx.hpp"
@@ -144,6 +145,18 @@ void add_entries(Referenced& referenced, const List& list) {
   for (const auto& entry : list.*member(Tag{})) add(referenced, entry);
 }
 
+// False only if the subscriber's queue surely holds nothing. A port that is
+// being created or destroyed may have a queue whose type and contents do not
+// agree (VariantQueue::empty() would then dereference null): it may hold.
+bool queue_may_hold(SubscriberData& port) {
+  auto& fifo = port.m_chunkReceiverData.m_queue.getUnderlyingFiFo();
+  if (const auto* queue = fifo.template get_at_index<0>()) return !queue->empty();
+  if (const auto* queue = fifo.template get_at_index<1>()) return !queue->empty();
+  if (const auto* queue = fifo.template get_at_index<2>()) return !queue->empty();
+  if (const auto* queue = fifo.template get_at_index<3>()) return !queue->empty();
+  return true;
+}
+
 std::string channel_of(const iox::popo::BasePortData& port) {
   const auto& service = port.m_serviceDescription;
   return std::string(service.getServiceIDString().c_str()) + "/" + service.getInstanceIDString().c_str() + "/" +
@@ -179,7 +192,10 @@ ChunksReclaimed ChunkReclaimer::scan(Clock::time_point now) {
     const auto& sender = port->m_chunkSenderData;
     add_entries<LoanedEntries>(referenced, sender.m_chunksInUse);
     add(referenced, sender.m_lastChunkUnmanaged);
-    for (const auto& chunk : sender.m_history) add(referenced, chunk);
+    // A port being created or destroyed may show any size: read no further than the capacity.
+    const auto& history = sender.m_history;
+    const auto* entries = history.begin();
+    for (std::uint64_t i = 0; i < std::min<std::uint64_t>(history.size(), history.capacity()); ++i) add(referenced, entries[i]);
     channels_.try_emplace(static_cast<std::uint64_t>(port->m_uniqueId), channel_of(*port));
   }
   for (SubscriberData* port : subscribers) add_entries<HeldEntries>(referenced, port->m_chunkReceiverData.m_chunksInUse);
@@ -210,7 +226,7 @@ ChunksReclaimed ChunkReclaimer::scan(Clock::time_point now) {
     if (stopped(port->m_runtimeName)) busy_channels.insert(channel_of(*port));
   }
   for (SubscriberData* port : subscribers) {
-    if (!port->m_chunkReceiverData.m_queue.empty() || stopped(port->m_runtimeName)) {
+    if (queue_may_hold(*port) || stopped(port->m_runtimeName)) {
       busy_channels.insert(channel_of(*port));
       any_busy = true;
     }
