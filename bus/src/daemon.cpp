@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -296,6 +298,13 @@ constexpr std::chrono::milliseconds kMinWedgeTimeout{500};
 
 }  // namespace
 
+namespace {
+// The daemon whose janitor runs in this process, and how to stop it.
+std::mutex g_running_mutex;
+void* g_running = nullptr;
+void (*g_stop_running)(void*) = nullptr;
+}  // namespace
+
 struct Daemon::Impl {
   detail::FileLock lock;
   std::vector<std::string> removed;
@@ -330,6 +339,18 @@ struct Daemon::Impl {
   }
 
   void start_janitor() {
+    {
+      // At exit the janitor stops before any static it uses (spdlog's
+      // registry) is destroyed, however the daemon itself is held.
+      std::lock_guard<std::mutex> guard(g_running_mutex);
+      g_running = this;
+      g_stop_running = [](void* impl) { static_cast<Impl*>(impl)->join_janitor(); };
+      static const int registered = std::atexit([] {
+        std::lock_guard<std::mutex> running(g_running_mutex);
+        if (g_running != nullptr) g_stop_running(std::exchange(g_running, nullptr));
+      });
+      (void)registered;
+    }
     auto pool = components->rouDiMemoryManager.portPool();
     if (pool.has_value()) {
       doctor.emplace(**pool);
@@ -395,16 +416,27 @@ struct Daemon::Impl {
     ::unlink(detail::kRoudiUniqueLock);
   }
 
-  void stop() noexcept {
-    if (janitor.joinable()) {
-      {
-        std::lock_guard<std::mutex> guard(janitor_mutex);
-        janitor_stop = true;
-      }
-      janitor_wake.notify_all();
-      janitor.join();
-      detail::register_port_pool(nullptr);
+  void join_janitor() noexcept {
+    if (!janitor.joinable()) return;
+    {
+      std::lock_guard<std::mutex> guard(janitor_mutex);
+      janitor_stop = true;
     }
+    janitor_wake.notify_all();
+    janitor.join();
+    detail::register_port_pool(nullptr);
+  }
+
+  void stop_janitor() noexcept {
+    {
+      std::lock_guard<std::mutex> guard(g_running_mutex);
+      if (g_running == this) g_running = nullptr;
+    }
+    join_janitor();
+  }
+
+  void stop() noexcept {
+    stop_janitor();
     if (!lock.held()) return;
     ::unlink(detail::kDaemonInfo);
     remove_clock_segment();
