@@ -474,11 +474,11 @@ struct Daemon::Impl {
 
 Result<Daemon> Daemon::start(DaemonOptions options) {
   const auto started = Clock::now();
-  // spdlog's registry (a function-local static) must exist before this
-  // daemon does: held in a static itself, the daemon is then destroyed, and
-  // its janitor joined, before the registry. Created first by the janitor's
-  // first warning, the registry went first at exit while the janitor still
-  // logged (a crash at exit, LockRepair under load).
+  // spdlog's registry (a function-local static) must exist before the
+  // janitor's exit handler is registered, so that the handler (which stops
+  // the janitor) runs before the registry is destroyed. Created first by the
+  // janitor's first warning, the registry went first at exit while the
+  // janitor still logged (a crash at exit, LockRepair under load).
   (void)spdlog::default_logger_raw();
   if (auto valid = validate(options.memory); !valid) return tl::make_unexpected(valid.error());
   if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "lock_doctor.hpp"  // bus/src: finds a port's lock
+#include "env_count.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/testing/bus_test.hpp"
 
@@ -26,11 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 
-int kills_to_make() {
-  const char* text = std::getenv("STATEBUS_MID_PUBLISH_KILLS");
-  const int kills = text ? std::atoi(text) : 100;
-  return kills > 0 ? kills : 100;
-}
+int kills_to_make() { return static_cast<int>(test::env_count("STATEBUS_MID_PUBLISH_KILLS", 100)); }
 
 class ChunkReclaim : public testing::BusTest {
  protected:

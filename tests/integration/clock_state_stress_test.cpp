@@ -23,7 +23,8 @@
 
 #include <gtest/gtest.h>
 
-#include "change_hook.hpp"  // clock/src: a hook inside every change of the clock
+#include "change_hook.hpp"
+#include "env_count.hpp"  // clock/src: a hook inside every change of the clock
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
@@ -36,18 +37,14 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 
-unsigned long from_env(const char* name, unsigned long otherwise) {
-  const char* text = std::getenv(name);
-  return text != nullptr ? std::strtoul(text, nullptr, 10) : otherwise;
-}
 
 std::atomic<int>* g_counters = nullptr;  // shared with the workers: [0] writers inside, [1] overlaps
 
 class ClockStateStress : public testing::BusTest {};
 
 TEST_F(ClockStateStress, RandomChangesStoresWaitsLoopsAndKillsKeepEveryInvariant) {
-  const unsigned seed = static_cast<unsigned>(from_env("STATEBUS_STRESS_SEED", std::random_device{}()));
-  const unsigned long steps = from_env("STATEBUS_STRESS_STEPS", 300);
+  const unsigned seed = static_cast<unsigned>(test::env_count("STATEBUS_STRESS_SEED", std::random_device{}()));
+  const unsigned long steps = test::env_count("STATEBUS_STRESS_STEPS", 300);
   std::printf("stress seed %u, %lu steps (replay: STATEBUS_STRESS_SEED=%u STATEBUS_STRESS_STEPS=%lu)\n", seed, steps,
               seed, steps);
   SCOPED_TRACE("seed " + std::to_string(seed));

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "env_count.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/testing/bus_test.hpp"
 
@@ -24,11 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 
-int kills_to_make() {
-  const char* text = std::getenv("STATEBUS_RANDOM_KILLS");
-  const int kills = text ? std::atoi(text) : 30;
-  return kills > 0 ? kills : 30;
-}
+int kills_to_make() { return static_cast<int>(test::env_count("STATEBUS_RANDOM_KILLS", 30)); }
 
 class RandomKills : public testing::BusTest {
  protected:
