@@ -456,6 +456,16 @@ Result<void> decode_value(const FieldSchema& f, const std::string& where, const 
 Result<void> decode_struct(const std::vector<FieldSchema>& fields, const std::string& where, const json& in,
                            unsigned char* base) {
   if (!in.is_object()) return fail(Errc::invalid_argument, in_quotes(where) + " is not a JSON object");
+  // A key that names no field is a typo or another type's value: refuse it
+  // rather than store a value the sender did not mean.
+  for (const auto& item : in.items()) {
+    const bool known = std::any_of(fields.begin(), fields.end(), [&](const FieldSchema& f) { return f.name == item.key(); });
+    if (!known) {
+      const std::string at = where.empty() ? item.key() : where + "." + item.key();
+      return fail(Errc::invalid_argument,
+                  "unknown field " + in_quotes(at) + "; the fields are: " + field_names(fields, where.empty() ? "" : where + "."));
+    }
+  }
   for (const FieldSchema& f : fields) {
     const std::string at = where.empty() ? f.name : where + "." + f.name;
     const auto found = in.find(f.name);

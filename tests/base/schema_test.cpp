@@ -378,6 +378,8 @@ TEST(Schema, ParseJsonNamesTheBrokenFieldAndLeavesDataUnchanged) {
       {with(R"("inner":{"a":7,"flag":true})", R"("inner":{"a":7})"), "inner.flag"},
       {with(R"("mode":"heat")", R"("mode":"cool")"), "mode"},
       {with(R"("room":"living")", R"("room":[1])"), "room"},
+      {with(R"("inner":{"a":7,)", R"("inner":{"a":7,"b":1,)"), "unknown field 'inner.b'"},
+      {with(R"({)", R"({"celsius":1,)"), "unknown field 'celsius'"},
       {"{not json", "not valid JSON"},
       {"[1,2]", "not a JSON object"},
   };

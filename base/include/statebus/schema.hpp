@@ -67,8 +67,9 @@ struct Schema {
 
   /// The inverse of render_json: fills the `size` bytes at `data` from a
   /// JSON object with every field (enums by name or number, non-finite
-  /// floats as null). Fails with invalid_argument naming the first missing,
-  /// malformed or out-of-range field; `data` is unchanged then.
+  /// floats as null) and no other key. Fails with invalid_argument naming
+  /// the first missing, unknown, malformed or out-of-range field; `data` is
+  /// unchanged then.
   Result<void> parse_json(std::string_view json, void* data) const;
 
   /// Sets one field of the `size` bytes at `data` from text, as a user types
