@@ -209,6 +209,7 @@ bool RawPublisher::wait_for_subscribers(std::chrono::nanoseconds timeout) const 
 const std::string& RawPublisher::channel() const noexcept { return impl_->channel; }
 std::uint32_t RawPublisher::max_payload() const noexcept { return impl_->max_payload; }
 std::uint64_t RawPublisher::published() const noexcept { return impl_->sequence; }
+std::uint64_t RawPublisher::port_id() const noexcept { return impl_->port_id; }
 
 // ---- subscriber ------------------------------------------------------------
 

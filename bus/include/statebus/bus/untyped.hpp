@@ -88,6 +88,9 @@ class UntypedPublisher {
   }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
   [[nodiscard]] std::uint64_t published() const noexcept { return port_.published(); }
+  /// The port number its samples carry (SampleHeader::publisher_port): how a
+  /// subscriber in the same process tells its own samples from others'.
+  [[nodiscard]] std::uint64_t port_id() const noexcept { return port_.port_id(); }
 
  private:
   explicit UntypedPublisher(detail::RawPublisher port) noexcept : port_(std::move(port)) {}

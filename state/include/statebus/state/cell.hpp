@@ -41,6 +41,11 @@ class UntypedCell {
   /// Opens an existing cell. Fails with no_daemon, or invalid_argument for a
   /// bad name or one no cell has (the message names the cells there are).
   static Result<UntypedCell> open(std::string_view name);
+  /// Opens the cell `name`, creating it with `schema` and `initial`
+  /// (schema.size bytes) if it does not exist: for tools that learn a type
+  /// at run time (a bridge from another bus). Fails like Cell<T>::open, with
+  /// type_mismatch if the cell holds another type.
+  static Result<UntypedCell> open_or_create(std::string_view name, const Schema& schema, const void* initial);
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -73,7 +78,6 @@ class UntypedCell {
 
  protected:
   UntypedCell(detail::CellHeader* header, std::string_view name, Schema schema);
-  static Result<UntypedCell> open_or_create(std::string_view name, const Schema& schema, const void* initial);
   detail::CellHeader* header_ = nullptr;
   std::size_t size_ = 0;
   std::string name_;

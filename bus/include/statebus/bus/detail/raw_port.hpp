@@ -101,6 +101,8 @@ class RawPublisher {
   [[nodiscard]] const std::string& channel() const noexcept;
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
   [[nodiscard]] std::uint64_t published() const noexcept;
+  /// The port number its samples carry in SampleHeader::publisher_port.
+  [[nodiscard]] std::uint64_t port_id() const noexcept;
 
  private:
   explicit RawPublisher(std::unique_ptr<PublisherCore> impl) noexcept;

@@ -1,0 +1,110 @@
+#pragma once
+/// The bus bridged to an MQTT broker: channels and cells out as JSON, topics
+/// in as typed samples, availability, Home Assistant discovery. The topics
+/// and the contract are in bridge/README.md.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statebus/bus/node.hpp"
+#include "statebus/error.hpp"
+
+namespace statebus {
+
+/// A pattern of channels or cells with the MQTT QoS to use for them.
+struct MqttRoute {
+  std::string pattern;  ///< `home/**`, `home/*/temperature`, or one name
+  int qos = 0;          ///< 0 or 1
+};
+
+/// Parses `PATTERN` or `PATTERN:QOS` (QoS 0 or 1). Fails with
+/// invalid_argument naming what is wrong.
+Result<MqttRoute> parse_mqtt_route(std::string_view text, int default_qos);
+
+/// How to reach the broker and what to bridge.
+struct MqttOptions {
+  /// `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (TLS; needs ca_file).
+  std::string broker = "mqtt://127.0.0.1:1883";
+  std::string ca_file;    ///< CA certificates that sign the broker's (mqtts)
+  std::string cert_file;  ///< optional client certificate (mqtts)
+  std::string key_file;   ///< its key
+  std::string username;   ///< empty: anonymous
+  std::string password;
+  /// Unique on the broker (two clients with one id kick each other off);
+  /// empty: `statebus-<host>-<pid>`. Also the `origin` of what it sends.
+  std::string client_id;
+  int keepalive_seconds = 30;
+  std::string prefix = "statebus";  ///< first topic level(s), e.g. `home1`
+  std::vector<MqttRoute> out;       ///< channels to publish (QoS default 0)
+  std::vector<MqttRoute> in;        ///< channels to take in (QoS default 0)
+  std::vector<MqttRoute> state;     ///< cells this bus owns (QoS default 1)
+  std::vector<MqttRoute> mirror;    ///< cells another bus owns (QoS default 1)
+  /// Home Assistant discovery prefix; empty: no discovery.
+  std::string homeassistant_prefix;
+  std::vector<std::string> settable;  ///< owned cells Home Assistant may write
+  std::size_t max_payload = 64 * 1024;  ///< inbound payloads above it are refused
+  std::size_t max_in_flight = 1000;     ///< QoS 1 messages waiting for the broker
+};
+
+/// Reads a user name (first line) and password (second line) from `path`
+/// into `options`. Fails with invalid_argument if it cannot.
+Result<void> load_mqtt_credentials(MqttOptions& options, const std::string& path);
+
+/// What the bridge did since it started.
+struct MqttBridgeStats {
+  bool connected = false;
+  std::uint64_t connects = 0;          ///< successful connects, the first included
+  std::uint64_t sent = 0;              ///< samples sent to the broker
+  std::uint64_t received = 0;          ///< samples published on the bus
+  std::uint64_t cells_sent = 0;        ///< cell values sent
+  std::uint64_t cells_applied = 0;     ///< cell writes and mirrored values stored
+  std::uint64_t refused = 0;           ///< inbound messages refused (all reasons)
+  std::map<std::string, std::uint64_t> refused_by_reason;  ///< e.g. "unknown field"
+  std::uint64_t dropped = 0;           ///< outbound samples dropped (link down, full)
+  std::map<std::string, std::uint64_t> dropped_by_channel;
+  std::uint64_t echoes_skipped = 0;    ///< own samples not sent back
+};
+
+/// A running bridge. Move-only; stopping (destruction) sends `offline`,
+/// disconnects and joins its threads.
+///
+/// Thread safety: stats() and wait_* from any thread; the rest from one.
+class MqttBridge {
+ public:
+  /// Validates the options and starts connecting; an unreachable broker is
+  /// not an error (it keeps trying, logging why). Needs this process's Node
+  /// for the bridge's ports; the node must outlive the bridge. Fails with
+  /// invalid_argument for bad options, naming the option.
+  static Result<MqttBridge> start(const Node& node, MqttOptions options);
+  MqttBridge(MqttBridge&&) noexcept;
+  MqttBridge& operator=(MqttBridge&&) noexcept;
+  ~MqttBridge();
+
+  [[nodiscard]] MqttBridgeStats stats() const;
+  /// The client id in use (also the `origin` of what it sends).
+  [[nodiscard]] const std::string& client_id() const noexcept;
+  /// Waits (real time) until connected and subscribed; false on timeout.
+  bool wait_connected(std::chrono::milliseconds timeout) const;
+  /// Waits (real time) until every channel and cell the patterns match on
+  /// the bus now has been found and its schema sent; false on timeout.
+  bool wait_ready(std::chrono::milliseconds timeout) const;
+  /// Waits (real time) until `done(stats())` holds; false on timeout. For
+  /// tests and tools: the stats change under a lock the bridge takes anyway.
+  bool wait_for(const std::function<bool(const MqttBridgeStats&)>& done, std::chrono::milliseconds timeout) const;
+  /// Stops: `offline`, disconnect, threads joined. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit MqttBridge(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace statebus

@@ -1,0 +1,247 @@
+#include "envelope.hpp"
+
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace statebus::bridge_detail {
+namespace {
+
+using json = nlohmann::json;
+
+tl::unexpected<Refusal> refuse(std::string category, std::string reason) {
+  return tl::make_unexpected(Refusal{std::move(category), std::move(reason)});
+}
+
+// The envelope's own keys; any other key beside `value` is refused.
+constexpr std::array<const char*, 9> kEnvelopeKeys = {"sequence",    "publisher_pid", "real_time_ns",
+                                                      "virtual_time_ns", "value",    "fingerprint",
+                                                      "origin",      "wall_time_ns", "base64"};
+constexpr std::array<const char*, 6> kCellKeys = {"value", "version", "fingerprint", "origin", "wall_time_ns", "base64"};
+
+bool is_envelope_key(const std::string& key) {
+  for (const char* k : kEnvelopeKeys) {
+    if (key == k) return true;
+  }
+  for (const char* k : kCellKeys) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+bool schema_has_field(const Schema& schema, std::string_view name) {
+  for (const FieldSchema& f : schema.fields) {
+    if (f.name == name) return true;
+  }
+  return false;
+}
+
+// The text Schema::assign takes for a JSON scalar, as a user would type it.
+std::optional<std::string> scalar_text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (value.is_number()) return value.dump();
+  if (value.is_null()) return "nan";  // render_json writes non-finite floats as null
+  return std::nullopt;
+}
+
+tl::expected<void, Refusal> assign_all(const Schema& schema, const json& object, const std::string& path,
+                                       void* value) {
+  for (const auto& item : object.items()) {
+    const std::string at = path.empty() ? item.key() : path + "." + item.key();
+    const json& v = item.value();
+    if (v.is_object()) {
+      if (auto done = assign_all(schema, v, at, value); !done) return done;
+    } else if (v.is_array()) {
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto text = scalar_text(v[i]);
+        if (!text) return refuse("wrong type", "'" + at + "[" + std::to_string(i) + "]' is not a number, string or boolean");
+        if (auto done = schema.assign(value, at + "[" + std::to_string(i) + "]", *text); !done) {
+          return tl::make_unexpected(refusal_from(done.error()));
+        }
+      }
+    } else {
+      const auto text = scalar_text(v);
+      if (auto done = schema.assign(value, at, *text); !done) return tl::make_unexpected(refusal_from(done.error()));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Refusal refusal_from(const Error& error) {
+  const std::string& m = error.message();
+  auto has = [&](const char* text) { return m.find(text) != std::string::npos; };
+  std::string category = "wrong type";
+  if (has("not valid JSON")) {
+    category = "malformed JSON";
+  } else if (has("unknown field") || has("no field")) {
+    category = "unknown field";
+  } else if (has("is missing")) {
+    category = "missing field";
+  } else if (has("out of range") || has("too long")) {
+    category = "out of range";
+  }
+  return Refusal{category, m};
+}
+
+std::string encode_sample(const SampleHeader& h, const Schema* schema, const void* data, std::size_t size,
+                          std::string_view origin, std::int64_t wall_time_ns) {
+  char head[192];
+  std::snprintf(head, sizeof head,
+                "{\"sequence\":%" PRIu64 ",\"publisher_pid\":%d,\"real_time_ns\":%" PRId64 ",\"virtual_time_ns\":%" PRId64
+                ",\"value\":",
+                h.sequence, h.publisher_pid, h.real_time_ns, h.virtual_time_ns);
+  std::string out = head;
+  if (schema != nullptr && schema->size == size) {
+    out += schema->render_json(data);
+  } else {
+    out += "null,\"base64\":\"" + base64_encode(std::string_view(static_cast<const char*>(data), size)) + "\"";
+  }
+  out += ",\"fingerprint\":\"" + fingerprint_hex(h.fingerprint) + "\",\"origin\":" + json(std::string(origin)).dump() +
+         ",\"wall_time_ns\":" + std::to_string(wall_time_ns) + "}";
+  return out;
+}
+
+std::string encode_cell(const Schema& schema, const void* value, std::uint64_t version, std::string_view origin,
+                        std::int64_t wall_time_ns) {
+  return "{\"value\":" + schema.render_json(value) + ",\"version\":" + std::to_string(version) + ",\"fingerprint\":\"" +
+         fingerprint_hex(schema.fingerprint) + "\",\"origin\":" + json(std::string(origin)).dump() +
+         ",\"wall_time_ns\":" + std::to_string(wall_time_ns) + "}";
+}
+
+tl::expected<Inbound, Refusal> decode_message(std::string_view payload, const Schema* schema) {
+  const json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return refuse("malformed JSON", "the payload is not valid JSON");
+  if (!j.is_object()) return refuse("wrong type", "the payload is not a JSON object");
+  Inbound in;
+  const json* value = &j;
+  // An envelope: a `value` key the schema does not have as a field.
+  const bool envelope = j.contains("value") && (schema == nullptr || !schema_has_field(*schema, "value"));
+  if (envelope) {
+    for (const auto& item : j.items()) {
+      if (!is_envelope_key(item.key())) {
+        return refuse("unknown field", "unknown field '" + item.key() + "' beside 'value'");
+      }
+    }
+    if (const auto o = j.find("origin"); o != j.end()) {
+      if (!o->is_string()) return refuse("wrong type", "'origin' is not a string");
+      in.origin = o->get<std::string>();
+    }
+    if (const auto f = j.find("fingerprint"); f != j.end() && schema != nullptr) {
+      if (!f->is_string() || f->get<std::string>() != fingerprint_hex(schema->fingerprint)) {
+        return refuse("type mismatch", "fingerprint " + f->dump() + " is not " + schema->name + "'s (" +
+                                           fingerprint_hex(schema->fingerprint) + "): another type or version");
+      }
+    }
+    value = &j["value"];
+  }
+  if (schema == nullptr) {
+    const auto b = j.find("base64");
+    if (!envelope || b == j.end() || !b->is_string()) {
+      return refuse("no schema", "no schema is known for it and it carries no 'base64' bytes");
+    }
+    auto bytes = base64_decode(b->get<std::string>());
+    if (!bytes) return refuse("wrong type", "'base64' is not valid base64");
+    in.bytes = std::move(*bytes);
+    return in;
+  }
+  in.bytes.assign(schema->size, '\0');
+  if (auto parsed = schema->parse_json(value->dump(), in.bytes.data()); !parsed) {
+    return tl::make_unexpected(refusal_from(parsed.error()));
+  }
+  return in;
+}
+
+tl::expected<void, Refusal> apply_write(const Schema& schema, std::string_view payload, void* value) {
+  json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    // Home Assistant's number sends a bare 21.5; a text field's bare word is not JSON.
+    j = json(std::string(payload));
+  }
+  std::vector<unsigned char> copy(schema.size);
+  std::memcpy(copy.data(), value, copy.size());
+  if (j.is_object()) {
+    if (j.empty()) return refuse("missing field", "the write names no field");
+    if (auto done = assign_all(schema, j, "", copy.data()); !done) return done;
+  } else {
+    const bool one_field = schema.fields.size() == 1 && schema.fields[0].kind != FieldKind::structure &&
+                           (schema.fields[0].count == 0 || schema.fields[0].kind == FieldKind::text);
+    if (!one_field) {
+      return refuse("wrong type", "a bare value needs a cell of one field; " + schema.name +
+                                      " has several: send a JSON object such as {\"" + schema.fields[0].name + "\": …}");
+    }
+    const auto text = scalar_text(j);
+    if (!text) return refuse("wrong type", "the value is not a number, string or boolean");
+    if (auto done = schema.assign(copy.data(), schema.fields[0].name, *text); !done) {
+      return tl::make_unexpected(refusal_from(done.error()));
+    }
+  }
+  std::memcpy(value, copy.data(), copy.size());
+  return {};
+}
+
+std::string base64_encode(std::string_view bytes) {
+  static constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const auto n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]) << 16 |
+                                              static_cast<unsigned char>(bytes[i + 1]) << 8 |
+                                              static_cast<unsigned char>(bytes[i + 2]));
+    out += kDigits[n >> 18 & 63];
+    out += kDigits[n >> 12 & 63];
+    out += kDigits[n >> 6 & 63];
+    out += kDigits[n & 63];
+  }
+  if (i < bytes.size()) {
+    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]) << 16);
+    if (i + 1 < bytes.size()) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1]) << 8);
+    out += kDigits[n >> 18 & 63];
+    out += kDigits[n >> 12 & 63];
+    out += i + 1 < bytes.size() ? kDigits[n >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  auto digit = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t n = 0;
+    int pad = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        ++pad;
+        n <<= 6;
+        continue;
+      }
+      const int d = digit(c);
+      if (d < 0 || pad > 0) return std::nullopt;
+      n = n << 6 | static_cast<std::uint32_t>(d);
+    }
+    out += static_cast<char>(n >> 16 & 255);
+    if (pad < 2) out += static_cast<char>(n >> 8 & 255);
+    if (pad < 1) out += static_cast<char>(n & 255);
+  }
+  return out;
+}
+
+}  // namespace statebus::bridge_detail
