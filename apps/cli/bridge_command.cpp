@@ -24,6 +24,7 @@ struct BridgeArgs {
   std::vector<std::string> out, in, state, mirror;
   std::string credentials;
   std::string homeassistant;
+  std::string clock = "none";
   bool verbose = false;
 };
 
@@ -60,9 +61,13 @@ int run_bridge(BridgeArgs& args) {
     if (const char* password = std::getenv("STATEBUS_MQTT_PASSWORD")) options.password = password;
   }
   options.homeassistant_prefix = args.homeassistant;
+  options.clock = args.clock == "send"     ? MqttOptions::ClockSync::send
+                  : args.clock == "follow" ? MqttOptions::ClockSync::follow
+                                           : MqttOptions::ClockSync::none;
   spdlog::set_default_logger(spdlog::stderr_logger_mt("statebus-bridge"));
   spdlog::set_pattern("statebus bridge: %v");
   spdlog::set_level(args.verbose ? spdlog::level::debug : spdlog::level::info);
+  if (auto checked = MqttBridge::check_options(options); !checked) return fail(checked.error().message());
   auto node = connect_cli();
   if (!node) return 1;
   auto bridge = MqttBridge::start(*node, options);
@@ -109,6 +114,9 @@ void add_bridge_command(CLI::App& app, int& exit_code) {
   mqtt->add_flag("--homeassistant{homeassistant}", args->homeassistant,
                  "Send Home Assistant discovery (--homeassistant=PREFIX for another prefix)");
   mqtt->add_option("--settable", o.settable, "Owned cells Home Assistant may write (patterns)");
+  mqtt->add_option("--clock", args->clock,
+                   "send: publish this bus's virtual time; follow: move this bus's clock with the one sent")
+      ->check(CLI::IsMember({"none", "send", "follow"}));
   mqtt->add_option("--max-payload", o.max_payload, "Largest inbound payload in bytes")
       ->check(CLI::Range(16, 16 * 1024 * 1024))
       ->capture_default_str();

@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "clock_sync.hpp"
 #include "envelope.hpp"
 #include "homeassistant.hpp"
 #include "mqtt_link.hpp"
@@ -190,6 +191,10 @@ struct MqttBridge::Impl {
   std::set<std::string> skipped_channels;
   std::optional<WaitSet> waitset;
   std::optional<ChannelWatch> watch;
+  ClockMode clock_mode_sent = ClockMode::real;
+  double clock_rate_sent = -1.0;
+  SteadyClock::time_point next_clock{};
+  std::string clock_error;  // network thread: the last failure to follow, logged once
 
   // ---- outbound ------------------------------------------------------------
 
@@ -366,6 +371,18 @@ struct MqttBridge::Impl {
     }
   }
 
+  // The clock, when this bus sends it: at once on a change of mode or rate, else five times a second.
+  void send_clock(bool resending, SteadyClock::time_point now) {
+    const ClockStatus status = VirtualClock::status();
+    const bool changed_mode = status.mode != clock_mode_sent || status.rate != clock_rate_sent;
+    if (!resending && !changed_mode && now < next_clock) return;
+    if (send(bridge_detail::clock_topic(options.prefix), bridge_detail::read_clock_json(), 0, true)) {
+      clock_mode_sent = status.mode;
+      clock_rate_sent = status.rate;
+      next_clock = now + 200ms;
+    }
+  }
+
   void run_bus_thread() {
     auto next_scan = SteadyClock::now();
     auto next_liveness = SteadyClock::now();
@@ -382,6 +399,7 @@ struct MqttBridge::Impl {
         send_liveness();
         next_liveness = now + 250ms;
       }
+      if (options.clock == MqttOptions::ClockSync::send && link->connected()) send_clock(resending, now);
       if (resending && link->connected()) {
         std::lock_guard lock(mutex);
         ready = true;
@@ -422,6 +440,7 @@ struct MqttBridge::Impl {
       filters.emplace_back(bridge_detail::mqtt_filter(p + "/state", r.pattern.text()), r.qos);
     }
     if (!options.homeassistant_prefix.empty()) filters.emplace_back(options.homeassistant_prefix + "/status", 1);
+    if (options.clock == MqttOptions::ClockSync::follow) filters.emplace_back(bridge_detail::clock_topic(p), 0);
     for (const auto& [filter, qos] : filters) link->subscribe({filter}, qos);
     link->publish(bridge_detail::status_topic(p), "online", 1, true);
     std::lock_guard lock(mutex);
@@ -459,6 +478,10 @@ struct MqttBridge::Impl {
   void on_message(std::string_view topic, std::string_view payload) {
     if (!options.homeassistant_prefix.empty() && topic == options.homeassistant_prefix + "/status") {
       if (payload == "online") resync = true;  // Home Assistant restarted: announce everything again
+      return;
+    }
+    if (options.clock == MqttOptions::ClockSync::follow && topic == bridge_detail::clock_topic(options.prefix)) {
+      follow(payload);
       return;
     }
     const std::string topic_text(topic);
@@ -513,6 +536,13 @@ struct MqttBridge::Impl {
       case bridge_detail::TopicKind::other:
         return;
     }
+  }
+
+  void follow(std::string_view payload) {
+    const auto reading = bridge_detail::parse_clock_json(payload);
+    std::string error = reading ? bridge_detail::follow_clock(*reading) : "not a clock reading: " + std::string(payload);
+    if (!error.empty() && error != clock_error) spdlog::warn("cannot follow the clock of {}: {}", options.prefix, error);
+    clock_error = std::move(error);
   }
 
   void sample_in(const std::string& channel, const std::string& topic, std::string_view payload,
@@ -654,35 +684,56 @@ struct MqttBridge::Impl {
 
 // ---- the handle -------------------------------------------------------------
 
-Result<MqttBridge> MqttBridge::start(const Node& node, MqttOptions options) {
-  auto impl = std::make_unique<Impl>();
-  impl->node = &node;
+Result<void> MqttBridge::check_options(const MqttOptions& options) {
   auto broker = bridge_detail::parse_broker_url(options.broker);
   if (!broker) return tl::make_unexpected(broker.error());
-  if (options.prefix.empty() || options.prefix.find_first_of("#+") != std::string::npos || options.prefix.back() == '/') {
-    return tl::make_unexpected(bad_option("prefix '" + options.prefix +
-                                          "' must be one or more topic levels without '#', '+' or a trailing '/'"));
+  if (broker->tls && options.ca_file.empty()) {
+    return tl::make_unexpected(bad_option("mqtts:// needs the CA file that signed the broker's certificate (--cafile)"));
   }
-  if (options.client_id.empty()) options.client_id = default_client_id();
+  for (const std::string* file : {&options.ca_file, &options.cert_file, &options.key_file}) {
+    if (!file->empty() && ::access(file->c_str(), R_OK) != 0) {
+      return tl::make_unexpected(bad_option("cannot read '" + *file + "'; give a readable PEM file"));
+    }
+  }
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return tl::make_unexpected(bad_option("a client certificate (--cert) needs its key (--key), and a key its certificate"));
+  }
+  if (options.prefix.empty() || options.prefix.find_first_of("#+$") != std::string::npos || options.prefix.back() == '/' ||
+      options.prefix.front() == '/') {
+    return tl::make_unexpected(bad_option("prefix '" + options.prefix +
+                                          "' must be one or more topic levels without '#', '+', '$' or a leading or "
+                                          "trailing '/'"));
+  }
   if (options.client_id.size() > 128) return tl::make_unexpected(bad_option("the client id is over 128 characters"));
-  for (auto [routes, target, name] : {std::tuple{&options.out, &impl->out_routes, "--out"},
-                                      std::tuple{&options.in, &impl->in_routes, "--in"},
-                                      std::tuple{&options.state, &impl->state_routes, "--state"},
-                                      std::tuple{&options.mirror, &impl->mirror_routes, "--mirror"}}) {
+  for (auto [routes, name] : {std::pair{&options.out, "--out"}, std::pair{&options.in, "--in"},
+                              std::pair{&options.state, "--state"}, std::pair{&options.mirror, "--mirror"}}) {
     auto parsed = parse_routes(*routes, name);
     if (!parsed) return tl::make_unexpected(parsed.error());
-    *target = std::move(*parsed);
   }
-  for (const Route& r : impl->in_routes) {
-    if (first_part_is_state(r.pattern.text())) {
-      return tl::make_unexpected(bad_option("--in " + r.pattern.text() + ": topics under state/ are cells' (--mirror)"));
+  for (const MqttRoute& r : options.in) {
+    if (first_part_is_state(r.pattern)) {
+      return tl::make_unexpected(bad_option("--in " + r.pattern + ": topics under state/ are cells' (use --mirror)"));
     }
   }
   for (const std::string& text : options.settable) {
-    auto pattern = ChannelPattern::parse(text);
-    if (!pattern) return tl::make_unexpected(bad_option("--settable: " + pattern.error().message()));
-    impl->settable.push_back(std::move(*pattern));
+    if (auto pattern = ChannelPattern::parse(text); !pattern) {
+      return tl::make_unexpected(bad_option("--settable: " + pattern.error().message()));
+    }
   }
+  return {};
+}
+
+Result<MqttBridge> MqttBridge::start(const Node& node, MqttOptions options) {
+  if (auto checked = check_options(options); !checked) return tl::make_unexpected(checked.error());
+  auto impl = std::make_unique<Impl>();
+  impl->node = &node;
+  const auto broker = bridge_detail::parse_broker_url(options.broker);
+  if (options.client_id.empty()) options.client_id = default_client_id();
+  impl->out_routes = *parse_routes(options.out, "--out");
+  impl->in_routes = *parse_routes(options.in, "--in");
+  impl->state_routes = *parse_routes(options.state, "--state");
+  impl->mirror_routes = *parse_routes(options.mirror, "--mirror");
+  for (const std::string& text : options.settable) impl->settable.push_back(*ChannelPattern::parse(text));
   impl->options = std::move(options);
   const MqttOptions& o = impl->options;
   impl->discovery = {o.homeassistant_prefix, o.prefix, o.client_id};

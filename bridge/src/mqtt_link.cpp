@@ -1,7 +1,6 @@
 #include "mqtt_link.hpp"
 
 #include <mqtt_protocol.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -18,8 +17,6 @@ std::string reason_text(int rc) {
   const char* reason = mosquitto_reason_string(rc);
   return reason != nullptr && *reason != '\0' ? reason : mosquitto_strerror(rc);
 }
-
-bool readable(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
 
 }  // namespace
 
@@ -57,17 +54,6 @@ Result<BrokerAddress> parse_broker_url(std::string_view url) {
 Result<std::unique_ptr<MqttLink>> MqttLink::start(const LinkSettings& settings, LinkHandlers handlers) {
   static std::once_flag init;
   std::call_once(init, [] { mosquitto_lib_init(); });
-  if (settings.broker.tls && settings.ca_file.empty()) {
-    return tl::make_unexpected(link_error("mqtts:// needs the CA file that signed the broker's certificate (--cafile)"));
-  }
-  for (const std::string* file : {&settings.ca_file, &settings.cert_file, &settings.key_file}) {
-    if (!file->empty() && !readable(*file)) {
-      return tl::make_unexpected(link_error("cannot read '" + *file + "'; give a readable PEM file"));
-    }
-  }
-  if (settings.cert_file.empty() != settings.key_file.empty()) {
-    return tl::make_unexpected(link_error("a client certificate needs its key, and a key its certificate"));
-  }
   std::unique_ptr<MqttLink> link(new MqttLink());
   link->settings_ = settings;
   link->handlers_ = std::move(handlers);

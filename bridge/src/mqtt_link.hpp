@@ -47,8 +47,8 @@ struct LinkHandlers {
 
 class MqttLink {
  public:
-  /// Starts the network thread. Fails only for settings libmosquitto
-  /// refuses (unreadable TLS files, bad ids).
+  /// Starts the network thread. The settings were checked
+  /// (MqttBridge::check_options); fails for what libmosquitto still refuses.
   static Result<std::unique_ptr<MqttLink>> start(const LinkSettings& settings, LinkHandlers handlers);
   /// Starts connecting; the network thread retries with backoff until stop().
   void connect();

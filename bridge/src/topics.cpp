@@ -19,6 +19,7 @@ std::string cell_schema_topic(const std::string& prefix, std::string_view cell) 
 }
 std::string cell_set_topic(const std::string& prefix, std::string_view cell) { return cell_topic(prefix, cell) + "/set"; }
 std::string status_topic(const std::string& prefix) { return prefix + "/status"; }
+std::string clock_topic(const std::string& prefix) { return prefix + "/$clock"; }
 
 std::string mqtt_filter(const std::string& base, std::string_view pattern) {
   std::string filter = base;

@@ -14,6 +14,7 @@ std::string cell_topic(const std::string& prefix, std::string_view cell);
 std::string cell_schema_topic(const std::string& prefix, std::string_view cell);
 std::string cell_set_topic(const std::string& prefix, std::string_view cell);
 std::string status_topic(const std::string& prefix);
+std::string clock_topic(const std::string& prefix);
 
 /// The MQTT filter that covers a channel pattern under `base` (`*` → `+`,
 /// `**` → `#`; a filter may cover more than the pattern: match again).

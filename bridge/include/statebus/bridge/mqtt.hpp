@@ -49,6 +49,12 @@ struct MqttOptions {
   /// Home Assistant discovery prefix; empty: no discovery.
   std::string homeassistant_prefix;
   std::vector<std::string> settable;  ///< owned cells Home Assistant may write
+  /// The bus's virtual time: `send` publishes it (retained `<prefix>/$clock`,
+  /// on every change of mode or rate and five times a second), `follow`
+  /// moves this bus's clock along with it (a bus on another machine that
+  /// shows the same virtual time). At most one bus of a prefix sends.
+  enum class ClockSync { none, send, follow };
+  ClockSync clock = ClockSync::none;
   std::size_t max_payload = 64 * 1024;  ///< inbound payloads above it are refused
   std::size_t max_in_flight = 1000;     ///< QoS 1 messages waiting for the broker
 };
@@ -83,6 +89,9 @@ class MqttBridge {
   /// for the bridge's ports; the node must outlive the bridge. Fails with
   /// invalid_argument for bad options, naming the option.
   static Result<MqttBridge> start(const Node& node, MqttOptions options);
+  /// What start() checks before it needs the bus: the broker URL, files,
+  /// prefix, client id and patterns. Fails with invalid_argument naming the option.
+  static Result<void> check_options(const MqttOptions& options);
   MqttBridge(MqttBridge&&) noexcept;
   MqttBridge& operator=(MqttBridge&&) noexcept;
   ~MqttBridge();
