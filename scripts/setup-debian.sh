@@ -8,7 +8,8 @@ packages=(
   libspdlog-dev libfmt-dev libexpected-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev libcpp-httplib-dev gcovr gnuplot-nox
   clang libclang-rt-14-dev
-  nodejs
+  nodejs chromium
+  libmosquitto-dev mosquitto mosquitto-clients openssl
 )
 # npm ships inside some Node.js builds; Debian packages it separately.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

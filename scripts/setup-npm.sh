@@ -13,6 +13,16 @@ for tool in node npm; do
   fi
 done
 
+# The same for tests/web_page: playwright-core, with which the WebPage test
+# drives Chromium (scripts/setup-debian.sh installs the browser).
+web_dir="$(cd "$dir/../web_page" && pwd)"
+web_stamp="$web_dir/node_modules/.package-lock.json"
+if [[ ! -f "$web_stamp" || "$web_dir/package-lock.json" -nt "$web_stamp" ||
+      ! -f "$web_dir/node_modules/playwright-core/package.json" ]]; then
+  echo "statebus setup-npm: installing the packages of tests/web_page (npm ci)"
+  (cd "$web_dir" && npm ci --no-audit --no-fund)
+fi
+
 stamp="$dir/node_modules/.package-lock.json"  # npm writes it on every install
 if [[ -f "$stamp" && ! "$dir/package-lock.json" -nt "$stamp" && -f "$dir/node_modules/@mcap/core/package.json" ]]; then
   exit 0
