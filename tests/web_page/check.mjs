@@ -345,37 +345,33 @@ async function checkChart(page) {
   else if (minChartPoints >= 2 && chart.pixels === 0) problems.push("chart: the room line paints no pixel");
 }
 
-// Types `text` into the setpoint form and submits it, as a user does; the
-// page may refresh itself between typing and submitting, in which case the
-// (empty) post is not the user's and it is done again. Returns the request.
+// Types `text` into the setpoint form and submits it, as a user does: one
+// key every 0.7 s, so the typing outlasts the page's 2 s refresh. The page
+// must not reload under the user's fingers (that wipes what they typed).
+// Returns the request.
 async function submitSetpoint(page, text) {
-  const deadline = Date.now() + timeoutMs;
-  const notes = [];
-  for (let attempt = 1; Date.now() < deadline; ++attempt) {
-    const remaining = () => Math.max(deadline - Date.now(), 1);
-    try {
-      await page.waitForLoadState("load", { timeout: remaining() });
-      const form = page.locator("form:has(input[name=celsius])");
-      const input = form.locator("input[name=celsius]");
-      await input.fill("", { timeout: remaining() });
-      await input.pressSequentially(text, { timeout: remaining() });
-      const posted = page.waitForRequest((r) => r.method() === "POST" && r.frame() === page.mainFrame(),
-                                         { timeout: remaining() });
-      posted.catch(() => {});  // if the click fails, this attempt's wait must not end the run unhandled
-      await form.locator("button, input[type=submit]").first().click({ timeout: remaining() });
-      const request = await posted;
-      const sent = new URLSearchParams(request.postData() ?? "").get("celsius");
-      if (sent === text) {
-        const response = await request.response();
-        return { request, response, attempt, notes };
-      }
-      notes.push(`attempt ${attempt} posted celsius="${sent}" (the page reloaded between typing and submitting)`);
-    } catch (error) {
-      if (!navigationGone(error) && !/Timeout/i.test(error.name + error.message)) throw error;
-      notes.push(`attempt ${attempt}: ${brief(error)}`);
-    }
+  await page.waitForLoadState("load", { timeout: timeoutMs });
+  const form = page.locator("form:has(input[name=celsius])");
+  const input = form.locator("input[name=celsius]");
+  let reloaded = 0;
+  const onNavigated = (frame) => { if (frame === page.mainFrame()) ++reloaded; };
+  page.on("framenavigated", onNavigated);
+  await input.click({ timeout: timeoutMs });
+  await input.fill("", { timeout: timeoutMs });
+  await input.pressSequentially(text, { delay: 700, timeout: timeoutMs });
+  page.off("framenavigated", onNavigated);
+  if (reloaded > 0) {
+    throw new Error(`the page reloaded ${reloaded} time(s) while a setpoint was being typed: its refresh wipes the input`);
   }
-  throw new Error(`the form was not submitted with ${text} within ${timeoutMs / 1000} s: ${notes.join("; ")}`);
+  const posted = page.waitForRequest((r) => r.method() === "POST" && r.frame() === page.mainFrame(),
+                                     { timeout: timeoutMs });
+  posted.catch(() => {});  // if the click fails, this wait must not end the run unhandled
+  await form.locator("button, input[type=submit]").first().click({ timeout: timeoutMs });
+  const request = await posted;
+  const sent = new URLSearchParams(request.postData() ?? "").get("celsius");
+  if (sent !== text) throw new Error(`the form posted celsius="${sent}", typed ${text}`);
+  const response = await request.response();
+  return { request, response, attempt: 1, notes: [] };
 }
 
 let browser;

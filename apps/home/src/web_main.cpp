@@ -186,7 +186,11 @@ int main(int argc, char** argv) {
                   st.value("heater_on", false) ? "ON" : "off", st["switches"].get<unsigned long long>(),
                   st["readings"].get<unsigned long long>());
     std::string page =
-        "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=2>"
+        // Refreshes every 2 s, but never under a user's fingers: not while the
+        // setpoint field has the focus or holds a value (without JS: always).
+        "<!doctype html><html><head><meta charset=utf-8><noscript><meta http-equiv=refresh content=2></noscript>"
+        "<script>setInterval(function(){var i=document.querySelector('input[name=celsius]');"
+        "if(!i||(document.activeElement!==i&&!i.value))location.reload()},2000)</script>"
         "<title>statebus home</title><style>body{font-family:sans-serif;margin:2em}"
         ".big{font-size:2.4em;margin:0}.big span{font-size:.4em;color:#555}</style></head><body>"
         "<h1>Living room</h1>";
