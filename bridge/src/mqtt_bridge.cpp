@@ -320,13 +320,21 @@ struct MqttBridge::Impl {
     }
   }
 
+  // A channel is alive while a publisher other than the bridge's own offers
+  // it: the daemon's registry says whether anyone offers it (a killed
+  // process's ports go within its monitoring time); where the bridge offers
+  // it too, the publishers its samples came from say who else does.
   void send_liveness() {
     for (OutChannel& out : outs) {
-      bool alive = false;
+      bool alive = channel_offered(*node, out.name);
       {
         std::lock_guard lock(mutex);
-        for (const PublisherStatus& p : out.sub.publishers()) {
-          alive = alive || (p.state == PublisherState::alive && own_ports.count(p.port) == 0);
+        const auto in = in_channels.find(out.name);
+        if (alive && in != in_channels.end() && in->second.pub) {
+          alive = false;
+          for (const PublisherStatus& p : out.sub.publishers()) {
+            alive = alive || (p.state == PublisherState::alive && own_ports.count(p.port) == 0);
+          }
         }
       }
       if (out.alive == alive || !link->connected()) continue;

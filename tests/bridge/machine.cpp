@@ -366,6 +366,13 @@ std::string do_cell_wait(Machine& m, std::istringstream& words) {
   }
 }
 
+// `drop CHANNEL`: destroys the publisher (it says goodbye)
+std::string do_drop(Machine& m, std::istringstream& words) {
+  std::string channel;
+  words >> channel;
+  return m.publishers.erase(channel) == 1 ? "ok" : "error no publisher of " + channel;
+}
+
 // The commands, by name; each answers one line.
 using Command = std::string (*)(Machine&, std::istringstream&);
 const std::map<std::string, Command>& commands() {
@@ -380,6 +387,7 @@ const std::map<std::string, Command>& commands() {
       {"clock", do_clock},
       {"clock-wait-rate", do_clock_wait_rate},
       {"offer", do_offer},
+      {"drop", do_drop},
       {"wait-subscribers", do_wait_subscribers},
       {"wait-down", do_wait_down},
       {"publish", do_publish},

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -50,6 +52,10 @@ class Machine {
   }
   [[nodiscard]] std::string log() const { return read_file(log_); }
   std::string describe() { return process_.describe(); }
+  void kill() {
+    process_.signal(SIGKILL);
+    process_.wait(10s);
+  }
 
  private:
   ChildProcess process_;
@@ -254,6 +260,20 @@ TEST_F(MqttBridgeTest, ThreeBusesSharingABrokerNeverSendASampleBack) {
     EXPECT_EQ(m->ask("queued demo/reading"), "ok 0");
   }
   EXPECT_NE(a->ask("stats").find(" received=0 "), std::string::npos);
+}
+
+TEST_F(MqttBridgeTest, StatusFollowsTheLinkAndLivenessFollowsThePublishers) {
+  MACHINE(a, "a");
+  ASK_OK(a, "offer demo/reading 0");
+  ASK_OK(a, "bridge" + bridge_args("A") + " --out demo/**");
+  ChildProcess sub = mqtt_sub("t/$alive/#");
+  EXPECT_EQ(sub.read_line(10s), std::optional<std::string>("t/$alive/demo/reading online"));
+  ASK_OK(a, "drop demo/reading");  // the publisher says goodbye
+  EXPECT_EQ(sub.read_line(10s), std::optional<std::string>("t/$alive/demo/reading offline"));
+  ChildProcess status = mqtt_sub("t/status");
+  EXPECT_EQ(status.read_line(10s), std::optional<std::string>("t/status online"));
+  a->kill();  // the whole bus, bridge and all: the broker sends the last will
+  EXPECT_EQ(status.read_line(10s), std::optional<std::string>("t/status offline"));
 }
 
 TEST_F(MqttBridgeTest, PlainClientsReadAndWriteThePlainJson) {
