@@ -480,6 +480,7 @@ struct MqttBridge::Impl {
     std::lock_guard lock(mutex);
     if (ready || !was_connected) down_since = SteadyClock::now();
     ready = false;
+    changed.notify_all();
     spdlog::warn("no link to {}: {}; trying again (backoff up to 30 s)", options.broker, why);
   }
 
