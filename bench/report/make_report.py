@@ -5,8 +5,9 @@ usage: make_report.py OUT_DIR MACHINE_TXT JSON...
 
 Writes OUT_DIR/report.md (round trips per transport and payload with
 p50/p99/p99.9/max, ratios to the baselines measured in the same run, the
-cost figures) and OUT_DIR/latency.dat + latency.gp for gnuplot, which the
-calling script renders to OUT_DIR/latency.png. Exits 1 if a benchmark
+MQTT bridge against a bare MQTT client, the cost figures) and
+OUT_DIR/latency.dat + latency.gp for gnuplot, which the calling script
+renders to OUT_DIR/latency.png. Exits 1 if a benchmark
 reported an error or no samples (a broken benchmark), never for slowness.
 """
 import json
@@ -95,9 +96,11 @@ def main() -> int:
         if b["name"].startswith("log_call_bus_sink_vs_spdlog_async"):
             target("log call p50, bus sink / spdlog async (≤ 1.0)", b["p50_ratio"], 1.0)
 
+    lines += mqtt_section(runs)
+
     lines += ["", "## Costs", "", "| benchmark | time | counters |", "|---|---|---|"]
     for b in runs:
-        if b["name"].startswith(("baseline/", "round_trip/")):
+        if b["name"].startswith(("baseline/", "round_trip/", "mqtt/")):
             continue
         counters = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(b.items())
                              if isinstance(v, (int, float)) and k not in (
@@ -133,6 +136,62 @@ def main() -> int:
         print("\nbroken benchmarks:\n" + "\n".join(broken), file=sys.stderr)
         return 1
     return 0
+
+
+def mqtt_section(runs) -> list:
+    """The MQTT bridge against a bare libmosquitto client (mqtt_bench): ratios, goals, where the time goes."""
+    rows, hops, cpu = [], [], []
+    keys = ("p50", "p99", "p99.9", "max")
+
+    def label(name):  # mqtt/round_trip/64B/qos0/bridge_unpinned -> QoS 0, bridge threads unpinned
+        parts = name.split("/")[3:]
+        text = parts[0].replace("qos", "QoS ")
+        return text + (", bridge threads unpinned" if "bridge_unpinned" in parts else "")
+
+    for b in runs:
+        name = b["name"]
+        if name.startswith("mqtt/round_trip/"):
+            bridged = [b[f"bridged_us_{k}"] for k in keys]
+            bare = [b[f"bare_us_{k}"] for k in keys]
+            ratios = [x / y if y else float("nan") for x, y in zip(bridged, bare)]
+            rows.append(f"| round trip {label(name)}: p50 / p99 / p99.9 / max (µs) | "
+                        f"{' / '.join(f'{v:.0f}' for v in bridged)} | {' / '.join(f'{v:.0f}' for v in bare)} | "
+                        f"{' / '.join(f'{r:.2f}' for r in ratios)} | p50 ≤ 1.3 | {'yes' if ratios[0] <= 1.3 else 'no'} |")
+            cpu.append(f"round trip {label(name)}: {b['bridge_cpu_us_per_sample']:.1f} "
+                       f"(bare client: {b['bare_client_cpu_us_per_message']:.1f})")
+            if not hops and "hop_bare_out_us_p50" in b:
+                h = lambda k: f"{b[f'hop_{k}_us_p50']:.1f}"
+                hops = ["", f"Where the time of a round trip goes ({label(name)}, p50 of each step, µs; one "
+                            "CLOCK_MONOTONIC, read by the leader and the echo):", "",
+                        "| step | bridged | bare |", "|---|---|---|",
+                        f"| send → the echo has it | {h('bridged_out')} | {h('bare_out')} |",
+                        f"| … of which: bus publish → the bridge's bus thread has the sample | "
+                        f"{h('bridged_out_to_bridge')} | — |",
+                        f"| … of which: → the echo has it (JSON rendering, libmosquitto, socket, broker) | "
+                        f"{h('bridged_out_bridge_to_echo')} | — |",
+                        f"| the echo (read, rewrite, write) | {h('bridged_echo')} | {h('bare_echo')} |",
+                        f"| the echo's write → the answer taken | {h('bridged_back')} | {h('bare_back')} |",
+                        f"| … of which: the bridge's bus publish → the subscriber has it | {h('bridged_back_bus')} | — |"]
+        elif name.startswith("mqtt/throughput/"):
+            ratio = b["ratio"]
+            rows.append(f"| throughput {label(name)}, sender flat out (messages/s delivered; lost) | "
+                        f"{b['bridged_msgs_per_s']:.0f} ({b['bridged_lost_pct']:.0f} % lost) | "
+                        f"{b['bare_msgs_per_s']:.0f} ({b['bare_lost_pct']:.0f} % lost) | {ratio:.2f} | ≥ 0.7 | "
+                        f"{'yes' if ratio >= 0.7 else 'no'} |")
+            cpu.append(f"throughput {label(name)} (out only): {b['bridge_cpu_us_per_sample']:.1f} "
+                       f"(bare client: {b['bare_client_cpu_us_per_message']:.1f})")
+    if not rows:
+        return []
+    return ["", "## MQTT bridge", "",
+            "Bus → bridge → broker → echo → broker → bridge → bus, against a bare libmosquitto client sending the "
+            "same JSON through the same broker and echo; one message in flight, 64 B on the bus. Throughput: a "
+            "sender flat out, counted where it arrives; what is lost counts against the side that lost it (the "
+            "bridge drops rather than hold up the bus).", "",
+            "| figure | bridged | bare | bridged / bare | goal | met |", "|---|---|---|---|---|---|"] + rows + \
+        ["", "The bridge's CPU per sample (µs; the process's CPU time less the benchmark thread's, during the "
+             "bridged runs; a round trip is one sample out and one in), and in brackets the bare client's per "
+             "message (the benchmark thread's CPU time during the bare runs; its socket calls are the bridge's "
+             "network thread's on the bridged side): " + "; ".join(cpu) + "."] + hops
 
 
 def human(size: int) -> str:

@@ -29,8 +29,9 @@ if [[ $mode == quick ]]; then
   state=(--benchmark_filter=RoundTrip)
   recorder=(--benchmark_filter=log_call)
   costs=(--benchmark_min_time=0.05)
+  mqtt=(--quick)
 else
-  pingpong=() baseline=() throughput=() state=() recorder=() costs=()
+  pingpong=() baseline=() throughput=() state=() recorder=() costs=() mqtt=()
 fi
 run() {  # run NAME ARGS...
   local name=$1
@@ -44,6 +45,11 @@ run state_bench "${state[@]}"
 run recorder_bench "${recorder[@]}"
 run publish_take_bench "${costs[@]}"
 run clock_bench "${costs[@]}"
+if [[ -x "$bin/mqtt_bench" ]]; then  # built with the MQTT bridge only
+  run mqtt_bench "${mqtt[@]}"
+else
+  echo "no $bin/mqtt_bench (built without the MQTT bridge): the report has no MQTT section"
+fi
 
 python3 "$here/make_report.py" "$out" "$out/machine.txt" "$out"/*.json > /dev/null
 gnuplot "$out/latency.gp"

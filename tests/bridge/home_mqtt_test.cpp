@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "broker.hpp"
 #include "statebus/testing/child_process.hpp"
+#include "statebus/testing/mqtt_broker.hpp"
 
 namespace {
 
@@ -56,8 +56,9 @@ TEST(HomeOverMqtt, TheWebPageOnASecondBusWorksAndItsSetpointReachesTheHeating) {
     if (std::getenv("CI") != nullptr) FAIL() << "chromium or tests/web_page/node_modules is missing (scripts/setup-*.sh)";
     GTEST_SKIP() << "chromium or tests/web_page/node_modules is missing (scripts/setup-debian.sh, scripts/setup-npm.sh)";
   }
-  bridge_test::Broker broker;
-  ASSERT_TRUE(broker.start()) << broker.describe();
+  auto started = statebus::testing::MqttBroker::start();
+  ASSERT_TRUE(started) << started.error().message();
+  statebus::testing::MqttBroker& broker = *started;
   bool shared = false;
   auto a = start_machine("a", broker.folder() + "/a.log", shared);
   if (shared) GTEST_SKIP() << "two buses on one machine need private namespaces";

@@ -20,9 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge_messages.hpp"
-#include "broker.hpp"
 #include "statebus/schema.hpp"
 #include "statebus/testing/child_process.hpp"
+#include "statebus/testing/mqtt_broker.hpp"
 
 namespace {
 
@@ -67,8 +67,9 @@ class MqttBridgeTest : public ::testing::Test {
   void SetUp() override { start_broker(); }
 
   void start_broker(const std::string& extra_config = "") {
-    broker_ = std::make_unique<bridge_test::Broker>(extra_config);
-    ASSERT_TRUE(broker_->start()) << broker_->describe();
+    auto broker = statebus::testing::MqttBroker::start(extra_config);
+    ASSERT_TRUE(broker) << broker.error().message();
+    broker_ = std::make_unique<statebus::testing::MqttBroker>(std::move(*broker));
   }
 
   /// A machine; skips the test where no private bus can be made.
@@ -112,7 +113,7 @@ class MqttBridgeTest : public ::testing::Test {
     return std::move(*child);
   }
 
-  std::unique_ptr<bridge_test::Broker> broker_;
+  std::unique_ptr<statebus::testing::MqttBroker> broker_;
   std::vector<std::unique_ptr<Machine>> machines_;
   bool skipped_ = false;
 };
@@ -214,7 +215,8 @@ TEST_F(MqttBridgeTest, TheBridgeReconnectsAfterTheBrokerIsKilledAndReportsTheLos
   ASK_OK(a, "wait-down 10000");
   ASK_OK(a, "publish demo/reading 11 10 20 living 1");  // dropped: no link
   ASK_OK(a, "wait-stat dropped 10 5000");
-  ASSERT_TRUE(broker_->start()) << broker_->describe();
+  const auto restarted = broker_->restart();
+  ASSERT_TRUE(restarted) << restarted.error().message();
   ASK_OK(a, "wait-stat connects 2 20000");
   ASK_OK(b, "wait-stat connects 2 20000");
   // B subscribes again after its reconnect; send until one arrives.
