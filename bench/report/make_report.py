@@ -5,12 +5,14 @@ usage: make_report.py OUT_DIR MACHINE_TXT JSON...
 
 Writes OUT_DIR/report.md (round trips per transport and payload with
 p50/p99/p99.9/max, ratios to the baselines measured in the same run, the
+peer libraries (ZeroMQ, nng, LCM, Cyclone DDS) beside statebus, the
 MQTT bridge against a bare MQTT client, the cost figures) and
 OUT_DIR/latency.dat + latency.gp for gnuplot, which the calling script
 renders to OUT_DIR/latency.png. Exits 1 if a benchmark
 reported an error or no samples (a broken benchmark), never for slowness.
 """
 import json
+import os
 import sys
 from collections import defaultdict
 
@@ -51,6 +53,9 @@ def main() -> int:
                     continue  # raw iceoryx has no spin-then-block: that run blocks it in a WaitSet
                 if prefix + "p50" in b:
                     series[(label, pin)][size] = tuple(b[prefix + k] for k in ("p50", "p99", "p99.9", "max"))
+        elif name.startswith("peers/") and parts[2] != "statebus_poll" and "peer_us_p50" in b:
+            series[(f"{parts[2]}_block", "cross")][int(parts[1].rstrip("B"))] = tuple(
+                b[f"peer_us_{k}"] for k in ("p50", "p99", "p99.9", "max"))
         elif name.startswith("BM_CellRoundTrip"):
             series[("state_cell_poll", "cross")][16] = tuple(b[f"cell_ns_{k}"] / 1000 for k in ("p50", "p99", "p99.9", "max"))
             series[("shm_spin_interleaved", "cross")][16] = tuple(
@@ -96,11 +101,13 @@ def main() -> int:
         if b["name"].startswith("log_call_bus_sink_vs_spdlog_async"):
             target("log call p50, bus sink / spdlog async (≤ 1.0)", b["p50_ratio"], 1.0)
 
+    lines += peers_section(runs)
     lines += mqtt_section(runs)
+    lines += demo_section(out_dir)
 
     lines += ["", "## Costs", "", "| benchmark | time | counters |", "|---|---|---|"]
     for b in runs:
-        if b["name"].startswith(("baseline/", "round_trip/", "mqtt/")):
+        if b["name"].startswith(("baseline/", "round_trip/", "mqtt/", "peers/")):
             continue
         counters = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(b.items())
                              if isinstance(v, (int, float)) and k not in (
@@ -136,6 +143,75 @@ def main() -> int:
         print("\nbroken benchmarks:\n" + "\n".join(broken), file=sys.stderr)
         return 1
     return 0
+
+
+def peers_section(runs) -> list:
+    """ZeroMQ, nng, LCM, Cyclone DDS beside statebus (peers_bench): figures, statebus's ratios, the goal."""
+    keys = ("p50", "p99", "p99.9")
+    peers = {}  # (peer, size) -> (peer figures, statebus block figures measured beside it, lost)
+    poll = {}  # size -> statebus poll figures
+    for b in runs:
+        parts = b["name"].split("/")
+        if not b["name"].startswith("peers/") or len(parts) < 3:
+            continue
+        size = int(parts[1].rstrip("B"))
+        if parts[2] == "statebus_poll":
+            if "statebus_poll_us_p50" in b:
+                poll[size] = [b[f"statebus_poll_us_{k}"] for k in keys]
+        elif "peer_us_p50" in b:
+            peers[(parts[2], size)] = ([b[f"peer_us_{k}"] for k in keys],
+                                       [b[f"statebus_block_us_{k}"] for k in keys], int(b.get("peer_lost", 0)))
+    if not peers and not poll:
+        return []
+
+    def trio(values):
+        return " / ".join(f"{v:.1f}" for v in values)
+
+    def ratios(ours, theirs):
+        return " / ".join(f"{a / b:.3g}" if b else "—" for a, b in zip(ours, theirs))
+
+    lines = ["", "## Peers: the libraries users would pick instead (µs)", "",
+             "Two processes, leader on CPU 0 and follower on CPU 1 (the libraries' threads inherit the pinning), "
+             "blocking receive on both sides; ZeroMQ PAIR and nng pair0 over ipc://, LCM UDP multicast and Cyclone "
+             "DDS UDP (reliable, keep last 1) on loopback inside a private network namespace. Each peer is measured "
+             "in blocks of 100 round trips alternating with statebus in blocking mode (\"statebus block\", the "
+             "figure beside it); statebus poll is its own run of the same size. Ratios are statebus / peer: "
+             "below 1 statebus is faster. Figures are p50 / p99 / p99.9.", "",
+             "| peer | payload | peer | lost | statebus block | block / peer | statebus poll | poll / peer |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (peer, size), (theirs, ours, lost) in sorted(peers.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        polled = poll.get(size)
+        lines.append(f"| {peer} | {human(size)} | {trio(theirs)} | {lost} | {trio(ours)} | {ratios(ours, theirs)} | "
+                     f"{trio(polled) if polled else '—'} | {ratios(polled, theirs) if polled else '—'} |")
+    for size, polled in sorted(poll.items()):
+        if not any(s == size for _, s in peers):
+            lines.append(f"| — | {human(size)} | — | — | — | — | {trio(polled)} | — |")
+
+    # The goal: statebus fastest or within 1.1× of the fastest at every size
+    # (its blocking mode against their blocking receive), and flat.
+    lines += ["", "| goal | figure | met |", "|---|---|---|"]
+    for size in sorted({s for _, s in peers}):
+        worst = max(((ours[0] / theirs[0], peer) for (peer, s), (theirs, ours, _) in peers.items()
+                     if s == size and theirs[0]), default=None)
+        if worst:
+            lines.append(f"| statebus block / fastest peer, {human(size)}, p50 (≤ 1.10) | {worst[0]:.2f} "
+                         f"(against {worst[1]}) | {'yes' if worst[0] <= 1.10 else 'no'} |")
+    sizes = sorted({s for _, s in peers} | set(poll))
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        flat = []
+        if small in poll and large in poll:
+            flat.append(("statebus poll", poll[large][0] / poll[small][0]))
+        for peer in sorted({p for p, _ in peers}):
+            if (peer, small) in peers and (peer, large) in peers:
+                flat.append((peer, peers[(peer, large)][0][0] / peers[(peer, small)][0][0]))
+                if peer == sorted({p for p, _ in peers})[0]:
+                    flat.append(("statebus block", peers[(peer, large)][1][0] / peers[(peer, small)][1][0]))
+        text = ", ".join(f"{name} {value:.1f}" for name, value in flat)
+        only = [name for name, value in flat if value <= 1.5]
+        lines.append(f"| p50 at {human(large)} / p50 at {human(small)} (flat: ≤ 1.5; only statebus flat) | {text} | "
+                     f"{'yes' if only and all(n.startswith('statebus') for n in only) else 'no'} |")
+    return lines
 
 
 def mqtt_section(runs) -> list:
@@ -192,6 +268,29 @@ def mqtt_section(runs) -> list:
              "bridged runs; a round trip is one sample out and one in), and in brackets the bare client's per "
              "message (the benchmark thread's CPU time during the bare runs; its socket calls are the bridge's "
              "network thread's on the bridged side): " + "; ".join(cpu) + "."] + hops
+
+
+def demo_section(out_dir) -> list:
+    """The heating demo's own figures (demo_times.sh): a simulated day in lockstep, the scaled demo's CPU."""
+    try:
+        text = open(os.path.join(out_dir, "demo.txt"), encoding="utf-8").read()
+    except OSError:
+        return []
+    d = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    lines = ["", "## The heating demo", "", "| figure | value | goal | met |", "|---|---|---|---|"]
+    if "lockstep_wall_s" in d:
+        wall = float(d["lockstep_wall_s"])
+        lines.append(f"| `statebus-home --duration {d['lockstep_duration']} --lockstep`: wall (user, system) | "
+                     f"{wall:.2f} s ({float(d['lockstep_user_s']):.2f} s, {float(d['lockstep_sys_s']):.2f} s) for "
+                     f"{d.get('lockstep_readings', '?')} readings | ≤ 1 s for a day | "
+                     f"{'yes' if wall <= 1.0 else 'no'}{'' if d['lockstep_duration'] == '24h' else ' (quick: a shorter day)'} |")
+    if "lockstep_same" in d:
+        lines.append(f"| the same day twice in lockstep (readings, switches, duty cycle, room range) | "
+                     f"{d['lockstep_same']} | yes | {'yes' if d['lockstep_same'] == 'yes' else 'no'} |")
+    if "scaled_cpu_share" in d:
+        lines.append(f"| scaled demo ({d['scaled_duration']} in {float(d['scaled_wall_s']):.1f} s, no web): CPU of all "
+                     f"its processes | {100 * float(d['scaled_cpu_share']):.0f} % of one core | — | — |")
+    return lines
 
 
 def human(size: int) -> str:

@@ -11,7 +11,7 @@ out="$2"
 mode="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$out"
-rm -f "$out"/*.json  # a report of this run only
+rm -f "$out"/*.json "$out/demo.txt"  # a report of this run only
 {
   echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
@@ -31,8 +31,9 @@ if [[ $mode == quick ]]; then
   recorder=(--benchmark_filter=log_call)
   costs=(--benchmark_min_time=0.05)
   mqtt=(--quick)
+  peers=(--benchmark_filter='^peers/64B/')
 else
-  pingpong=() baseline=() throughput=() state=() recorder=() costs=() mqtt=()
+  pingpong=() baseline=() throughput=() state=() recorder=() costs=() mqtt=() peers=()
 fi
 run() {  # run NAME ARGS...
   local name=$1
@@ -48,11 +49,17 @@ run state_bench "${state[@]}"
 run recorder_bench "${recorder[@]}"
 run publish_take_bench "${costs[@]}"
 run clock_bench "${costs[@]}"
+if [[ -x "$bin/peers_bench" ]]; then  # built where ZeroMQ, nng, LCM or Cyclone DDS is installed
+  run peers_bench "${peers[@]}"
+else
+  echo "no $bin/peers_bench (none of ZeroMQ, nng, LCM, Cyclone DDS installed): the report has no peers section"
+fi
 if [[ -x "$bin/mqtt_bench" ]]; then  # built with the MQTT bridge only
   run mqtt_bench "${mqtt[@]}"
 else
   echo "no $bin/mqtt_bench (built without the MQTT bridge): the report has no MQTT section"
 fi
+"$here/demo_times.sh" "$bin/../apps" "$out" "$mode"
 
 python3 "$here/make_report.py" "$out" "$out/machine.txt" "$out"/*.json > /dev/null
 gnuplot "$out/latency.gp"
