@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,24 +80,32 @@ std::optional<pid_t> read_pid_file(const std::string& path) {
   return std::nullopt;
 }
 
-std::optional<pid_t> flock_holder(const std::string& path) {
-  struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  // /proc/locks: "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"
-  std::ifstream locks("/proc/locks");
+std::optional<pid_t> find_flock_holder(std::istream& locks, dev_t device, ino_t inode) {
+  // "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF": MAJOR:MINOR in hex, then the inode.
   std::string line;
-  const std::string inode = ":" + std::to_string(st.st_ino);
+  const std::string inode_text = ":" + std::to_string(inode);
   while (std::getline(locks, line)) {
     std::istringstream fields(line);
     std::string id, kind, mode, access, pid, where;
     if (!(fields >> id >> kind)) continue;
     if (kind == "->") fields >> kind;  // a waiter; same layout after the arrow
     if (!(fields >> mode >> access >> pid >> where)) continue;
-    if (where.size() > inode.size() && where.compare(where.size() - inode.size(), inode.size(), inode) == 0) {
-      return static_cast<pid_t>(std::stol(pid));
+    if (where.size() <= inode_text.size() ||
+        where.compare(where.size() - inode_text.size(), inode_text.size(), inode_text) != 0) {
+      continue;
     }
+    unsigned major_number = 0, minor_number = 0;
+    if (std::sscanf(where.c_str(), "%x:%x:", &major_number, &minor_number) != 2) continue;
+    if (major_number == major(device) && minor_number == minor(device)) return static_cast<pid_t>(std::stol(pid));
   }
   return std::nullopt;
+}
+
+std::optional<pid_t> flock_holder(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  std::ifstream locks("/proc/locks");
+  return find_flock_holder(locks, st.st_dev, st.st_ino);
 }
 
 }  // namespace statebus::detail

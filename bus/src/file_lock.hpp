@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <istream>
 #include <optional>
 #include <string>
 
@@ -40,5 +41,10 @@ std::optional<pid_t> read_pid_file(const std::string& path);
 
 /// The pid holding a flock on `path` according to /proc/locks, if any.
 std::optional<pid_t> flock_holder(const std::string& path);
+/// The holder of a flock on the file (`device`, `inode`) in `locks`, text as
+/// /proc/locks has it. That file lists every lock of the machine: each
+/// private /tmp is a tmpfs of its own, where inode numbers repeat, so the
+/// device must match as well as the inode.
+std::optional<pid_t> find_flock_holder(std::istream& locks, dev_t device, ino_t inode);
 
 }  // namespace statebus::detail
