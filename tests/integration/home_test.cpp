@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "home/messages.hpp"
+#include "home_fixture.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/recorder/mcap.hpp"
 #include "statebus/state/cell.hpp"
@@ -45,82 +46,7 @@ using testing::Scenario;
 using testing::VirtualTimeBetween;
 using testing::WithoutSequenceGaps;
 
-class Home : public testing::BusTest {
- protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("home-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-    testing::ScenarioOptions options;
-    options.record = {"home/**"};
-    auto story = Scenario::start(*node_, options);
-    ASSERT_TRUE(story) << story.error().message();
-    story_.emplace(std::move(*story));
-  }
-  void TearDown() override {
-    story_.reset();
-    BusTest::TearDown();
-  }
-
-  void start(const std::string& name, std::vector<std::string> argv = {}) {
-    argv.insert(argv.begin(), std::string(STATEBUS_HOME_DIR "/statebus-") + name);
-    auto child = story_->spawn(name, std::move(argv));
-    ASSERT_TRUE(child) << child.error().message();
-  }
-
-  // Starts the web process on a free port; returns the port.
-  int start_web() {
-    auto child = story_->spawn("web", {STATEBUS_HOME_DIR "/statebus-web", "--port", "0"}, "");
-    EXPECT_TRUE(child) << child.error().message();
-    if (!child) return 0;
-    int port = 0;
-    while (auto line = (*child)->read_line(10s)) {
-      std::sscanf(line->c_str(), "listening on http://127.0.0.1:%d/", &port);
-      if (*line == "ready") break;
-    }
-    EXPECT_GT(port, 0);
-    return port;
-  }
-
-  // The controller's status once it has decided on `n` readings (it decides
-  // in its own process, a moment after the clock got where the test wanted).
-  home::HeatingStatus status_after(std::uint64_t n) {
-    auto cell = Cell<home::HeatingStatus>::open(home::kStatusCell);
-    EXPECT_TRUE(cell);
-    if (!cell) return {};
-    const auto deadline = std::chrono::steady_clock::now() + 60s;  // real time: the run must get there
-    for (;;) {
-      const auto [value, version] = cell->load_versioned();
-      if (value.decisions >= n) return value;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ADD_FAILURE() << "the heating made " << value.decisions << " decisions, not " << n << ", in 60 s";
-        return value;
-      }
-      cell->wait_for_change_until(version, VirtualClock::now() + 1min);  // woken by a store, or a minute of the run passed
-    }
-  }
-
-  // Waits until the recorder (which takes samples in threads of its own,
-  // behind a lockstep clock) has captured the controller's first `n` switches.
-  void wait_for_switches(std::uint64_t n) {
-    if (n == 0) return;
-    std::uint64_t count = 0;
-    ASSERT_TRUE(story_->recorder().wait_for<HeaterCommand>(
-        home::kHeaterChannel, [&](const HeaterCommand& c) { return c.reading_index != 0 && ++count == n; }, 1h));
-  }
-
-  std::vector<Recorded<HeaterCommand>> commands() {
-    return story_->recorder().samples<HeaterCommand>(home::kHeaterChannel);
-  }
-  std::vector<Recorded<TemperatureReading>> readings() {
-    return story_->recorder().samples<TemperatureReading>(home::kTemperatureChannel);
-  }
-
-  std::optional<Node> node_;
-  std::optional<Scenario> story_;
-};
+class Home : public HomeProcesses {};
 
 // Readings scripted as a function of virtual time, the controller in its own
 // process: a dip shorter than the dwell time switches nothing; a longer one

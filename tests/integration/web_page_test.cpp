@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "home/messages.hpp"
+#include "home_fixture.hpp"
 #include "run_cli.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/state/cell.hpp"
@@ -64,62 +65,15 @@ bool on_ci() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-class WebPage : public testing::BusTest {
+class WebPage : public HomeProcesses {
  protected:
   void SetUp() override {
-    BusTest::SetUp();
+    node_name_ = "web-page-test";
+    HomeProcesses::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
     if (const std::string missing = missing_for_page_check(); !missing.empty()) {
       if (on_ci()) FAIL() << missing << " (CI=true: the page check must run)";
       GTEST_SKIP() << missing;
-    }
-    auto node = Node::connect("web-page-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-    testing::ScenarioOptions options;
-    options.record = {"home/**"};
-    auto story = Scenario::start(*node_, options);
-    ASSERT_TRUE(story) << story.error().message();
-    story_.emplace(std::move(*story));
-  }
-  void TearDown() override {
-    story_.reset();
-    BusTest::TearDown();
-  }
-
-  void start(const std::string& name) {
-    auto child = story_->spawn(name, {std::string(STATEBUS_HOME_DIR "/statebus-") + name});
-    ASSERT_TRUE(child) << child.error().message();
-  }
-
-  // Starts the web process on a free port of 127.0.0.1; returns the port.
-  int start_web() {
-    auto child = story_->spawn("web", {STATEBUS_HOME_DIR "/statebus-web", "--port", "0"}, "");
-    EXPECT_TRUE(child) << child.error().message();
-    if (!child) return 0;
-    int port = 0;
-    while (auto line = (*child)->read_line(10s)) {
-      std::sscanf(line->c_str(), "listening on http://127.0.0.1:%d/", &port);
-      if (*line == "ready") break;
-    }
-    EXPECT_GT(port, 0);
-    return port;
-  }
-
-  // The controller's status once it has decided on `n` readings.
-  home::HeatingStatus status_after(std::uint64_t n) {
-    auto cell = Cell<home::HeatingStatus>::open(home::kStatusCell);
-    EXPECT_TRUE(cell);
-    if (!cell) return {};
-    const auto deadline = std::chrono::steady_clock::now() + 60s;  // real time: the run must get there
-    for (;;) {
-      const auto [value, version] = cell->load_versioned();
-      if (value.decisions >= n) return value;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ADD_FAILURE() << "the heating made " << value.decisions << " decisions, not " << n << ", in 60 s";
-        return value;
-      }
-      cell->wait_for_change_until(version, VirtualClock::now() + 1min);
     }
   }
 
@@ -152,8 +106,6 @@ class WebPage : public testing::BusTest {
     return {out, code};
   }
 
-  std::optional<Node> node_;
-  std::optional<Scenario> story_;
 };
 
 // Two hours of the heating, then the page in Chromium: it shows the room,
