@@ -10,6 +10,8 @@ packages=(
   clang libclang-rt-14-dev
   nodejs chromium
   libmosquitto-dev mosquitto mosquitto-clients openssl
+  # The libraries the benchmark report compares statebus with (bench/peers_bench.cpp).
+  libzmq3-dev cppzmq-dev libnng-dev liblcm-dev cyclonedds-dev cyclonedds-tools
 )
 # npm ships inside some Node.js builds; Debian packages it separately.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
