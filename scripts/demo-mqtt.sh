@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The heating demo on two buses (two machines, in effect) joined only by an
 # MQTT broker: the sensor and the heating on bus A, the web front end on bus
-# B. Each bus is a private /tmp and /dev/shm (a mount namespace) with its own
+# B. Each bus is a private /tmp and /dev/shm (scripts/private-bus.sh) with its own
 # daemon and a `statebus bridge mqtt`; a mosquitto broker on 127.0.0.1 joins
 # them. Open the printed address: the page is the same as on one bus, and a
 # setpoint typed there reaches the heating on bus A through the broker.
@@ -27,10 +27,9 @@ done
 bin=$PWD/build/release/apps
 out=$PWD/demo-out/mqtt
 
-# ---- one bus, inside its namespace: `--inside A|B BROKER_PORT` ------------
+# ---- one bus, inside scripts/private-bus.sh: `--inside A|B BROKER_PORT` ----
 if [[ "${1:-}" == A || "${1:-}" == B ]]; then
   bus=$1 broker=mqtt://127.0.0.1:$2
-  mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /dev/shm
   "$bin/cli/statebus" daemon >"$out/$bus-daemon.log" 2>&1 &
   for _ in $(seq 100); do grep -q ready "$out/$bus-daemon.log" 2>/dev/null && break; sleep 0.1; done
   trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
@@ -59,9 +58,9 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nuser 
   >"$out/mosquitto.conf"
 mosquitto -c "$out/mosquitto.conf" >"$out/mosquitto.log" 2>&1 &
 broker_pid=$!
-# A private bus per side: user + mount namespaces, or a mount namespace alone as root.
-private=(unshare --user --map-root-user --mount)
-"${private[@]}" true 2>/dev/null || private=(unshare --mount)
+# A private bus per side (private /tmp and /dev/shm: scripts/private-bus.sh).
+private=(scripts/private-bus.sh)
+export STATEBUS_KEEP=$out
 "${private[@]}" "$0" --inside B "$port" &
 web_pid=$!
 trap 'kill $web_pid $broker_pid 2>/dev/null; wait 2>/dev/null' EXIT

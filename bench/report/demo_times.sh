@@ -2,7 +2,7 @@
 # The demo's figures for the report: wall, user and system time of a
 # simulated day in lockstep (as fast as the processes go; run twice in full
 # mode, and the two days must agree), and the CPU the scaled demo uses.
-# Each run has a bus of its own (a mount namespace with private /tmp and
+# Each run has a bus of its own (scripts/private-bus.sh: private /tmp and
 # /dev/shm). Writes OUT/demo.txt as key=value lines.
 #   bench/report/demo_times.sh APPS_DIR OUT_DIR quick|full
 set -euo pipefail
@@ -12,9 +12,8 @@ if [[ ! -x "$home" ]]; then
   echo "no $home (built without the apps): the report has no demo section"
   exit 0
 fi
-private=(unshare --user --map-root-user --mount)
-"${private[@]}" true 2>/dev/null || private=(unshare --mount)
-if ! "${private[@]}" true 2>/dev/null; then
+private=("$(cd "$(dirname "$0")/../../scripts" && pwd)/private-bus.sh")
+if ! unshare --user --map-root-user --mount true 2>/dev/null && ! unshare --mount true 2>/dev/null; then
   echo "no namespace can be made here: the report has no demo section (it would disturb the machine's bus)"
   exit 0
 fi
@@ -27,8 +26,8 @@ run() {
   local name=$1
   shift
   local TIMEFORMAT='%R %U %S'
-  { time "${private[@]}" sh -c 'mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /dev/shm && exec "$0" "$@"' \
-      "$home" --no-web -q --out /tmp/demo "$@" >"$out/$name.txt" 2>"$out/$name.err"; } 2>"$out/$name.time"
+  { time "${private[@]}" "$home" --no-web -q --out /tmp/demo "$@" >"$out/$name.txt" 2>"$out/$name.err"; } \
+    2>"$out/$name.time"
 }
 # The day's result: readings, switches, duty cycle and room range (not the times).
 result() { grep -E '^  (readings|heater switches|room) ' "$out/$1.txt" | sed 's/(recorded.*//'; }
