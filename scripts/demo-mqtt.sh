@@ -32,16 +32,19 @@ if [[ "${1:-}" == A || "${1:-}" == B ]]; then
   bus=$1 broker=mqtt://127.0.0.1:$2
   "$bin/cli/statebus" daemon >"$out/$bus-daemon.log" 2>&1 &
   for _ in $(seq 100); do grep -q ready "$out/$bus-daemon.log" 2>/dev/null && break; sleep 0.1; done
+  # Whatever ends this bus (the end of the day, Ctrl-C, SIGTERM) ends all of its processes.
   trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
+  trap 'exit 0' INT TERM
   if [[ $bus == A ]]; then
     "$bin/cli/statebus" bridge mqtt --broker "$broker" --prefix home-demo --client-id home-demo-A \
       --out 'home/**' --state 'home/**' --clock send --homeassistant --settable home/setpoint >"$out/A-bridge.log" 2>&1 &
-    "$bin/home/statebus-home" --no-web --duration "$duration" --real-seconds "$real_seconds" --out "$out/A"
+    "$bin/home/statebus-home" --no-web --duration "$duration" --real-seconds "$real_seconds" --out "$out/A" &
   else
     "$bin/cli/statebus" bridge mqtt --broker "$broker" --prefix home-demo --client-id home-demo-B \
       --in 'home/**' --mirror 'home/**' --clock follow >"$out/B-bridge.log" 2>&1 &
-    exec "$bin/home/statebus-web" --port "$web_port"
+    "$bin/home/statebus-web" --port "$web_port" &
   fi
+  wait $!  # the home (A) or the web process (B); a signal ends the wait
   exit
 fi
 
@@ -63,6 +66,9 @@ private=(scripts/private-bus.sh)
 export STATEBUS_KEEP=$out
 "${private[@]}" "$0" --inside B "$port" &
 web_pid=$!
-trap 'kill $web_pid $broker_pid 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'kill $web_pid ${home_pid:-} $broker_pid 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'exit 0' INT TERM
 echo "broker: mqtt://127.0.0.1:$port (topics home-demo/#); logs in $out"
-"${private[@]}" "$0" --inside A "$port"
+"${private[@]}" "$0" --inside A "$port" &
+home_pid=$!
+wait $home_pid
