@@ -58,13 +58,17 @@ struct Msg4M {
 STATEBUS_MESSAGE(Msg4M, "bench/Msg4M", bytes);
 
 enum class Transport { statebus, iceoryx };
-enum class Mode { poll, block, spin };  // spin: spin up to 20 µs, then block
+enum class Mode { poll, block, spin, adaptive };  // spin: spin up to 20 µs, then block; adaptive: Spin::adaptive()
+
+const char* mode_name(Mode m) {
+  return m == Mode::poll ? "poll" : m == Mode::block ? "block" : m == Mode::spin ? "spin" : "adaptive";
+}
 
 constexpr int kWarmup = 1000;
 
 std::string channel(Transport t, Mode m, std::size_t size, const char* direction) {
   return std::string("bench/") + (t == Transport::statebus ? "sb" : "iox") +
-         (m == Mode::poll ? "-poll" : m == Mode::block ? "-block" : "-spin") +
+         "-" + mode_name(m) +
          "/s" + std::to_string(size) + "/" + direction;
 }
 
@@ -110,6 +114,7 @@ struct StatebusSide {
       if (try_receive(marker)) return marker;
       if (mode == Mode::block) in.wait(1s);
       if (mode == Mode::spin) in.wait(1s, std::chrono::microseconds(20));
+      if (mode == Mode::adaptive) in.wait(1s, statebus::Spin::adaptive());
     }
   }
 };
@@ -228,7 +233,10 @@ int follower() {
   int cpu = statebus::bench::kFollowerCpu;
   while (std::cin >> mode >> size >> cpu) {
     statebus::bench::pin_to_cpu(cpu);
-    const Mode m = mode == "poll" ? Mode::poll : mode == "spin" ? Mode::spin : Mode::block;
+    const Mode m = mode == "poll"       ? Mode::poll
+                   : mode == "spin"     ? Mode::spin
+                   : mode == "adaptive" ? Mode::adaptive
+                                        : Mode::block;
     if (size == sizeof(Msg8)) follow_scenario<Msg8>(*node, m);
     if (size == sizeof(Msg4M)) follow_scenario<Msg4M>(*node, m);
     if (size == sizeof(Msg64)) follow_scenario<Msg64>(*node, m);
@@ -266,7 +274,7 @@ template <class Msg>
 void round_trip(benchmark::State& state, Mode m, int follower_cpu, std::chrono::nanoseconds pace) {
   g_pace = pace;
   g_next = Clock::now();
-  g_follower->write(std::string(m == Mode::poll ? "poll " : m == Mode::spin ? "spin " : "block ") +
+  g_follower->write(std::string(mode_name(m)) + " " +
                     std::to_string(sizeof(Msg)) + " " + std::to_string(follower_cpu) + "\n");
   if (g_follower->read_line(10s) != "ready") {
     state.SkipWithError("the follower is not ready");
@@ -337,6 +345,69 @@ void idle_subscriber_cpu(benchmark::State& state, std::chrono::nanoseconds spin)
   state.counters["cpu_pct"] = wall_s > 0 ? 100.0 * cpu_s / wall_s : 0.0;
 }
 
+// A subscriber thread (CPU 1) fed at a steady rate by a publisher thread
+// (CPU 0) of this process: its latency (publish to take) and the share of a
+// core it uses, side by side, for each way of waiting.
+enum class Wait { block, spin20, adaptive, poll };
+
+void paced_subscriber(benchmark::State& state, Wait how, std::chrono::microseconds period) {
+  const std::string name = std::string("bench/paced/") + std::to_string(static_cast<int>(how));
+  statebus::SubscriberOptions lossless;
+  lossless.lossless = true;
+  auto sub = statebus::Subscriber<Msg64>::create(*g_node, name, lossless);
+  auto pub = statebus::Publisher<Msg64>::create(*g_node, name);
+  if (!sub || !pub || !sub->wait_connected(10s)) return state.SkipWithError("no channel");
+  const int kSamples = static_cast<int>(500ms / period);  // half a second
+  std::vector<double> latency_us;
+  latency_us.reserve(static_cast<std::size_t>(kSamples) * 4);
+  double cpu_s = 0;
+  double wall_s = 0;
+  for (auto _ : state) {
+    double thread_cpu_s = 0;
+    double thread_wall_s = 0;
+    std::thread receiver([&] {
+      statebus::bench::pin_to_cpu(statebus::bench::kFollowerCpu);
+      timespec c0{};
+      timespec c1{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+      const auto start = Clock::now();
+      for (int received = 0; received < kSamples;) {
+        std::optional<statebus::Sample<Msg64>> sample;
+        if (how == Wait::poll) {
+          sample = sub->take();
+        } else {
+          const statebus::Spin spin = how == Wait::block    ? statebus::Spin()
+                                      : how == Wait::spin20 ? statebus::Spin(20us)
+                                                            : statebus::Spin::adaptive();
+          sample = sub->take_for(1s, spin);
+          if (!sample) break;
+        }
+        if (!sample) continue;
+        const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch());
+        latency_us.push_back(static_cast<double>(now_ns.count() - sample->header().real_time_ns) / 1000.0);
+        ++received;
+      }
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+      thread_wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+      thread_cpu_s =
+          static_cast<double>(c1.tv_sec - c0.tv_sec) + static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    });
+    auto next = Clock::now() + 1ms;  // the receiver is waiting by then
+    for (int i = 0; i < kSamples; ++i) {
+      next += period;
+      while (Clock::now() < next) {  // a steady rate needs the exact moment: spin to it
+      }
+      Msg64 msg{};
+      (void)pub->publish(msg);
+    }
+    receiver.join();
+    cpu_s += thread_cpu_s;
+    wall_s += thread_wall_s;
+  }
+  statebus::bench::report_percentiles(state, latency_us, "latency_us_");
+  state.counters["cpu_pct"] = wall_s > 0 ? 100.0 * cpu_s / wall_s : 0.0;
+}
+
 template <class Msg>
 void register_size(int poll_rounds, int block_rounds, bool spin = false) {
   const std::string size = std::to_string(sizeof(Msg));
@@ -358,6 +429,9 @@ void register_size(int poll_rounds, int block_rounds, bool spin = false) {
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(5);
     benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin/10kHz").c_str(), round_trip<Msg>, Mode::spin, cross,
                                  100us)
+        ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(50);
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/adaptive/10kHz").c_str(), round_trip<Msg>, Mode::adaptive,
+                                 cross, 100us)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(50);
   }
 }
@@ -393,6 +467,14 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("idle_subscriber/spin_then_block", idle_subscriber_cpu, std::chrono::nanoseconds(20us))
       ->Iterations(5);
   benchmark::RegisterBenchmark("idle_subscriber/block", idle_subscriber_cpu, std::chrono::nanoseconds(0))->Iterations(5);
+  for (auto [rate, period] : {std::pair{"10kHz", 100us}, std::pair{"1kHz", 1000us}}) {
+    for (auto [name, how] : {std::pair{"block", Wait::block}, std::pair{"spin20us", Wait::spin20},
+                             std::pair{"adaptive", Wait::adaptive}, std::pair{"poll", Wait::poll}}) {
+      benchmark::RegisterBenchmark((std::string("paced_subscriber/") + rate + "/" + name).c_str(), paced_subscriber,
+                                   how, std::chrono::microseconds(period))
+          ->Iterations(3);
+    }
+  }
   register_size<Msg8>(25, 25);
   register_size<Msg64>(25, 25, /*spin=*/true);
   register_size<Msg4K>(25, 25);

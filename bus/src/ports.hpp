@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "arrival_pacer.hpp"
 #include "iceoryx.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
@@ -63,6 +64,8 @@ struct SubscriberCore {
   std::unique_ptr<iox::popo::WaitSet<1>> waitset;
   std::unique_ptr<VirtualWait> virtual_wait;
   bool in_user_waitset = false;  // then wait() goes through the user's WaitSet
+  bool paced = false;            // an adaptive wait ran: take() feeds the pacer
+  ArrivalPacer pacer;
   std::string channel;
   std::uint64_t expected_fingerprint = 0;  // 0: any
   std::string expected_name;

@@ -1,3 +1,4 @@
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -302,6 +303,7 @@ RawSample RawSubscriber::take() noexcept {
       core.port.release(payload);
       continue;
     }
+    if (core.paced) core.pacer.published(header->real_time_ns);
     return {header, payload};
   }
 }
@@ -312,19 +314,66 @@ bool RawSubscriber::wait_connected(std::chrono::nanoseconds timeout) const noexc
   return poll_until([this] { return impl_->port.getSubscriptionState() == iox::SubscribeState::SUBSCRIBED; }, timeout);
 }
 
-bool RawSubscriber::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept {
+namespace {
+
+// A sleep's end within a µs of its deadline, not the default 50 µs later.
+void set_fine_timer_slack() noexcept {
+  thread_local bool done = false;
+  if (!done) {
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    done = true;
+  }
+}
+
+template <class Ready>
+bool spin_until(std::chrono::steady_clock::time_point until, Ready&& ready) noexcept {
+  while (std::chrono::steady_clock::now() < until) {
+    if (ready()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
   SubscriberCore& core = *impl_;
   if (core.port.hasData()) return true;
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = now + timeout;
-  if (spin.count() > 0) {
-    // Spin-then-block: a wake-up through the kernel costs tens of µs on a VM;
-    // data that arrives within `spin` is seen without it.
-    const auto spin_until = now + std::min(spin, timeout);
-    while (std::chrono::steady_clock::now() < spin_until) {
-      if (core.port.hasData()) return true;
+  const auto ready = [&core] { return core.port.hasData(); };
+  std::chrono::nanoseconds budget = spin.budget();
+  if (spin.is_adaptive()) {
+    core.paced = true;
+    const auto due = core.pacer.due();
+    budget = due ? std::chrono::nanoseconds(0) : ArrivalPacer::kLearningSpin;
+    if (due && now < core.pacer.spin_until(*due)) {
+      // Sleep through the gap (a sample that comes early wakes us), then
+      // spin from just before the sample is due until a little after.
+      const auto from = core.pacer.spin_from(*due);
+      if (from > now) {
+        set_fine_timer_slack();
+        const bool data = block_until(std::min(from, deadline));
+        const auto woke = std::chrono::steady_clock::now();
+        if (data) {
+          // The sample came first: early (nothing to learn), or while this
+          // thread overslept, which the next spin must start earlier for.
+          if (woke > from) core.pacer.overslept();
+          return true;
+        }
+        if (woke >= deadline) return ready();
+        core.pacer.woke_late(woke - from);
+      }
+      if (spin_until(std::min(core.pacer.spin_until(*due), deadline), ready)) return true;
     }
   }
+  // Spin-then-block: a wake-up through the kernel costs tens of µs on a VM;
+  // data that arrives within the spin is seen without it.
+  if (budget.count() > 0 && spin_until(now + std::min(budget, timeout), ready)) return true;
+  return block_until(deadline);
+}
+
+bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) noexcept {
+  SubscriberCore& core = *impl_;
   if (core.in_user_waitset) return core.port.hasData();  // its WaitSet waits for it; see WaitSet::add
   if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
   if (!core.waitset) {

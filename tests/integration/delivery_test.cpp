@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -195,6 +196,37 @@ TEST_F(Delivery, SpinThenBlockWaitsForDataFromAnotherProcess) {
   EXPECT_TRUE(sut->wait(10s, 50us));
   EXPECT_TRUE(sut->take());
   EXPECT_EQ(child.read_line(10s), "sent 1");
+}
+
+TEST_F(Delivery, AdaptiveSpinReceivesEverySampleOfASteadyStreamInOrderAndTimesOutWhenItStops) {
+  SubscriberOptions lossless;
+  lossless.lossless = true;  // a preempted test still gets every sample
+  auto sut = Subscriber<Reading>::create(*node_, "test/steady", lossless);
+  auto pub = Publisher<Reading>::create(*node_, "test/steady");
+  ASSERT_TRUE(sut && pub);
+  ASSERT_TRUE(sut->wait_connected(10s));
+  constexpr int kSamples = 300;
+  std::thread sender([&pub] {
+    auto next = std::chrono::steady_clock::now();
+    for (int i = 0; i < kSamples; ++i) {
+      next += 200us;  // 5 kHz; a steady rate needs the exact moment: spin to it
+      while (std::chrono::steady_clock::now() < next) {
+      }
+      Reading reading;
+      reading.index = static_cast<std::uint64_t>(i);
+      (void)pub->publish(reading);
+    }
+  });
+  int received = 0;
+  for (; received < kSamples; ++received) {
+    auto sample = sut->take_for(10s, Spin::adaptive());
+    if (!sample) break;
+    ASSERT_EQ(sample->value().index, static_cast<std::uint64_t>(received));
+  }
+  sender.join();
+  EXPECT_EQ(received, kSamples);
+  EXPECT_EQ(sut->lost(), 0U);
+  EXPECT_FALSE(sut->wait(20ms, Spin::adaptive())) << "the stream stopped: the wait ends at its timeout";
 }
 
 TEST_F(Delivery, UntypedPayloadsOfManySizesArriveIntact) {

@@ -10,6 +10,7 @@
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/publisher.hpp"
 #include "statebus/bus/sample_header.hpp"
+#include "statebus/bus/spin.hpp"
 #include "statebus/bus/subscriber.hpp"
 #include "statebus/bus/untyped.hpp"
 #include "statebus/bus/wait_set.hpp"

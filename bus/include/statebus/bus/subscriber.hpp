@@ -63,10 +63,11 @@ class Subscriber {
     }
   }
 
-  /// Waits (real time) until a sample is queued; false on timeout. With
-  /// `spin` > 0 it first polls for up to that long (spin-then-block), which
-  /// saves the kernel wake-up when data comes soon.
-  bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {}) noexcept {
+  /// Waits (real time) until a sample is queued; false on timeout. `spin`
+  /// says whether it polls before it sleeps: not at all (the default), up
+  /// to a time (`20us`: spin-then-block), or around the moment a steady
+  /// stream's next sample is due (`Spin::adaptive()`); see Spin.
+  bool wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
     return port_.wait(timeout, spin);
   }
   /// Waits until a sample is queued or the bus's virtual time reaches
@@ -74,8 +75,7 @@ class Subscriber {
   bool wait_until(VirtualClock::time_point deadline) noexcept { return port_.wait_until(deadline); }
   /// take(), after waiting up to `timeout` for a sample (refused samples
   /// do not end the wait early).
-  [[nodiscard]] std::optional<Sample<T>> take_for(std::chrono::nanoseconds timeout,
-                                                  std::chrono::nanoseconds spin = {}) noexcept {
+  [[nodiscard]] std::optional<Sample<T>> take_for(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (auto sample = take()) return sample;

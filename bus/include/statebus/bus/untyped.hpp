@@ -126,7 +126,8 @@ class UntypedSubscriber {
     if (raw.payload == nullptr) return std::nullopt;
     return BytesSample(raw, port_.core());
   }
-  bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {}) noexcept {
+  /// Waits (real time) until a sample is queued; `spin` as in Subscriber::wait.
+  bool wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
     return port_.wait(timeout, spin);
   }
   [[nodiscard]] std::optional<BytesSample> take_for(std::chrono::nanoseconds timeout) noexcept {

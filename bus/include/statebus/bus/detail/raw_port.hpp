@@ -13,6 +13,7 @@
 
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
+#include "statebus/bus/spin.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/error.hpp"
 #include "statebus/schema.hpp"
@@ -161,8 +162,10 @@ class RawSubscriber {
   /// Waits until the channel has a publisher and this subscriber is connected to it.
   bool wait_connected(std::chrono::nanoseconds timeout) const noexcept;
   /// Blocks until a sample is queued or `timeout` passes (real time); spins
-  /// for up to `spin` first. True if data is queued.
-  bool wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) noexcept;
+  /// first as `spin` says (see Spin). True if data is queued.
+  bool wait(std::chrono::nanoseconds timeout, Spin spin) noexcept;
+  /// Blocks until data is queued or `deadline` (real time) passes.
+  bool block_until(std::chrono::steady_clock::time_point deadline) noexcept;
   /// Blocks until a sample is queued or the bus's virtual time reaches
   /// `deadline`, however it gets there (rate, pause, step). True if data.
   bool wait_until(VirtualClock::time_point deadline) noexcept;
