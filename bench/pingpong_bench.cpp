@@ -23,6 +23,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_bus.hpp"
+#include "iceoryx_posh/mepoo/chunk_header.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
 #include "iceoryx_posh/popo/wait_set.hpp"
@@ -58,10 +59,17 @@ struct Msg4M {
 STATEBUS_MESSAGE(Msg4M, "bench/Msg4M", bytes);
 
 enum class Transport { statebus, iceoryx };
-enum class Mode { poll, block, spin, adaptive };  // spin: spin up to 20 µs, then block; adaptive: Spin::adaptive()
+// spin: spin up to 20 µs, then block; adaptive: Spin::adaptive(); header:
+// poll, raw iceoryx with a user header of statebus's size against plain raw
+// iceoryx (what the header's cache line costs, statebus left out).
+enum class Mode { poll, block, spin, adaptive, header };
 
 const char* mode_name(Mode m) {
-  return m == Mode::poll ? "poll" : m == Mode::block ? "block" : m == Mode::spin ? "spin" : "adaptive";
+  return m == Mode::poll     ? "poll"
+         : m == Mode::block ? "block"
+         : m == Mode::spin  ? "spin"
+         : m == Mode::header ? "header"
+                             : "adaptive";
 }
 
 constexpr int kWarmup = 1000;
@@ -125,14 +133,18 @@ struct IceoryxSide {
   std::unique_ptr<iox::popo::WaitSet<1>> waitset;
   std::size_t size;
   Mode mode;
+  bool header = false;  // a user header of sizeof(statebus::SampleHeader), written and read as statebus's is
+  std::uint64_t sequence = 0;
 
-  static std::optional<IceoryxSide> open(const std::string& send, const std::string& receive, std::size_t size, Mode mode) {
+  static std::optional<IceoryxSide> open(const std::string& send, const std::string& receive, std::size_t size, Mode mode,
+                                         bool header = false) {
     IceoryxSide side;
+    side.header = header;
     side.out = std::make_unique<iox::popo::UntypedPublisher>(iox_service(send));
     side.in = std::make_unique<iox::popo::UntypedSubscriber>(iox_service(receive));
     side.size = size;
     side.mode = mode;
-    if (mode != Mode::poll) {  // raw iceoryx has no spin-then-block: it blocks
+    if (mode != Mode::poll && mode != Mode::header) {  // raw iceoryx has no spin-then-block: it blocks
       side.waitset = std::make_unique<iox::popo::WaitSet<1>>();
       if (side.waitset->attachState(*side.in, iox::popo::SubscriberState::HAS_DATA).has_error()) return std::nullopt;
     }
@@ -148,8 +160,15 @@ struct IceoryxSide {
   }
   void send(char marker) {
     for (bool sent = false; !sent;) {
-      out->loan(static_cast<std::uint32_t>(size))
+      const std::uint32_t header_size = header ? sizeof(statebus::SampleHeader) : 0;
+      out->loan(static_cast<std::uint32_t>(size), 1, header_size, header_size != 0 ? 8 : 1)
           .and_then([&](void* payload) {
+            if (header) {
+              auto* h = static_cast<statebus::SampleHeader*>(iox::mepoo::ChunkHeader::fromUserPayload(payload)->userHeader());
+              *h = statebus::SampleHeader{};
+              h->sequence = ++sequence;
+              h->payload_size = static_cast<std::uint32_t>(size);
+            }
             static_cast<char*>(payload)[0] = marker;
             out->publish(payload);
             sent = true;
@@ -160,6 +179,11 @@ struct IceoryxSide {
   bool try_receive(char& marker) {
     bool got = false;
     in->take().and_then([&](const void* payload) {
+      if (header) {  // read as statebus reads it: sequence, port, flags, fingerprint, size
+        const auto* h = static_cast<const statebus::SampleHeader*>(
+            iox::mepoo::ChunkHeader::fromUserPayload(payload)->userHeader());
+        benchmark::DoNotOptimize(h->sequence + h->publisher_port + h->flags + h->fingerprint + h->payload_size);
+      }
       marker = static_cast<const char*>(payload)[0];
       in->release(payload);
       got = true;
@@ -169,7 +193,7 @@ struct IceoryxSide {
   char receive() {
     for (char marker = 0;;) {
       if (try_receive(marker)) return marker;
-      if (mode != Mode::poll) waitset->timedWait(iox::units::Duration::fromSeconds(1));
+      if (waitset) waitset->timedWait(iox::units::Duration::fromSeconds(1));
     }
   }
 };
@@ -188,36 +212,48 @@ void echo(Side& side) {
   }
 }
 
-template <class Msg>
-void follow_scenario(const statebus::Node& node, Mode m) {
-  auto sb = StatebusSide<Msg>::open(node, channel(Transport::statebus, m, sizeof(Msg), "pong"),
-                                    channel(Transport::statebus, m, sizeof(Msg), "ping"), m);
-  auto iox = IceoryxSide::open(channel(Transport::iceoryx, m, sizeof(Msg), "pong"),
-                               channel(Transport::iceoryx, m, sizeof(Msg), "ping"), sizeof(Msg), m);
-  std::printf("ready\n");
-  std::fflush(stdout);
-  if (!sb || !iox) return;
-  if (m != Mode::poll) {
+template <class SideA>
+void echo_both(SideA& a, IceoryxSide& iox, Mode m) {
+  if (m != Mode::poll && m != Mode::header) {
     // One sleeping thread per transport.
-    std::thread iox_thread([&] { echo(*iox); });
-    echo(*sb);
+    std::thread iox_thread([&] { echo(iox); });
+    echo(a);
     iox_thread.join();
     return;
   }
   // Poll: one thread spinning over both, so both see the same CPU.
-  bool sb_done = false;
+  bool a_done = false;
   bool iox_done = false;
   char marker = 0;
-  while (!sb_done || !iox_done) {
-    if (sb->try_receive(marker)) {
-      sb->send(marker);
-      sb_done = marker == kStop;
+  while (!a_done || !iox_done) {
+    if (a.try_receive(marker)) {
+      a.send(marker);
+      a_done = marker == kStop;
     }
-    if (iox->try_receive(marker)) {
-      iox->send(marker);
+    if (iox.try_receive(marker)) {
+      iox.send(marker);
       iox_done = marker == kStop;
     }
   }
+}
+
+template <class Msg>
+void follow_scenario(const statebus::Node& node, Mode m) {
+  auto iox = IceoryxSide::open(channel(Transport::iceoryx, m, sizeof(Msg), "pong"),
+                               channel(Transport::iceoryx, m, sizeof(Msg), "ping"), sizeof(Msg), m);
+  if (m == Mode::header) {
+    auto a = IceoryxSide::open(channel(Transport::iceoryx, m, sizeof(Msg), "pong72"),
+                               channel(Transport::iceoryx, m, sizeof(Msg), "ping72"), sizeof(Msg), m, true);
+    std::printf("ready\n");
+    std::fflush(stdout);
+    if (a && iox) echo_both(*a, *iox, m);
+    return;
+  }
+  auto sb = StatebusSide<Msg>::open(node, channel(Transport::statebus, m, sizeof(Msg), "pong"),
+                                    channel(Transport::statebus, m, sizeof(Msg), "ping"), m);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  if (sb && iox) echo_both(*sb, *iox, m);
 }
 
 int follower() {
@@ -236,6 +272,7 @@ int follower() {
     const Mode m = mode == "poll"       ? Mode::poll
                    : mode == "spin"     ? Mode::spin
                    : mode == "adaptive" ? Mode::adaptive
+                   : mode == "header"   ? Mode::header
                                         : Mode::block;
     if (size == sizeof(Msg8)) follow_scenario<Msg8>(*node, m);
     if (size == sizeof(Msg4M)) follow_scenario<Msg4M>(*node, m);
@@ -270,6 +307,48 @@ double round_trip_us(Side& side) {
 
 // Both transports in one benchmark, alternating blocks of round trips, so
 // that the machine's drift over a run (a noisy shared VM) hits both alike.
+// `a` is statebus (or, in header mode, raw iceoryx with statebus's header).
+template <class SideA>
+void alternate_blocks(benchmark::State& state, SideA& a, IceoryxSide& iox, Mode m, const char* a_prefix) {
+  if (!a.connected() || !iox.connected()) {
+    state.SkipWithError("the follower did not connect");
+    return;
+  }
+  for (int i = 0; i < kWarmup; ++i) {
+    round_trip_us(a);
+    round_trip_us(iox);
+  }
+  const int block = m == Mode::poll || m == Mode::header ? 1000 : 100;  // round trips per transport and iteration
+  std::vector<double> a_us;
+  std::vector<double> iox_us;
+  int round = 0;
+  for (auto _ : state) {
+    // One benchmark iteration: a block of each, in alternating order.
+    double total = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool a_now = (pass == 0) == (round % 2 == 0);
+      for (int i = 0; i < block; ++i) {
+        if (a_now) {
+          a_us.push_back(round_trip_us(a));
+          total += a_us.back();
+        } else {
+          iox_us.push_back(round_trip_us(iox));
+        }
+      }
+    }
+    ++round;
+    state.SetIterationTime(total / 1e6 / block);  // the reported time: one round trip of `a`
+  }
+  a.send(kStop);
+  a.receive();
+  iox.send(kStop);
+  iox.receive();
+  statebus::bench::report_percentiles(state, a_us, a_prefix);
+  statebus::bench::report_percentiles(state, iox_us, "iceoryx_us_");
+  state.counters["ratio_p50"] = statebus::bench::percentile(a_us, 0.5) / statebus::bench::percentile(iox_us, 0.5);
+  state.counters["ratio_p99"] = statebus::bench::percentile(a_us, 0.99) / statebus::bench::percentile(iox_us, 0.99);
+}
+
 template <class Msg>
 void round_trip(benchmark::State& state, Mode m, int follower_cpu, std::chrono::nanoseconds pace) {
   g_pace = pace;
@@ -280,48 +359,20 @@ void round_trip(benchmark::State& state, Mode m, int follower_cpu, std::chrono::
     state.SkipWithError("the follower is not ready");
     return;
   }
-  auto sb = StatebusSide<Msg>::open(*g_node, channel(Transport::statebus, m, sizeof(Msg), "ping"),
-                                    channel(Transport::statebus, m, sizeof(Msg), "pong"), m);
   auto iox = IceoryxSide::open(channel(Transport::iceoryx, m, sizeof(Msg), "ping"),
                                channel(Transport::iceoryx, m, sizeof(Msg), "pong"), sizeof(Msg), m);
-  if (!sb || !iox || !sb->connected() || !iox->connected()) {
-    state.SkipWithError("the follower did not connect");
-    return;
+  if (m == Mode::header) {
+    auto a = IceoryxSide::open(channel(Transport::iceoryx, m, sizeof(Msg), "ping72"),
+                               channel(Transport::iceoryx, m, sizeof(Msg), "pong72"), sizeof(Msg), m, true);
+    if (!a || !iox) return state.SkipWithError("no iceoryx ports");
+    alternate_blocks(state, *a, *iox, m, "iceoryx72_us_");
+  } else {
+    auto sb = StatebusSide<Msg>::open(*g_node, channel(Transport::statebus, m, sizeof(Msg), "ping"),
+                                      channel(Transport::statebus, m, sizeof(Msg), "pong"), m);
+    if (!sb || !iox) return state.SkipWithError("no ports");
+    alternate_blocks(state, *sb, *iox, m, "statebus_us_");
   }
-  for (int i = 0; i < kWarmup; ++i) {
-    round_trip_us(*sb);
-    round_trip_us(*iox);
-  }
-  const int block = m == Mode::poll ? 1000 : 100;  // round trips per transport and iteration
-  std::vector<double> sb_us;
-  std::vector<double> iox_us;
-  int round = 0;
-  for (auto _ : state) {
-    // One benchmark iteration: a block of each, in alternating order.
-    double total = 0;
-    for (int pass = 0; pass < 2; ++pass) {
-      const bool statebus_now = (pass == 0) == (round % 2 == 0);
-      for (int i = 0; i < block; ++i) {
-        if (statebus_now) {
-          sb_us.push_back(round_trip_us(*sb));
-          total += sb_us.back();
-        } else {
-          iox_us.push_back(round_trip_us(*iox));
-        }
-      }
-    }
-    ++round;
-    state.SetIterationTime(total / 1e6 / block);  // the reported time: one statebus round trip
-  }
-  sb->send(kStop);
-  sb->receive();
-  iox->send(kStop);
-  iox->receive();
   g_pace = std::chrono::nanoseconds(0);
-  statebus::bench::report_percentiles(state, sb_us, "statebus_us_");
-  statebus::bench::report_percentiles(state, iox_us, "iceoryx_us_");
-  state.counters["ratio_p50"] = statebus::bench::percentile(sb_us, 0.5) / statebus::bench::percentile(iox_us, 0.5);
-  state.counters["ratio_p99"] = statebus::bench::percentile(sb_us, 0.99) / statebus::bench::percentile(iox_us, 0.99);
   state.counters["bytes"] = sizeof(Msg);
 }
 
@@ -418,6 +469,10 @@ void register_size(int poll_rounds, int block_rounds, bool spin = false) {
   benchmark::RegisterBenchmark(("round_trip/" + size + "B/block").c_str(), round_trip<Msg>, Mode::block, cross, 0ns)
       ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
   if (spin) {
+    // What statebus's header costs without statebus: raw iceoryx with a user
+    // header of the same size against plain raw iceoryx.
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/header").c_str(), round_trip<Msg>, Mode::header, cross, 0ns)
+        ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(poll_rounds);
     benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin, cross, 0ns)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
     // Both on one CPU: blocking only (two pollers on one CPU wait for the scheduler's time slices).

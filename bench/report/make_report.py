@@ -48,7 +48,10 @@ def main() -> int:
             pin = parts[3] if len(parts) > 3 and parts[3] in ("same", "cross") else "cross"
             if len(parts) > 3 and parts[3].endswith("Hz"):
                 mode += "@" + parts[3]
-            for prefix, label in (("statebus_us_", f"statebus_{mode}"), ("iceoryx_us_", f"iceoryx_{mode}")):
+            if mode == "header":  # raw iceoryx with and without a header of statebus's size, polled
+                mode = "poll"
+            for prefix, label in (("statebus_us_", f"statebus_{mode}"), ("iceoryx_us_", f"iceoryx_{mode}"),
+                                  ("iceoryx72_us_", f"iceoryx_72B_header_{mode}")):
                 if label.startswith(("iceoryx_spin", "iceoryx_adaptive")):
                     continue  # raw iceoryx has no spin-then-block: that run blocks it in a WaitSet
                 if prefix + "p50" in b:
@@ -84,6 +87,10 @@ def main() -> int:
         return a / b if a is not None and b else None
 
     target("statebus poll / raw iceoryx poll, 64 B, p50 (≤ 1.10)", ratio(p50("statebus_poll", 64), p50("iceoryx_poll", 64)), 1.10)
+    target("raw iceoryx with a 72 B user header / without, poll, 64 B, p50 (the header's own cost)",
+           ratio(p50("iceoryx_72B_header_poll", 64), p50("iceoryx_poll", 64)), None)
+    target("statebus poll / raw iceoryx with a 72 B user header, 64 B, p50 (what statebus adds beyond it)",
+           ratio(p50("statebus_poll", 64), p50("iceoryx_72B_header_poll", 64)), None)
     biggest = max(series.get(("statebus_poll", "cross"), {64: None}).keys())
     target(f"statebus poll, largest payload ({human(biggest)}) / 64 B, p50 (≤ 1.5)",
            ratio(p50("statebus_poll", biggest), p50("statebus_poll", 64)) if biggest > 64 else None, 1.5)
