@@ -144,10 +144,56 @@ void log_call_bus_sink_vs_spdlog_async(benchmark::State& state) {
   spdlog::shutdown();
 }
 
+// The same calls with a reader that never sleeps: a plain subscriber that
+// this thread drains between calls (untimed). The bus sink then pays no
+// wake-up: what is left is writing the record into shared memory and
+// queueing it for the reader, the floor of a log that survives its
+// process's crash.
+void log_call_reader_awake_vs_spdlog_async(benchmark::State& state) {
+  statebus::SubscriberOptions options;
+  options.queue_depth = 256;
+  auto reader = statebus::UntypedSubscriber::create(*g_node, statebus::kLogChannel, options);
+  auto sink = statebus::BusLogSink::create(*g_node, "bench");
+  if (!reader || !sink || !(*sink)->wait_for_subscribers(10s)) return state.SkipWithError("no log channel");
+  auto bus_logger = std::make_shared<spdlog::logger>("bus", *sink);
+  spdlog::init_thread_pool(8192, 1);
+  auto async_logger = std::make_shared<spdlog::async_logger>("async", std::make_shared<spdlog::sinks::null_sink_mt>(),
+                                                             spdlog::thread_pool(), spdlog::async_overflow_policy::block);
+  std::vector<double> bus_ns;
+  std::vector<double> async_ns;
+  bus_ns.reserve(1 << 20);
+  async_ns.reserve(1 << 20);
+  std::uint64_t i = 0;
+  std::uint64_t read = 0;
+  for (auto _ : state) {
+    ++i;
+    auto t0 = Clock::now();
+    bus_logger->info("heater {} at {:.2f} °C in {}", i % 2 == 0 ? "on" : "off", 20.5, "living");
+    auto t1 = Clock::now();
+    async_logger->info("heater {} at {:.2f} °C in {}", i % 2 == 0 ? "on" : "off", 20.5, "living");
+    auto t2 = Clock::now();
+    bus_ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    async_ns.push_back(std::chrono::duration<double, std::nano>(t2 - t1).count());
+    if (i % 128 == 0) {
+      state.PauseTiming();
+      while (reader->take()) ++read;
+      state.ResumeTiming();
+    }
+  }
+  while (reader->take()) ++read;
+  statebus::bench::report_percentiles(state, bus_ns, "bus_");
+  statebus::bench::report_percentiles(state, async_ns, "async_");
+  state.counters["p50_ratio"] = statebus::bench::percentile(bus_ns, 0.5) / statebus::bench::percentile(async_ns, 0.5);
+  state.counters["read"] = static_cast<double>(read);
+  async_logger->flush();
+  spdlog::shutdown();
+}
+
 BENCHMARK_CAPTURE(recorder_throughput, plain_subscriber_64B, Sink::plain_subscriber)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(recorder_throughput, recorder_memory_64B, Sink::recorder_memory)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(recorder_throughput, recorder_mcap_64B, Sink::recorder_mcap)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(log_call_bus_sink_vs_spdlog_async)->Iterations(200000);
+BENCHMARK(log_call_reader_awake_vs_spdlog_async)->Iterations(200000);
 
 }  // namespace
 

@@ -110,6 +110,9 @@ def main() -> int:
     for b in runs:
         if b["name"].startswith("log_call_bus_sink_vs_spdlog_async"):
             target("log call p50, bus sink / spdlog async (≤ 1.0)", b["p50_ratio"], 1.0)
+        if b["name"].startswith("log_call_reader_awake_vs_spdlog_async"):
+            target("log call p50, bus sink with its reader awake (no wake-up) / spdlog async: the shared-memory floor",
+                   b["p50_ratio"], None)
 
     lines += paced_section(runs)
     lines += peers_section(runs)
