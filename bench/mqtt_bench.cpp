@@ -554,7 +554,7 @@ void round_trip(benchmark::State& state, int qos, BridgeCpu cpu) {
     return state.SkipWithError("the bridge did not connect to bench/ping and bench/pong");
   }
   std::uint64_t sequence = 0;
-  const auto payload = capture_bridged_payload(kBridgedPing, [&] { pub->publish(make_ping(++sequence)); });
+  const auto payload = capture_bridged_payload(kBridgedPing, [&] { (void)pub->publish(make_ping(++sequence)); });
   if (!payload) return state.SkipWithError("no payload of the bridge seen on sb/bench/ping");
 
   const int warmup = g_quick ? 50 : 500;
@@ -652,7 +652,7 @@ void throughput(benchmark::State& state, BridgeCpu cpu) {
   if (!bridge) return;
   if (!pub->wait_for_subscribers(10s)) return state.SkipWithError("the bridge did not connect to bench/flood");
   std::uint64_t sequence = 0;
-  const auto payload = capture_bridged_payload(kBridgedFlood, [&] { pub->publish(make_ping(++sequence)); });
+  const auto payload = capture_bridged_payload(kBridgedFlood, [&] { (void)pub->publish(make_ping(++sequence)); });
   if (!payload) return state.SkipWithError("no payload of the bridge seen on sb/bench/flood");
 
   std::uint64_t loan_retries = 0;

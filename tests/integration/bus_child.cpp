@@ -204,8 +204,7 @@ int lockstep_party(const statebus::Node& node, bool ping, std::int64_t t0_ns, st
       Reading reading;
       reading.index = ++pings;
       reading.celsius = static_cast<double>((VirtualClock::now() - log.t0).count());
-      out->publish(reading);
-      log.add("ping " + std::to_string(pings));
+      log.add((out->publish(reading) ? "ping " : "ping dropped ") + std::to_string(pings));
     });
   }
   loop->every(ping ? 10s : 45s, [&] { log.add("tick"); });
@@ -214,7 +213,7 @@ int lockstep_party(const statebus::Node& node, bool ping, std::int64_t t0_ns, st
     if (ping) {
       late += static_cast<double>((VirtualClock::now() - log.t0).count()) != sample->celsius;
     } else {
-      out->publish(*sample);
+      if (!out->publish(*sample)) log.add("pong dropped " + std::to_string(sample->index));
     }
   }).has_value();
   if (!handled) return 1;

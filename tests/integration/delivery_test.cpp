@@ -229,6 +229,33 @@ TEST_F(Delivery, AdaptiveSpinReceivesEverySampleOfASteadyStreamInOrderAndTimesOu
   EXPECT_FALSE(sut->wait(20ms, Spin::adaptive())) << "the stream stopped: the wait ends at its timeout";
 }
 
+TEST_F(Delivery, PublishingAMovedFromLoanPublishesNothing) {
+  auto pub = Publisher<Reading>::create(*node_, "test/moved");
+  auto sub = Subscriber<Reading>::create(*node_, "test/moved");
+  ASSERT_TRUE(pub && sub);
+  ASSERT_TRUE(sub->wait_connected(10s));
+  auto loan = pub->loan();
+  ASSERT_TRUE(loan);
+  (*loan)->index = 7;
+  auto kept = std::move(*loan);
+  pub->publish(std::move(*loan));  // empty: moved from
+  EXPECT_EQ(pub->published(), 0U);
+  pub->publish(std::move(kept));
+  auto sample = sub->take_for(10s);
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->value().index, 7U);
+  EXPECT_EQ(sample->header().sequence, 1U);
+  EXPECT_FALSE(sub->take());
+
+  auto bytes_pub = UntypedPublisher::create(*node_, "test/moved-bytes");
+  ASSERT_TRUE(bytes_pub);
+  auto bytes = bytes_pub->loan(8);
+  ASSERT_TRUE(bytes);
+  auto bytes_kept = std::move(*bytes);
+  bytes_pub->publish(std::move(*bytes));
+  EXPECT_EQ(bytes_pub->published(), 0U);
+}
+
 TEST_F(Delivery, UntypedPayloadsOfManySizesArriveIntact) {
   const std::vector<std::size_t> sizes = {0, 1, 7, 64, 4095, 65536, 1024 * 1024, 4 * 1024 * 1024};
   auto sut = UntypedSubscriber::create(*node_, "test/bytes");

@@ -83,12 +83,16 @@ class Publisher {
     return Loan<T>(new (memory) T, port_.core());  // not T(): zeroing a large T would cost more than the send
   }
 
-  /// Delivers a loaned sample to every subscriber. Never blocks.
-  void publish(Loan<T>&& loan) noexcept { port_.publish(std::exchange(loan.value_, nullptr)); }
+  /// Delivers a loaned sample to every subscriber. Blocks only while a
+  /// lossless subscriber's queue is full (see the class comment). An empty
+  /// loan (one moved from) publishes nothing.
+  void publish(Loan<T>&& loan) noexcept {
+    if (T* value = std::exchange(loan.value_, nullptr)) port_.publish(value);
+  }
 
   /// Copies `value` into a loaned sample and publishes it; false if the
-  /// pools are exhausted.
-  bool publish(const T& value) noexcept {
+  /// pools are exhausted (the sample is then dropped: check it).
+  [[nodiscard]] bool publish(const T& value) noexcept {
     void* memory = port_.loan(sizeof(T), alignof(T));
     if (memory == nullptr) return false;
     new (memory) T(value);

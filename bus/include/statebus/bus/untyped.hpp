@@ -72,9 +72,12 @@ class UntypedPublisher {
     if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
     return BytesLoan(static_cast<std::byte*>(memory), size, port_.core());
   }
-  void publish(BytesLoan&& loan) noexcept { port_.publish(std::exchange(loan.data_, nullptr)); }
+  /// Delivers a loan; an empty one (moved from) publishes nothing.
+  void publish(BytesLoan&& loan) noexcept {
+    if (std::byte* data = std::exchange(loan.data_, nullptr)) port_.publish(data);
+  }
   /// Copies `size` bytes into a loan and publishes them.
-  tl::expected<void, LoanError> publish(const void* data, std::size_t size) noexcept {
+  [[nodiscard]] tl::expected<void, LoanError> publish(const void* data, std::size_t size) noexcept {
     auto loaned = loan(size);
     if (!loaned) return tl::make_unexpected(loaned.error());
     if (size != 0) std::memcpy(loaned->data(), data, size);

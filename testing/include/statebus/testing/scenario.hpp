@@ -2,7 +2,10 @@
 /// A multi-process test as a short story: set up the processes, script the
 /// inputs, move time on, assert on what was recorded.
 ///
-///   auto story = Scenario::start(*node, {.clock = ClockMode::lockstep});      // C++20; or set fields
+///   ScenarioOptions options;
+///   options.clock = ClockMode::lockstep;
+///   auto story = Scenario::start(*node, options);
+///   ASSERT_TRUE(story) << story.error().message();
 ///   story->spawn("heating", {HEATING_EXE});                                   // waits for its "ready"
 ///   story->spawn("sensor", {SENSOR_EXE});
 ///   story->script<OutsideTemperature>("home/weather/outside", 1min,
