@@ -22,7 +22,8 @@ struct StateArgs {
 
 int report(const Error& error) {
   std::fprintf(stderr, "statebus state: %s\n", error.message().c_str());
-  return error.code() == Errc::no_daemon || error.code() == Errc::system_error ? 1 : 2;
+  return error.code() == Errc::no_daemon || error.code() == Errc::stale_bus || error.code() == Errc::system_error ? 1
+                                                                                                             : 2;
 }
 
 int list() {

@@ -93,7 +93,7 @@ Result<SharedSegment> SharedSegment::open(const std::string& name, const Layout&
                                             std::to_string(h.creator_pid) + ", died while creating it?)");
   }
   if (!is_alive({h.creator_pid, h.creator_start_time})) {
-    return fail(Errc::no_daemon, path + " is stale: its daemon (pid " + std::to_string(h.creator_pid) +
+    return fail(Errc::stale_bus, path + " is stale: its daemon (pid " + std::to_string(h.creator_pid) +
                                      ") has ended; start `statebus daemon`, which replaces it");
   }
   return segment;
@@ -126,7 +126,7 @@ Result<void> SharedSegment::still_current(const std::string& name, std::uint64_t
                                      "daemon runs again");
   }
   if (static_cast<std::uint64_t>(st.st_ino) != identity) {
-    return fail(Errc::no_daemon, std::string("the bus's ") + what + " this process uses (" + path_of(name) +
+    return fail(Errc::stale_bus, std::string("the bus's ") + what + " this process uses (" + path_of(name) +
                                      ") was replaced by a new daemon's; this process is still on the old bus: "
                                      "restart it to join the new one");
   }

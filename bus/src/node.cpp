@@ -75,7 +75,7 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   std::lock_guard<std::mutex> guard(g_mutex);
   if (g_state) {
     if (g_state->name == name) return Node(g_state);
-    return fail(Errc::already_running, "this process is already on the bus as '" + g_state->name +
+    return fail(Errc::already_connected, "this process is already on the bus as '" + g_state->name +
                                            "'; iceoryx allows one name per process, so it cannot also be '" +
                                            std::string(name) + "'");
   }
@@ -138,7 +138,7 @@ Result<void> detail::bus_health() {
     g_bus_lost.store(true, std::memory_order_release);
     const std::string by = now->pid == ours.pid ? "restarted in place (a new daemon, same pid)"
                                                 : "replaced by a new daemon (pid " + std::to_string(now->pid) + ")";
-    return fail(Errc::no_daemon, who + " was " + by + "; this process is still on the old bus: restart it to join the new one");
+    return fail(Errc::stale_bus, who + " was " + by + "; this process is still on the old bus: restart it to join the new one");
   }
   return {};
 }

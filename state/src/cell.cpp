@@ -273,7 +273,7 @@ Result<UntypedCell> UntypedCell::open(std::string_view name) {
   if (!data) return tl::make_unexpected(data.error());
   const RegistryEntry* entry = find((*data)->registry, name);
   if (entry == nullptr) {
-    return fail(Errc::invalid_argument, "no cell '" + std::string(name) + "' on this bus; " +
+    return fail(Errc::not_found, "no cell '" + std::string(name) + "' on this bus; " +
                                             known_cells((*data)->registry));
   }
   auto schema = Schema::from_json(schema_text(**data, *entry));

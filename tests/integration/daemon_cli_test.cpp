@@ -130,6 +130,7 @@ TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   ASSERT_TRUE(second) << second.error().message();
   const auto replaced = cell->bus_health();
   ASSERT_FALSE(replaced);
+  EXPECT_EQ(replaced.error().code(), Errc::stale_bus);
   EXPECT_TRUE(contains(replaced.error().message(), "replaced by a new daemon")) << replaced.error().message();
   const auto clock = VirtualClock::bus_health();
   ASSERT_FALSE(clock);
@@ -236,7 +237,7 @@ TEST_F(DaemonCommand, AProcessOfTheOldBusLearnsThatANewDaemonReplacedIt) {
   const auto line = lost_line(*client, 10s);
 
   ASSERT_TRUE(line);
-  EXPECT_TRUE(contains(*line, "lost no_daemon")) << *line;
+  EXPECT_TRUE(contains(*line, "lost stale_bus")) << *line;
   EXPECT_TRUE(contains(*line, "replaced by a new daemon (pid " + std::to_string(new_daemon->pid()) + ")")) << *line;
   // New processes join the new bus.
   auto newcomer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "new-bus", "1000"});

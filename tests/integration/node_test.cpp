@@ -84,7 +84,7 @@ TEST_F(NodeTest, OneProcessHasOneName) {
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(again->name(), "first");
   ASSERT_FALSE(other);
-  EXPECT_EQ(other.error().code(), Errc::already_running);
+  EXPECT_EQ(other.error().code(), Errc::already_connected);
   EXPECT_TRUE(contains(other.error().message(), "already on the bus as 'first'")) << other.error().message();
 }
 

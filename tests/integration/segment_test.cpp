@@ -92,7 +92,7 @@ TEST_F(BadSegments, AHalfMadeOneNamesItsCreator) {
 
 TEST_F(BadSegments, AStaleOneSaysItsDaemonEnded) {
   const Error sut = open_spoiled([](SegmentHeader& h) { h.creator_start_time += 1; });  // another process's
-  EXPECT_EQ(sut.code(), Errc::no_daemon);
+  EXPECT_EQ(sut.code(), Errc::stale_bus);
   EXPECT_TRUE(says(sut, "is stale: its daemon (pid")) << sut.message();
 }
 

@@ -64,6 +64,7 @@ TEST_F(StateTest, BadNamesAndUnknownCellsAreRefusedSayingWhy) {
   ASSERT_TRUE(Cell<test::Counter>::open("test/known"));
   auto unknown = UntypedCell::open("test/unknown");
   ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), Errc::not_found);
   EXPECT_NE(unknown.error().message().find("there are: "), std::string::npos) << unknown.error().message();
   EXPECT_NE(unknown.error().message().find("test/known"), std::string::npos) << unknown.error().message();
 }

@@ -27,6 +27,9 @@ enum class Errc {
   type_mismatch,     ///< the two sides of a channel (or cell) use different types
   timeout,           ///< nothing happened within the time given
   daemon_wedged,     ///< the daemon stopped making progress (a lock left held by a killed process)
+  not_found,         ///< no cell (or channel, file) of that name exists
+  stale_bus,         ///< a bus segment outlived its daemon, or this process is on a replaced bus
+  already_connected, ///< this process is already on the bus under another name
 };
 
 /// The name of an error code, for messages and tests.
@@ -43,6 +46,9 @@ constexpr std::string_view to_string(Errc code) noexcept {
     case Errc::type_mismatch: return "type_mismatch";
     case Errc::timeout: return "timeout";
     case Errc::daemon_wedged: return "daemon_wedged";
+    case Errc::not_found: return "not_found";
+    case Errc::stale_bus: return "stale_bus";
+    case Errc::already_connected: return "already_connected";
   }
   return "unknown";
 }

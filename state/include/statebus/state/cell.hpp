@@ -38,8 +38,9 @@ class UntypedCell {
   friend bool detail::cell_may_have_sleepers(const UntypedCell& cell) noexcept;
 
  public:
-  /// Opens an existing cell. Fails with no_daemon, or invalid_argument for a
-  /// bad name or one no cell has (the message names the cells there are).
+  /// Opens an existing cell. Fails with no_daemon, invalid_argument for a
+  /// bad name, or not_found for a name no cell has (the message names the
+  /// cells there are).
   static Result<UntypedCell> open(std::string_view name);
   /// Opens the cell `name`, creating it with `schema` and `initial`
   /// (schema.size bytes) if it does not exist: for tools that learn a type
