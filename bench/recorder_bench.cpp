@@ -108,16 +108,11 @@ void recorder_throughput(benchmark::State& state, Sink sink) {
   std::remove(path.c_str());
 }
 
-void log_call_bus_sink_vs_spdlog_async(benchmark::State& state) {
-  // The bus sink, drained by a recorder as in a test or `statebus log`.
-  statebus::RecorderOptions options;
-  options.patterns = {std::string(statebus::kLogChannel)};
-  options.keep_in_memory = false;
-  auto recorder = statebus::Recorder::start(*g_node, options);
-  auto sink = statebus::BusLogSink::create(*g_node, "bench");
-  if (!recorder || !sink || !(*sink)->wait_for_subscribers(10s)) return state.SkipWithError("no log channel");
-  auto bus_logger = std::make_shared<spdlog::logger>("bus", *sink);
-
+// One spdlog call at a time through the bus sink and through spdlog's async
+// logger (null sink), interleaved; `between` runs untimed every 128 calls.
+template <class Between>
+void time_log_calls(benchmark::State& state, const std::shared_ptr<statebus::BusLogSink>& sink, Between between) {
+  auto bus_logger = std::make_shared<spdlog::logger>("bus", sink);
   spdlog::init_thread_pool(8192, 1);
   auto async_logger = std::make_shared<spdlog::async_logger>("async", std::make_shared<spdlog::sinks::null_sink_mt>(),
                                                              spdlog::thread_pool(), spdlog::async_overflow_policy::block);
@@ -135,13 +130,29 @@ void log_call_bus_sink_vs_spdlog_async(benchmark::State& state) {
     auto t2 = Clock::now();
     bus_ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
     async_ns.push_back(std::chrono::duration<double, std::nano>(t2 - t1).count());
+    if (i % 128 == 0) {
+      state.PauseTiming();
+      between();
+      state.ResumeTiming();
+    }
   }
   statebus::bench::report_percentiles(state, bus_ns, "bus_");
   statebus::bench::report_percentiles(state, async_ns, "async_");
   state.counters["p50_ratio"] = statebus::bench::percentile(bus_ns, 0.5) / statebus::bench::percentile(async_ns, 0.5);
-  state.counters["bus_dropped"] = static_cast<double>((*sink)->dropped());
+  state.counters["bus_dropped"] = static_cast<double>(sink->dropped());
   async_logger->flush();
   spdlog::shutdown();
+}
+
+void log_call_bus_sink_vs_spdlog_async(benchmark::State& state) {
+  // The bus sink, drained by a recorder as in a test or `statebus log`.
+  statebus::RecorderOptions options;
+  options.patterns = {std::string(statebus::kLogChannel)};
+  options.keep_in_memory = false;
+  auto recorder = statebus::Recorder::start(*g_node, options);
+  auto sink = statebus::BusLogSink::create(*g_node, "bench");
+  if (!recorder || !sink || !(*sink)->wait_for_subscribers(10s)) return state.SkipWithError("no log channel");
+  time_log_calls(state, *sink, [] {});
 }
 
 // The same calls with a reader that never sleeps: a plain subscriber that
@@ -155,38 +166,13 @@ void log_call_reader_awake_vs_spdlog_async(benchmark::State& state) {
   auto reader = statebus::UntypedSubscriber::create(*g_node, statebus::kLogChannel, options);
   auto sink = statebus::BusLogSink::create(*g_node, "bench");
   if (!reader || !sink || !(*sink)->wait_for_subscribers(10s)) return state.SkipWithError("no log channel");
-  auto bus_logger = std::make_shared<spdlog::logger>("bus", *sink);
-  spdlog::init_thread_pool(8192, 1);
-  auto async_logger = std::make_shared<spdlog::async_logger>("async", std::make_shared<spdlog::sinks::null_sink_mt>(),
-                                                             spdlog::thread_pool(), spdlog::async_overflow_policy::block);
-  std::vector<double> bus_ns;
-  std::vector<double> async_ns;
-  bus_ns.reserve(1 << 20);
-  async_ns.reserve(1 << 20);
-  std::uint64_t i = 0;
   std::uint64_t read = 0;
-  for (auto _ : state) {
-    ++i;
-    auto t0 = Clock::now();
-    bus_logger->info("heater {} at {:.2f} °C in {}", i % 2 == 0 ? "on" : "off", 20.5, "living");
-    auto t1 = Clock::now();
-    async_logger->info("heater {} at {:.2f} °C in {}", i % 2 == 0 ? "on" : "off", 20.5, "living");
-    auto t2 = Clock::now();
-    bus_ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-    async_ns.push_back(std::chrono::duration<double, std::nano>(t2 - t1).count());
-    if (i % 128 == 0) {
-      state.PauseTiming();
-      while (reader->take()) ++read;
-      state.ResumeTiming();
-    }
-  }
-  while (reader->take()) ++read;
-  statebus::bench::report_percentiles(state, bus_ns, "bus_");
-  statebus::bench::report_percentiles(state, async_ns, "async_");
-  state.counters["p50_ratio"] = statebus::bench::percentile(bus_ns, 0.5) / statebus::bench::percentile(async_ns, 0.5);
+  const auto drain = [&] {
+    while (reader->take()) ++read;
+  };
+  time_log_calls(state, *sink, drain);
+  drain();
   state.counters["read"] = static_cast<double>(read);
-  async_logger->flush();
-  spdlog::shutdown();
 }
 
 BENCHMARK_CAPTURE(recorder_throughput, plain_subscriber_64B, Sink::plain_subscriber)->UseManualTime()->Unit(benchmark::kMillisecond);
