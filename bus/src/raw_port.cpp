@@ -326,7 +326,7 @@ void set_fine_timer_slack() noexcept {
 }
 
 template <class Ready>
-bool spin_until(std::chrono::steady_clock::time_point until, Ready&& ready) noexcept {
+bool busy_poll_until(std::chrono::steady_clock::time_point until, Ready&& ready) noexcept {
   while (std::chrono::steady_clock::now() < until) {
     if (ready()) return true;
   }
@@ -363,12 +363,12 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
         if (woke >= deadline) return ready();
         core.pacer.woke_late(woke - from);
       }
-      if (spin_until(std::min(core.pacer.spin_until(*due), deadline), ready)) return true;
+      if (busy_poll_until(std::min(core.pacer.spin_until(*due), deadline), ready)) return true;
     }
   }
   // Spin-then-block: a wake-up through the kernel costs tens of µs on a VM;
   // data that arrives within the spin is seen without it.
-  if (budget.count() > 0 && spin_until(now + std::min(budget, timeout), ready)) return true;
+  if (budget.count() > 0 && busy_poll_until(now + std::min(budget, timeout), ready)) return true;
   return block_until(deadline);
 }
 
