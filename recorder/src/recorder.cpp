@@ -153,6 +153,7 @@ struct Recorder::Impl {
   std::vector<Stored> stored;
   std::vector<ChannelState> channels;
   std::map<std::string, std::uint32_t, std::less<>> channel_index;
+  std::map<std::string, const UntypedSubscriber*, std::less<>> ports;  // by channel, for wait_recording()
   std::vector<RecordingGap> gaps;
   std::vector<LogEntry> logs;
   std::uint64_t total = 0;
@@ -171,8 +172,6 @@ struct Recorder::Impl {
   std::set<std::string> subscribed;  // under shards_mutex
   std::optional<ChannelWatch> watch;
   std::thread housekeeper;
-  std::uint64_t clock_listener = 0;
-  bool listening = false;
 
   std::optional<RecordingSummary> summary;
   std::optional<Error> stop_error;
@@ -224,6 +223,11 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
     channel_index.emplace(channel, index);
   }
   auto entry = std::make_unique<Subscription>(Subscription{std::move(*subscriber), index, is_log});
+  {
+    std::lock_guard lock(mutex);
+    ports.emplace(channel, &entry->subscriber);  // the Subscription stays where it is until stop()
+    changed.notify_all();
+  }
   Shard* shard = nullptr;
   for (auto& candidate : shards) {
     if (candidate->assigned < kPerShard) shard = candidate.get();
@@ -486,8 +490,6 @@ Result<Recorder> Recorder::start(const Node& node, RecorderOptions options) {
   }
   Recorder recorder(std::move(impl));
   Impl& self = *recorder.impl_;
-  self.clock_listener = detail::add_clock_listener(&on_clock_change, &self);
-  self.listening = true;
   for (const ChannelPattern& pattern : self.patterns) {
     if (!pattern.exact()) continue;
     if (auto done = self.subscribe(pattern.text()); !done) return tl::make_unexpected(done.error());
@@ -531,10 +533,6 @@ Result<RecordingSummary> Recorder::stop() {
         if (shard->thread.joinable()) shard->thread.join();
       }
       self.shards.clear();  // unsubscribes: lossless publishers stop waiting for us
-    }
-    if (self.listening) {
-      detail::remove_clock_listener(self.clock_listener);
-      self.listening = false;
     }
     std::lock_guard lock(self.mutex);
     RecordingSummary summary = self.summarise();
@@ -611,6 +609,12 @@ std::vector<RecordingGap> Recorder::gaps() const {
 }
 
 bool Recorder::wait_for(const std::function<bool()>& condition, VirtualClock::duration timeout) const {
+  // Clock changes wake the wait while it lasts (registered before the first
+  // look, outside the mutex the listener takes).
+  struct Listening {
+    std::uint64_t id;
+    ~Listening() { detail::remove_clock_listener(id); }
+  } listening{detail::add_clock_listener(&on_clock_change, impl_.get())};
   const auto deadline = VirtualClock::now() + timeout;
   std::unique_lock lock(impl_->mutex);
   for (;;) {
@@ -619,6 +623,22 @@ bool Recorder::wait_for(const std::function<bool()>& condition, VirtualClock::du
     if (!slice) return condition();
     impl_->changed.wait_for(lock, *slice);
   }
+}
+
+bool Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {
+  if (!impl_->wanted(channel)) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const UntypedSubscriber* port = nullptr;
+  {
+    std::unique_lock lock(impl_->mutex);
+    const bool found = impl_->changed.wait_until(lock, deadline, [&] {
+      const auto entry = impl_->ports.find(channel);
+      port = entry == impl_->ports.end() ? nullptr : entry->second;
+      return port != nullptr;
+    });
+    if (!found) return false;
+  }
+  return port->wait_connected(deadline - std::chrono::steady_clock::now());
 }
 
 bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, VirtualClock::duration timeout) const {

@@ -40,10 +40,20 @@ class HomeProcesses : public testing::BusTest {
     BusTest::TearDown();
   }
 
+  // Starts a demo process; once it is ready, waits until the recorder
+  // records the channel it publishes on (home/** is a wildcard: the
+  // recorder subscribes when the daemon announces the channel).
   void start(const std::string& name, std::vector<std::string> argv = {}) {
     argv.insert(argv.begin(), std::string(STATEBUS_HOME_DIR "/statebus-") + name);
     auto child = story_->spawn(name, std::move(argv));
     ASSERT_TRUE(child) << child.error().message();
+    const std::string_view channel = name == "sensor"    ? home::kTemperatureChannel
+                                     : name == "heating" ? home::kHeaterChannel
+                                                         : std::string_view();
+    if (!channel.empty()) {
+      ASSERT_TRUE(story_->recorder().wait_recording(channel, std::chrono::seconds(10)))
+          << "the recorder did not connect to " << channel << " within 10 s";
+    }
   }
 
   // Starts the web process on a free port; returns the port.

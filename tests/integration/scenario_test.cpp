@@ -72,6 +72,8 @@ TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
   auto story = Scenario::start(*node_, options);
   ASSERT_TRUE(story) << story.error().message();
   ASSERT_TRUE(story->spawn_function("doubler", "doubler", {"doubler-1"}));
+  // test/out matches a wildcard: recorded once the daemon has announced it.
+  ASSERT_TRUE(story->recorder().wait_recording("test/out", 10s));
   ASSERT_TRUE(story->script<Reading>("test/in", 1min, [](VirtualClock::duration t) -> std::optional<Reading> {
     if (t > 10min) return std::nullopt;  // the script ends after ten minutes
     return Reading{static_cast<std::uint64_t>(t / 1min), 1.5, "x"};

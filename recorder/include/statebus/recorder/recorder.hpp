@@ -152,6 +152,15 @@ class Recorder {
   [[nodiscard]] std::vector<RecordedChannel> channels() const;
   [[nodiscard]] std::vector<RecordingGap> gaps() const;
 
+  /// Waits until the recorder's subscription to `channel` is connected to
+  /// the channel's publishers, so that nothing sent on it from then on is
+  /// missed, for at most `timeout` of real time (the daemon connects ports
+  /// in real time, whatever the clock). A channel matched by a wildcard is
+  /// subscribed only once the daemon has announced it, some time after its
+  /// publisher was created: a test waits here before it lets time run.
+  /// False on timeout, or for a channel no pattern matches.
+  bool wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const;
+
   /// Waits until `condition` (called under the recorder's lock after every
   /// captured sample) holds, or until the bus's virtual time passes
   /// now + `timeout` (woken by every clock change). False on timeout.
