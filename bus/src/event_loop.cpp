@@ -74,7 +74,10 @@ Result<EventLoop> EventLoop::create() {
   auto participant = detail::LockstepParticipant::join();
   if (!participant) return tl::make_unexpected(participant.error());
   impl->participant = std::move(*participant);
-  impl->listener = detail::trigger_on_clock_change(impl->clock_changed);
+  // A participant hears lockstep jumps through the bell (LockstepParticipant::wait).
+  impl->listener = detail::trigger_on_clock_change(impl->clock_changed, impl->participant.joined()
+                                                                            ? detail::ClockChanges::all_but_lockstep_jumps
+                                                                            : detail::ClockChanges::all);
   return EventLoop(std::move(impl));
 }
 
@@ -151,15 +154,21 @@ Result<void> EventLoop::run() {
     }
     // Idle only with empty queues (checked after reading the publish count).
     if (!loop.participant.idle(next, &Impl::has_data, &loop)) continue;
-    loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait.count())));
+    if (loop.stopping.load(std::memory_order_seq_cst)) return {};  // after idle() read the bell that stop() rings
+    // In lockstep mode one futex, the bell, wakes the loop for samples and
+    // for time; otherwise the wait set, which the clock watcher triggers.
+    if (!loop.participant.wait(wait)) {
+      loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait.count())));
+    }
     loop.participant.busy();
   }
   return {};
 }
 
 void EventLoop::stop() noexcept {
-  impl_->stopping.store(true, std::memory_order_release);
+  impl_->stopping.store(true, std::memory_order_seq_cst);
   impl_->stop_requested.trigger();
+  detail::ring_lockstep_bell();  // should it sleep on the bell
 }
 
 VirtualClock::time_point EventLoop::tick_time() const noexcept { return impl_->tick; }

@@ -51,9 +51,10 @@ struct VirtualWait {
 
 /// Registers `trigger` to fire on every change of the clock (so that a
 /// WaitSet holding it wakes); remove with remove_clock_listener().
-inline std::uint64_t trigger_on_clock_change(iox::popo::UserTrigger& trigger) {
+inline std::uint64_t trigger_on_clock_change(iox::popo::UserTrigger& trigger,
+                                             ClockChanges changes = ClockChanges::all) {
   return add_clock_listener([](void* context) { static_cast<iox::popo::UserTrigger*>(context)->trigger(); },
-                            &trigger);
+                            &trigger, changes);
 }
 
 struct SubscriberCore {

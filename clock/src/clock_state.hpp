@@ -12,7 +12,7 @@ namespace statebus::detail {
 
 inline constexpr const char* kClockSegmentName = "statebus-clock";
 inline constexpr std::uint64_t kClockMagic = 0x4b434f4c43425553ULL;  // "SUBCLOCK" little-endian
-inline constexpr std::uint16_t kClockMajor = 3;
+inline constexpr std::uint16_t kClockMajor = 4;
 inline constexpr std::uint16_t kClockMinor = 0;
 
 /// One set of clock parameters: virtual = anchor_virtual + (real − anchor_real) × rate.
@@ -28,6 +28,10 @@ struct ClockState {
   std::atomic<std::uint32_t> change{0};  // odd while a writer changes the clock
   std::atomic<std::uint32_t> wake{0};    // futex word: bumped after every change
   std::atomic<std::uint32_t> index{0};   // the current slot
+  // Futex word: bumped after every change but a lockstep jump. The clock
+  // watcher of a process whose listeners all take jumps from the lockstep
+  // bell (its event loops) sleeps here, so that a jump does not wake it.
+  std::atomic<std::uint32_t> wake_but_jumps{0};
   pthread_mutex_t writer;  // robust, process-shared: one writer at a time (statebus/robust_mutex.hpp)
   ClockSlot slot[2];
 };
@@ -47,6 +51,11 @@ struct LockstepRow {
   std::atomic<std::uint64_t> start_time{0};
   std::atomic<std::int64_t> deadline{0};  // its next timer (virtual ns); INT64_MAX: none
   std::atomic<std::uint64_t> seen{0};     // `published` read before it found its queues empty
+  // Futex word the idle loop sleeps on in lockstep mode: rung after every
+  // publish in lockstep mode, every clock change but a jump, and a jump to
+  // its deadline, so a loop wakes for a sample or for time in one hop.
+  std::atomic<std::uint32_t> bell{0};
+  std::atomic<std::uint32_t> sleeping{0};  // 1 while on the bell: a ringer without sleepers skips the system call
 };
 
 /// Lockstep: time jumps to the earliest deadline of the idle participants
@@ -54,7 +63,6 @@ struct LockstepRow {
 struct LockstepState {
   static constexpr std::size_t kRows = 64;
   std::atomic<std::uint64_t> published{0};  // publishes in lockstep mode
-  std::atomic<std::uint64_t> poked{0};      // the `published` value the last poke was for
   std::atomic<std::int64_t> limit{0};       // time stops here; INT64_MAX: no limit
   std::atomic<std::uint64_t> advances{0};   // jumps made
   std::atomic<std::uint64_t> in_flight{0};  // publishes between reading the time and delivering
@@ -68,6 +76,6 @@ struct ClockSegment {
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(sizeof(pthread_mutex_t) == 40 && sizeof(ClockState) == 136, "ClockState is a shared-memory layout");
-static_assert(sizeof(LockstepRow) == 32 && sizeof(ClockSegment) == 136 + 40 + 64 * 32, "shared-memory layout");
+static_assert(sizeof(LockstepRow) == 40 && sizeof(ClockSegment) == 136 + 32 + 64 * 40, "shared-memory layout");
 
 }  // namespace statebus::detail

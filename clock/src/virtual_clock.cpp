@@ -116,9 +116,40 @@ std::atomic<detail::ChangeHook> g_mid_change_hook{nullptr};
 std::atomic<detail::ChangeHook> g_mid_reap_hook{nullptr};
 std::atomic<detail::ChangeHook> g_watcher_start_hook{nullptr};
 
-void wake_all(ClockState& state) noexcept {
-  state.wake.fetch_add(1, std::memory_order_release);
+LockstepState& lockstep_of(ClockState& state) noexcept {
+  static_assert(offsetof(ClockSegment, clock) == 0);
+  return reinterpret_cast<ClockSegment&>(state).lockstep;
+}
+
+// Wakes a lockstep participant. Its wait stores `sleeping` before the
+// futex checks the bell; we bump the bell before reading `sleeping`: one of
+// the two sees the other.
+void ring(LockstepRow& row) noexcept {
+  row.bell.fetch_add(1, std::memory_order_seq_cst);
+  if (row.sleeping.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(row.bell);
+}
+
+// Wakes the participants (all, or those due at `due` and before).
+void ring_bell(LockstepState& ls, std::int64_t due = kNever) noexcept {
+  for (LockstepRow& row : ls.rows) {
+    if (LockstepRow::phase(row.state.load(std::memory_order_seq_cst)) == LockstepRow::kFree) continue;
+    if (due == kNever || row.deadline.load(std::memory_order_seq_cst) <= due) ring(row);
+  }
+}
+
+// Wakes everyone who waits for the clock to change: its sleepers and clock
+// watchers (state.wake), the watchers that leave jumps to the bell (unless
+// this is a lockstep jump), and the idle lockstep loops (the bell).
+// A jump wakes only the participants it made due.
+enum class Change { any, lockstep_jump };
+void wake_all(ClockState& state, Change change = Change::any, std::int64_t jumped_to = kNever) noexcept {
+  state.wake.fetch_add(1, std::memory_order_seq_cst);
   detail::futex_wake_all(state.wake);
+  if (change != Change::lockstep_jump) {
+    state.wake_but_jumps.fetch_add(1, std::memory_order_seq_cst);
+    detail::futex_wake_all(state.wake_but_jumps);
+  }
+  ring_bell(lockstep_of(state), change == Change::lockstep_jump ? jumped_to : kNever);
 }
 
 // A reader that finds a change pending for long looks whether its writer is
@@ -178,15 +209,10 @@ Result<ClockState*> writable_state() {
   return state;
 }
 
-LockstepState& lockstep_of(ClockState& state) noexcept {
-  static_assert(offsetof(ClockSegment, clock) == 0);
-  return reinterpret_cast<ClockSegment&>(state).lockstep;
-}
-
 // Applies `change` to the current parameters at one instant and publishes
 // the result in the spare slot; wakes every sleeper. The caller holds the lock.
-template <class Change>
-Result<void> update_locked(ClockState& state, Change&& change) {
+template <class Edit>
+Result<void> update_locked(ClockState& state, Edit&& change, Change kind = Change::any) {
   const std::uint32_t before = state.change.load(std::memory_order_relaxed);
   const std::uint32_t pending = before | 1U;  // odd already if a writer died mid-change
   state.change.store(pending, std::memory_order_relaxed);
@@ -205,17 +231,17 @@ Result<void> update_locked(ClockState& state, Change&& change) {
   store(state.slot[current ^ 1U], next);
   state.index.store(current ^ 1U, std::memory_order_release);
   state.change.store(pending + 1, std::memory_order_release);
-  wake_all(state);
+  wake_all(state, kind, next.anchor_virtual);
   return {};
 }
 
-template <class Change>
-Result<void> update(Change&& change) {
+template <class Edit>
+Result<void> update(Edit&& change) {
   auto state_or = writable_state();
   if (!state_or) return tl::make_unexpected(state_or.error());
   WriterLock lock(**state_or);
   if (!lock.held()) return tl::make_unexpected(lock.failure());
-  return update_locked(**state_or, std::forward<Change>(change));
+  return update_locked(**state_or, std::forward<Edit>(change));
 }
 
 ClockMode current_mode(const ClockState& state) noexcept {
@@ -249,19 +275,17 @@ Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::ui
   return target > now && target != kNever ? Verdict::jump : Verdict::stands;
 }
 
-void lockstep_check(ClockState& state) noexcept {
+// `repeat_bell`: the daemon's housekeeping rings the bell again if a loop
+// is still stale (every publish rang it already, so this is a safety net).
+void lockstep_check(ClockState& state, bool repeat_bell = false) noexcept {
   if (current_mode(state) != ClockMode::lockstep) return;
   LockstepState& ls = lockstep_of(state);
   std::int64_t target = 0;
   std::uint64_t published = 0;
   const Verdict first = judge(ls, VirtualClock::now().time_since_epoch().count(), target, published);
-  if (first == Verdict::stale) {
-    // Someone idle may hold the latest sample without having been woken (it
-    // went to a subscriber outside any loop, say): ask all to look again,
-    // once per publish count.
-    if (ls.poked.exchange(published, std::memory_order_acq_rel) != published) wake_all(state);
-    return;
-  }
+  // Stale: an idle loop has not looked since the latest publish; that
+  // publish rang the bell after counting, so the loop is on its way.
+  if (first == Verdict::stale && repeat_bell) ring_bell(ls);
   if (first != Verdict::jump) return;
   WriterLock lock(state);
   if (!lock.held()) return;
@@ -273,7 +297,7 @@ void lockstep_check(ClockState& state) noexcept {
     p.anchor_virtual = std::min(target, kEndOfTime);  // a timer past the end of time: the clock stands there
     ls.advances.fetch_add(1, std::memory_order_relaxed);
     return {};
-  });
+  }, Change::lockstep_jump);
 }
 
 bool row_dead(const LockstepRow& row) noexcept {
@@ -405,10 +429,16 @@ namespace {
 // One thread per process watches the clock's futex word and tells the
 // listeners (bus waits on virtual time) that the clock changed.
 struct Listeners {
+  struct Entry {
+    void (*call)(void*);
+    void* context;
+    bool jumps;  // also called for lockstep jumps
+  };
   std::mutex mutex;
-  std::map<std::uint64_t, std::pair<void (*)(void*), void*>> entries;
+  std::map<std::uint64_t, Entry> entries;
   std::uint64_t next_id = 1;
   bool watching = false;
+  std::atomic<int> taking_jumps{0};  // entries with `jumps`
 };
 
 Listeners& listeners() {
@@ -420,8 +450,13 @@ Listeners& listeners() {
 // listener's registration and that look would otherwise go unseen, and its
 // waiter would sleep out its slice (up to a second). A needless call only
 // makes a waiter look again.
+// While no listener takes lockstep jumps (the process's only listeners are
+// event loops, which the bell wakes), it sleeps on the word jumps leave
+// alone, so that a lockstep day does not wake it 86 400 times.
 void watch_clock() {
+  Listeners& all = listeners();
   std::uint32_t seen = 0;
+  bool seen_jumps = true;
   bool first = true;
   if (const detail::ChangeHook hook = g_watcher_start_hook.load(std::memory_order_relaxed)) hook();
   for (;;) {
@@ -430,25 +465,38 @@ void watch_clock() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // no clock: nothing will change
       continue;
     }
-    const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
-    if (first || wake != seen) {
-      Listeners& all = listeners();
+    const bool jumps = all.taking_jumps.load(std::memory_order_seq_cst) > 0;
+    std::atomic<std::uint32_t>& word = jumps ? state->wake : state->wake_but_jumps;
+    const std::uint32_t wake = word.load(std::memory_order_seq_cst);
+    // A listener taking jumps added since the first read kicks the word we
+    // read after it: look again rather than sleep on the wrong word.
+    if ((all.taking_jumps.load(std::memory_order_seq_cst) > 0) != jumps) continue;
+    if (first || jumps != seen_jumps || wake != seen) {
       std::lock_guard<std::mutex> guard(all.mutex);
-      for (auto& [id, entry] : all.entries) entry.first(entry.second);
+      for (auto& [id, entry] : all.entries) entry.call(entry.context);
     }
     first = false;
     seen = wake;
-    detail::futex_wait(state->wake, wake, 1'000'000'000);  // re-read g_state now and then: a process may attach later
+    seen_jumps = jumps;
+    detail::futex_wait(word, wake, 1'000'000'000);  // re-read g_state now and then: a process may attach later
   }
 }
 
 }  // namespace
 
-std::uint64_t detail::add_clock_listener(void (*listener)(void*), void* context) {
+std::uint64_t detail::add_clock_listener(void (*listener)(void*), void* context, ClockChanges changes) {
   Listeners& all = listeners();
   std::lock_guard<std::mutex> guard(all.mutex);
   const std::uint64_t id = all.next_id++;
-  all.entries.emplace(id, std::make_pair(listener, context));
+  const bool jumps = changes == ClockChanges::all;
+  all.entries.emplace(id, Listeners::Entry{listener, context, jumps});
+  if (jumps && all.taking_jumps.fetch_add(1, std::memory_order_seq_cst) == 0) {
+    // The watcher may sleep on the word jumps leave alone: kick it over.
+    if (ClockState* state = g_state.load(std::memory_order_acquire)) {
+      state->wake_but_jumps.fetch_add(1, std::memory_order_seq_cst);
+      detail::futex_wake_all(state->wake_but_jumps);
+    }
+  }
   if (!all.watching) {
     all.watching = true;
     std::thread(watch_clock).detach();
@@ -459,7 +507,10 @@ std::uint64_t detail::add_clock_listener(void (*listener)(void*), void* context)
 void detail::remove_clock_listener(std::uint64_t id) noexcept {
   Listeners& all = listeners();
   std::lock_guard<std::mutex> guard(all.mutex);
-  all.entries.erase(id);
+  const auto entry = all.entries.find(id);
+  if (entry == all.entries.end()) return;
+  if (entry->second.jumps) all.taking_jumps.fetch_sub(1, std::memory_order_seq_cst);
+  all.entries.erase(entry);
 }
 
 VirtualClock::time_point VirtualClock::now() noexcept {
@@ -686,6 +737,8 @@ bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> n
   ClockState& state = *g_state.load(std::memory_order_acquire);
   LockstepState& ls = lockstep_of(state);
   LockstepRow& row = ls.rows[row_];
+  // The bell first: a publish or change after this read makes wait() return.
+  bell_ = row.bell.load(std::memory_order_seq_cst);
   // Publishers count after they deliver: a sample our check below misses
   // was counted after this read, so `seen` is stale and time cannot move.
   const std::uint64_t published = ls.published.load(std::memory_order_seq_cst);
@@ -696,6 +749,27 @@ bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> n
                   std::memory_order_seq_cst);
   lockstep_check(state);
   return true;
+}
+
+bool detail::LockstepParticipant::wait(std::chrono::nanoseconds timeout) noexcept {
+  if (row_ < 0) return false;
+  ClockState& state = *g_state.load(std::memory_order_acquire);
+  // A change of mode after idle() rang the bell: the futex returns at once.
+  if (current_mode(state) != ClockMode::lockstep) return false;
+  LockstepRow& row = lockstep_of(state).rows[row_];
+  row.sleeping.store(1, std::memory_order_seq_cst);
+  detail::futex_wait(row.bell, bell_, timeout.count());
+  row.sleeping.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+bool detail::LockstepParticipant::rang() const noexcept {
+  if (row_ < 0) return false;
+  return lockstep_of(*g_state.load(std::memory_order_acquire)).rows[row_].bell.load(std::memory_order_seq_cst) != bell_;
+}
+
+void detail::ring_lockstep_bell() noexcept {
+  if (ClockState* state = g_state.load(std::memory_order_acquire)) ring_bell(lockstep_of(*state));
 }
 
 void detail::LockstepParticipant::busy() noexcept {
@@ -719,6 +793,7 @@ void detail::end_publish(bool began) noexcept {
   LockstepState& ls = lockstep_of(*state);
   ls.published.fetch_add(1, std::memory_order_seq_cst);  // before leaving: idle loops' `seen` is stale now
   ls.in_flight.fetch_sub(1, std::memory_order_seq_cst);
+  ring_bell(ls);  // after counting: an idle loop that missed the sample wakes to look
   // A busy participant checks when it goes idle; if none is busy (the
   // publisher is outside every loop), check now.
   for (const LockstepRow& row : ls.rows) {
@@ -733,8 +808,7 @@ void detail::lockstep_housekeeping() noexcept {
   LockstepState& ls = lockstep_of(*state);
   reap(ls);
   if (current_mode(*state) != ClockMode::lockstep) return;
-  ls.poked.store(~std::uint64_t{0}, std::memory_order_relaxed);  // a lost poke is repeated
-  lockstep_check(*state);
+  lockstep_check(*state, /*repeat_bell=*/true);
 }
 
 }  // namespace statebus

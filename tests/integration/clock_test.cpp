@@ -422,6 +422,41 @@ TEST_F(ClockTest, LockstepNeverJumpsWhileASampleIsInFlight) {
   ASSERT_TRUE(VirtualClock::set_stepped());
 }
 
+// One hop per wake-up: a jump rings only the loops whose timer it reached
+// (a loop waiting for later sleeps on), and a publish rings every loop
+// (any of them may subscribe). Participants driven by hand, so each ring
+// is seen without waiting.
+TEST_F(ClockTest, ALockstepJumpWakesOnlyTheLoopsItMadeDueAndAPublishWakesAll) {
+  auto node = Node::connect("bell-test");
+  ASSERT_TRUE(node);
+  auto sub = Subscriber<test::Reading>::create(*node, "test/bell");
+  auto pub = Publisher<test::Reading>::create(*node, "test/bell");
+  ASSERT_TRUE(sub && pub);
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  auto soon = detail::LockstepParticipant::join();
+  auto later = detail::LockstepParticipant::join();
+  ASSERT_TRUE(soon && later);
+  ASSERT_TRUE(VirtualClock::set_lockstep());
+  auto no_data = [](void*) { return false; };
+  ASSERT_TRUE(later->idle(t0 + 1h, no_data, nullptr));
+  ASSERT_TRUE(soon->idle(t0 + 1s, no_data, nullptr));  // the last to go idle: time jumps to its timer
+  EXPECT_EQ(VirtualClock::now(), t0 + 1s);
+  EXPECT_TRUE(soon->rang()) << "the loop whose timer is due was not woken";
+  EXPECT_FALSE(later->rang()) << "a jump to 1 s woke the loop waiting for 1 h";
+
+  soon->busy();  // holds time from here on
+  later->busy();
+  ASSERT_TRUE(later->idle(t0 + 1h, no_data, nullptr));
+  EXPECT_FALSE(later->rang());
+  ASSERT_TRUE(pub->publish(test::Reading{1, 20.0, {}}));
+  EXPECT_TRUE(later->rang()) << "an idle loop was not woken by a publish: it may hold the sample";
+  ASSERT_TRUE(sub->take());
+  soon.value() = detail::LockstepParticipant();
+  later.value() = detail::LockstepParticipant();
+  ASSERT_TRUE(VirtualClock::set_stepped());
+}
+
 // A loop that stopped holds no lockstep time: run() returned, its place is
 // given up (and taken again if it runs again).
 TEST_F(ClockTest, AStoppedLoopNoLongerHoldsLockstepTime) {

@@ -119,10 +119,13 @@ std::uint64_t slices_slept_out() noexcept;
 /// cap re-plans should a driver vanish). nullopt once the deadline is reached.
 std::optional<std::chrono::nanoseconds> wait_slice(VirtualClock::time_point deadline) noexcept;
 
+/// Which clock changes a listener hears: all, or all but lockstep jumps (an
+/// event loop, which the lockstep bell wakes for those).
+enum class ClockChanges { all, all_but_lockstep_jumps };
 /// Calls `listener(context)` from a background thread after every change of
 /// the clock (step, rate, mode), so that waits on virtual time can re-plan.
 /// Keep listeners short (they run under a lock). Thread-safe.
-std::uint64_t add_clock_listener(void (*listener)(void*), void* context);
+std::uint64_t add_clock_listener(void (*listener)(void*), void* context, ClockChanges changes = ClockChanges::all);
 /// After it returns, the listener is never called again.
 void remove_clock_listener(std::uint64_t id) noexcept;
 
@@ -135,7 +138,7 @@ class LockstepParticipant {
   /// places are taken by live processes.
   static Result<LockstepParticipant> join();
   LockstepParticipant() noexcept = default;
-  LockstepParticipant(LockstepParticipant&& other) noexcept : row_(other.row_) { other.row_ = -1; }
+  LockstepParticipant(LockstepParticipant&& other) noexcept : row_(other.row_), bell_(other.bell_) { other.row_ = -1; }
   LockstepParticipant& operator=(LockstepParticipant&& other) noexcept;
   ~LockstepParticipant();
   /// True while it holds a place (false without a clock segment).
@@ -145,12 +148,24 @@ class LockstepParticipant {
   /// `has_data(context)`, checked after this call read the publish count,
   /// finds work: then false and still busy. Lets lockstep time move.
   bool idle(std::optional<VirtualClock::time_point> next, bool (*has_data)(void*), void* context) noexcept;
+  /// After idle(), in lockstep mode: sleeps on the lockstep bell (rung by
+  /// every publish, every clock change and ring_lockstep_bell()) for at most
+  /// `timeout` and returns true. Otherwise false at once: wait for data and
+  /// clock changes the usual way.
+  bool wait(std::chrono::nanoseconds timeout) noexcept;
+  /// Whether its bell rang since idle(): a publish, a clock change, or a
+  /// lockstep jump to its deadline (a jump to an earlier one leaves it be).
+  [[nodiscard]] bool rang() const noexcept;
   /// Woken: time stands until the next idle().
   void busy() noexcept;
 
  private:
   int row_ = -1;
+  std::uint32_t bell_ = 0;  // the bell as idle() found it
 };
+
+/// Wakes every event loop sleeping in LockstepParticipant::wait() (a stop()).
+void ring_lockstep_bell() noexcept;
 
 /// Called by publishers around each publish, before the sample's virtual
 /// time is read and after it was delivered: in lockstep mode, time stands
