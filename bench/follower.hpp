@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 #include "statebus/testing/child_process.hpp"
 
 namespace statebus::bench {

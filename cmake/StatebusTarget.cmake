@@ -1,6 +1,8 @@
 # statebus_module(<name> [SOURCES ...] [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
 # Defines statebus_<name> with ALIAS statebus::<name>, public headers in
-# <name>/include, warnings on, and installs it into the statebus export.
+# <name>/include (installed), internal ones shared with the modules above in
+# <name>/internal (not installed), warnings on, and installs it into the
+# statebus export.
 function(statebus_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wconversion -Wsign-conversion
@@ -16,6 +18,11 @@ function(statebus_module name)
       PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
              $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
       PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+    # <name>/internal: headers the modules above (and the tests) share with
+    # this one, never installed (statebus/internal/*.hpp).
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/internal)
+      target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/internal>)
+    endif()
     target_link_libraries(${target} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
     target_compile_features(${target} PUBLIC cxx_std_17)
     statebus_warnings(${target})

@@ -1,4 +1,4 @@
-#include "statebus/bus_access.hpp"
+#include "statebus/internal/bus_access.hpp"
 
 #include <fcntl.h>
 #include <grp.h>

@@ -1,4 +1,4 @@
-#include "statebus/robust_mutex.hpp"
+#include "statebus/internal/robust_mutex.hpp"
 
 #include <cerrno>
 #include <string>

@@ -1,4 +1,4 @@
-#include "statebus/schema.hpp"
+#include "statebus/base/schema.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,6 +1,6 @@
-#include "statebus/shared_segment.hpp"
+#include "statebus/internal/shared_segment.hpp"
 
-#include "statebus/bus_access.hpp"
+#include "statebus/internal/bus_access.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 #include <new>
 #include <utility>
 
-#include "statebus/process.hpp"
+#include "statebus/base/process.hpp"
 
 namespace statebus {
 namespace {

@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "statebus/bus/sample_header.hpp"
-#include "statebus/error.hpp"
-#include "statebus/schema.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/base/schema.hpp"
 
 namespace statebus::bridge_detail {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "statebus/schema.hpp"
+#include "statebus/base/schema.hpp"
 
 namespace statebus::bridge_detail {
 

@@ -13,7 +13,7 @@
 
 #include <mosquitto.h>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus::bridge_detail {
 

@@ -13,7 +13,7 @@
 #include "iceoryx_posh/roudi/port_pool.hpp"
 #include "file_lock.hpp"
 #include "paths.hpp"
-#include "statebus/process.hpp"
+#include "statebus/base/process.hpp"
 
 namespace statebus::detail {
 namespace {

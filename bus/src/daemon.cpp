@@ -36,10 +36,12 @@
 #include "quiet_stdio.hpp"
 #include "roudi_socket.hpp"
 #include "stall_meter.hpp"
-#include "statebus/clock/clock_segment.hpp"
+#include "statebus/internal/clock_segment.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
-#include "statebus/process.hpp"
+#include "statebus/base/process.hpp"
+#include "statebus/internal/lockstep.hpp"
+#include "statebus/internal/state_segment.hpp"
 
 namespace statebus {
 namespace {

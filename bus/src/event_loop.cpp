@@ -1,4 +1,6 @@
 #include "statebus/bus/event_loop.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+#include "statebus/internal/lockstep.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -8,7 +8,7 @@
 #include "iceoryx_hoofs/log/logmanager.hpp"
 #include "iceoryx_posh/capro/service_description.hpp"
 #include "iceoryx_posh/mepoo/chunk_settings.hpp"
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus::detail {
 

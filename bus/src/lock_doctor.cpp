@@ -12,7 +12,7 @@
 #include "iceoryx.hpp"
 #include "iceoryx_posh/internal/popo/building_blocks/locking_policy.hpp"
 #include "iceoryx_posh/roudi/port_pool.hpp"
-#include "statebus/process.hpp"
+#include "statebus/base/process.hpp"
 
 namespace statebus::detail {
 namespace {

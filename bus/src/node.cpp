@@ -16,7 +16,7 @@
 #include "iceoryx.hpp"
 #include "iceoryx_posh/runtime/posh_runtime.hpp"
 #include "paths.hpp"
-#include "statebus/bus_access.hpp"
+#include "statebus/internal/bus_access.hpp"
 #include "roudi_socket.hpp"
 #include "statebus/bus/daemon.hpp"
 #include "statebus/bus/names.hpp"

@@ -15,6 +15,7 @@
 #include "iceoryx_posh/popo/wait_set.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus::detail {
 

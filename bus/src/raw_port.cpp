@@ -10,6 +10,8 @@
 #include "publish_hook.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+#include "statebus/internal/lockstep.hpp"
 
 namespace statebus {
 

@@ -1,4 +1,5 @@
 #include "statebus/bus/wait_set.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 
 #include "ports.hpp"
 

@@ -32,7 +32,7 @@ struct ClockState {
   // watcher of a process whose listeners all take jumps from the lockstep
   // bell (its event loops) sleeps here, so that a jump does not wake it.
   std::atomic<std::uint32_t> wake_but_jumps{0};
-  pthread_mutex_t writer;  // robust, process-shared: one writer at a time (statebus/robust_mutex.hpp)
+  pthread_mutex_t writer;  // robust, process-shared: one writer at a time (statebus/internal/robust_mutex.hpp)
   ClockSlot slot[2];
 };
 

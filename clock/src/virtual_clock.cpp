@@ -16,12 +16,14 @@
 
 #include "change_hook.hpp"
 #include "clock_state.hpp"
-#include "statebus/clock/clock_segment.hpp"
+#include "statebus/internal/clock_segment.hpp"
 #include "statebus/clock/duration.hpp"
-#include "statebus/futex.hpp"
-#include "statebus/robust_mutex.hpp"
-#include "statebus/process.hpp"
-#include "statebus/shared_segment.hpp"
+#include "statebus/internal/futex.hpp"
+#include "statebus/internal/robust_mutex.hpp"
+#include "statebus/base/process.hpp"
+#include "statebus/internal/shared_segment.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+#include "statebus/internal/lockstep.hpp"
 
 namespace statebus {
 namespace {

@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "statebus/bus/log_record.hpp"
-#include "statebus/error.hpp"
-#include "statebus/schema.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/base/schema.hpp"
 
 namespace statebus::detail {
 

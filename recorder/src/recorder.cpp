@@ -15,6 +15,7 @@
 #include "statebus/bus/untyped.hpp"
 #include "statebus/bus/wait_set.hpp"
 #include "statebus/recorder/mcap.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus {
 

@@ -12,6 +12,7 @@
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/recorder/mcap.hpp"
 #include "statebus/recorder/recorder.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus {
 namespace {

@@ -10,9 +10,11 @@
 
 #include "layout.hpp"
 #include "store_hook.hpp"
-#include "statebus/futex.hpp"
-#include "statebus/robust_mutex.hpp"
-#include "statebus/shared_segment.hpp"
+#include "statebus/internal/futex.hpp"
+#include "statebus/internal/robust_mutex.hpp"
+#include "statebus/internal/shared_segment.hpp"
+#include "statebus/internal/state_segment.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "statebus/describe.hpp"
+#include "statebus/base/describe.hpp"
 
 namespace demo {
 

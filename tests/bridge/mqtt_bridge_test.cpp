@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge_messages.hpp"
-#include "statebus/schema.hpp"
+#include "statebus/base/schema.hpp"
 #include "statebus/testing/child_process.hpp"
 #include "statebus/testing/mqtt_broker.hpp"
 

@@ -1,4 +1,4 @@
-#include "statebus/process.hpp"
+#include "statebus/base/process.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>

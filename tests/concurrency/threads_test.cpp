@@ -7,10 +7,11 @@
 #include <gtest/gtest.h>
 
 #include "../integration/test_messages.hpp"
-#include "statebus/clock/clock_segment.hpp"
+#include "statebus/internal/clock_segment.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/bus_test.hpp"
+#include "statebus/internal/state_segment.hpp"
 
 namespace statebus {
 namespace {

@@ -1,8 +1,17 @@
 // Links the installed package and calls into it (no daemon needed).
 #include <cstdio>
 
+#include "statebus/base/error.hpp"
 #include "statebus/bridge/mqtt.hpp"
 #include "statebus/bus.hpp"
+
+// The installed headers are the API: the internal ones stay in the source tree.
+#if __has_include("statebus/internal/futex.hpp") || __has_include("statebus/internal/lockstep.hpp")
+#error "an internal header was installed"
+#endif
+#if !__has_include("statebus/state/cell.hpp")
+#error "a public header is missing"
+#endif
 
 int main() {
   const auto good = statebus::validate_channel_name("home/sensor/temperature");

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "statebus/shared_segment.hpp"
+#include "statebus/internal/shared_segment.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::string name = "statebus-fuzz-segment-" + std::to_string(::getpid());

@@ -84,6 +84,7 @@
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/private_bus.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 #include "sleep_probe.hpp"
 #include "stress_worker.hpp"
 #include "test_messages.hpp"

@@ -22,6 +22,8 @@
 #include "run_cli.hpp"
 #include "sleep_probe.hpp"
 #include "statebus/testing/bus_test.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+#include "statebus/internal/lockstep.hpp"
 #include "test_messages.hpp"
 
 namespace statebus {

@@ -11,7 +11,7 @@
 
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/shared_segment.hpp"
+#include "statebus/internal/shared_segment.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "test_messages.hpp"

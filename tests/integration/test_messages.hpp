@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "statebus/describe.hpp"
+#include "statebus/base/describe.hpp"
 
 namespace statebus::test {
 

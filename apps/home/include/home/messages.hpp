@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "statebus/describe.hpp"
+#include "statebus/base/describe.hpp"
 
 namespace home {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace home {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "statebus/bus/node.hpp"
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

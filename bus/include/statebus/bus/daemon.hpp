@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "statebus/bus/memory_config.hpp"
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "statebus/bus/node.hpp"
-#include "statebus/error.hpp"
-#include "statebus/schema.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/base/schema.hpp"
 
 namespace statebus {
 

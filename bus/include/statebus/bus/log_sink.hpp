@@ -12,7 +12,7 @@
 #include "statebus/bus/log_record.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/untyped.hpp"
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

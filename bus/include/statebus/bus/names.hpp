@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

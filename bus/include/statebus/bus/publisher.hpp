@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "statebus/bus/detail/raw_port.hpp"
-#include "statebus/describe.hpp"
+#include "statebus/base/describe.hpp"
 
 namespace statebus {
 

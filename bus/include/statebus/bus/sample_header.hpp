@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "statebus/process.hpp"
+#include "statebus/base/process.hpp"
 
 namespace statebus {
 

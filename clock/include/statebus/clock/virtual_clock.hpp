@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 
@@ -93,88 +93,5 @@ struct VirtualClock {
   static Result<void> advance(duration span);
   static Result<void> advance_to(time_point target);
 };
-
-namespace detail {
-/// CLOCK_MONOTONIC in nanoseconds.
-std::int64_t monotonic_ns() noexcept;
-
-/// Virtual time now and the CLOCK_MONOTONIC reading it was computed from
-/// (one clock read for both, for sample headers).
-std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
-
-/// Real time until virtual time reaches `deadline` at the current rate
-/// (≤ 0: reached); nothing while the clock stands (stepped or paused), when
-/// only a change can move it.
-std::optional<std::chrono::nanoseconds> real_time_until(VirtualClock::time_point deadline) noexcept;
-/// Called by a wait on virtual time after each sleep of `slice`: one that
-/// was not woken and slept a whole re-check slice (the 1 s cap, not the time
-/// left to its deadline) is counted: a wake-up that should have come did
-/// not, or nothing changed for a second. Per process, for tests.
-void note_sleep(bool woken, std::chrono::nanoseconds slice) noexcept;
-std::uint64_t slices_slept_out() noexcept;
-
-/// How long a wait for virtual time `deadline` should sleep in real time
-/// before it looks again: until the deadline at the current rate, at most a
-/// second (a standing clock moves only by a change, which wakes waiters; the
-/// cap re-plans should a driver vanish). nullopt once the deadline is reached.
-std::optional<std::chrono::nanoseconds> wait_slice(VirtualClock::time_point deadline) noexcept;
-
-/// Which clock changes a listener hears: all, or all but lockstep jumps (an
-/// event loop, which the lockstep bell wakes for those).
-enum class ClockChanges { all, all_but_lockstep_jumps };
-/// Calls `listener(context)` from a background thread after every change of
-/// the clock (step, rate, mode), so that waits on virtual time can re-plan.
-/// Keep listeners short (they run under a lock). Thread-safe.
-std::uint64_t add_clock_listener(void (*listener)(void*), void* context, ClockChanges changes = ClockChanges::all);
-/// After it returns, the listener is never called again.
-void remove_clock_listener(std::uint64_t id) noexcept;
-
-/// A participant of lockstep mode (an EventLoop holds one from create() to
-/// its end). Busy from join until idle(); while any participant is busy,
-/// lockstep time stands. Thread safety: one thread at a time.
-class LockstepParticipant {
- public:
-  /// Joins if a clock is attached; fails with out_of_resources when all 64
-  /// places are taken by live processes.
-  static Result<LockstepParticipant> join();
-  LockstepParticipant() noexcept = default;
-  LockstepParticipant(LockstepParticipant&& other) noexcept : row_(other.row_), bell_(other.bell_) { other.row_ = -1; }
-  LockstepParticipant& operator=(LockstepParticipant&& other) noexcept;
-  ~LockstepParticipant();
-  /// True while it holds a place (false without a clock segment).
-  [[nodiscard]] bool joined() const noexcept { return row_ >= 0; }
-
-  /// Going to wait for `next` (a deadline; nullopt: none) unless
-  /// `has_data(context)`, checked after this call read the publish count,
-  /// finds work: then false and still busy. Lets lockstep time move.
-  bool idle(std::optional<VirtualClock::time_point> next, bool (*has_data)(void*), void* context) noexcept;
-  /// After idle(), in lockstep mode: sleeps on the lockstep bell (rung by
-  /// every publish, every clock change and ring_lockstep_bell()) for at most
-  /// `timeout` and returns true. Otherwise false at once: wait for data and
-  /// clock changes the usual way.
-  bool wait(std::chrono::nanoseconds timeout) noexcept;
-  /// Whether its bell rang since idle(): a publish, a clock change, or a
-  /// lockstep jump to its deadline (a jump to an earlier one leaves it be).
-  [[nodiscard]] bool rang() const noexcept;
-  /// Woken: time stands until the next idle().
-  void busy() noexcept;
-
- private:
-  int row_ = -1;
-  std::uint32_t bell_ = 0;  // the bell as idle() found it
-};
-
-/// Wakes every event loop sleeping in LockstepParticipant::wait() (a stop()).
-void ring_lockstep_bell() noexcept;
-
-/// Called by publishers around each publish, before the sample's virtual
-/// time is read and after it was delivered: in lockstep mode, time stands
-/// while a sample is in flight. `end_publish` takes what `begin_publish` returned.
-bool begin_publish() noexcept;
-void end_publish(bool began) noexcept;
-/// Drops the participants of dead processes and re-checks lockstep (the
-/// daemon calls it periodically, so that a crash never stops time for good).
-void lockstep_housekeeping() noexcept;
-}  // namespace detail
 
 }  // namespace statebus

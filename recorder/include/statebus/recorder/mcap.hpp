@@ -33,7 +33,7 @@
 #include <string>
 #include <string_view>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus::mcap {
 

@@ -17,9 +17,9 @@
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/describe.hpp"
-#include "statebus/error.hpp"
-#include "statebus/schema.hpp"
+#include "statebus/base/describe.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/base/schema.hpp"
 
 namespace statebus {
 

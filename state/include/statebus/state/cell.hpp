@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/describe.hpp"
-#include "statebus/error.hpp"
-#include "statebus/process.hpp"
-#include "statebus/schema.hpp"
+#include "statebus/base/describe.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/base/process.hpp"
+#include "statebus/base/schema.hpp"
 
 namespace statebus {
 
@@ -169,10 +169,5 @@ struct CellInfo {
 
 /// Every cell on the bus, in creation order. Fails with no_daemon.
 Result<std::vector<CellInfo>> list_cells();
-
-/// Creates the bus's state segment, replacing a stale one (the daemon's job).
-Result<void> create_state_segment();
-/// Removes the state segment. Processes keep their mapping of it.
-void remove_state_segment() noexcept;
 
 }  // namespace statebus

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus::testing {
 

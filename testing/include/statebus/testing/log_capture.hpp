@@ -12,7 +12,7 @@
 #include "statebus/bus/log_record.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 #include "statebus/recorder/recorder.hpp"
 
 namespace statebus::testing {

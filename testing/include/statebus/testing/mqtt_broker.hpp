@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 #include "statebus/testing/child_process.hpp"
 
 namespace statebus::testing {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "statebus/bus/daemon.hpp"
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus::testing {
 

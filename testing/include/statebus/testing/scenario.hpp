@@ -30,7 +30,7 @@
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/publisher.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 #include "statebus/recorder/recorder.hpp"
 #include "statebus/testing/child_process.hpp"
 #include "statebus/testing/log_capture.hpp"

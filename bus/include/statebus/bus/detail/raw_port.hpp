@@ -15,8 +15,8 @@
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/bus/spin.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/error.hpp"
-#include "statebus/schema.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/base/schema.hpp"
 
 namespace statebus {
 

@@ -1,7 +1,7 @@
 #pragma once
 /// Creating and removing the bus's clock segment: the daemon's job.
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

@@ -11,7 +11,7 @@
 
 #include <pthread.h>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus::detail {
 

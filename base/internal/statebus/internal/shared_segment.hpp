@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

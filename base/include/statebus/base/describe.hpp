@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "statebus/schema.hpp"
+#include "statebus/base/schema.hpp"
 
 // ---- the macros -------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 #pragma once
 /// Schemas: the layout of a message or state type as data, so that a process
 /// compiled without the type (the CLI, the recorder) can decode, print and
-/// record it. Built from a description (statebus/describe.hpp) or parsed
+/// record it. Built from a description (statebus/base/describe.hpp) or parsed
 /// from the JSON a publisher puts on the bus.
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus {
 

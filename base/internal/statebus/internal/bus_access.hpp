@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "statebus/error.hpp"
+#include "statebus/base/error.hpp"
 
 namespace statebus::detail {
 

@@ -1,0 +1,48 @@
+#pragma once
+/// Waits on virtual time, for the modules above the clock (bus, state,
+/// recorder): how long to sleep before looking again, the process's clock
+/// watcher that wakes such waits on every change, and the raw clock reads.
+/// Internal: not installed.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "statebus/clock/virtual_clock.hpp"
+
+namespace statebus::detail {
+/// CLOCK_MONOTONIC in nanoseconds.
+std::int64_t monotonic_ns() noexcept;
+
+/// Virtual time now and the CLOCK_MONOTONIC reading it was computed from
+/// (one clock read for both, for sample headers).
+std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
+
+/// Real time until virtual time reaches `deadline` at the current rate
+/// (≤ 0: reached); nothing while the clock stands (stepped or paused), when
+/// only a change can move it.
+std::optional<std::chrono::nanoseconds> real_time_until(VirtualClock::time_point deadline) noexcept;
+/// Called by a wait on virtual time after each sleep of `slice`: one that
+/// was not woken and slept a whole re-check slice (the 1 s cap, not the time
+/// left to its deadline) is counted: a wake-up that should have come did
+/// not, or nothing changed for a second. Per process, for tests.
+void note_sleep(bool woken, std::chrono::nanoseconds slice) noexcept;
+std::uint64_t slices_slept_out() noexcept;
+
+/// How long a wait for virtual time `deadline` should sleep in real time
+/// before it looks again: until the deadline at the current rate, at most a
+/// second (a standing clock moves only by a change, which wakes waiters; the
+/// cap re-plans should a driver vanish). nullopt once the deadline is reached.
+std::optional<std::chrono::nanoseconds> wait_slice(VirtualClock::time_point deadline) noexcept;
+
+/// Which clock changes a listener hears: all, or all but lockstep jumps (an
+/// event loop, which the lockstep bell wakes for those).
+enum class ClockChanges { all, all_but_lockstep_jumps };
+/// Calls `listener(context)` from a background thread after every change of
+/// the clock (step, rate, mode), so that waits on virtual time can re-plan.
+/// Keep listeners short (they run under a lock). Thread-safe.
+std::uint64_t add_clock_listener(void (*listener)(void*), void* context, ClockChanges changes = ClockChanges::all);
+/// After it returns, the listener is never called again.
+void remove_clock_listener(std::uint64_t id) noexcept;
+
+}  // namespace statebus::detail
