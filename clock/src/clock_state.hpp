@@ -66,6 +66,9 @@ struct LockstepState {
   std::atomic<std::int64_t> limit{0};       // time stops here; INT64_MAX: no limit
   std::atomic<std::uint64_t> advances{0};   // jumps made
   std::atomic<std::uint64_t> in_flight{0};  // publishes between reading the time and delivering
+  // Clock watchers asleep on ClockState::wake_but_jumps: a change with none
+  // skips the system call.
+  std::atomic<std::uint64_t> sleepers_but_jumps{0};
   LockstepRow rows[kRows];
 };
 
@@ -76,6 +79,6 @@ struct ClockSegment {
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(sizeof(pthread_mutex_t) == 40 && sizeof(ClockState) == 136, "ClockState is a shared-memory layout");
-static_assert(sizeof(LockstepRow) == 40 && sizeof(ClockSegment) == 136 + 32 + 64 * 40, "shared-memory layout");
+static_assert(sizeof(LockstepRow) == 40 && sizeof(ClockSegment) == 136 + 40 + 64 * 40, "shared-memory layout");
 
 }  // namespace statebus::detail

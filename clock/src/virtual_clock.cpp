@@ -149,7 +149,9 @@ void wake_all(ClockState& state, Change change = Change::any, std::int64_t jumpe
   detail::futex_wake_all(state.wake);
   if (change != Change::lockstep_jump) {
     state.wake_but_jumps.fetch_add(1, std::memory_order_seq_cst);
-    detail::futex_wake_all(state.wake_but_jumps);
+    if (lockstep_of(state).sleepers_but_jumps.load(std::memory_order_seq_cst) != 0) {
+      detail::futex_wake_all(state.wake_but_jumps);
+    }
   }
   ring_bell(lockstep_of(state), change == Change::lockstep_jump ? jumped_to : kNever);
 }
@@ -480,7 +482,12 @@ void watch_clock() {
     first = false;
     seen = wake;
     seen_jumps = jumps;
+    // Asleep on the other word, counted (before the futex checks the word:
+    // a change bumps the word before it reads the count).
+    std::atomic<std::uint64_t>* counted = jumps ? nullptr : &lockstep_of(*state).sleepers_but_jumps;
+    if (counted != nullptr) counted->fetch_add(1, std::memory_order_seq_cst);
     detail::futex_wait(word, wake, 1'000'000'000);  // re-read g_state now and then: a process may attach later
+    if (counted != nullptr) counted->fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 
