@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: set up, build everything (library, tools, tests, benchmarks) and
+# Every test: set up, check that each combination of the build options
+# configures (scripts/check-options.sh), build everything (library, tools, tests, benchmarks) and
 # run ctest (each bus test in a private namespace, in parallel, and a few of
 # them inside a chroot); then the bus tests once more on this machine's own
 # bus, one at a time, as they run where no namespace can be made
@@ -11,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
+echo "== statebus tests: each combination of the build options configures"
+scripts/check-options.sh
 for preset in ${STATEBUS_TEST_PRESETS:-release asan-ubsan}; do
   echo "== statebus tests: preset $preset"
   cmake --preset "$preset"

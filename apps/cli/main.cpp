@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   statebus::cli::add_clock_command(app, exit_code);
   statebus::cli::add_state_command(app, exit_code);
   statebus::cli::add_record_commands(app, exit_code);
+#ifdef STATEBUS_WITH_BRIDGE
   statebus::cli::add_bridge_command(app, exit_code);
+#endif
   // An unknown first word is an unknown command, not a missing one.
   if (argc >= 2 && argv[1][0] != '-') {
     bool known = false;
