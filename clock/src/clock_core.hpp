@@ -1,0 +1,238 @@
+#pragma once
+// The clock's core, shared by its own files (virtual_clock.cpp: the API;
+// lockstep.cpp: lockstep participants; clock_watcher.cpp: the process's
+// watcher): the attached segment, the parameter slots and their torn-free
+// read, the one writer and its change, and the wake-ups a change sends.
+// Internal to clock/src.
+
+#include <atomic>
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+
+#include "change_hook.hpp"
+#include "clock_state.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/futex.hpp"
+#include "statebus/internal/robust_mutex.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+
+namespace statebus::clockwork {
+
+using detail::ClockSegment;
+using detail::ClockSlot;
+using detail::ClockState;
+using detail::LockstepRow;
+using detail::LockstepState;
+using detail::monotonic_ns;
+
+inline constexpr std::int64_t kNever = INT64_MAX;
+
+// The attached clock; null: real time. Set once per attach, read lock-free.
+inline std::atomic<ClockState*> g_state{nullptr};
+
+inline double bits_to_double(std::uint64_t bits) noexcept {
+  double value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+inline std::uint64_t double_to_bits(double value) noexcept {
+  std::uint64_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+struct Params {
+  ClockMode mode = ClockMode::real;
+  double rate = 1.0;
+  std::int64_t anchor_real = 0;
+  std::int64_t anchor_virtual = 0;
+  double resume_rate = 1.0;
+};
+
+inline Params load(const ClockSlot& slot) noexcept {
+  // Relaxed: the slot is published by the index store (release) and was
+  // complete before it; the change counter catches a concurrent rewrite.
+  Params p;
+  p.mode = static_cast<ClockMode>(slot.mode.load(std::memory_order_relaxed));
+  p.rate = bits_to_double(slot.rate_bits.load(std::memory_order_relaxed));
+  p.anchor_real = slot.anchor_real.load(std::memory_order_relaxed);
+  p.anchor_virtual = slot.anchor_virtual.load(std::memory_order_relaxed);
+  p.resume_rate = bits_to_double(slot.resume_rate_bits.load(std::memory_order_relaxed));
+  return p;
+}
+
+inline void store(ClockSlot& slot, const Params& p) noexcept {
+  slot.mode.store(static_cast<std::uint64_t>(p.mode), std::memory_order_relaxed);
+  slot.rate_bits.store(double_to_bits(p.rate), std::memory_order_relaxed);
+  slot.anchor_real.store(p.anchor_real, std::memory_order_relaxed);
+  slot.anchor_virtual.store(p.anchor_virtual, std::memory_order_relaxed);
+  slot.resume_rate_bits.store(double_to_bits(p.resume_rate), std::memory_order_relaxed);
+}
+
+inline constexpr std::int64_t kEndOfTime = VirtualClock::end_of_time.time_since_epoch().count();
+
+// Virtual time at `real`; a running clock stands at the end of time.
+inline std::int64_t virtual_at(const Params& p, std::int64_t real) noexcept {
+  const std::int64_t room = kEndOfTime - p.anchor_virtual;  // ≥ 0: no change sets an anchor past the end
+  switch (p.mode) {
+    case ClockMode::stepped:
+    case ClockMode::lockstep: return p.anchor_virtual;
+    case ClockMode::real: return p.anchor_virtual + std::min(real - p.anchor_real, room);
+    case ClockMode::scaled: {
+      const double passed = static_cast<double>(real - p.anchor_real) * p.rate;
+      return passed >= static_cast<double>(room) ? kEndOfTime : p.anchor_virtual + static_cast<std::int64_t>(passed);
+    }
+  }
+  return real;
+}
+
+inline std::atomic<detail::ChangeHook> g_mid_change_hook{nullptr};
+inline std::atomic<detail::ChangeHook> g_mid_reap_hook{nullptr};
+inline std::atomic<detail::ChangeHook> g_watcher_start_hook{nullptr};
+
+inline LockstepState& lockstep_of(ClockState& state) noexcept {
+  static_assert(offsetof(ClockSegment, clock) == 0);
+  return reinterpret_cast<ClockSegment&>(state).lockstep;
+}
+
+// Wakes a lockstep participant. Its wait stores `sleeping` before the
+// futex checks the bell; we bump the bell before reading `sleeping`: one of
+// the two sees the other.
+inline void ring(LockstepRow& row) noexcept {
+  row.bell.fetch_add(1, std::memory_order_seq_cst);
+  if (row.sleeping.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(row.bell);
+}
+
+// Wakes the participants (all, or those due at `due` and before).
+inline void ring_bell(LockstepState& ls, std::int64_t due = kNever) noexcept {
+  for (LockstepRow& row : ls.rows) {
+    if (LockstepRow::phase(row.state.load(std::memory_order_seq_cst)) == LockstepRow::kFree) continue;
+    if (due == kNever || row.deadline.load(std::memory_order_seq_cst) <= due) ring(row);
+  }
+}
+
+// Wakes everyone who waits for the clock to change: its sleepers and clock
+// watchers (state.wake), the watchers that leave jumps to the bell (unless
+// this is a lockstep jump), and the idle lockstep loops (the bell).
+// A jump wakes only the participants it made due.
+enum class Change { any, lockstep_jump };
+inline void wake_all(ClockState& state, Change change = Change::any, std::int64_t jumped_to = kNever) noexcept {
+  state.wake.fetch_add(1, std::memory_order_seq_cst);
+  detail::futex_wake_all(state.wake);
+  if (change != Change::lockstep_jump) {
+    state.wake_but_jumps.fetch_add(1, std::memory_order_seq_cst);
+    if (lockstep_of(state).sleepers_but_jumps.load(std::memory_order_seq_cst) != 0) {
+      detail::futex_wake_all(state.wake_but_jumps);
+    }
+  }
+  ring_bell(lockstep_of(state), change == Change::lockstep_jump ? jumped_to : kNever);
+}
+
+// A reader that finds a change pending for long looks whether its writer is
+// alive: the lock is busy while it is. Holding the lock, an odd change
+// count can only be a dead writer's unfinished change, and its slots are
+// consistent (it wrote the spare one and published it last): finish it.
+// Returns true if it did.
+inline bool finish_dead_writers_change(ClockState& state) noexcept {
+  const detail::RobustLock lock(&state.writer, detail::RobustLock::Try::no);
+  if (!lock.held()) return false;  // a live writer is at work
+  const std::uint32_t change = state.change.load(std::memory_order_relaxed);
+  if ((change & 1U) == 0) return false;
+  state.change.store(change + 1, std::memory_order_release);
+  wake_all(state);
+  return true;
+}
+
+// Reads consistent parameters and the real time they apply to. A read that
+// overlaps a change retries, so no reader pairs the old rate with a real
+// time taken after the writer's new anchor: time never runs backwards.
+// A writer finishes within microseconds; after 64 spins the reader checks
+// whether it died and, if so, finishes its change (one try of the lock,
+// no system call while the writer lives).
+inline Params read(const ClockState& state, std::int64_t& real) noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    const std::uint32_t before = state.change.load(std::memory_order_acquire);
+    if ((before & 1U) != 0) {
+      if (spins >= 64 && spins % 64 == 0) finish_dead_writers_change(const_cast<ClockState&>(state));
+      if (spins > 64) std::this_thread::yield();
+      continue;
+    }
+    const Params p = load(state.slot[state.index.load(std::memory_order_acquire) & 1U]);
+    real = monotonic_ns();
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the clock read happens before the re-check
+    if (state.change.load(std::memory_order_relaxed) == before) return p;
+  }
+}
+
+// Serialises writers across processes (the robust lock shared with the
+// state cells): a dead holder's lock passes to exactly one next writer.
+class WriterLock {
+ public:
+  explicit WriterLock(ClockState& state) noexcept : lock_(&state.writer) {}
+  [[nodiscard]] bool held() const noexcept { return lock_.held(); }
+  [[nodiscard]] Error failure() const { return lock_.failure("the clock"); }
+
+ private:
+  detail::RobustLock lock_;
+};
+
+inline Result<ClockState*> writable_state() {
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) {
+    if (auto attached = VirtualClock::attach(); !attached) return tl::make_unexpected(attached.error());
+    state = g_state.load(std::memory_order_acquire);
+  }
+  return state;
+}
+
+// Applies `change` to the current parameters at one instant and publishes
+// the result in the spare slot; wakes every sleeper. The caller holds the lock.
+template <class Edit>
+Result<void> update_locked(ClockState& state, Edit&& change, Change kind = Change::any) {
+  const std::uint32_t before = state.change.load(std::memory_order_relaxed);
+  const std::uint32_t pending = before | 1U;  // odd already if a writer died mid-change
+  state.change.store(pending, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // readers see "pending" before our clock read
+  if (const detail::ChangeHook hook = g_mid_change_hook.load(std::memory_order_relaxed)) hook();
+  const std::uint32_t current = state.index.load(std::memory_order_relaxed) & 1U;
+  const Params old = load(state.slot[current]);
+  const std::int64_t real = monotonic_ns();
+  Params next = old;
+  next.anchor_real = real;
+  next.anchor_virtual = virtual_at(old, real);  // continuous: never backwards
+  if (auto changed = change(next); !changed) {
+    state.change.store(pending + 1, std::memory_order_release);
+    return changed;
+  }
+  store(state.slot[current ^ 1U], next);
+  state.index.store(current ^ 1U, std::memory_order_release);
+  state.change.store(pending + 1, std::memory_order_release);
+  wake_all(state, kind, next.anchor_virtual);
+  return {};
+}
+
+template <class Edit>
+Result<void> update(Edit&& change) {
+  auto state_or = writable_state();
+  if (!state_or) return tl::make_unexpected(state_or.error());
+  WriterLock lock(**state_or);
+  if (!lock.held()) return tl::make_unexpected(lock.failure());
+  return update_locked(**state_or, std::forward<Edit>(change));
+}
+
+inline ClockMode current_mode(const ClockState& state) noexcept {
+  const auto& slot = state.slot[state.index.load(std::memory_order_acquire) & 1U];
+  return static_cast<ClockMode>(slot.mode.load(std::memory_order_relaxed));
+}
+
+// Lockstep: judges whether time may jump and makes the jump (lockstep.cpp).
+// `repeat_bell`: the daemon's housekeeping rings again if a loop is behind.
+void lockstep_check(ClockState& state, bool repeat_bell = false) noexcept;
+// Whether the row's process (pid + start time) is gone.
+bool row_dead(const LockstepRow& row) noexcept;
+
+}  // namespace statebus::clockwork

@@ -1,0 +1,222 @@
+// Lockstep: the participants' rows in the clock segment, the judge that
+// lets time jump when all are idle and nothing is in flight, the bells that
+// wake a loop in one hop, and the reaping of dead processes' rows.
+#include <string>
+
+#include "clock_core.hpp"
+#include "statebus/base/process.hpp"
+#include "statebus/internal/lockstep.hpp"
+
+namespace statebus::clockwork {
+namespace {
+
+// Lockstep: may time jump, and to where? Only when every participant is
+// idle, none has been idle since before the latest publish (its queues may
+// hold that sample), and the publish count stayed the same during the scan.
+enum class Verdict { busy, stale, stands, jump };
+Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::uint64_t& published) noexcept {
+  // A publisher counts itself in flight before it reads the time for its
+  // sample and out after delivering it. Either this judge sees it, or the
+  // publisher reads the time after this change is done (a writer marks the
+  // change pending before it judges, and readers wait for that).
+  if (ls.in_flight.load(std::memory_order_seq_cst) != 0) return Verdict::busy;
+  published = ls.published.load(std::memory_order_seq_cst);
+  std::int64_t earliest = kNever;
+  bool stale = false;
+  for (LockstepRow& row : ls.rows) {
+    const std::uint32_t state = LockstepRow::phase(row.state.load(std::memory_order_seq_cst));
+    if (state == LockstepRow::kBusy) return Verdict::busy;
+    if (state != LockstepRow::kIdle) continue;
+    earliest = std::min(earliest, row.deadline.load(std::memory_order_seq_cst));
+    if (row.seen.load(std::memory_order_seq_cst) != published) stale = true;
+  }
+  if (ls.published.load(std::memory_order_seq_cst) != published) return Verdict::busy;
+  if (stale) return Verdict::stale;
+  target = std::min(earliest, ls.limit.load(std::memory_order_relaxed));
+  return target > now && target != kNever ? Verdict::jump : Verdict::stands;
+}
+
+}  // namespace
+
+// `repeat_bell`: the daemon's housekeeping rings the bell again if a loop
+// is still stale (every publish rang it already, so this is a safety net).
+void lockstep_check(ClockState& state, bool repeat_bell) noexcept {
+  if (current_mode(state) != ClockMode::lockstep) return;
+  LockstepState& ls = lockstep_of(state);
+  std::int64_t target = 0;
+  std::uint64_t published = 0;
+  const Verdict first = judge(ls, VirtualClock::now().time_since_epoch().count(), target, published);
+  // Stale: an idle loop has not looked since the latest publish; that
+  // publish rang the bell after counting, so the loop is on its way.
+  if (first == Verdict::stale && repeat_bell) ring_bell(ls);
+  if (first != Verdict::jump) return;
+  WriterLock lock(state);
+  if (!lock.held()) return;
+  (void)update_locked(state, [&](Params& p) -> Result<void> {
+    // Judged again under the lock: another participant may have jumped already.
+    if (p.mode != ClockMode::lockstep || judge(ls, p.anchor_virtual, target, published) != Verdict::jump) {
+      return fail(Errc::invalid_argument, "no jump");
+    }
+    p.anchor_virtual = std::min(target, kEndOfTime);  // a timer past the end of time: the clock stands there
+    ls.advances.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }, Change::lockstep_jump);
+}
+
+bool row_dead(const LockstepRow& row) noexcept {
+  const std::int32_t pid = row.pid.load(std::memory_order_acquire);
+  return pid != 0 && !is_alive({pid, row.start_time.load(std::memory_order_acquire)});
+}
+
+namespace {
+
+// Frees the rows of processes that are gone.
+void reap(LockstepState& ls) noexcept {
+  for (LockstepRow& row : ls.rows) {
+    std::uint32_t word = row.state.load(std::memory_order_acquire);
+    if (LockstepRow::phase(word) == LockstepRow::kFree || !row_dead(row)) continue;
+    if (const detail::ChangeHook hook = g_mid_reap_hook.load(std::memory_order_relaxed)) hook();
+    // Fails if the row was freed and claimed again since `word` was read.
+    if (row.state.compare_exchange_strong(word, LockstepRow::with(word, LockstepRow::kClaiming),
+                                          std::memory_order_acq_rel)) {
+      row.pid.store(0, std::memory_order_release);
+      row.state.store(LockstepRow::with(word, LockstepRow::kFree), std::memory_order_release);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace statebus::clockwork
+
+namespace statebus {
+
+using namespace clockwork;
+
+Result<detail::LockstepParticipant> detail::LockstepParticipant::join() {
+  LockstepParticipant participant;
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) return participant;  // real time only: nothing to hold
+  LockstepState& ls = lockstep_of(*state);
+  const ProcessId self = this_process();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    for (std::size_t i = 0; i < LockstepState::kRows; ++i) {
+      LockstepRow& row = ls.rows[i];
+      std::uint32_t word = row.state.load(std::memory_order_acquire);
+      if (LockstepRow::phase(word) != LockstepRow::kFree) continue;
+      const std::uint32_t claimed = LockstepRow::with(word + LockstepRow::kClaim, LockstepRow::kClaiming);
+      if (!row.state.compare_exchange_strong(word, claimed, std::memory_order_acq_rel)) continue;
+      row.start_time.store(self.start_time, std::memory_order_relaxed);
+      row.pid.store(self.pid, std::memory_order_release);
+      row.deadline.store(kNever, std::memory_order_relaxed);
+      row.state.store(LockstepRow::with(claimed, LockstepRow::kBusy), std::memory_order_seq_cst);
+      participant.row_ = static_cast<int>(i);
+      return participant;
+    }
+    reap(ls);  // full: free the places of dead processes, then try once more
+  }
+  return fail(Errc::out_of_resources, "all " + std::to_string(LockstepState::kRows) +
+                                          " event-loop places of the bus's clock are taken by live processes: "
+                                          "end some event loops first");
+}
+
+detail::LockstepParticipant& detail::LockstepParticipant::operator=(LockstepParticipant&& other) noexcept {
+  if (this != &other) {
+    this->~LockstepParticipant();
+    row_ = other.row_;
+    other.row_ = -1;
+  }
+  return *this;
+}
+
+detail::LockstepParticipant::~LockstepParticipant() {
+  if (row_ < 0) return;
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  LockstepRow& row = lockstep_of(*state).rows[row_];
+  row.pid.store(0, std::memory_order_release);
+  row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kFree),
+                  std::memory_order_seq_cst);
+  row_ = -1;
+  lockstep_check(*state);  // the others may have waited for us alone
+}
+
+bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> next, bool (*has_data)(void*),
+                                       void* context) noexcept {
+  if (row_ < 0) return !has_data(context);
+  ClockState& state = *g_state.load(std::memory_order_acquire);
+  LockstepState& ls = lockstep_of(state);
+  LockstepRow& row = ls.rows[row_];
+  // The bell first: a publish or change after this read makes wait() return.
+  bell_ = row.bell.load(std::memory_order_seq_cst);
+  // Publishers count after they deliver: a sample our check below misses
+  // was counted after this read, so `seen` is stale and time cannot move.
+  const std::uint64_t published = ls.published.load(std::memory_order_seq_cst);
+  if (has_data(context)) return false;
+  row.deadline.store(next ? next->time_since_epoch().count() : kNever, std::memory_order_seq_cst);
+  row.seen.store(published, std::memory_order_seq_cst);
+  row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kIdle),
+                  std::memory_order_seq_cst);
+  lockstep_check(state);
+  return true;
+}
+
+bool detail::LockstepParticipant::wait(std::chrono::nanoseconds timeout) noexcept {
+  if (row_ < 0) return false;
+  ClockState& state = *g_state.load(std::memory_order_acquire);
+  // A change of mode after idle() rang the bell: the futex returns at once.
+  if (current_mode(state) != ClockMode::lockstep) return false;
+  LockstepRow& row = lockstep_of(state).rows[row_];
+  row.sleeping.store(1, std::memory_order_seq_cst);
+  detail::futex_wait(row.bell, bell_, timeout.count());
+  row.sleeping.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+bool detail::LockstepParticipant::rang() const noexcept {
+  if (row_ < 0) return false;
+  return lockstep_of(*g_state.load(std::memory_order_acquire)).rows[row_].bell.load(std::memory_order_seq_cst) != bell_;
+}
+
+void detail::ring_lockstep_bell() noexcept {
+  if (ClockState* state = g_state.load(std::memory_order_acquire)) ring_bell(lockstep_of(*state));
+}
+
+void detail::LockstepParticipant::busy() noexcept {
+  if (row_ < 0) return;
+  ClockState& state = *g_state.load(std::memory_order_acquire);
+  LockstepRow& row = lockstep_of(state).rows[row_];
+  row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kBusy),
+                  std::memory_order_seq_cst);
+}
+
+bool detail::begin_publish() noexcept {
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return false;
+  lockstep_of(*state).in_flight.fetch_add(1, std::memory_order_seq_cst);
+  return true;
+}
+
+void detail::end_publish(bool began) noexcept {
+  if (!began) return;
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  LockstepState& ls = lockstep_of(*state);
+  ls.published.fetch_add(1, std::memory_order_seq_cst);  // before leaving: idle loops' `seen` is stale now
+  ls.in_flight.fetch_sub(1, std::memory_order_seq_cst);
+  ring_bell(ls);  // after counting: an idle loop that missed the sample wakes to look
+  // A busy participant checks when it goes idle; if none is busy (the
+  // publisher is outside every loop), check now.
+  for (const LockstepRow& row : ls.rows) {
+    if (LockstepRow::phase(row.state.load(std::memory_order_seq_cst)) == LockstepRow::kBusy) return;
+  }
+  lockstep_check(*state);
+}
+
+void detail::lockstep_housekeeping() noexcept {
+  ClockState* state = g_state.load(std::memory_order_acquire);
+  if (state == nullptr) return;
+  LockstepState& ls = lockstep_of(*state);
+  reap(ls);
+  if (current_mode(*state) != ClockMode::lockstep) return;
+  lockstep_check(*state, /*repeat_bell=*/true);
+}
+
+}  // namespace statebus
