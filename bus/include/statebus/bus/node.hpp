@@ -25,6 +25,15 @@ struct NodeOptions {
 /// handle to the same connection; one with another name fails.
 ///
 /// Thread safety: connect from any thread; handles are cheap to copy.
+///
+/// Ending the process: a call that needs the daemon's answer (creating a
+/// port, a WaitSet or an EventLoop) while the daemon died and a new one
+/// replaced it would wait forever inside iceoryx. A watcher thread, started
+/// with the first such call, sees it after 2 s (the old daemon gone, the bus
+/// taken over) and ends the process with `_Exit(75)` and a line on stderr
+/// saying why, so that a supervisor (statebus-home, systemd) starts it again
+/// on the new bus. statebus ends the host process nowhere else (iceoryx
+/// itself may still abort on an internal error it deems fatal).
 class Node {
  public:
   /// Connects this process as `name`. If no daemon answers within

@@ -17,7 +17,9 @@ class Publisher;
 
 /// A sample being written in shared memory. Publish it with
 /// Publisher::publish(std::move(loan)); a loan dropped unpublished goes back
-/// to the pool. Move-only; belongs to the thread of its publisher.
+/// to the pool. Move-only; belongs to the thread of its publisher, and must
+/// die before it (a loan kept after its Publisher is a use after free).
+/// Publishing a moved-from loan publishes nothing.
 template <class T>
 class Loan {
  public:

@@ -14,6 +14,9 @@ namespace statebus {
 
 /// A received value, read in place in shared memory, with its header.
 /// Move-only; the memory goes back to the publisher's pool when it dies.
+/// Lifetime: a sample must die before the Subscriber it came from (it gives
+/// its memory back through that port; a sample kept after its subscriber is
+/// a use after free). Keep the value (`value()` copies it), not the sample.
 template <class T>
 class Sample {
  public:

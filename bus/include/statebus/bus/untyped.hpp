@@ -19,7 +19,9 @@ enum class LoanError {
   pools_exhausted,   ///< no free chunk of that size right now
 };
 
-/// A byte buffer being written in shared memory. Move-only.
+/// A byte buffer being written in shared memory. Move-only; must die before
+/// the UntypedPublisher it came from (as a Loan). Publishing a moved-from
+/// loan publishes nothing.
 class BytesLoan {
  public:
   BytesLoan(BytesLoan&& other) noexcept
@@ -101,7 +103,8 @@ class UntypedPublisher {
 };
 
 /// A received byte payload with its header. Move-only; the memory goes back
-/// to the publisher's pool when it dies.
+/// to the publisher's pool when it dies, which must be before the
+/// UntypedSubscriber it came from (as a Sample).
 class BytesSample {
  public:
   [[nodiscard]] const std::byte* data() const noexcept { return static_cast<const std::byte*>(taken_.raw().payload); }
