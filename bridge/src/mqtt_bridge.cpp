@@ -747,7 +747,7 @@ Result<MqttBridge> MqttBridge::start(const Node& node, MqttOptions options) {
   const MqttOptions& o = impl->options;
   impl->discovery = {o.homeassistant_prefix, o.prefix, o.client_id};
   if (!impl->out_routes.empty()) {
-    auto waitset = WaitSet::create();
+    auto waitset = WaitSet::create(node);
     if (!waitset) return tl::make_unexpected(waitset.error());
     impl->waitset = std::move(*waitset);
     auto watch = ChannelWatch::create(node);

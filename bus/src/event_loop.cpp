@@ -66,7 +66,7 @@ struct EventLoop::Impl {
   }
 };
 
-Result<EventLoop> EventLoop::create() {
+Result<EventLoop> EventLoop::create(const Node& /*node*/) {
   detail::DaemonRequest request;
   auto impl = std::make_unique<Impl>();
   if (impl->waitset.attachEvent(impl->clock_changed).has_error() ||

@@ -29,7 +29,7 @@ struct WaitSet::Impl {
   }
 };
 
-Result<WaitSet> WaitSet::create() {
+Result<WaitSet> WaitSet::create(const Node& /*node*/) {
   detail::DaemonRequest request;
   return WaitSet(std::make_unique<Impl>());
 }

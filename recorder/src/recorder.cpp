@@ -246,7 +246,7 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
 
 void Recorder::Impl::run_shard(Shard& shard) {
   std::vector<std::unique_ptr<Subscription>> subscriptions;  // outlives the wait set, as it must
-  auto waitset = WaitSet::create();
+  auto waitset = WaitSet::create(node);
   auto drain = [&](Subscription& s) {
     while (auto sample = s.subscriber.take()) capture(s, *sample);
   };

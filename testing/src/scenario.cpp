@@ -166,8 +166,8 @@ Result<void> Scenario::add_script(std::function<Result<void>(EventLoop&)> make) 
   std::promise<Result<void>> ready;
   auto done = ready.get_future();
   Impl::Script* raw = script.get();
-  script->thread = std::thread([raw, make = std::move(make), &ready] {
-    auto loop = EventLoop::create();
+  script->thread = std::thread([raw, make = std::move(make), &ready, &node = impl_->node] {
+    auto loop = EventLoop::create(node);
     if (!loop) {
       ready.set_value(tl::make_unexpected(loop.error()));
       return;

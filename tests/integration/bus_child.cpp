@@ -195,7 +195,7 @@ int lockstep_party(const statebus::Node& node, bool ping, std::int64_t t0_ns, st
   using statebus::VirtualClock;
   auto out = statebus::Publisher<Reading>::create(node, ping ? "test/ping" : "test/pong");
   auto in = statebus::Subscriber<Reading>::create(node, ping ? "test/pong" : "test/ping");
-  auto loop = statebus::EventLoop::create();
+  auto loop = statebus::EventLoop::create(node);
   if (!out || !in || !loop) return 1;
   EventLog log{VirtualClock::time_point(VirtualClock::duration(t0_ns))};
   long late = 0;
@@ -363,7 +363,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (command == "loop-until-lost") {  // learn that the bus is gone, from an idle event loop
-    auto loop = statebus::EventLoop::create();
+    auto loop = statebus::EventLoop::create(*node);
     if (!loop) return 1;
     std::optional<statebus::Subscriber<statebus::test::Reading>> sub;
     if (argc >= 4) {
@@ -506,7 +506,7 @@ int main(int argc, char** argv) {
   }
   if (command == "loop-ticks") {  // an event loop: count 1 s ticks until a report request
     auto report = statebus::Subscriber<statebus::test::Reading>::create(*node, "test/report");
-    auto loop = statebus::EventLoop::create();
+    auto loop = statebus::EventLoop::create(*node);
     if (!report || !loop) return 1;
     long ticks = 0;
     bool in_order = true;

@@ -285,7 +285,7 @@ TEST_F(ClockTest, WaitSetOnVirtualTimeEndsAtTheStepOrWithData) {
   auto pub = Publisher<test::Reading>::create(*node, "test/waitset-virtual");
   auto quiet = Subscriber<test::Reading>::create(*node, "test/waitset-quiet");
   auto busy = Subscriber<test::Reading>::create(*node, "test/waitset-virtual");
-  auto waitset = WaitSet::create();
+  auto waitset = WaitSet::create(*node);
   ASSERT_TRUE(pub && quiet && busy && waitset && pub->wait_for_subscribers(10s));
   ASSERT_TRUE(waitset->add(quiet->raw()));
   const auto busy_index = waitset->add(busy->raw());
@@ -465,7 +465,7 @@ TEST_F(ClockTest, AStoppedLoopNoLongerHoldsLockstepTime) {
   auto node = Node::connect("stopped-loop-test");
   ASSERT_TRUE(node);
   ASSERT_TRUE(VirtualClock::set_stepped());
-  auto loop = EventLoop::create();
+  auto loop = EventLoop::create(*node);
   ASSERT_TRUE(loop);
   EXPECT_EQ(VirtualClock::status().participants, 1U);
   loop->at(VirtualClock::now() + 1s, [&] { loop->stop(); });
@@ -685,7 +685,7 @@ TEST_F(ClockTest, LoopRunsAtTimersAndEveryTicksOnScaledTime) {
   auto node = Node::connect("loop-local");
   ASSERT_TRUE(node);
   ASSERT_TRUE(VirtualClock::pause());  // time stands while the timers are set
-  auto sut = EventLoop::create();
+  auto sut = EventLoop::create(*node);
   ASSERT_TRUE(sut);
   const auto start = VirtualClock::now();
   std::vector<VirtualClock::time_point> ticks;
@@ -708,7 +708,7 @@ TEST_F(ClockTest, LoopStopsFromAnotherThread) {
   auto node = Node::connect("loop-stopper");
   ASSERT_TRUE(node);
   ASSERT_TRUE(VirtualClock::set_stepped());  // nothing would ever wake it but stop()
-  auto sut = EventLoop::create();
+  auto sut = EventLoop::create(*node);
   ASSERT_TRUE(sut);
   sut->every(1h, [] {});
   std::atomic<bool> running{false};

@@ -173,7 +173,7 @@ TEST_F(Delivery, WaitSetWakesForTheSubscriberThatGotData) {
   auto quiet = Subscriber<Reading>::create(*node_, "test/quiet");
   auto busy = Subscriber<Reading>::create(*node_, "test/busy");
   ASSERT_TRUE(quiet && busy);
-  auto sut = WaitSet::create();
+  auto sut = WaitSet::create(*node_);
   ASSERT_TRUE(sut);
   const auto quiet_index = sut->add(quiet->raw());
   const auto busy_index = sut->add(busy->raw());

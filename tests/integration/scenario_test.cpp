@@ -22,7 +22,7 @@ STATEBUS_TEST_FUNCTION(doubler) {
   if (!node) return 1;
   auto in = statebus::Subscriber<statebus::test::Reading>::create(*node, "test/in");
   auto out = statebus::Publisher<statebus::test::Reading>::create(*node, "test/out");
-  auto loop = statebus::EventLoop::create();
+  auto loop = statebus::EventLoop::create(*node);
   if (!in || !out || !loop) return 2;
   (void)loop->on(*in, [&](const statebus::Sample<statebus::test::Reading>& s) {
     auto value = s.value();

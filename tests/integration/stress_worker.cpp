@@ -34,7 +34,6 @@ int violation(const std::string& what) {
 }  // namespace
 
 int run_stress_worker(const Node& node, unsigned seed, const char* counters) {
-  (void)node;  // connected: event loops need it
   const int fd = ::open(counters, O_RDWR);
   if (fd < 0) return violation(std::string("cannot open ") + counters);
   g_counters = static_cast<std::atomic<int>*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
@@ -89,7 +88,7 @@ int run_stress_worker(const Node& node, unsigned seed, const char* counters) {
       }
       case 6: {  // an event loop joins (lockstep), waits for a timer, leaves
         if (pick(8) != 0) break;
-        auto loop = EventLoop::create();
+        auto loop = EventLoop::create(node);
         if (!loop) return violation("no event loop: " + loop.error().message());
         const auto due = VirtualClock::now() + std::chrono::microseconds(1 + pick(500));
         loop->at(due, [&] {

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
                                                                    statebus::PublisherOptions{1, false});
   auto setpoint = statebus::Cell<home::Setpoint>::open(home::kSetpointCell);
   auto status = statebus::Cell<home::HeatingStatus>::open(home::kStatusCell);
-  auto loop = statebus::EventLoop::create();
+  auto loop = statebus::EventLoop::create(*node);
   for (const statebus::Error* error :
        {readings ? nullptr : &readings.error(), commands ? nullptr : &commands.error(),
         setpoint ? nullptr : &setpoint.error(), status ? nullptr : &status.error(), loop ? nullptr : &loop.error()}) {

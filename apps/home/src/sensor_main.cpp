@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   auto heater = statebus::Subscriber<home::HeaterCommand>::create(*node, home::kHeaterChannel,
                                                                   statebus::SubscriberOptions{256, 1, false});
   auto outside = statebus::Subscriber<home::OutsideTemperature>::create(*node, home::kOutsideChannel);
-  auto loop = statebus::EventLoop::create();
+  auto loop = statebus::EventLoop::create(*node);
   for (const statebus::Error* error : {readings ? nullptr : &readings.error(), heater ? nullptr : &heater.error(),
                                        outside ? nullptr : &outside.error(), loop ? nullptr : &loop.error()}) {
     if (error != nullptr) {

@@ -2,7 +2,7 @@
 /// One loop for a control process: subscriptions and timers on virtual time.
 ///
 /// Example (a heating controller):
-///   auto loop = EventLoop::create();
+///   auto loop = EventLoop::create(*node);
 ///   loop->on(readings, [&](const Sample<Reading>& r) { last = r.value(); });
 ///   loop->every(10s, [&] { decide(last); });
 ///   loop->run();   // until stop(), from a handler or another thread
@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 
+#include "statebus/bus/node.hpp"
 #include "statebus/bus/subscriber.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 
@@ -32,7 +33,10 @@ namespace statebus {
 /// with out_of_resources beyond that.
 class EventLoop {
  public:
-  static Result<EventLoop> create();
+  /// Takes the node this process is connected as (the loop's wait set
+  /// comes from its daemon). Fails with out_of_resources (no wait set left
+  /// in the daemon, or 64 loops on the bus).
+  static Result<EventLoop> create(const Node& node);
   EventLoop(EventLoop&&) noexcept;
   EventLoop& operator=(EventLoop&&) noexcept;
   ~EventLoop();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/bus/node.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
@@ -14,7 +15,7 @@ namespace statebus {
 /// Blocks until any of its subscribers has data, and says which.
 ///
 /// Example:
-///   auto waitset = WaitSet::create();
+///   auto waitset = WaitSet::create(*node);
 ///   const auto a = waitset->add(sensor.raw()), b = waitset->add(command.raw());
 ///   for (std::size_t ready : waitset->wait(1s)) { ... }
 ///
@@ -23,9 +24,10 @@ namespace statebus {
 /// the subscribers must outlive the WaitSet.
 class WaitSet {
  public:
-  /// Needs this process to be connected (a Node). Fails with
-  /// out_of_resources if iceoryx has no condition variable left.
-  static Result<WaitSet> create();
+  /// Takes the node this process is connected as (the wait set comes from
+  /// its daemon). Fails with out_of_resources if the daemon has no condition
+  /// variable left.
+  static Result<WaitSet> create(const Node& node);
   WaitSet(WaitSet&&) noexcept;
   WaitSet& operator=(WaitSet&&) noexcept;
   ~WaitSet();
