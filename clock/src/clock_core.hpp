@@ -107,12 +107,17 @@ inline void ring(LockstepRow& row) noexcept {
   if (row.sleeping.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(row.bell);
 }
 
-// Wakes the participants (all, or those due at `due` and before).
-inline void ring_bell(LockstepState& ls, std::int64_t due = kNever) noexcept {
+// Wakes the participants (all, or those due at `due` and before). True if
+// one of them was busy when looked at (it will check lockstep when idle).
+inline bool ring_bell(LockstepState& ls, std::int64_t due = kNever) noexcept {
+  bool busy = false;
   for (LockstepRow& row : ls.rows) {
-    if (LockstepRow::phase(row.state.load(std::memory_order_seq_cst)) == LockstepRow::kFree) continue;
+    const std::uint32_t phase = LockstepRow::phase(row.state.load(std::memory_order_seq_cst));
+    if (phase == LockstepRow::kFree) continue;
+    busy = busy || phase == LockstepRow::kBusy;
     if (due == kNever || row.deadline.load(std::memory_order_seq_cst) <= due) ring(row);
   }
+  return busy;
 }
 
 // Wakes everyone who waits for the clock to change: its sleepers and clock

@@ -201,12 +201,10 @@ void detail::end_publish(bool began) noexcept {
   LockstepState& ls = lockstep_of(*state);
   ls.published.fetch_add(1, std::memory_order_seq_cst);  // before leaving: idle loops' `seen` is stale now
   ls.in_flight.fetch_sub(1, std::memory_order_seq_cst);
-  ring_bell(ls);  // after counting: an idle loop that missed the sample wakes to look
-  // A busy participant checks when it goes idle; if none is busy (the
-  // publisher is outside every loop), check now.
-  for (const LockstepRow& row : ls.rows) {
-    if (LockstepRow::phase(row.state.load(std::memory_order_seq_cst)) == LockstepRow::kBusy) return;
-  }
+  // After counting: an idle loop that missed the sample wakes to look. A
+  // busy participant checks when it goes idle; if none is busy (the
+  // publisher is outside every loop), check now. One pass over the rows.
+  if (ring_bell(ls)) return;
   lockstep_check(*state);
 }
 
