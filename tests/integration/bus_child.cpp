@@ -27,8 +27,8 @@
 //   take-hold NAME CHANNEL N  take N Readings and keep them: "ready" once subscribed, "holding N"
 //                            once it holds N, then waits for stdin to close
 //   clock-now NAME           print the virtual time (ns), wait for stdin to close
-//   clock-churn NAME         advance the (stepped) clock by 1 ns, forever, lingering ~20 µs inside
-//                            each change; "n" after every 1024 steps (to be killed at a random
+//   clock-churn NAME         advance the (stepped) clock by 1 ns, forever, lingering ~100 µs inside
+//                            each change; "n" after every 256 steps (to be killed at a random
 //                            moment, often mid-change)
 //   sleep-until NAME NS      print "sleeping", sleep to virtual time NS, print "woke <now> after
 //                            <n> slices slept out" (n > 0: a wake-up that should have come did not)
@@ -433,16 +433,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "clock-churn") {
-    // Most of its time inside changes (a hook lingers there ~20 µs), so that
-    // a kill at a random moment often lands mid-change.
+    // Most of its time inside changes (a hook lingers there ~100 µs, far
+    // longer than the wake-ups after a change), so that a kill at a random
+    // moment often lands mid-change.
     statebus::detail::set_mid_change_hook([] {
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
       while (std::chrono::steady_clock::now() < until) {
       }
     });
     for (std::uint64_t i = 1;; ++i) {
       if (!statebus::VirtualClock::advance(std::chrono::nanoseconds(1))) return 1;
-      if (i % 1024 == 0) say("n");
+      if (i % 256 == 0) say("n");
     }
   }
   if (command == "stress" && argc == 5) {  // see stress_worker.hpp
