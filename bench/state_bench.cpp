@@ -1,8 +1,12 @@
 // State cells: what load() and store() cost in one process, next to one
 // std::atomic<std::uint64_t>; and a round trip between two processes through
 // two cells, next to a bare shared-memory spin ping-pong (the hardware
-// floor), interleaved in the same run, same pinning (leader on CPU 0,
-// follower on CPU 1).
+// floor) and two bare seqlock ping-pongs: the cell's torn-read-free protocol
+// on its own (the same four writes into one line, without the cell's lock,
+// writer identity or wake-up), and the same with a writer lock word taken
+// and released around them (one compare-exchange, one exchange: the least a
+// store that serialises writers costs). All interleaved in the same run,
+// same pinning (leader on CPU 0, follower on CPU 1).
 //
 //   build/release/bench/state_bench [--benchmark_filter=...] [--benchmark_min_time=...]
 //
@@ -14,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -127,11 +132,25 @@ class SpinLimit {
   Clock::time_point since_;
 };
 
-// The two words of the spin ping-pong, 128 bytes apart: separate cache lines
-// that the adjacent-line prefetcher does not pair either.
+// A bare seqlock of 16 bytes laid out as a cell (state/src/layout.hpp):
+// line 0 for readers (version, one sequence per copy, two inline copies),
+// line 1 for the writers' lock word.
+struct SeqlockLine {
+  std::atomic<std::uint64_t> version{0};
+  std::atomic<std::uint64_t> seq[2]{};
+  std::atomic<std::uint64_t> copies[2][2]{};
+  alignas(64) std::atomic<std::uint64_t> lock{0};
+};
+
+// The words of the spin and seqlock ping-pongs, 128 bytes apart: separate
+// cache lines that the adjacent-line prefetcher does not pair either.
 struct SpinLines {
   alignas(128) std::atomic<std::uint64_t> ping{0};
   alignas(128) std::atomic<std::uint64_t> pong{0};
+  alignas(128) SeqlockLine ping_lock;
+  alignas(128) SeqlockLine pong_lock;
+  alignas(128) SeqlockLine ping_locked;
+  alignas(128) SeqlockLine pong_locked;
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
@@ -197,6 +216,59 @@ struct SpinSide {
   }
 };
 
+// One end of a seqlock ping-pong: the four writes of a cell's store
+// (sequence odd, value, sequence even, version), with the writer lock word
+// taken around them if `locked`, and its reader's checks.
+struct SeqlockSide {
+  SeqlockLine* out;
+  SeqlockLine* in;
+  std::uint64_t in_seen;
+  bool locked;
+
+  void send(std::uint64_t n) const {
+    if (locked) {
+      for (std::uint64_t free = 0; !out->lock.compare_exchange_weak(free, 1, std::memory_order_acquire); free = 0) {
+      }
+    }
+    const std::uint64_t next = out->version.load(std::memory_order_relaxed) + 1;
+    std::atomic<std::uint64_t>& seq = out->seq[next & 1U];
+    seq.store(2 * next - 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    out->copies[next & 1U][0].store(n, std::memory_order_relaxed);
+    out->copies[next & 1U][1].store(~n, std::memory_order_relaxed);
+    seq.store(2 * next, std::memory_order_release);
+    out->version.store(next, std::memory_order_release);
+    if (locked) out->lock.exchange(0, std::memory_order_release);
+  }
+  bool poll(std::uint64_t& n) {
+    const std::uint64_t version = in->version.load(std::memory_order_acquire);
+    if (version == in_seen) return false;
+    for (;;) {
+      const std::uint64_t v = in->version.load(std::memory_order_acquire);
+      const std::atomic<std::uint64_t>& seq = in->seq[v & 1U];
+      const std::uint64_t before = seq.load(std::memory_order_acquire);
+      if ((before & 1U) == 0) {
+        const std::uint64_t value = in->copies[v & 1U][0].load(std::memory_order_relaxed);
+        benchmark::DoNotOptimize(in->copies[v & 1U][1].load(std::memory_order_relaxed));
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (seq.load(std::memory_order_relaxed) == before) {
+          in_seen = before / 2;
+          n = value;
+          return true;
+        }
+      }
+    }
+  }
+  bool await(std::uint64_t n) {
+    for (SpinLimit limit;;) {
+      std::uint64_t got = 0;
+      if (poll(got) && got == n) return true;
+      if (limit.expired()) return false;
+      relax();
+    }
+  }
+};
+
 std::optional<CellSide> open_cells(const char* send, const char* receive) {
   auto out = statebus::Cell<Value16>::open(send);
   auto in = statebus::Cell<Value16>::open(receive);
@@ -208,10 +280,10 @@ std::optional<CellSide> open_cells(const char* send, const char* receive) {
   return CellSide{std::move(*out), std::move(*in), seen};
 }
 
-// ---- follower: answers on both until both say stop ----------------------------
+// ---- follower: answers on all four until each says stop -----------------------
 
-// Like pingpong_bench's poll mode: one thread spinning over both, so both see
-// the same CPU and the same polling loop.
+// Like pingpong_bench's poll mode: one thread spinning over all four, so all
+// see the same CPU and the same polling loop.
 void follow_round_trip(const std::string& spin_name) {
   auto cell = open_cells("bench/pong", "bench/ping");
   SpinLines* lines = map_spin_lines(spin_name, false);
@@ -219,10 +291,14 @@ void follow_round_trip(const std::string& spin_name) {
   std::fflush(stdout);
   if (!cell || lines == nullptr) return;
   SpinSide spin{&lines->pong, &lines->ping, lines->ping.load()};
+  SeqlockSide seqlock{&lines->pong_lock, &lines->ping_lock, lines->ping_lock.version.load(), false};
+  SeqlockSide locked{&lines->pong_locked, &lines->ping_locked, lines->ping_locked.version.load(), true};
   bool cell_done = false;
   bool spin_done = false;
+  bool seqlock_done = false;
+  bool locked_done = false;
   SpinLimit idle;
-  while (!cell_done || !spin_done) {
+  while (!cell_done || !spin_done || !seqlock_done || !locked_done) {
     std::uint64_t n = 0;
     if (cell->poll(n)) {
       cell->send(n);
@@ -231,6 +307,14 @@ void follow_round_trip(const std::string& spin_name) {
     } else if (spin.poll(n)) {
       spin.send(n);
       spin_done = (n & kStop) != 0;
+      idle = SpinLimit{};
+    } else if (seqlock.poll(n)) {
+      seqlock.send(n);
+      seqlock_done = (n & kStop) != 0;
+      idle = SpinLimit{};
+    } else if (locked.poll(n)) {
+      locked.send(n);
+      locked_done = (n & kStop) != 0;
       idle = SpinLimit{};
     } else if (idle.expired()) {
       std::fprintf(stderr, "follower: no ping for %lld s, giving up\n", static_cast<long long>(kGiveUp.count()));
@@ -268,9 +352,10 @@ double round_trip_ns(Side& side, std::uint64_t n) {
   return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
 }
 
-// Both in one benchmark: each iteration one cell and one spin round trip,
-// in alternating order, so that the machine's drift over a run hits both
-// alike. The reported time is the cell round trip's.
+// All four in one benchmark: each iteration one cell, one spin, one seqlock
+// and one locked seqlock round trip, their order rotating, so that the
+// machine's drift over a run hits all alike. The reported time is the cell
+// round trip's.
 void cell_round_trip(benchmark::State& state) {
   auto cell = open_cells("bench/ping", "bench/pong");
   if (!cell || g_spin == nullptr) {
@@ -283,46 +368,62 @@ void cell_round_trip(benchmark::State& state) {
     return;
   }
   SpinSide spin{&g_spin->ping, &g_spin->pong, g_spin->pong.load()};
+  SeqlockSide seqlock{&g_spin->ping_lock, &g_spin->pong_lock, g_spin->pong_lock.version.load(), false};
+  SeqlockSide locked{&g_spin->ping_locked, &g_spin->pong_locked, g_spin->pong_locked.version.load(), true};
+  constexpr int kKinds = 4;
+  // One round trip of kind k (0 cell, 1 spin, 2 seqlock, 3 locked seqlock) in ns; negative if unanswered.
+  const auto one = [&](int k, std::uint64_t n) {
+    switch (k) {
+      case 0: return round_trip_ns(*cell, n);
+      case 1: return round_trip_ns(spin, n);
+      case 2: return round_trip_ns(seqlock, n);
+      default: return round_trip_ns(locked, n);
+    }
+  };
   for (int i = 0; i < kWarmup; ++i) {
-    if (round_trip_ns(*cell, g_next++) < 0 || round_trip_ns(spin, g_next++) < 0) {
-      state.SkipWithError("the follower does not answer");
-      return;
+    for (int k = 0; k < kKinds; ++k) {
+      if (one(k, g_next++) < 0) {
+        state.SkipWithError("the follower does not answer");
+        return;
+      }
     }
   }
-  std::vector<double> cell_ns;
-  std::vector<double> spin_ns;
-  cell_ns.reserve(static_cast<std::size_t>(state.max_iterations));
-  spin_ns.reserve(static_cast<std::size_t>(state.max_iterations));
-  bool cell_first = true;
+  std::vector<double> ns[kKinds];
+  for (auto& v : ns) v.reserve(static_cast<std::size_t>(state.max_iterations));
+  int first = 0;
   for (auto _ : state) {
-    double cell_rt = 0;
-    double spin_rt = 0;
-    if (cell_first) {
-      cell_rt = round_trip_ns(*cell, g_next++);
-      spin_rt = round_trip_ns(spin, g_next++);
-    } else {
-      spin_rt = round_trip_ns(spin, g_next++);
-      cell_rt = round_trip_ns(*cell, g_next++);
+    double rt[kKinds] = {};
+    for (int i = 0; i < kKinds; ++i) {
+      const int k = (first + i) % kKinds;
+      rt[k] = one(k, g_next++);
     }
-    cell_first = !cell_first;
-    if (cell_rt < 0 || spin_rt < 0) {
+    first = (first + 1) % kKinds;
+    if (std::any_of(std::begin(rt), std::end(rt), [](double t) { return t < 0; })) {
       state.SkipWithError("the follower stopped answering");
       return;
     }
-    cell_ns.push_back(cell_rt);
-    spin_ns.push_back(spin_rt);
-    state.SetIterationTime(cell_rt / 1e9);
+    for (int k = 0; k < kKinds; ++k) ns[k].push_back(rt[k]);
+    state.SetIterationTime(rt[0] / 1e9);
   }
-  if (round_trip_ns(*cell, g_next++ | kStop) < 0 || round_trip_ns(spin, g_next++ | kStop) < 0) {
-    state.SkipWithError("the follower did not stop");
-    return;
+  for (int k = 0; k < kKinds; ++k) {
+    if (one(k, g_next++ | kStop) < 0) {
+      state.SkipWithError("the follower did not stop");
+      return;
+    }
   }
-  statebus::bench::report_percentiles(state, cell_ns, "cell_ns_");
-  statebus::bench::report_percentiles(state, spin_ns, "spin_ns_");
-  const double spin_p50 = statebus::bench::percentile(spin_ns, 0.5);
-  const double spin_p99 = statebus::bench::percentile(spin_ns, 0.99);
-  state.counters["ratio_p50"] = spin_p50 > 0 ? statebus::bench::percentile(cell_ns, 0.5) / spin_p50 : 0.0;
-  state.counters["ratio_p99"] = spin_p99 > 0 ? statebus::bench::percentile(cell_ns, 0.99) / spin_p99 : 0.0;
+  statebus::bench::report_percentiles(state, ns[0], "cell_ns_");
+  statebus::bench::report_percentiles(state, ns[1], "spin_ns_");
+  statebus::bench::report_percentiles(state, ns[2], "seqlock_ns_");
+  statebus::bench::report_percentiles(state, ns[3], "locked_seqlock_ns_");
+  const auto ratio = [&](int a, int b, double q) {
+    const double base = statebus::bench::percentile(ns[b], q);
+    return base > 0 ? statebus::bench::percentile(ns[a], q) / base : 0.0;
+  };
+  state.counters["ratio_p50"] = ratio(0, 1, 0.5);
+  state.counters["ratio_p99"] = ratio(0, 1, 0.99);
+  state.counters["seqlock_ratio_p50"] = ratio(2, 1, 0.5);  // the protocol's own cost over the spin
+  state.counters["locked_seqlock_ratio_p50"] = ratio(3, 1, 0.5);  // with a writer lock: a multi-writer store's least
+  state.counters["cell_over_locked_seqlock_p50"] = ratio(0, 3, 0.5);  // what the cell adds to that
 }
 
 }  // namespace

@@ -63,6 +63,10 @@ def main() -> int:
             series[("state_cell_poll", "cross")][16] = tuple(b[f"cell_ns_{k}"] / 1000 for k in ("p50", "p99", "p99.9", "max"))
             series[("shm_spin_interleaved", "cross")][16] = tuple(
                 b[f"spin_ns_{k}"] / 1000 for k in ("p50", "p99", "p99.9", "max"))
+            for prefix, label in (("seqlock_ns_", "shm_seqlock_interleaved"),
+                                  ("locked_seqlock_ns_", "shm_locked_seqlock_interleaved")):
+                if prefix + "p50" in b:
+                    series[(label, "cross")][16] = tuple(b[prefix + k] / 1000 for k in ("p50", "p99", "p99.9", "max"))
 
     lines = ["# statebus benchmark report", "", "```", machine, "```", ""]
     lines += ["## Round trips between two processes (µs)", "",
@@ -107,6 +111,13 @@ def main() -> int:
             target("CPU share of an idle spin-then-block subscriber, % of a core (≤ 2)", b["cpu_pct"], 2.0)
     target("state cell / shared-memory spin, p50 (≤ 1.5)",
            ratio(p50("state_cell_poll", 16), p50("shm_spin_interleaved", 16)), 1.5)
+    target("bare seqlock (a cell's four writes, no lock or wake-up) / shared-memory spin, p50: the protocol's own cost",
+           ratio(p50("shm_seqlock_interleaved", 16), p50("shm_spin_interleaved", 16)), None)
+    target("bare seqlock with a writer lock word (compare-exchange, exchange) / shared-memory spin, p50: "
+           "the least a store that serialises writers costs", ratio(p50("shm_locked_seqlock_interleaved", 16),
+                                                                    p50("shm_spin_interleaved", 16)), None)
+    target("state cell / bare seqlock with a writer lock word, p50: what the cell adds (robust lock, writer, wake-up)",
+           ratio(p50("state_cell_poll", 16), p50("shm_locked_seqlock_interleaved", 16)), None)
     for b in runs:
         if b["name"].startswith("log_call_bus_sink_vs_spdlog_async"):
             target("log call p50, bus sink / spdlog async (≤ 1.0)", b["p50_ratio"], 1.0)
