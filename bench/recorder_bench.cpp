@@ -87,7 +87,7 @@ void recorder_throughput(benchmark::State& state, Sink sink) {
       if (!pub->publish(value)) return state.SkipWithError("pools exhausted");
     }
     if (recorder) {
-      recorder->wait_for_count(channel, sent, 60s);
+      recorder->wait_for_count(channel, sent, statebus::virtual_timeout(60s));
     } else {
       while (received() < sent) std::this_thread::yield();
     }

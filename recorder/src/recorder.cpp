@@ -609,14 +609,14 @@ std::vector<RecordingGap> Recorder::gaps() const {
   return impl_->gaps;
 }
 
-bool Recorder::wait_for(const std::function<bool()>& condition, VirtualClock::duration timeout) const {
+bool Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout timeout) const {
   // Clock changes wake the wait while it lasts (registered before the first
   // look, outside the mutex the listener takes).
   struct Listening {
     std::uint64_t id;
     ~Listening() { detail::remove_clock_listener(id); }
   } listening{detail::add_clock_listener(&on_clock_change, impl_.get())};
-  const auto deadline = VirtualClock::now() + timeout;
+  const auto deadline = timeout.deadline();
   std::unique_lock lock(impl_->mutex);
   for (;;) {
     if (condition()) return true;
@@ -642,7 +642,7 @@ bool Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds
   return port->wait_connected(deadline - std::chrono::steady_clock::now());
 }
 
-bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, VirtualClock::duration timeout) const {
+bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const {
   return wait_for(
       [&] {
         const auto found = impl_->channel_index.find(channel);
@@ -652,7 +652,7 @@ bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, Virtual
 }
 
 std::optional<LogEntry> Recorder::wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
-                                               VirtualClock::duration timeout) const {
+                                               VirtualTimeout timeout) const {
   std::optional<LogEntry> found;
   std::size_t seen = 0;
   wait_for(

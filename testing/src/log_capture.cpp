@@ -37,7 +37,7 @@ LogCapture::~LogCapture() {
 }
 
 std::optional<LogEntry> LogCapture::wait_for(LogLevel level, const std::string& pattern,
-                                             VirtualClock::duration timeout, std::string_view process) const {
+                                             VirtualTimeout timeout, std::string_view process) const {
   const std::regex re(pattern);
   return impl_->recorder.wait_for_log(
       [&](const LogEntry& entry) {

@@ -362,7 +362,7 @@ std::string do_cell_wait(Machine& m, std::istringstream& words) {
     const auto [value, version] = cell.load_versioned();
     if (value.celsius == celsius) return "ok";
     if (std::chrono::steady_clock::now() >= deadline) return "error celsius is " + std::to_string(value.celsius);
-    cell.wait_for_change(version, 50ms);
+    cell.wait_for_change(version, statebus::virtual_timeout(50ms));
   }
 }
 

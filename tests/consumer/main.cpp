@@ -1,9 +1,12 @@
 // Links the installed package and calls into it (no daemon needed).
+#include <chrono>
 #include <cstdio>
+#include <type_traits>
 
 #include "statebus/base/error.hpp"
 #include "statebus/bridge/mqtt.hpp"
 #include "statebus/bus.hpp"
+#include "statebus/clock/virtual_timeout.hpp"
 
 // The installed headers are the API: the internal ones stay in the source tree.
 #if __has_include("statebus/internal/futex.hpp") || __has_include("statebus/internal/lockstep.hpp")
@@ -13,6 +16,10 @@
 #error "a public header is missing"
 #endif
 
+// A wait on the bus's clock is written virtual_timeout(…): a real duration
+// does not convert to it.
+static_assert(!std::is_convertible_v<std::chrono::seconds, statebus::VirtualTimeout>);
+
 int main() {
   const auto good = statebus::validate_channel_name("home/sensor/temperature");
   const auto bad = statebus::validate_channel_name("home//x");
@@ -20,7 +27,9 @@ int main() {
   statebus::MqttOptions bridge;
   bridge.out.push_back(*statebus::parse_mqtt_route("home/**:1", 0));
   const bool bridge_ok = statebus::MqttBridge::check_options(bridge).has_value();
+  const auto forever = statebus::virtual_timeout(statebus::VirtualClock::duration::max());
+  const bool timeout_ok = forever.deadline_from(statebus::VirtualClock::time_point{}) == statebus::VirtualClock::time_point::max();
   std::printf("consumer: good=%d bad=%d max_payload=%u bridge=%d\n", good.has_value(), bad.has_value(), max_payload,
               bridge_ok);
-  return good && !bad && max_payload >= 4U * 1024U * 1024U && bridge_ok ? 0 : 1;
+  return good && !bad && max_payload >= 4U * 1024U * 1024U && bridge_ok && timeout_ok ? 0 : 1;
 }

@@ -314,7 +314,7 @@ int state_command(const std::string& command, const char* name, const char* arg,
         extra == nullptr                  ? statebus::VirtualClock::duration(std::chrono::hours(1))
         : std::string(extra) == "max"     ? statebus::VirtualClock::duration::max()
                                           : statebus::VirtualClock::duration(std::chrono::milliseconds(std::atoll(extra)));
-    const bool changed = cell->wait_for_change(std::strtoull(arg, nullptr, 10), timeout);
+    const bool changed = cell->wait_for_change(std::strtoull(arg, nullptr, 10), statebus::virtual_timeout(timeout));
     say((changed ? "changed " + std::to_string(cell->version()) : std::string("timeout")) + " after " +
         std::to_string(statebus::detail::slices_slept_out()) + " slices slept out");
     wait_for_stdin_to_close();

@@ -95,7 +95,7 @@ class HomeProcesses : public testing::BusTest {
     std::uint64_t count = 0;
     ASSERT_TRUE(story_->recorder().wait_for<home::HeaterCommand>(
         home::kHeaterChannel, [&](const home::HeaterCommand& c) { return c.reading_index != 0 && ++count == n; },
-        std::chrono::hours(1)));
+        virtual_timeout(std::chrono::hours(1))));
   }
 
   std::vector<Recorded<home::HeaterCommand>> commands() {

@@ -80,7 +80,7 @@ TEST_F(Home, HeaterSwitchesOnlyAfterTheDwellTimeOutsideTheBand) {
                                            VirtualTimeBetween(t0 + 210s, t0 + 210s))));
   EXPECT_EQ(status.decisions, 300U);
   EXPECT_EQ(status.switches, 2U);
-  EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "heater on at 19.00", 1s, "heating"));
+  EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "heater on at 19.00", virtual_timeout(1s), "heating"));
 }
 
 // A simulated day of sensor and controller: after warm-up the room stays in
@@ -90,7 +90,7 @@ TEST_F(Home, ASimulatedDayStaysInTheBandAndNeverTogglesFasterThanTheDwell) {
   start("heating");
   start("sensor");
   ASSERT_TRUE(story_->run_for(24h));
-  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 86400, 1s));
+  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 86400, virtual_timeout(1s)));
   const auto status = status_after(86400);
   wait_for_switches(status.switches);
 
@@ -137,7 +137,7 @@ TEST_F(Home, TheWebProcessKilledMidRunChangesNothingForTheHeating) {
   ASSERT_TRUE(story_->child("web").wait(10s));
   ASSERT_TRUE(story_->run_for(1h));
 
-  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 7200, 1s));
+  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 7200, virtual_timeout(1s)));
   const auto two_hours = readings();
   ASSERT_EQ(two_hours.size(), 7200U);
   EXPECT_THAT(two_hours, WithoutSequenceGaps());
@@ -182,7 +182,7 @@ TEST_F(Home, ASetpointChangedThroughTheWebReachesTheController) {
   ASSERT_TRUE(status);
   const auto json = nlohmann::json::parse(status->body);
   EXPECT_DOUBLE_EQ(json["setpoint"]["celsius"].get<double>(), 23.0);
-  EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "setpoint changed to 23.0", 1s, "web"));
+  EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "setpoint changed to 23.0", virtual_timeout(1s), "web"));
   auto page = web.Get("/");
   ASSERT_TRUE(page);
   EXPECT_NE(page->body.find("<svg"), std::string::npos);
@@ -195,11 +195,11 @@ TEST_F(Home, LogRecordsOfEveryProcessAreCaptured) {
   ASSERT_GT(start_web(), 0);
   ASSERT_TRUE(story_->run_for(2h));
   auto& logs = story_->logs();
-  EXPECT_TRUE(logs.wait_for(LogLevel::info, "controlling to 20.0", 1s, "heating"));
-  EXPECT_TRUE(logs.wait_for(LogLevel::info, "room at 16.0", 1s, "sensor"));
-  EXPECT_TRUE(logs.wait_for(LogLevel::info, "listening on http://127.0.0.1:", 1s, "web"));
-  EXPECT_TRUE(logs.wait_for(LogLevel::info, "^heater on at", 1s, "heating"));
-  EXPECT_TRUE(logs.wait_for(LogLevel::info, "^heater off at", 1s, "heating"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "controlling to 20.0", virtual_timeout(1s), "heating"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "room at 16.0", virtual_timeout(1s), "sensor"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "listening on http://127.0.0.1:", virtual_timeout(1s), "web"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "^heater on at", virtual_timeout(1s), "heating"));
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "^heater off at", virtual_timeout(1s), "heating"));
 }
 
 // The launcher, as the demo runs it: a day's hours in lockstep, the web
@@ -227,7 +227,7 @@ TEST_F(Home, TheLauncherRunsTheProcessesRestartsTheWebAndSumsUp) {
   auto recording = mcap::Reader::open(out + "/day.mcap");
   ASSERT_TRUE(recording) << recording.error().message();
   EXPECT_FALSE(recording->truncated());
-  EXPECT_TRUE(story_->logs().wait_for(LogLevel::warn, "web ended \\(SIGKILL\\); restarting it", 1s, "home"));
+  EXPECT_TRUE(story_->logs().wait_for(LogLevel::warn, "web ended \\(SIGKILL\\); restarting it", virtual_timeout(1s), "home"));
 }
 
 // The soak in short: the sensor, the heating and the web process SIGKILLed

@@ -128,11 +128,11 @@ TEST_F(LogCaptureTest, WaitsForARecordByLevelPatternAndProcess) {
   ASSERT_TRUE(logs) << logs.error().message();
   ChildProcess a = log_child("alpha");
   ChildProcess b = log_child("beta");
-  const auto found = logs->wait_for(LogLevel::info, "record 2 of", 30s, "beta");
+  const auto found = logs->wait_for(LogLevel::info, "record 2 of", virtual_timeout(30s), "beta");
   ASSERT_TRUE(found);
   EXPECT_EQ(found->process, "beta");
   EXPECT_EQ(found->text, "record 2 of beta");
-  const auto warning = logs->wait_for(LogLevel::warn, "is done", 30s, "alpha");
+  const auto warning = logs->wait_for(LogLevel::warn, "is done", virtual_timeout(30s), "alpha");
   ASSERT_TRUE(warning);
   EXPECT_EQ(warning->level, LogLevel::warn);
   EXPECT_TRUE(logs->check());
@@ -143,17 +143,17 @@ TEST_F(LogCaptureTest, WaitForGivesUpWhenVirtualTimeRunsOut) {
   ASSERT_TRUE(logs);
   ChildProcess a = log_child("alpha");
   ASSERT_EQ(a.read_line(30s), "logged 3");
-  ASSERT_TRUE(logs->wait_for(LogLevel::warn, "alpha is done", 30s));
+  ASSERT_TRUE(logs->wait_for(LogLevel::warn, "alpha is done", virtual_timeout(30s)));
   // Everything alpha logs is in; nothing matches this, so only time ends the wait.
-  EXPECT_FALSE(logs->wait_for(LogLevel::info, "never logged", 200ms));
-  EXPECT_FALSE(logs->wait_for(LogLevel::error, "record", 1ms));  // info records are below error
+  EXPECT_FALSE(logs->wait_for(LogLevel::info, "never logged", virtual_timeout(200ms)));
+  EXPECT_FALSE(logs->wait_for(LogLevel::error, "record", virtual_timeout(1ms)));  // info records are below error
 }
 
 TEST_F(LogCaptureTest, AnUnexpectedErrorFailsTheTest) {
   auto logs = LogCapture::start(*node_);
   ASSERT_TRUE(logs);
   ChildProcess a = log_child("alpha", "disk on fire");
-  ASSERT_TRUE(logs->wait_for(LogLevel::error, "disk on fire", 30s));
+  ASSERT_TRUE(logs->wait_for(LogLevel::error, "disk on fire", virtual_timeout(30s)));
   EXPECT_EQ(logs->unexpected_errors().size(), 1U);
   EXPECT_NONFATAL_FAILURE(logs->check(), "unexpected error log record from alpha");
   EXPECT_TRUE(logs->check());  // each record fails the test once
@@ -164,7 +164,7 @@ TEST_F(LogCaptureTest, AnExpectedErrorPasses) {
   ASSERT_TRUE(logs);
   logs->expect_error("sensor .* timed out");
   ChildProcess a = log_child("alpha", "sensor kitchen timed out");
-  ASSERT_TRUE(logs->wait_for(LogLevel::error, "timed out", 30s));
+  ASSERT_TRUE(logs->wait_for(LogLevel::error, "timed out", virtual_timeout(30s)));
   EXPECT_TRUE(logs->unexpected_errors().empty());
   EXPECT_TRUE(logs->check());
 }

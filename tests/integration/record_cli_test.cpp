@@ -135,7 +135,7 @@ TEST_F(RecordCli, PlayRepublishesARecordingAndRefusesCorruptFilesSayingWhere) {
     ASSERT_TRUE(original);
     ChildProcess publisher = spawn({STATEBUS_TEST_CHILD, "publish", "pub", "cli/play", "200"});
     ASSERT_EQ(publisher.read_line(60s), "sent 200");
-    ASSERT_TRUE(original->wait_for_count("cli/play", 200, 60s));
+    ASSERT_TRUE(original->wait_for_count("cli/play", 200, virtual_timeout(60s)));
   }
   RecorderOptions options;
   options.patterns = {"cli/play"};
@@ -145,7 +145,7 @@ TEST_F(RecordCli, PlayRepublishesARecordingAndRefusesCorruptFilesSayingWhere) {
   const auto [out, code] = run_cli({"play", path_, "--rate", "0", "--wait-for-subscribers", "30000"}, &errors);
   ASSERT_EQ(code, 0) << out << errors;
   EXPECT_TRUE(contains(out, "200 messages published")) << out;
-  ASSERT_TRUE(copy->wait_for_count("cli/play", 200, 60s));
+  ASSERT_TRUE(copy->wait_for_count("cli/play", 200, virtual_timeout(60s)));
   const auto readings = copy->samples<Reading>("cli/play");
   ASSERT_EQ(readings.size(), 200U);
   EXPECT_EQ(readings.back().value.index, 200U);

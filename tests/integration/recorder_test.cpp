@@ -102,7 +102,7 @@ TEST_F(RecorderTest, CapturesEveryOneOf100000CommandsOfAChildInOrderWithoutGap) 
   constexpr long kCount = 100000;
   ChildProcess publisher = child({"publish", "commander", "test/commands", std::to_string(kCount)});
   ASSERT_EQ(publisher.read_line(120s), "sent " + std::to_string(kCount));
-  ASSERT_TRUE(sut->wait_for_count("test/commands", kCount, 60s));
+  ASSERT_TRUE(sut->wait_for_count("test/commands", kCount, virtual_timeout(60s)));
 
   const auto commands = sut->samples<Reading>("test/commands");
   ASSERT_EQ(commands.size(), static_cast<std::size_t>(kCount));
@@ -127,7 +127,7 @@ TEST_F(RecorderTest, LogRecordsOfThreeProcessesArriveWithTheirNames) {
   std::vector<ChildProcess> children;
   for (const char* name : {"sensor", "heating", "web"}) children.push_back(child({"log", name, "20"}));
   for (auto& c : children) ASSERT_EQ(c.read_line(30s), "logged 20");
-  ASSERT_TRUE(sut->wait_for_count(kLogChannel, 3 * 21, 30s));
+  ASSERT_TRUE(sut->wait_for_count(kLogChannel, 3 * 21, virtual_timeout(30s)));
 
   const auto logs = sut->logs();
   ASSERT_EQ(logs.size(), 63U);
@@ -157,7 +157,7 @@ TEST_F(RecorderTest, WildcardPicksUpAChannelThatAppearsLater) {
   // The child waits until a subscriber (the recorder, once it heard of the channel) is connected.
   ChildProcess publisher = child({"publish", "latecomer", "later/deep/channel", "500"});
   ASSERT_EQ(publisher.read_line(30s), "sent 500");
-  ASSERT_TRUE(sut->wait_for_count("later/deep/channel", 500, 30s));
+  ASSERT_TRUE(sut->wait_for_count("later/deep/channel", 500, virtual_timeout(30s)));
   EXPECT_TRUE(sut->gaps().empty());
   const auto channels = sut->channels();
   ASSERT_EQ(channels.size(), 1U);
@@ -174,7 +174,7 @@ TEST_F(RecorderTest, SamplesSentBeforeItSubscribedAreReportedAsAGap) {
   for (std::uint64_t i = 6; i <= 8; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));
   // The last sample always arrives (sent after the recorder was connected);
   // once it is in, everything the recorder will ever get from the channel is.
-  ASSERT_TRUE(sut->wait_for<Reading>("gap/early", [](const Reading& r) { return r.index == 8; }, 30s));
+  ASSERT_TRUE(sut->wait_for<Reading>("gap/early", [](const Reading& r) { return r.index == 8; }, virtual_timeout(30s)));
 
   // Whether the first samples went out before the daemon connected the
   // recorder depends on the daemon's pace; either way each of the 8 samples
@@ -207,7 +207,7 @@ TEST_F(RecorderTest, SamplesSentBeforeItSubscribedAreCapturedFromThePublishersHi
   for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));
   ASSERT_TRUE(publisher->wait_for_subscribers(30s));
   ASSERT_TRUE(publisher->publish(Reading{4, 0.0, {}}));
-  ASSERT_TRUE(sut->wait_for<Reading>("early/announce", [](const Reading& r) { return r.index == 4; }, 30s));
+  ASSERT_TRUE(sut->wait_for<Reading>("early/announce", [](const Reading& r) { return r.index == 4; }, virtual_timeout(30s)));
 
   const auto captured = sut->samples<Reading>("early/announce");
   ASSERT_EQ(captured.size(), 4U);
@@ -225,7 +225,7 @@ TEST_F(RecorderTest, HistoryFromBeforeItStartedIsNotRecorded) {
   ASSERT_TRUE(sut) << sut.error().message();
   ASSERT_TRUE(publisher->wait_for_subscribers(30s));
   ASSERT_TRUE(publisher->publish(Reading{3, 0.0, {}}));
-  ASSERT_TRUE(sut->wait_for<Reading>("before/start", [](const Reading& r) { return r.index == 3; }, 30s));
+  ASSERT_TRUE(sut->wait_for<Reading>("before/start", [](const Reading& r) { return r.index == 3; }, virtual_timeout(30s)));
 
   const auto captured = sut->samples<Reading>("before/start");
   ASSERT_EQ(captured.size(), 1U);
@@ -264,7 +264,7 @@ TEST_F(RecorderTest, LossyModeCountsWhatAFullQueueDropped) {
     release = true;
     cv.notify_all();
   }
-  ASSERT_TRUE(sut->wait_for_count("lossy/x", 2, 30s));
+  ASSERT_TRUE(sut->wait_for_count("lossy/x", 2, virtual_timeout(30s)));
   const auto gaps = sut->gaps();
   ASSERT_EQ(gaps.size(), 1U);
   EXPECT_EQ(gaps[0].missing, 9U);
@@ -289,7 +289,7 @@ TEST_F(RecorderTest, WaitForTimesOutOnVirtualTime) {
           if (std::exchange(first, false)) waiting.set_value();  // the wait's deadline is set by now
           return false;  // nothing to wait for but time
         },
-        10min);
+        virtual_timeout(10min));
   });
   waiting.get_future().wait();
   // The clock stands still: the wait ends only because time is moved on.
@@ -310,8 +310,8 @@ TEST_F(RecorderTest, WritesMcapWithJsonSchemasAndJsonMessages) {
   for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 20.5, "kitchen"}));
   ChildProcess logger = child({"log", "logger", "3"});
   ASSERT_EQ(logger.read_line(30s), "logged 3");
-  ASSERT_TRUE(sut->wait_for_count("mcap/readings", 100, 30s));
-  ASSERT_TRUE(sut->wait_for_count(kLogChannel, 4, 30s));
+  ASSERT_TRUE(sut->wait_for_count("mcap/readings", 100, virtual_timeout(30s)));
+  ASSERT_TRUE(sut->wait_for_count(kLogChannel, 4, virtual_timeout(30s)));
   auto summary = sut->stop();
   ASSERT_TRUE(summary) << summary.error().message();
   EXPECT_EQ(summary->mcap_path, path);
@@ -389,8 +389,8 @@ TEST_F(RecorderTest, ReplayPublishesARecordingAtItsRecordedVirtualTimesScaledByT
     }
     ChildProcess logger = child({"log", "source", "2"});
     ASSERT_EQ(logger.read_line(30s), "logged 2");
-    ASSERT_TRUE(original->wait_for_count("replay/readings", 3, 1h));
-    ASSERT_TRUE(original->wait_for_count(kLogChannel, 3, 1h));
+    ASSERT_TRUE(original->wait_for_count("replay/readings", 3, virtual_timeout(1h)));
+    ASSERT_TRUE(original->wait_for_count(kLogChannel, 3, virtual_timeout(1h)));
     ASSERT_TRUE(original->stop());
   }
   EXPECT_EQ(VirtualClock::now(), t0 + 30s);
@@ -405,11 +405,11 @@ TEST_F(RecorderTest, ReplayPublishesARecordingAtItsRecordedVirtualTimesScaledByT
   options.on_progress = [&](const ReplayProgress& p) { progress.push_back(p); };
   auto replaying = std::async(std::launch::async, [&] { return replay(*node_, path, options); });
 
-  ASSERT_TRUE(copy->wait_for_count("replay/readings", 1, 1h));  // the first at once
+  ASSERT_TRUE(copy->wait_for_count("replay/readings", 1, virtual_timeout(1h)));  // the first at once
   ASSERT_TRUE(VirtualClock::advance_to(t1 + 5s));               // the next 10 s later, at rate 2
-  ASSERT_TRUE(copy->wait_for_count("replay/readings", 2, 1h));
+  ASSERT_TRUE(copy->wait_for_count("replay/readings", 2, virtual_timeout(1h)));
   ASSERT_TRUE(VirtualClock::advance_to(t1 + 10s));
-  ASSERT_TRUE(copy->wait_for_count("replay/readings", 3, 1h));
+  ASSERT_TRUE(copy->wait_for_count("replay/readings", 3, virtual_timeout(1h)));
   ASSERT_TRUE(VirtualClock::advance_to(t1 + 15s));  // the log records came 30 s after the first
   auto summary = replaying.get();
   ASSERT_TRUE(summary) << summary.error().message();
@@ -429,7 +429,7 @@ TEST_F(RecorderTest, ReplayPublishesARecordingAtItsRecordedVirtualTimesScaledByT
     EXPECT_STREQ(readings[i].value.room, "hall");
     EXPECT_EQ(readings[i].virtual_time(), t1 + i * 5s);  // published when the clock reached it, not before
   }
-  ASSERT_TRUE(copy->wait_for_count(kLogChannel, 3, 1h));
+  ASSERT_TRUE(copy->wait_for_count(kLogChannel, 3, virtual_timeout(1h)));
   const auto logs = copy->logs();
   ASSERT_EQ(logs.size(), 3U);
   EXPECT_EQ(logs[0].text, "record 1 of source");
@@ -447,7 +447,7 @@ TEST_F(RecorderTest, ReplayAsFastAsSubscribersTakeItLosesNothing) {
     ASSERT_TRUE(original);
     ChildProcess publisher = child({"publish", "fast", "fast/readings", "5000"});
     ASSERT_EQ(publisher.read_line(60s), "sent 5000");
-    ASSERT_TRUE(original->wait_for_count("fast/readings", 5000, 60s));
+    ASSERT_TRUE(original->wait_for_count("fast/readings", 5000, virtual_timeout(60s)));
   }
   auto copy = Recorder::start(*node_, recording({"fast/readings"}));
   ASSERT_TRUE(copy);
@@ -457,7 +457,7 @@ TEST_F(RecorderTest, ReplayAsFastAsSubscribersTakeItLosesNothing) {
   auto summary = replay(*node_, path, options);
   ASSERT_TRUE(summary) << summary.error().message();
   EXPECT_EQ(summary->published, 5000U);
-  ASSERT_TRUE(copy->wait_for_count("fast/readings", 5000, 60s));
+  ASSERT_TRUE(copy->wait_for_count("fast/readings", 5000, virtual_timeout(60s)));
   const auto readings = copy->samples<Reading>("fast/readings");
   for (std::size_t i = 0; i < readings.size(); ++i) ASSERT_EQ(readings[i].value.index, i + 1);
   EXPECT_TRUE(copy->gaps().empty());

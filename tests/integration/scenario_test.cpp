@@ -79,7 +79,7 @@ TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
     return Reading{static_cast<std::uint64_t>(t / 1min), 1.5, "x"};
   }));
   ASSERT_TRUE(story->run_for(1h));
-  ASSERT_TRUE(story->recorder().wait_for_count("test/out", 10, 1min));
+  ASSERT_TRUE(story->recorder().wait_for_count("test/out", 10, virtual_timeout(1min)));
 
   const auto out = story->recorder().samples<Reading>("test/out");
   ASSERT_EQ(out.size(), 10U);

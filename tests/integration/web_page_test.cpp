@@ -118,7 +118,7 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   const int port = start_web();
   ASSERT_GT(port, 0);
   ASSERT_TRUE(story_->run_for(2h));
-  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 7200, 1s));
+  ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 7200, virtual_timeout(1s)));
   const home::HeatingStatus before = status_after(7200);
   ASSERT_EQ(before.decisions, 7200U);
   const TemperatureReading last =
@@ -161,10 +161,11 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   std::optional<Recorded<HeaterCommand>> command;
   for (int minute = 0; minute < 60 && !(switched && command); ++minute) {
     ASSERT_TRUE(story_->run_for(1min));
-    switched = logs.wait_for(LogLevel::info, decided, 0s, "heating");
+    switched = logs.wait_for(LogLevel::info, decided, virtual_timeout(0s), "heating");
     command = story_->recorder().wait_for<HeaterCommand>(
         home::kHeaterChannel,
-        [&](const HeaterCommand& c) { return c.reading_index > last.index && c.on != before.heater_on; }, 0s);
+        [&](const HeaterCommand& c) { return c.reading_index > last.index && c.on != before.heater_on; },
+        virtual_timeout(0s));
   }
   EXPECT_TRUE(switched) << "in an hour the heating never logged a switch by setpoint " << typed_text << " (/"
                         << decided << "/)";
@@ -172,7 +173,7 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   // The dwell time (10 s) after the first reading it saw.
   EXPECT_LE(command->value.reading_index, last.index + 11) << "the controller was late to act on it";
   EXPECT_TRUE(logs.wait_for(LogLevel::info, std::string("setpoint changed to ") + typed_text + " °C from the page",
-                            0s, "web"));
+                            virtual_timeout(0s), "web"));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/clock/virtual_timeout.hpp"
 #include "statebus/base/describe.hpp"
 #include "statebus/base/error.hpp"
 #include "statebus/base/schema.hpp"
@@ -163,15 +164,16 @@ class Recorder {
 
   /// Waits until `condition` (called under the recorder's lock after every
   /// captured sample) holds, or until the bus's virtual time passes
-  /// now + `timeout` (woken by every clock change). False on timeout.
-  bool wait_for(const std::function<bool()>& condition, VirtualClock::duration timeout) const;
+  /// now + `timeout` (woken by every clock change): `virtual_timeout(30s)`.
+  /// False on timeout.
+  bool wait_for(const std::function<bool()>& condition, VirtualTimeout timeout) const;
   /// Waits for `n` samples on `channel`.
-  bool wait_for_count(std::string_view channel, std::uint64_t n, VirtualClock::duration timeout) const;
+  bool wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const;
   /// Waits for a sample of T on `channel` for which `predicate` holds,
   /// looking also at those captured before the call; returns it.
   template <class T, class Predicate>
   std::optional<Recorded<T>> wait_for(std::string_view channel, Predicate predicate,
-                                      VirtualClock::duration timeout) const {
+                                      VirtualTimeout timeout) const {
     std::optional<Recorded<T>> found;
     std::size_t seen = 0;
     wait_for(
@@ -197,7 +199,7 @@ class Recorder {
   /// recorder's lock, also on records captured before the call); returns
   /// the first such record, or nothing once virtual time passes now + `timeout`.
   std::optional<LogEntry> wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
-                                       VirtualClock::duration timeout) const;
+                                       VirtualTimeout timeout) const;
 
   struct Impl;
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/clock/virtual_timeout.hpp"
 #include "statebus/base/describe.hpp"
 #include "statebus/base/error.hpp"
 #include "statebus/base/process.hpp"
@@ -144,13 +145,11 @@ class Cell : private UntypedCell {
   using UntypedCell::version;
   using UntypedCell::bus_health;
   using UntypedCell::wait_for_change_until;
-  /// Waits up to `timeout` of virtual time for a store newer than `seen`;
-  /// false on timeout. A futex wait: clock steps and stores wake it.
-  bool wait_for_change(std::uint64_t seen, VirtualClock::duration timeout) const noexcept {
-    const auto now = VirtualClock::now();
-    // duration::max() and other timeouts past the end of time: wait without end.
-    const auto deadline = timeout >= VirtualClock::time_point::max() - now ? VirtualClock::time_point::max() : now + timeout;
-    return wait_for_change_until(seen, deadline);
+  /// Waits up to `timeout` of virtual time (`virtual_timeout(1s)`) for a
+  /// store newer than `seen`; false on timeout. A futex wait: clock steps
+  /// and stores wake it.
+  bool wait_for_change(std::uint64_t seen, VirtualTimeout timeout) const noexcept {
+    return wait_for_change_until(seen, timeout.deadline());
   }
 
  private:

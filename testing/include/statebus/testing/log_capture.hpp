@@ -12,6 +12,7 @@
 #include "statebus/bus/log_record.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/clock/virtual_timeout.hpp"
 #include "statebus/base/error.hpp"
 #include "statebus/recorder/recorder.hpp"
 
@@ -21,7 +22,7 @@ namespace statebus::testing {
 ///
 ///   auto logs = LogCapture::start(node);
 ///   logs->expect_error("sensor .* timed out");          // this one is part of the test
-///   ASSERT_TRUE(logs->wait_for(LogLevel::info, "heater on", 30s, "heating"));
+///   ASSERT_TRUE(logs->wait_for(LogLevel::info, "heater on", virtual_timeout(30s), "heating"));
 ///   // at the end of the test any other error or critical record fails it
 ///
 /// Thread safety: any thread; the checks run in the owner's thread at stop()
@@ -38,8 +39,8 @@ class LogCapture {
   /// The first record (captured before or during the call) of at least
   /// `level`, whose text matches `pattern` (ECMAScript, anywhere in the
   /// text), from the process named `process` if not empty; nothing once
-  /// virtual time passes now + `timeout`.
-  std::optional<LogEntry> wait_for(LogLevel level, const std::string& pattern, VirtualClock::duration timeout,
+  /// virtual time passes now + `timeout` (`virtual_timeout(30s)`).
+  std::optional<LogEntry> wait_for(LogLevel level, const std::string& pattern, VirtualTimeout timeout,
                                    std::string_view process = {}) const;
   /// Error and critical records whose text matches `pattern` are expected:
   /// check() lets them pass.
