@@ -1,6 +1,6 @@
 #pragma once
 // The bus a benchmark process runs on: a private one of its own where the
-// system permits namespaces (statebus::testing::isolate_bus), else the
+// system permits namespaces (statebus::testkit::isolate_bus), else the
 // machine's, with a daemon of its own or, where one already runs, that one.
 
 #include <cstdio>
@@ -20,23 +20,23 @@ enum class LiveDaemon {
 /// daemon it starts lives until exit. Prints what went wrong, naming
 /// `program`, and returns false when the benchmark cannot run.
 inline bool start_bus(const char* program, LiveDaemon live = LiveDaemon::use, const DaemonOptions& options = {}) {
-  const auto isolation = testing::isolate_bus();
+  const auto isolation = testkit::isolate_bus();
   if (!isolation) {
     std::fprintf(stderr, "%s: %s\n", program, isolation.error().message().c_str());
     return false;
   }
-  if (*isolation == testing::Isolation::shared_machine) {
+  if (*isolation == testkit::Isolation::shared_machine) {
     if (const auto running = find_daemon()) {
       if (live == LiveDaemon::refuse) {
         std::fprintf(stderr,
                      "%s: this benchmark would disturb the statebus daemon running on this machine (pid %d), "
                      "and it cannot have a bus of its own (%s): stop that daemon, or allow namespaces\n",
-                     program, static_cast<int>(running->pid), testing::isolation_reason().c_str());
+                     program, static_cast<int>(running->pid), testkit::isolation_reason().c_str());
         return false;
       }
       std::fprintf(stderr, "%s: measuring on the statebus daemon running on this machine (pid %d), as no bus of "
                            "its own can be had (%s)\n",
-                   program, static_cast<int>(running->pid), testing::isolation_reason().c_str());
+                   program, static_cast<int>(running->pid), testkit::isolation_reason().c_str());
       return true;
     }
   }

@@ -64,7 +64,7 @@ void stepped_wake_up(benchmark::State& state) {
 // The same across processes: a sleeper process (this binary with --sleeper)
 // waits for each deadline it reads on stdin and prints the CLOCK_MONOTONIC
 // time it woke at; this process steps the clock past the deadline.
-statebus::testing::ChildProcess* g_sleeper = nullptr;
+statebus::testkit::ChildProcess* g_sleeper = nullptr;
 
 void stepped_wake_up_other_process(benchmark::State& state) {
   if (g_sleeper == nullptr || !statebus::VirtualClock::set_stepped()) {
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--sleeper") return sleeper();
   // It steps and scales the clock: never on a live bus.
   if (!statebus::bench::start_bus("clock_bench", statebus::bench::LiveDaemon::refuse)) return 1;
-  auto sleeper_process = statebus::testing::ChildProcess::spawn({"/proc/self/exe", "--sleeper"});
+  auto sleeper_process = statebus::testkit::ChildProcess::spawn({"/proc/self/exe", "--sleeper"});
   if (sleeper_process) g_sleeper = &*sleeper_process;
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

@@ -46,12 +46,12 @@ BENCHMARK_CAPTURE(daemon_start, iceoryx_stock, statebus::MemoryConfig::stock())
 
 int main(int argc, char** argv) {
   // Before any thread: a private /tmp and /dev/shm for the daemons we start.
-  const auto isolation = statebus::testing::isolate_bus();
+  const auto isolation = statebus::testkit::isolate_bus();
   if (!isolation) {
     std::fprintf(stderr, "daemon_bench: %s\n", isolation.error().message().c_str());
     return 1;
   }
-  if (*isolation == statebus::testing::Isolation::shared_machine && statebus::find_daemon()) {
+  if (*isolation == statebus::testkit::Isolation::shared_machine && statebus::find_daemon()) {
     std::fprintf(stderr, "daemon_bench: namespaces are not permitted here and a statebus daemon is running; "
                          "stop it to run this benchmark\n");
     return 1;

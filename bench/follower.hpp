@@ -1,7 +1,7 @@
 #pragma once
 // The follower of a two-process benchmark: this same executable started
 // again with --follower, talking to the leader over its stdin and stdout
-// (statebus::testing::ChildProcess). The leader runs on CPU 0, the follower
+// (statebus::testkit::ChildProcess). The leader runs on CPU 0, the follower
 // on CPU 1.
 
 #include <sched.h>
@@ -29,8 +29,8 @@ inline void pin_to_cpu(int cpu) {
 inline bool is_follower(int argc, char** argv) { return argc > 1 && std::strcmp(argv[1], "--follower") == 0; }
 
 /// Starts this executable again as the follower.
-inline Result<testing::ChildProcess> spawn_follower() {
-  return testing::ChildProcess::spawn({"/proc/self/exe", "--follower"});
+inline Result<testkit::ChildProcess> spawn_follower() {
+  return testkit::ChildProcess::spawn({"/proc/self/exe", "--follower"});
 }
 
 }  // namespace statebus::bench

@@ -340,7 +340,7 @@ int follower(int argc, char** argv) {
 bool g_quick = false;
 std::optional<statebus::Node> g_node;
 std::string g_broker_url;
-statebus::testing::ChildProcess* g_follower = nullptr;
+statebus::testkit::ChildProcess* g_follower = nullptr;
 BareClient* g_bare = nullptr;
 
 // The bare client's handlers: answers on bare/pong, a payload captured on g_capture_topic.
@@ -741,14 +741,14 @@ int main(int argc, char** argv) {
   if (!statebus::bench::start_bus("mqtt_bench")) return 1;
   // The broker and the follower before the leader pins itself: the broker runs where the scheduler puts it.
   std::string why;
-  auto broker = statebus::testing::MqttBroker::start();
+  auto broker = statebus::testkit::MqttBroker::start();
   if (!broker) {
     std::fprintf(stderr, "mqtt_bench: %s\n", broker.error().message().c_str());
     return 1;
   }
   g_broker_url = broker->url();
   auto follower_process =
-      statebus::testing::ChildProcess::spawn({"/proc/self/exe", "--follower", std::to_string(broker->port())});
+      statebus::testkit::ChildProcess::spawn({"/proc/self/exe", "--follower", std::to_string(broker->port())});
   if (!follower_process) {
     std::fprintf(stderr, "mqtt_bench: %s\n", follower_process.error().message().c_str());
     return 1;

@@ -160,7 +160,7 @@ int follower() {
 
 // ---- leader ------------------------------------------------------------------
 
-statebus::testing::ChildProcess* g_follower = nullptr;
+statebus::testkit::ChildProcess* g_follower = nullptr;
 std::optional<statebus::Node> g_node;
 std::uint32_t g_seq = 0;
 int g_run = 0;
@@ -314,7 +314,7 @@ int main(int argc, char** argv) {
   if (statebus::bench::is_follower(argc, argv)) return follower();
 
   // Namespaces before any thread: the bus's (user + mount), then the network.
-  const auto isolation = statebus::testing::isolate_bus();
+  const auto isolation = statebus::testkit::isolate_bus();
   std::string no_network;
   const bool private_network = isolation && statebus::bench::peers::enter_loopback_network(no_network);
   std::vector<std::string> peers;

@@ -285,7 +285,7 @@ int follower() {
 
 // ---- leader: the benchmarks -----------------------------------------------
 
-statebus::testing::ChildProcess* g_follower = nullptr;
+statebus::testkit::ChildProcess* g_follower = nullptr;
 std::optional<statebus::Node> g_node;
 
 // Round trips back to back (0), or one every g_pace (a steady message rate).

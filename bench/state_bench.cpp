@@ -338,7 +338,7 @@ int follower() {
 
 // ---- leader ---------------------------------------------------------------
 
-statebus::testing::ChildProcess* g_follower = nullptr;
+statebus::testkit::ChildProcess* g_follower = nullptr;
 std::string g_spin_name;
 SpinLines* g_spin = nullptr;
 std::uint64_t g_next = 1;  // the next value sent: grows across runs, so each is new to the follower

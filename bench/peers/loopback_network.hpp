@@ -3,7 +3,7 @@
 // route on it: LCM's UDP multicast (and everything else of peers_bench) can
 // then reach nothing but this machine's loopback, whatever the machine's
 // network. Call before any thread (and before the bus's daemon starts), after
-// statebus::testing::isolate_bus(): its user namespace grants the rights.
+// statebus::testkit::isolate_bus(): its user namespace grants the rights.
 
 #include <arpa/inet.h>
 #include <net/if.h>

@@ -265,7 +265,7 @@ struct MqttBridge::Impl {
       OutChannel out{name, route->qos, std::nullopt, std::move(*sub), std::nullopt};
       if (auto schema = fetch_schema(*node, name, 500ms)) out.schema = std::move(*schema);
       outs.push_back(std::move(out));
-      if (auto added = waitset->add(outs.back().sub.raw()); !added) {
+      if (auto added = waitset->add(outs.back().sub); !added) {
         spdlog::warn("not bridging channel '{}': {}", name, added.error().message());
         outs.pop_back();
         skipped_channels.insert(name);

@@ -255,7 +255,7 @@ void Recorder::Impl::run_shard(Shard& shard) {
     {
       std::lock_guard lock(shard.mutex);
       for (auto& entry : shard.pending) {
-        if (waitset && !waitset->add(entry->subscriber.raw())) waitset = tl::make_unexpected(Error(Errc::out_of_resources, "full"));
+        if (waitset && !waitset->add(entry->subscriber)) waitset = tl::make_unexpected(Error(Errc::out_of_resources, "full"));
         subscriptions.push_back(std::move(entry));
       }
       shard.pending.clear();

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 void PrivateBusTest::SetUp() {
   auto isolation = isolate_bus();
@@ -36,4 +36,4 @@ void BusTest::SetUp() {
   daemon_ = *daemon;
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-namespace statebus::testing {
+namespace statebus::testkit {
 namespace {
 
 using std::chrono::milliseconds;
@@ -271,4 +271,4 @@ std::string ChildProcess::describe(milliseconds timeout) {
   return text;
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 struct LogCapture::Impl {
   Recorder recorder;
@@ -93,4 +93,4 @@ bool LogCapture::check() {
   return clean;
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

@@ -8,7 +8,7 @@
 
 #include "statebus/testing/main.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 namespace {
 std::map<std::string, TestFunction>& registry() {
   static std::map<std::string, TestFunction> functions;
@@ -26,11 +26,11 @@ TestFunction find_test_function(const std::string& name) {
   return found == registry().end() ? nullptr : found->second;
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "--statebus-test-function") == 0) {
-    const auto function = statebus::testing::find_test_function(argv[2]);
+    const auto function = statebus::testkit::find_test_function(argv[2]);
     if (function == nullptr) {
       std::fprintf(stderr, "%s: no STATEBUS_TEST_FUNCTION(%s) in this program\n", argv[0], argv[2]);
       return 127;

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-namespace statebus::testing::detail {
+namespace statebus::testkit::detail {
 
 std::string describe_virtual(std::int64_t ns) {
   // Virtual time as hours:minutes:seconds since the clock's zero, the way a
@@ -19,4 +19,4 @@ std::string describe_virtual(std::int64_t ns) {
   return text;
 }
 
-}  // namespace statebus::testing::detail
+}  // namespace statebus::testkit::detail

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <iterator>
 
-namespace statebus::testing {
+namespace statebus::testkit {
 namespace {
 
 // Waits until `log` holds `text`, `child` ends or `timeout` passes: woken by
@@ -116,4 +116,4 @@ MqttBroker::~MqttBroker() {
   std::filesystem::remove_all(folder_, ignored);
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-namespace statebus::testing {
+namespace statebus::testkit {
 namespace {
 
 std::optional<Isolation> g_isolation;
@@ -237,4 +237,4 @@ Result<Daemon*> shared_daemon() {
   return &*daemon;
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
@@ -262,4 +262,4 @@ std::vector<ChildReport> Scenario::shutdown(std::chrono::milliseconds grace) {
   return reports;
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

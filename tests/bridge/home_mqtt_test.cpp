@@ -20,7 +20,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using statebus::testing::ChildProcess;
+using statebus::testkit::ChildProcess;
 
 class Machine {
  public:
@@ -56,9 +56,9 @@ TEST(HomeOverMqtt, TheWebPageOnASecondBusWorksAndItsSetpointReachesTheHeating) {
     if (std::getenv("CI") != nullptr) FAIL() << "chromium or tests/web_page/node_modules is missing (scripts/setup-*.sh)";
     GTEST_SKIP() << "chromium or tests/web_page/node_modules is missing (scripts/setup-debian.sh, scripts/setup-npm.sh)";
   }
-  auto started = statebus::testing::MqttBroker::start();
+  auto started = statebus::testkit::MqttBroker::start();
   ASSERT_TRUE(started) << started.error().message();
-  statebus::testing::MqttBroker& broker = *started;
+  statebus::testkit::MqttBroker& broker = *started;
   bool shared = false;
   auto a = start_machine("a", broker.folder() + "/a.log", shared);
   if (shared) GTEST_SKIP() << "two buses on one machine need private namespaces";

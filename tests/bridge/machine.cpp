@@ -33,7 +33,7 @@ struct Machine {
   std::map<std::string, statebus::Publisher<Reading>> publishers;
   std::map<std::string, statebus::Subscriber<Reading>> subscribers;
   std::map<std::string, statebus::Cell<Setpoint>> cells;
-  std::map<std::string, statebus::testing::ChildProcess> children;  // on this bus
+  std::map<std::string, statebus::testkit::ChildProcess> children;  // on this bus
 };
 
 std::string stat_line(const statebus::MqttBridgeStats& s) {
@@ -136,7 +136,7 @@ std::string do_spawn(Machine& m, std::istringstream& words) {
   std::vector<std::string> argv;
   words >> name >> prefix;
   while (words >> word) argv.push_back(word);
-  auto child = statebus::testing::ChildProcess::spawn(argv, "/dev/shm/" + name + ".log");
+  auto child = statebus::testkit::ChildProcess::spawn(argv, "/dev/shm/" + name + ".log");
   if (!child) return "error " + child.error().message();
   for (;;) {
     auto out = child->read_line(30s);
@@ -286,7 +286,7 @@ std::string do_subscribe(Machine& m, std::istringstream& words) {
   words >> channel;
   auto sub = statebus::Subscriber<Reading>::create(*m.node, channel, statebus::SubscriberOptions{256, 0, false});
   if (!sub) return "error " + sub.error().message();
-  if (!sub->raw().wait_connected(15s)) return "error no publisher of " + channel + " connected within 15 s";
+  if (!sub->wait_connected(15s)) return "error no publisher of " + channel + " connected within 15 s";
   m.subscribers.emplace(channel, std::move(*sub));
   return "ok";
 }
@@ -413,12 +413,12 @@ std::string run(Machine& m, const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto isolation = statebus::testing::isolate_bus();
+  auto isolation = statebus::testkit::isolate_bus();
   if (!isolation) {
     std::printf("error %s\n", isolation.error().message().c_str());
     return 1;
   }
-  if (*isolation != statebus::testing::Isolation::private_namespace) {
+  if (*isolation != statebus::testkit::Isolation::private_namespace) {
     std::printf("shared\n");  // a second bus cannot be had here: the test skips
     return 0;
   }

@@ -27,7 +27,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using statebus::testing::ChildProcess;
+using statebus::testkit::ChildProcess;
 
 constexpr const char* kPub = "/usr/bin/mosquitto_pub";
 constexpr const char* kSub = "/usr/bin/mosquitto_sub";
@@ -67,9 +67,9 @@ class MqttBridgeTest : public ::testing::Test {
   void SetUp() override { start_broker(); }
 
   void start_broker(const std::string& extra_config = "") {
-    auto broker = statebus::testing::MqttBroker::start(extra_config);
+    auto broker = statebus::testkit::MqttBroker::start(extra_config);
     ASSERT_TRUE(broker) << broker.error().message();
-    broker_ = std::make_unique<statebus::testing::MqttBroker>(std::move(*broker));
+    broker_ = std::make_unique<statebus::testkit::MqttBroker>(std::move(*broker));
   }
 
   /// A machine; skips the test where no private bus can be made.
@@ -113,7 +113,7 @@ class MqttBridgeTest : public ::testing::Test {
     return std::move(*child);
   }
 
-  std::unique_ptr<statebus::testing::MqttBroker> broker_;
+  std::unique_ptr<statebus::testkit::MqttBroker> broker_;
   std::vector<std::unique_ptr<Machine>> machines_;
   bool skipped_ = false;
 };

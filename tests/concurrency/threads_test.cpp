@@ -19,7 +19,7 @@ namespace {
 // Segments of our own, with no daemon (and so no iceoryx): in a private
 // /dev/shm, or, where namespaces are not permitted, in the machine's while
 // no daemon runs there (PrivateBusTest checks), removed afterwards.
-class Threads : public testing::PrivateBusTest {
+class Threads : public testkit::PrivateBusTest {
  protected:
   void SetUp() override {
     PrivateBusTest::SetUp();

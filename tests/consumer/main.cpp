@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <type_traits>
+#include <utility>
 
 #include "statebus/base/error.hpp"
 #include "statebus/bridge/mqtt.hpp"
@@ -19,6 +20,18 @@
 // A wait on the bus's clock is written virtual_timeout(…): a real duration
 // does not convert to it.
 static_assert(!std::is_convertible_v<std::chrono::seconds, statebus::VirtualTimeout>);
+
+// Hot-path calls that can fail return LoanResult, typed and untyped alike.
+struct Probe {
+  int value;
+};
+STATEBUS_MESSAGE(Probe, "consumer/Probe", value);
+static_assert(std::is_same_v<decltype(std::declval<statebus::Publisher<Probe>&>().loan()),
+                             statebus::LoanResult<statebus::Loan<Probe>>>);
+static_assert(std::is_same_v<decltype(std::declval<statebus::Publisher<Probe>&>().publish(Probe{})),
+                             statebus::LoanResult<void>>);
+static_assert(std::is_same_v<decltype(std::declval<statebus::UntypedPublisher&>().loan(8)),
+                             statebus::LoanResult<statebus::BytesLoan>>);
 
 int main() {
   const auto good = statebus::validate_channel_name("home/sensor/temperature");

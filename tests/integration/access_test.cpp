@@ -22,7 +22,7 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
 constexpr const char* kNobody = "65534";
 
@@ -46,7 +46,7 @@ bool can_switch_users() {
   return probe && probe->first == 0;
 }
 
-class BusAccess : public testing::BusTest {
+class BusAccess : public testkit::BusTest {
  protected:
   static void expect_refused(const std::pair<int, std::string>& result, const std::string& what) {
     EXPECT_NE(result.first, 0) << what << " succeeded for another user";
@@ -88,7 +88,7 @@ TEST_F(BusAccess, TheBussFilesAreForItsUserAndGroupOnly) {
   }
 }
 
-using RunDirectory = testing::PrivateBusTest;
+using RunDirectory = testkit::PrivateBusTest;
 
 TEST_F(RunDirectory, TheDaemonRefusesARunDirectoryAnotherUserControls) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand a directory to another user";

@@ -338,7 +338,7 @@ int main(int argc, char** argv) {
     return node ? 0 : 1;
   }
   if (command == "own-daemon") {  // a process that stops its own daemon before its node ends
-    if (auto isolated = statebus::testing::isolate_bus(); !isolated) return 2;
+    if (auto isolated = statebus::testkit::isolate_bus(); !isolated) return 2;
     std::optional<statebus::Daemon> daemon;
     if (auto started = statebus::Daemon::start(); started) {
       daemon.emplace(std::move(*started));

@@ -17,7 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::Reading;
 
-class ChannelTest : public testing::BusTest {
+class ChannelTest : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
@@ -35,7 +35,7 @@ TEST_F(ChannelTest, SubscriberReceivesEverySampleInOrderFromAnotherProcess) {
   constexpr int kCount = 200;
   auto sut = Subscriber<Reading>::create(*node_, test::kReadingChannel);
   ASSERT_TRUE(sut) << sut.error().message();
-  auto child = testing::ChildProcess::spawn(
+  auto child = testkit::ChildProcess::spawn(
       {STATEBUS_TEST_CHILD, "publish", "publisher", test::kReadingChannel, std::to_string(kCount)});
   ASSERT_TRUE(child) << child.error().message();
   ASSERT_EQ(child->read_line(20s), "sent " + std::to_string(kCount));

@@ -25,11 +25,11 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
 int kills_to_make() { return static_cast<int>(test::env_count("STATEBUS_MID_PUBLISH_KILLS", 100)); }
 
-class ChunkReclaim : public testing::BusTest {
+class ChunkReclaim : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();

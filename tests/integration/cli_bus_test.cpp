@@ -19,9 +19,9 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
-class BusCommands : public testing::BusTest {
+class BusCommands : public testkit::BusTest {
  protected:
   // A publisher of 3 readings with history 3, so late readers see them all.
   void SetUp() override {
@@ -146,7 +146,7 @@ TEST_F(BusCommands, BadArgumentsToEverySubcommandAreClearErrors) {
   std::remove(not_mcap.c_str());
 }
 
-using BusCommandsWithoutDaemon = testing::PrivateBusTest;
+using BusCommandsWithoutDaemon = testkit::PrivateBusTest;
 
 TEST_F(BusCommandsWithoutDaemon, SayHowToStartTheDaemon) {
   auto cli = ChildProcess::spawn({STATEBUS_CLI, "ls"});

@@ -35,12 +35,12 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
 
 std::atomic<int>* g_counters = nullptr;  // shared with the workers: [0] writers inside, [1] overlaps
 
-class ClockStateStress : public testing::BusTest {};
+class ClockStateStress : public testkit::BusTest {};
 
 TEST_F(ClockStateStress, RandomChangesStoresWaitsLoopsAndKillsKeepEveryInvariant) {
   const unsigned seed = static_cast<unsigned>(test::env_count("STATEBUS_STRESS_SEED", std::random_device{}()));

@@ -30,9 +30,9 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
-class ClockTest : public testing::BusTest {
+class ClockTest : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
@@ -287,8 +287,8 @@ TEST_F(ClockTest, WaitSetOnVirtualTimeEndsAtTheStepOrWithData) {
   auto busy = Subscriber<test::Reading>::create(*node, "test/waitset-virtual");
   auto waitset = WaitSet::create(*node);
   ASSERT_TRUE(pub && quiet && busy && waitset && pub->wait_for_subscribers(10s));
-  ASSERT_TRUE(waitset->add(quiet->raw()));
-  const auto busy_index = waitset->add(busy->raw());
+  ASSERT_TRUE(waitset->add(*quiet));
+  const auto busy_index = waitset->add(*busy);
   ASSERT_TRUE(busy_index);
   ASSERT_TRUE(VirtualClock::set_stepped());
 
@@ -724,7 +724,7 @@ TEST_F(ClockTest, LoopStopsFromAnotherThread) {
   SUCCEED() << "run() returned";
 }
 
-using ClockWithoutDaemon = testing::PrivateBusTest;
+using ClockWithoutDaemon = testkit::PrivateBusTest;
 
 TEST_F(ClockWithoutDaemon, RunsOnRealTimeAndRefusesChangesNamingTheDaemon) {
   const auto attached = VirtualClock::attach();

@@ -20,8 +20,8 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
-using DaemonCommand = testing::PrivateBusTest;
+using testkit::ChildProcess;
+using DaemonCommand = testkit::PrivateBusTest;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

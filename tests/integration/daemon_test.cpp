@@ -18,7 +18,7 @@
 namespace statebus {
 namespace {
 
-using DaemonTest = testing::PrivateBusTest;
+using DaemonTest = testkit::PrivateBusTest;
 
 bool exists(const std::string& path) {
   struct stat st{};
@@ -70,7 +70,7 @@ TEST_F(DaemonTest, StopRemovesSegmentsAndClientsSeeNoDaemon) {
 TEST_F(DaemonTest, AProcessThatStopsItsOwnDaemonBeforeItsNodeEndsExitsCleanly) {
   // Its node, a publisher and the bus log sink are destroyed after the daemon
   // (the sink by spdlog at exit): none may touch memory the daemon unmapped.
-  auto child = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "own-daemon", "owner"});
+  auto child = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "own-daemon", "owner"});
   ASSERT_TRUE(child) << child.error().message();
 
   std::optional<std::string> line;

@@ -19,9 +19,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Reading;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
-class Delivery : public testing::BusTest {
+class Delivery : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
@@ -175,8 +175,8 @@ TEST_F(Delivery, WaitSetWakesForTheSubscriberThatGotData) {
   ASSERT_TRUE(quiet && busy);
   auto sut = WaitSet::create(*node_);
   ASSERT_TRUE(sut);
-  const auto quiet_index = sut->add(quiet->raw());
-  const auto busy_index = sut->add(busy->raw());
+  const auto quiet_index = sut->add(*quiet);
+  const auto busy_index = sut->add(*busy);
   ASSERT_TRUE(quiet_index && busy_index);
   EXPECT_TRUE(sut->wait(1ms).empty());
 

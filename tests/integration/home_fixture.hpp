@@ -20,7 +20,7 @@
 
 namespace statebus {
 
-class HomeProcesses : public testing::BusTest {
+class HomeProcesses : public testkit::BusTest {
  protected:
 
   void SetUp() override {
@@ -29,9 +29,9 @@ class HomeProcesses : public testing::BusTest {
     auto node = Node::connect(node_name_);
     ASSERT_TRUE(node) << node.error().message();
     node_ = std::move(*node);
-    testing::ScenarioOptions options;
+    testkit::ScenarioOptions options;
     options.record = {"home/**"};
-    auto story = testing::Scenario::start(*node_, options);
+    auto story = testkit::Scenario::start(*node_, options);
     ASSERT_TRUE(story) << story.error().message();
     story_.emplace(std::move(*story));
   }
@@ -107,7 +107,7 @@ class HomeProcesses : public testing::BusTest {
 
   std::string node_name_ = "home-test";  ///< set before SetUp to name this test's node
   std::optional<Node> node_;
-  std::optional<testing::Scenario> story_;
+  std::optional<testkit::Scenario> story_;
 };
 
 }  // namespace statebus

@@ -40,11 +40,11 @@ using home::HeaterCommand;
 using home::TemperatureReading;
 using ::testing::ElementsAre;
 using ::testing::Field;
-using testing::InVirtualTimeOrder;
-using testing::RecordedValue;
-using testing::Scenario;
-using testing::VirtualTimeBetween;
-using testing::WithoutSequenceGaps;
+using testkit::InVirtualTimeOrder;
+using testkit::RecordedValue;
+using testkit::Scenario;
+using testkit::VirtualTimeBetween;
+using testkit::WithoutSequenceGaps;
 
 class Home : public HomeProcesses {};
 
@@ -207,7 +207,7 @@ TEST_F(Home, LogRecordsOfEveryProcessAreCaptured) {
 TEST_F(Home, TheLauncherRunsTheProcessesRestartsTheWebAndSumsUp) {
   const std::string out = ::testing::TempDir() + "statebus-home-launcher";
   const RemovedAtEnd out_dir{out};
-  auto launcher = testing::ChildProcess::spawn({STATEBUS_HOME_DIR "/statebus-home", "--duration", "3h", "--lockstep",
+  auto launcher = testkit::ChildProcess::spawn({STATEBUS_HOME_DIR "/statebus-home", "--duration", "3h", "--lockstep",
                                                 "--port", "0", "--kill-web-at", "30m", "--out", out, "-q"});
   ASSERT_TRUE(launcher) << launcher.error().message();
   std::string text;
@@ -237,7 +237,7 @@ TEST_F(Home, TheLauncherRunsTheProcessesRestartsTheWebAndSumsUp) {
 TEST_F(Home, TheLauncherUnderRandomKillsLosesNothing) {
   const std::string out = ::testing::TempDir() + "statebus-home-chaos";
   const RemovedAtEnd out_dir{out};
-  auto launcher = testing::ChildProcess::spawn({STATEBUS_HOME_DIR "/statebus-home", "--duration", "4h",
+  auto launcher = testkit::ChildProcess::spawn({STATEBUS_HOME_DIR "/statebus-home", "--duration", "4h",
                                                 "--real-seconds", "4", "--chaos", "300ms", "--port", "0", "--out",
                                                 out, "-q"});
   ASSERT_TRUE(launcher) << launcher.error().message();

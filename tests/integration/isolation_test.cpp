@@ -30,11 +30,11 @@ std::vector<std::string> entries(const char* dir) {
   return names;
 }
 
-using PrivateBus = testing::PrivateBusTest;
-using SharedDaemon = testing::BusTest;
+using PrivateBus = testkit::PrivateBusTest;
+using SharedDaemon = testkit::BusTest;
 
 TEST_F(PrivateBus, StartsWithNothingOfTheMachinesBus) {
-  if (isolation_ == testing::Isolation::private_namespace) {
+  if (isolation_ == testkit::Isolation::private_namespace) {
     // Only a build tree that lives under /tmp is carried over into the private /tmp.
     for (const std::string& entry : entries("/tmp")) {
       EXPECT_TRUE(entry != "roudi" && entry != "statebus" && entry != "iox-unique-roudi.lock" && entry != "roudi.lock")
@@ -47,8 +47,8 @@ TEST_F(PrivateBus, StartsWithNothingOfTheMachinesBus) {
 }
 
 TEST_F(PrivateBus, SaysHowItIsolated) {
-  const std::string reason = testing::isolation_reason();
-  if (isolation_ == testing::Isolation::private_namespace) {
+  const std::string reason = testkit::isolation_reason();
+  if (isolation_ == testkit::Isolation::private_namespace) {
     EXPECT_NE(reason.find("namespace"), std::string::npos) << reason;
   } else {
     EXPECT_TRUE(reason.find("not permitted") != std::string::npos || reason == "STATEBUS_ISOLATION=off") << reason;
@@ -60,7 +60,7 @@ TEST_F(PrivateBus, SaysHowItIsolated) {
 // with its own daemon there, and steps aside (a skip that says why) while a
 // daemon that is not its own runs, which it leaves untouched.
 TEST_F(PrivateBus, ATestOnTheMachinesBusSkipsWhileAnotherDaemonRuns) {
-  auto daemon = testing::ChildProcess::spawn({STATEBUS_CLI, "daemon"});
+  auto daemon = testkit::ChildProcess::spawn({STATEBUS_CLI, "daemon"});
   ASSERT_TRUE(daemon) << daemon.error().message();
   const auto ready = daemon->read_line(20s);
   ASSERT_TRUE(ready && ready->rfind("statebus daemon ready", 0) == 0) << daemon->describe();
@@ -69,7 +69,7 @@ TEST_F(PrivateBus, ATestOnTheMachinesBusSkipsWhileAnotherDaemonRuns) {
 
   // This same program, told to share the bus this test sees as the machine's.
   ASSERT_EQ(::setenv("STATEBUS_ISOLATION", "off", 1), 0);
-  auto sut = testing::ChildProcess::spawn(
+  auto sut = testkit::ChildProcess::spawn(
       {"/proc/self/exe", "--gtest_filter=SharedDaemon.ChildProcessesShareTheTestsPrivateBus"});
   ::unsetenv("STATEBUS_ISOLATION");
   ASSERT_TRUE(sut) << sut.error().message();
@@ -85,7 +85,7 @@ TEST_F(PrivateBus, ATestOnTheMachinesBusSkipsWhileAnotherDaemonRuns) {
 
   // The daemon it stepped aside for still serves.
   EXPECT_FALSE(daemon->wait(0ms)) << daemon->describe(0ms);
-  auto newcomer = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "newcomer", "5000"});
+  auto newcomer = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "newcomer", "5000"});
   ASSERT_TRUE(newcomer);
   EXPECT_EQ(newcomer->read_line(20s), "ok") << newcomer->describe();
   ASSERT_TRUE(daemon->signal(SIGTERM));
@@ -93,19 +93,19 @@ TEST_F(PrivateBus, ATestOnTheMachinesBusSkipsWhileAnotherDaemonRuns) {
 }
 
 TEST_F(PrivateBus, IsolatingTwiceKeepsTheSameBus) {
-  const auto again = testing::isolate_bus();
+  const auto again = testkit::isolate_bus();
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(*again, isolation_);
 }
 
 TEST_F(SharedDaemon, ChildProcessesShareTheTestsPrivateBus) {
-  auto child = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "inherited", "1000"});
+  auto child = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "inherited", "1000"});
   ASSERT_TRUE(child) << child.error().message();
   EXPECT_EQ(child->read_line(10s), "ok");
 }
 
 TEST_F(SharedDaemon, ChildProcessThatCannotStartIsAnError) {
-  const auto sut = testing::ChildProcess::spawn({"/nonexistent/statebus-child"});
+  const auto sut = testkit::ChildProcess::spawn({"/nonexistent/statebus-child"});
   ASSERT_FALSE(sut);
   EXPECT_NE(sut.error().message().find("/nonexistent/statebus-child"), std::string::npos);
 }

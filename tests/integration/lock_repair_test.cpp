@@ -24,9 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Reading;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
-class LockRepair : public testing::BusTest {
+class LockRepair : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();

@@ -23,13 +23,13 @@ using ::testing::Contains;
 using ::testing::Field;
 using ::testing::Not;
 using test::Reading;
-using testing::ChildProcess;
-using testing::InVirtualTimeOrder;
-using testing::IsLog;
-using testing::LogCapture;
-using testing::RecordedValue;
-using testing::VirtualTimeBetween;
-using testing::WithoutSequenceGaps;
+using testkit::ChildProcess;
+using testkit::InVirtualTimeOrder;
+using testkit::IsLog;
+using testkit::LogCapture;
+using testkit::RecordedValue;
+using testkit::VirtualTimeBetween;
+using testkit::WithoutSequenceGaps;
 
 const VirtualClock::time_point t0{};
 
@@ -104,7 +104,7 @@ TEST(Matchers, IsLogMatchesLevelAndPattern) {
   EXPECT_THAT(entry, Not(IsLog(LogLevel::info, "heater on")));
 }
 
-class LogCaptureTest : public testing::BusTest {
+class LogCaptureTest : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();

@@ -12,8 +12,8 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using NodeWithoutDaemon = testing::PrivateBusTest;
-using NodeTest = testing::BusTest;
+using NodeWithoutDaemon = testkit::PrivateBusTest;
+using NodeTest = testkit::BusTest;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -46,7 +46,7 @@ TEST_F(NodeTest, InvalidNameIsRefusedBeforeIceoryxSeesIt) {
 }
 
 TEST_F(NodeTest, NameHeldByAnotherProcessIsRefusedWithItsPid) {
-  auto holder = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "taken"});
+  auto holder = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "taken"});
   ASSERT_TRUE(holder) << holder.error().message();
   ASSERT_EQ(holder->read_line(10s), "ready");
 
@@ -63,13 +63,13 @@ TEST_F(NodeTest, NameHeldByAnotherProcessIsRefusedWithItsPid) {
 
 TEST_F(NodeTest, NameOfAProcessThatEndedCanBeTakenAgain) {
   {
-    auto first = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "reused"});
+    auto first = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "reused"});
     ASSERT_TRUE(first) << first.error().message();
     ASSERT_EQ(first->read_line(10s), "ready");
     first->close_stdin();
     ASSERT_TRUE(first->wait(10s));
   }
-  auto second = testing::ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "reused", "1000"});
+  auto second = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "reused", "1000"});
   ASSERT_TRUE(second) << second.error().message();
   EXPECT_EQ(second->read_line(10s), "ok");
 }

@@ -23,11 +23,11 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
 int kills_to_make() { return static_cast<int>(test::env_count("STATEBUS_RANDOM_KILLS", 30)); }
 
-class RandomKills : public testing::BusTest {
+class RandomKills : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();

@@ -25,11 +25,11 @@ namespace {
 using namespace std::chrono_literals;
 using test::Reading;
 using test::run_cli;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-class RecordCli : public testing::BusTest {
+class RecordCli : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();

@@ -24,7 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Reading;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
 RecorderOptions recording(std::vector<std::string> patterns, std::string mcap_path = {}) {
   RecorderOptions options;
@@ -33,7 +33,7 @@ RecorderOptions recording(std::vector<std::string> patterns, std::string mcap_pa
   return options;
 }
 
-class RecorderTest : public testing::BusTest {
+class RecorderTest : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();

@@ -22,9 +22,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Reading;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
-class Reliability : public testing::BusTest {
+class Reliability : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
@@ -173,7 +173,7 @@ void expect_memory_back_after_kill(ChildProcess& holder, const Daemon& daemon, s
 
 // A publisher SIGKILLed holding loaned samples: the daemon takes them back.
 TEST_F(Reliability, APublisherKilledHoldingLoansGivesTheMemoryBack) {
-  auto daemon = testing::shared_daemon();
+  auto daemon = testkit::shared_daemon();
   ASSERT_TRUE(daemon) << daemon.error().message();
   const std::uint64_t baseline = chunks_in_use(**daemon);
   // 8: iceoryx 2.0's limit of loans one publisher holds at a time.
@@ -187,7 +187,7 @@ TEST_F(Reliability, APublisherKilledHoldingLoansGivesTheMemoryBack) {
 
 // A subscriber SIGKILLed holding taken samples: the daemon takes them back.
 TEST_F(Reliability, ASubscriberKilledHoldingSamplesGivesTheMemoryBack) {
-  auto daemon = testing::shared_daemon();
+  auto daemon = testkit::shared_daemon();
   ASSERT_TRUE(daemon) << daemon.error().message();
   auto pub = Publisher<Reading>::create(*node_, "test/held");
   ASSERT_TRUE(pub);

@@ -17,7 +17,7 @@ namespace statebus::test {
 inline std::pair<std::string, int> run_cli(std::vector<std::string> args, std::string* errors = nullptr) {
   using namespace std::chrono_literals;
   args.insert(args.begin(), STATEBUS_CLI);
-  auto cli = testing::ChildProcess::spawn(args);
+  auto cli = testkit::ChildProcess::spawn(args);
   EXPECT_TRUE(cli);
   if (!cli) return {"", -1};
   std::string out;

@@ -52,9 +52,9 @@ namespace statebus {
 namespace {
 
 using test::Reading;
-using testing::Scenario;
+using testkit::Scenario;
 
-class ScenarioTest : public testing::BusTest {
+class ScenarioTest : public testkit::BusTest {
  protected:
   void SetUp() override {
     BusTest::SetUp();
@@ -67,7 +67,7 @@ class ScenarioTest : public testing::BusTest {
 };
 
 TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
-  testing::ScenarioOptions options;
+  testkit::ScenarioOptions options;
   options.record = {"test/**"};
   auto story = Scenario::start(*node_, options);
   ASSERT_TRUE(story) << story.error().message();
@@ -91,12 +91,12 @@ TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
   EXPECT_EQ(VirtualClock::now(), story->t0() + 1h);
   const auto reports = story->shutdown();
   ASSERT_EQ(reports.size(), 1U);
-  EXPECT_FALSE(reports[0].crashed) << testing::describe_wait_status(reports[0].status);
+  EXPECT_FALSE(reports[0].crashed) << testkit::describe_wait_status(reports[0].status);
   EXPECT_FALSE(reports[0].killed);
 }
 
 TEST_F(ScenarioTest, ShutdownReportsACrashedAndAStubbornChild) {
-  testing::ScenarioOptions options;
+  testkit::ScenarioOptions options;
   options.record = {};
   auto story = Scenario::start(*node_, options);
   ASSERT_TRUE(story);
@@ -110,10 +110,10 @@ TEST_F(ScenarioTest, ShutdownReportsACrashedAndAStubbornChild) {
   for (const auto& report : reports) {
     if (report.name == "crasher") {
       EXPECT_TRUE(report.crashed);
-      EXPECT_EQ(testing::describe_wait_status(report.status), "SIGABRT");
+      EXPECT_EQ(testkit::describe_wait_status(report.status), "SIGABRT");
     } else {
       EXPECT_TRUE(report.killed);
-      EXPECT_EQ(testing::describe_wait_status(report.status), "SIGKILL");
+      EXPECT_EQ(testkit::describe_wait_status(report.status), "SIGKILL");
     }
   }
 }

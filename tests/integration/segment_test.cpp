@@ -19,7 +19,7 @@
 namespace statebus {
 namespace {
 
-class BadSegments : public testing::PrivateBusTest {
+class BadSegments : public testkit::PrivateBusTest {
  protected:
   void TearDown() override {
     ::unlink("/dev/shm/statebus-test-segment");  // ours alone, on a private bus or the machine's
@@ -106,7 +106,7 @@ TEST_F(BadSegments, TheClockAndTheCellsRefuseAForeignSegmentAndKeepWorking) {
 
 TEST_F(BadSegments, AFullDevShmStopsTheDaemonFromStartingWithAReason) {
   // A 4 MiB /dev/shm over this test's own (private namespace only).
-  if (testing::isolate_bus().value_or(testing::Isolation::shared_machine) != testing::Isolation::private_namespace) {
+  if (testkit::isolate_bus().value_or(testkit::Isolation::shared_machine) != testkit::Isolation::private_namespace) {
     // Mounting a small /dev/shm is safe only over this test's private one,
     // never over the machine's, which this system leaves no way around.
     GTEST_SKIP() << "this system permits no private mount namespace, and a small /dev/shm must not be "

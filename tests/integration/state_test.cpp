@@ -20,9 +20,9 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
+using testkit::ChildProcess;
 
-using StateTest = testing::BusTest;
+using StateTest = testkit::BusTest;
 
 TEST_F(StateTest, FirstOpenCreatesWithTheInitialValueAndEveryProcessSharesIt) {
   test::Counter initial;
@@ -330,7 +330,7 @@ TEST_F(StateTest, CommandRefusesBadFieldsAndValuesStoringNothing) {
   EXPECT_EQ(cell->load().celsius, 21.0);
 }
 
-class StateWithoutDaemon : public testing::PrivateBusTest {};
+class StateWithoutDaemon : public testkit::PrivateBusTest {};
 
 TEST_F(StateWithoutDaemon, OpenSaysToStartTheDaemon) {
   auto cell = Cell<test::Counter>::open("test/nodaemon");

@@ -29,8 +29,8 @@ namespace {
 using namespace std::chrono_literals;
 using home::HeaterCommand;
 using home::TemperatureReading;
-using testing::ChildProcess;
-using testing::Scenario;
+using testkit::ChildProcess;
+using testkit::Scenario;
 
 // Every wait of the page check (check.mjs --timeout): a cold browser start
 // on a busy machine takes a few seconds; the check is done in ~3 s here.

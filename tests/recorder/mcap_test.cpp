@@ -25,7 +25,7 @@ namespace {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = testing::TempDir() + "mcap_test_XXXXXX";
+    std::string pattern = ::testing::TempDir() + "mcap_test_XXXXXX";
     path_ = ::mkdtemp(pattern.data());
     EXPECT_FALSE(path_.empty()) << pattern;
   }

@@ -50,7 +50,7 @@ struct DaemonRepairs {
 
 /// RouDi, iceoryx's daemon, embedded in this process, with process monitoring on.
 ///
-/// One per machine (or per private namespace, see statebus::testing). Starting
+/// One per machine (or per private namespace, see statebus::testkit). Starting
 /// a second one fails with `Errc::already_running` naming the running one's pid.
 /// On start it removes what a crashed daemon left in /dev/shm and /tmp and
 /// lists it in `removed_leftovers()`. Stopping (or destroying) it does not kill

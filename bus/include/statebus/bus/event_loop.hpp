@@ -44,7 +44,7 @@ class EventLoop {
   /// Calls `handler` for every sample `subscriber` takes. Up to 62 subscribers.
   template <class T, class Handler>
   Result<void> on(Subscriber<T>& subscriber, Handler handler) {
-    return add_subscriber(subscriber.raw(), [&subscriber, handler = std::move(handler)]() mutable {
+    return add_subscriber(subscriber.port_, [&subscriber, handler = std::move(handler)]() mutable {
       while (auto sample = subscriber.take()) handler(*sample);
     });
   }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/bus/loan_error.hpp"
 #include "statebus/base/describe.hpp"
 
 namespace statebus {
@@ -77,11 +78,11 @@ class Publisher {
   }
 
   /// A default-initialised T in shared memory (fields without initialisers
-  /// hold whatever the chunk held before), or nothing when the pools are
-  /// exhausted. Zero-copy: write the value in place, then publish().
-  [[nodiscard]] std::optional<Loan<T>> loan() noexcept {
+  /// hold whatever the chunk held before), or LoanError::pools_exhausted.
+  /// Zero-copy: write the value in place, then publish().
+  [[nodiscard]] LoanResult<Loan<T>> loan() noexcept {
     void* memory = port_.loan(sizeof(T), alignof(T));
-    if (memory == nullptr) return std::nullopt;
+    if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
     return Loan<T>(new (memory) T, port_.core());  // not T(): zeroing a large T would cost more than the send
   }
 
@@ -92,14 +93,14 @@ class Publisher {
     if (T* value = std::exchange(loan.value_, nullptr)) port_.publish(value);
   }
 
-  /// Copies `value` into a loaned sample and publishes it; false if the
-  /// pools are exhausted (the sample is then dropped: check it).
-  [[nodiscard]] bool publish(const T& value) noexcept {
+  /// Copies `value` into a loaned sample and publishes it; on
+  /// LoanError::pools_exhausted the sample is dropped: check the result.
+  [[nodiscard]] LoanResult<void> publish(const T& value) noexcept {
     void* memory = port_.loan(sizeof(T), alignof(T));
-    if (memory == nullptr) return false;
+    if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
     new (memory) T(value);
     port_.publish(memory);
-    return true;
+    return {};
   }
 
   /// True if a subscriber is connected.

@@ -96,8 +96,6 @@ class Subscriber {
   [[nodiscard]] std::optional<Error> type_error(std::chrono::nanoseconds resolve_timeout = {}) {
     return port_.type_error(resolve_timeout);
   }
-  /// The untyped port, for WaitSet.
-  [[nodiscard]] detail::RawSubscriber& raw() noexcept { return port_; }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
   /// Waits (real time) until a publisher of the channel is connected; false on timeout.
   bool wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
@@ -106,6 +104,8 @@ class Subscriber {
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
 
  private:
+  friend class WaitSet;
+  friend class EventLoop;
   explicit Subscriber(detail::RawSubscriber port) noexcept : port_(std::move(port)) {}
   detail::RawSubscriber port_;
 };

@@ -10,14 +10,9 @@
 #include <utility>
 
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/bus/loan_error.hpp"
 
 namespace statebus {
-
-/// Why a loan was not granted.
-enum class LoanError {
-  too_large,         ///< larger than the daemon's largest pool
-  pools_exhausted,   ///< no free chunk of that size right now
-};
 
 /// A byte buffer being written in shared memory. Move-only; must die before
 /// the UntypedPublisher it came from (as a Loan). Publishing a moved-from
@@ -68,7 +63,7 @@ class UntypedPublisher {
   }
 
   /// `size` bytes in shared memory (8-byte aligned), or why not.
-  [[nodiscard]] tl::expected<BytesLoan, LoanError> loan(std::size_t size) noexcept {
+  [[nodiscard]] LoanResult<BytesLoan> loan(std::size_t size) noexcept {
     if (size > port_.max_payload()) return tl::make_unexpected(LoanError::too_large);
     void* memory = port_.loan(static_cast<std::uint32_t>(size), 8);
     if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
@@ -79,7 +74,7 @@ class UntypedPublisher {
     if (std::byte* data = std::exchange(loan.data_, nullptr)) port_.publish(data);
   }
   /// Copies `size` bytes into a loan and publishes them.
-  [[nodiscard]] tl::expected<void, LoanError> publish(const void* data, std::size_t size) noexcept {
+  [[nodiscard]] LoanResult<void> publish(const void* data, std::size_t size) noexcept {
     auto loaned = loan(size);
     if (!loaned) return tl::make_unexpected(loaned.error());
     if (size != 0) std::memcpy(loaned->data(), data, size);
@@ -150,9 +145,9 @@ class UntypedSubscriber {
   [[nodiscard]] std::uint64_t lost() const noexcept { return port_.lost(); }
   [[nodiscard]] std::vector<PublisherStatus> publishers() const { return port_.publishers(); }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
-  [[nodiscard]] detail::RawSubscriber& raw() noexcept { return port_; }
 
  private:
+  friend class WaitSet;
   explicit UntypedSubscriber(detail::RawSubscriber port) noexcept : port_(std::move(port)) {}
   detail::RawSubscriber port_;
 };

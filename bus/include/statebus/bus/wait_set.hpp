@@ -8,6 +8,8 @@
 
 #include "statebus/bus/detail/raw_port.hpp"
 #include "statebus/bus/node.hpp"
+#include "statebus/bus/subscriber.hpp"
+#include "statebus/bus/untyped.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
@@ -16,7 +18,7 @@ namespace statebus {
 ///
 /// Example:
 ///   auto waitset = WaitSet::create(*node);
-///   const auto a = waitset->add(sensor.raw()), b = waitset->add(command.raw());
+///   const auto a = waitset->add(*sensor), b = waitset->add(*command);
 ///   for (std::size_t ready : waitset->wait(1s)) { ... }
 ///
 /// A subscriber in a WaitSet is waited on through it (its own wait() then
@@ -32,9 +34,12 @@ class WaitSet {
   WaitSet& operator=(WaitSet&&) noexcept;
   ~WaitSet();
 
-  /// Adds a subscriber (Subscriber<T>::raw(), UntypedSubscriber::raw());
-  /// returns its index. Fails with out_of_resources when full.
-  Result<std::size_t> add(detail::RawSubscriber& subscriber);
+  /// Adds a subscriber; returns its index. Fails with out_of_resources when full.
+  template <class T>
+  Result<std::size_t> add(Subscriber<T>& subscriber) {
+    return add(subscriber.port_);
+  }
+  Result<std::size_t> add(UntypedSubscriber& subscriber) { return add(subscriber.port_); }
 
   /// The indices of subscribers with data, waiting up to `timeout` (real
   /// time) for one; spins first for up to `spin`. Empty on timeout.
@@ -44,6 +49,7 @@ class WaitSet {
   std::vector<std::size_t> wait_until(VirtualClock::time_point deadline);
 
  private:
+  Result<std::size_t> add(detail::RawSubscriber& subscriber);
   struct Impl;
   explicit WaitSet(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;

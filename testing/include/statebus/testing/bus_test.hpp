@@ -7,7 +7,7 @@
 #include "statebus/testing/child_process.hpp"
 #include "statebus/testing/private_bus.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 /// A test in a private namespace, with no daemon started. Where none can
 /// be had (or STATEBUS_ISOLATION=off), the test shares the machine's bus:
@@ -27,4 +27,4 @@ class BusTest : public PrivateBusTest {
   Daemon* daemon_ = nullptr;
 };
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

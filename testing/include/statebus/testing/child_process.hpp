@@ -11,7 +11,7 @@
 
 #include "statebus/base/error.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 /// A process started from an executable, with stdin, stdout and stderr piped.
 ///
@@ -72,4 +72,4 @@ class ChildProcess {
   bool described_ = false;
 };
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

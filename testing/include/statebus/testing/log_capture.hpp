@@ -16,7 +16,7 @@
 #include "statebus/base/error.hpp"
 #include "statebus/recorder/recorder.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 /// Captures the log channel from creation on (a Recorder of `statebus/log`).
 ///
@@ -59,4 +59,4 @@ class LogCapture {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

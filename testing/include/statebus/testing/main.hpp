@@ -17,7 +17,7 @@
 #include <functional>
 #include <string>
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 using TestFunction = int (*)(int argc, char** argv);
 
@@ -26,10 +26,10 @@ bool register_test_function(const char* name, TestFunction function);
 /// The function registered under `name`, or null.
 TestFunction find_test_function(const std::string& name);
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit
 
 #define STATEBUS_TEST_FUNCTION(name)                                                                   \
   static int statebus_test_function_##name(int argc, char** argv);                                    \
   [[maybe_unused]] static const bool statebus_test_function_registered_##name =                       \
-      ::statebus::testing::register_test_function(#name, &statebus_test_function_##name);            \
+      ::statebus::testkit::register_test_function(#name, &statebus_test_function_##name);            \
   static int statebus_test_function_##name([[maybe_unused]] int argc, [[maybe_unused]] char** argv)

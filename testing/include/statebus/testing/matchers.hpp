@@ -22,7 +22,7 @@
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/recorder/recorder.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 namespace detail {
 template <class T>
@@ -132,18 +132,18 @@ MATCHER_P2(IsLog, level, pattern,
   return arg.level >= level && std::regex_search(arg.text, std::regex(std::string(pattern)));
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit
 
 namespace statebus {
 /// How GoogleTest prints what the recorder captured in a failure message.
 template <class T>
 void PrintTo(const Recorded<T>& recorded, std::ostream* os) {
   *os << schema_of<T>().render_text(&recorded.value) << " at "
-      << testing::detail::describe_virtual(recorded.header.virtual_time_ns) << " (seq " << recorded.header.sequence
+      << testkit::detail::describe_virtual(recorded.header.virtual_time_ns) << " (seq " << recorded.header.sequence
       << ", pid " << recorded.header.publisher_pid << ")";
 }
 inline void PrintTo(const LogEntry& entry, std::ostream* os) {
   *os << "[" << to_string(entry.level) << "] " << entry.process << ": " << entry.text << " at "
-      << testing::detail::describe_virtual(entry.virtual_time_ns);
+      << testkit::detail::describe_virtual(entry.virtual_time_ns);
 }
 }  // namespace statebus

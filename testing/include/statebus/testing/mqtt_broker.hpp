@@ -11,7 +11,7 @@
 #include "statebus/base/error.hpp"
 #include "statebus/testing/child_process.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 /// Not thread-safe. Move-only; the destructor stops the broker (SIGTERM,
 /// then SIGKILL) and removes its folder.
@@ -56,4 +56,4 @@ class MqttBroker {
 /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice).
 int free_tcp_port();
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

@@ -6,7 +6,7 @@
 #include "statebus/bus/daemon.hpp"
 #include "statebus/base/error.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 /// Where the calling process's bus lives.
 enum class Isolation {
@@ -33,4 +33,4 @@ std::string isolation_reason();
 /// Daemon::start(). Not thread-safe: call from the test's thread.
 Result<Daemon*> shared_daemon();
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit

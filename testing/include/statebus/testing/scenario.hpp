@@ -35,7 +35,7 @@
 #include "statebus/testing/child_process.hpp"
 #include "statebus/testing/log_capture.hpp"
 
-namespace statebus::testing {
+namespace statebus::testkit {
 
 struct ScenarioOptions {
   /// How time moves: stepped (still until run_for), lockstep (run_for goes as
@@ -144,4 +144,4 @@ Result<void> Scenario::script(const std::string& channel, VirtualClock::duration
   });
 }
 
-}  // namespace statebus::testing
+}  // namespace statebus::testkit
