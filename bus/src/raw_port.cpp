@@ -411,16 +411,14 @@ bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
     wait->listener = trigger_on_clock_change(wait->clock_changed);
     core.virtual_wait = std::move(wait);
   }
-  for (;;) {
-    if (core.port.hasData()) return true;
-    // Every clock change wakes us through the trigger.
-    const auto slice = wait_slice(deadline);
-    if (!slice) return false;
-    const bool woken = !core.virtual_wait->waitset
-                            .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count())))
-                            .empty();
-    note_sleep(woken, *slice);
-  }
+  // Every clock change wakes the wait set through the trigger.
+  return wait_on_virtual_time(
+      deadline, [&] { return core.port.hasData(); },
+      [&](std::chrono::nanoseconds slice) {
+        return !core.virtual_wait->waitset
+                    .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
+                    .empty();
+      });
 }
 
 const std::string& RawSubscriber::channel() const noexcept { return impl_->channel; }

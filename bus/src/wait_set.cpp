@@ -85,15 +85,18 @@ std::vector<std::size_t> WaitSet::wait_until(VirtualClock::time_point deadline) 
     if (impl.waitset.attachEvent(impl.clock_changed).has_error()) return impl.ready();
     impl.listener = detail::trigger_on_clock_change(impl.clock_changed);
   }
-  for (;;) {
-    auto ready = impl.ready();
-    if (!ready.empty()) return ready;
-    const auto slice = detail::wait_slice(deadline);
-    if (!slice) return ready;
-    const bool woken =
-        !impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice->count()))).empty();
-    detail::note_sleep(woken, *slice);
-  }
+  std::vector<std::size_t> ready;
+  detail::wait_on_virtual_time(
+      deadline,
+      [&] {
+        ready = impl.ready();
+        return !ready.empty();
+      },
+      [&](std::chrono::nanoseconds slice) {
+        return !impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
+                    .empty();
+      });
+  return ready;
 }
 
 }  // namespace statebus

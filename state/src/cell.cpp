@@ -350,18 +350,15 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
         detail::futex_wake_all(header->wake);
       },
       &cell);
-  bool changed = false;
-  for (;;) {
-    const std::uint32_t wake = cell.wake.load(std::memory_order_seq_cst);
-    cell.waiters.store(1, std::memory_order_seq_cst);  // before the check: a store after it wakes us
-    if (cell.version.load(std::memory_order_seq_cst) > seen) {
-      changed = true;
-      break;
-    }
-    const auto slice = detail::wait_slice(deadline);
-    if (!slice) break;
-    detail::note_sleep(detail::futex_wait(cell.wake, wake, slice->count()), *slice);
-  }
+  std::uint32_t wake = 0;
+  const bool changed = detail::wait_on_virtual_time(
+      deadline,
+      [&] {
+        wake = cell.wake.load(std::memory_order_seq_cst);
+        cell.waiters.store(1, std::memory_order_seq_cst);  // before the check: a store after it wakes us
+        return cell.version.load(std::memory_order_seq_cst) > seen;
+      },
+      [&](std::chrono::nanoseconds slice) { return detail::futex_wait(cell.wake, wake, slice.count()); });
   detail::remove_clock_listener(listener);
   return changed;
 }

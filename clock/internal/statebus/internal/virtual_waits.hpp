@@ -35,6 +35,22 @@ std::uint64_t slices_slept_out() noexcept;
 /// cap re-plans should a driver vanish). nullopt once the deadline is reached.
 std::optional<std::chrono::nanoseconds> wait_slice(VirtualClock::time_point deadline) noexcept;
 
+/// The one loop of every wait on virtual time: until `ready()` holds or
+/// virtual time reaches `deadline`. Between looks it calls `sleep(slice)`,
+/// a real-time sleep of at most `slice` that returns true when woken early
+/// (by whatever makes ready() true, or by the clock change a listener the
+/// caller registered turns into a wake-up), and counts slices slept out.
+/// Returns ready() as it stands at the deadline.
+template <class Ready, class Sleep>
+bool wait_on_virtual_time(VirtualClock::time_point deadline, Ready&& ready, Sleep&& sleep) {
+  for (;;) {
+    if (ready()) return true;
+    const auto slice = wait_slice(deadline);
+    if (!slice) return ready();
+    note_sleep(sleep(*slice), *slice);
+  }
+}
+
 /// Which clock changes a listener hears: all, or all but lockstep jumps (an
 /// event loop, which the lockstep bell wakes for those).
 enum class ClockChanges { all, all_but_lockstep_jumps };
