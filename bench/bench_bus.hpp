@@ -3,6 +3,8 @@
 // system permits namespaces (statebus::testkit::isolate_bus), else the
 // machine's, with a daemon of its own or, where one already runs, that one.
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "statebus/bus/daemon.hpp"
@@ -15,6 +17,17 @@ enum class LiveDaemon {
   use,     ///< measure on it (its memory pools, not `options`, then apply)
   refuse,  ///< the benchmark would disturb it (it moves the clock, starts daemons): stop
 };
+
+/// The daemon's default pools with room for two processes' 4 MiB
+/// publishers: each keeps its last chunk (as iceoryx does), and with the
+/// samples in flight that needs more than the default's three 4 MiB chunks.
+inline DaemonOptions with_room_for_4mib_pairs() {
+  DaemonOptions options;
+  for (auto& pool : options.memory.pools) {
+    if (pool.payload_size >= 4u << 20) pool.count = std::max<std::uint32_t>(pool.count, 8);
+  }
+  return options;
+}
 
 /// Gives this process a bus; call first in main(), before any thread. The
 /// daemon it starts lives until exit. Prints what went wrong, naming

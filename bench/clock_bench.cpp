@@ -12,6 +12,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_main.hpp"
+
 #include "bench_bus.hpp"
 #include "percentiles.hpp"
 
@@ -123,8 +125,5 @@ int main(int argc, char** argv) {
   if (!statebus::bench::start_bus("clock_bench", statebus::bench::LiveDaemon::refuse)) return 1;
   auto sleeper_process = statebus::testkit::ChildProcess::spawn({"/proc/self/exe", "--sleeper"});
   if (sleeper_process) g_sleeper = &*sleeper_process;
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return statebus::bench::run_benchmarks(argc, argv);
 }

@@ -9,6 +9,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_main.hpp"
+
 #include "percentiles.hpp"
 #include "statebus/bus/daemon.hpp"
 #include "statebus/testing/private_bus.hpp"
@@ -56,9 +58,5 @@ int main(int argc, char** argv) {
                          "stop it to run this benchmark\n");
     return 1;
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return statebus::bench::run_benchmarks(argc, argv);
 }

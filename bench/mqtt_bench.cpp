@@ -48,6 +48,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_bus.hpp"
+#include "bench_main.hpp"
 #include "follower.hpp"
 #include "percentiles.hpp"
 #include "statebus/bridge/mqtt.hpp"
@@ -338,7 +339,7 @@ int follower(int argc, char** argv) {
 // ---- the leader -------------------------------------------------------------
 
 bool g_quick = false;
-std::optional<statebus::Node> g_node;
+statebus::Node* g_node = nullptr;
 std::string g_broker_url;
 statebus::testkit::ChildProcess* g_follower = nullptr;
 BareClient* g_bare = nullptr;
@@ -747,24 +748,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_broker_url = broker->url();
-  auto follower_process =
-      statebus::testkit::ChildProcess::spawn({"/proc/self/exe", "--follower", std::to_string(broker->port())});
-  if (!follower_process) {
-    std::fprintf(stderr, "mqtt_bench: %s\n", follower_process.error().message().c_str());
+  const auto leader =
+      statebus::bench::Leader::start("mqtt_bench", "bench-mqtt", {"--follower", std::to_string(broker->port())});
+  if (!leader) return 1;
+  g_follower = &leader->follower;
+  g_node = &leader->node;
+  if (g_follower->read_line(20s) != std::optional<std::string>("ready")) {
+    std::fprintf(stderr, "mqtt_bench: the echo follower did not start: %s\n", g_follower->describe().c_str());
     return 1;
   }
-  g_follower = &*follower_process;
-  if (follower_process->read_line(20s) != std::optional<std::string>("ready")) {
-    std::fprintf(stderr, "mqtt_bench: the echo follower did not start: %s\n", follower_process->describe().c_str());
-    return 1;
-  }
-  statebus::bench::pin_to_cpu(statebus::bench::kLeaderCpu);
-  auto node = statebus::Node::connect("bench-mqtt");
-  if (!node) {
-    std::fprintf(stderr, "mqtt_bench: %s\n", node.error().message().c_str());
-    return 1;
-  }
-  g_node = std::move(*node);
   auto bare = BareClient::connect(broker->port(), "bench-bare", why);
   if (!bare) {
     std::fprintf(stderr, "mqtt_bench: %s\n", why.c_str());
@@ -801,13 +793,5 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond)
         ->Iterations(g_quick ? 1 : 5);
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-
-  bare.reset();
-  follower_process->close_stdin();
-  follower_process->wait(10s);
-  return 0;  // the broker stops with its handle
+  return statebus::bench::run_benchmarks(argc, argv);  // then `bare`, the follower and the broker end, in that order
 }

@@ -31,6 +31,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_bus.hpp"
+#include "bench_main.hpp"
 #include "follower.hpp"
 #include "peers/loopback_network.hpp"
 #include "peers/peer.hpp"
@@ -161,7 +162,7 @@ int follower() {
 // ---- leader ------------------------------------------------------------------
 
 statebus::testkit::ChildProcess* g_follower = nullptr;
-std::optional<statebus::Node> g_node;
+statebus::Node* g_node = nullptr;
 std::uint32_t g_seq = 0;
 int g_run = 0;
 
@@ -337,33 +338,15 @@ int main(int argc, char** argv) {
   peers.emplace_back("cyclonedds");
 #endif
 
-  // Both sides' 4 MiB publishers and the samples in flight need more than
-  // the compact default's three 4 MiB chunks (as in pingpong_bench).
-  statebus::DaemonOptions options;
-  for (auto& pool : options.memory.pools) {
-    if (pool.payload_size >= 4u << 20) pool.count = std::max<std::uint32_t>(pool.count, 8);
-  }
-  if (!statebus::bench::start_bus("peers_bench", statebus::bench::LiveDaemon::use, options)) return 1;
-  auto follower_process = statebus::bench::spawn_follower();
-  if (!follower_process) {
-    std::fprintf(stderr, "peers_bench: %s\n", follower_process.error().message().c_str());
+  if (!statebus::bench::start_bus("peers_bench", statebus::bench::LiveDaemon::use,
+                                  statebus::bench::with_room_for_4mib_pairs())) {
     return 1;
   }
-  g_follower = &*follower_process;
-  statebus::bench::pin_to_cpu(statebus::bench::kLeaderCpu);
-  auto node = statebus::Node::connect("bench-peers-leader");
-  if (!node) {
-    std::fprintf(stderr, "peers_bench: %s\n", node.error().message().c_str());
-    return 1;
-  }
-  g_node = std::move(*node);
+  const auto leader = statebus::bench::Leader::start("peers_bench", "bench-peers-leader");
+  if (!leader) return 1;
+  g_follower = &leader->follower;
+  g_node = &leader->node;
 
   register_all(peers);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  follower_process->close_stdin();
-  follower_process->wait(10s);
-  return 0;
+  return statebus::bench::run_benchmarks(argc, argv);
 }

@@ -23,6 +23,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_bus.hpp"
+#include "bench_main.hpp"
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
@@ -286,7 +287,7 @@ int follower() {
 // ---- leader: the benchmarks -----------------------------------------------
 
 statebus::testkit::ChildProcess* g_follower = nullptr;
-std::optional<statebus::Node> g_node;
+statebus::Node* g_node = nullptr;
 
 // Round trips back to back (0), or one every g_pace (a steady message rate).
 std::chrono::nanoseconds g_pace{0};
@@ -496,27 +497,15 @@ void register_size(int poll_rounds, int block_rounds, bool spin = false) {
 int main(int argc, char** argv) {
   if (statebus::bench::is_follower(argc, argv)) return follower();
 
-  // Four publishers of 4 MiB (two per transport, each keeping its last
-  // chunk, as iceoryx does) and the samples in flight need more than the
-  // compact default's three 4 MiB chunks.
-  statebus::DaemonOptions options;
-  for (auto& pool : options.memory.pools) {
-    if (pool.payload_size >= 4u << 20) pool.count = std::max<std::uint32_t>(pool.count, 8);
-  }
-  if (!statebus::bench::start_bus("pingpong_bench", statebus::bench::LiveDaemon::use, options)) return 1;
-  auto follower_process = statebus::bench::spawn_follower();
-  if (!follower_process) {
-    std::fprintf(stderr, "pingpong_bench: %s\n", follower_process.error().message().c_str());
+  // Four publishers of 4 MiB, two per transport.
+  if (!statebus::bench::start_bus("pingpong_bench", statebus::bench::LiveDaemon::use,
+                                  statebus::bench::with_room_for_4mib_pairs())) {
     return 1;
   }
-  g_follower = &*follower_process;
-  statebus::bench::pin_to_cpu(statebus::bench::kLeaderCpu);
-  auto node = statebus::Node::connect("bench-leader");
-  if (!node) {
-    std::fprintf(stderr, "pingpong_bench: %s\n", node.error().message().c_str());
-    return 1;
-  }
-  g_node = std::move(*node);
+  const auto leader = statebus::bench::Leader::start("pingpong_bench", "bench-leader");
+  if (!leader) return 1;
+  g_follower = &leader->follower;
+  g_node = &leader->node;
 
   // Rounds of 2 × 1000 (poll) or 2 × 100 (block) round trips.
   benchmark::RegisterBenchmark("idle_subscriber/spin_then_block", idle_subscriber_cpu, std::chrono::nanoseconds(20us))
@@ -535,11 +524,5 @@ int main(int argc, char** argv) {
   register_size<Msg4K>(25, 25);
   register_size<Msg1M>(25, 25);
   register_size<Msg4M>(10, 10);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  follower_process->close_stdin();
-  follower_process->wait(10s);
-  return 0;
+  return statebus::bench::run_benchmarks(argc, argv);
 }

@@ -6,6 +6,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_main.hpp"
+
 #include "bench_bus.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
@@ -62,8 +64,5 @@ int main(int argc, char** argv) {
   auto node = statebus::Node::connect("bench-publish-take");
   if (!node) return 1;
   g_node = std::move(*node);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return statebus::bench::run_benchmarks(argc, argv);
 }

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+
+#include "bench_main.hpp"
 #include <spdlog/async.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -189,8 +191,5 @@ int main(int argc, char** argv) {
   auto node = statebus::Node::connect("bench-recorder");
   if (!node) return 1;
   g_node = std::move(*node);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return statebus::bench::run_benchmarks(argc, argv);
 }

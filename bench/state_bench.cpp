@@ -31,6 +31,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_main.hpp"
+
 #include "bench_bus.hpp"
 #include "follower.hpp"
 #include "percentiles.hpp"
@@ -455,15 +457,9 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_CellStore/16B", cell_store<Value16>, "bench/store16");
   benchmark::RegisterBenchmark("BM_CellStore/1KiB", cell_store<Value1K>, "bench/store1k");
   benchmark::RegisterBenchmark("BM_CellRoundTrip/16B", cell_round_trip)->UseManualTime()->Unit(benchmark::kNanosecond);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-    ::shm_unlink(g_spin_name.c_str());
-    return 1;
-  }
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  const int status = statebus::bench::run_benchmarks(argc, argv);
   follower_process->close_stdin();
   follower_process->wait(10s);
   ::shm_unlink(g_spin_name.c_str());
-  return 0;
+  return status;
 }
