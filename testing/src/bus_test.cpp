@@ -36,4 +36,12 @@ void BusTest::SetUp() {
   daemon_ = *daemon;
 }
 
+void NodeTest::SetUp() {
+  BusTest::SetUp();
+  if (HasFatalFailure() || IsSkipped()) return;
+  auto node = Node::connect(node_name_);
+  ASSERT_TRUE(node) << node.error().message();
+  node_ = std::move(*node);
+}
+
 }  // namespace statebus::testkit

@@ -17,16 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using test::Reading;
 
-class ChannelTest : public testkit::BusTest {
+class ChannelTest : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("channel-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
-  std::optional<Node> node_;
+  ChannelTest() : NodeTest("channel-test") {}
 };
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

@@ -29,15 +29,9 @@ using testkit::ChildProcess;
 
 int kills_to_make() { return static_cast<int>(test::env_count("STATEBUS_MID_PUBLISH_KILLS", 100)); }
 
-class ChunkReclaim : public testkit::BusTest {
+class ChunkReclaim : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("chunk-reclaim-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
+  ChunkReclaim() : NodeTest("chunk-reclaim-test") {}
 
   // The largest pool: the one a 4 MiB sample comes from.
   PoolUsage large_pool() const { return daemon_->pool_usage().back(); }
@@ -80,8 +74,6 @@ class ChunkReclaim : public testkit::BusTest {
     ASSERT_TRUE(sample);
     EXPECT_EQ(sample->size(), size);
   }
-
-  std::optional<Node> node_;
 };
 
 TEST_F(ChunkReclaim, ChunksOfPublishersKilledInsidePublishAreGivenBackToTheirPool) {

@@ -21,15 +21,9 @@ using namespace std::chrono_literals;
 using test::Reading;
 using testkit::ChildProcess;
 
-class Delivery : public testkit::BusTest {
+class Delivery : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("delivery-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
+  Delivery() : NodeTest("delivery-test") {}
 
   // Starts the child publisher and waits until it has sent everything.
   ChildProcess publisher(const std::string& channel, long count, int history = 0,
@@ -39,8 +33,6 @@ class Delivery : public testkit::BusTest {
     EXPECT_TRUE(child) << child.error().message();
     return std::move(*child);
   }
-
-  std::optional<Node> node_;
 };
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

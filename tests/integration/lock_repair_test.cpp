@@ -26,15 +26,9 @@ using namespace std::chrono_literals;
 using test::Reading;
 using testkit::ChildProcess;
 
-class LockRepair : public testkit::BusTest {
+class LockRepair : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("lock-repair-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
+  LockRepair() : NodeTest("lock-repair-test") {}
 
   // A process takes `lock` and dies holding it (SIGKILL); returns once it is
   // reaped. `anonymously`: as if killed between taking the lock and
@@ -82,8 +76,6 @@ class LockRepair : public testkit::BusTest {
     for (const PoolUsage& pool : daemon_->pool_usage()) used += pool.used;
     return used;
   }
-
-  std::optional<Node> node_;
 };
 
 // The publisher's lock (its list of subscriber queues): RouDi takes it to

@@ -104,15 +104,9 @@ TEST(Matchers, IsLogMatchesLevelAndPattern) {
   EXPECT_THAT(entry, Not(IsLog(LogLevel::info, "heater on")));
 }
 
-class LogCaptureTest : public testkit::BusTest {
+class LogCaptureTest : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("log-capture-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
+  LogCaptureTest() : NodeTest("log-capture-test") {}
   ChildProcess log_child(const std::string& name, const std::string& error = {}) {
     std::vector<std::string> args = {STATEBUS_TEST_CHILD, "log", name, "3"};
     if (!error.empty()) args.push_back(error);
@@ -120,7 +114,6 @@ class LogCaptureTest : public testkit::BusTest {
     EXPECT_TRUE(child) << child.error().message();
     return std::move(*child);
   }
-  std::optional<Node> node_;
 };
 
 TEST_F(LogCaptureTest, WaitsForARecordByLevelPatternAndProcess) {

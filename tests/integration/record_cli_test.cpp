@@ -29,14 +29,12 @@ using testkit::ChildProcess;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-class RecordCli : public testkit::BusTest {
+class RecordCli : public testkit::NodeTest {
  protected:
+  RecordCli() : NodeTest("record-cli-test") {}
   void SetUp() override {
-    BusTest::SetUp();
+    NodeTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("record-cli-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     path_ = ::testing::TempDir() + "statebus-" + info->name() + ".mcap";
     std::remove(path_.c_str());
@@ -66,7 +64,6 @@ class RecordCli : public testkit::BusTest {
     std::remove(expect_path.c_str());
   }
 
-  std::optional<Node> node_;
   std::string path_;
 };
 

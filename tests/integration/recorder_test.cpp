@@ -33,15 +33,9 @@ RecorderOptions recording(std::vector<std::string> patterns, std::string mcap_pa
   return options;
 }
 
-class RecorderTest : public testkit::BusTest {
+class RecorderTest : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("recorder-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
+  RecorderTest() : NodeTest("recorder-test") {}
 
   ChildProcess child(std::vector<std::string> args) {
     args.insert(args.begin(), STATEBUS_TEST_CHILD);
@@ -54,8 +48,6 @@ class RecorderTest : public testkit::BusTest {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     return ::testing::TempDir() + "statebus-" + info->name() + "-" + name;
   }
-
-  std::optional<Node> node_;
 };
 
 TEST(ChannelPattern, MatchesOnePartOrAnyNumberOfParts) {

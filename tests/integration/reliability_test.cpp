@@ -24,16 +24,9 @@ using namespace std::chrono_literals;
 using test::Reading;
 using testkit::ChildProcess;
 
-class Reliability : public testkit::BusTest {
+class Reliability : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("reliability-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
-  std::optional<Node> node_;
+  Reliability() : NodeTest("reliability-test") {}
 };
 
 // A lossless subscriber makes its publisher wait; killed, it must not keep

@@ -54,16 +54,9 @@ namespace {
 using test::Reading;
 using testkit::Scenario;
 
-class ScenarioTest : public testkit::BusTest {
+class ScenarioTest : public testkit::NodeTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    auto node = Node::connect("scenario-test");
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-  }
-  std::optional<Node> node_;
+  ScenarioTest() : NodeTest("scenario-test") {}
 };
 
 TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {

@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <utility>
+
 #include "statebus/bus/daemon.hpp"
+#include "statebus/bus/node.hpp"
 #include "statebus/testing/child_process.hpp"
 #include "statebus/testing/private_bus.hpp"
 
@@ -25,6 +30,22 @@ class BusTest : public PrivateBusTest {
  protected:
   void SetUp() override;
   Daemon* daemon_ = nullptr;
+};
+
+/// A BusTest whose process is on the bus as `node_name` (node_), for tests
+/// that open ports themselves:
+///   class Delivery : public testkit::NodeTest {
+///    protected:
+///     Delivery() : NodeTest("delivery-test") {}
+///   };
+class NodeTest : public BusTest {
+ protected:
+  explicit NodeTest(std::string node_name) : node_name_(std::move(node_name)) {}
+  void SetUp() override;
+  std::optional<Node> node_;
+
+ private:
+  std::string node_name_;
 };
 
 }  // namespace statebus::testkit
