@@ -16,6 +16,7 @@
 #include "change_hook.hpp"
 #include "clock_state.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/bus_segment.hpp"
 #include "statebus/internal/futex.hpp"
 #include "statebus/internal/robust_mutex.hpp"
 #include "statebus/internal/virtual_waits.hpp"
@@ -31,8 +32,12 @@ using detail::monotonic_ns;
 
 inline constexpr std::int64_t kNever = INT64_MAX;
 
-// The attached clock; null: real time. Set once per attach, read lock-free.
-inline std::atomic<ClockState*> g_state{nullptr};
+// The attached clock; get() null: real time. Set once per attach, read lock-free.
+static_assert(offsetof(ClockSegment, clock) == 0, "the segment's data starts with the ClockState");
+inline detail::BusSegment<ClockState> g_segment{
+    detail::kClockSegmentName,
+    SharedSegment::Layout{detail::kClockMagic, detail::kClockMajor, detail::kClockMinor, sizeof(ClockSegment),
+                          "clock segment"}};
 
 inline double bits_to_double(std::uint64_t bits) noexcept {
   double value;
@@ -186,10 +191,10 @@ class WriterLock {
 };
 
 inline Result<ClockState*> writable_state() {
-  ClockState* state = g_state.load(std::memory_order_acquire);
+  ClockState* state = g_segment.get();
   if (state == nullptr) {
     if (auto attached = VirtualClock::attach(); !attached) return tl::make_unexpected(attached.error());
-    state = g_state.load(std::memory_order_acquire);
+    state = g_segment.get();
   }
   return state;
 }

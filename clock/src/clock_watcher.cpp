@@ -50,7 +50,7 @@ void watch_clock() {
   bool first = true;
   if (const detail::ChangeHook hook = g_watcher_start_hook.load(std::memory_order_relaxed)) hook();
   for (;;) {
-    ClockState* state = g_state.load(std::memory_order_acquire);
+    ClockState* state = g_segment.get();
     if (state == nullptr) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // no clock: nothing will change
       continue;
@@ -72,7 +72,7 @@ void watch_clock() {
     // a change bumps the word before it reads the count).
     std::atomic<std::uint64_t>* counted = jumps ? nullptr : &lockstep_of(*state).sleepers_but_jumps;
     if (counted != nullptr) counted->fetch_add(1, std::memory_order_seq_cst);
-    detail::futex_wait(word, wake, 1'000'000'000);  // re-read g_state now and then: a process may attach later
+    detail::futex_wait(word, wake, 1'000'000'000);  // re-read the segment now and then: a process may attach later
     if (counted != nullptr) counted->fetch_sub(1, std::memory_order_seq_cst);
   }
 }
@@ -87,7 +87,7 @@ std::uint64_t detail::add_clock_listener(void (*listener)(void*), void* context,
   all.entries.emplace(id, Listeners::Entry{listener, context, jumps});
   if (jumps && all.taking_jumps.fetch_add(1, std::memory_order_seq_cst) == 0) {
     // The watcher may sleep on the word jumps leave alone: kick it over.
-    if (ClockState* state = g_state.load(std::memory_order_acquire)) {
+    if (ClockState* state = g_segment.get()) {
       state->wake_but_jumps.fetch_add(1, std::memory_order_seq_cst);
       detail::futex_wake_all(state->wake_but_jumps);
     }

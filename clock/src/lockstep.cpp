@@ -94,7 +94,7 @@ using namespace clockwork;
 
 Result<detail::LockstepParticipant> detail::LockstepParticipant::join() {
   LockstepParticipant participant;
-  ClockState* state = g_state.load(std::memory_order_acquire);
+  ClockState* state = g_segment.get();
   if (state == nullptr) return participant;  // real time only: nothing to hold
   LockstepState& ls = lockstep_of(*state);
   const ProcessId self = this_process();
@@ -130,7 +130,7 @@ detail::LockstepParticipant& detail::LockstepParticipant::operator=(LockstepPart
 
 detail::LockstepParticipant::~LockstepParticipant() {
   if (row_ < 0) return;
-  ClockState* state = g_state.load(std::memory_order_acquire);
+  ClockState* state = g_segment.get();
   LockstepRow& row = lockstep_of(*state).rows[row_];
   row.pid.store(0, std::memory_order_release);
   row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kFree),
@@ -142,7 +142,7 @@ detail::LockstepParticipant::~LockstepParticipant() {
 bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> next, bool (*has_data)(void*),
                                        void* context) noexcept {
   if (row_ < 0) return !has_data(context);
-  ClockState& state = *g_state.load(std::memory_order_acquire);
+  ClockState& state = *g_segment.get();
   LockstepState& ls = lockstep_of(state);
   LockstepRow& row = ls.rows[row_];
   // The bell first: a publish or change after this read makes wait() return.
@@ -161,7 +161,7 @@ bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> n
 
 bool detail::LockstepParticipant::wait(std::chrono::nanoseconds timeout) noexcept {
   if (row_ < 0) return false;
-  ClockState& state = *g_state.load(std::memory_order_acquire);
+  ClockState& state = *g_segment.get();
   // A change of mode after idle() rang the bell: the futex returns at once.
   if (current_mode(state) != ClockMode::lockstep) return false;
   LockstepRow& row = lockstep_of(state).rows[row_];
@@ -173,23 +173,23 @@ bool detail::LockstepParticipant::wait(std::chrono::nanoseconds timeout) noexcep
 
 bool detail::LockstepParticipant::rang() const noexcept {
   if (row_ < 0) return false;
-  return lockstep_of(*g_state.load(std::memory_order_acquire)).rows[row_].bell.load(std::memory_order_seq_cst) != bell_;
+  return lockstep_of(*g_segment.get()).rows[row_].bell.load(std::memory_order_seq_cst) != bell_;
 }
 
 void detail::ring_lockstep_bell() noexcept {
-  if (ClockState* state = g_state.load(std::memory_order_acquire)) ring_bell(lockstep_of(*state));
+  if (ClockState* state = g_segment.get()) ring_bell(lockstep_of(*state));
 }
 
 void detail::LockstepParticipant::busy() noexcept {
   if (row_ < 0) return;
-  ClockState& state = *g_state.load(std::memory_order_acquire);
+  ClockState& state = *g_segment.get();
   LockstepRow& row = lockstep_of(state).rows[row_];
   row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kBusy),
                   std::memory_order_seq_cst);
 }
 
 bool detail::begin_publish() noexcept {
-  ClockState* state = g_state.load(std::memory_order_acquire);
+  ClockState* state = g_segment.get();
   if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return false;
   lockstep_of(*state).in_flight.fetch_add(1, std::memory_order_seq_cst);
   return true;
@@ -197,7 +197,7 @@ bool detail::begin_publish() noexcept {
 
 void detail::end_publish(bool began) noexcept {
   if (!began) return;
-  ClockState* state = g_state.load(std::memory_order_acquire);
+  ClockState* state = g_segment.get();
   LockstepState& ls = lockstep_of(*state);
   ls.published.fetch_add(1, std::memory_order_seq_cst);  // before leaving: idle loops' `seen` is stale now
   ls.in_flight.fetch_sub(1, std::memory_order_seq_cst);
@@ -209,7 +209,7 @@ void detail::end_publish(bool began) noexcept {
 }
 
 void detail::lockstep_housekeeping() noexcept {
-  ClockState* state = g_state.load(std::memory_order_acquire);
+  ClockState* state = g_segment.get();
   if (state == nullptr) return;
   LockstepState& ls = lockstep_of(*state);
   reap(ls);

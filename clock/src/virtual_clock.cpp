@@ -26,12 +26,6 @@ namespace {
 
 using namespace clockwork;
 
-constexpr SharedSegment::Layout kLayout{detail::kClockMagic, detail::kClockMajor, detail::kClockMinor,
-                                        sizeof(ClockSegment), "clock segment"};
-
-std::atomic<std::uint64_t> g_identity{0};  // the clock segment's file, for bus_health()
-std::mutex g_attach_mutex;
-
 // "… would pass the end of virtual time …", for a change that would.
 Error past_the_end(const std::string& change, std::int64_t now) {
   return Error(Errc::invalid_argument,
@@ -68,55 +62,44 @@ std::string_view to_string(ClockMode mode) noexcept {
 }
 
 bool detail::clock_change_pending() noexcept {
-  const ClockState* state = g_state.load(std::memory_order_acquire);
+  const ClockState* state = g_segment.get();
   return state != nullptr && (state->change.load(std::memory_order_acquire) & 1U) != 0;
 }
 
 Result<void> create_clock_segment() {
-  auto segment = SharedSegment::create(detail::kClockSegmentName, kLayout);
-  if (!segment) return tl::make_unexpected(segment.error());
-  auto* whole = new (segment->data()) ClockSegment();
-  whole->lockstep.limit.store(kNever, std::memory_order_relaxed);
-  ClockState* state = &whole->clock;
-  if (auto lock = detail::init_robust_mutex(&state->writer); !lock) return lock;
-  Params p;
-  p.anchor_real = p.anchor_virtual = monotonic_ns();
-  store(state->slot[0], p);
-  segment->publish_ready();
-  std::lock_guard<std::mutex> guard(g_attach_mutex);
-  g_identity.store(segment->identity(), std::memory_order_relaxed);
-  segment->keep_mapped();  // readers in this process may use it until exit
-  g_state.store(state, std::memory_order_release);
+  auto created = g_segment.create([](void* bytes) -> Result<void> {
+    auto* whole = new (bytes) ClockSegment();
+    whole->lockstep.limit.store(kNever, std::memory_order_relaxed);
+    if (auto lock = detail::init_robust_mutex(&whole->clock.writer); !lock) return lock;
+    Params p;
+    p.anchor_real = p.anchor_virtual = monotonic_ns();
+    store(whole->clock.slot[0], p);
+    return {};
+  });
+  if (!created) return tl::make_unexpected(created.error());
   return {};
 }
 
-void remove_clock_segment() noexcept { SharedSegment::unlink(detail::kClockSegmentName); }
+void remove_clock_segment() noexcept { g_segment.unlink(); }
 
 Result<void> VirtualClock::attach() {
-  auto segment = SharedSegment::open(detail::kClockSegmentName, kLayout);
-  if (!segment) return tl::make_unexpected(segment.error());
-  std::lock_guard<std::mutex> guard(g_attach_mutex);
-  auto* state = static_cast<ClockState*>(segment->data());
-  g_identity.store(segment->identity(), std::memory_order_relaxed);
-  segment->keep_mapped();  // now() may run on any thread until exit: never unmap
-  g_state.store(state, std::memory_order_release);
+  auto attached = g_segment.attach();  // now() may run on any thread until exit: never unmapped
+  if (!attached) return tl::make_unexpected(attached.error());
   return {};
 }
 
-Result<void> VirtualClock::bus_health() {
-  if (g_state.load(std::memory_order_acquire) == nullptr) return {};  // real time alone: nothing to lose
-  return SharedSegment::still_current(detail::kClockSegmentName, g_identity.load(std::memory_order_relaxed), "clock");
-}
+// Real time alone (no segment): nothing to lose.
+Result<void> VirtualClock::bus_health() { return g_segment.still_current("clock"); }
 
 std::int64_t detail::virtual_and_real_ns(std::int64_t& real) noexcept {
-  const ClockState* state = g_state.load(std::memory_order_acquire);
+  const ClockState* state = g_segment.get();
   if (state == nullptr) return real = monotonic_ns();
   const Params p = read(*state, real);
   return virtual_at(p, real);
 }
 
 std::optional<std::chrono::nanoseconds> detail::real_time_until(VirtualClock::time_point deadline) noexcept {
-  const ClockState* state = g_state.load(std::memory_order_acquire);
+  const ClockState* state = g_segment.get();
   if (state == nullptr) return std::chrono::nanoseconds(deadline.time_since_epoch().count() - monotonic_ns());
   std::int64_t real = 0;
   const Params p = read(*state, real);
@@ -148,7 +131,7 @@ std::optional<std::chrono::nanoseconds> detail::wait_slice(VirtualClock::time_po
 }
 
 VirtualClock::time_point VirtualClock::now() noexcept {
-  const ClockState* state = g_state.load(std::memory_order_acquire);
+  const ClockState* state = g_segment.get();
   if (state == nullptr) return time_point(duration(monotonic_ns()));
   std::int64_t real = 0;
   const Params p = read(*state, real);
@@ -157,7 +140,7 @@ VirtualClock::time_point VirtualClock::now() noexcept {
 
 ClockStatus VirtualClock::status() noexcept {
   ClockStatus status;
-  const ClockState* state = g_state.load(std::memory_order_acquire);
+  const ClockState* state = g_segment.get();
   if (state == nullptr) {
     status.now = std::chrono::nanoseconds(monotonic_ns());
     return status;
@@ -180,7 +163,7 @@ ClockStatus VirtualClock::status() noexcept {
 }
 
 void VirtualClock::sleep_until(time_point deadline) noexcept {
-  ClockState* state = g_state.load(std::memory_order_acquire);
+  ClockState* state = g_segment.get();
   if (state == nullptr) {
     const auto left = deadline.time_since_epoch().count() - monotonic_ns();
     if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));

@@ -10,6 +10,7 @@
 
 #include "layout.hpp"
 #include "store_hook.hpp"
+#include "statebus/internal/bus_segment.hpp"
 #include "statebus/internal/futex.hpp"
 #include "statebus/internal/robust_mutex.hpp"
 #include "statebus/internal/shared_segment.hpp"
@@ -24,29 +25,19 @@ using detail::RegistryEntry;
 using detail::StateRegistry;
 using detail::StateSegmentData;
 
-constexpr SharedSegment::Layout kLayout{detail::kStateMagic, detail::kStateMajor, detail::kStateMinor,
-                                        sizeof(StateSegmentData), "state segment"};
-
-std::atomic<StateSegmentData*> g_segment{nullptr};
-std::atomic<std::uint64_t> g_identity{0};  // the state segment's file, for bus_health()
+// Cells are plain pointers into it: mapped until the process ends.
+detail::BusSegment<StateSegmentData> g_segment{
+    detail::kStateSegmentName, SharedSegment::Layout{detail::kStateMagic, detail::kStateMajor, detail::kStateMinor,
+                                                     sizeof(StateSegmentData), "state segment"}};
 std::atomic<detail::StoreHook> g_mid_store_hook{nullptr};
 std::atomic<detail::StoreHook> g_mid_load_hook{nullptr};
-std::mutex g_attach_mutex;
-
 Result<StateSegmentData*> attached() {
-  if (StateSegmentData* data = g_segment.load(std::memory_order_acquire)) return data;
-  std::lock_guard<std::mutex> guard(g_attach_mutex);
-  if (StateSegmentData* data = g_segment.load(std::memory_order_acquire)) return data;
-  auto segment = SharedSegment::open(detail::kStateSegmentName, kLayout);
-  if (!segment) return tl::make_unexpected(segment.error());
-  auto* data = static_cast<StateSegmentData*>(segment->data());
-  segment->keep_mapped();  // cells are plain pointers into it: never unmap
+  if (StateSegmentData* data = g_segment.get()) return data;
+  auto data = g_segment.attached();
   // Cells wait on the bus's clock: a process that uses only cells must wait
   // on virtual time too. (Without a clock segment the clock runs on real
   // time, as everywhere.)
-  if (!VirtualClock::status().shared) (void)VirtualClock::attach();
-  g_identity.store(segment->identity(), std::memory_order_relaxed);
-  g_segment.store(data, std::memory_order_release);
+  if (data && !VirtualClock::status().shared) (void)VirtualClock::attach();
   return data;
 }
 
@@ -219,19 +210,15 @@ void detail::set_mid_store_hook(StoreHook hook) noexcept { g_mid_store_hook.stor
 void detail::set_mid_load_hook(StoreHook hook) noexcept { g_mid_load_hook.store(hook, std::memory_order_relaxed); }
 
 Result<void> create_state_segment() {
-  auto segment = SharedSegment::create(detail::kStateSegmentName, kLayout);
-  if (!segment) return tl::make_unexpected(segment.error());
-  auto* data = new (segment->data()) StateSegmentData();
-  g_identity.store(segment->identity(), std::memory_order_relaxed);
-  if (auto mutex = init_robust_mutex(&data->registry.lock); !mutex) return tl::make_unexpected(mutex.error());
-  segment->publish_ready();
-  std::lock_guard<std::mutex> guard(g_attach_mutex);
-  segment->keep_mapped();
-  g_segment.store(data, std::memory_order_release);
+  auto created = g_segment.create([](void* bytes) -> Result<void> {
+    auto* data = new (bytes) StateSegmentData();
+    return init_robust_mutex(&data->registry.lock);
+  });
+  if (!created) return tl::make_unexpected(created.error());
   return {};
 }
 
-void remove_state_segment() noexcept { SharedSegment::unlink(detail::kStateSegmentName); }
+void remove_state_segment() noexcept { g_segment.unlink(); }
 
 UntypedCell::UntypedCell(detail::CellHeader* header, std::string_view name, Schema schema)
     : header_(header), size_(schema.size), name_(name), schema_(std::make_shared<const Schema>(std::move(schema))) {}
@@ -324,8 +311,7 @@ bool detail::cell_may_have_sleepers(const UntypedCell& cell) noexcept {
 }
 
 Result<void> UntypedCell::bus_health() const {
-  return SharedSegment::still_current(detail::kStateSegmentName, g_identity.load(std::memory_order_relaxed),
-                                      "state cells");
+  return g_segment.still_current("state cells");
 }
 
 std::uint64_t UntypedCell::version() const noexcept { return header_->version.load(std::memory_order_acquire); }
