@@ -1,8 +1,6 @@
 #include "statebus/bus/daemon.hpp"
 
-#include <dirent.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <condition_variable>
@@ -21,13 +18,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "embedded_roudi.hpp"
 #include "file_lock.hpp"
 #include "iceoryx.hpp"
-#include "iceoryx_hoofs/posix_wrapper/posix_access_rights.hpp"
-#include "iceoryx_posh/iceoryx_posh_config.hpp"
 #include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
-#include "iceoryx_posh/internal/roudi/roudi.hpp"
-#include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
 #include "cerr_filter.hpp"
 #include "chunk_reclaimer.hpp"
 #include "lock_doctor.hpp"
@@ -35,6 +29,7 @@
 #include "pools.hpp"
 #include "quiet_stdio.hpp"
 #include "roudi_socket.hpp"
+#include "run_directory.hpp"
 #include "stall_meter.hpp"
 #include "statebus/internal/clock_segment.hpp"
 #include "statebus/clock/virtual_clock.hpp"
@@ -60,240 +55,6 @@ std::string pool_name(std::uint32_t chunk_size) {
                                     : std::to_string(chunk_size) + " B";
 }
 
-std::string data_segment_path() {
-  return std::string("/dev/shm/") + iox::posix::PosixGroup::getGroupOfCurrentProcess().getName().c_str();
-}
-
-std::uint64_t file_size(const std::string& path) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-}
-
-bool exists(const std::string& path) {
-  struct stat st{};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-Result<void> ensure_run_dir() {
-  if (::mkdir(detail::kRunDir, 01777) != 0 && errno != EEXIST) {
-    return fail(Errc::system_error, std::string("cannot create ") + detail::kRunDir + ": " + errno_text(errno));
-  }
-  struct stat st{};
-  if (::stat(detail::kRunDir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return fail(Errc::system_error,
-                std::string(detail::kRunDir) + " exists but is not a directory; remove it and start again");
-  }
-  // Files in a directory another user controls could be replaced under us:
-  // only our own or root's will do.
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return fail(Errc::not_permitted, std::string(detail::kRunDir) + " belongs to uid " + std::to_string(st.st_uid) +
-                                         ", not to this user (uid " + std::to_string(::geteuid()) +
-                                         ") or root: the daemon does not trust files in a directory another user "
-                                         "controls; remove it (as its owner or root) and start again");
-  }
-  // Every user's nodes put their name locks here, like /tmp itself.
-  if (st.st_uid == ::geteuid()) ::chmod(detail::kRunDir, 01777);
-  return {};
-}
-
-// Removes what nodes that ended without leaving left behind: their name
-// locks and iceoryx sockets. Safe while a daemon runs (a live node holds its lock).
-void remove_dead_nodes(std::vector<std::string>& removed) {
-  DIR* dir = ::opendir(detail::kRunDir);
-  if (dir == nullptr) return;
-  std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string file = entry->d_name;
-    if (file.rfind("node-", 0) == 0 && file.size() > 10 && file.compare(file.size() - 5, 5, ".lock") == 0) {
-      names.push_back(file.substr(5, file.size() - 10));
-    }
-  }
-  ::closedir(dir);
-  for (const std::string& name : names) {
-    detail::FileLock lock;
-    pid_t holder = 0;
-    int error = 0;
-    if (detail::FileLock::try_acquire(detail::node_lock_path(name), lock, holder, error) !=
-        detail::FileLock::Outcome::acquired) {
-      continue;  // that node still lives
-    }
-    for (const std::string& path : {"/tmp/" + detail::runtime_name(name), "/tmp/" + detail::runtime_name(name) + ".lock"}) {
-      if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
-    }
-    removed.push_back(detail::node_lock_path(name));
-    lock.release(/*remove=*/true);
-  }
-}
-
-// Removes what a daemon that died without stopping left behind. Called only
-// while we hold the daemon lock and no RouDi holds iceoryx's own lock, so
-// nothing here can belong to a live daemon.
-std::vector<std::string> remove_leftovers() {
-  std::vector<std::string> removed;
-  auto remove = [&](const std::string& path) {
-    if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
-  };
-  remove(detail::kDaemonInfo);
-  remove("/dev/shm/statebus-clock");
-  remove("/dev/shm/statebus-state");
-  remove(detail::kIceoryxMgmtShm);
-  remove(data_segment_path());
-  remove(detail::kRoudiSocket);
-  remove(detail::kRoudiLock);
-  remove(detail::kRoudiUniqueLock);
-  remove_dead_nodes(removed);
-  return removed;
-}
-
-// One line for all that was removed (after 90 ended processes, ~180 files).
-// `previous_daemon`: the daemon whose files these were, if known; nothing
-// for what only ended nodes left (`nodes_only`).
-void say_removed(const std::vector<std::string>& removed, std::optional<pid_t> previous_daemon,
-                 bool nodes_only = false) {
-  if (removed.empty()) return;
-  constexpr std::size_t kNamed = 10;
-  std::string paths;
-  for (std::size_t i = 0; i < removed.size() && i < kNamed; ++i) paths += (i == 0 ? "" : ", ") + removed[i];
-  if (removed.size() > kNamed) paths += " and " + std::to_string(removed.size() - kNamed) + " more";
-  const std::string who = nodes_only        ? "nodes that ended"
-                          : previous_daemon ? "daemon pid " + std::to_string(*previous_daemon) + " and nodes that ended"
-                                            : "a daemon and nodes that ended";
-  spdlog::warn("removed {} stale files (left by {}): {}", removed.size(), who, paths);
-}
-
-// True when an iceoryx daemon holds iceoryx's own lock (statebus's RouDi or iox-roudi).
-bool iceoryx_daemon_running() {
-  detail::FileLock roudi_lock;
-  pid_t holder = 0;
-  int error = 0;
-  return exists(detail::kRoudiUniqueLock) &&
-         detail::FileLock::try_acquire(detail::kRoudiUniqueLock, roudi_lock, holder, error) ==
-             detail::FileLock::Outcome::held_by_other;
-}
-
-Result<void> check_shm_space(std::uint64_t needed) {
-  struct statvfs fs{};
-  if (::statvfs("/dev/shm", &fs) != 0) {
-    return fail(Errc::system_error, "cannot inspect /dev/shm: " + errno_text(errno) + "; is it mounted?");
-  }
-  const std::uint64_t available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (available < needed) {
-    return fail(Errc::out_of_resources,
-                "/dev/shm has " + std::to_string(available >> 20) + " MiB free but the daemon needs " +
-                    std::to_string(needed >> 20) +
-                    " MiB: free space there (stale segments?) or give the daemon smaller pools");
-  }
-  return {};
-}
-
-Result<void> write_info(const DaemonInfo& info) {
-  const std::string tmp = std::string(detail::kDaemonInfo) + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "pid=" << info.pid << "\nstart_time=" << info.start_time << "\nmax_payload=" << info.max_payload
-        << "\nmax_chunk=" << info.max_chunk << "\ninstance=" << info.instance << "\n";
-    if (!out.flush()) return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
-  }
-  // rename() is atomic: a client sees the whole file or none.
-  if (::rename(tmp.c_str(), detail::kDaemonInfo) != 0) {
-    return fail(Errc::system_error, std::string("cannot create ") + detail::kDaemonInfo + ": " + errno_text(errno));
-  }
-  return {};
-}
-
-iox::RouDiConfig_t make_roudi_config(const MemoryConfig& memory) {
-  iox::RouDiConfig_t config;
-  if (memory.iceoryx_defaults) {
-    config.setDefaults();
-    return config;
-  }
-  iox::mepoo::MePooConfig pools;
-  for (const MemoryPool& pool : memory.pools) {
-    pools.addMemPool({detail::pool_chunk_size(pool.payload_size), pool.count});
-  }
-  const auto group = iox::posix::PosixGroup::getGroupOfCurrentProcess().getName();
-  config.m_sharedMemorySegments.push_back({group, group, pools});
-  config.optimize();
-  return config;
-}
-
-Result<void> validate(const MemoryConfig& memory) {
-  if (memory.pools.empty()) return fail(Errc::invalid_argument, "the daemon's memory config has no pools");
-  for (const MemoryPool& pool : memory.pools) {
-    if (pool.count == 0 || pool.payload_size == 0) {
-      return fail(Errc::invalid_argument, "a memory pool of the daemon has size " + std::to_string(pool.payload_size) +
-                                              " and count " + std::to_string(pool.count) +
-                                              "; both must be at least 1");
-    }
-    if (pool.payload_size > 1024U * 1024U * 1024U) {
-      return fail(Errc::invalid_argument,
-                  "a memory pool of " + std::to_string(pool.payload_size) + " bytes per sample is over 1 GiB");
-    }
-  }
-  return {};
-}
-
-// iceoryx's management segment: fixed by the compile-time limits of the
-// Debian build; measured 65.9 MB here. Used only for the free-space check.
-constexpr std::uint64_t kManagementSegmentBytes = 66ULL << 20;
-constexpr std::chrono::milliseconds kReadyTimeout{5000};
-constexpr const char* kReadyLine = "RouDi is ready for clients";
-
-// What RouDi's threads report about their progress. A base of EmbeddedRouDi
-// listed before RouDi: RouDi's monitoring thread starts in RouDi's
-// constructor and stops in its destructor, so what the hooks touch is built
-// before it and outlives it.
-struct RoudiProgress {
-  std::atomic<std::uint64_t> requests{0};  // client requests taken up so far
-  std::atomic<std::uint64_t> request{0};   // the one being handled (0: none)
-  mutable std::mutex round_mutex;
-  mutable std::condition_variable round_done;
-  std::uint64_t rounds = 0;  // monitoring rounds completed (under round_mutex)
-};
-
-// RouDi whose runtime-message thread starts when we say, so that its
-// "ready" line falls inside the QuietStdio window.
-class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
- public:
-  EmbeddedRouDi(iox::roudi::IceOryxRouDiComponents& components)
-      : RoudiProgress(),
-        RouDi(components.rouDiMemoryManager, components.portManager,
-              // Monitoring on: RouDi drops a process that misses keep-alives for 1.5 s.
-              // killProcessesInDestructor off: stopping the bus does not kill its users.
-              RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false,
-                                     RuntimeMessagesThreadStart::DEFER_START}) {}
-  void start() noexcept { startProcessRuntimeMessagesThread(); }
-  // Stops RouDi's threads and closes its socket; the destructor would also
-  // unmap the memory and unregister the process's relative pointers.
-  void stop_threads() noexcept { shutdown(); }
-
-  [[nodiscard]] std::uint64_t rounds_done() const {
-    std::lock_guard<std::mutex> guard(round_mutex);
-    return rounds;
-  }
-  [[nodiscard]] std::uint64_t request_in_progress() const noexcept { return request.load(std::memory_order_relaxed); }
-  bool wait_for_round(std::chrono::nanoseconds timeout) const {
-    std::unique_lock<std::mutex> guard(round_mutex);
-    const std::uint64_t seen = rounds;
-    return round_done.wait_for(guard, timeout, [&] { return rounds != seen; });
-  }
-
- protected:
-  void cyclicUpdateHook() noexcept override {
-    {
-      std::lock_guard<std::mutex> guard(round_mutex);
-      ++rounds;
-    }
-    round_done.notify_all();
-  }
-  void processMessage(const iox::runtime::IpcMessage& message, const iox::runtime::IpcMessageType& cmd,
-                      const iox::RuntimeName_t& runtime_name) noexcept override {
-    request.store(requests.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    RouDi::processMessage(message, cmd, runtime_name);
-    request.store(0, std::memory_order_relaxed);
-  }
-};
-
 // RouDi completes a round every 100 ms and, on a busy machine, may take a
 // few; a wedge timeout must leave room for that.
 constexpr std::chrono::milliseconds kMinWedgeTimeout{500};
@@ -311,7 +72,7 @@ struct Daemon::Impl {
   detail::FileLock lock;
   std::vector<std::string> removed;
   std::unique_ptr<iox::roudi::IceOryxRouDiComponents> components;
-  std::unique_ptr<EmbeddedRouDi> roudi;
+  std::unique_ptr<detail::EmbeddedRouDi> roudi;
   std::uint64_t shm_bytes = 0;
   std::chrono::nanoseconds startup{};
   std::uint32_t max_payload = 0;
@@ -414,7 +175,7 @@ struct Daemon::Impl {
   // the paths that keep its objects alive past stop().
   static void unlink_iceoryx_files() noexcept {
     ::unlink(detail::kIceoryxMgmtShm);
-    ::unlink(data_segment_path().c_str());
+    ::unlink(detail::data_segment_path().c_str());
     ::unlink(detail::kRoudiUniqueLock);
   }
 
@@ -482,8 +243,8 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   // janitor's first warning, the registry went first at exit while the
   // janitor still logged (a crash at exit, LockRepair under load).
   (void)spdlog::default_logger_raw();
-  if (auto valid = validate(options.memory); !valid) return tl::make_unexpected(valid.error());
-  if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
+  if (auto valid = detail::validate_memory(options.memory); !valid) return tl::make_unexpected(valid.error());
+  if (auto dir = detail::ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
 
   auto impl = std::make_unique<Impl>();
   impl->verbose = options.verbose_iceoryx;
@@ -513,7 +274,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   // An iceoryx daemon not started by statebus (iox-roudi) would make RouDi
   // abort the process; refuse first, and name it. (Its lock is released
   // again at once: RouDi takes it itself below.)
-  if (iceoryx_daemon_running()) {
+  if (detail::iceoryx_daemon_running()) {
     const auto pid = detail::flock_holder(detail::kRoudiUniqueLock);
     return fail(Errc::already_running,
                 "an iceoryx daemon not started by statebus (iox-roudi" +
@@ -521,8 +282,8 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
                     ") is running on this machine; stop it, then start `statebus daemon`");
   }
 
-  impl->removed = remove_leftovers();
-  say_removed(impl->removed, previous_daemon);
+  impl->removed = detail::remove_leftovers();
+  detail::say_removed(impl->removed, previous_daemon);
 
   std::uint64_t pool_bytes = 0;
   for (const MemoryPool& pool : options.memory.pools) {
@@ -530,25 +291,25 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
                                                                              : detail::pool_chunk_size(pool.payload_size)) *
                   pool.count;
   }
-  if (auto space = check_shm_space(kManagementSegmentBytes + pool_bytes); !space) {
+  if (auto space = detail::check_shm_space(detail::kManagementSegmentBytes + pool_bytes); !space) {
     return tl::make_unexpected(space.error());
   }
 
   detail::set_iceoryx_log_level(options.verbose_iceoryx);
   if (!options.verbose_iceoryx) detail::filter_iceoryx_posix_errors();
-  const iox::RouDiConfig_t config = make_roudi_config(options.memory);
+  const iox::RouDiConfig_t config = detail::make_roudi_config(options.memory);
   std::optional<detail::QuietStdio> quiet;
   if (!options.verbose_iceoryx) quiet.emplace();
   impl->components = std::make_unique<iox::roudi::IceOryxRouDiComponents>(config);
-  impl->roudi = std::make_unique<EmbeddedRouDi>(*impl->components);
+  impl->roudi = std::make_unique<detail::EmbeddedRouDi>(*impl->components);
   impl->roudi->start();
   // RouDi binds its socket in the thread just started, then says it is
   // ready: wait for both, so that "started" means clients can connect.
-  const auto deadline = Clock::now() + kReadyTimeout;
-  while (!detail::roudi_socket_bound() || (quiet && !quiet->captured_line(kReadyLine))) {
+  const auto deadline = Clock::now() + detail::kReadyTimeout;
+  while (!detail::roudi_socket_bound() || (quiet && !quiet->captured_line(detail::kReadyLine))) {
     if (Clock::now() >= deadline) {
       return fail(Errc::system_error, "RouDi did not open " + std::string(detail::kRoudiSocket) + " within " +
-                                          std::to_string(kReadyTimeout.count()) + " ms; see its messages above");
+                                          std::to_string(detail::kReadyTimeout.count()) + " ms; see its messages above");
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
@@ -557,12 +318,12 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   if (auto clock = create_clock_segment(); !clock) return tl::make_unexpected(clock.error());
   if (auto state = create_state_segment(); !state) return tl::make_unexpected(state.error());
   impl->start_janitor();
-  impl->shm_bytes = file_size(detail::kIceoryxMgmtShm) + file_size(data_segment_path());
+  impl->shm_bytes = detail::file_size(detail::kIceoryxMgmtShm) + detail::file_size(detail::data_segment_path());
   const std::uint32_t max_chunk = detail::largest_chunk(options.memory);
   impl->max_payload = detail::max_payload_for_chunk(max_chunk);
   const ProcessId self = this_process();
   const auto instance = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
-  if (auto info = write_info({self.pid, self.start_time, impl->max_payload, max_chunk, instance}); !info) {
+  if (auto info = detail::write_info({self.pid, self.start_time, impl->max_payload, max_chunk, instance}); !info) {
     return tl::make_unexpected(info.error());
   }
   impl->startup = Clock::now() - started;
@@ -571,34 +332,6 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 
-Result<std::vector<std::string>> remove_stale_bus() {
-  if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
-  std::vector<std::string> removed;
-  const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
-  detail::FileLock lock;
-  pid_t holder = 0;
-  int error = 0;
-  switch (detail::FileLock::try_acquire(detail::kDaemonLock, lock, holder, error)) {
-    case detail::FileLock::Outcome::acquired: break;
-    case detail::FileLock::Outcome::held_by_other:  // a daemon lives: only what ended nodes left
-      remove_dead_nodes(removed);
-      say_removed(removed, std::nullopt, /*nodes_only=*/true);
-      return removed;
-    case detail::FileLock::Outcome::failed:
-      return fail(error == EACCES ? Errc::not_permitted : Errc::system_error,
-                  std::string("cannot lock ") + detail::kDaemonLock + ": " + errno_text(error));
-  }
-  if (iceoryx_daemon_running()) {  // an iox-roudi: its files are not ours to remove
-    remove_dead_nodes(removed);
-    say_removed(removed, std::nullopt, /*nodes_only=*/true);
-    return removed;
-  }
-  removed = remove_leftovers();
-  say_removed(removed, previous_daemon);
-  lock.release(/*remove=*/true);
-  ::rmdir(detail::kRunDir);  // only once empty
-  return removed;
-}
 Daemon::Daemon(Daemon&&) noexcept = default;
 Daemon& Daemon::operator=(Daemon&&) noexcept = default;
 Daemon::~Daemon() = default;
@@ -649,37 +382,5 @@ const std::vector<std::string>& Daemon::removed_leftovers() const noexcept { ret
 std::uint64_t Daemon::shared_memory_bytes() const noexcept { return impl_->shm_bytes; }
 std::chrono::nanoseconds Daemon::startup_time() const noexcept { return impl_->startup; }
 std::uint32_t Daemon::max_payload() const noexcept { return impl_->max_payload; }
-
-Result<DaemonInfo> find_daemon() {
-  std::ifstream in(detail::kDaemonInfo);
-  if (!in) {
-    return fail(Errc::no_daemon,
-                "no statebus daemon is running on this machine: start one with `statebus daemon` "
-                "(or statebus::Daemon::start() in this process)");
-  }
-  DaemonInfo info;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = line.substr(0, eq);
-    const unsigned long long value = std::strtoull(line.c_str() + eq + 1, nullptr, 10);
-    if (key == "pid") info.pid = static_cast<pid_t>(value);
-    if (key == "start_time") info.start_time = value;
-    if (key == "max_payload") info.max_payload = static_cast<std::uint32_t>(value);
-    if (key == "max_chunk") info.max_chunk = static_cast<std::uint32_t>(value);
-    if (key == "instance") info.instance = value;
-  }
-  if (info.pid <= 0 || info.max_chunk == 0) {
-    return fail(Errc::no_daemon, std::string(detail::kDaemonInfo) +
-                                     " is incomplete or foreign; start the daemon again with `statebus daemon`");
-  }
-  if (!is_alive({info.pid, info.start_time})) {
-    return fail(Errc::no_daemon, "the statebus daemon (pid " + std::to_string(info.pid) +
-                                     ") has died; start a new one with `statebus daemon`, "
-                                     "which also removes what the old one left");
-  }
-  return info;
-}
 
 }  // namespace statebus

@@ -1,0 +1,88 @@
+#pragma once
+// RouDi, iceoryx's daemon, embedded in the statebus daemon's process: its
+// configuration from statebus's pools, the checks before it starts, and
+// the hooks that report its progress. Internal to bus/src.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include "iceoryx_posh/iceoryx_posh_config.hpp"
+#include "iceoryx_posh/internal/roudi/roudi.hpp"
+#include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/bus/memory_config.hpp"
+
+namespace statebus::detail {
+
+// iceoryx's management segment: fixed by the compile-time limits of the
+// Debian build; measured 65.9 MB here. Used only for the free-space check.
+inline constexpr std::uint64_t kManagementSegmentBytes = 66ULL << 20;
+inline constexpr std::chrono::milliseconds kReadyTimeout{5000};
+inline constexpr const char* kReadyLine = "RouDi is ready for clients";
+
+/// RouDi's configuration for statebus's pools (iceoryx's defaults if asked).
+iox::RouDiConfig_t make_roudi_config(const MemoryConfig& memory);
+/// Refuses an empty pool list, a pool of 0 samples or of 0 bytes, and pools over 1 GiB per sample.
+Result<void> validate_memory(const MemoryConfig& memory);
+/// Refuses to start when /dev/shm has less than `needed` bytes free.
+Result<void> check_shm_space(std::uint64_t needed);
+
+// What RouDi's threads report about their progress. A base of EmbeddedRouDi
+// listed before RouDi: RouDi's monitoring thread starts in RouDi's
+// constructor and stops in its destructor, so what the hooks touch is built
+// before it and outlives it.
+struct RoudiProgress {
+  std::atomic<std::uint64_t> requests{0};  // client requests taken up so far
+  std::atomic<std::uint64_t> request{0};   // the one being handled (0: none)
+  mutable std::mutex round_mutex;
+  mutable std::condition_variable round_done;
+  std::uint64_t rounds = 0;  // monitoring rounds completed (under round_mutex)
+};
+
+// RouDi whose runtime-message thread starts when we say, so that its
+// "ready" line falls inside the QuietStdio window.
+class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
+ public:
+  EmbeddedRouDi(iox::roudi::IceOryxRouDiComponents& components)
+      : RoudiProgress(),
+        RouDi(components.rouDiMemoryManager, components.portManager,
+              // Monitoring on: RouDi drops a process that misses keep-alives for 1.5 s.
+              // killProcessesInDestructor off: stopping the bus does not kill its users.
+              RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false,
+                                     RuntimeMessagesThreadStart::DEFER_START}) {}
+  void start() noexcept { startProcessRuntimeMessagesThread(); }
+  // Stops RouDi's threads and closes its socket; the destructor would also
+  // unmap the memory and unregister the process's relative pointers.
+  void stop_threads() noexcept { shutdown(); }
+
+  [[nodiscard]] std::uint64_t rounds_done() const {
+    std::lock_guard<std::mutex> guard(round_mutex);
+    return rounds;
+  }
+  [[nodiscard]] std::uint64_t request_in_progress() const noexcept { return request.load(std::memory_order_relaxed); }
+  bool wait_for_round(std::chrono::nanoseconds timeout) const {
+    std::unique_lock<std::mutex> guard(round_mutex);
+    const std::uint64_t seen = rounds;
+    return round_done.wait_for(guard, timeout, [&] { return rounds != seen; });
+  }
+
+ protected:
+  void cyclicUpdateHook() noexcept override {
+    {
+      std::lock_guard<std::mutex> guard(round_mutex);
+      ++rounds;
+    }
+    round_done.notify_all();
+  }
+  void processMessage(const iox::runtime::IpcMessage& message, const iox::runtime::IpcMessageType& cmd,
+                      const iox::RuntimeName_t& runtime_name) noexcept override {
+    request.store(requests.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    RouDi::processMessage(message, cmd, runtime_name);
+    request.store(0, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace statebus::detail

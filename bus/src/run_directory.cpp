@@ -1,0 +1,212 @@
+#include "run_directory.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "file_lock.hpp"
+#include "iceoryx_hoofs/posix_wrapper/posix_access_rights.hpp"
+#include "paths.hpp"
+#include "statebus/base/process.hpp"
+
+namespace statebus {
+namespace detail {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+std::string data_segment_path() {
+  return std::string("/dev/shm/") + iox::posix::PosixGroup::getGroupOfCurrentProcess().getName().c_str();
+}
+
+std::uint64_t file_size(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+Result<void> ensure_run_dir() {
+  if (::mkdir(detail::kRunDir, 01777) != 0 && errno != EEXIST) {
+    return fail(Errc::system_error, std::string("cannot create ") + detail::kRunDir + ": " + errno_text(errno));
+  }
+  struct stat st{};
+  if (::stat(detail::kRunDir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(Errc::system_error,
+                std::string(detail::kRunDir) + " exists but is not a directory; remove it and start again");
+  }
+  // Files in a directory another user controls could be replaced under us:
+  // only our own or root's will do.
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return fail(Errc::not_permitted, std::string(detail::kRunDir) + " belongs to uid " + std::to_string(st.st_uid) +
+                                         ", not to this user (uid " + std::to_string(::geteuid()) +
+                                         ") or root: the daemon does not trust files in a directory another user "
+                                         "controls; remove it (as its owner or root) and start again");
+  }
+  // Every user's nodes put their name locks here, like /tmp itself.
+  if (st.st_uid == ::geteuid()) ::chmod(detail::kRunDir, 01777);
+  return {};
+}
+
+// Removes what nodes that ended without leaving left behind: their name
+// locks and iceoryx sockets. Safe while a daemon runs (a live node holds its lock).
+void remove_dead_nodes(std::vector<std::string>& removed) {
+  DIR* dir = ::opendir(detail::kRunDir);
+  if (dir == nullptr) return;
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string file = entry->d_name;
+    if (file.rfind("node-", 0) == 0 && file.size() > 10 && file.compare(file.size() - 5, 5, ".lock") == 0) {
+      names.push_back(file.substr(5, file.size() - 10));
+    }
+  }
+  ::closedir(dir);
+  for (const std::string& name : names) {
+    detail::FileLock lock;
+    pid_t holder = 0;
+    int error = 0;
+    if (detail::FileLock::try_acquire(detail::node_lock_path(name), lock, holder, error) !=
+        detail::FileLock::Outcome::acquired) {
+      continue;  // that node still lives
+    }
+    for (const std::string& path : {"/tmp/" + detail::runtime_name(name), "/tmp/" + detail::runtime_name(name) + ".lock"}) {
+      if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
+    }
+    removed.push_back(detail::node_lock_path(name));
+    lock.release(/*remove=*/true);
+  }
+}
+
+// Removes what a daemon that died without stopping left behind. Called only
+// while we hold the daemon lock and no RouDi holds iceoryx's own lock, so
+// nothing here can belong to a live daemon.
+std::vector<std::string> remove_leftovers() {
+  std::vector<std::string> removed;
+  auto remove = [&](const std::string& path) {
+    if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
+  };
+  remove(detail::kDaemonInfo);
+  remove("/dev/shm/statebus-clock");
+  remove("/dev/shm/statebus-state");
+  remove(detail::kIceoryxMgmtShm);
+  remove(data_segment_path());
+  remove(detail::kRoudiSocket);
+  remove(detail::kRoudiLock);
+  remove(detail::kRoudiUniqueLock);
+  remove_dead_nodes(removed);
+  return removed;
+}
+
+// One line for all that was removed (after 90 ended processes, ~180 files).
+// `previous_daemon`: the daemon whose files these were, if known; nothing
+// for what only ended nodes left (`nodes_only`).
+void say_removed(const std::vector<std::string>& removed, std::optional<pid_t> previous_daemon, bool nodes_only) {
+  if (removed.empty()) return;
+  constexpr std::size_t kNamed = 10;
+  std::string paths;
+  for (std::size_t i = 0; i < removed.size() && i < kNamed; ++i) paths += (i == 0 ? "" : ", ") + removed[i];
+  if (removed.size() > kNamed) paths += " and " + std::to_string(removed.size() - kNamed) + " more";
+  const std::string who = nodes_only        ? "nodes that ended"
+                          : previous_daemon ? "daemon pid " + std::to_string(*previous_daemon) + " and nodes that ended"
+                                            : "a daemon and nodes that ended";
+  spdlog::warn("removed {} stale files (left by {}): {}", removed.size(), who, paths);
+}
+
+// True when an iceoryx daemon holds iceoryx's own lock (statebus's RouDi or iox-roudi).
+bool iceoryx_daemon_running() {
+  detail::FileLock roudi_lock;
+  pid_t holder = 0;
+  int error = 0;
+  return exists(detail::kRoudiUniqueLock) &&
+         detail::FileLock::try_acquire(detail::kRoudiUniqueLock, roudi_lock, holder, error) ==
+             detail::FileLock::Outcome::held_by_other;
+}
+
+Result<void> write_info(const DaemonInfo& info) {
+  const std::string tmp = std::string(detail::kDaemonInfo) + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "pid=" << info.pid << "\nstart_time=" << info.start_time << "\nmax_payload=" << info.max_payload
+        << "\nmax_chunk=" << info.max_chunk << "\ninstance=" << info.instance << "\n";
+    if (!out.flush()) return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
+  }
+  // rename() is atomic: a client sees the whole file or none.
+  if (::rename(tmp.c_str(), detail::kDaemonInfo) != 0) {
+    return fail(Errc::system_error, std::string("cannot create ") + detail::kDaemonInfo + ": " + errno_text(errno));
+  }
+  return {};
+}
+
+}  // namespace detail
+
+Result<std::vector<std::string>> remove_stale_bus() {
+  if (auto dir = detail::ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
+  std::vector<std::string> removed;
+  const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
+  detail::FileLock lock;
+  pid_t holder = 0;
+  int error = 0;
+  switch (detail::FileLock::try_acquire(detail::kDaemonLock, lock, holder, error)) {
+    case detail::FileLock::Outcome::acquired: break;
+    case detail::FileLock::Outcome::held_by_other:  // a daemon lives: only what ended nodes left
+      detail::remove_dead_nodes(removed);
+      detail::say_removed(removed, std::nullopt, /*nodes_only=*/true);
+      return removed;
+    case detail::FileLock::Outcome::failed:
+      return fail(error == EACCES ? Errc::not_permitted : Errc::system_error,
+                  std::string("cannot lock ") + detail::kDaemonLock + ": " + errno_text(error));
+  }
+  if (detail::iceoryx_daemon_running()) {  // an iox-roudi: its files are not ours to remove
+    detail::remove_dead_nodes(removed);
+    detail::say_removed(removed, std::nullopt, /*nodes_only=*/true);
+    return removed;
+  }
+  removed = detail::remove_leftovers();
+  detail::say_removed(removed, previous_daemon);
+  lock.release(/*remove=*/true);
+  ::rmdir(detail::kRunDir);  // only once empty
+  return removed;
+}
+
+Result<DaemonInfo> find_daemon() {
+  std::ifstream in(detail::kDaemonInfo);
+  if (!in) {
+    return fail(Errc::no_daemon,
+                "no statebus daemon is running on this machine: start one with `statebus daemon` "
+                "(or statebus::Daemon::start() in this process)");
+  }
+  DaemonInfo info;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq);
+    const unsigned long long value = std::strtoull(line.c_str() + eq + 1, nullptr, 10);
+    if (key == "pid") info.pid = static_cast<pid_t>(value);
+    if (key == "start_time") info.start_time = value;
+    if (key == "max_payload") info.max_payload = static_cast<std::uint32_t>(value);
+    if (key == "max_chunk") info.max_chunk = static_cast<std::uint32_t>(value);
+    if (key == "instance") info.instance = value;
+  }
+  if (info.pid <= 0 || info.max_chunk == 0) {
+    return fail(Errc::no_daemon, std::string(detail::kDaemonInfo) +
+                                     " is incomplete or foreign; start the daemon again with `statebus daemon`");
+  }
+  if (!is_alive({info.pid, info.start_time})) {
+    return fail(Errc::no_daemon, "the statebus daemon (pid " + std::to_string(info.pid) +
+                                     ") has died; start a new one with `statebus daemon`, "
+                                     "which also removes what the old one left");
+  }
+  return info;
+}
+
+}  // namespace statebus
