@@ -35,6 +35,7 @@ def main() -> int:
 
     # Round trips: (transport, pinning) -> size -> (p50, p99, p999, max) in µs.
     series = defaultdict(dict)
+    header_ratio = {}  # (header mode, payload) -> p50 with the header / without, from the same run
     for b in runs:
         name = b["name"]
         parts = name.split("/")
@@ -48,11 +49,15 @@ def main() -> int:
             pin = parts[3] if len(parts) > 3 and parts[3] in ("same", "cross") else "cross"
             if len(parts) > 3 and parts[3].endswith("Hz"):
                 mode += "@" + parts[3]
-            if mode == "header":  # raw iceoryx with and without a header of statebus's size, polled
+            header_run = mode in ("header", "header16")  # raw iceoryx with and without a user header, polled
+            if header_run:
+                header_ratio[(mode, size)] = b.get("ratio_p50")  # against its own plain run, interleaved
                 mode = "poll"
-            for prefix, label in (("statebus_us_", f"statebus_{mode}"), ("iceoryx_us_", f"iceoryx_{mode}"),
-                                  ("iceoryx72_us_", f"iceoryx_72B_header_{mode}")):
-                if label.startswith(("iceoryx_spin", "iceoryx_adaptive")):
+            for prefix, label in (("statebus_us_", f"statebus_{mode}"),
+                                  ("iceoryx_us_", None if header_run else f"iceoryx_{mode}"),
+                                  ("iceoryx72_us_", f"iceoryx_72B_header_{mode}"),
+                                  ("iceoryx16_us_", f"iceoryx_16B_header_{mode}")):
+                if label is None or label.startswith(("iceoryx_spin", "iceoryx_adaptive")):
                     continue  # raw iceoryx has no spin-then-block: that run blocks it in a WaitSet
                 if prefix + "p50" in b:
                     series[(label, pin)][size] = tuple(b[prefix + k] for k in ("p50", "p99", "p99.9", "max"))
@@ -92,7 +97,9 @@ def main() -> int:
 
     target("statebus poll / raw iceoryx poll, 64 B, p50 (≤ 1.10)", ratio(p50("statebus_poll", 64), p50("iceoryx_poll", 64)), 1.10)
     target("raw iceoryx with a 72 B user header / without, poll, 64 B, p50 (the header's own cost)",
-           ratio(p50("iceoryx_72B_header_poll", 64), p50("iceoryx_poll", 64)), None)
+           header_ratio.get(("header", 64)), None)
+    target("raw iceoryx with a 16 B user header / without, poll, 64 B, p50 (a header that leaves the payload's first "
+           "bytes in the chunk header's line)", header_ratio.get(("header16", 64)), None)
     target("statebus poll / raw iceoryx with a 72 B user header, 64 B, p50 (what statebus adds beyond it)",
            ratio(p50("statebus_poll", 64), p50("iceoryx_72B_header_poll", 64)), None)
     biggest = max(series.get(("statebus_poll", "cross"), {64: None}).keys())
