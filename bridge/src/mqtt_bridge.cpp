@@ -23,7 +23,6 @@
 #include "statebus/bus/names.hpp"
 #include "statebus/bus/untyped.hpp"
 #include "statebus/bus/wait_set.hpp"
-#include "statebus/recorder/recorder.hpp"
 #include "statebus/state/cell.hpp"
 #include "topics.hpp"
 

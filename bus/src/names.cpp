@@ -1,6 +1,8 @@
 #include "statebus/bus/names.hpp"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace statebus {
 namespace {
@@ -101,6 +103,78 @@ Result<void> validate_channel_name(std::string_view name) {
                     std::to_string(kMaxEventLength) + " are allowed");
   }
   return {};
+}
+
+// ---------------------------------------------------------------- patterns
+
+Result<ChannelPattern> ChannelPattern::parse(std::string_view text) {
+  ChannelPattern out;
+  out.text_ = std::string(text);
+  if (text.empty()) return fail(Errc::invalid_argument, "a channel pattern is empty; give a channel name, `*` or `**`");
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t end = std::min(text.find('/', begin), text.size());
+    std::string part(text.substr(begin, end - begin));
+    if (part == "*" || part == "**") {
+      out.exact_ = false;
+    } else if (part.find('*') != std::string::npos) {
+      return fail(Errc::invalid_argument, "channel pattern '" + out.text_ + "': part '" + part +
+                                              "' mixes '*' with other characters; a wildcard is a whole part "
+                                              "(`*`: any one part, `**`: any number of parts)");
+    } else if (auto valid = validate_channel_name(part); !valid) {
+      return fail(Errc::invalid_argument, "channel pattern '" + out.text_ + "': part '" + part +
+                                              "' is not valid: " + valid.error().message());
+    }
+    out.parts_.push_back(std::move(part));
+    if (end == text.size()) break;
+    begin = end + 1;
+  }
+  const auto parts = std::count_if(out.parts_.begin(), out.parts_.end(), [](const std::string& p) { return p != "**"; });
+  if (static_cast<std::size_t>(parts) > kMaxChannelParts) {
+    return fail(Errc::invalid_argument, "channel pattern '" + out.text_ + "' has more than " +
+                                            std::to_string(kMaxChannelParts) + " parts; no channel name can match it");
+  }
+  if (out.exact_) {
+    if (auto valid = validate_channel_name(text); !valid) {
+      return fail(Errc::invalid_argument, "channel pattern '" + out.text_ + "': " + valid.error().message());
+    }
+  }
+  return out;
+}
+
+bool ChannelPattern::matches(std::string_view channel) const noexcept {
+  if (exact_) return channel == text_;
+  // The pattern positions reachable after each part of the name: O(pattern ×
+  // name) whatever the wildcards (backtracking is exponential in `**`s).
+  const std::size_t n = parts_.size();
+  std::vector<char> now(n + 1, 0);
+  std::vector<char> next(n + 1, 0);
+  auto close_over_double_stars = [&](std::vector<char>& state) {
+    for (std::size_t p = 0; p < n; ++p) {
+      if (state[p] && parts_[p] == "**") state[p + 1] = 1;  // `**` may match no part at all
+    }
+  };
+  now[0] = 1;
+  close_over_double_stars(now);
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t end = std::min(channel.find('/', begin), channel.size());
+    const std::string_view part = channel.substr(begin, end - begin);
+    std::fill(next.begin(), next.end(), 0);
+    for (std::size_t p = 0; p < n; ++p) {
+      if (!now[p]) continue;
+      if (parts_[p] == "**") {
+        next[p] = 1;  // takes this part and may take more
+      } else if (parts_[p] == "*" || parts_[p] == part) {
+        next[p + 1] = 1;
+      }
+    }
+    close_over_double_stars(next);
+    now.swap(next);
+    if (end == channel.size()) break;
+    begin = end + 1;
+  }
+  return now[n] != 0;
 }
 
 }  // namespace statebus

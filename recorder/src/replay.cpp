@@ -8,10 +8,10 @@
 
 #include "json_schema.hpp"
 #include "statebus/bus/log_record.hpp"
+#include "statebus/bus/names.hpp"
 #include "statebus/bus/untyped.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/recorder/mcap.hpp"
-#include "statebus/recorder/recorder.hpp"
 #include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus {

@@ -6,7 +6,6 @@
 
 #include "statebus/bus/names.hpp"
 #include "statebus/clock/duration.hpp"
-#include "statebus/recorder/recorder.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -1,9 +1,11 @@
 #pragma once
-/// Validation of node and channel names, before iceoryx sees them.
+/// Node and channel names: their validation before iceoryx sees them, and
+/// channel patterns (`home/*`, `**`) that match channel names.
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "statebus/base/error.hpp"
 
@@ -27,5 +29,26 @@ Result<void> validate_node_name(std::string_view name);
 /// '/', mapped onto iceoryx's service/instance/event strings: parts 1 and 2
 /// within 100 characters each, parts 3 and on within 90 together. Thread-safe, no allocation on success.
 Result<void> validate_channel_name(std::string_view name);
+
+/// A channel name whose parts may be `*` (any one part) or `**` (any number
+/// of parts, none included): `home/actuator/*`, `home/**`, `**`. The
+/// recorder, replay and the MQTT bridge choose their channels with them.
+class ChannelPattern {
+ public:
+  /// Fails with invalid_argument, naming the part and the rule, for a pattern
+  /// that is not a channel name with wildcards.
+  static Result<ChannelPattern> parse(std::string_view text);
+  /// True if `channel` matches the pattern.
+  [[nodiscard]] bool matches(std::string_view channel) const noexcept;
+  /// True if the pattern has no wildcard: it names one channel.
+  [[nodiscard]] bool exact() const noexcept { return exact_; }
+  /// The pattern as parsed.
+  [[nodiscard]] const std::string& text() const noexcept { return text_; }
+
+ private:
+  std::string text_;
+  std::vector<std::string> parts_;
+  bool exact_ = true;
+};
 
 }  // namespace statebus

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "statebus/bus/log_record.hpp"
+#include "statebus/bus/names.hpp"  // ChannelPattern: the syntax of RecorderOptions::patterns
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/clock/virtual_clock.hpp"
@@ -23,24 +24,6 @@
 #include "statebus/base/schema.hpp"
 
 namespace statebus {
-
-/// A channel name whose parts may be `*` (any one part) or `**` (any number
-/// of parts, none included): `home/actuator/*`, `home/**`, `**`.
-class ChannelPattern {
- public:
-  /// Fails with invalid_argument, naming the part and the rule, for a pattern
-  /// that is not a channel name with wildcards.
-  static Result<ChannelPattern> parse(std::string_view text);
-  [[nodiscard]] bool matches(std::string_view channel) const noexcept;
-  /// True if the pattern has no wildcard: it names one channel.
-  [[nodiscard]] bool exact() const noexcept { return exact_; }
-  [[nodiscard]] const std::string& text() const noexcept { return text_; }
-
- private:
-  std::string text_;
-  std::vector<std::string> parts_;
-  bool exact_ = true;
-};
 
 /// One captured sample: its channel, header and payload bytes.
 struct RecordedSample {
