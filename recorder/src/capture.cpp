@@ -1,0 +1,204 @@
+// The recorder's capture: subscriptions (exact names at start, wildcard
+// channels as the daemon announces them), the capture threads (one per 63
+// subscriptions, each on a WaitSet), schemas, and gaps in sequence numbers.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "recorder_impl.hpp"
+#include "statebus/bus/wait_set.hpp"
+
+namespace statebus {
+namespace {
+
+constexpr std::size_t kPerShard = 63;  // a WaitSet holds 64
+constexpr auto kShardWake = std::chrono::milliseconds(50);
+constexpr auto kSchemaTimeout = std::chrono::milliseconds(1000);
+
+}  // namespace
+
+Result<void> Recorder::Impl::subscribe(const std::string& channel) {
+  std::lock_guard shards_lock(shards_mutex);
+  if (!subscribed.insert(channel).second) return {};
+  const bool is_log = channel == kLogChannel;
+  SubscriberOptions sub_options;
+  sub_options.queue_depth = is_log ? 256 : options.queue_depth;
+  // Log sinks never block, and a lossless subscriber cannot connect to such
+  // a publisher: the log channel is taken lossy, its losses counted.
+  sub_options.lossless = options.lossless && !is_log;
+  // A process may publish before the daemon connects us (the heating
+  // announces its heater at once; a process's first log records): ask for
+  // what its publisher keeps as history. capture() leaves out what was sent
+  // before the recorder started.
+  sub_options.history = kMaxHistory;
+  auto subscriber = UntypedSubscriber::create(node, channel, sub_options);
+  if (!subscriber) {
+    subscribed.erase(channel);
+    return tl::make_unexpected(subscriber.error());
+  }
+  std::uint32_t index = 0;
+  {
+    std::lock_guard lock(mutex);
+    index = static_cast<std::uint32_t>(channels.size());
+    ChannelState state;
+    state.name = channel;
+    state.lossless = sub_options.lossless;
+    channels.push_back(std::move(state));
+    channel_index.emplace(channel, index);
+  }
+  auto entry = std::make_unique<Subscription>(Subscription{std::move(*subscriber), index, is_log});
+  {
+    std::lock_guard lock(mutex);
+    ports.emplace(channel, &entry->subscriber);  // the Subscription stays where it is until stop()
+    changed.notify_all();
+  }
+  Shard* shard = nullptr;
+  for (auto& candidate : shards) {
+    if (candidate->assigned < kPerShard) shard = candidate.get();
+  }
+  if (shard == nullptr) {
+    shards.push_back(std::make_unique<Shard>());
+    shard = shards.back().get();
+    shard->thread = std::thread([this, shard] { run_shard(*shard); });
+  }
+  ++shard->assigned;
+  std::lock_guard pending_lock(shard->mutex);
+  shard->pending.push_back(std::move(entry));
+  return {};
+}
+
+void Recorder::Impl::run_shard(Shard& shard) {
+  std::vector<std::unique_ptr<Subscription>> subscriptions;  // outlives the wait set, as it must
+  auto waitset = WaitSet::create(node);
+  auto drain = [&](Subscription& s) {
+    while (auto sample = s.subscriber.take()) capture(s, *sample);
+  };
+  for (;;) {
+    const bool last_round = stopping.load(std::memory_order_acquire);
+    {
+      std::lock_guard lock(shard.mutex);
+      for (auto& entry : shard.pending) {
+        if (waitset && !waitset->add(entry->subscriber)) waitset = tl::make_unexpected(Error(Errc::out_of_resources, "full"));
+        subscriptions.push_back(std::move(entry));
+      }
+      shard.pending.clear();
+    }
+    if (last_round || !waitset) {
+      // Stopping (take what is queued), or no wait set to be had: poll.
+      for (auto& s : subscriptions) drain(*s);
+      if (last_round) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    for (const std::size_t ready : waitset->wait(kShardWake)) drain(*subscriptions[ready]);
+  }
+}
+
+const Schema* Recorder::Impl::schema_for(std::uint32_t channel, std::uint64_t fingerprint) {
+  std::string name;
+  {
+    std::lock_guard lock(mutex);
+    if (const auto found = schemas.find(fingerprint); found != schemas.end()) {
+      return found->second ? &*found->second : nullptr;
+    }
+    name = channels[channel].name;
+  }
+  // Publishers offer their schema on a companion channel; fetched once per type.
+  std::optional<Schema> schema;
+  if (auto fetched = fetch_schema(node, name, kSchemaTimeout); fetched && fetched->fingerprint == fingerprint) {
+    schema = std::move(*fetched);
+  }
+  std::lock_guard lock(mutex);
+  const auto& slot = schemas.emplace(fingerprint, std::move(schema)).first->second;
+  return slot ? &*slot : nullptr;
+}
+
+void Recorder::Impl::add_gap(ChannelState& state, ProcessId publisher, std::uint64_t missing, const char* why) {
+  state.gaps += missing;
+  for (RecordingGap& gap : gaps) {
+    if (gap.channel == state.name && gap.publisher == publisher && gap.why == why) {
+      gap.missing += missing;
+      return;
+    }
+  }
+  gaps.push_back(RecordingGap{state.name, publisher, missing, why});
+}
+
+void Recorder::Impl::track(ChannelState& state, const SampleHeader& header) {
+  auto [it, first] = state.publishers.try_emplace(header.publisher_port, PublisherTrack{header.publisher(), 0});
+  PublisherTrack& track = it->second;
+  if (first) {
+    // A publisher created after the recorder started should have been heard
+    // from its first sample on; one created before may have sent earlier
+    // samples that belong to no recording.
+    if (header.publisher_created_ns >= start_real_ns && header.sequence > 1) {
+      add_gap(state, track.process, header.sequence - 1, "sent before the recorder subscribed");
+    }
+  } else if (header.sequence > track.last_sequence + 1) {
+    add_gap(state, track.process, header.sequence - track.last_sequence - 1,
+            state.lossless ? "lost although lossless (a publisher that never blocks?)" : "queue overflowed");
+  }
+  if (header.sequence > track.last_sequence) track.last_sequence = header.sequence;
+}
+
+void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample) {
+  const SampleHeader& header = sample.header();
+  const auto* bytes = reinterpret_cast<const char*>(sample.data());
+  const std::string_view payload(bytes, sample.size());
+  const std::uint32_t channel = from.channel;
+  const bool is_log = from.is_log;
+  const Schema* schema = nullptr;
+  if (!is_log && header.fingerprint != 0) {
+    schema = schema_for(channel, header.fingerprint);
+    if (schema != nullptr && schema->size != payload.size()) schema = nullptr;
+  }
+  std::optional<LogEntry> log_entry;
+  if (is_log) log_entry = decode_log_record(payload.data(), payload.size());
+  // Encoded outside the lock: the MCAP message.
+  std::string json;
+  if (writer) json = mcap_json(log_entry, schema, payload);
+
+  std::lock_guard lock(mutex);
+  ChannelState& state = channels[channel];
+  track(state, header);
+  if (header.real_time_ns < start_real_ns) return;  // history from before the start: no part of this recording
+  if (log_entry && log_entry->dropped_before > 0) {
+    add_gap(state, header.publisher(), log_entry->dropped_before, "dropped by the process's log sink (bus full)");
+  }
+  if (state.samples == 0 && schema != nullptr) state.schema = *schema;
+  ++state.samples;
+  ++total;
+  if (options.keep_in_memory) {
+    state.indices.push_back(stored.size());
+    stored.push_back(Stored{channel, header, std::string(payload)});
+    if (log_entry) logs.push_back(*log_entry);
+  }
+  if (writer && !write_error) write_mcap(state, header, schema, log_entry.has_value(), is_log, json, payload);
+  if (options.on_sample) options.on_sample(RecordedSample{state.name, header, std::string(payload)});
+  changed.notify_all();
+}
+
+void Recorder::Impl::run_housekeeper() {
+  auto next_flush = std::chrono::steady_clock::now() + options.flush_interval;
+  while (!stopping.load(std::memory_order_acquire)) {
+    const auto left = std::max(next_flush - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+    if (watch) {
+      for (const std::string& channel : watch->next(left)) {
+        if (wanted(channel)) (void)subscribe(channel);  // a channel we cannot subscribe shows as missing
+      }
+    } else {
+      std::unique_lock lock(mutex);
+      changed.wait_for(lock, left, [&] { return stopping.load(std::memory_order_acquire); });
+    }
+    if (std::chrono::steady_clock::now() >= next_flush) {
+      flush_if_due(false);
+      next_flush = std::chrono::steady_clock::now() + options.flush_interval;
+    }
+  }
+}
+
+}  // namespace statebus

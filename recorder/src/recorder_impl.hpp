@@ -1,0 +1,128 @@
+#pragma once
+// Recorder::Impl, the recorder's state, shared by its parts: recorder.cpp
+// (start and stop), capture.cpp (subscriptions, the capture threads, gaps),
+// mcap_sink.cpp (the MCAP file) and sample_store.cpp (queries and waits on
+// what was captured). Internal to recorder/src.
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "statebus/bus/discovery.hpp"
+#include "statebus/bus/names.hpp"
+#include "statebus/bus/untyped.hpp"
+#include "statebus/recorder/mcap.hpp"
+#include "statebus/recorder/recorder.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+
+namespace statebus {
+
+struct Recorder::Impl {
+  struct PublisherTrack {
+    ProcessId process;
+    std::uint64_t last_sequence = 0;
+  };
+
+  struct ChannelState {
+    std::string name;
+    bool lossless = true;
+    std::optional<Schema> schema;
+    std::uint64_t samples = 0;
+    std::uint64_t gaps = 0;
+    std::vector<std::size_t> indices;                  // into Impl::stored
+    std::map<std::uint64_t, PublisherTrack> publishers;  // by publisher port
+    std::map<std::uint64_t, std::uint16_t> mcap_channels;  // by fingerprint
+  };
+
+  struct Stored {
+    std::uint32_t channel;
+    SampleHeader header;
+    std::string payload;
+  };
+
+  struct Subscription {
+    UntypedSubscriber subscriber;
+    std::uint32_t channel;
+    bool is_log;
+  };
+
+  struct Shard {
+    std::mutex mutex;  // guards pending
+    std::vector<std::unique_ptr<Subscription>> pending;
+    std::size_t assigned = 0;  // under Impl::shards_mutex
+    std::thread thread;
+  };
+
+  Impl(Node n, RecorderOptions o) : node(std::move(n)), options(std::move(o)) {}
+  Node node;
+  RecorderOptions options;
+  std::vector<ChannelPattern> patterns;
+  std::int64_t start_real_ns = detail::monotonic_ns();
+  std::atomic<bool> stopping{false};
+
+  // Captured data, under `mutex`.
+  mutable std::mutex mutex;
+  mutable std::condition_variable changed;
+  std::vector<Stored> stored;
+  std::vector<ChannelState> channels;
+  std::map<std::string, std::uint32_t, std::less<>> channel_index;
+  std::map<std::string, const UntypedSubscriber*, std::less<>> ports;  // by channel, for wait_recording()
+  std::vector<RecordingGap> gaps;
+  std::vector<LogEntry> logs;
+  std::uint64_t total = 0;
+  std::map<std::uint64_t, std::optional<Schema>> schemas;  // by fingerprint; nodes never erased
+  std::map<std::uint64_t, std::uint16_t> mcap_schemas;     // by fingerprint
+  std::optional<std::uint16_t> mcap_log_schema;
+  std::optional<mcap::Writer> writer;
+  std::optional<Error> write_error;
+  bool written_since_flush = false;
+  std::uint64_t written = 0;  // messages handed to the writer
+  std::uint64_t flushed = 0;  // of them, in chunks written to the file
+
+  // Subscriptions.
+  std::mutex shards_mutex;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::set<std::string> subscribed;  // under shards_mutex
+  std::optional<ChannelWatch> watch;
+  std::thread housekeeper;
+
+  std::optional<RecordingSummary> summary;
+  std::optional<Error> stop_error;
+
+  bool wanted(std::string_view channel) const {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const ChannelPattern& p) { return p.matches(channel); });
+  }
+
+  // capture.cpp: subscriptions, the capture threads, gaps.
+  Result<void> subscribe(const std::string& channel);
+  void run_shard(Shard& shard);
+  void capture(const Subscription& from, const BytesSample& sample);
+  const Schema* schema_for(std::uint32_t channel, std::uint64_t fingerprint);
+  void track(ChannelState& state, const SampleHeader& header);
+  void add_gap(ChannelState& state, ProcessId publisher, std::uint64_t missing, const char* why);
+  void run_housekeeper();
+
+  // mcap_sink.cpp: captured samples into the MCAP file.
+  static std::string mcap_json(const std::optional<LogEntry>& log_entry, const Schema* schema,
+                               std::string_view payload);
+  void write_mcap(ChannelState& state, const SampleHeader& header, const Schema* schema, bool log, bool is_log,
+                  const std::string& json, std::string_view payload);
+  std::optional<std::uint16_t> mcap_channel(ChannelState& state, std::uint64_t fingerprint, const Schema* schema,
+                                            bool log);
+  void flush_if_due(bool force);
+
+  // sample_store.cpp: what was captured, summed up.
+  RecordingSummary summarise() const;
+};
+
+}  // namespace statebus

@@ -1,0 +1,146 @@
+// The recorder's store: what was captured, kept in memory, and the queries
+// and waits on it (waits on virtual time are woken by every sample and
+// every clock change).
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "recorder_impl.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+
+namespace statebus {
+
+RecordingSummary Recorder::Impl::summarise() const {
+  RecordingSummary out;
+  for (const ChannelState& state : channels) {
+    out.channels.push_back(RecordedChannel{state.name, state.schema, state.samples, state.gaps,
+                                           state.publishers.size(), state.lossless});
+  }
+  std::sort(out.channels.begin(), out.channels.end(),
+            [](const RecordedChannel& a, const RecordedChannel& b) { return a.name < b.name; });
+  out.gaps = gaps;
+  out.samples = total;
+  return out;
+}
+
+namespace {
+void on_clock_change(void* context) {
+  auto* impl = static_cast<Recorder::Impl*>(context);
+  std::lock_guard lock(impl->mutex);  // so a waiter between its check and its wait is not missed
+  impl->changed.notify_all();
+}
+}  // namespace
+
+void Recorder::visit(std::string_view channel,
+                     const std::function<bool(const SampleHeader&, const std::string&)>& f, bool locked) const {
+  std::unique_lock lock(impl_->mutex, std::defer_lock);
+  if (!locked) lock.lock();
+  if (channel.empty()) {
+    for (const Impl::Stored& s : impl_->stored) {
+      if (!f(s.header, s.payload)) return;
+    }
+    return;
+  }
+  const auto found = impl_->channel_index.find(channel);
+  if (found == impl_->channel_index.end()) return;
+  for (const std::size_t i : impl_->channels[found->second].indices) {
+    const Impl::Stored& s = impl_->stored[i];
+    if (!f(s.header, s.payload)) return;
+  }
+}
+
+std::vector<RecordedSample> Recorder::samples(std::string_view channel) const {
+  std::vector<RecordedSample> out;
+  std::lock_guard lock(impl_->mutex);
+  auto add = [&](const Impl::Stored& s) { out.push_back(RecordedSample{impl_->channels[s.channel].name, s.header, s.payload}); };
+  if (channel.empty()) {
+    for (const Impl::Stored& s : impl_->stored) add(s);
+  } else if (const auto found = impl_->channel_index.find(channel); found != impl_->channel_index.end()) {
+    for (const std::size_t i : impl_->channels[found->second].indices) add(impl_->stored[i]);
+  }
+  return out;
+}
+
+std::uint64_t Recorder::count(std::string_view channel) const {
+  std::lock_guard lock(impl_->mutex);
+  const auto found = impl_->channel_index.find(channel);
+  return found == impl_->channel_index.end() ? 0 : impl_->channels[found->second].samples;
+}
+
+std::vector<LogEntry> Recorder::logs() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->logs;
+}
+
+std::vector<RecordedChannel> Recorder::channels() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->summarise().channels;
+}
+
+std::vector<RecordingGap> Recorder::gaps() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->gaps;
+}
+
+bool Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout timeout) const {
+  // Clock changes wake the wait while it lasts (registered before the first
+  // look, outside the mutex the listener takes).
+  struct Listening {
+    std::uint64_t id;
+    ~Listening() { detail::remove_clock_listener(id); }
+  } listening{detail::add_clock_listener(&on_clock_change, impl_.get())};
+  const auto deadline = timeout.deadline();
+  std::unique_lock lock(impl_->mutex);
+  for (;;) {
+    if (condition()) return true;
+    const auto slice = detail::wait_slice(deadline);
+    if (!slice) return condition();
+    impl_->changed.wait_for(lock, *slice);
+  }
+}
+
+bool Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {
+  if (!impl_->wanted(channel)) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const UntypedSubscriber* port = nullptr;
+  {
+    std::unique_lock lock(impl_->mutex);
+    const bool found = impl_->changed.wait_until(lock, deadline, [&] {
+      const auto entry = impl_->ports.find(channel);
+      port = entry == impl_->ports.end() ? nullptr : entry->second;
+      return port != nullptr;
+    });
+    if (!found) return false;
+  }
+  return port->wait_connected(deadline - std::chrono::steady_clock::now());
+}
+
+bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const {
+  return wait_for(
+      [&] {
+        const auto found = impl_->channel_index.find(channel);
+        return found != impl_->channel_index.end() && impl_->channels[found->second].samples >= n;
+      },
+      timeout);
+}
+
+std::optional<LogEntry> Recorder::wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
+                                               VirtualTimeout timeout) const {
+  std::optional<LogEntry> found;
+  std::size_t seen = 0;
+  wait_for(
+      [&] {
+        for (; seen < impl_->logs.size() && !found; ++seen) {
+          if (predicate(impl_->logs[seen])) found = impl_->logs[seen];
+        }
+        return found.has_value();
+      },
+      timeout);
+  return found;
+}
+
+}  // namespace statebus
