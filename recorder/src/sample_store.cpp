@@ -95,12 +95,9 @@ bool Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout t
   } listening{detail::add_clock_listener(&on_clock_change, impl_.get())};
   const auto deadline = timeout.deadline();
   std::unique_lock lock(impl_->mutex);
-  for (;;) {
-    if (condition()) return true;
-    const auto slice = detail::wait_slice(deadline);
-    if (!slice) return condition();
-    impl_->changed.wait_for(lock, *slice);
-  }
+  return detail::wait_on_virtual_time(deadline, condition, [&](std::chrono::nanoseconds slice) {
+    return impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
+  });
 }
 
 bool Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {
