@@ -12,9 +12,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <map>
-#include <random>
-#include <set>
 #include <string>
 #include <thread>
 
@@ -24,7 +21,9 @@
 #include "home/chart.hpp"
 #include "home/messages.hpp"
 #include "home/process.hpp"
-#include "home/supervisor.hpp"
+#include "launcher/chaos.hpp"
+#include "launcher/day_report.hpp"
+#include "launcher/programs.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/recorder/recorder.hpp"
 #include "statebus/state/cell.hpp"
@@ -32,22 +31,9 @@
 namespace {
 
 using namespace std::chrono_literals;
+using home::launcher::Program;
 using statebus::VirtualClock;
-
-std::string program_dir() {
-  char path[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return ".";
-  std::string self(path, static_cast<std::size_t>(n));
-  return self.substr(0, self.rfind('/'));
-}
-
-struct Program {
-  std::string name;
-  std::vector<std::string> argv;
-  std::optional<home::Supervised> process;
-  int restarts = 0;
-};
+namespace launcher = home::launcher;
 
 struct Options {
   bool demo = false;
@@ -64,53 +50,6 @@ struct Options {
   std::string chaos_text;  // mean real time between random SIGKILLs of the processes
   std::vector<std::string> chaos_targets = {"sensor", "heating", "web"};
 };
-
-// Resident memory of a process, KiB (0 if it cannot be read).
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
-
-struct DaySummary {
-  std::uint64_t readings = 0;
-  std::uint64_t on_readings = 0;
-  std::uint64_t switches = 0;
-  double min = 1e9, max = -1e9;
-  double settled_min = 1e9, settled_max = -1e9;  // after the room first reached the band
-  std::optional<double> warmed_up_h;
-  std::vector<home::ChartPoint> chart;
-};
-
-DaySummary summarise(const statebus::Recorder& recorder, VirtualClock::time_point t0, const home::Setpoint& s) {
-  DaySummary out;
-  std::int64_t next_point = 0;
-  for (const auto& r : recorder.samples<home::TemperatureReading>(home::kTemperatureChannel)) {
-    const double c = r.value.celsius;
-    const double hours = static_cast<double>(r.header.virtual_time_ns - t0.time_since_epoch().count()) / 3.6e12;
-    ++out.readings;
-    if (r.value.heater_on) ++out.on_readings;
-    out.min = std::min(out.min, c);
-    out.max = std::max(out.max, c);
-    if (!out.warmed_up_h && c >= s.celsius - s.band) out.warmed_up_h = hours;
-    if (out.warmed_up_h) {
-      out.settled_min = std::min(out.settled_min, c);
-      out.settled_max = std::max(out.settled_max, c);
-    }
-    if (r.header.virtual_time_ns >= next_point) {
-      out.chart.push_back({hours, c, r.value.outside_celsius, s.celsius, s.band, r.value.heater_on});
-      next_point = r.header.virtual_time_ns + std::chrono::nanoseconds(1min).count();
-    }
-  }
-  const auto commands = recorder.samples<home::HeaterCommand>(home::kHeaterChannel);
-  for (std::size_t i = 1; i < commands.size(); ++i) {
-    if (commands[i].value.on != commands[i - 1].value.on) ++out.switches;
-  }
-  if (!commands.empty() && commands.front().value.on) ++out.switches;
-  return out;
-}
 
 int run(const Options& o, home::StopSignals& signals) {
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
@@ -165,31 +104,14 @@ int run(const Options& o, home::StopSignals& signals) {
     return 1;
   }
 
-  const std::string dir = program_dir();
+  const std::string dir = launcher::program_dir();
   std::vector<Program> programs;
   programs.reserve(3);
   programs.push_back(Program{"heating", {dir + "/statebus-heating"}, std::nullopt, 0});
   programs.push_back(Program{"sensor", {dir + "/statebus-sensor"}, std::nullopt, 0});
   if (o.web) programs.push_back(Program{"web", {dir + "/statebus-web", "--port", std::to_string(o.port)}, std::nullopt, 0});
-  auto start = [&](Program& p) -> bool {
-    auto started = home::Supervised::start(p.argv, o.out + "/" + p.name + ".log");
-    if (!started) {
-      spdlog::error("cannot start {}: {}", p.name, started.error().message());
-      return false;
-    }
-    p.process.emplace(std::move(*started));
-    for (;;) {
-      auto line = p.process->read_line(10s);
-      if (!line) {
-        spdlog::error("{} did not start (see {}/{}.log)", p.name, o.out, p.name);
-        return false;
-      }
-      if (*line == "ready") return true;
-      if (line->rfind("listening on ", 0) == 0) std::printf("%s: %s\n", p.name.c_str(), line->c_str());
-    }
-  };
   for (Program& p : programs) {
-    if (!start(p)) return 1;
+    if (!launcher::start(p, o.out)) return 1;
   }
 
   const bool kill_web = !o.kill_web_at.empty();
@@ -214,32 +136,22 @@ int run(const Options& o, home::StopSignals& signals) {
   bool web_killed = false;
   int last_hour_printed = -1;
   const auto real_start = std::chrono::steady_clock::now();
-  // --chaos: SIGKILL the sensor, the heating or the web process at random
-  // moments; each is restarted, the others must not notice.
-  const bool chaos = !o.chaos_text.empty() && !o.chaos_targets.empty();
-  std::mt19937_64 random(std::random_device{}());
-  std::exponential_distribution<double> chaos_gap(
-      chaos ? 1.0 / std::chrono::duration<double>(home::duration_of(o.chaos_text)).count() : 1.0);
-  auto next_chaos = real_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                     std::chrono::duration<double>(chaos_gap(random)));
-  std::map<std::string, int> chaos_kills;
-  std::set<pid_t> chaos_victims;  // killed on purpose: their end is no error
-  long heating_rss_start = 0;
-  long heating_rss_end = 0;
+  launcher::Chaos chaos(o.chaos_text.empty() ? std::chrono::nanoseconds(0) : home::duration_of(o.chaos_text),
+                        o.chaos_targets);
+  launcher::MemoryWatch heating_memory;
   pid_t heating_pid = 0;
   for (const Program& p : programs) {
     if (p.name == "heating") heating_pid = p.process->pid();
   }
-  heating_rss_start = rss_kib(heating_pid);
+  heating_memory.start_kib = launcher::rss_kib(heating_pid);
   // A wedged daemon cannot be stopped or repaired in this process: say so, end the children, end.
   auto end_if_wedged = [&] {
     if (!daemon) return;
     auto health = daemon->health();
     if (health) return;
     spdlog::error("{}", health.error().message());
-    int killed = 0;
-    for (const auto& entry : chaos_kills) killed += entry.second;
-    std::printf("\n%sthe daemon wedged (iceoryx #1711) after %d SIGKILLs\n", chaos ? "soak: FAILED: " : "", killed);
+    std::printf("\n%sthe daemon wedged (iceoryx #1711) after %d SIGKILLs\n", chaos.on() ? "soak: FAILED: " : "",
+                chaos.total_kills());
     for (Program& p : programs) {
       if (p.process) ::kill(p.process->pid(), SIGKILL);
     }
@@ -248,22 +160,7 @@ int run(const Options& o, home::StopSignals& signals) {
   };
   while (!stop) {
     end_if_wedged();
-    if (chaos && std::chrono::steady_clock::now() >= next_chaos) {
-      std::vector<Program*> targets;
-      for (Program& p : programs) {
-        if (std::find(o.chaos_targets.begin(), o.chaos_targets.end(), p.name) != o.chaos_targets.end()) {
-          targets.push_back(&p);
-        }
-      }
-      if (targets.empty()) targets.push_back(&programs.front());  // unreachable: targets are checked at start
-      Program& victim = *targets[std::uniform_int_distribution<std::size_t>(0, targets.size() - 1)(random)];
-      spdlog::warn("chaos: SIGKILL to {} (pid {})", victim.name, victim.process->pid());
-      ::kill(victim.process->pid(), SIGKILL);
-      chaos_victims.insert(victim.process->pid());
-      ++chaos_kills[victim.name];
-      next_chaos = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                          std::chrono::duration<double>(chaos_gap(random)));
-    }
+    chaos.strike_if_due(programs);
     if (bounded && !o.lockstep && (t0 + span - VirtualClock::now()) < 100ms * rate) {
       VirtualClock::sleep_until(t0 + span);  // the last stretch: end on the mark, not a tick later
     } else {
@@ -274,7 +171,7 @@ int run(const Options& o, home::StopSignals& signals) {
       const auto ended = p.process->ended();
       if (!ended) continue;
       ++p.restarts;
-      if (chaos_victims.erase(p.process->pid()) != 0) {
+      if (chaos.was_victim(p.process->pid())) {
         spdlog::warn("{} ended by the chaos ({}); restarting it", p.name, home::describe_status(*ended));
       } else if (p.name == "heating") {
         spdlog::error("the heating controller ended ({}); restarting it: it starts with the heater off",
@@ -282,20 +179,11 @@ int run(const Options& o, home::StopSignals& signals) {
       } else {
         spdlog::warn("{} ended ({}); restarting it", p.name, home::describe_status(*ended));
       }
-      if (p.name == "sensor") {
-        // The room goes on where it was: the restarted model starts from the last reading, at the time of day it is.
-        const auto last = status->load();
-        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(VirtualClock::now() - t0).count() % 86400;
-        p.argv.resize(1);
-        if (last.decisions > 0) {
-          p.argv.insert(p.argv.end(), {"--initial", std::to_string(last.celsius)});
-        }
-        p.argv.insert(p.argv.end(), {"--time-of-day", std::to_string(seconds) + "s"});
-      }
-      if (!start(p)) stop = true;
+      if (p.name == "sensor") launcher::resume_sensor_args(p, status->load(), VirtualClock::now() - t0);
+      if (!launcher::start(p, o.out)) stop = true;
       if (p.name == "heating" && p.process) {  // its memory is watched from this start on
         heating_pid = p.process->pid();
-        heating_rss_start = rss_kib(heating_pid);
+        heating_memory.start_kib = launcher::rss_kib(heating_pid);
       }
     }
     if (kill_web && !web_killed && elapsed >= kill_web_at) {
@@ -329,7 +217,7 @@ int run(const Options& o, home::StopSignals& signals) {
     if (bounded && elapsed >= span) break;
   }
   if (!o.quiet && tty) std::printf("\n");
-  heating_rss_end = rss_kib(heating_pid);
+  heating_memory.end_kib = launcher::rss_kib(heating_pid);
   const double real_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - real_start).count();
   end_if_wedged();  // a process that did not start again may have met a wedged daemon
   (void)VirtualClock::set_stepped();  // the day ends here for everyone
@@ -345,72 +233,14 @@ int run(const Options& o, home::StopSignals& signals) {
     return 1;
   }
   const home::Setpoint sp = setpoint->load();
-  const DaySummary day = summarise(*recorder, t0, sp);
+  const launcher::DaySummary day = launcher::summarise(*recorder, t0, sp);
   const std::string svg_path = o.out + "/day.svg";
   std::ofstream(svg_path) << home::render_chart_svg(
       day.chart, "A simulated day: room " + std::to_string(static_cast<int>(sp.celsius)) + " °C setpoint, heater shaded");
-
-  std::uint64_t gaps = 0;
-  for (const auto& c : summary->channels) gaps += c.gaps;
-  std::printf("\n%s of virtual time in %.1f s of real time\n",
-              home::clock_text(std::chrono::duration_cast<std::chrono::nanoseconds>(VirtualClock::now() - t0)).c_str(),
-              real_s);
-  std::printf("  readings        %llu (recorded %llu samples on %zu channels, %llu gaps)\n",
-              static_cast<unsigned long long>(day.readings), static_cast<unsigned long long>(summary->samples),
-              summary->channels.size(), static_cast<unsigned long long>(gaps));
-  std::printf("  heater switches %llu, duty cycle %.1f %%\n", static_cast<unsigned long long>(day.switches),
-              day.readings == 0 ? 0.0 : 100.0 * static_cast<double>(day.on_readings) / static_cast<double>(day.readings));
-  std::printf("  room            min %.2f °C, max %.2f °C", day.min, day.max);
-  if (day.warmed_up_h) {
-    std::printf("; after warm-up (%.1f h) %.2f–%.2f °C, band %.1f–%.1f °C", *day.warmed_up_h, day.settled_min,
-                day.settled_max, sp.celsius - sp.band, sp.celsius + sp.band);
-  }
-  std::printf("\n");
-  for (const Program& p : programs) {
-    if (p.restarts > 0) std::printf("  %s restarted %d time%s\n", p.name.c_str(), p.restarts, p.restarts == 1 ? "" : "s");
-  }
-  std::printf("  recording       %s (%.1f MiB; open it in Foxglove, or `statebus play`)\n", summary->mcap_path.c_str(),
-              static_cast<double>(summary->mcap_bytes) / (1024.0 * 1024.0));
-  std::printf("  picture         %s\n", svg_path.c_str());
-  std::printf("  process logs    %s/*.log\n", o.out.c_str());
-  if (!chaos) return 0;
-
-  // The soak's verdict: nothing lost, the heating steady, its memory flat.
-  int kills = 0;
-  std::string by_name;
-  for (const auto& [name, count] : chaos_kills) {
-    kills += count;
-    by_name += (by_name.empty() ? "" : ", ") + name + " " + std::to_string(count);
-  }
-  const home::HeatingStatus st = status->load();
-  std::vector<std::string> failures;
-  for (const auto& g : summary->gaps) {
-    failures.push_back(std::to_string(g.missing) + " samples missing on " + g.channel + " from pid " +
-                       std::to_string(g.publisher.pid) + " (" + g.why + ")");
-  }
-  if (st.missed_readings > 0) failures.push_back(std::to_string(st.missed_readings) + " readings the heating missed");
-  for (const Program& p : programs) {
-    const int killed = chaos_kills.count(p.name) != 0 ? chaos_kills.at(p.name) : 0;
-    if (p.restarts > killed) {  // a process that noticed another's death, or ended by itself
-      failures.push_back(p.name + " restarted " + std::to_string(p.restarts) + " times but was killed " +
-                         std::to_string(killed));
-    }
-  }
-  if (heating_rss_end > heating_rss_start + heating_rss_start / 4 + 512) {
-    failures.push_back("the heating's memory grew from " + std::to_string(heating_rss_start) + " to " +
-                       std::to_string(heating_rss_end) + " KiB");
-  }
-  std::printf("  chaos           %d SIGKILLs (%s); heating: %llu decisions, %llu missed readings, memory %ld → %ld KiB since its last start\n",
-              kills, by_name.empty() ? "none" : by_name.c_str(), static_cast<unsigned long long>(st.decisions),
-              static_cast<unsigned long long>(st.missed_readings), heating_rss_start, heating_rss_end);
-  if (failures.empty()) {
-    std::printf("soak: ok\n");
-    return 0;
-  }
-  std::string why;
-  for (const auto& f : failures) why += (why.empty() ? "" : "; ") + f;
-  std::printf("soak: FAILED: %s\n", why.c_str());
-  return 1;
+  launcher::print_day(day, *summary, sp, std::chrono::duration_cast<std::chrono::nanoseconds>(VirtualClock::now() - t0),
+                      real_s, programs, svg_path, o.out);
+  if (!chaos.on()) return 0;
+  return launcher::soak_verdict(chaos, *summary, status->load(), programs, heating_memory);
 }
 
 }  // namespace
