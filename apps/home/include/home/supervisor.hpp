@@ -1,24 +1,33 @@
 #pragma once
 // Child processes of the launcher: started with a pipe on stdout (for
 // "ready" and similar lines) and stderr to a file, watched, stopped with
-// SIGTERM then SIGKILL.
+// SIGTERM then SIGKILL. A thin layer over statebus's child-process handle
+// (statebus/internal/subprocess.hpp).
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "statebus/base/error.hpp"
+#include "statebus/internal/subprocess.hpp"
 
 namespace home {
 
+/// One child of the launcher. Not thread-safe. Move-only. Its waits go on
+/// when a signal handler of the launcher interrupts them.
 class Supervised {
  public:
-  /// Starts argv[0] (a path) with stderr appended to `stderr_path`.
+  /// Starts argv[0] (a path) with stderr appended to `stderr_path`; stdin is
+  /// the launcher's; no signal is blocked in the child, whatever the
+  /// launcher blocks. Fails with system_error if it cannot start (the
+  /// message names the path and why).
   static statebus::Result<Supervised> start(std::vector<std::string> argv, const std::string& stderr_path);
-  Supervised(Supervised&& other) noexcept;
+  Supervised(Supervised&& other) noexcept = default;
+  /// Stops the child it had (as the destructor does), then takes `other`'s.
   Supervised& operator=(Supervised&& other) noexcept;
   Supervised(const Supervised&) = delete;
   Supervised& operator=(const Supervised&) = delete;
@@ -30,18 +39,14 @@ class Supervised {
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
   /// Its wait status once it has ended (does not block).
   std::optional<int> ended();
-  /// SIGTERM, up to `grace` for it to end, then SIGKILL; its wait status.
+  /// SIGTERM, up to `grace` for it to end, then SIGKILL and a wait until it
+  /// has; its wait status (at once if it had ended).
   int stop(std::chrono::milliseconds grace);
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] pid_t pid() const noexcept { return process_.pid(); }
 
  private:
-  Supervised() = default;
-  std::optional<int> wait_for(std::chrono::milliseconds timeout);
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int stdout_ = -1;
-  std::string buffer_;
-  std::optional<int> status_;
+  explicit Supervised(statebus::detail::Subprocess process) noexcept : process_(std::move(process)) {}
+  statebus::detail::Subprocess process_;
 };
 
 /// "exit 0", "exit 3", "SIGKILL".
