@@ -13,16 +13,11 @@
 
 #include <gtest/gtest.h>
 
+#include "statebus/internal/subprocess.hpp"
+
 namespace statebus::testkit {
 
-std::string describe_wait_status(int status) {
-  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const char* name = sigabbrev_np(WTERMSIG(status));
-    return name != nullptr ? std::string("SIG") + name : "signal " + std::to_string(WTERMSIG(status));
-  }
-  return "wait status " + std::to_string(status);
-}
+std::string describe_wait_status(int status) { return detail::describe_wait_status(status); }
 
 struct Scenario::Impl {
   Node node;

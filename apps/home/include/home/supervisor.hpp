@@ -1,8 +1,9 @@
 #pragma once
 // Child processes of the launcher: started with a pipe on stdout (for
 // "ready" and similar lines) and stderr to a file, watched, stopped with
-// SIGTERM then SIGKILL. A thin layer over statebus's child-process handle
-// (statebus/internal/subprocess.hpp).
+// SIGTERM then SIGKILL. A thin layer over statebus's one child-process
+// handle (statebus/internal/subprocess.hpp), which the test kit's
+// ChildProcess shares.
 
 #include <sys/types.h>
 

@@ -2,8 +2,9 @@
 /// A child process started from an executable: its stdout on a pipe, read a
 /// line at a time with a timeout; its stderr on a pipe or appended to a file;
 /// its stdin on a pipe or shared with this process; its end waited for
-/// through a pidfd; stopped with SIGTERM, then SIGKILL after a grace. Under
-/// the home launcher's `home::Supervised`. Internal to statebus.
+/// through a pidfd; stopped with SIGTERM, then SIGKILL after a grace. The one
+/// mechanism under the test kit's `testkit::ChildProcess` and the home
+/// launcher's `home::Supervised`. Internal to statebus.
 ///
 /// Signals: every blocking call goes on when a signal handler of this
 /// process interrupts it (EINTR), so a handler installed without SA_RESTART

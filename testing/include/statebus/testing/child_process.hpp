@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,14 +12,22 @@
 
 #include "statebus/base/error.hpp"
 
+namespace statebus::detail {
+class Subprocess;  // the child-process handle the test kit shares with the tools (not installed)
+}  // namespace statebus::detail
+
 namespace statebus::testkit {
 
 /// A process started from an executable, with stdin, stdout and stderr piped.
 ///
-/// Not thread-safe. Move-only. The destructor stops a child that still runs:
-/// closes its stdin (children that read it end by themselves), then SIGTERM
-/// after 2 s, then SIGKILL after 2 s more, and reaps it; in a GoogleTest test
-/// that has failed, it then prints describe() (unless the test called it).
+/// Not thread-safe. Move-only. The child starts with no signal blocked,
+/// whatever the spawning thread blocks. Every wait goes on when a signal
+/// handler of the test interrupts it (EINTR), so a handler installed without
+/// SA_RESTART never cuts a timeout short. The destructor stops a child that
+/// still runs: closes its stdin (children that read it end by themselves),
+/// then SIGTERM after 2 s, then SIGKILL after 2 s more, and reaps it; in a
+/// GoogleTest test that has failed, it then prints describe() (unless the
+/// test called it).
 class ChildProcess {
  public:
   /// Starts argv[0] (a path) with arguments. Fails with invalid_argument
@@ -34,7 +43,7 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess();
 
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] pid_t pid() const noexcept;
 
   /// The next line the child writes to stdout (without '\n'), waiting up to
   /// `timeout`; nothing on timeout or end of output.
@@ -42,7 +51,7 @@ class ChildProcess {
   /// Everything the child wrote to stderr so far and until it closes stderr
   /// or `timeout` passes.
   std::string read_stderr(std::chrono::milliseconds timeout);
-  /// Writes to the child's stdin; false if it closed it.
+  /// Writes to the child's stdin; false if it closed it (no SIGPIPE).
   bool write(std::string_view text);
   /// Closes the child's stdin (it reads end of file).
   void close_stdin() noexcept;
@@ -58,17 +67,10 @@ class ChildProcess {
   std::string describe(std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
 
  private:
-  ChildProcess() = default;
+  ChildProcess(std::unique_ptr<detail::Subprocess> process, std::string stderr_path) noexcept;
   void stop() noexcept;
-  std::string executable_;
+  std::unique_ptr<detail::Subprocess> process_;  // null once moved from
   std::string stderr_path_;
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int stdin_ = -1;
-  int stdout_ = -1;
-  int stderr_ = -1;
-  std::string stdout_buffer_;
-  std::optional<int> status_;
   bool described_ = false;
 };
 
