@@ -171,6 +171,17 @@ SpinLines* map_spin_lines(const std::string& name, bool create) {
   return create ? new (base) SpinLines() : static_cast<SpinLines*>(base);
 }
 
+// Polls `side` until it reads `n`; false once the other side is gone.
+template <class Side>
+bool await_value(Side& side, std::uint64_t n) {
+  for (SpinLimit limit;;) {
+    std::uint64_t got = 0;
+    if (side.poll(got) && got == n) return true;
+    if (limit.expired()) return false;
+    relax();
+  }
+}
+
 // One end of the cell ping-pong: stores into `out`, polls `in`.
 struct CellSide {
   statebus::Cell<Value16> out;
@@ -186,14 +197,7 @@ struct CellSide {
     n = value.seq;
     return true;
   }
-  bool await(std::uint64_t n) {
-    for (SpinLimit limit;;) {
-      std::uint64_t got = 0;
-      if (poll(got) && got == n) return true;
-      if (limit.expired()) return false;
-      relax();
-    }
-  }
+  bool await(std::uint64_t n) { return await_value(*this, n); }
 };
 
 // One end of the spin ping-pong: stores into `out`, polls `in`.
@@ -261,14 +265,7 @@ struct SeqlockSide {
       }
     }
   }
-  bool await(std::uint64_t n) {
-    for (SpinLimit limit;;) {
-      std::uint64_t got = 0;
-      if (poll(got) && got == n) return true;
-      if (limit.expired()) return false;
-      relax();
-    }
-  }
+  bool await(std::uint64_t n) { return await_value(*this, n); }
 };
 
 std::optional<CellSide> open_cells(const char* send, const char* receive) {
