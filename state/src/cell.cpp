@@ -31,14 +31,18 @@ detail::BusSegment<StateSegmentData> g_segment{
                                                      sizeof(StateSegmentData), "state segment"}};
 std::atomic<detail::StoreHook> g_mid_store_hook{nullptr};
 std::atomic<detail::StoreHook> g_mid_load_hook{nullptr};
+std::mutex g_attach_mutex;
+
 Result<StateSegmentData*> attached() {
   if (StateSegmentData* data = g_segment.get()) return data;
-  auto data = g_segment.attached();
+  std::lock_guard<std::mutex> guard(g_attach_mutex);
+  if (StateSegmentData* data = g_segment.get()) return data;
   // Cells wait on the bus's clock: a process that uses only cells must wait
-  // on virtual time too. (Without a clock segment the clock runs on real
-  // time, as everywhere.)
-  if (data && !VirtualClock::status().shared) (void)VirtualClock::attach();
-  return data;
+  // on virtual time too, from its first cell on, so the clock is attached
+  // before any thread can see the segment. (Without a clock segment the
+  // clock runs on real time, as everywhere.)
+  if (!VirtualClock::status().shared) (void)VirtualClock::attach();
+  return g_segment.attached();
 }
 
 using detail::init_robust_mutex;

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <string>
 
 #include "statebus/base/error.hpp"
 #include "statebus/internal/shared_segment.hpp"
@@ -16,11 +15,13 @@ namespace statebus::detail {
 
 /// T is the segment's data as it starts the segment. attach() and create()
 /// replace an earlier mapping (a process that joins a new bus); the old one
-/// stays mapped. Thread-safe; get() is lock-free.
+/// stays mapped. Thread-safe; get() is lock-free. Constant-initialised (a
+/// constexpr constructor, no member that needs a constructor to run), so a
+/// global one is usable from other globals' constructors and destructors.
 template <class T>
 class BusSegment {
  public:
-  BusSegment(const char* name, const SharedSegment::Layout& layout) : name_(name), layout_(layout) {}
+  constexpr BusSegment(const char* name, const SharedSegment::Layout& layout) noexcept : name_(name), layout_(layout) {}
 
   /// The data, or null before attach() or create().
   [[nodiscard]] T* get() const noexcept { return data_.load(std::memory_order_acquire); }
@@ -71,7 +72,7 @@ class BusSegment {
     return data;
   }
 
-  std::string name_;
+  const char* name_;  // a string literal
   SharedSegment::Layout layout_;
   std::atomic<T*> data_{nullptr};
   std::atomic<std::uint64_t> identity_{0};
