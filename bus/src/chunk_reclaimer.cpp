@@ -131,18 +131,41 @@ struct HeldEntries {
 };
 template struct Expose<HeldEntries, &HeldList::m_listData>;
 
+struct ManagementOf {
+  using type = iox::rp::RelativePointerData iox::mepoo::ShmSafeUnmanagedChunk::*;
+  friend type member(ManagementOf);
+};
+template struct Expose<ManagementOf, &iox::mepoo::ShmSafeUnmanagedChunk::m_chunkManagement>;
+
 using Referenced = std::unordered_set<const void*>;
 
-void add(Referenced& referenced, const iox::mepoo::ShmSafeUnmanagedChunk& chunk) {
-  if (!chunk.isLogicalNullptr()) referenced.insert(chunk.getChunkHeader());
+// The chunk management pool's memory: where every chunk reference must point.
+struct ManagementPool {
+  const std::uint8_t* begin;
+  std::size_t stride;
+  std::size_t count;
+};
+
+// Adds the chunk an entry refers to, trusting none of the entry's bits: an
+// entry of a port being created, destroyed or reused, or one past its
+// list's size, may hold anything, and following it (getChunkHeader())
+// dereferenced whatever it pointed to. Only a reference to one of the
+// management pool's objects is followed.
+void add(Referenced& referenced, const ManagementPool& pool, const iox::mepoo::ShmSafeUnmanagedChunk& chunk) {
+  const iox::rp::RelativePointerData data = chunk.*member(ManagementOf{});
+  if (data.isLogicalNullptr()) return;
+  const auto* at = static_cast<const std::uint8_t*>(iox::rp::BaseRelativePointer::getPtr(data.id(), data.offset()));
+  if (at < pool.begin || at >= pool.begin + pool.stride * pool.count) return;
+  if (static_cast<std::size_t>(at - pool.begin) % pool.stride != 0) return;
+  referenced.insert(reinterpret_cast<const iox::mepoo::ChunkManagement*>(at)->m_chunkHeader.get());
 }
 
 // Every entry of a used-chunk list that is not null holds a reference (a
 // removed one is nulled first): the entries say it all, whatever state the
 // list's links are in.
 template <class Tag, class List>
-void add_entries(Referenced& referenced, const List& list) {
-  for (const auto& entry : list.*member(Tag{})) add(referenced, entry);
+void add_entries(Referenced& referenced, const ManagementPool& pool, const List& list) {
+  for (const auto& entry : list.*member(Tag{})) add(referenced, pool, entry);
 }
 
 // False only if the subscriber's queue surely holds nothing. A port that is
@@ -184,28 +207,34 @@ ChunksReclaimed ChunkReclaimer::scan(Clock::time_point now) {
   result.per_pool.assign(pools.size(), 0);
   repair_pools(now, result);
 
+  auto& management = (memory_.*member(ManagementPoolOf{}))[0];
+  std::uint8_t* const raw = (management.*member(RawMemoryOf{})).get();
+  const std::uint32_t stride = management.getChunkSize();
+  const ManagementPool management_pool{raw, stride, management.getChunkCount()};
+
   // Every chunk something on the bus refers to.
   Referenced referenced;
   const auto publishers = ports_.getPublisherPortDataList();
   const auto subscribers = ports_.getSubscriberPortDataList();
   for (PublisherData* port : publishers) {
     const auto& sender = port->m_chunkSenderData;
-    add_entries<LoanedEntries>(referenced, sender.m_chunksInUse);
-    add(referenced, sender.m_lastChunkUnmanaged);
+    add_entries<LoanedEntries>(referenced, management_pool, sender.m_chunksInUse);
+    add(referenced, management_pool, sender.m_lastChunkUnmanaged);
     // A port being created or destroyed may show any size: read no further than the capacity.
     const auto& history = sender.m_history;
     const auto* entries = history.begin();
-    for (std::uint64_t i = 0; i < std::min<std::uint64_t>(history.size(), history.capacity()); ++i) add(referenced, entries[i]);
+    for (std::uint64_t i = 0; i < std::min<std::uint64_t>(history.size(), history.capacity()); ++i) {
+      add(referenced, management_pool, entries[i]);
+    }
     channels_.try_emplace(static_cast<std::uint64_t>(port->m_uniqueId), channel_of(*port));
   }
-  for (SubscriberData* port : subscribers) add_entries<HeldEntries>(referenced, port->m_chunkReceiverData.m_chunksInUse);
+  for (SubscriberData* port : subscribers) {
+    add_entries<HeldEntries>(referenced, management_pool, port->m_chunkReceiverData.m_chunksInUse);
+  }
 
   // The chunks in use that nothing refers to: leaked, or carried by a live
   // process between two places right now.
   std::vector<iox::mepoo::ChunkManagement*> unreferenced;
-  auto& management = (memory_.*member(ManagementPoolOf{}))[0];
-  std::uint8_t* const raw = (management.*member(RawMemoryOf{})).get();
-  const std::uint32_t stride = management.getChunkSize();
   for (std::uint32_t i = 0; i < management.getChunkCount(); ++i) {
     auto* chunk = reinterpret_cast<iox::mepoo::ChunkManagement*>(raw + static_cast<std::size_t>(i) * stride);
     if (chunk->m_referenceCounter.load(std::memory_order_acquire) == 0) continue;  // free

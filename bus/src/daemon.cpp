@@ -69,6 +69,10 @@ void (*g_stop_running)(void*) = nullptr;
 }  // namespace
 
 struct Daemon::Impl {
+  // The daemon's threads log through the logger that was the default at
+  // start: a process may drop spdlog's registry (spdlog::shutdown()) while
+  // its daemon runs, which left spdlog::warn() a null logger to call.
+  std::shared_ptr<spdlog::logger> log = spdlog::default_logger();
   detail::FileLock lock;
   std::vector<std::string> removed;
   std::unique_ptr<iox::roudi::IceOryxRouDiComponents> components;
@@ -127,10 +131,10 @@ struct Daemon::Impl {
         if (doctor) {
           for (const detail::LockRepair& repair : doctor->scan()) {
             if (repair.dead_thread != 0) {
-              spdlog::warn("released a lock that thread {} of a killed process left held: {} (iceoryx #1711)",
+              log->warn("released a lock that thread {} of a killed process left held: {} (iceoryx #1711)",
                            repair.dead_thread, repair.port);
             } else {
-              spdlog::warn("released a lock held for {} ms by no thread (its holder was killed taking or leaving "
+              log->warn("released a lock held for {} ms by no thread (its holder was killed taking or leaving "
                            "it): {} (iceoryx #1711)",
                            std::chrono::duration_cast<std::chrono::milliseconds>(repair.within).count(), repair.port);
             }
@@ -156,7 +160,7 @@ struct Daemon::Impl {
 
   void say_reclaimed(const detail::ChunksReclaimed& reclaimed) const {
     if (reclaimed.bookkeeping != 0 || reclaimed.counters != 0) {
-      spdlog::warn("repaired the pools' bookkeeping that killed processes left half done: {} chunk records given "
+      log->warn("repaired the pools' bookkeeping that killed processes left half done: {} chunk records given "
                    "back, {} counts of chunks in use set right", reclaimed.bookkeeping, reclaimed.counters);
     }
     if (reclaimed.chunks == 0) return;
@@ -167,7 +171,7 @@ struct Daemon::Impl {
       pools += (pools.empty() ? "" : ", ") + std::to_string(reclaimed.per_pool[i]) + " of " +
                pool_name(memory->getMemPoolInfo(i).m_chunkSize);
     }
-    spdlog::warn("gave back {} chunk{} that killed processes left in use ({})", reclaimed.chunks,
+    log->warn("gave back {} chunk{} that killed processes left in use ({})", reclaimed.chunks,
                  reclaimed.chunks == 1 ? "" : "s", pools);
   }
 
@@ -209,7 +213,7 @@ struct Daemon::Impl {
     if (roudi && stall.stalled() > wedge_timeout) {
       // Wedged: its threads wait for a lock nobody will release, so joining
       // them would hang. Leave them (they end with the process); free the names.
-      spdlog::error("the daemon is wedged (iceoryx #1711); leaving its threads, removing its files");
+      log->error("the daemon is wedged (iceoryx #1711); leaving its threads, removing its files");
       unlink_iceoryx_files();
       ::unlink(detail::kRoudiSocket);
       (void)roudi.release();
