@@ -83,7 +83,13 @@ struct Writer::Impl {
   // Writes all bytes with write(2); they count into the data section's CRC
   // unless `summary` (the bytes after DataEnd).
   Result<void> write_all(const char* p, std::size_t n, bool summary = false) {
-    const char* const begin = p;
+    if (auto written = write_raw(p, n); !written) return written;
+    if (!summary) data_crc = crc_update(data_crc, p, n);
+    return {};
+  }
+
+  // Writes all bytes with write(2) and advances the file offset; no CRC.
+  Result<void> write_raw(const char* p, std::size_t n) {
     const std::size_t total = n;
     while (n > 0) {
       const ssize_t written = ::write(fd, p, n);
@@ -95,7 +101,6 @@ struct Writer::Impl {
       p += written;
       n -= static_cast<std::size_t>(written);
     }
-    if (!summary) data_crc = crc_update(data_crc, begin, total);
     offset += total;
     return {};
   }
@@ -142,23 +147,11 @@ struct Writer::Impl {
     const std::uint64_t index_length = chunk.size() - chunk_length;
 
     // One write(2) for the chunk and its indexes: a kill leaves all or a prefix.
-    const char* p = chunk.data();
-    std::size_t n = chunk.size();
-    while (n > 0) {
-      const ssize_t written = ::write(fd, p, n);
-      if (written < 0) {
-        if (errno == EINTR) continue;
-        return broken(errno);
-      }
-      if (written == 0) return broken(ENOSPC);
-      p += written;
-      n -= static_cast<std::size_t>(written);
-    }
+    if (auto written = write_raw(chunk.data(), chunk.size()); !written) return written;
     // The data CRC without a second pass over the records.
     data_crc = crc_update(data_crc, chunk.data(), kChunkHeader);
     data_crc = crc_combine(data_crc, records_crc, records);
     data_crc = crc_update(data_crc, chunk.data() + chunk_length, index_length);
-    offset += chunk.size();
 
     Encoder ci(chunk_index_records);
     const std::size_t at = ci.begin_record(op::chunk_index);
