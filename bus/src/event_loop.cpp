@@ -16,7 +16,7 @@ namespace statebus {
 // How often run() checks that the daemon still runs (Node::bus_health()).
 constexpr auto kHealthPeriod = std::chrono::milliseconds(500);
 
-struct EventLoop::Impl {
+struct EventLoop::Impl final : detail::SubscriberWaiter {
   static constexpr std::size_t kCapacity = 64;  // 62 subscribers + clock + stop
   struct Timer {
     VirtualClock::time_point due;
@@ -29,6 +29,7 @@ struct EventLoop::Impl {
   iox::popo::UserTrigger clock_changed;
   iox::popo::UserTrigger stop_requested;
   std::uint64_t listener = 0;
+  // A null core: that subscriber died before the loop; its drain is never called.
   std::vector<std::pair<detail::SubscriberCore*, std::function<void()>>> subscribers;
   std::vector<std::function<void()>> timer_handlers;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
@@ -38,7 +39,7 @@ struct EventLoop::Impl {
 
   static bool has_data(void* self) {
     for (auto& [core, drain] : static_cast<Impl*>(self)->subscribers) {
-      if (core->port.hasData()) return true;
+      if (core != nullptr && core->port.hasData()) return true;
     }
     return false;
   }
@@ -46,8 +47,18 @@ struct EventLoop::Impl {
   ~Impl() {
     detail::remove_clock_listener(listener);
     for (auto& [core, drain] : subscribers) {
+      if (core == nullptr) continue;
       waitset.detachState(core->port, iox::popo::SubscriberState::HAS_DATA);
-      core->in_user_waitset = false;
+      core->waiter = nullptr;
+    }
+  }
+
+  void forget(detail::SubscriberCore& gone) noexcept override {
+    for (auto& [core, drain] : subscribers) {
+      if (core != &gone) continue;
+      waitset.detachState(gone.port, iox::popo::SubscriberState::HAS_DATA);
+      gone.waiter = nullptr;
+      core = nullptr;  // the drain stays: it may be the one running now
     }
   }
 
@@ -101,7 +112,7 @@ Result<void> EventLoop::add_subscriber(detail::RawSubscriber& subscriber, std::f
   if (impl_->waitset.attachState(core->port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
     return fail(Errc::out_of_resources, "cannot wait on channel '" + core->channel + "' (is it in another loop?)");
   }
-  core->in_user_waitset = true;
+  core->waiter = impl_.get();
   impl_->subscribers.emplace_back(core, std::move(drain));
   return {};
 }
@@ -141,7 +152,7 @@ Result<void> EventLoop::run() {
     loop.run_due_timers();
     for (auto& [core, drain] : loop.subscribers) {
       if (loop.stopping.load(std::memory_order_relaxed)) return {};
-      if (core->port.hasData()) drain();
+      if (core != nullptr && core->port.hasData()) drain();
     }
     if (loop.stopping.load(std::memory_order_acquire)) return {};
     // Sleep until the next timer at the current rate, or until data or a

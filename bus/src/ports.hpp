@@ -2,6 +2,7 @@
 // The iceoryx side of statebus's ports, shared by raw_port.cpp, wait_set.cpp
 // and discovery.cpp.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,15 @@ inline constexpr const char* kSchemaSuffix = "~schema";
 
 iox::capro::ServiceDescription schema_service_description(std::string_view channel);
 
+/// A port destroyed while samples or loans it handed out are still held is
+/// orphaned rather than deleted: it stops offering (hearing) its channel,
+/// keeps its chunks, and the last one given back deletes it. Not atomic:
+/// samples and loans follow their port's one-thread-at-a-time rule.
+struct Lending {
+  std::uint32_t out = 0;  // samples or loans handed out, not yet given back
+  bool orphaned = false;
+};
+
 struct PublisherCore {
   PublisherCore(const iox::capro::ServiceDescription& service, const iox::popo::PublisherOptions& options)
       : port(service, options) {}
@@ -40,6 +50,7 @@ struct PublisherCore {
   std::uint64_t fingerprint = 0;
   std::int64_t created_ns = 0;
   ProcessId process;
+  Lending lending;  // loans
 };
 
 /// Waiting on virtual time: the subscriber's data or a clock change wakes it.
@@ -58,6 +69,18 @@ inline std::uint64_t trigger_on_clock_change(iox::popo::UserTrigger& trigger,
                             &trigger, changes);
 }
 
+struct SubscriberCore;
+
+/// What a subscriber is waited on through (a WaitSet or an EventLoop): it
+/// stops waiting on a subscriber that dies first.
+class SubscriberWaiter {
+ public:
+  virtual void forget(SubscriberCore& core) noexcept = 0;
+
+ protected:
+  ~SubscriberWaiter() = default;
+};
+
 struct SubscriberCore {
   SubscriberCore(const iox::capro::ServiceDescription& service, const iox::popo::SubscriberOptions& options)
       : port(service, options) {}
@@ -65,7 +88,7 @@ struct SubscriberCore {
   // Declared after the port: destroyed first, detaching from it.
   std::unique_ptr<iox::popo::WaitSet<1>> waitset;
   std::unique_ptr<VirtualWait> virtual_wait;
-  bool in_user_waitset = false;  // then wait() goes through the user's WaitSet
+  SubscriberWaiter* waiter = nullptr;  // set: wait() goes through the user's WaitSet or EventLoop
   bool paced = false;            // an adaptive wait ran: take() feeds the pacer
   ArrivalPacer pacer;
   std::string channel;
@@ -81,6 +104,7 @@ struct SubscriberCore {
   std::unique_ptr<iox::popo::UntypedSubscriber> schema_port;
   std::unique_ptr<iox::popo::WaitSet<1>> schema_waitset;
   std::optional<Schema> mismatch_schema;
+  Lending lending;  // samples
 };
 
 /// Reads a schema record (a sample of a companion port): the schema JSON.

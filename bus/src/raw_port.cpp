@@ -107,8 +107,27 @@ std::optional<Schema> parse_schema_record(const void* payload) {
   return std::move(*schema);
 }
 
-void release_loan(PublisherCore* core, void* payload) noexcept { core->port.release(payload); }
-void release_sample(SubscriberCore* core, const void* payload) noexcept { core->port.release(payload); }
+namespace {
+
+// Counts one sample or loan given back; the last one deletes an orphaned port.
+template <class Core>
+void given_back(Core* core) noexcept {
+  if (--core->lending.out != 0 || !core->lending.orphaned) return;
+  if (bus_lost()) return;  // its locks may be held by a killed process: leave it
+  delete core;
+}
+
+}  // namespace
+
+void release_loan(PublisherCore* core, void* payload) noexcept {
+  core->port.release(payload);
+  given_back(core);
+}
+
+void release_sample(SubscriberCore* core, const void* payload) noexcept {
+  core->port.release(payload);
+  given_back(core);
+}
 
 // ---- publisher -------------------------------------------------------------
 
@@ -168,10 +187,17 @@ RawPublisher::~RawPublisher() {
     return;
   }
   // Goodbye: subscribers learn that this publisher stopped, not crashed.
-  if (void* payload = loan_chunk(impl_->port, 1, 1)) {
+  if (void* payload = loan(1, 1)) {
     header_of(payload)->flags = SampleHeader::kGoodbye;  // kept: publish() stamps the rest
     publish(payload);
   }
+  if (impl_->lending.out == 0) return;
+  // Loans still held keep their chunks: the port lives on, unoffered, until
+  // the last one is given back (release_loan deletes it).
+  impl_->schema_port.reset();
+  impl_->port.stopOffer();
+  impl_->lending.orphaned = true;
+  (void)impl_.release();
 }
 
 void* RawPublisher::loan(std::uint32_t size, std::uint32_t align) noexcept {
@@ -182,7 +208,9 @@ void* RawPublisher::loan(std::uint32_t size, std::uint32_t align) noexcept {
     const auto chunk = required_chunk_size(size, align);
     if (!chunk || *chunk > core.max_chunk) return nullptr;
   }
-  return loan_chunk(core.port, size, align);
+  void* payload = loan_chunk(core.port, size, align);
+  if (payload != nullptr) ++core.lending.out;
+  return payload;
 }
 
 void RawPublisher::publish(void* payload) noexcept {
@@ -199,6 +227,7 @@ void RawPublisher::publish(void* payload) noexcept {
   header->publisher_pid = core.process.pid;
   header->payload_size = header->flags != 0 ? 0 : chunk->userPayloadSize();
   core.port.publish(payload);
+  --core.lending.out;
   if (const detail::PublishHook hook = g_after_delivery_hook.load(std::memory_order_relaxed)) hook();
   detail::end_publish(counted);  // delivered
 }
@@ -249,9 +278,34 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
 
 RawSubscriber::RawSubscriber(std::unique_ptr<SubscriberCore> impl) noexcept : impl_(std::move(impl)) {}
 RawSubscriber::RawSubscriber(RawSubscriber&&) noexcept = default;
-RawSubscriber& RawSubscriber::operator=(RawSubscriber&&) noexcept = default;
+RawSubscriber& RawSubscriber::operator=(RawSubscriber&& other) noexcept {
+  if (this != &other) {
+    RawSubscriber old(std::move(*this));  // retires the port it replaces
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
 RawSubscriber::~RawSubscriber() {
-  if (impl_ && bus_lost()) (void)impl_.release();  // its locks may be held by a killed process: leave it
+  if (!impl_) return;
+  if (bus_lost()) {
+    (void)impl_.release();  // its locks may be held by a killed process: leave it
+    return;
+  }
+  SubscriberCore& core = *impl_;
+  if (core.waiter != nullptr) core.waiter->forget(core);
+  if (core.lending.out == 0) return;
+  // Samples still held keep their chunks: the port lives on, deaf to its
+  // channel (a lossless one holds no publisher up), until the last one is
+  // given back (release_sample deletes it).
+  core.waitset.reset();
+  core.virtual_wait.reset();
+  core.schema_waitset.reset();
+  core.schema_port.reset();
+  core.port.unsubscribe();
+  core.port.releaseQueuedData();
+  core.lending.orphaned = true;
+  (void)impl_.release();
 }
 
 RawSample RawSubscriber::take() noexcept {
@@ -306,6 +360,7 @@ RawSample RawSubscriber::take() noexcept {
       continue;
     }
     if (core.paced) core.pacer.published(header->real_time_ns);
+    ++core.lending.out;
     return {header, payload};
   }
 }
@@ -376,7 +431,7 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
 
 bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) noexcept {
   SubscriberCore& core = *impl_;
-  if (core.in_user_waitset) return core.port.hasData();  // its WaitSet waits for it; see WaitSet::add
+  if (core.waiter != nullptr) return core.port.hasData();  // its WaitSet waits for it; see WaitSet::add
   if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
   if (!core.waitset) {
     DaemonRequest request;
@@ -400,7 +455,7 @@ bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) 
 bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
   SubscriberCore& core = *impl_;
   if (core.port.hasData()) return true;
-  if (core.in_user_waitset) return false;
+  if (core.waiter != nullptr) return false;
   if (!core.virtual_wait) {
     core.waitset.reset();  // iceoryx lets a state notify one waitset
     auto wait = std::make_unique<VirtualWait>();

@@ -5,9 +5,9 @@
 
 namespace statebus {
 
-struct WaitSet::Impl {
+struct WaitSet::Impl final : detail::SubscriberWaiter {
   static constexpr std::size_t kCapacity = 64;
-  std::vector<detail::SubscriberCore*> members;
+  std::vector<detail::SubscriberCore*> members;  // null: died before the wait set (indexes stay)
   iox::popo::WaitSet<kCapacity + 1> waitset;  // + the clock
   iox::popo::UserTrigger clock_changed;
   std::uint64_t listener = 0;  // set at the first wait_until
@@ -15,15 +15,25 @@ struct WaitSet::Impl {
   ~Impl() {
     detail::remove_clock_listener(listener);
     for (detail::SubscriberCore* member : members) {
+      if (member == nullptr) continue;
       waitset.detachState(member->port, iox::popo::SubscriberState::HAS_DATA);
-      member->in_user_waitset = false;
+      member->waiter = nullptr;
+    }
+  }
+
+  void forget(detail::SubscriberCore& core) noexcept override {
+    for (detail::SubscriberCore*& member : members) {
+      if (member != &core) continue;
+      waitset.detachState(core.port, iox::popo::SubscriberState::HAS_DATA);
+      core.waiter = nullptr;
+      member = nullptr;
     }
   }
 
   std::vector<std::size_t> ready() const {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < members.size(); ++i) {
-      if (members[i]->port.hasData()) out.push_back(i);
+      if (members[i] != nullptr && members[i]->port.hasData()) out.push_back(i);
     }
     return out;
   }
@@ -52,7 +62,7 @@ Result<std::size_t> WaitSet::add(detail::RawSubscriber& subscriber) {
   if (impl_->waitset.attachState(core->port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
     return fail(Errc::out_of_resources, "cannot wait on channel '" + core->channel + "' (is it in another WaitSet?)");
   }
-  core->in_user_waitset = true;
+  core->waiter = impl_.get();
   impl_->members.push_back(core);
   return impl_->members.size() - 1;
 }

@@ -18,9 +18,9 @@ class Publisher;
 
 /// A sample being written in shared memory. Publish it with
 /// Publisher::publish(std::move(loan)); a loan dropped unpublished goes back
-/// to the pool. Move-only; belongs to the thread of its publisher, and must
-/// die before it (a loan kept after its Publisher is a use after free).
-/// Publishing a moved-from loan publishes nothing.
+/// to the pool. Move-only; belongs to the thread of its publisher. It may
+/// outlive its Publisher (it can no longer be published then, and goes back
+/// to the pool when it dies). Publishing a moved-from loan publishes nothing.
 template <class T>
 class Loan {
  public:

@@ -14,8 +14,8 @@
 
 namespace statebus {
 
-/// A byte buffer being written in shared memory. Move-only; must die before
-/// the UntypedPublisher it came from (as a Loan). Publishing a moved-from
+/// A byte buffer being written in shared memory. Move-only; may outlive the
+/// UntypedPublisher it came from, as a Loan may. Publishing a moved-from
 /// loan publishes nothing.
 class BytesLoan {
  public:
@@ -98,8 +98,8 @@ class UntypedPublisher {
 };
 
 /// A received byte payload with its header. Move-only; the memory goes back
-/// to the publisher's pool when it dies, which must be before the
-/// UntypedSubscriber it came from (as a Sample).
+/// to the publisher's pool when it dies; it may outlive the
+/// UntypedSubscriber it came from, as a Sample may.
 class BytesSample {
  public:
   [[nodiscard]] const std::byte* data() const noexcept { return static_cast<const std::byte*>(taken_.raw().payload); }

@@ -22,8 +22,9 @@ namespace statebus {
 ///   for (std::size_t ready : waitset->wait(1s)) { ... }
 ///
 /// A subscriber in a WaitSet is waited on through it (its own wait() then
-/// only polls). Up to 64 subscribers. Thread safety: one thread at a time;
-/// the subscribers must outlive the WaitSet.
+/// only polls). Up to 64 subscribers. Thread safety: one thread at a time.
+/// A subscriber may die before its WaitSet: it is never reported ready
+/// again, and the other indexes stay as add() gave them.
 class WaitSet {
  public:
   /// Takes the node this process is connected as (the wait set comes from
