@@ -1,6 +1,7 @@
 #include "chunk_reclaimer.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 #include "iceoryx.hpp"
@@ -63,6 +64,16 @@ struct NextFreeOf {
 };
 template struct Expose<NextFreeOf, &iox::concurrent::LoFFLi::m_nextFreeIndex>;
 
+// The same for a member whose type is private too (the free list's head).
+template <class Tag, auto Member>
+struct ExposeAuto {
+  friend auto member(Tag) { return Member; }
+};
+struct HeadOf {
+  friend auto member(HeadOf);
+};
+template struct ExposeAuto<HeadOf, &iox::concurrent::LoFFLi::m_head>;
+
 struct InvalidIndexOf {
   using type = std::uint32_t iox::concurrent::LoFFLi::*;
   friend type member(InvalidIndexOf);
@@ -85,6 +96,15 @@ class PoolView {
   [[nodiscard]] bool taken(std::uint32_t i) const noexcept { return __atomic_load_n(&next_[i], __ATOMIC_ACQUIRE) == invalid_; }
   [[nodiscard]] std::uint8_t* slot(std::uint32_t i) const noexcept { return raw_ + static_cast<std::size_t>(i) * size_; }
   [[nodiscard]] std::uint32_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
+  // The free list's head with its ABA counter: every take and give-back
+  // changes it, so an unchanged head means the pool stood still meanwhile.
+  [[nodiscard]] std::uint64_t head() const noexcept {
+    const auto node = (free_.*member(HeadOf{})).load(std::memory_order_acquire);
+    static_assert(sizeof(node) == sizeof(std::uint64_t));
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &node, sizeof bits);
+    return bits;
+  }
   // The free list refuses a slot it holds already (no double free).
   bool give_back(std::uint32_t i) noexcept {
     if (!free_.push(i)) return false;
@@ -301,6 +321,12 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
   auto& pools = memory_.*member(PoolsOf{});
   auto& management_pool = (memory_.*member(ManagementPoolOf{}))[0];
   PoolView records(management_pool);
+  // A look proves something about a pool only if the pool (and the records
+  // read for it) stood still meanwhile: under churn a slot can be taken
+  // after the records were read, or between counting and reading the count.
+  const std::uint64_t records_head = records.head();
+  std::vector<std::uint64_t> heads;
+  for (auto& pool : pools) heads.push_back(PoolView(pool).head());
   // Where each chunk record that counts references points.
   std::unordered_set<const void*> recorded;
   for (std::uint32_t i = 0; i < records.count(); ++i) {
@@ -309,11 +335,15 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
   }
   // A pool's count of chunks in use, against the slots its free list marks taken.
   auto check_count = [&](iox::mepoo::MemPool& pool, PoolView& view) {
+    const std::uint64_t head = view.head();
+    const std::uint32_t used = view.used();
     std::int64_t taken = 0;
     for (std::uint32_t i = 0; i < view.count(); ++i) taken += view.taken(i) ? 1 : 0;
-    const std::int64_t error = taken - static_cast<std::int64_t>(view.used());
+    if (count_hook_) count_hook_();
+    const bool still = view.head() == head && view.used() == used;
+    const std::int64_t error = taken - static_cast<std::int64_t>(used);
     auto drift = drifts_.find(&pool);
-    if (error == 0) {
+    if (error == 0 || !still) {
       if (drift != drifts_.end()) drifts_.erase(drift);
       return;
     }
@@ -326,10 +356,15 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
     }
   };
   for (auto& entry : orphans_) entry.second.seen = false;
-  // Taken slots of `view` that `orphaned` says nothing manages.
-  auto find_orphans = [&](PoolView& view, auto orphaned, auto on_given_back) {
+  // Taken slots of `view` that `orphaned` says nothing manages, if `still()`
+  // after the look: otherwise it saw none (their grace starts again).
+  auto find_orphans = [&](PoolView& view, auto still, auto orphaned, auto on_given_back) {
+    std::vector<std::uint32_t> found;
     for (std::uint32_t i = 0; i < view.count(); ++i) {
-      if (!view.taken(i) || !orphaned(view.slot(i))) continue;
+      if (view.taken(i) && orphaned(view.slot(i))) found.push_back(i);
+    }
+    if (!still()) return;
+    for (const std::uint32_t i : found) {
       auto [orphan, fresh] = orphans_.try_emplace(view.slot(i), Since{now, 0, true});
       orphan->second.seen = true;
       if (fresh || now - orphan->second.since < kGrace) continue;
@@ -337,24 +372,26 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
       if (view.give_back(i)) on_given_back();
     }
   };
-  check_count(management_pool, records);
-  find_orphans(
-      records,
-      [](const std::uint8_t* slot) {
-        return reinterpret_cast<const iox::mepoo::ChunkManagement*>(slot)->m_referenceCounter.load(
-                   std::memory_order_acquire) == 0;
-      },
-      [&] { ++result.bookkeeping; });
   for (std::uint32_t p = 0; p < pools.size(); ++p) {
     PoolView view(pools[p]);
     check_count(pools[p], view);
     find_orphans(
-        view, [&](const std::uint8_t* slot) { return recorded.count(slot) == 0; },
+        view, [&] { return view.head() == heads[p] && records.head() == records_head; },
+        [&](const std::uint8_t* slot) { return recorded.count(slot) == 0; },
         [&] {
           ++result.per_pool[p];
           ++result.chunks;
         });
   }
+  // The records last: giving back a chunk above does not move them.
+  check_count(management_pool, records);
+  find_orphans(
+      records, [&] { return records.head() == records_head; },
+      [](const std::uint8_t* slot) {
+        return reinterpret_cast<const iox::mepoo::ChunkManagement*>(slot)->m_referenceCounter.load(
+                   std::memory_order_acquire) == 0;
+      },
+      [&] { ++result.bookkeeping; });
   for (auto it = orphans_.begin(); it != orphans_.end();) it = it->second.seen ? std::next(it) : orphans_.erase(it);
 }
 

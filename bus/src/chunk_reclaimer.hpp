@@ -33,6 +33,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +67,9 @@ class ChunkReclaimer {
   ChunksReclaimed scan(Clock::time_point now = Clock::now());
   /// Chunks given back so far. Thread-safe.
   [[nodiscard]] std::uint64_t reclaimed() const noexcept;
+  /// Tests only: runs in each pool's check between counting the slots its
+  /// free list marks taken and reading its count of chunks in use.
+  void set_count_hook(std::function<void()> hook) { count_hook_ = std::move(hook); }
 
  private:
   struct Suspect {
@@ -89,6 +93,7 @@ class ChunkReclaimer {
   std::unordered_map<const void*, Suspect> suspects_;  // by chunk header
   std::unordered_map<std::uint64_t, std::string> channels_;  // publisher id → its channel
   std::atomic<std::uint64_t> reclaimed_{0};
+  std::function<void()> count_hook_;
 };
 
 }  // namespace statebus::detail
