@@ -18,7 +18,11 @@ iox::RouDiConfig_t make_roudi_config(const MemoryConfig& memory) {
   }
   iox::mepoo::MePooConfig pools;
   for (const MemoryPool& pool : memory.pools) {
-    pools.addMemPool({pool_chunk_size(pool.payload_size), pool.count});
+    // iceoryx adds its chunk header to the size it is given: ask for what
+    // leaves whole chunks of pool_chunk_size, so that every chunk starts on
+    // a cache line (a pool's memory follows the last one's whole chunks).
+    pools.addMemPool({pool_chunk_size(pool.payload_size) - static_cast<std::uint32_t>(sizeof(iox::mepoo::ChunkHeader)),
+                      pool.count});
   }
   const auto group = iox::posix::PosixGroup::getGroupOfCurrentProcess().getName();
   config.m_sharedMemorySegments.push_back({group, group, pools});
