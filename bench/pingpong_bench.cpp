@@ -64,11 +64,16 @@ enum class Transport { statebus, iceoryx };
 // poll, raw iceoryx with a user header of statebus's size against plain raw
 // iceoryx (what the header's cache line costs, statebus left out); header16:
 // the same with a 16-byte user header, which leaves the payload's first
-// bytes in the chunk header's cache line.
-enum class Mode { poll, block, spin, adaptive, header, header16 };
+// bytes in the chunk header's cache line. poll_same_policy: poll, against
+// raw iceoryx whose publishers wait for lossless subscribers, as statebus's
+// do by default (iceoryx's WAIT_FOR_CONSUMER: what lets a recorder miss
+// nothing), instead of iceoryx's default, which drops for them.
+enum class Mode { poll, block, spin, adaptive, header, header16, poll_same_policy };
 
 // Modes that poll (one thread spinning over both transports).
-bool polled(Mode m) { return m == Mode::poll || m == Mode::header || m == Mode::header16; }
+bool polled(Mode m) {
+  return m == Mode::poll || m == Mode::header || m == Mode::header16 || m == Mode::poll_same_policy;
+}
 // The user header raw iceoryx carries in a header mode, in bytes.
 std::uint32_t header_bytes(Mode m) { return m == Mode::header ? 72 : m == Mode::header16 ? 16 : 0; }
 
@@ -78,6 +83,7 @@ const char* mode_name(Mode m) {
          : m == Mode::spin  ? "spin"
          : m == Mode::header ? "header"
          : m == Mode::header16 ? "header16"
+         : m == Mode::poll_same_policy ? "poll_same_policy"
                              : "adaptive";
 }
 
@@ -157,7 +163,9 @@ struct IceoryxSide {
                                          std::uint32_t header = 0) {
     IceoryxSide side;
     side.header = header;
-    side.out = std::make_unique<iox::popo::UntypedPublisher>(iox_service(send));
+    iox::popo::PublisherOptions options;
+    if (mode == Mode::poll_same_policy) options.subscriberTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
+    side.out = std::make_unique<iox::popo::UntypedPublisher>(iox_service(send), options);
     side.in = std::make_unique<iox::popo::UntypedSubscriber>(iox_service(receive));
     side.size = size;
     side.mode = mode;
@@ -297,6 +305,7 @@ int follower() {
                    : mode == "adaptive" ? Mode::adaptive
                    : mode == "header"   ? Mode::header
                    : mode == "header16" ? Mode::header16
+                   : mode == "poll_same_policy" ? Mode::poll_same_policy
                                         : Mode::block;
     if (size == sizeof(Msg8)) follow_scenario<Msg8>(*node, m);
     if (size == sizeof(Msg4M)) follow_scenario<Msg4M>(*node, m);
@@ -501,6 +510,10 @@ void register_size(int poll_rounds, int block_rounds, bool spin = false) {
     // A header small enough to leave the payload's first bytes in the chunk header's line.
     benchmark::RegisterBenchmark(("round_trip/" + size + "B/header16").c_str(), round_trip<Msg>, Mode::header16, cross,
                                  0ns)
+        ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(poll_rounds);
+    // Against raw iceoryx with statebus's delivery policy (publishers that lossless subscribers can join).
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll_same_policy").c_str(), round_trip<Msg>,
+                                 Mode::poll_same_policy, cross, 0ns)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(poll_rounds);
     benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin, cross, 0ns)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
