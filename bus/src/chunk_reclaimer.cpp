@@ -95,6 +95,10 @@ class PoolView {
   [[nodiscard]] std::uint32_t count() const noexcept { return count_; }
   [[nodiscard]] bool taken(std::uint32_t i) const noexcept { return __atomic_load_n(&next_[i], __ATOMIC_ACQUIRE) == invalid_; }
   [[nodiscard]] std::uint8_t* slot(std::uint32_t i) const noexcept { return raw_ + static_cast<std::size_t>(i) * size_; }
+  [[nodiscard]] bool owns(const void* p) const noexcept {
+    const auto* byte = static_cast<const std::uint8_t*>(p);
+    return byte >= raw_ && byte < raw_ + static_cast<std::size_t>(count_) * size_;
+  }
   [[nodiscard]] std::uint32_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
   // The free list's head with its ABA counter: every take and give-back
   // changes it, so an unchanged head means the pool stood still meanwhile.
@@ -321,29 +325,22 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
   auto& pools = memory_.*member(PoolsOf{});
   auto& management_pool = (memory_.*member(ManagementPoolOf{}))[0];
   PoolView records(management_pool);
-  // A look proves something about a pool only if the pool (and the records
-  // read for it) stood still meanwhile: under churn a slot can be taken
-  // after the records were read, or between counting and reading the count.
-  const std::uint64_t records_head = records.head();
-  std::vector<std::uint64_t> heads;
-  for (auto& pool : pools) heads.push_back(PoolView(pool).head());
-  // Where each chunk record that counts references points.
-  std::unordered_set<const void*> recorded;
-  for (std::uint32_t i = 0; i < records.count(); ++i) {
-    const auto* record = reinterpret_cast<const iox::mepoo::ChunkManagement*>(records.slot(i));
-    if (record->m_referenceCounter.load(std::memory_order_acquire) != 0) recorded.insert(record->m_chunkHeader.get());
-  }
-  // A pool's count of chunks in use, against the slots its free list marks taken.
+  // A look proves something about a pool only if the pool, and the chunk
+  // records read for it, stood still meanwhile (their free lists' heads and
+  // ABA counters unchanged): under churn a slot can be taken after the
+  // records were read, or between reading the count and counting. A look
+  // that is not still proves nothing either way: what was found before keeps
+  // its place and its time, and nothing is given back on it.
   auto check_count = [&](iox::mepoo::MemPool& pool, PoolView& view) {
     const std::uint64_t head = view.head();
     const std::uint32_t used = view.used();
+    if (look_hook_) look_hook_(LookPoint::counting);
     std::int64_t taken = 0;
     for (std::uint32_t i = 0; i < view.count(); ++i) taken += view.taken(i) ? 1 : 0;
-    if (count_hook_) count_hook_();
-    const bool still = view.head() == head && view.used() == used;
+    if (view.head() != head || view.used() != used) return;
     const std::int64_t error = taken - static_cast<std::int64_t>(used);
     auto drift = drifts_.find(&pool);
-    if (error == 0 || !still) {
+    if (error == 0) {
       if (drift != drifts_.end()) drifts_.erase(drift);
       return;
     }
@@ -355,15 +352,20 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
       ++result.counters;
     }
   };
-  for (auto& entry : orphans_) entry.second.seen = false;
-  // Taken slots of `view` that `orphaned` says nothing manages, if `still()`
-  // after the look: otherwise it saw none (their grace starts again).
+  // Taken slots of `view` that `orphaned` says nothing manages; `still`
+  // tells after the look whether it counts. Returns false if it did not.
   auto find_orphans = [&](PoolView& view, auto still, auto orphaned, auto on_given_back) {
+    if (look_hook_) look_hook_(LookPoint::finding);
     std::vector<std::uint32_t> found;
     for (std::uint32_t i = 0; i < view.count(); ++i) {
       if (view.taken(i) && orphaned(view.slot(i))) found.push_back(i);
     }
-    if (!still()) return;
+    if (!still()) {
+      for (auto& entry : orphans_) {
+        if (view.owns(entry.first)) entry.second.seen = true;  // kept as they are
+      }
+      return;
+    }
     for (const std::uint32_t i : found) {
       auto [orphan, fresh] = orphans_.try_emplace(view.slot(i), Since{now, 0, true});
       orphan->second.seen = true;
@@ -372,11 +374,20 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
       if (view.give_back(i)) on_given_back();
     }
   };
+  for (auto& entry : orphans_) entry.second.seen = false;
   for (std::uint32_t p = 0; p < pools.size(); ++p) {
     PoolView view(pools[p]);
     check_count(pools[p], view);
+    // The records read for this pool alone, so that a look spans one pool.
+    const std::uint64_t records_head = records.head();
+    const std::uint64_t head = view.head();
+    std::unordered_set<const void*> recorded;  // where each record that counts references points
+    for (std::uint32_t i = 0; i < records.count(); ++i) {
+      const auto* record = reinterpret_cast<const iox::mepoo::ChunkManagement*>(records.slot(i));
+      if (record->m_referenceCounter.load(std::memory_order_acquire) != 0) recorded.insert(record->m_chunkHeader.get());
+    }
     find_orphans(
-        view, [&] { return view.head() == heads[p] && records.head() == records_head; },
+        view, [&] { return view.head() == head && records.head() == records_head; },
         [&](const std::uint8_t* slot) { return recorded.count(slot) == 0; },
         [&] {
           ++result.per_pool[p];
@@ -385,6 +396,7 @@ void ChunkReclaimer::repair_pools(Clock::time_point now, ChunksReclaimed& result
   }
   // The records last: giving back a chunk above does not move them.
   check_count(management_pool, records);
+  const std::uint64_t records_head = records.head();
   find_orphans(
       records, [&] { return records.head() == records_head; },
       [](const std::uint8_t* slot) {

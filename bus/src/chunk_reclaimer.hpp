@@ -67,9 +67,13 @@ class ChunkReclaimer {
   ChunksReclaimed scan(Clock::time_point now = Clock::now());
   /// Chunks given back so far. Thread-safe.
   [[nodiscard]] std::uint64_t reclaimed() const noexcept;
-  /// Tests only: runs in each pool's check between counting the slots its
-  /// free list marks taken and reading its count of chunks in use.
-  void set_count_hook(std::function<void()> hook) { count_hook_ = std::move(hook); }
+  /// Where a look at a pool can be interrupted (for tests).
+  enum class LookPoint {
+    counting,  ///< its count of chunks in use read, its taken slots not yet counted
+    finding,   ///< the chunk records read, its slots not yet looked at for orphans
+  };
+  /// Tests only: runs at each LookPoint of every pool's look.
+  void set_look_hook(std::function<void(LookPoint)> hook) { look_hook_ = std::move(hook); }
 
  private:
   struct Suspect {
@@ -93,7 +97,7 @@ class ChunkReclaimer {
   std::unordered_map<const void*, Suspect> suspects_;  // by chunk header
   std::unordered_map<std::uint64_t, std::string> channels_;  // publisher id → its channel
   std::atomic<std::uint64_t> reclaimed_{0};
-  std::function<void()> count_hook_;
+  std::function<void(LookPoint)> look_hook_;
 };
 
 }  // namespace statebus::detail

@@ -27,9 +27,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class PoolRepair : public ::testing::Test {
- protected:
-  PoolRepair() {
+class PoolRepairTest : public ::testing::Test {
+ public:
+  PoolRepairTest() {
     config_.addMemPool({128, 8});
     management_memory_.resize(iox::mepoo::MemoryManager::requiredManagementMemorySize(config_));
     chunk_memory_.resize(iox::mepoo::MemoryManager::requiredChunkMemorySize(config_) + 64);
@@ -47,7 +47,7 @@ class PoolRepair : public ::testing::Test {
     publisher_.emplace(port.value());
   }
 
-  ~PoolRepair() override {
+  ~PoolRepairTest() override {
     reclaimer_.reset();
     for (const auto id : segments_) iox::rp::BaseRelativePointer::unregisterPtr(id);
   }
@@ -55,6 +55,9 @@ class PoolRepair : public ::testing::Test {
   static void* align64(std::uint8_t* p) {
     return reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(p) + 63) & ~std::uintptr_t{63});
   }
+
+  ChunkReclaimer& reclaimer() { return *reclaimer_; }
+  iox::popo::PublisherPortUser& publisher() { return *publisher_; }
 
   // A loan of a publisher port of the pool: a chunk in use that a port refers to.
   iox::mepoo::ChunkHeader* loan() {
@@ -70,6 +73,7 @@ class PoolRepair : public ::testing::Test {
     return counters;
   }
 
+ protected:
   iox::mepoo::MePooConfig config_;
   std::vector<std::uint8_t> management_memory_;
   std::vector<std::uint8_t> chunk_memory_;
@@ -81,7 +85,7 @@ class PoolRepair : public ::testing::Test {
   std::optional<iox::popo::PublisherPortUser> publisher_;
 };
 
-TEST_F(PoolRepair, AStillPoolWithRightCountsIsLeftAlone) {
+TEST_F(PoolRepairTest, AStillPoolWithRightCountsIsLeftAlone) {
   auto* held = loan();
   ASSERT_NE(held, nullptr);
   EXPECT_EQ(counters_set_right(ChunkReclaimer::Clock::now()), 0u);
@@ -89,35 +93,67 @@ TEST_F(PoolRepair, AStillPoolWithRightCountsIsLeftAlone) {
   publisher_->releaseChunk(held);
 }
 
-// A chunk taken in the middle of every look (after the slots were counted,
-// before the count of chunks in use was read) and given back after it: each
-// look sees the same count error, but the pool was never wrong.
-TEST_F(PoolRepair, APoolThatChangesDuringEveryLookIsNotSetRight) {
+// A chunk taken in the middle of every look, at `point`, and given back
+// after it: each look sees the same error, but the pool was never wrong.
+ChunksReclaimed looks_with_a_chunk_taken_at(PoolRepairTest& test, ChunkReclaimer::LookPoint point, bool every_other) {
   iox::mepoo::ChunkHeader* taken_mid_look = nullptr;
-  reclaimer_->set_count_hook([&] {
-    if (taken_mid_look == nullptr) taken_mid_look = loan();
+  bool armed = true;
+  test.reclaimer().set_look_hook([&](ChunkReclaimer::LookPoint now) {
+    if (now == point && armed && taken_mid_look == nullptr) taken_mid_look = test.loan();
   });
   const auto start = ChunkReclaimer::Clock::now();
-  std::uint32_t counters = 0;
-  for (auto t = 0ms; t <= 2 * ChunkReclaimer::kGrace; t += 100ms) {
-    counters += reclaimer_->scan(start + t).counters;
-    ASSERT_NE(taken_mid_look, nullptr);
-    publisher_->releaseChunk(std::exchange(taken_mid_look, nullptr));
+  ChunksReclaimed total;
+  for (auto t = 0ms; t <= 3 * ChunkReclaimer::kGrace; t += 100ms) {
+    const auto look = test.reclaimer().scan(start + t);
+    total.chunks += look.chunks;
+    total.bookkeeping += look.bookkeeping;
+    total.counters += look.counters;
+    if (armed) {
+      EXPECT_NE(taken_mid_look, nullptr);
+    }
+    if (taken_mid_look != nullptr) test.publisher().releaseChunk(std::exchange(taken_mid_look, nullptr));
+    if (every_other) armed = !armed;
   }
-  EXPECT_EQ(counters, 0u) << "a count was 'set right' that was never wrong";
+  test.reclaimer().set_look_hook({});
+  return total;
+}
+
+TEST_F(PoolRepairTest, ACountThatChangesDuringEveryLookIsNotSetRight) {
+  const auto total = looks_with_a_chunk_taken_at(*this, ChunkReclaimer::LookPoint::counting, false);
+  EXPECT_EQ(total.counters, 0u) << "a count was 'set right' that was never wrong";
+  EXPECT_EQ(memory_.getMemPoolInfo(0).m_usedChunks, 0u);
+}
+
+TEST_F(PoolRepairTest, AChunkTakenAfterTheRecordsWereReadIsNotGivenBack) {
+  const auto total = looks_with_a_chunk_taken_at(*this, ChunkReclaimer::LookPoint::finding, false);
+  EXPECT_EQ(total.chunks, 0u) << "a chunk in use was given back";
   EXPECT_EQ(memory_.getMemPoolInfo(0).m_usedChunks, 0u);
 }
 
 // What a process killed inside a chunk's release leaves: the count of its
 // record at 0, the record and the chunk still taken from their pools.
-TEST_F(PoolRepair, AChunkAndRecordNothingManagesAreGivenBackAfterTheGrace) {
+void leave_a_half_released_chunk(iox::mepoo::MemoryManager& memory) {
   auto settings = iox::mepoo::ChunkSettings::create(64, 8);
   ASSERT_FALSE(settings.has_error());
-  auto chunk = memory_.getChunk(settings.value());
+  auto chunk = memory.getChunk(settings.value());
   ASSERT_FALSE(chunk.has_error());
   iox::mepoo::ChunkManagement* record = chunk.value().release();
   record->m_referenceCounter.store(0, std::memory_order_relaxed);
+}
 
+void expect_the_pool_whole(iox::mepoo::MemoryManager& memory) {
+  EXPECT_EQ(memory.getMemPoolInfo(0).m_usedChunks, 0u);
+  auto settings = iox::mepoo::ChunkSettings::create(64, 8);
+  std::vector<iox::mepoo::SharedChunk> all;
+  for (int i = 0; i < 8; ++i) {
+    auto again = memory.getChunk(settings.value());
+    ASSERT_FALSE(again.has_error()) << "chunk " << i << " of 8";
+    all.push_back(again.value());
+  }
+}
+
+TEST_F(PoolRepairTest, AChunkAndRecordNothingManagesAreGivenBackAfterTheGrace) {
+  leave_a_half_released_chunk(memory_);
   const auto start = ChunkReclaimer::Clock::now();
   ChunksReclaimed total;
   for (auto t = 0ms; t <= 2 * ChunkReclaimer::kGrace; t += 100ms) {
@@ -129,13 +165,17 @@ TEST_F(PoolRepair, AChunkAndRecordNothingManagesAreGivenBackAfterTheGrace) {
   EXPECT_EQ(total.chunks, 1u);
   EXPECT_EQ(total.bookkeeping, 1u);
   EXPECT_EQ(total.counters, 0u);
-  EXPECT_EQ(memory_.getMemPoolInfo(0).m_usedChunks, 0u);
-  std::vector<iox::mepoo::SharedChunk> all;  // the pool is whole again
-  for (int i = 0; i < 8; ++i) {
-    auto again = memory_.getChunk(settings.value());
-    ASSERT_FALSE(again.has_error()) << "chunk " << i << " of 8";
-    all.push_back(again.value());
-  }
+  expect_the_pool_whole(memory_);
+}
+
+// A busy bus: every other look is not still. The repair waits for still
+// looks but does not start its grace again at each busy one.
+TEST_F(PoolRepairTest, AChunkNothingManagesIsGivenBackOnABusyPoolToo) {
+  leave_a_half_released_chunk(memory_);
+  const auto total = looks_with_a_chunk_taken_at(*this, ChunkReclaimer::LookPoint::finding, true);
+  EXPECT_EQ(total.chunks, 1u);
+  EXPECT_EQ(total.bookkeeping, 1u);
+  expect_the_pool_whole(memory_);
 }
 
 }  // namespace
