@@ -126,6 +126,9 @@ void release_loan(PublisherCore* core, void* payload) noexcept {
 
 void release_sample(SubscriberCore* core, const void* payload) noexcept {
   core->port.release(payload);
+  // Samples that reached an orphan before the daemon handled its unsubscribe
+  // would wait in its queue until the last held one dies: drop them now.
+  if (core->lending.orphaned) core->port.releaseQueuedData();
   given_back(core);
 }
 
@@ -230,6 +233,11 @@ void RawPublisher::publish(void* payload) noexcept {
   --core.lending.out;
   if (const detail::PublishHook hook = g_after_delivery_hook.load(std::memory_order_relaxed)) hook();
   detail::end_publish(counted);  // delivered
+}
+
+void RawPublisher::publish_loan(PublisherCore* owner, void* payload) noexcept {
+  if (owner != impl_.get()) return release_loan(owner, payload);  // iceoryx would abort on another port's chunk
+  publish(payload);
 }
 
 bool RawPublisher::has_subscribers() const noexcept { return impl_->port.hasSubscribers(); }

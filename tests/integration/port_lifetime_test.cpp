@@ -3,7 +3,6 @@
 // the pool; nothing is read or freed twice.
 #include <chrono>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -52,14 +51,13 @@ class PortLifetime : public testkit::NodeTest {
     publishers_.clear();
   }
 
-  // The daemon handles port changes in its own loop; polls (bounded) until
-  // it has.
+  // The daemon handles port changes in its rounds: waits for them until it
+  // has (bounded).
   template <class Condition>
-  static bool daemon_has(Condition&& done) {
+  bool daemon_has(Condition&& done) const {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::yield();
+      if (std::chrono::steady_clock::now() > deadline || !daemon_->wait_for_round(2s)) return false;
     }
     return true;
   }
@@ -182,6 +180,36 @@ TEST_F(PortLifetime, ASubscriberMayDieBeforeItsEventLoop) {
   ASSERT_TRUE(loop->run());
   EXPECT_EQ(heard_by_gone, 0);
   EXPECT_EQ(heard_by_stays, 1);
+}
+
+TEST_F(PortLifetime, ALoanPublishedThroughAnotherPublisherGoesBackUnsent) {
+  auto other = Publisher<FourMiB>::create(*node_, "life/other");
+  ASSERT_TRUE(other) << other.error().message();
+  auto publisher = Publisher<FourMiB>::create(*node_, "life/mine");
+  ASSERT_TRUE(publisher) << publisher.error().message();
+  auto subscriber = Subscriber<FourMiB>::create(*node_, "life/mine");
+  ASSERT_TRUE(subscriber) << subscriber.error().message();
+  ASSERT_TRUE(publisher->wait_for_subscribers(10s));
+  const std::size_t free_before = fill_large_pool('y');
+  release_pool();
+
+  auto foreign = other->loan();
+  ASSERT_TRUE(foreign);
+  (*foreign)->bytes[0] = 'f';
+  publisher->publish(std::move(*foreign));  // not this publisher's: given back to its own
+  auto loan = publisher->loan();
+  ASSERT_TRUE(loan);
+  (*loan)->bytes[0] = 'm';
+  publisher->publish(std::move(*loan));
+
+  auto sample = subscriber->take_for(5s);
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->value().bytes[0], 'm');
+  EXPECT_EQ(sample->header().sequence, 1u);
+  EXPECT_EQ(publisher->published(), 1u);
+  sample.reset();
+  // Only the last sample the publisher keeps for reuse is out of the pool.
+  EXPECT_EQ(fill_large_pool('z'), free_before - 1);
 }
 
 }  // namespace

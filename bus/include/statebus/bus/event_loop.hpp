@@ -25,8 +25,9 @@ namespace statebus {
 /// Thread safety: set up and run() from one thread; stop() from any thread
 /// (or a handler). Handlers run on the loop's thread, one at a time.
 /// Subscribers are waited on only through the loop. One may die before the
-/// loop (its handler is then never called again), though not inside its
-/// own handler.
+/// loop, on the loop's thread (in another handler, or while it does not
+/// run), never inside its own handler: its handler is then never called
+/// again, and its place is not given to another.
 ///
 /// Lockstep: from create() until it is destroyed, a loop is a participant of
 /// the clock's lockstep mode: lockstep time stands while it works (or is not

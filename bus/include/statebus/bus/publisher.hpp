@@ -88,9 +88,10 @@ class Publisher {
 
   /// Delivers a loaned sample to every subscriber. Blocks only while a
   /// lossless subscriber's queue is full (see the class comment). An empty
-  /// loan (one moved from) publishes nothing.
+  /// loan (one moved from) publishes nothing; a loan of another publisher
+  /// (or of the one this one replaced) goes back to its pool unsent.
   void publish(Loan<T>&& loan) noexcept {
-    if (T* value = std::exchange(loan.value_, nullptr)) port_.publish(value);
+    if (T* value = std::exchange(loan.value_, nullptr)) port_.publish_loan(loan.port_, value);
   }
 
   /// Copies `value` into a loaned sample and publishes it; on

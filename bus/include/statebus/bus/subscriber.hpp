@@ -15,8 +15,8 @@ namespace statebus {
 /// A received value, read in place in shared memory, with its header.
 /// Move-only; the memory goes back to the publisher's pool when it dies.
 /// It may outlive its Subscriber: the memory stays the sample's, and the
-/// port, no longer hearing the channel, lives on until its last sample
-/// dies. A sample is part of its subscriber for thread safety: take it and
+/// port, deaf to the channel from the daemon's next round, lives on until
+/// its last sample dies. A sample is part of its subscriber for thread safety: take it and
 /// let it die on the subscriber's thread (or hand it over while that thread
 /// does not use the subscriber). Each held sample keeps a chunk of the
 /// pools from the publishers: keep the value (`value()` copies it) for long.

@@ -69,9 +69,10 @@ class UntypedPublisher {
     if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
     return BytesLoan(static_cast<std::byte*>(memory), size, port_.core());
   }
-  /// Delivers a loan; an empty one (moved from) publishes nothing.
+  /// Delivers a loan; an empty one (moved from) publishes nothing, and one
+  /// of another publisher goes back to its pool unsent.
   void publish(BytesLoan&& loan) noexcept {
-    if (std::byte* data = std::exchange(loan.data_, nullptr)) port_.publish(data);
+    if (std::byte* data = std::exchange(loan.data_, nullptr)) port_.publish_loan(loan.port_, data);
   }
   /// Copies `size` bytes into a loan and publishes them.
   [[nodiscard]] LoanResult<void> publish(const void* data, std::size_t size) noexcept {

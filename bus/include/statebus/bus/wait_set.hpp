@@ -23,8 +23,9 @@ namespace statebus {
 ///
 /// A subscriber in a WaitSet is waited on through it (its own wait() then
 /// only polls). Up to 64 subscribers. Thread safety: one thread at a time.
-/// A subscriber may die before its WaitSet: it is never reported ready
-/// again, and the other indexes stay as add() gave them.
+/// A subscriber may die before its WaitSet (on the WaitSet's thread, or
+/// while nobody waits on it): it is never reported ready again, the other
+/// indexes stay as add() gave them, and its place is not given to another.
 class WaitSet {
  public:
   /// Takes the node this process is connected as (the wait set comes from

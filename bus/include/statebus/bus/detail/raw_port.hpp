@@ -50,6 +50,9 @@ class RawPublisher {
   [[nodiscard]] void* loan(std::uint32_t size, std::uint32_t align) noexcept;
   /// Stamps the header and delivers the loaned buffer.
   void publish(void* payload) noexcept;
+  /// publish() for a loan the user hands back: one that `owner` lent, if
+  /// that is not this port, goes back to its owner unsent.
+  void publish_loan(PublisherCore* owner, void* payload) noexcept;
   [[nodiscard]] PublisherCore* core() const noexcept { return impl_.get(); }
   [[nodiscard]] bool has_subscribers() const noexcept;
   /// Waits until at least one subscriber is connected or `timeout` passes.
