@@ -76,8 +76,13 @@ int run_bridge(BridgeArgs& args) {
   std::printf("statebus bridge: %s as %s, prefix %s; Ctrl-C stops\n", options.broker.c_str(),
               bridge->client_id().c_str(), options.prefix.c_str());
   std::fflush(stdout);
-  // The bridge's own threads do the work; this one waits for the signal.
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The bridge's own threads do the work; this one waits for the signal,
+  // or for the bridge to lose its bus (it has said so and gone offline).
+  bool lost = false;
+  while (!g_stop && !lost) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    lost = !bridge->bus_health();
+  }
   bridge->stop();
   const MqttBridgeStats s = bridge->stats();
   std::printf("statebus bridge: stopped; sent %llu samples and %llu cell values, published %llu on the bus, applied "
@@ -86,7 +91,7 @@ int run_bridge(BridgeArgs& args) {
               static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.cells_applied),
               static_cast<unsigned long long>(s.refused), counts(s.refused_by_reason).c_str(),
               static_cast<unsigned long long>(s.dropped), counts(s.dropped_by_channel).c_str());
-  return 0;
+  return lost ? 1 : 0;  // 1: the bus is gone; restart the bridge once a daemon runs again
 }
 
 }  // namespace

@@ -116,10 +116,11 @@ int run_daemon(const DaemonArgs& args) {
     }
   }
   const DaemonRepairs repairs = daemon->repairs();
-  if (repairs.locks_released != 0 || repairs.chunks_reclaimed != 0) {
-    std::printf("statebus daemon repaired what killed processes left: %llu locks released, %llu chunks given back\n",
-                static_cast<unsigned long long>(repairs.locks_released),
-                static_cast<unsigned long long>(repairs.chunks_reclaimed));
+  if (repairs.locks_released != 0 || repairs.chunks_lost != 0 || repairs.slots_lost != 0) {
+    std::printf("statebus daemon: %llu processes died on the bus; %llu port locks they held released (%llu after "
+                "setting right a half-done update); %u chunks and %u pool slots they had in hand stay lost\n",
+                static_cast<unsigned long long>(repairs.deaths), static_cast<unsigned long long>(repairs.locks_released),
+                static_cast<unsigned long long>(repairs.structures_repaired), repairs.chunks_lost, repairs.slots_lost);
   }
   daemon->stop();
   std::printf("statebus daemon stopped (%s)\n", received == SIGINT ? "SIGINT" : received == SIGTERM ? "SIGTERM" : "SIGHUP");

@@ -1,11 +1,14 @@
 #include "statebus/base/process.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pthread.h>
 
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -54,12 +57,6 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) noexcept {
   return fields->start_time;
 }
 
-bool is_stopped(pid_t pid) noexcept {
-  if (pid <= 0) return false;
-  const auto fields = read_stat(pid);
-  return fields && (fields->state == 'T' || fields->state == 't');
-}
-
 namespace {
 // Bumped in a forked child, so that it computes its own identity; no
 // getpid() per call on hot paths (state stores record their writer).
@@ -79,9 +76,23 @@ ProcessId this_process() noexcept {
   return cached;
 }
 
-bool is_alive(const ProcessId& id) noexcept {
-  const auto start = process_start_time(id.pid);
-  return start && *start == id.start_time;
+std::optional<std::uint64_t> pid_namespace() noexcept {
+  struct stat ns{};
+  if (::stat("/proc/self/ns/pid", &ns) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(ns.st_ino);
 }
+
+Liveness liveness(const ProcessId& id) noexcept {
+  if (id.pid <= 0) return Liveness::dead;
+  // No /proc needed, nor a descriptor: ESRCH is the kernel's word that no
+  // process has this pid (EPERM: one does, of another user).
+  if (::kill(id.pid, 0) != 0 && errno == ESRCH) return Liveness::dead;
+  const auto fields = read_stat(id.pid);
+  if (!fields) return Liveness::unknown;
+  if (fields->state == 'Z' || fields->state == 'X' || fields->start_time != id.start_time) return Liveness::dead;
+  return Liveness::alive;
+}
+
+bool is_alive(const ProcessId& id) noexcept { return liveness(id) != Liveness::dead; }
 
 }  // namespace statebus

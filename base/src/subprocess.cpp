@@ -16,6 +16,8 @@
 #include <cstring>
 #include <utility>
 
+#include "statebus/internal/unique_fd.hpp"
+
 namespace statebus::detail {
 namespace {
 
@@ -47,23 +49,7 @@ void close_fd(int& fd) noexcept {
 }
 
 // Owns a descriptor until spawn() hands it over.
-class Fd {
- public:
-  Fd() = default;
-  ~Fd() { close_fd(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  int* out() noexcept { return &fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset(int fd) noexcept {
-    close_fd(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = UniqueFd;
 
 struct Pipe {
   Fd read;

@@ -174,6 +174,7 @@ struct MqttBridge::Impl {
   mutable std::mutex mutex;  // everything below, unless marked bus thread
   mutable std::condition_variable changed;
   MqttBridgeStats stats;
+  std::optional<Error> bus_lost;  // why the bridge left its bus
   bool ready = false;
   std::map<std::string, std::uint64_t> dropped_while_down;
   SteadyClock::time_point down_since{};
@@ -390,11 +391,27 @@ struct MqttBridge::Impl {
     }
   }
 
+  // The bus is gone (its daemon stopped, died or was replaced): nothing
+  // of it is to be relayed any more. Says so, marks the bridge offline on
+  // the broker and leaves the bus alone (its ports are not used again).
+  void leave_lost_bus(const Error& why) {
+    spdlog::error("{}; the bridge goes offline", why.message());
+    link->stop("offline");
+    std::lock_guard lock(mutex);
+    bus_lost = why;
+    changed.notify_all();
+  }
+
   void run_bus_thread() {
     auto next_scan = SteadyClock::now();
     auto next_liveness = SteadyClock::now();
+    auto next_health = SteadyClock::now();
     while (!stopping.load(std::memory_order_acquire)) {
       const auto now = SteadyClock::now();
+      if (now >= next_health) {
+        next_health = now + 100ms;
+        if (auto health = node->bus_health(); !health) return leave_lost_bus(health.error());
+      }
       const bool resending = resync.exchange(false);
       if (now >= next_scan || resending) {
         scan_channels();
@@ -794,6 +811,12 @@ void MqttBridge::stop() {
   impl_->changed.notify_all();
   if (impl_->bus_thread.joinable()) impl_->bus_thread.join();
   impl_->link->stop("offline");
+}
+
+Result<void> MqttBridge::bus_health() const {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->bus_lost) return tl::make_unexpected(*impl_->bus_lost);
+  return {};
 }
 
 MqttBridgeStats MqttBridge::stats() const {

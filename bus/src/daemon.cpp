@@ -1,5 +1,6 @@
 #include "statebus/bus/daemon.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,9 +24,12 @@
 #include "iceoryx.hpp"
 #include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "cerr_filter.hpp"
-#include "chunk_reclaimer.hpp"
-#include "lock_doctor.hpp"
+#include "daemon_stop_hook.hpp"
+#include "chunk_census.hpp"
 #include "paths.hpp"
+#include "port_lock.hpp"
+#include "port_repair.hpp"
+#include "process_registry.hpp"
 #include "pools.hpp"
 #include "quiet_stdio.hpp"
 #include "roudi_socket.hpp"
@@ -42,24 +46,27 @@ namespace statebus {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-// The janitor's round: the lock doctor's scan (cheap: a look at each port's
-// lock word) every round, so a lock a killed process left held is released
-// within ~10 ms; the leaked-chunk scan and lockstep housekeeping every tenth.
+// The janitor wakes for every join and death at once, and at least every
+// 10 ms to keep the stall meter; lockstep housekeeping every 100 ms; the
+// chunk census (a report) every second.
 constexpr auto kJanitorPeriod = std::chrono::milliseconds(10);
-constexpr int kSlowScanEveryRounds = 10;
+constexpr int kHousekeepingEveryRounds = 10;
+constexpr int kCensusEveryRounds = 100;
 constexpr std::size_t kLatenciesKept = 65536;
-
-std::string pool_name(std::uint32_t chunk_size) {
-  return chunk_size >= (1U << 20) ? std::to_string(chunk_size >> 20) + " MiB"
-         : chunk_size >= (1U << 10) ? std::to_string(chunk_size >> 10) + " KiB"
-                                    : std::to_string(chunk_size) + " B";
-}
 
 // RouDi completes a round every 100 ms and, on a busy machine, may take a
 // few; a wedge timeout must leave room for that.
 constexpr std::chrono::milliseconds kMinWedgeTimeout{500};
 
 }  // namespace
+
+namespace {
+std::atomic<detail::DaemonStopHook> g_after_goodbye_hook{nullptr};
+}  // namespace
+
+void detail::set_after_goodbye_hook(DaemonStopHook hook) noexcept {
+  g_after_goodbye_hook.store(hook, std::memory_order_relaxed);
+}
 
 namespace {
 // The daemon whose janitor runs in this process, and how to stop it.
@@ -75,6 +82,9 @@ struct Daemon::Impl {
   std::shared_ptr<spdlog::logger> log = spdlog::default_logger();
   detail::FileLock lock;
   std::vector<std::string> removed;
+  // The registry of the processes on the bus: RouDi's threads ask it, so it
+  // is declared before RouDi and outlives it.
+  std::unique_ptr<detail::ProcessRegistry> registry;
   std::unique_ptr<iox::roudi::IceOryxRouDiComponents> components;
   std::unique_ptr<detail::EmbeddedRouDi> roudi;
   std::uint64_t shm_bytes = 0;
@@ -83,18 +93,17 @@ struct Daemon::Impl {
   pid_t pid = ::getpid();
   bool verbose = false;
   std::chrono::milliseconds wedge_timeout{3000};
-  // Lockstep housekeeping: drops event loops of crashed processes, so that a
-  // crash never stops lockstep time for good.
+  // The janitor thread lets processes join and repairs what each death the
+  // kernel reports left held.
   std::thread janitor;
-  std::optional<detail::LockDoctor> doctor;
-  std::optional<detail::ChunkReclaimer> reclaimer;
-  mutable std::mutex latency_mutex;
-  std::vector<std::chrono::nanoseconds> release_latency;  // a ring of kLatenciesKept
+  std::atomic<bool> janitor_stop{false};
+  iox::roudi::PortPool* ports = nullptr;
+  iox::mepoo::MemoryManager* memory = nullptr;
+  mutable std::mutex repairs_mutex;  // repairs_ and the latencies
+  DaemonRepairs repairs_;
   std::uint64_t latencies_seen = 0;
   detail::StallMeter stall;
-  std::mutex janitor_mutex;
-  std::condition_variable janitor_wake;
-  bool janitor_stop = false;
+  bool said_waiting = false;  // the janitor named the live holder RouDi waits for
 
   ~Impl() { stop(); }
 
@@ -118,61 +127,110 @@ struct Daemon::Impl {
       });
       (void)registered;
     }
-    auto pool = components->rouDiMemoryManager.portPool();
-    if (pool.has_value()) {
-      doctor.emplace(**pool);
-      detail::register_port_pool(*pool);
-      if (auto* memory = data_memory()) reclaimer.emplace(**pool, *memory);
+    if (auto pool = components->rouDiMemoryManager.portPool(); pool.has_value()) {
+      ports = *pool;
+      detail::register_port_pool(ports);
     }
+    memory = data_memory();
     janitor = std::thread([this] {
-      std::unique_lock<std::mutex> guard(janitor_mutex);
-      for (int round = 1; !janitor_wake.wait_for(guard, kJanitorPeriod, [this] { return janitor_stop; }); ++round) {
+      for (int round = 1; !janitor_stop.load(std::memory_order_acquire); ++round) {
+        const auto deaths = registry->wait(kJanitorPeriod);
+        if (janitor_stop.load(std::memory_order_acquire)) break;
+        for (const detail::ProcessRegistry::Death& death : deaths) repair_after(death);
         stall.tick(Clock::now(), roudi->rounds_done(), roudi->request_in_progress());
-        if (doctor) {
-          for (const detail::LockRepair& repair : doctor->scan()) {
-            if (repair.dead_thread != 0) {
-              log->warn("released a lock that thread {} of a killed process left held: {} (iceoryx #1711)",
-                           repair.dead_thread, repair.port);
-            } else {
-              log->warn("released a lock held for {} ms by no thread (its holder was killed taking or leaving "
-                           "it): {} (iceoryx #1711)",
-                           std::chrono::duration_cast<std::chrono::milliseconds>(repair.within).count(), repair.port);
-            }
-            note_latency(repair.within);
-          }
-        }
-        if (round % kSlowScanEveryRounds != 0) continue;
-        if (reclaimer) say_reclaimed(reclaimer->scan());
-        detail::lockstep_housekeeping();
+        if (stall.stalled() > wedge_timeout) name_what_roudi_waits_for();
+        if (round % kHousekeepingEveryRounds == 0) detail::lockstep_housekeeping();
+        if (round % kCensusEveryRounds == 0) take_census();
       }
     });
   }
 
-  void note_latency(std::chrono::nanoseconds latency) {
-    std::lock_guard<std::mutex> guard(latency_mutex);
-    if (release_latency.size() < kLatenciesKept) {
-      release_latency.push_back(latency);
+  // The kernel reported that the process at `death.slot` has died: nothing
+  // of it can change shared memory any more. Releases the port locks it held
+  // (each after setting right what it guards), clears what it counted in the
+  // clock, and has RouDi remove it.
+  void repair_after(const detail::ProcessRegistry::Death& death) {
+    std::vector<detail::PortRelease> released;
+    if (ports != nullptr && memory != nullptr) released = detail::release_port_locks_of(death.slot, *ports, *memory);
+    detail::forget_process(death.slot);
+    registry->repaired(death);
+    const auto latency = Clock::now() - death.reported;
+    std::uint64_t repaired = 0;
+    for (const detail::PortRelease& release : released) {
+      log->warn("released {}: its process (node {}, pid {}) died holding it in thread {} (iceoryx #1711){}{}",
+                release.port, death.node, death.pid, release.thread, release.repaired.empty() ? "" : "; ",
+                release.repaired);
+      if (!release.repaired.empty()) ++repaired;
+    }
+    std::lock_guard<std::mutex> guard(repairs_mutex);
+    ++repairs_.deaths;
+    repairs_.locks_released += released.size();
+    repairs_.structures_repaired += repaired;
+    if (released.empty()) return;
+    const auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(latency);
+    if (repairs_.release_latency.size() < kLatenciesKept) {
+      repairs_.release_latency.push_back(nanoseconds);
     } else {
-      release_latency[latencies_seen % kLatenciesKept] = latency;
+      repairs_.release_latency[latencies_seen % kLatenciesKept] = nanoseconds;
     }
     ++latencies_seen;
   }
 
-  void say_reclaimed(const detail::ChunksReclaimed& reclaimed) const {
-    if (reclaimed.bookkeeping != 0 || reclaimed.counters != 0) {
-      log->warn("repaired the pools' bookkeeping that killed processes left half done: {} chunk records given "
-                   "back, {} counts of chunks in use set right", reclaimed.bookkeeping, reclaimed.counters);
+  // RouDi is stuck: if a live process holds a port lock, it is what RouDi
+  // waits for; say so once (the daemon waits for it, never robs it).
+  void name_what_roudi_waits_for() {
+    if (said_waiting || ports == nullptr) return;
+    const std::string holders = live_lock_holders();
+    if (holders.empty()) return;
+    said_waiting = true;
+    log->warn("RouDi has made no progress for {} ms; live processes hold port locks ({}): it goes on when they let "
+              "go or die (a stopped or frozen process holds them until it runs again)",
+              std::chrono::duration_cast<std::chrono::milliseconds>(stall.stalled()).count(), holders);
+  }
+
+  // Port locks held by a live process other than this one, named.
+  std::string live_lock_holders() const {
+    std::string holders;
+    if (ports == nullptr) return holders;
+    const auto members = registry->members();
+    auto note = [&](const iox::popo::ThreadSafePolicy& policy, const iox::popo::BasePortData& port) {
+      const auto holder = detail::PortLockView::of(policy).holder();
+      if (!holder || holder->slot == detail::kDaemonSlot) return;
+      std::string who = "a process without a place on the bus";
+      for (const auto& member : members) {
+        if (member.slot == holder->slot) who = "node " + member.node + ", pid " + std::to_string(member.pid);
+      }
+      holders += (holders.empty() ? "" : "; ") + std::string(port.m_runtimeName.c_str()) + "'s port, held by " + who;
+    };
+    for (auto* port : ports->getPublisherPortDataList()) note(port->m_chunkSenderData, *port);
+    for (auto* port : ports->getSubscriberPortDataList()) note(port->m_chunkReceiverData, *port);
+    return holders;
+  }
+
+  // What repairs_ says, with the losses counted now where the count is exact.
+  DaemonRepairs count_losses() const {
+    std::lock_guard<std::mutex> guard(repairs_mutex);
+    DaemonRepairs now = repairs_;
+    if (ports == nullptr || memory == nullptr) return now;
+    const detail::ChunkCensus census = detail::count_chunks(*ports, *memory);
+    if (census.queues_empty) now.chunks_lost = census.unreferenced();
+    if (census.still) now.slots_lost = census.orphan_slots;
+    return now;
+  }
+
+  // The janitor's census: keeps the losses, says when they grow.
+  void take_census() {
+    const DaemonRepairs now = count_losses();
+    std::lock_guard<std::mutex> guard(repairs_mutex);
+    if (now.chunks_lost > repairs_.chunks_lost || now.slots_lost > repairs_.slots_lost) {
+      log->warn("{} chunks are in use that no port refers to, and {} pool slots taken that no chunk manages: "
+                "processes killed between two steps of their work had them in hand (or stopped ones have, until "
+                "they go on); nobody can tell which, so they are not given back",
+                now.chunks_lost, now.slots_lost);
     }
-    if (reclaimed.chunks == 0) return;
-    std::string pools;
-    auto* memory = data_memory();
-    for (std::uint32_t i = 0; memory != nullptr && i < reclaimed.per_pool.size(); ++i) {
-      if (reclaimed.per_pool[i] == 0) continue;
-      pools += (pools.empty() ? "" : ", ") + std::to_string(reclaimed.per_pool[i]) + " of " +
-               pool_name(memory->getMemPoolInfo(i).m_chunkSize);
-    }
-    log->warn("gave back {} chunk{} that killed processes left in use ({})", reclaimed.chunks,
-                 reclaimed.chunks == 1 ? "" : "s", pools);
+    repairs_.chunks_lost = now.chunks_lost;
+    repairs_.slots_lost = now.slots_lost;
+    said_waiting = said_waiting && stall.stalled() > wedge_timeout;
   }
 
   // The names of the memory and lock RouDi would remove on destruction, for
@@ -185,11 +243,8 @@ struct Daemon::Impl {
 
   void join_janitor() noexcept {
     if (!janitor.joinable()) return;
-    {
-      std::lock_guard<std::mutex> guard(janitor_mutex);
-      janitor_stop = true;
-    }
-    janitor_wake.notify_all();
+    janitor_stop.store(true, std::memory_order_release);
+    registry->wake();
     janitor.join();
     detail::register_port_pool(nullptr);
   }
@@ -205,6 +260,9 @@ struct Daemon::Impl {
   void stop() noexcept {
     stop_janitor();
     if (!lock.held()) return;
+    // Every process on the bus learns at once that its daemon is gone.
+    if (registry) registry->close_all();
+    if (const detail::DaemonStopHook hook = g_after_goodbye_hook.load(std::memory_order_relaxed)) hook();
     ::unlink(detail::kDaemonInfo);
     remove_clock_segment();
     remove_state_segment();
@@ -216,8 +274,10 @@ struct Daemon::Impl {
       log->error("the daemon is wedged (iceoryx #1711); leaving its threads, removing its files");
       unlink_iceoryx_files();
       ::unlink(detail::kRoudiSocket);
+      ::unlink(detail::kRegistrySocket);
       (void)roudi.release();
       (void)components.release();
+      (void)registry.release();  // RouDi's threads, left running, may still ask it
     } else if (detail::runtime_in_process()) {
       // A node of this process works on the same memory and may still
       // destroy ports and loggers in it, down to its exit. RouDi's destructor
@@ -232,6 +292,7 @@ struct Daemon::Impl {
       roudi.reset();       // stops RouDi's threads first,
       components.reset();  // then unmaps and removes the segments
     }
+    registry.reset();  // after RouDi's threads, which ask it; removes its socket
     // Leave /tmp as found: the lock's name (a daemon starting meanwhile
     // retries on the new name), then the run directory once it is empty.
     lock.release(/*remove=*/true);
@@ -289,6 +350,19 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   impl->removed = detail::remove_leftovers();
   detail::say_removed(impl->removed, previous_daemon);
 
+  // Every port lock of this process (RouDi's threads, a node of its own) must
+  // be taken the statebus way, or a death could not be told from a holder.
+  if (!detail::port_locks_in_effect()) return fail(Errc::system_error, detail::port_locks_not_in_effect());
+  // Three descriptors per process on the bus (its pidfd, its registry
+  // connection, RouDi's channel to it): raise the soft limit to the hard one.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  auto registry = detail::ProcessRegistry::open(impl->log);
+  if (!registry) return tl::make_unexpected(registry.error());
+  impl->registry = std::move(*registry);
+
   std::uint64_t pool_bytes = 0;
   for (const MemoryPool& pool : options.memory.pools) {
     pool_bytes += static_cast<std::uint64_t>(options.memory.iceoryx_defaults ? pool.payload_size
@@ -306,7 +380,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   if (!options.verbose_iceoryx) quiet.emplace();
   impl->components = std::make_unique<iox::roudi::IceOryxRouDiComponents>(config);
   impl->roudi = std::make_unique<detail::EmbeddedRouDi>(*impl->components);
-  impl->roudi->start();
+  impl->roudi->start(impl->registry.get());
   // RouDi binds its socket in the thread just started, then says it is
   // ready: wait for both, so that "started" means clients can connect.
   const auto deadline = Clock::now() + detail::kReadyTimeout;
@@ -327,7 +401,9 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   impl->max_payload = detail::max_payload_for_chunk(max_chunk);
   const ProcessId self = this_process();
   const auto instance = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
-  if (auto info = detail::write_info({self.pid, self.start_time, impl->max_payload, max_chunk, instance}); !info) {
+  if (auto info = detail::write_info(
+          {self.pid, self.start_time, impl->max_payload, max_chunk, instance, pid_namespace().value_or(0)});
+      !info) {
     return tl::make_unexpected(info.error());
   }
   impl->startup = Clock::now() - started;
@@ -348,21 +424,22 @@ Result<void> Daemon::health() const noexcept {
   if (!impl_ || !impl_->roudi) return fail(Errc::no_daemon, "this daemon was stopped");
   const auto stalled = impl_->stall.stalled();
   if (stalled <= impl_->wedge_timeout) return {};
+  try {
+    // A live process that holds what RouDi waits for explains the stall: wait for it.
+    if (!impl_->live_lock_holders().empty()) return {};
+  } catch (...) {
+    // No memory to look: judge by the stall alone.
+  }
   return fail(Errc::daemon_wedged,
               "the daemon (pid " + std::to_string(impl_->pid) + ") has made no progress for " +
                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(stalled).count()) +
-                  " ms: a process killed inside publish() left a lock held (iceoryx issue #1711); its clients "
-                  "must reconnect to a new daemon: end this one (`statebus daemon` restarts by itself)");
+                  " ms, and no live process holds a lock it could be waiting for; its clients must reconnect to "
+                  "a new daemon: end this one (`statebus daemon` restarts by itself)");
 }
 
 DaemonRepairs Daemon::repairs() const {
-  DaemonRepairs repairs;
-  if (!impl_) return repairs;
-  repairs.locks_released = impl_->doctor ? impl_->doctor->released() : 0;
-  repairs.chunks_reclaimed = impl_->reclaimer ? impl_->reclaimer->reclaimed() : 0;
-  std::lock_guard<std::mutex> guard(impl_->latency_mutex);
-  repairs.release_latency = impl_->release_latency;
-  return repairs;
+  if (!impl_) return {};
+  return impl_->count_losses();
 }
 
 bool Daemon::wait_for_round(std::chrono::nanoseconds timeout) const {

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "iceoryx_posh/iceoryx_posh_config.hpp"
+#include "process_registry.hpp"
 #include "iceoryx_posh/internal/roudi/roudi.hpp"
 #include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
 #include "statebus/base/error.hpp"
@@ -43,17 +44,28 @@ struct RoudiProgress {
 };
 
 // RouDi whose runtime-message thread starts when we say, so that its
-// "ready" line falls inside the QuietStdio window.
+// "ready" line falls inside the QuietStdio window, and whose processes come
+// and go through the daemon's registry (process_registry.hpp): it registers
+// only a runtime that joined there, and removes a process once the kernel
+// reported its death.
 class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
  public:
   EmbeddedRouDi(iox::roudi::IceOryxRouDiComponents& components)
       : RoudiProgress(),
         RouDi(components.rouDiMemoryManager, components.portManager,
-              // Monitoring on: RouDi drops a process that misses keep-alives for 1.5 s.
+              // Monitoring off: iceoryx would drop a process that sends no
+              // keep-alive for 1.5 s (stopped, frozen, starved) and free its
+              // ports and the chunks it still writes. The registry's proven
+              // deaths remove processes instead.
               // killProcessesInDestructor off: stopping the bus does not kill its users.
-              RoudiStartupParameters{iox::roudi::MonitoringMode::ON, false,
+              RoudiStartupParameters{iox::roudi::MonitoringMode::OFF, false,
                                      RuntimeMessagesThreadStart::DEFER_START}) {}
-  void start() noexcept { startProcessRuntimeMessagesThread(); }
+  /// Starts taking requests; registrations go through `registry`, which
+  /// must outlive RouDi's threads.
+  void start(ProcessRegistry* registry) noexcept {
+    registry_.store(registry, std::memory_order_release);
+    startProcessRuntimeMessagesThread();
+  }
   // Stops RouDi's threads and closes its socket; the destructor would also
   // unmap the memory and unregister the process's relative pointers.
   void stop_threads() noexcept { shutdown(); }
@@ -70,7 +82,15 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
   }
 
  protected:
+  // Between two rounds of the monitoring thread (outside its lock on the
+  // process manager): remove the processes whose death was proven.
   void cyclicUpdateHook() noexcept override {
+    if (ProcessRegistry* registry = registry_.load(std::memory_order_acquire)) {
+      for (const std::string& runtime : registry->removals()) {
+        const bool found = m_prcMgr->unregisterProcess(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
+        registry->removed(runtime, found);
+      }
+    }
     {
       std::lock_guard<std::mutex> guard(round_mutex);
       ++rounds;
@@ -79,10 +99,19 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
   }
   void processMessage(const iox::runtime::IpcMessage& message, const iox::runtime::IpcMessageType& cmd,
                       const iox::RuntimeName_t& runtime_name) noexcept override {
+    ProcessRegistry* registry = registry_.load(std::memory_order_acquire);
+    const bool registration = cmd == iox::runtime::IpcMessageType::REG;
+    // A runtime that did not join through the registry is never registered:
+    // it waits, then iceoryx ends it; the daemon's log says why.
+    if (registration && (registry == nullptr || !registry->admit(runtime_name.c_str()))) return;
     request.store(requests.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     RouDi::processMessage(message, cmd, runtime_name);
     request.store(0, std::memory_order_relaxed);
+    if (registration) registry->admitted(runtime_name.c_str());
   }
+
+ private:
+  std::atomic<ProcessRegistry*> registry_{nullptr};
 };
 
 }  // namespace statebus::detail

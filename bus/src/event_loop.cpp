@@ -13,8 +13,9 @@
 
 namespace statebus {
 
-// How often run() checks that the daemon still runs (Node::bus_health()).
-constexpr auto kHealthPeriod = std::chrono::milliseconds(500);
+// How often run() checks that the daemon still runs (Node::bus_health(): one
+// poll() of the process's registry connection, a few microseconds).
+constexpr auto kHealthPeriod = std::chrono::milliseconds(100);
 
 struct EventLoop::Impl final : detail::SubscriberWaiter {
   static constexpr std::size_t kCapacity = 64;  // 62 subscribers + clock + stop

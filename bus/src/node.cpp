@@ -1,7 +1,11 @@
 #include "statebus/bus/node.hpp"
 
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -12,10 +16,13 @@
 #include <optional>
 #include <thread>
 
+#include "bus_membership.hpp"
+#include "cerr_filter.hpp"
 #include "file_lock.hpp"
 #include "iceoryx.hpp"
 #include "iceoryx_posh/runtime/posh_runtime.hpp"
 #include "paths.hpp"
+#include "port_lock.hpp"
 #include "statebus/internal/bus_access.hpp"
 #include "roudi_socket.hpp"
 #include "statebus/bus/daemon.hpp"
@@ -65,6 +72,32 @@ Result<DaemonInfo> wait_for_daemon(std::chrono::milliseconds timeout) {
   }
 }
 
+// At exit, iceoryx's runtime says goodbye to its daemon and waits for the
+// answer without a timeout. A daemon that stopped (its registry connection
+// closed) after reading its last request never answers: the process would
+// hang at exit. Closing the runtime's own socket for reading makes that wait
+// end at once; a daemon that still runs gets its goodbye as always.
+void leave_a_stopped_daemon_quickly() {
+  std::string runtime;
+  {
+    std::lock_guard<std::mutex> guard(g_mutex);
+    if (!g_state) return;
+    runtime = "/tmp/" + detail::runtime_name(g_state->name);
+  }
+  if (!detail::daemon_left()) return;
+  // Its goodbye cannot reach a daemon that is gone: iceoryx's report of the
+  // failed send stays out of the process's output.
+  detail::filter_iceoryx_posix_errors();
+  rlimit files{};
+  const int highest = ::getrlimit(RLIMIT_NOFILE, &files) == 0 ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 65536)) : 1024;
+  for (int fd = 0; fd < highest; ++fd) {
+    sockaddr_un address{};
+    socklen_t size = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0 || address.sun_family != AF_UNIX) continue;
+    if (runtime == address.sun_path) ::shutdown(fd, SHUT_RD);
+  }
+}
+
 }  // namespace
 
 Result<Node> Node::connect(std::string_view name, NodeOptions options) {
@@ -97,6 +130,14 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
       return fail(Errc::system_error, "cannot lock " + detail::node_lock_path(name) + ": " +
                                           std::strerror(error));
   }
+  // Every port lock must be taken the statebus way, or the daemon could
+  // not tell a dead holder from a live one.
+  if (!detail::port_locks_in_effect()) return fail(Errc::system_error, detail::port_locks_not_in_effect());
+  // Joins the daemon's registry before iceoryx exists in this process: the
+  // daemon holds a pidfd of it from now on, and this process its place.
+  if (auto joined = detail::join_bus(name, options.connect_timeout); !joined) {
+    return tl::make_unexpected(joined.error());
+  }
   // The bus's clock: a node that cannot map it keeps real time (the segment
   // checks say why in the error, which the clock's status shows).
   (void)VirtualClock::attach();
@@ -111,6 +152,9 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   detail::DaemonRequest request;
   iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
   g_runtime.store(true, std::memory_order_release);
+  // Runs at exit before iceoryx's runtime is destroyed (registered after it).
+  static const int registered = std::atexit(leave_a_stopped_daemon_quickly);
+  (void)registered;
   g_state = std::move(state);
   return Node(g_state);
 }
@@ -126,6 +170,9 @@ Result<void> detail::bus_health() {
     daemon = g_daemon;
   }
   if (!daemon) return {};  // not on a bus: nothing to lose
+  // The daemon's end of this process's registry connection closes when it
+  // stops or dies: the kernel's word, no pid or /proc to guess from.
+  if (!detail::daemon_left()) return {};
   const DaemonInfo& ours = *daemon;
   const std::string who = "the statebus daemon this process connected to (pid " + std::to_string(ours.pid) + ")";
   auto now = find_daemon();
@@ -140,7 +187,8 @@ Result<void> detail::bus_health() {
                                                 : "replaced by a new daemon (pid " + std::to_string(now->pid) + ")";
     return fail(Errc::stale_bus, who + " was " + by + "; this process is still on the old bus: restart it to join the new one");
   }
-  return {};
+  g_bus_lost.store(true, std::memory_order_release);
+  return fail(Errc::no_daemon, who + " has stopped; this process lost the bus: restart it once a daemon runs again");
 }
 
 Result<void> Node::bus_health() const { return detail::bus_health(); }

@@ -11,6 +11,8 @@ namespace statebus::detail {
 inline constexpr const char* kRunDir = "/tmp/statebus";
 inline constexpr const char* kDaemonLock = "/tmp/statebus/daemon.lock";
 inline constexpr const char* kDaemonInfo = "/tmp/statebus/daemon.info";
+/// The daemon's registry: every process joins the bus here first (process_registry.hpp).
+inline constexpr const char* kRegistrySocket = "/tmp/statebus/registry.sock";
 
 /// iceoryx's fixed names.
 inline constexpr const char* kRoudiSocket = "/tmp/roudi";

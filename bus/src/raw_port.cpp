@@ -224,7 +224,7 @@ void RawPublisher::publish(void* payload) noexcept {
   header->publisher_port = core.port_id;
   header->publisher_start_time = core.process.start_time;
   header->publisher_created_ns = core.created_ns;
-  const bool counted = detail::begin_publish();  // in flight from before its time is read
+  const std::uint32_t counted = detail::begin_publish();  // in flight from before its time is read
   header->virtual_time_ns = detail::virtual_and_real_ns(header->real_time_ns);
   header->fingerprint = core.fingerprint;
   header->publisher_pid = core.process.pid;

@@ -136,7 +136,8 @@ Result<void> write_info(const DaemonInfo& info) {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << "pid=" << info.pid << "\nstart_time=" << info.start_time << "\nmax_payload=" << info.max_payload
-        << "\nmax_chunk=" << info.max_chunk << "\ninstance=" << info.instance << "\n";
+        << "\nmax_chunk=" << info.max_chunk << "\ninstance=" << info.instance
+        << "\npid_namespace=" << info.pid_namespace << "\n";
     if (!out.flush()) return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
   }
   // rename() is atomic: a client sees the whole file or none.
@@ -196,12 +197,17 @@ Result<DaemonInfo> find_daemon() {
     if (key == "max_payload") info.max_payload = static_cast<std::uint32_t>(value);
     if (key == "max_chunk") info.max_chunk = static_cast<std::uint32_t>(value);
     if (key == "instance") info.instance = value;
+    if (key == "pid_namespace") info.pid_namespace = value;
   }
   if (info.pid <= 0 || info.max_chunk == 0) {
     return fail(Errc::no_daemon, std::string(detail::kDaemonInfo) +
                                      " is incomplete or foreign; start the daemon again with `statebus daemon`");
   }
-  if (!is_alive({info.pid, info.start_time})) {
+  // Its pid names a process only in its own PID namespace; from another,
+  // only joining the registry can tell whether it lives.
+  const auto ours = pid_namespace();
+  const bool same_namespace = info.pid_namespace == 0 || !ours || *ours == info.pid_namespace;
+  if (same_namespace && liveness({info.pid, info.start_time}) == Liveness::dead) {
     return fail(Errc::no_daemon, "the statebus daemon (pid " + std::to_string(info.pid) +
                                      ") has died; start a new one with `statebus daemon`, "
                                      "which also removes what the old one left");

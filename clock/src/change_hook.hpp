@@ -13,10 +13,6 @@ using ChangeHook = void (*)();
 /// on (nullptr: none). Not for concurrent use with changes of this process.
 void set_mid_change_hook(ChangeHook hook) noexcept;
 
-/// The same inside the reaping of lockstep rows: after a row was found to
-/// belong to a dead process, before it is freed.
-void set_mid_reap_hook(ChangeHook hook) noexcept;
-
 /// The same in the process's clock watcher, once, before its first look at
 /// the clock (the watcher starts with the first listener).
 void set_watcher_start_hook(ChangeHook hook) noexcept;

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include <unistd.h>
+
 #include "change_hook.hpp"
 #include "clock_state.hpp"
 #include "statebus/clock/virtual_clock.hpp"
@@ -96,7 +98,6 @@ inline std::int64_t virtual_at(const Params& p, std::int64_t real) noexcept {
 }
 
 inline std::atomic<detail::ChangeHook> g_mid_change_hook{nullptr};
-inline std::atomic<detail::ChangeHook> g_mid_reap_hook{nullptr};
 inline std::atomic<detail::ChangeHook> g_watcher_start_hook{nullptr};
 
 inline LockstepState& lockstep_of(ClockState& state) noexcept {
@@ -142,6 +143,12 @@ inline void wake_all(ClockState& state, Change change = Change::any, std::int64_
   ring_bell(lockstep_of(state), change == Change::lockstep_jump ? jumped_to : kNever);
 }
 
+// Ends a change: the count becomes even, and readers asleep on it wake.
+inline void end_change(ClockState& state, std::uint32_t even) noexcept {
+  state.change.store(even, std::memory_order_seq_cst);
+  if (state.change_waiters.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(state.change);
+}
+
 // A reader that finds a change pending for long looks whether its writer is
 // alive: the lock is busy while it is. Holding the lock, an odd change
 // count can only be a dead writer's unfinished change, and its slots are
@@ -152,23 +159,28 @@ inline bool finish_dead_writers_change(ClockState& state) noexcept {
   if (!lock.held()) return false;  // a live writer is at work
   const std::uint32_t change = state.change.load(std::memory_order_relaxed);
   if ((change & 1U) == 0) return false;
-  state.change.store(change + 1, std::memory_order_release);
+  end_change(state, change + 1);
   wake_all(state);
   return true;
 }
+
+// Waits for a pending change (`pending`, odd) to end: sleeps on the change
+// count, 100 ms at a time, instead of spinning. A writer that does not
+// finish within a second is stopped (SIGSTOP, a debugger) or starved: the
+// process says once, on stderr, which process it waits for.
+void wait_for_change(const ClockState& state, std::uint32_t pending) noexcept;
 
 // Reads consistent parameters and the real time they apply to. A read that
 // overlaps a change retries, so no reader pairs the old rate with a real
 // time taken after the writer's new anchor: time never runs backwards.
 // A writer finishes within microseconds; after 64 spins the reader checks
 // whether it died and, if so, finishes its change (one try of the lock,
-// no system call while the writer lives).
+// no system call while the writer lives), else sleeps until it ends.
 inline Params read(const ClockState& state, std::int64_t& real) noexcept {
   for (unsigned spins = 0;; ++spins) {
     const std::uint32_t before = state.change.load(std::memory_order_acquire);
     if ((before & 1U) != 0) {
-      if (spins >= 64 && spins % 64 == 0) finish_dead_writers_change(const_cast<ClockState&>(state));
-      if (spins > 64) std::this_thread::yield();
+      if (spins >= 64 && !finish_dead_writers_change(const_cast<ClockState&>(state))) wait_for_change(state, before);
       continue;
     }
     const Params p = load(state.slot[state.index.load(std::memory_order_acquire) & 1U]);
@@ -182,11 +194,19 @@ inline Params read(const ClockState& state, std::int64_t& real) noexcept {
 // state cells): a dead holder's lock passes to exactly one next writer.
 class WriterLock {
  public:
-  explicit WriterLock(ClockState& state) noexcept : lock_(&state.writer) {}
+  explicit WriterLock(ClockState& state) noexcept : state_(state), lock_(&state.writer) {
+    if (lock_.held()) state_.writer_pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
+  }
+  ~WriterLock() {
+    if (lock_.held()) state_.writer_pid.store(0, std::memory_order_relaxed);
+  }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
   [[nodiscard]] bool held() const noexcept { return lock_.held(); }
   [[nodiscard]] Error failure() const { return lock_.failure("the clock"); }
 
  private:
+  ClockState& state_;
   detail::RobustLock lock_;
 };
 
@@ -215,12 +235,12 @@ Result<void> update_locked(ClockState& state, Edit&& change, Change kind = Chang
   next.anchor_real = real;
   next.anchor_virtual = virtual_at(old, real);  // continuous: never backwards
   if (auto changed = change(next); !changed) {
-    state.change.store(pending + 1, std::memory_order_release);
+    end_change(state, pending + 1);
     return changed;
   }
   store(state.slot[current ^ 1U], next);
   state.index.store(current ^ 1U, std::memory_order_release);
-  state.change.store(pending + 1, std::memory_order_release);
+  end_change(state, pending + 1);
   wake_all(state, kind, next.anchor_virtual);
   return {};
 }
@@ -242,7 +262,5 @@ inline ClockMode current_mode(const ClockState& state) noexcept {
 // Lockstep: judges whether time may jump and makes the jump (lockstep.cpp).
 // `repeat_bell`: the daemon's housekeeping rings again if a loop is behind.
 void lockstep_check(ClockState& state, bool repeat_bell = false) noexcept;
-// Whether the row's process (pid + start time) is gone.
-bool row_dead(const LockstepRow& row) noexcept;
 
 }  // namespace statebus::clockwork

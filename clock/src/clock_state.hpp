@@ -8,11 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "statebus/internal/process_slot.hpp"
+
 namespace statebus::detail {
 
 inline constexpr const char* kClockSegmentName = "statebus-clock";
 inline constexpr std::uint64_t kClockMagic = 0x4b434f4c43425553ULL;  // "SUBCLOCK" little-endian
-inline constexpr std::uint16_t kClockMajor = 4;
+inline constexpr std::uint16_t kClockMajor = 5;
 inline constexpr std::uint16_t kClockMinor = 0;
 
 /// One set of clock parameters: virtual = anchor_virtual + (real − anchor_real) × rate.
@@ -25,7 +27,9 @@ struct ClockSlot {
 };
 
 struct ClockState {
-  std::atomic<std::uint32_t> change{0};  // odd while a writer changes the clock
+  // Odd while a writer changes the clock; a futex word too: readers that
+  // find a change pending for long sleep on it (`change_waiters` of them).
+  std::atomic<std::uint32_t> change{0};
   std::atomic<std::uint32_t> wake{0};    // futex word: bumped after every change
   std::atomic<std::uint32_t> index{0};   // the current slot
   // Futex word: bumped after every change but a lockstep jump. The clock
@@ -33,6 +37,8 @@ struct ClockState {
   // bell (its event loops) sleeps here, so that a jump does not wake it.
   std::atomic<std::uint32_t> wake_but_jumps{0};
   pthread_mutex_t writer;  // robust, process-shared: one writer at a time (statebus/internal/robust_mutex.hpp)
+  std::atomic<std::uint32_t> change_waiters{0};  // readers asleep on `change`
+  std::atomic<std::int32_t> writer_pid{0};       // the writer's pid while it holds `writer`, for readers that wait
   ClockSlot slot[2];
 };
 
@@ -47,8 +53,11 @@ struct LockstepRow {
     return (word & ~kPhase) | phase;
   }
   std::atomic<std::uint32_t> state{kFree};
-  std::atomic<std::int32_t> pid{0};
-  std::atomic<std::uint64_t> start_time{0};
+  std::atomic<std::int32_t> pid{0};   // its process, for people (as that process's PID namespace numbers it)
+  // Its process's place on the bus (process_slot.hpp): the daemon frees the
+  // row once the kernel reported that process's death, and only then.
+  std::atomic<std::uint32_t> slot{0};
+  std::atomic<std::uint32_t> reserved{0};
   std::atomic<std::int64_t> deadline{0};  // its next timer (virtual ns); INT64_MAX: none
   std::atomic<std::uint64_t> seen{0};     // `published` read before it found its queues empty
   // Futex word the idle loop sleeps on in lockstep mode: rung after every
@@ -65,11 +74,18 @@ struct LockstepState {
   std::atomic<std::uint64_t> published{0};  // publishes in lockstep mode
   std::atomic<std::int64_t> limit{0};       // time stops here; INT64_MAX: no limit
   std::atomic<std::uint64_t> advances{0};   // jumps made
-  std::atomic<std::uint64_t> in_flight{0};  // publishes between reading the time and delivering
   // Clock watchers asleep on ClockState::wake_but_jumps: a change with none
   // skips the system call.
   std::atomic<std::uint64_t> sleepers_but_jumps{0};
+  // The highest place that ever counted a publish: the judge adds up
+  // in_flight[0 … places_used] only.
+  std::atomic<std::uint32_t> places_used{0};
+  std::atomic<std::uint32_t> reserved{0};
   LockstepRow rows[kRows];
+  // Publishes between reading the time and delivering, per place on the bus
+  // (process_slot.hpp): each process counts its own, in every mode, and the
+  // daemon clears a process's count once the kernel reported its death.
+  std::atomic<std::uint32_t> in_flight[kProcessSlots];
 };
 
 struct ClockSegment {
@@ -78,7 +94,9 @@ struct ClockSegment {
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
-static_assert(sizeof(pthread_mutex_t) == 40 && sizeof(ClockState) == 136, "ClockState is a shared-memory layout");
-static_assert(sizeof(LockstepRow) == 40 && sizeof(ClockSegment) == 136 + 40 + 64 * 40, "shared-memory layout");
+static_assert(sizeof(pthread_mutex_t) == 40 && sizeof(ClockState) == 144, "ClockState is a shared-memory layout");
+static_assert(sizeof(LockstepRow) == 40 && sizeof(LockstepState) == 40 + 64 * 40 + 4 * kProcessSlots &&
+                  sizeof(ClockSegment) == 144 + sizeof(LockstepState),
+              "shared-memory layout");
 
 }  // namespace statebus::detail

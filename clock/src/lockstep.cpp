@@ -1,14 +1,24 @@
 // Lockstep: the participants' rows in the clock segment, the judge that
 // lets time jump when all are idle and nothing is in flight, the bells that
-// wake a loop in one hop, and the reaping of dead processes' rows.
+// wake a loop in one hop, and what a dead process's place leaves behind.
+#include <algorithm>
 #include <string>
 
 #include "clock_core.hpp"
 #include "statebus/base/process.hpp"
 #include "statebus/internal/lockstep.hpp"
+#include "statebus/internal/process_slot.hpp"
 
 namespace statebus::clockwork {
 namespace {
+
+// Publishes in flight on the whole bus.
+std::uint64_t in_flight(const LockstepState& ls) noexcept {
+  const std::uint32_t used = std::min(ls.places_used.load(std::memory_order_seq_cst), detail::kProcessSlots - 1);
+  std::uint64_t count = 0;
+  for (std::uint32_t place = 0; place <= used; ++place) count += ls.in_flight[place].load(std::memory_order_seq_cst);
+  return count;
+}
 
 // Lockstep: may time jump, and to where? Only when every participant is
 // idle, none has been idle since before the latest publish (its queues may
@@ -19,7 +29,7 @@ Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::ui
   // sample and out after delivering it. Either this judge sees it, or the
   // publisher reads the time after this change is done (a writer marks the
   // change pending before it judges, and readers wait for that).
-  if (ls.in_flight.load(std::memory_order_seq_cst) != 0) return Verdict::busy;
+  if (in_flight(ls) != 0) return Verdict::busy;
   published = ls.published.load(std::memory_order_seq_cst);
   std::int64_t earliest = kNever;
   bool stale = false;
@@ -63,29 +73,6 @@ void lockstep_check(ClockState& state, bool repeat_bell) noexcept {
   }, Change::lockstep_jump);
 }
 
-bool row_dead(const LockstepRow& row) noexcept {
-  const std::int32_t pid = row.pid.load(std::memory_order_acquire);
-  return pid != 0 && !is_alive({pid, row.start_time.load(std::memory_order_acquire)});
-}
-
-namespace {
-
-// Frees the rows of processes that are gone.
-void reap(LockstepState& ls) noexcept {
-  for (LockstepRow& row : ls.rows) {
-    std::uint32_t word = row.state.load(std::memory_order_acquire);
-    if (LockstepRow::phase(word) == LockstepRow::kFree || !row_dead(row)) continue;
-    if (const detail::ChangeHook hook = g_mid_reap_hook.load(std::memory_order_relaxed)) hook();
-    // Fails if the row was freed and claimed again since `word` was read.
-    if (row.state.compare_exchange_strong(word, LockstepRow::with(word, LockstepRow::kClaiming),
-                                          std::memory_order_acq_rel)) {
-      row.pid.store(0, std::memory_order_release);
-      row.state.store(LockstepRow::with(word, LockstepRow::kFree), std::memory_order_release);
-    }
-  }
-}
-
-}  // namespace
 }  // namespace statebus::clockwork
 
 namespace statebus {
@@ -97,23 +84,21 @@ Result<detail::LockstepParticipant> detail::LockstepParticipant::join() {
   ClockState* state = g_segment.get();
   if (state == nullptr) return participant;  // real time only: nothing to hold
   LockstepState& ls = lockstep_of(*state);
-  const ProcessId self = this_process();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    for (std::size_t i = 0; i < LockstepState::kRows; ++i) {
-      LockstepRow& row = ls.rows[i];
-      std::uint32_t word = row.state.load(std::memory_order_acquire);
-      if (LockstepRow::phase(word) != LockstepRow::kFree) continue;
-      const std::uint32_t claimed = LockstepRow::with(word + LockstepRow::kClaim, LockstepRow::kClaiming);
-      if (!row.state.compare_exchange_strong(word, claimed, std::memory_order_acq_rel)) continue;
-      row.start_time.store(self.start_time, std::memory_order_relaxed);
-      row.pid.store(self.pid, std::memory_order_release);
-      row.deadline.store(kNever, std::memory_order_relaxed);
-      row.state.store(LockstepRow::with(claimed, LockstepRow::kBusy), std::memory_order_seq_cst);
-      participant.row_ = static_cast<int>(i);
-      return participant;
-    }
-    reap(ls);  // full: free the places of dead processes, then try once more
+  for (std::size_t i = 0; i < LockstepState::kRows; ++i) {
+    LockstepRow& row = ls.rows[i];
+    std::uint32_t word = row.state.load(std::memory_order_acquire);
+    if (LockstepRow::phase(word) != LockstepRow::kFree) continue;
+    const std::uint32_t claimed = LockstepRow::with(word + LockstepRow::kClaim, LockstepRow::kClaiming);
+    if (!row.state.compare_exchange_strong(word, claimed, std::memory_order_acq_rel)) continue;
+    row.slot.store(detail::process_slot(), std::memory_order_relaxed);
+    row.pid.store(this_process().pid, std::memory_order_release);
+    row.deadline.store(kNever, std::memory_order_relaxed);
+    row.state.store(LockstepRow::with(claimed, LockstepRow::kBusy), std::memory_order_seq_cst);
+    participant.row_ = static_cast<int>(i);
+    return participant;
   }
+  // The daemon frees a dead process's rows as soon as the kernel reports
+  // the death: these are all live processes' (or a process without a place's).
   return fail(Errc::out_of_resources, "all " + std::to_string(LockstepState::kRows) +
                                           " event-loop places of the bus's clock are taken by live processes: "
                                           "end some event loops first");
@@ -133,6 +118,7 @@ detail::LockstepParticipant::~LockstepParticipant() {
   ClockState* state = g_segment.get();
   LockstepRow& row = lockstep_of(*state).rows[row_];
   row.pid.store(0, std::memory_order_release);
+  row.slot.store(detail::kNoSlot, std::memory_order_release);
   row.state.store(LockstepRow::with(row.state.load(std::memory_order_relaxed), LockstepRow::kFree),
                   std::memory_order_seq_cst);
   row_ = -1;
@@ -188,19 +174,29 @@ void detail::LockstepParticipant::busy() noexcept {
                   std::memory_order_seq_cst);
 }
 
-bool detail::begin_publish() noexcept {
+// Every publish counts itself in flight, in every mode: one that began
+// before lockstep mode was set is still seen by the judge.
+std::uint32_t detail::begin_publish() noexcept {
   ClockState* state = g_segment.get();
-  if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return false;
-  lockstep_of(*state).in_flight.fetch_add(1, std::memory_order_seq_cst);
-  return true;
+  if (state == nullptr) return kNotCounted;
+  LockstepState& ls = lockstep_of(*state);
+  const std::uint32_t place = detail::process_slot();
+  std::uint32_t used = ls.places_used.load(std::memory_order_relaxed);
+  while (used < place && !ls.places_used.compare_exchange_weak(used, place, std::memory_order_seq_cst)) {
+  }
+  ls.in_flight[place].fetch_add(1, std::memory_order_seq_cst);
+  return place;
 }
 
-void detail::end_publish(bool began) noexcept {
-  if (!began) return;
+void detail::end_publish(std::uint32_t place) noexcept {
+  if (place == kNotCounted) return;
   ClockState* state = g_segment.get();
   LockstepState& ls = lockstep_of(*state);
-  ls.published.fetch_add(1, std::memory_order_seq_cst);  // before leaving: idle loops' `seen` is stale now
-  ls.in_flight.fetch_sub(1, std::memory_order_seq_cst);
+  const bool lockstep = current_mode(*state) == ClockMode::lockstep;
+  // Before leaving: idle loops' `seen` is stale now.
+  if (lockstep) ls.published.fetch_add(1, std::memory_order_seq_cst);
+  ls.in_flight[place].fetch_sub(1, std::memory_order_seq_cst);
+  if (!lockstep) return;
   // After counting: an idle loop that missed the sample wakes to look. A
   // busy participant checks when it goes idle; if none is busy (the
   // publisher is outside every loop), check now. One pass over the rows.
@@ -208,12 +204,30 @@ void detail::end_publish(bool began) noexcept {
   lockstep_check(*state);
 }
 
+void detail::forget_process(std::uint32_t place) noexcept {
+  ClockState* state = g_segment.get();
+  if (state == nullptr || place == kNoSlot || place >= kProcessSlots) return;
+  LockstepState& ls = lockstep_of(*state);
+  // The process is dead: nothing of it changes these words any more.
+  ls.in_flight[place].store(0, std::memory_order_seq_cst);
+  for (LockstepRow& row : ls.rows) {
+    std::uint32_t word = row.state.load(std::memory_order_acquire);
+    if (LockstepRow::phase(word) == LockstepRow::kFree || row.slot.load(std::memory_order_acquire) != place) continue;
+    // The row is the dead process's: only its owner (dead) or this call
+    // frees it. The exchange keeps the claim count moving all the same.
+    if (row.state.compare_exchange_strong(word, LockstepRow::with(word, LockstepRow::kClaiming),
+                                          std::memory_order_acq_rel)) {
+      row.pid.store(0, std::memory_order_release);
+      row.slot.store(detail::kNoSlot, std::memory_order_release);
+      row.state.store(LockstepRow::with(word, LockstepRow::kFree), std::memory_order_release);
+    }
+  }
+  lockstep_check(*state, /*repeat_bell=*/true);
+}
+
 void detail::lockstep_housekeeping() noexcept {
   ClockState* state = g_segment.get();
-  if (state == nullptr) return;
-  LockstepState& ls = lockstep_of(*state);
-  reap(ls);
-  if (current_mode(*state) != ClockMode::lockstep) return;
+  if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return;
   lockstep_check(*state, /*repeat_bell=*/true);
 }
 

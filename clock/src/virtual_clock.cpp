@@ -42,8 +42,35 @@ void remember_rate(Params& p) noexcept {
 
 }  // namespace
 
+void clockwork::wait_for_change(const ClockState& state, std::uint32_t pending) noexcept {
+  constexpr std::int64_t kSlice = 100'000'000;  // 100 ms: a dead writer is looked for this often
+  static std::atomic<bool> said{false};
+  static thread_local std::int64_t waiting_since = 0;
+  static thread_local std::uint32_t waiting_for = 0;
+  const std::int64_t now = monotonic_ns();
+  if (waiting_for != pending || waiting_since == 0) {
+    waiting_for = pending;
+    waiting_since = now;
+  }
+  auto& change = const_cast<std::atomic<std::uint32_t>&>(state.change);
+  auto& waiters = const_cast<std::atomic<std::uint32_t>&>(state.change_waiters);
+  waiters.fetch_add(1, std::memory_order_seq_cst);
+  detail::futex_wait(change, pending, kSlice);  // returns at once once the change ended
+  waiters.fetch_sub(1, std::memory_order_seq_cst);
+  if (state.change.load(std::memory_order_acquire) != pending) {
+    waiting_since = 0;
+    return;
+  }
+  if (now - waiting_since >= 1'000'000'000 && !said.exchange(true)) {
+    std::fprintf(stderr,
+                 "statebus: the bus's clock has been in the middle of a change by process %d for %lld ms: it is "
+                 "stopped (SIGSTOP, a debugger) or starved; reading the clock waits until it goes on or dies\n",
+                 static_cast<int>(state.writer_pid.load(std::memory_order_relaxed)),
+                 static_cast<long long>((now - waiting_since) / 1'000'000));
+  }
+}
+
 void detail::set_mid_change_hook(ChangeHook hook) noexcept { g_mid_change_hook.store(hook, std::memory_order_relaxed); }
-void detail::set_mid_reap_hook(ChangeHook hook) noexcept { g_mid_reap_hook.store(hook, std::memory_order_relaxed); }
 
 std::int64_t detail::monotonic_ns() noexcept {
   timespec ts{};
@@ -154,7 +181,7 @@ ClockStatus VirtualClock::status() noexcept {
   LockstepState& ls = lockstep_of(const_cast<ClockState&>(*state));
   for (const LockstepRow& row : ls.rows) {
     const std::uint32_t row_state = LockstepRow::phase(row.state.load(std::memory_order_acquire));
-    if ((row_state == LockstepRow::kBusy || row_state == LockstepRow::kIdle) && !row_dead(row)) ++status.participants;
+    if (row_state == LockstepRow::kBusy || row_state == LockstepRow::kIdle) ++status.participants;
   }
   const std::int64_t limit = ls.limit.load(std::memory_order_relaxed);
   if (p.mode == ClockMode::lockstep && limit != kNever) status.until = std::chrono::nanoseconds(limit);

@@ -9,6 +9,7 @@
 #include <future>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "change_hook.hpp"   // clock/src: whether a change is pending
+#include "port_lock.hpp"     // bus/src: a hook inside a publish's first port lock
 #include "publish_hook.hpp"  // bus/src: a hook between delivery and lockstep's count
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
@@ -382,6 +384,81 @@ TEST_F(ClockTest, LockstepRunsADayOfTwoProcessesTheSameWayTwice) {
   EXPECT_EQ(VirtualClock::status().participants, 0U);
 }
 
+// A publish that began before lockstep mode was set is in flight all the
+// same: every publish counts itself, in every mode, so lockstep cannot jump
+// past a sample on its way. Made to happen: lockstep is set from inside the
+// publish (a hook in its first port lock), with an idle loop whose timer is due.
+TEST_F(ClockTest, APublishThatBeganBeforeLockstepHoldsTimeToo) {
+  auto node = Node::connect("before-lockstep-test");
+  ASSERT_TRUE(node);
+  auto sub = Subscriber<test::Reading>::create(*node, "test/before-lockstep");
+  auto pub = Publisher<test::Reading>::create(*node, "test/before-lockstep");
+  ASSERT_TRUE(sub && pub);
+  ASSERT_TRUE(pub->wait_for_subscribers(10s));
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  static const VirtualClock::time_point t0 = VirtualClock::now();
+  static std::optional<detail::LockstepParticipant> receiver;
+  receiver.emplace(*detail::LockstepParticipant::join());
+  static Subscriber<test::Reading>* queue = &*sub;
+  ASSERT_TRUE(receiver->idle(t0 + 10s, [](void*) { return queue->has_data(); }, nullptr));
+  static VirtualClock::time_point in_flight{};
+  detail::set_port_lock_hook([](detail::PortLockPoint point, pthread_mutex_t*) {
+    if (point != detail::PortLockPoint::taken) return;
+    detail::set_port_lock_hook(nullptr);
+    (void)VirtualClock::set_lockstep();  // the sample's time is read; it is not delivered yet
+    in_flight = VirtualClock::now();
+  });
+  ASSERT_TRUE(pub->publish(test::Reading{1, 20.0, {}}));
+  detail::set_port_lock_hook(nullptr);
+  EXPECT_EQ(in_flight, t0) << "lockstep jumped to the idle loop's timer with a sample in flight";
+  const auto sample = sub->take();
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->header().virtual_time_ns, t0.time_since_epoch().count());
+  receiver.reset();
+  ASSERT_TRUE(VirtualClock::set_stepped());
+}
+
+// A writer frozen inside a change of the clock (stopped, or in a debugger)
+// makes readers sleep, not spin: a reader's now() waits on the change count
+// in the kernel, says after a second which process it waits for, and goes on
+// as soon as the writer dies (it finishes the dead writer's change).
+TEST_F(ClockTest, AReaderSleepsWhileTheClocksWriterIsFrozenMidChange) {
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto before = VirtualClock::now();
+  auto writer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "clock-stall", "frozen-writer"});
+  ASSERT_TRUE(writer);
+  ASSERT_EQ(writer->read_line(10s), "inside a change") << writer->describe();
+  ASSERT_TRUE(writer->signal(SIGSTOP));
+  auto reader = ChildProcess::spawn({STATEBUS_TEST_CHILD, "clock-now", "waiting-reader"});
+  ASSERT_TRUE(reader);
+  auto cpu_ticks = [](pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    long long ticks = 0;
+    for (int index = 3; fields >> field && index <= 15; ++index) {
+      if (index == 14 || index == 15) ticks += std::stoll(field);  // utime, stime
+    }
+    return ticks;
+  };
+  EXPECT_FALSE(reader->read_line(1500ms)) << "the reader read the clock in the middle of a change";
+  const long long spent_before = cpu_ticks(reader->pid());
+  EXPECT_FALSE(reader->read_line(1500ms));
+  const long long spent = cpu_ticks(reader->pid()) - spent_before;
+  EXPECT_LE(spent, 15) << "the waiting reader used " << spent << " clock ticks of CPU in 1.5 s: it spins";
+  ASSERT_TRUE(writer->signal(SIGKILL));
+  ASSERT_TRUE(writer->wait(10s));
+  const auto read = reader->read_line(5s);
+  ASSERT_TRUE(read) << "the reader did not go on once the writer died";
+  EXPECT_EQ(std::stoll(*read), before.time_since_epoch().count()) << "the dead writer published nothing";
+  reader->close_stdin();
+  ASSERT_TRUE(reader->wait(10s));
+  const std::string said = reader->read_stderr(2s);
+  EXPECT_NE(said.find("by process " + std::to_string(writer->pid())), std::string::npos) << said;
+}
+
 // Lockstep never jumps while a sample is in flight: a participant going idle
 // between the sample's delivery and its count must not let time pass the
 // command's stamp. Made to happen: a hook acts in exactly that window.
@@ -479,38 +556,24 @@ TEST_F(ClockTest, AStoppedLoopNoLongerHoldsLockstepTime) {
 // reaper that read the row before it was freed and claimed again fails its
 // compare-and-swap. Made to happen: a hook runs the second reaping and the
 // new claim inside the first one's window.
-TEST_F(ClockTest, ReapingADeadLoopsPlaceNeverFreesALiveOnesClaimedMeanwhile) {
+// A process's lockstep places go with its death, proven by the kernel (its
+// pidfd, held by the daemon's registry), and no other process's place does.
+TEST_F(ClockTest, ADeadProcesssLoopPlacesAreFreedAndNoOther) {
   ASSERT_TRUE(VirtualClock::set_stepped());
-  static std::optional<detail::LockstepParticipant> newcomer;
-  static std::thread::id reaper;
-  reaper = std::this_thread::get_id();
-  bool fired = false;
-  static bool* fired_ptr = &fired;
-  for (int attempt = 0; attempt < 20 && !fired; ++attempt) {
-    // A process takes a place, goes idle and dies there.
-    const pid_t victim = ::fork();
-    ASSERT_GE(victim, 0);
-    if (victim == 0) {
-      auto place = detail::LockstepParticipant::join();
-      if (place) (void)place->idle(std::nullopt, [](void*) { return false; }, nullptr);
-      ::raise(SIGKILL);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(victim, &status, 0), victim);
-    detail::set_mid_reap_hook([] {
-      if (std::this_thread::get_id() != reaper) return;  // the daemon's janitor reaps too
-      detail::set_mid_reap_hook(nullptr);
-      detail::lockstep_housekeeping();  // another reaper frees the dead row…
-      newcomer.emplace(*detail::LockstepParticipant::join());  // …and a live loop claims it
-      (void)newcomer->idle(std::nullopt, [](void*) { return false; }, nullptr);  // as the dead one was: idle
-      *fired_ptr = true;
-    });
-    detail::lockstep_housekeeping();  // the first reaper, stopped in its window by the hook
-    detail::set_mid_reap_hook(nullptr);
+  auto mine = detail::LockstepParticipant::join();
+  ASSERT_TRUE(mine && mine->joined());
+  auto loop = ChildProcess::spawn({STATEBUS_TEST_CHILD, "loop-ticks", "dying-loop"});
+  ASSERT_TRUE(loop);
+  ASSERT_EQ(loop->read_line(10s), "ready") << loop->describe();
+  EXPECT_EQ(VirtualClock::status().participants, 2U);
+  ASSERT_TRUE(loop->signal(SIGKILL));
+  ASSERT_TRUE(loop->wait(10s));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (VirtualClock::status().participants != 1U && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(daemon_->wait_for_round(2s));
   }
-  ASSERT_TRUE(fired) << "the janitor reaped the dead loop first every time";
-  EXPECT_EQ(VirtualClock::status().participants, 1U) << "the live newcomer's place was freed";
-  newcomer.reset();
+  EXPECT_EQ(VirtualClock::status().participants, 1U) << "the dead loop's place is still taken, or ours went too";
+  EXPECT_TRUE(mine->joined());
 }
 
 TEST_F(ClockTest, LockstepWithoutLoopsStandsAndRefusesAPastStop) {

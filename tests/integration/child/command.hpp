@@ -46,6 +46,8 @@ std::vector<Command> bus_commands();
 std::vector<Command> clock_commands();
 /// The commands on state cells (state_commands.cpp).
 std::vector<Command> state_commands();
+/// The commands with self-proving payloads that stop or die at a chosen point (crash_commands.cpp).
+std::vector<Command> crash_commands();
 
 /// Prints `line` and a newline on stdout at once: the tests read the replies as they come.
 inline void say(const std::string& line) {

@@ -23,17 +23,31 @@ struct ProcessId {
 /// The calling process. Thread-safe; reads /proc once and caches it per pid.
 ProcessId this_process() noexcept;
 
+/// The calling process's PID namespace (the inode of /proc/self/ns/pid),
+/// or nothing if /proc cannot tell. Pids mean something only inside one
+/// namespace: compare before looking a pid up. Thread-safe.
+std::optional<std::uint64_t> pid_namespace() noexcept;
+
 /// The start time of `pid`, or nothing if no such process exists.
 /// Thread-safe; reads /proc/<pid>/stat; no allocation beyond a small buffer.
 std::optional<std::uint64_t> process_start_time(pid_t pid) noexcept;
 
-/// True if `pid` is stopped (SIGSTOP, a terminal stop or a debugger): alive
-/// but running none of its code until it is continued. Thread-safe; reads
-/// /proc/<pid>/stat.
-bool is_stopped(pid_t pid) noexcept;
 
-/// True if the process `id` still runs (same pid and same start time).
-/// A zombie counts as gone.
+/// What can be known about a process from outside it.
+enum class Liveness {
+  alive,    ///< it runs (or is stopped): same pid, same start time
+  dead,     ///< the kernel says so: no such pid in this PID namespace, a zombie, or another process under its pid
+  unknown,  ///< it may run: /proc could not be read (out of file descriptors, hidepid, no /proc)
+};
+
+/// The liveness of `id`. Dead only on the kernel's word (kill(pid, 0) finds
+/// no such process, or /proc shows a zombie or another start time); any
+/// other failure is unknown. A pid of another PID namespace means nothing
+/// here: callers that may hold one must not ask. Thread-safe.
+Liveness liveness(const ProcessId& id) noexcept;
+
+/// True unless `id` is proven dead (liveness() is `dead`): a process that
+/// cannot be looked at counts as alive.
 bool is_alive(const ProcessId& id) noexcept;
 
 }  // namespace statebus

@@ -109,6 +109,12 @@ class MqttBridge {
   bool wait_for(const std::function<bool(const MqttBridgeStats&)>& done, std::chrono::milliseconds timeout) const;
   /// Stops: `offline`, disconnect, threads joined. Idempotent.
   void stop();
+  /// Fails once the bridge's bus is gone (Node::bus_health()'s error: its
+  /// daemon stopped, died or was replaced). The bridge has then said
+  /// `offline` on the broker, disconnected, and stopped relaying; its
+  /// process should end (`statebus bridge` exits with status 1). The bridge
+  /// looks ten times a second. Thread-safe.
+  [[nodiscard]] Result<void> bus_health() const;
 
  private:
   struct Impl;

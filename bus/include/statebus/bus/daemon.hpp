@@ -35,20 +35,37 @@ struct PoolUsage {
   std::uint32_t min_free = 0;    ///< fewest free chunks seen since the start
 };
 
-/// What the daemon repaired that killed processes left behind.
+/// What the daemon did about processes that died on its bus, and what it
+/// could only report. Every repair acts on a death the kernel reported (the
+/// pidfd each process handed the daemon when it joined), never on a guess.
 struct DaemonRepairs {
-  /// Locks in the bus's shared memory released because their owner thread
-  /// had died (iceoryx #1711: RouDi would wait for them for ever).
+  /// Processes on the bus whose death the kernel reported.
+  std::uint64_t deaths = 0;
+  /// Port locks a dead process held (iceoryx #1711: RouDi and every
+  /// publisher to that port would wait for them for ever), released after
+  /// its death.
   std::uint64_t locks_released = 0;
-  /// For each release (the latest 65 536): how long after the death at
-  /// most the lock was free again, the time since the janitor's previous look.
+  /// Half-done updates set right before such a release: a history or queue
+  /// entry left twice (or null) by a kill inside an erase or a sort, a wait
+  /// set left half attached.
+  std::uint64_t structures_repaired = 0;
+  /// For each death that left locks held (the latest 65 536): from the
+  /// kernel's report of the death to those locks released.
   std::vector<std::chrono::nanoseconds> release_latency;
-  /// Chunks given back to their pools: in use, yet referred to by no port,
-  /// because the process that held the last reference was killed.
-  std::uint64_t chunks_reclaimed = 0;
+  /// Chunks in use that no port refers to, counted while no subscriber queue
+  /// holds a sample: a process killed inside publish(), take() or release()
+  /// had them in hand. Nobody can tell them from those a live process holds
+  /// between two steps (a stopped one counts here until it goes on), so
+  /// they are reported, never given back.
+  std::uint32_t chunks_lost = 0;
+  /// Pool slots taken that no chunk record manages (a process killed, or
+  /// stopped, inside iceoryx's allocator), counted while the pools stood
+  /// still. Reported, never given back.
+  std::uint32_t slots_lost = 0;
 };
 
-/// RouDi, iceoryx's daemon, embedded in this process, with process monitoring on.
+/// RouDi, iceoryx's daemon, embedded in this process, with its registry of
+/// the processes on the bus (they join it in Node::connect).
 ///
 /// One per machine (or per private namespace, see statebus::testkit). Starting
 /// a second one fails with `Errc::already_running` naming the running one's pid.
@@ -92,28 +109,30 @@ class Daemon {
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
   /// Fails with `Errc::daemon_wedged` while RouDi makes no progress for
   /// longer than `wedge_timeout`, counted on the daemon's own time (a pause
-  /// of the process, SIGSTOP or starvation, does not count): a process SIGKILLed inside publish() can
-  /// leave a lock in shared memory held that RouDi then waits for forever
-  /// (iceoryx #1711). A wedged daemon cannot be stopped or repaired: end the
-  /// process and start a new daemon (`statebus daemon` does so by itself).
-  /// End it with std::_Exit: a node of the same process would otherwise wait
-  /// at exit for the wedged daemon to take its goodbye (iceoryx's runtime).
-  /// Thread-safe; two atomic loads.
+  /// of the process, SIGSTOP or starvation, does not count), unless a live
+  /// process explains it: one that holds a lock RouDi needs and is stopped
+  /// or frozen. Then the daemon waits for it (its log names it) and health()
+  /// succeeds: a live holder is never robbed of its lock. A lock of a dead
+  /// process is released as soon as the kernel reports the death, so a
+  /// wedge means something nobody can repair: end the process and start a
+  /// new daemon (`statebus daemon` does so by itself). End it with
+  /// std::_Exit: a node of the same process would otherwise wait at exit for
+  /// the wedged daemon to take its goodbye (iceoryx's runtime). Thread-safe.
   [[nodiscard]] Result<void> health() const noexcept;
   /// Chunks in use per memory pool, smallest chunks first: what leaks show
-  /// in. Chunks held by a process that died return once the daemon has
-  /// dropped it (within 1.5 s of its death); a chunk it carried unseen when
-  /// it died (inside publish(), take() or release()) returns once nothing
-  /// has referred to it for 0.5 s. Thread-safe; reads counters.
+  /// in. The chunks a process held come back once RouDi removed it, right
+  /// after the kernel reported its death; those it had in hand when killed
+  /// stay in use (repairs().chunks_lost). Thread-safe; reads counters.
   [[nodiscard]] std::vector<PoolUsage> pool_usage() const;
-  /// What the daemon repaired so far. Its janitor looks at every port's
-  /// lock every ~10 ms and at the chunks in use every ~100 ms; it logs a
-  /// warning per released lock (naming the dead thread, the port and its
-  /// channel) and one per scan that gave chunks back. Thread-safe.
+  /// What the daemon repaired so far, and the losses it can only report
+  /// (counted now, or as of its latest exact look). It logs a warning per
+  /// death that left something held (naming the process, the ports and
+  /// what it set right), and one when the losses grow. Thread-safe.
   [[nodiscard]] DaemonRepairs repairs() const;
   /// Waits (real time) until RouDi completes its next monitoring round, the
-  /// one in which it drops dead processes and frees their chunks. False on
-  /// timeout (a wedged or stopped daemon). Thread-safe.
+  /// one in which it removes the processes whose death the kernel reported
+  /// and frees their chunks. False on timeout (a wedged or stopped daemon).
+  /// Thread-safe.
   bool wait_for_round(std::chrono::nanoseconds timeout) const;
 
  private:
@@ -131,6 +150,9 @@ struct DaemonInfo {
   /// Unique to one start of a daemon (a daemon restarted in place keeps its
   /// pid but not this).
   std::uint64_t instance = 0;
+  /// The daemon's PID namespace (pid_namespace()); `pid` means something
+  /// only inside it. 0: unknown.
+  std::uint64_t pid_namespace = 0;
 };
 
 /// Removes what a daemon or nodes that died without stopping left in /tmp
@@ -141,8 +163,10 @@ struct DaemonInfo {
 Result<std::vector<std::string>> remove_stale_bus();
 
 /// The running daemon, if one is alive on this machine (or namespace).
-/// Fails with no_daemon and a message saying why (none started, or it died).
-/// Thread-safe; reads one small file and /proc.
+/// Fails with no_daemon and a message saying why (none started, or it died:
+/// said only on the kernel's word, and only from the daemon's own PID
+/// namespace; elsewhere, joining it tells). Thread-safe; reads one small
+/// file and /proc.
 Result<DaemonInfo> find_daemon();
 
 }  // namespace statebus

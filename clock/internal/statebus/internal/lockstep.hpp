@@ -4,6 +4,7 @@
 /// keeps time standing while a sample is in flight. Internal: not installed.
 
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <optional>
 
@@ -51,11 +52,18 @@ void ring_lockstep_bell() noexcept;
 
 /// Called by publishers around each publish, before the sample's virtual
 /// time is read and after it was delivered: in lockstep mode, time stands
-/// while a sample is in flight. `end_publish` takes what `begin_publish` returned.
-bool begin_publish() noexcept;
-void end_publish(bool began) noexcept;
-/// Drops the participants of dead processes and re-checks lockstep (the
-/// daemon calls it periodically, so that a crash never stops time for good).
+/// while a sample is in flight. Counted under the process's place on the
+/// bus, in every mode (a publish that began before lockstep mode counts).
+/// `end_publish` takes what `begin_publish` returned.
+inline constexpr std::uint32_t kNotCounted = UINT32_MAX;
+std::uint32_t begin_publish() noexcept;
+void end_publish(std::uint32_t counted) noexcept;
+/// For the daemon, once the kernel reported the death of the process at
+/// `place` (process_slot.hpp): clears its publishes in flight and frees its
+/// lockstep rows, then lets lockstep time move if it may.
+void forget_process(std::uint32_t place) noexcept;
+/// Re-checks lockstep and rings the bell again for a loop that is behind
+/// (the daemon calls it periodically: a safety net, not a repair).
 void lockstep_housekeeping() noexcept;
 
 }  // namespace statebus::detail

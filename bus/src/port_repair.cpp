@@ -1,0 +1,157 @@
+#include "port_repair.hpp"
+
+#include <atomic>
+
+#include "iceoryx.hpp"
+#include "iceoryx_internals.hpp"
+#include "iceoryx_posh/roudi/port_pool.hpp"
+#include "port_lock.hpp"
+
+namespace statebus::detail {
+namespace {
+
+using iceoryx::ManagementPool;
+
+std::atomic<iox::roudi::PortPool*> g_pool{nullptr};
+
+// Drops the history entries that a release would get wrong: null ones
+// (released, not yet erased), ones that are no chunk record in use, and a
+// second entry for a chunk (an erase shifts entries one by one). Returns
+// how many it dropped.
+template <class Distributor>
+std::uint64_t repair_history(Distributor& data, const ManagementPool& records) {
+  auto& history = data.m_history;
+  std::uint64_t dropped = 0;
+  for (std::uint64_t i = 0; i < history.size();) {
+    const iox::mepoo::ChunkManagement* record = records.record_of(history[i]);
+    bool repeated = false;
+    for (std::uint64_t j = 0; j < i && record != nullptr && !repeated; ++j) {
+      repeated = records.record_of(history[j]) == record;
+    }
+    if (record == nullptr || repeated) {
+      history.erase(history.begin() + i);
+      ++dropped;
+    } else {
+      ++i;
+    }
+  }
+  return dropped;
+}
+
+// Drops null and repeated entries of a distributor's list of queues (a
+// kill inside its erase or its sort).
+template <class Distributor>
+std::uint64_t repair_queue_list(Distributor& data) {
+  auto& queues = data.m_queues;
+  std::uint64_t dropped = 0;
+  for (std::uint64_t i = 0; i < queues.size();) {
+    const void* queue = queues[i].get();
+    bool repeated = false;
+    for (std::uint64_t j = 0; j < i && queue != nullptr && !repeated; ++j) repeated = queues[j].get() == queue;
+    if (queue == nullptr || repeated) {
+      queues.erase(queues.begin() + i);
+      ++dropped;
+    } else {
+      ++i;
+    }
+  }
+  return dropped;
+}
+
+template <class Distributor>
+std::string repair_distributor(Distributor& data, const ManagementPool& records) {
+  const std::uint64_t history = repair_history(data, records);
+  const std::uint64_t queues = repair_queue_list(data);
+  std::string repaired;
+  if (history != 0) repaired = "dropped " + std::to_string(history) + " stale or repeated history entries";
+  if (queues != 0) {
+    repaired += (repaired.empty() ? "dropped " : ", and ") + std::to_string(queues) + " repeated queue entries";
+  }
+  return repaired;
+}
+
+// A wait-set link set without its index (a kill inside attaching).
+template <class Queue>
+std::string repair_queue(Queue& data) {
+  if (data.m_conditionVariableDataPtr.get() == nullptr || data.m_conditionVariableNotificationIndex.has_value()) {
+    return {};
+  }
+  data.m_conditionVariableDataPtr = nullptr;
+  return "cleared a half-attached wait set";
+}
+
+std::string describe(const char* kind, const iox::popo::BasePortData& port) {
+  const auto& service = port.m_serviceDescription;
+  std::string channel = service.getServiceIDString().c_str();
+  for (const auto* part : {&service.getInstanceIDString(), &service.getEventIDString()}) {
+    if (std::string(part->c_str()) != ".") channel += "/" + std::string(part->c_str());
+  }
+  return std::string("the ") + kind + " of channel " + channel + " (process " + port.m_runtimeName.c_str() + ")";
+}
+
+
+}  // namespace
+
+std::vector<PortRelease> release_port_locks_of(std::uint32_t slot, iox::roudi::PortPool& ports,
+                                               iox::mepoo::MemoryManager& memory) {
+  const ManagementPool records(memory);
+  std::vector<PortRelease> released;
+  auto release = [&](const iox::popo::ThreadSafePolicy& policy, const char* kind, const iox::popo::BasePortData& port,
+                     auto&& repair) {
+    PortLockView lock = PortLockView::of(policy);
+    const auto holder = lock.holder();
+    if (!holder || holder->slot != slot) return;
+    std::string repaired = repair();
+    if (lock.release_if_held_by(slot)) released.push_back({describe(kind, port), holder->tid, std::move(repaired)});
+  };
+  for (auto* port : ports.getPublisherPortDataList()) {
+    auto& sender = port->m_chunkSenderData;
+    release(sender, "publisher", *port, [&] { return repair_distributor(sender, records); });
+  }
+  for (auto* port : ports.getSubscriberPortDataList()) {
+    auto& receiver = port->m_chunkReceiverData;
+    release(receiver, "subscriber", *port, [&] { return repair_queue(receiver); });
+  }
+  for (auto* port : ports.getClientPortDataList()) {
+    auto& sender = port->m_chunkSenderData;
+    auto& receiver = port->m_chunkReceiverData;
+    release(sender, "client", *port, [&] { return repair_distributor(sender, records); });
+    release(receiver, "client", *port, [&] { return repair_queue(receiver); });
+  }
+  for (auto* port : ports.getServerPortDataList()) {
+    auto& sender = port->m_chunkSenderData;
+    auto& receiver = port->m_chunkReceiverData;
+    release(sender, "server", *port, [&] { return repair_distributor(sender, records); });
+    release(receiver, "server", *port, [&] { return repair_queue(receiver); });
+  }
+  return released;
+}
+
+iox::popo::PublisherPortData* publisher_port_of(std::string_view channel) noexcept {
+  iox::roudi::PortPool* pool = g_pool.load(std::memory_order_acquire);
+  if (pool == nullptr) return nullptr;
+  const auto wanted = to_service_description(channel);
+  for (auto* port : pool->getPublisherPortDataList()) {
+    if (port->m_serviceDescription == wanted) return port;
+  }
+  return nullptr;
+}
+
+pthread_mutex_t* publisher_lock_of(std::string_view channel) noexcept {
+  iox::popo::PublisherPortData* port = publisher_port_of(channel);
+  return port == nullptr ? nullptr : PortLockView::of(port->m_chunkSenderData).mutex();
+}
+
+pthread_mutex_t* subscriber_lock_of(std::string_view channel) noexcept {
+  iox::roudi::PortPool* pool = g_pool.load(std::memory_order_acquire);
+  if (pool == nullptr) return nullptr;
+  const auto wanted = to_service_description(channel);
+  for (auto* port : pool->getSubscriberPortDataList()) {
+    if (port->m_serviceDescription == wanted) return PortLockView::of(port->m_chunkReceiverData).mutex();
+  }
+  return nullptr;
+}
+
+void register_port_pool(iox::roudi::PortPool* pool) noexcept { g_pool.store(pool, std::memory_order_release); }
+
+}  // namespace statebus::detail
