@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "statebus/bus.hpp"
+#include "statebus/state/cell.hpp"
 
 namespace statebus::cli {
 
@@ -93,6 +94,16 @@ int run_ls() {
                 c.subscribers, nodes.c_str());
   }
   if (channels->empty()) std::printf("(no channels)\n");
+  // What the daemon repaired, and what killed processes took with them.
+  auto cell = UntypedCell::open(kDaemonStatusCell);
+  if (cell && cell->schema().fingerprint == schema_of<DaemonStatus>().fingerprint) {
+    DaemonStatus d;
+    cell->load(&d);
+    std::printf("\n%u processes on the bus; %llu died so far, %llu port locks they held released (%llu after setting "
+                "right a half-done update); lost in their hands: %u chunks, %u pool slots\n",
+                d.processes, static_cast<unsigned long long>(d.deaths), static_cast<unsigned long long>(d.locks_released),
+                static_cast<unsigned long long>(d.structures_repaired), d.chunks_lost, d.slots_lost);
+  }
   return 0;
 }
 

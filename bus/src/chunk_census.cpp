@@ -1,6 +1,9 @@
 #include "chunk_census.hpp"
 
+#include <algorithm>
+
 #include <unordered_set>
+#include <vector>
 
 #include "iceoryx_internals.hpp"
 #include "iceoryx_posh/roudi/port_pool.hpp"
@@ -32,19 +35,10 @@ void add_entries(std::unordered_set<const void*>& referenced, const ManagementPo
   }
 }
 
-// Pool slots taken from the free list that no record in use points to,
-// counted only if the pool and the records stood still meanwhile.
-std::uint32_t orphan_slots(iox::mepoo::MemPool& pool, iox::mepoo::MemPool& records_pool, const ManagementPool& records,
-                           bool& still) {
+// Pool slots taken from the free list that no record in use (`managed`:
+// where they point) refers to.
+std::uint32_t orphan_slots(iox::mepoo::MemPool& pool, const std::unordered_set<const void*>& managed) {
   auto& list = free_list_of(pool);
-  auto& record_list = free_list_of(records_pool);
-  const std::uint64_t head = head_of(list);
-  const std::uint64_t records_head = head_of(record_list);
-  std::unordered_set<const void*> managed;
-  for (std::uint32_t i = 0; i < records.count(); ++i) {
-    const iox::mepoo::ChunkManagement* record = records.record(i);
-    if (record->m_referenceCounter.load(std::memory_order_acquire) != 0) managed.insert(record->m_chunkHeader.get());
-  }
   const std::uint32_t* next = next_free_of(list);
   const std::uint32_t invalid = invalid_index_of(list);
   std::uint8_t* raw = raw_memory_of(pool);
@@ -53,11 +47,25 @@ std::uint32_t orphan_slots(iox::mepoo::MemPool& pool, iox::mepoo::MemPool& recor
     const bool taken = __atomic_load_n(&next[i], __ATOMIC_ACQUIRE) == invalid;
     if (taken && managed.count(raw + static_cast<std::size_t>(i) * pool.getChunkSize()) == 0) ++orphans;
   }
-  if (head_of(list) != head || head_of(record_list) != records_head) still = false;
   return orphans;
 }
 
 }  // namespace
+
+std::vector<std::uint32_t> taken_slots(iox::mepoo::MemoryManager& memory) {
+  std::vector<std::uint32_t> taken;
+  for (iox::mepoo::MemPool& pool : pools_of(memory)) {
+    auto& list = free_list_of(pool);
+    const std::uint32_t* next = next_free_of(list);
+    const std::uint32_t invalid = invalid_index_of(list);
+    std::uint32_t count = 0;
+    for (std::uint32_t i = 0; i < pool.getChunkCount(); ++i) {
+      count += __atomic_load_n(&next[i], __ATOMIC_ACQUIRE) == invalid ? 1U : 0U;
+    }
+    taken.push_back(count);
+  }
+  return taken;
+}
 
 ChunkCensus count_chunks(iox::roudi::PortPool& ports, iox::mepoo::MemoryManager& memory) {
   ChunkCensus census;
@@ -84,10 +92,21 @@ ChunkCensus count_chunks(iox::roudi::PortPool& ports, iox::mepoo::MemoryManager&
     ++census.in_use;
     if (referenced.count(record) != 0) ++census.referenced;
   }
-  auto& records_pool = records_pool_of(memory);
-  for (iox::mepoo::MemPool& pool : pools_of(memory)) {
-    census.orphan_slots += orphan_slots(pool, records_pool, records, census.still);
+  // Orphan slots count only from a look during which no pool and no record
+  // list changed (their free lists' heads and ABA counters the same after).
+  auto& pools = pools_of(memory);
+  std::vector<std::uint64_t> heads;
+  heads.push_back(head_of(free_list_of(records_pool_of(memory))));
+  for (iox::mepoo::MemPool& pool : pools) heads.push_back(head_of(free_list_of(pool)));
+  std::unordered_set<const void*> managed;  // where every record in use points
+  for (std::uint32_t i = 0; i < records.count(); ++i) {
+    const iox::mepoo::ChunkManagement* record = records.record(i);
+    if (record->m_referenceCounter.load(std::memory_order_acquire) != 0) managed.insert(record->m_chunkHeader.get());
   }
+  for (iox::mepoo::MemPool& pool : pools) census.orphan_slots += orphan_slots(pool, managed);
+  std::size_t at = 0;
+  census.still = head_of(free_list_of(records_pool_of(memory))) == heads[at++];
+  for (iox::mepoo::MemPool& pool : pools) census.still = census.still && head_of(free_list_of(pool)) == heads[at++];
   return census;
 }
 

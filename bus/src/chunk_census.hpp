@@ -13,6 +13,7 @@
 // `queues_empty` say whether its losses are exact. Internal to bus/src.
 
 #include <cstdint>
+#include <vector>
 
 namespace iox::roudi {
 class PortPool;
@@ -33,5 +34,11 @@ struct ChunkCensus {
 };
 
 ChunkCensus count_chunks(iox::roudi::PortPool& ports, iox::mepoo::MemoryManager& memory);
+
+/// Slots taken from each pool's free list now (a chunk in use, or a slot a
+/// killed process took out of the allocator), smallest chunks first: exact,
+/// where a pool's own count of chunks in use drifts by one when a process is
+/// killed between changing the list and the count.
+std::vector<std::uint32_t> taken_slots(iox::mepoo::MemoryManager& memory);
 
 }  // namespace statebus::detail

@@ -102,6 +102,8 @@ struct Daemon::Impl {
   mutable std::mutex repairs_mutex;  // repairs_ and the latencies
   DaemonRepairs repairs_;
   std::uint64_t latencies_seen = 0;
+  std::optional<Cell<DaemonStatus>> status_cell;  // janitor thread: what the bus's tools see
+  DaemonStatus status_said;
   detail::StallMeter stall;
   bool said_waiting = false;  // the janitor named the live holder RouDi waits for
 
@@ -132,17 +134,37 @@ struct Daemon::Impl {
       detail::register_port_pool(ports);
     }
     memory = data_memory();
+    if (auto cell = Cell<DaemonStatus>::open(kDaemonStatusCell); cell) status_cell.emplace(std::move(*cell));
     janitor = std::thread([this] {
-      for (int round = 1; !janitor_stop.load(std::memory_order_acquire); ++round) {
+      for (int round = 1;; ++round) {
         const auto deaths = registry->wait(kJanitorPeriod);
+        for (const detail::ProcessRegistry::Death& death : deaths) repair_after(death);  // even when stopping
         if (janitor_stop.load(std::memory_order_acquire)) break;
-        for (const detail::ProcessRegistry::Death& death : deaths) repair_after(death);
         stall.tick(Clock::now(), roudi->rounds_done(), roudi->request_in_progress());
         if (stall.stalled() > wedge_timeout) name_what_roudi_waits_for();
         if (round % kHousekeepingEveryRounds == 0) detail::lockstep_housekeeping();
         if (round % kCensusEveryRounds == 0) take_census();
+        if (!deaths.empty() || round % kCensusEveryRounds == 0) tell_status();
       }
     });
+  }
+
+  // Stores what the bus's tools see in the status cell, when it changed.
+  void tell_status() {
+    if (!status_cell) return;
+    DaemonStatus now;
+    {
+      std::lock_guard<std::mutex> guard(repairs_mutex);
+      now.deaths = repairs_.deaths;
+      now.locks_released = repairs_.locks_released;
+      now.structures_repaired = repairs_.structures_repaired;
+      now.chunks_lost = repairs_.chunks_lost;
+      now.slots_lost = repairs_.slots_lost;
+    }
+    now.processes = static_cast<std::uint32_t>(registry->members().size());
+    if (std::memcmp(&now, &status_said, sizeof now) == 0) return;
+    status_cell->store(now);
+    status_said = now;
   }
 
   // The kernel reported that the process at `death.slot` has died: nothing
@@ -188,19 +210,21 @@ struct Daemon::Impl {
               std::chrono::duration_cast<std::chrono::milliseconds>(stall.stalled()).count(), holders);
   }
 
-  // Port locks held by a live process other than this one, named.
+  // Port locks held by a live process on the bus other than this one,
+  // named. A holder without a place, or one whose death is not repaired
+  // yet, explains nothing: RouDi cannot count on it.
   std::string live_lock_holders() const {
     std::string holders;
-    if (ports == nullptr) return holders;
+    if (ports == nullptr || registry == nullptr) return holders;
     const auto members = registry->members();
     auto note = [&](const iox::popo::ThreadSafePolicy& policy, const iox::popo::BasePortData& port) {
       const auto holder = detail::PortLockView::of(policy).holder();
       if (!holder || holder->slot == detail::kDaemonSlot) return;
-      std::string who = "a process without a place on the bus";
       for (const auto& member : members) {
-        if (member.slot == holder->slot) who = "node " + member.node + ", pid " + std::to_string(member.pid);
+        if (member.slot != holder->slot) continue;
+        holders += (holders.empty() ? "" : "; ") + std::string(port.m_runtimeName.c_str()) + "'s port, held by node " +
+                   member.node + " (pid " + std::to_string(member.pid) + ")";
       }
-      holders += (holders.empty() ? "" : "; ") + std::string(port.m_runtimeName.c_str()) + "'s port, held by " + who;
     };
     for (auto* port : ports->getPublisherPortDataList()) note(port->m_chunkSenderData, *port);
     for (auto* port : ports->getSubscriberPortDataList()) note(port->m_chunkReceiverData, *port);
@@ -258,8 +282,10 @@ struct Daemon::Impl {
   }
 
   void stop() noexcept {
-    stop_janitor();
-    if (!lock.held()) return;
+    if (!lock.held()) {
+      stop_janitor();
+      return;
+    }
     // Every process on the bus learns at once that its daemon is gone.
     if (registry) registry->close_all();
     if (const detail::DaemonStopHook hook = g_after_goodbye_hook.load(std::memory_order_relaxed)) hook();
@@ -268,10 +294,13 @@ struct Daemon::Impl {
     remove_state_segment();
     std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
     if (!verbose) quiet.emplace();
+    // The janitor goes on while RouDi's threads stop: a process that dies
+    // now, holding a lock RouDi waits for, is still repaired.
     if (roudi && stall.stalled() > wedge_timeout) {
       // Wedged: its threads wait for a lock nobody will release, so joining
       // them would hang. Leave them (they end with the process); free the names.
-      log->error("the daemon is wedged (iceoryx #1711); leaving its threads, removing its files");
+      log->error("the daemon is wedged; leaving its threads, removing its files");
+      stop_janitor();
       unlink_iceoryx_files();
       ::unlink(detail::kRoudiSocket);
       ::unlink(detail::kRegistrySocket);
@@ -284,14 +313,19 @@ struct Daemon::Impl {
       // would unmap that memory and unregister the process's relative
       // pointers under it: stop its threads only, keep the memory mapped
       // until exit, and remove the segments' names now.
-      roudi->stop_threads();
+      if (roudi) roudi->stop_threads();
+      stop_janitor();
       unlink_iceoryx_files();
       (void)roudi.release();
       (void)components.release();
     } else {
-      roudi.reset();       // stops RouDi's threads first,
-      components.reset();  // then unmaps and removes the segments
+      if (roudi) roudi->stop_threads();
+      stop_janitor();
+      roudi.reset();
+      components.reset();  // unmaps and removes the segments
     }
+    ports = nullptr;
+    memory = nullptr;
     registry.reset();  // after RouDi's threads, which ask it; removes its socket
     // Leave /tmp as found: the lock's name (a daemon starting meanwhile
     // retries on the new name), then the run directory once it is empty.
@@ -452,9 +486,11 @@ std::vector<PoolUsage> Daemon::pool_usage() const {
   if (!impl_ || !impl_->components) return pools;
   const iox::mepoo::MemoryManager* memory = impl_->data_memory();
   if (memory == nullptr) return pools;
+  const std::vector<std::uint32_t> taken = detail::taken_slots(*const_cast<iox::mepoo::MemoryManager*>(memory));
   for (std::uint32_t i = 0; i < memory->getNumberOfMemPools(); ++i) {
     const auto pool = memory->getMemPoolInfo(i);
-    pools.push_back({pool.m_chunkSize, pool.m_numChunks, pool.m_usedChunks, pool.m_minFreeChunks});
+    pools.push_back({pool.m_chunkSize, pool.m_numChunks, i < taken.size() ? taken[i] : pool.m_usedChunks,
+                     pool.m_minFreeChunks});
   }
   return pools;
 }

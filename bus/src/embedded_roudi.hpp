@@ -7,7 +7,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 
 #include "iceoryx_posh/iceoryx_posh_config.hpp"
 #include "process_registry.hpp"
@@ -60,6 +62,12 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
               // killProcessesInDestructor off: stopping the bus does not kill its users.
               RoudiStartupParameters{iox::roudi::MonitoringMode::OFF, false,
                                      RuntimeMessagesThreadStart::DEFER_START}) {}
+  // RouDi's own destructor joins its threads after this part is gone,
+  // while they may still call the hooks below: join them first.
+  ~EmbeddedRouDi() override { shutdown(); }
+  EmbeddedRouDi(const EmbeddedRouDi&) = delete;
+  EmbeddedRouDi& operator=(const EmbeddedRouDi&) = delete;
+
   /// Starts taking requests; registrations go through `registry`, which
   /// must outlive RouDi's threads.
   void start(ProcessRegistry* registry) noexcept {
@@ -103,7 +111,9 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
     const bool registration = cmd == iox::runtime::IpcMessageType::REG;
     // A runtime that did not join through the registry is never registered:
     // it waits, then iceoryx ends it; the daemon's log says why.
-    if (registration && (registry == nullptr || !registry->admit(runtime_name.c_str()))) return;
+    if (registration && (registry == nullptr || !registry->admit(runtime_name.c_str(), registering_pid(message)))) {
+      return;
+    }
     request.store(requests.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     RouDi::processMessage(message, cmd, runtime_name);
     request.store(0, std::memory_order_relaxed);
@@ -111,6 +121,15 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
   }
 
  private:
+  // The pid a registration names (its third element), as the registering
+  // process's own PID namespace numbers it; 0 if it names none.
+  static pid_t registering_pid(const iox::runtime::IpcMessage& message) noexcept {
+    if (message.getNumberOfElements() < 3) return 0;
+    const std::string text = message.getElementAtIndex(2);
+    char* end = nullptr;
+    const unsigned long pid = std::strtoul(text.c_str(), &end, 10);
+    return end != nullptr && *end == '\0' && pid > 0 && pid < 1UL << 22 ? static_cast<pid_t>(pid) : 0;
+  }
   std::atomic<ProcessRegistry*> registry_{nullptr};
 };
 

@@ -9,15 +9,20 @@ namespace statebus {
 
 MemoryConfig MemoryConfig::compact() {
   // Sized so that management (~66 MB, fixed by iceoryx's build) plus pools
-  // stay under 100 MB of /dev/shm, while 4 MiB payloads still fit.
+  // stay near 110 MB of /dev/shm, while 4 MiB payloads still fit. A channel
+  // of the largest samples needs four chunks at once (a publisher's loan
+  // and last sample, a subscriber's held sample and one queued), and a
+  // process killed with a chunk in hand loses it for good (it is reported,
+  // never guessed back: bus/README.md): the large pools outlast two such
+  // losses per channel, the 1 MiB one two channels' worth.
   MemoryConfig config;
   config.pools = {
       {256, 4096},          // small control messages and readings
       {1024, 2048},         // log records, status
       {16 * 1024, 128},     //
       {128 * 1024, 32},     //
-      {1024 * 1024, 6},     //
-      {4 * 1024 * 1024, 3}, // the largest payload statebus promises
+      {1024 * 1024, 12},    //
+      {4 * 1024 * 1024, 6}, // the largest payload statebus promises
   };
   return config;
 }

@@ -130,7 +130,9 @@ void leave(pthread_mutex_t* mutex) noexcept {
   __atomic_store_n(&mutex->__data.__owner, 0, __ATOMIC_RELAXED);
   // Release order: what the holder wrote is visible to the next holder.
   const std::uint32_t previous = __atomic_exchange_n(word_of(mutex), 0U, __ATOMIC_RELEASE);
-  if ((previous & kWaiters) != 0) futex(word_of(mutex), FUTEX_WAKE, 1);
+  if ((previous & kWaiters) == 0) return;
+  run_hook(PortLockPoint::left, mutex);
+  futex(word_of(mutex), FUTEX_WAKE, 1);
 }
 
 pthread_mutex_t* mutex_of(const iox::popo::ThreadSafePolicy& policy) noexcept {
@@ -171,6 +173,8 @@ bool PortLockView::release_if_held_by(std::uint32_t slot) noexcept {
     }
   }
 }
+
+void PortLockView::wake_waiters() noexcept { futex(word_of(mutex_), FUTEX_WAKE, INT_MAX); }
 
 bool port_locks_in_effect() noexcept {
   (void)g_fork_hook;

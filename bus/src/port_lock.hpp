@@ -59,6 +59,10 @@ class PortLockView {
   /// process at `slot` is proven dead: nothing of it can change the word
   /// any more, and nobody else can take the lock meanwhile.
   bool release_if_held_by(std::uint32_t slot) noexcept;
+  /// Wakes every thread asleep on the lock; each looks at it again (and
+  /// sleeps again if it is still held). After a death: a holder killed
+  /// between freeing the lock and waking its waiters leaves them asleep.
+  void wake_waiters() noexcept;
   [[nodiscard]] pthread_mutex_t* mutex() const noexcept { return mutex_; }
 
  private:
@@ -73,8 +77,9 @@ bool port_locks_in_effect() noexcept;
 std::string port_locks_not_in_effect();
 
 /// Tests only: runs right after a port lock is taken (not on a recursive
-/// take) and right before it is left, in the taking thread.
-enum class PortLockPoint { taken, leaving };
+/// take), right before it is left, and right after it is free but before
+/// its waiters are woken, in the taking thread.
+enum class PortLockPoint { taken, leaving, left };
 using PortLockHook = void (*)(PortLockPoint point, pthread_mutex_t* lock);
 void set_port_lock_hook(PortLockHook hook) noexcept;
 

@@ -104,25 +104,45 @@ std::vector<PortRelease> release_port_locks_of(std::uint32_t slot, iox::roudi::P
     std::string repaired = repair();
     if (lock.release_if_held_by(slot)) released.push_back({describe(kind, port), holder->tid, std::move(repaired)});
   };
-  for (auto* port : ports.getPublisherPortDataList()) {
-    auto& sender = port->m_chunkSenderData;
-    release(sender, "publisher", *port, [&] { return repair_distributor(sender, records); });
-  }
+  // Queues first: while the dead process still holds a publisher's lock,
+  // RouDi cannot take a queue out of that publisher's list, so no port
+  // whose queue this repairs can be destroyed (and its memory reused) meanwhile.
   for (auto* port : ports.getSubscriberPortDataList()) {
     auto& receiver = port->m_chunkReceiverData;
     release(receiver, "subscriber", *port, [&] { return repair_queue(receiver); });
   }
   for (auto* port : ports.getClientPortDataList()) {
-    auto& sender = port->m_chunkSenderData;
     auto& receiver = port->m_chunkReceiverData;
-    release(sender, "client", *port, [&] { return repair_distributor(sender, records); });
     release(receiver, "client", *port, [&] { return repair_queue(receiver); });
   }
   for (auto* port : ports.getServerPortDataList()) {
-    auto& sender = port->m_chunkSenderData;
     auto& receiver = port->m_chunkReceiverData;
-    release(sender, "server", *port, [&] { return repair_distributor(sender, records); });
     release(receiver, "server", *port, [&] { return repair_queue(receiver); });
+  }
+  for (auto* port : ports.getPublisherPortDataList()) {
+    auto& sender = port->m_chunkSenderData;
+    release(sender, "publisher", *port, [&] { return repair_distributor(sender, records); });
+  }
+  for (auto* port : ports.getClientPortDataList()) {
+    auto& sender = port->m_chunkSenderData;
+    release(sender, "client", *port, [&] { return repair_distributor(sender, records); });
+  }
+  for (auto* port : ports.getServerPortDataList()) {
+    auto& sender = port->m_chunkSenderData;
+    release(sender, "server", *port, [&] { return repair_distributor(sender, records); });
+  }
+  // A process killed between freeing a lock and waking its waiters (or a
+  // waiter woken, then killed before it took the lock) leaves threads asleep
+  // on a free lock: wake every port lock's waiters; each looks again.
+  for (auto* port : ports.getSubscriberPortDataList()) PortLockView::of(port->m_chunkReceiverData).wake_waiters();
+  for (auto* port : ports.getPublisherPortDataList()) PortLockView::of(port->m_chunkSenderData).wake_waiters();
+  for (auto* port : ports.getClientPortDataList()) {
+    PortLockView::of(port->m_chunkReceiverData).wake_waiters();
+    PortLockView::of(port->m_chunkSenderData).wake_waiters();
+  }
+  for (auto* port : ports.getServerPortDataList()) {
+    PortLockView::of(port->m_chunkReceiverData).wake_waiters();
+    PortLockView::of(port->m_chunkSenderData).wake_waiters();
   }
   return released;
 }

@@ -47,6 +47,12 @@ void send_reply(int connection, const JoinReply& reply) noexcept {
   (void)::send(connection, &reply, sizeof reply, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+// The other end of a connection has closed it.
+bool hung_up(const UniqueFd& connection) noexcept {
+  pollfd end{connection.get(), POLLRDHUP, 0};
+  return ::poll(&end, 1, 0) == 1 && (end.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 // A pidfd is readable once its process has exited.
 bool readable(const UniqueFd& pidfd) noexcept {
   pollfd exited{pidfd.get(), POLLIN, 0};
@@ -252,6 +258,9 @@ void ProcessRegistry::read_request(std::uint64_t id) {
 // Called with mutex_ held.
 void ProcessRegistry::admit_or_park(UniqueFd connection, UniqueFd pidfd, const JoinRequest& request, pid_t peer) {
   const std::string node = request.node;
+  // A process that gave up waiting (its join timed out) has closed its end:
+  // it is not given a place it would never use.
+  if (hung_up(connection)) return;
   // A process of the same name that died a moment ago (its pidfd is
   // readable, or its removal from RouDi is under way) goes first.
   const bool predecessor_dying =
@@ -349,15 +358,20 @@ void ProcessRegistry::close_all() noexcept {
   parked_.clear();
 }
 
-bool ProcessRegistry::admit(const std::string& runtime) {
+bool ProcessRegistry::admit(const std::string& runtime, pid_t pid) {
   const std::string node = node_of(runtime);
   std::lock_guard<std::mutex> guard(mutex_);
+  // The node must have joined, and the registration come from its process
+  // (as its own PID namespace numbers it): a registration in another
+  // process's name would make RouDi remove that live process's ports.
   const bool joined =
       !node.empty() &&
-      (std::find(own_nodes_.begin(), own_nodes_.end(), node) != own_nodes_.end() ||
-       std::any_of(slots_.begin(), slots_.end(),
-                   [&](const Slot& s) { return s.state == Slot::State::alive && s.node == node; }));
+      ((pid == ::getpid() && std::find(own_nodes_.begin(), own_nodes_.end(), node) != own_nodes_.end()) ||
+       std::any_of(slots_.begin(), slots_.end(), [&](const Slot& s) {
+         return s.state == Slot::State::alive && s.node == node && s.pid == pid;
+       }));
   if (!joined) {
+    if (!refused_.insert(runtime).second) return false;  // said once per runtime
     log_->warn("refused the iceoryx runtime '{}': it did not join the bus through the daemon's registry ({}), so "
                "its death could never be proven; only statebus nodes (Node::connect) may use this bus",
                runtime, kRegistrySocket);

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,9 +85,10 @@ class ProcessRegistry {
   void close_all() noexcept;
 
   // RouDi's side.
-  /// A runtime registering with RouDi (its name "sb.<node>"): true if that
-  /// node has joined and lives; then admitted() must follow its registration.
-  bool admit(const std::string& runtime);
+  /// A runtime registering with RouDi (its name "sb.<node>", `pid` as the
+  /// registration says): true if that node has joined from that process
+  /// and lives; then admitted() must follow its registration.
+  bool admit(const std::string& runtime, pid_t pid);
   void admitted(const std::string& runtime);
   /// The runtimes of dead processes that RouDi is to remove now (its
   /// monitoring is off: only a proven death removes a process).
@@ -141,6 +143,7 @@ class ProcessRegistry {
   std::deque<std::string> removals_;           // runtimes for RouDi to remove
   std::map<std::string, int> removing_;        // node → removals asked, not done
   std::map<std::string, int> registering_;     // runtime → registrations RouDi is handling
+  std::set<std::string> refused_;              // runtimes refused (each said once)
   bool parked_ready_ = false;
   std::atomic<std::uint64_t> deaths_{0};
 };

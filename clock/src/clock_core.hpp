@@ -192,9 +192,15 @@ inline Params read(const ClockState& state, std::int64_t& real) noexcept {
 
 // Serialises writers across processes (the robust lock shared with the
 // state cells): a dead holder's lock passes to exactly one next writer.
+// Whether a call may wait for another writer (or a change in progress).
+enum class Waits { may_wait, never };
+
 class WriterLock {
  public:
-  explicit WriterLock(ClockState& state) noexcept : state_(state), lock_(&state.writer) {
+  explicit WriterLock(ClockState& state, Waits waits = Waits::may_wait) noexcept
+      : state_(state),
+        lock_(waits == Waits::may_wait ? detail::RobustLock(&state.writer)
+                                       : detail::RobustLock(&state.writer, detail::RobustLock::Try::no)) {
     if (lock_.held()) state_.writer_pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
   }
   ~WriterLock() {
@@ -260,7 +266,8 @@ inline ClockMode current_mode(const ClockState& state) noexcept {
 }
 
 // Lockstep: judges whether time may jump and makes the jump (lockstep.cpp).
-// `repeat_bell`: the daemon's housekeeping rings again if a loop is behind.
-void lockstep_check(ClockState& state, bool repeat_bell = false) noexcept;
+// `repeat_bell`: the daemon's housekeeping rings again if a loop is behind;
+// `waits`: Waits::never for the daemon (lockstep.cpp).
+void lockstep_check(ClockState& state, bool repeat_bell = false, Waits waits = Waits::may_wait) noexcept;
 
 }  // namespace statebus::clockwork

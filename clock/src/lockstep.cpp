@@ -50,17 +50,30 @@ Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::ui
 
 // `repeat_bell`: the daemon's housekeeping rings the bell again if a loop
 // is still stale (every publish rang it already, so this is a safety net).
-void lockstep_check(ClockState& state, bool repeat_bell) noexcept {
+// `waits`: the daemon never waits (a writer frozen mid-change must not stop
+// its repairs): it judges only when no change is pending and jumps only if
+// the writer lock is free; whoever makes the next change judges again.
+void lockstep_check(ClockState& state, bool repeat_bell, Waits waits) noexcept {
   if (current_mode(state) != ClockMode::lockstep) return;
   LockstepState& ls = lockstep_of(state);
+  std::int64_t now = 0;
+  if (waits == Waits::may_wait) {
+    now = VirtualClock::now().time_since_epoch().count();
+  } else {
+    const std::uint32_t before = state.change.load(std::memory_order_acquire);
+    if ((before & 1U) != 0) return;
+    const Params p = load(state.slot[state.index.load(std::memory_order_acquire) & 1U]);
+    now = virtual_at(p, monotonic_ns());
+    if (state.change.load(std::memory_order_acquire) != before) return;
+  }
   std::int64_t target = 0;
   std::uint64_t published = 0;
-  const Verdict first = judge(ls, VirtualClock::now().time_since_epoch().count(), target, published);
+  const Verdict first = judge(ls, now, target, published);
   // Stale: an idle loop has not looked since the latest publish; that
   // publish rang the bell after counting, so the loop is on its way.
   if (first == Verdict::stale && repeat_bell) ring_bell(ls);
   if (first != Verdict::jump) return;
-  WriterLock lock(state);
+  WriterLock lock(state, waits);
   if (!lock.held()) return;
   (void)update_locked(state, [&](Params& p) -> Result<void> {
     // Judged again under the lock: another participant may have jumped already.
@@ -222,13 +235,13 @@ void detail::forget_process(std::uint32_t place) noexcept {
       row.state.store(LockstepRow::with(word, LockstepRow::kFree), std::memory_order_release);
     }
   }
-  lockstep_check(*state, /*repeat_bell=*/true);
+  lockstep_check(*state, /*repeat_bell=*/true, Waits::never);
 }
 
 void detail::lockstep_housekeeping() noexcept {
   ClockState* state = g_segment.get();
   if (state == nullptr || current_mode(*state) != ClockMode::lockstep) return;
-  lockstep_check(*state, /*repeat_bell=*/true);
+  lockstep_check(*state, /*repeat_bell=*/true, Waits::never);
 }
 
 }  // namespace statebus

@@ -124,8 +124,13 @@ class RandomKills : public testkit::BusTest {
     while (daemon_->repairs().deaths < deaths_before + survivors.size() && std::chrono::steady_clock::now() < deadline) {
       ASSERT_TRUE(daemon_->wait_for_round(2s)) << "the daemon stopped its rounds";
     }
-    for (int round = 0; round < 2; ++round) ASSERT_TRUE(daemon_->wait_for_round(2s));
-    const DaemonRepairs repairs = daemon_->repairs();
+    // Then every chunk in use is one of the baseline's or one reported lost.
+    DaemonRepairs repairs = daemon_->repairs();
+    while (chunks_in_use() != baseline_ + repairs.chunks_lost + repairs.slots_lost &&
+           std::chrono::steady_clock::now() < deadline) {
+      ASSERT_TRUE(daemon_->wait_for_round(2s)) << "the daemon stopped its rounds";
+      repairs = daemon_->repairs();
+    }
     EXPECT_TRUE(daemon_->health());
 
     const std::uint64_t released = repairs.locks_released - repairs_before_.locks_released;
@@ -147,10 +152,9 @@ class RandomKills : public testkit::BusTest {
                 ms(0.99), latency.empty() ? 0.0 : std::chrono::duration<double, std::milli>(latency.back()).count(),
                 repairs.chunks_lost, 1000.0 * static_cast<double>(repairs.chunks_lost) / kills, repairs.slots_lost,
                 static_cast<unsigned long long>(in_use), static_cast<unsigned long long>(baseline_));
-    // Nothing freed twice, nothing kept but what is reported: the chunks in
-    // use are the baseline and the lost ones (a kill between a pool's free
-    // list and its count of chunks in use can put that count off by one).
-    EXPECT_GE(in_use + repairs.slots_lost, baseline_ + repairs.chunks_lost) << "chunks freed that were still in use";
+    // Nothing freed twice, nothing kept but what is reported.
+    EXPECT_EQ(in_use, baseline_ + repairs.chunks_lost + repairs.slots_lost)
+        << "chunks in use besides the baseline and those reported lost";
   }
 
   const unsigned seed_ = std::random_device{}();

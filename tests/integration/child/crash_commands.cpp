@@ -33,37 +33,55 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Where the armed publisher stops or dies, and how.
-enum class Point { none, lock_taken, queue_taken, lock_leaving, pool_chunk, manager_chunk };
+// Where the armed publisher stops or dies, and how; then, once continued,
+// where it dies next (if anywhere).
+enum class Point { none, lock_taken, queue_taken, lock_leaving, lock_left, pool_chunk, manager_chunk };
 std::atomic<Point> g_point{Point::none};
 int g_signal = SIGSTOP;
+Point g_then = Point::none;  // armed after the first stop: dies there
+std::atomic<pthread_t> g_publishing{};  // the thread whose publish is armed
 
 void stop_or_die() noexcept {
-  g_point.store(Point::none);
-  ::raise(g_signal);
+  g_point.store(g_then);
+  const int signal = g_signal;
+  g_signal = SIGKILL;
+  g_then = Point::none;
+  ::raise(signal);
 }
 
-// Counts the port lock events of the armed publish: its first lock taken is
-// its own list of queues, its second a subscriber's queue.
+// Counts the port lock events of the armed publish, in its own thread: its
+// first lock taken is its own list of queues, its second a subscriber's
+// queue; "left" is a lock freed with threads waiting, before they are woken.
 void on_port_lock(detail::PortLockPoint point, pthread_mutex_t*) {
   static thread_local int taken = 0;
   const Point armed = g_point.load();
-  if (armed == Point::none) {
+  if (armed == Point::none || !::pthread_equal(g_publishing.load(), ::pthread_self())) {
     taken = 0;
     return;
   }
   if (point == detail::PortLockPoint::taken) ++taken;
   if ((armed == Point::lock_taken && taken == 1 && point == detail::PortLockPoint::taken) ||
       (armed == Point::queue_taken && taken == 2 && point == detail::PortLockPoint::taken) ||
-      (armed == Point::lock_leaving && point == detail::PortLockPoint::leaving)) {
+      (armed == Point::lock_leaving && point == detail::PortLockPoint::leaving) ||
+      (armed == Point::lock_left && point == detail::PortLockPoint::left)) {
     taken = 0;
     stop_or_die();
   }
 }
 
 // "lock:taken:stop", "lock:queue:kill", "lock:leaving:stop", "alloc:pool:stop", "alloc:manager:stop",
-// "publish:delivered:kill" (inside publish(), its sample delivered, still counted in flight).
+// "publish:delivered:kill" (inside publish(), its sample delivered, still counted in flight);
+// "lock:queue:stop,lock:left:kill": stopped there, and once continued killed
+// where it frees a lock that threads wait for, before it wakes them.
 bool arm(const std::string& spec) {
+  g_publishing.store(::pthread_self());
+  if (const auto comma = spec.find(','); comma != std::string::npos) {
+    const std::string then = spec.substr(comma + 1);
+    if (then != "lock:left:kill") return false;
+    if (!arm(spec.substr(0, comma))) return false;
+    g_then = Point::lock_left;
+    return true;
+  }
   if (spec == "publish:delivered:kill") {
     detail::set_after_delivery_hook([] { ::raise(SIGKILL); });
     return true;
@@ -71,6 +89,7 @@ bool arm(const std::string& spec) {
   const std::map<std::string, Point> points{{"lock:taken", Point::lock_taken},
                                             {"lock:queue", Point::queue_taken},
                                             {"lock:leaving", Point::lock_leaving},
+                                            {"lock:left", Point::lock_left},
                                             {"alloc:pool", Point::pool_chunk},
                                             {"alloc:manager", Point::manager_chunk}};
   const auto colon = spec.rfind(':');

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "statebus/base/describe.hpp"
 #include "statebus/bus/memory_config.hpp"
 #include "statebus/base/error.hpp"
 
@@ -31,7 +32,7 @@ struct DaemonOptions {
 struct PoolUsage {
   std::uint32_t chunk_size = 0;  ///< bytes per chunk (payload, headers and padding)
   std::uint32_t chunks = 0;      ///< chunks in the pool
-  std::uint32_t used = 0;        ///< chunks loaned, in flight or held by subscribers now
+  std::uint32_t used = 0;        ///< chunks loaned, in flight or held by subscribers now (taken from the pool's free list)
   std::uint32_t min_free = 0;    ///< fewest free chunks seen since the start
 };
 
@@ -63,6 +64,22 @@ struct DaemonRepairs {
   /// still. Reported, never given back.
   std::uint32_t slots_lost = 0;
 };
+
+/// What a daemon tells the processes on its bus about its repairs: the
+/// state cell `statebus/daemon` (kDaemonStatusCell), stored by the daemon
+/// whenever it changes; `statebus ls` shows it.
+struct DaemonStatus {
+  std::uint64_t deaths = 0;               ///< DaemonRepairs::deaths
+  std::uint64_t locks_released = 0;       ///< DaemonRepairs::locks_released
+  std::uint64_t structures_repaired = 0;  ///< DaemonRepairs::structures_repaired
+  std::uint32_t chunks_lost = 0;          ///< DaemonRepairs::chunks_lost
+  std::uint32_t slots_lost = 0;           ///< DaemonRepairs::slots_lost
+  std::uint32_t processes = 0;            ///< processes on the bus now (its own included)
+  std::uint32_t reserved = 0;
+};
+STATEBUS_MESSAGE(DaemonStatus, "statebus/DaemonStatus", deaths, locks_released, structures_repaired, chunks_lost,
+                 slots_lost, processes, reserved);
+inline constexpr const char* kDaemonStatusCell = "statebus/daemon";
 
 /// RouDi, iceoryx's daemon, embedded in this process, with its registry of
 /// the processes on the bus (they join it in Node::connect).
