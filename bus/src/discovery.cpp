@@ -177,7 +177,7 @@ ChannelWatch::ChannelWatch(ChannelWatch&&) noexcept = default;
 ChannelWatch& ChannelWatch::operator=(ChannelWatch&&) noexcept = default;
 ChannelWatch::~ChannelWatch() {
   if (impl_ && detail::bus_lost()) {
-    (void)impl_.release();  // the old bus's locks may be held: leave it
+    detail::keep_for_good(std::move(impl_));  // the old bus's locks may be held: leave it
     return;
   }
   if (impl_) {

@@ -99,7 +99,7 @@ EventLoop::EventLoop(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl
 EventLoop::EventLoop(EventLoop&&) noexcept = default;
 EventLoop& EventLoop::operator=(EventLoop&&) noexcept = default;
 EventLoop::~EventLoop() {
-  if (impl_ && detail::bus_lost()) (void)impl_.release();  // its subscribers' locks may be held: leave it
+  if (impl_ && detail::bus_lost()) detail::keep_for_good(std::move(impl_));  // its subscribers' locks may be held
 }
 
 Result<void> EventLoop::add_subscriber(detail::RawSubscriber& subscriber, std::function<void()> drain) {

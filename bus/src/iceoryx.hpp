@@ -2,6 +2,7 @@
 // The one place that includes iceoryx for the bus, plus small conversions.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -36,6 +37,16 @@ Result<void> bus_health();
 /// (iceoryx #1711), so destructors leave them alone (leak) instead of
 /// waiting forever: the old bus is of no use to anyone any more.
 bool bus_lost() noexcept;
+
+/// Keeps `object`, an object of a lost bus left undestroyed on purpose (its
+/// locks may be held by a process killed while the daemon was gone), for the
+/// rest of the process: reachable, so leak checkers know it is kept. Takes
+/// ownership; never frees it.
+void keep_for_good_raw(const void* object) noexcept;
+template <class T>
+void keep_for_good(std::unique_ptr<T> object) noexcept {
+  keep_for_good_raw(object.release());
+}
 
 /// Marks a request to the daemon in progress (creating a port, a wait set).
 /// iceoryx waits for the daemon's answer without a timeout: a daemon that

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "bus_membership.hpp"
 #include "cerr_filter.hpp"
@@ -160,6 +161,17 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
 }
 
 bool detail::bus_lost() noexcept { return g_bus_lost.load(std::memory_order_acquire); }
+
+void detail::keep_for_good_raw(const void* object) noexcept {
+  static std::mutex mutex;
+  static auto* kept = new std::vector<const void*>();  // never destroyed: what it holds is kept too
+  std::lock_guard<std::mutex> guard(mutex);
+  try {
+    kept->push_back(object);
+  } catch (...) {
+    // No memory to note it: the object stays all the same, unnoted.
+  }
+}
 
 bool detail::runtime_in_process() noexcept { return g_runtime.load(std::memory_order_acquire); }
 

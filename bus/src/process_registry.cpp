@@ -95,8 +95,17 @@ ProcessRegistry::ProcessRegistry(std::shared_ptr<spdlog::logger> log, UniqueFd l
     : log_(std::move(log)),
       listener_(std::move(listener)),
       epoll_(std::move(epoll)),
-      wake_(std::move(wake)),
-      reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+      wake_(std::move(wake)) {
+  reserve();
+}
+
+bool ProcessRegistry::reserve() noexcept {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) return false;
+  reserve_[0].reset(ends[0]);
+  reserve_[1].reset(ends[1]);
+  return true;
+}
 
 ProcessRegistry::~ProcessRegistry() {
   close_all();
@@ -106,8 +115,7 @@ ProcessRegistry::~ProcessRegistry() {
 std::vector<ProcessRegistry::Death> ProcessRegistry::wait(std::chrono::milliseconds timeout) {
   if (!listening_) {
     // Out of descriptors a while ago: listen again once one is spare.
-    reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (reserve_.valid()) listening_ = watch(epoll_.get(), listener_.get(), tag(kListener, 0));
+    if (reserve()) listening_ = watch(epoll_.get(), listener_.get(), tag(kListener, 0));
   }
   std::array<epoll_event, 32> events{};
   const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
@@ -173,6 +181,8 @@ void ProcessRegistry::accept_all() {
 // Out of descriptors: the spare one makes room to accept the newcomer and
 // tell it why it cannot join (instead of leaving it to wait in vain).
 void ProcessRegistry::refuse_for_want_of_descriptors() {
+  reserve_[0].reset();
+  reserve_[1].reset();
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
   const std::string why = "the statebus daemon is out of file descriptors (its limit is " +
@@ -180,7 +190,6 @@ void ProcessRegistry::refuse_for_want_of_descriptors() {
                           "): it cannot watch one more process; raise its limit (ulimit -n) or end processes on the bus";
   if (!said_out_of_fds_) log_->warn("a process could not join the bus: {}", why);
   said_out_of_fds_ = true;
-  reserve_.reset();
   UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
   if (connection.valid()) {
     refuse(connection.get(), Errc::out_of_resources, why);
@@ -190,9 +199,8 @@ void ProcessRegistry::refuse_for_want_of_descriptors() {
     (void)::recv(connection.get(), &request, sizeof request, MSG_DONTWAIT);
   }
   connection.reset();
-  reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!reserve_.valid()) {
-    // Nothing spare: stop listening (the newcomers wait) until a descriptor is free again.
+  if (!reserve()) {
+    // Nothing spare: stop listening (the newcomers wait) until descriptors are free again.
     unwatch(epoll_.get(), listener_.get());
     listening_ = false;
   }

@@ -129,9 +129,11 @@ class ProcessRegistry {
   UniqueFd listener_;
   UniqueFd epoll_;
   UniqueFd wake_;
-  // A descriptor kept spare: out of descriptors, the registry closes it to
-  // accept a newcomer and tell it why it cannot join, then takes it again.
-  UniqueFd reserve_;
+  // Two descriptors kept spare (a pipe): out of descriptors, the registry
+  // closes them to log, accept a newcomer and tell it why it cannot join,
+  // then takes them again.
+  UniqueFd reserve_[2];
+  bool reserve() noexcept;
   bool listening_ = true;       // the listener is watched (not while no descriptor is spare)
   bool said_out_of_fds_ = false;
   mutable std::mutex mutex_;  // everything below

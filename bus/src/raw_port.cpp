@@ -113,7 +113,7 @@ namespace {
 template <class Core>
 void given_back(Core* core) noexcept {
   if (--core->lending.out != 0 || !core->lending.orphaned) return;
-  if (bus_lost()) return;  // its locks may be held by a killed process: leave it
+  if (bus_lost()) return keep_for_good(std::unique_ptr<Core>(core));  // its locks may be held by a killed process
   delete core;
 }
 
@@ -186,7 +186,7 @@ RawPublisher& RawPublisher::operator=(RawPublisher&& other) noexcept {
 RawPublisher::~RawPublisher() {
   if (!impl_) return;
   if (bus_lost()) {
-    (void)impl_.release();  // its locks may be held by a killed process: leave it
+    keep_for_good(std::move(impl_));  // its locks may be held by a killed process: leave it
     return;
   }
   // Goodbye: subscribers learn that this publisher stopped, not crashed.
@@ -297,7 +297,7 @@ RawSubscriber& RawSubscriber::operator=(RawSubscriber&& other) noexcept {
 RawSubscriber::~RawSubscriber() {
   if (!impl_) return;
   if (bus_lost()) {
-    (void)impl_.release();  // its locks may be held by a killed process: leave it
+    keep_for_good(std::move(impl_));  // its locks may be held by a killed process: leave it
     return;
   }
   SubscriberCore& core = *impl_;

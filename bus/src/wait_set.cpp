@@ -48,7 +48,7 @@ WaitSet::WaitSet(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {
 WaitSet::WaitSet(WaitSet&&) noexcept = default;
 WaitSet& WaitSet::operator=(WaitSet&&) noexcept = default;
 WaitSet::~WaitSet() {
-  if (impl_ && detail::bus_lost()) (void)impl_.release();  // its subscribers' locks may be held: leave it
+  if (impl_ && detail::bus_lost()) detail::keep_for_good(std::move(impl_));  // its subscribers' locks may be held
 }
 
 Result<std::size_t> WaitSet::add(detail::RawSubscriber& subscriber) {
