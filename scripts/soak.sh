@@ -5,8 +5,10 @@
 # 1. KILLS SIGKILLs at random moments of a publishing process, of a
 #    subscribing one and of one still connecting
 #    (tests/integration/random_kill_test.cpp): the daemon repairs what each
-#    left (locks, chunks) and never wedges or restarts; the pools end at their
-#    baseline; repair latency and chunks given back are printed.
+#    death the kernel reports left held, never wedges or restarts, and every
+#    sample arrives intact; the pools end at their baseline plus the chunks
+#    killed processes had in hand (reported lost); repair latency and losses
+#    are printed.
 # 2. 20 000 random steps of the clock-and-cells stress
 #    (tests/integration/clock_state_stress_test.cpp; a failing seed is printed).
 # 3. The home demo, again and again for MINUTES: each run simulates 24 h in

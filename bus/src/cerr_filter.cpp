@@ -35,10 +35,12 @@ class LineFilter : public std::streambuf {
 
  private:
   // iceoryx's format for a failed POSIX call, "FILE:LINE { FUNCTION -> CALL }
-  // :::  [ ERRNO ]  TEXT", and its socket's complaint about a closed peer.
+  // :::  [ ERRNO ]  TEXT", and its socket's complaints about a closed peer
+  // or one whose socket file is gone (RouDi's goodbye to a dead process).
   static bool from_iceoryx(const std::string& line) {
     return (line.find(" }  :::  [ ") != std::string::npos && line.find(" -> ") != std::string::npos) ||
-           line.rfind("invalid file descriptor for unix domain socket \"", 0) == 0;
+           line.rfind("invalid file descriptor for unix domain socket \"", 0) == 0 ||
+           line.rfind("internal logic error in unix domain socket \"", 0) == 0;
   }
   void flush_line() {
     if (!from_iceoryx(line_)) {

@@ -414,7 +414,11 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   if (!options.verbose_iceoryx) quiet.emplace();
   impl->components = std::make_unique<iox::roudi::IceOryxRouDiComponents>(config);
   impl->roudi = std::make_unique<detail::EmbeddedRouDi>(*impl->components);
-  impl->roudi->start(impl->registry.get());
+  try {
+    impl->roudi->start(impl->registry.get());
+  } catch (const std::exception& failed) {
+    return fail(Errc::system_error, std::string("cannot start the daemon's threads: ") + failed.what());
+  }
   // RouDi binds its socket in the thread just started, then says it is
   // ready: wait for both, so that "started" means clients can connect.
   const auto deadline = Clock::now() + detail::kReadyTimeout;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "iceoryx_posh/iceoryx_posh_config.hpp"
 #include "process_registry.hpp"
@@ -64,19 +65,25 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
                                      RuntimeMessagesThreadStart::DEFER_START}) {}
   // RouDi's own destructor joins its threads after this part is gone,
   // while they may still call the hooks below: join them first.
-  ~EmbeddedRouDi() override { shutdown(); }
+  ~EmbeddedRouDi() override { stop_threads(); }
   EmbeddedRouDi(const EmbeddedRouDi&) = delete;
   EmbeddedRouDi& operator=(const EmbeddedRouDi&) = delete;
 
   /// Starts taking requests; registrations go through `registry`, which
   /// must outlive RouDi's threads.
-  void start(ProcessRegistry* registry) noexcept {
+  void start(ProcessRegistry* registry) {
     registry_.store(registry, std::memory_order_release);
+    remover_ = std::thread([this, registry] { remove_the_dead(*registry); });
     startProcessRuntimeMessagesThread();
   }
   // Stops RouDi's threads and closes its socket; the destructor would also
   // unmap the memory and unregister the process's relative pointers.
-  void stop_threads() noexcept { shutdown(); }
+  void stop_threads() noexcept {
+    stop_removing_.store(true, std::memory_order_release);
+    if (ProcessRegistry* registry = registry_.load(std::memory_order_acquire)) registry->wake_removals();
+    if (remover_.joinable()) remover_.join();
+    shutdown();
+  }
 
   [[nodiscard]] std::uint64_t rounds_done() const {
     std::lock_guard<std::mutex> guard(round_mutex);
@@ -90,15 +97,7 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
   }
 
  protected:
-  // Between two rounds of the monitoring thread (outside its lock on the
-  // process manager): remove the processes whose death was proven.
   void cyclicUpdateHook() noexcept override {
-    if (ProcessRegistry* registry = registry_.load(std::memory_order_acquire)) {
-      for (const std::string& runtime : registry->removals()) {
-        const bool found = m_prcMgr->unregisterProcess(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
-        registry->removed(runtime, found);
-      }
-    }
     {
       std::lock_guard<std::mutex> guard(round_mutex);
       ++rounds;
@@ -121,6 +120,18 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
   }
 
  private:
+  // Removes from RouDi each process whose death the kernel reported, as
+  // soon as the janitor has released what it held. Its own thread: RouDi's
+  // process manager (a lock of its own) may be busy for as long as RouDi
+  // waits for a live process's port lock, and the janitor must not wait.
+  void remove_the_dead(ProcessRegistry& registry) noexcept {
+    while (!stop_removing_.load(std::memory_order_acquire)) {
+      for (const std::string& runtime : registry.wait_for_removals()) {
+        const bool found = m_prcMgr->unregisterProcess(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
+        registry.removed(runtime, found);
+      }
+    }
+  }
   // The pid a registration names (its third element), as the registering
   // process's own PID namespace numbers it; 0 if it names none.
   static pid_t registering_pid(const iox::runtime::IpcMessage& message) noexcept {
@@ -131,6 +142,8 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
     return end != nullptr && *end == '\0' && pid > 0 && pid < 1UL << 22 ? static_cast<pid_t>(pid) : 0;
   }
   std::atomic<ProcessRegistry*> registry_{nullptr};
+  std::thread remover_;
+  std::atomic<bool> stop_removing_{false};
 };
 
 }  // namespace statebus::detail

@@ -357,6 +357,7 @@ void ProcessRegistry::repaired(const Death& death) {
   ++removing_[slot.node];
   removals_.push_back(runtime_name(slot.node));
   slot.node.clear();
+  removals_due_.notify_all();
 }
 
 void ProcessRegistry::close_all() noexcept {
@@ -395,19 +396,25 @@ void ProcessRegistry::admitted(const std::string& runtime) {
   if (found != registering_.end() && --found->second == 0) registering_.erase(found);
 }
 
-std::vector<std::string> ProcessRegistry::removals() {
-  std::lock_guard<std::mutex> guard(mutex_);
+std::vector<std::string> ProcessRegistry::wait_for_removals() {
+  std::unique_lock<std::mutex> guard(mutex_);
+  const auto timeout = retries_.empty() ? std::chrono::milliseconds(100) : std::chrono::milliseconds(10);
+  removals_due_.wait_for(guard, timeout, [&] { return !removals_.empty(); });
   std::vector<std::string> due(removals_.begin(), removals_.end());
   removals_.clear();
+  due.insert(due.end(), retries_.begin(), retries_.end());
+  retries_.clear();
   return due;
 }
+
+void ProcessRegistry::wake_removals() noexcept { removals_due_.notify_all(); }
 
 void ProcessRegistry::removed(const std::string& runtime, bool found) {
   {
     std::lock_guard<std::mutex> guard(mutex_);
     // Not registered yet, but its registration is under way: remove it once done.
     if (!found && registering_.count(runtime) != 0) {
-      removals_.push_back(runtime);
+      retries_.push_back(runtime);
       return;
     }
     const std::string node = node_of(runtime);

@@ -17,14 +17,16 @@
 // mistakes the new process for the dead one.
 //
 // Thread safety: wait(), wake() and repaired() from the daemon's janitor
-// thread (wake() from any); admit(), admitted(), removals() and removed()
-// from RouDi's threads; members() and the counters from any thread.
+// thread (wake() from any); admit() and admitted() from RouDi's message
+// thread; wait_for_removals() and removed() from the thread that removes
+// processes from RouDi; members() and the counters from any thread.
 
 #include <sys/types.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -90,9 +92,12 @@ class ProcessRegistry {
   /// and lives; then admitted() must follow its registration.
   bool admit(const std::string& runtime, pid_t pid);
   void admitted(const std::string& runtime);
-  /// The runtimes of dead processes that RouDi is to remove now (its
-  /// monitoring is off: only a proven death removes a process).
-  std::vector<std::string> removals();
+  /// Waits (up to 100 ms; 10 ms while a removal waits for a registration
+  /// under way) for the runtimes of dead processes that RouDi is to remove
+  /// now (its monitoring is off: only a proven death removes a process).
+  std::vector<std::string> wait_for_removals();
+  /// Ends a wait_for_removals() at once (to stop the thread that waits).
+  void wake_removals() noexcept;
   /// RouDi removed `runtime` (`found`: it was registered).
   void removed(const std::string& runtime, bool found);
 
@@ -143,6 +148,8 @@ class ProcessRegistry {
   std::uint64_t next_pending_ = 1;
   std::vector<Parked> parked_;                 // waiting until their name is removed from RouDi
   std::deque<std::string> removals_;           // runtimes for RouDi to remove
+  std::vector<std::string> retries_;           // … whose registration was under way: again soon
+  std::condition_variable removals_due_;
   std::map<std::string, int> removing_;        // node → removals asked, not done
   std::map<std::string, int> registering_;     // runtime → registrations RouDi is handling
   std::set<std::string> refused_;              // runtimes refused (each said once)

@@ -20,6 +20,7 @@ TEST(CerrFilter, DropsIceoryxsPosixCallReportsAndKeepsEverythingElseInOrder) {
                "iox::posix::UnixDomainSocket::timedSend() const -> iox_setsockopt }  :::  [ 9 ]  Bad file descriptor"
             << std::endl;
   std::cerr << "invalid file descriptor for unix domain socket \"\"" << std::endl;
+  std::cerr << "internal logic error in unix domain socket \"/tmp/sb.victim\" occurred" << std::endl;
   std::cerr << "a user's line with -> and { braces }" << std::flush;
   std::cerr << ", ended later\n";
   std::cerr.flush();

@@ -157,9 +157,11 @@ int run_patterned_publish(const Args& args, const Node* node) {
   return 0;
 }
 
-// Tight loop of self-proving samples with history, for the random kills.
+// Tight loop of self-proving samples with history, for the random kills;
+// "quiet": it says nothing after "ready" (nobody reads what it would say).
 int run_patterned_flood(const Args& args, const Node* node) {
   const std::size_t size = std::strtoull(args[2], nullptr, 10);
+  const bool quiet = args.size() > 4 && std::string(args[4]) == "quiet";
   PublisherOptions options;
   options.history = static_cast<std::uint32_t>(std::atoi(args[3]));
   auto pub = UntypedPublisher::create(*node, args[1], nullptr, options);
@@ -171,7 +173,7 @@ int run_patterned_flood(const Args& args, const Node* node) {
       fill_pattern(loan->data(), size, tag, i);
       pub->publish(std::move(*loan));
     }
-    if (i % 256 == 0) say("n");
+    if (i % 256 == 0 && !quiet) say("n");
   }
 }
 
@@ -292,9 +294,9 @@ std::vector<Command> crash_commands() {
        "says \"sent TOTAL\"; \"arm lock:taken|lock:queue|lock:leaving|alloc:pool|alloc:manager:stop|kill\"\n"
        "(or \"arm publish:delivered:kill\") says \"arming\" and makes the next sample stop or die there",
        4, 4, Setup::node, run_patterned_publish},
-      {"patterned-flood", "NAME CHANNEL SIZE HISTORY",
-       "self-proving samples in a tight loop, with HISTORY: \"ready\", then \"n\" every 256", 4, 4, Setup::node,
-       run_patterned_flood},
+      {"patterned-flood", "NAME CHANNEL SIZE HISTORY [quiet]",
+       "self-proving samples in a tight loop, with HISTORY: \"ready\", then \"n\" every 256 (unless quiet)", 4, 5,
+       Setup::node, run_patterned_flood},
       {"patterned-sink", "NAME CHANNEL [lossless] [paused] [history=N] [queue=N]",
        "checks every sample's bytes and order: \"corrupt …\" or \"repeated …\" at once; stdin \"count\":\n"
        "\"checked N corrupt C repeated R\"; \"go\" ends \"paused\"; \"lost …\" when the bus goes",
