@@ -7,32 +7,57 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 namespace statebus::detail {
 namespace {
 
-std::string group_name(gid_t gid) {
+// The group database's name of `gid`, if it has one.
+std::optional<std::string> name_of_group(gid_t gid) {
   std::vector<char> buffer(4096);
   group entry{};
   group* found = nullptr;
   if (::getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
-    return std::string(found->gr_name) + " (gid " + std::to_string(gid) + ")";
+    return std::string(found->gr_name);
   }
-  return "gid " + std::to_string(gid);
+  return std::nullopt;
 }
 
-std::string user_name(uid_t uid) {
+// The user database's name of `uid`, if it has one.
+std::optional<std::string> name_of_user(uid_t uid) {
   std::vector<char> buffer(4096);
   passwd entry{};
   passwd* found = nullptr;
   if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
-    return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+    return std::string(found->pw_name);
   }
-  return "uid " + std::to_string(uid);
+  return std::nullopt;
 }
 
 }  // namespace
+
+std::string group_name(gid_t gid) {
+  const auto name = name_of_group(gid);
+  return name ? *name + " (gid " + std::to_string(gid) + ")" : "gid " + std::to_string(gid);
+}
+
+bool group_has_name(gid_t gid) { return name_of_group(gid).has_value(); }
+
+std::string user_name(uid_t uid) {
+  const auto name = name_of_user(uid);
+  return name ? *name + " (uid " + std::to_string(uid) + ")" : "uid " + std::to_string(uid);
+}
+
+Result<void> check_named_user() {
+  const uid_t uid = ::geteuid();
+  if (name_of_user(uid)) return {};
+  return fail(Errc::not_permitted,
+              "this process's user (uid " + std::to_string(uid) +
+                  ") has no entry in the user database (/etc/passwd): the bus's daemon finds the memory a "
+                  "process may use through its user's name; add the user (useradd -u " + std::to_string(uid) +
+                  " NAME, or mount the host's /etc/passwd into the container) or run as a user that has one");
+}
 
 Error not_in_bus_group(const std::string& path) {
   struct stat st{};

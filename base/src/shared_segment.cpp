@@ -25,6 +25,15 @@ Result<SharedSegment> SharedSegment::create(const std::string& name, const Layou
   const std::size_t size = 64 + layout.data_size;
   ::shm_unlink(("/" + name).c_str());  // a stale one: its creator is gone (the caller holds the daemon lock)
   const int fd = ::shm_open(("/" + name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, detail::kBusFileMode);
+  if (fd < 0 && errno == EEXIST) {
+    // Another user's, in sticky /dev/shm: neither removable nor ours to use.
+    struct stat st{};
+    const std::string owner =
+        ::lstat(path_of(name).c_str(), &st) == 0 ? detail::user_name(st.st_uid) : std::string("another user");
+    return fail(Errc::not_permitted, "cannot create " + path_of(name) + ": a file of " + owner +
+                                         " is there, which the daemon may not replace; remove it as that user or "
+                                         "root (sudo rm " + path_of(name) + ") and start again");
+  }
   if (fd < 0) return fail(Errc::system_error, "cannot create " + path_of(name) + ": " + errno_text(errno));
   ::fchmod(fd, detail::kBusFileMode);  // the daemon's user and group, as iceoryx's segments (whatever the umask)
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {

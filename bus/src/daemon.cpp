@@ -22,6 +22,7 @@
 #include "embedded_roudi.hpp"
 #include "file_lock.hpp"
 #include "iceoryx.hpp"
+#include "iceoryx_files.hpp"
 #include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "cerr_filter.hpp"
 #include "daemon_stop_hook.hpp"
@@ -29,6 +30,7 @@
 #include "paths.hpp"
 #include "port_lock.hpp"
 #include "port_repair.hpp"
+#include "member_groups.hpp"
 #include "process_registry.hpp"
 #include "pools.hpp"
 #include "quiet_stdio.hpp"
@@ -39,6 +41,7 @@
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/base/process.hpp"
+#include "statebus/internal/bus_access.hpp"
 #include "statebus/internal/lockstep.hpp"
 #include "statebus/internal/state_segment.hpp"
 
@@ -340,9 +343,19 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   // janitor's exit handler is registered, so that the handler (which stops
   // the janitor) runs before the registry is destroyed. Created first by the
   // janitor's first warning, the registry went first at exit while the
-  // janitor still logged (a crash at exit, LockRepair under load).
+  // janitor still logged (a crash at exit, seen under load).
   (void)spdlog::default_logger_raw();
   if (auto valid = detail::validate_memory(options.memory); !valid) return tl::make_unexpected(valid.error());
+  // iceoryx names the group that may use the bus's memory (the daemon's):
+  // a group id the group database does not know would abort it.
+  if (const gid_t group = ::getegid(); !detail::group_has_name(group)) {
+    return fail(Errc::not_permitted,
+                "the daemon runs under group id " + std::to_string(group) +
+                    ", which has no entry in the group database (/etc/group), and iceoryx names the group that "
+                    "may use the bus's memory: add it (groupadd -g " + std::to_string(group) +
+                    " NAME) or start the daemon under a group that has a name (docker --user UID:GROUP, "
+                    "sg GROUP -c 'statebus daemon')");
+  }
   if (auto dir = detail::ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
 
   auto impl = std::make_unique<Impl>();
@@ -366,8 +379,8 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
                   "a statebus daemon is already running (pid " + std::to_string(holder) +
                       "); connect to it, or stop it (kill " + std::to_string(holder) + ") before starting another");
     case detail::FileLock::Outcome::failed:
-      return fail(error == EACCES ? Errc::not_permitted : Errc::system_error,
-                  std::string("cannot lock ") + detail::kDaemonLock + ": " + errno_text(error));
+      return fail(error == EACCES || error == EPERM ? Errc::not_permitted : Errc::system_error,
+                  detail::lock_failure(detail::kDaemonLock, error));
   }
 
   // An iceoryx daemon not started by statebus (iox-roudi) would make RouDi
@@ -381,12 +394,19 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
                     ") is running on this machine; stop it, then start `statebus daemon`");
   }
 
-  impl->removed = detail::remove_leftovers();
+  auto removed = detail::remove_leftovers();
+  if (!removed) return tl::make_unexpected(removed.error());
+  impl->removed = std::move(*removed);
   detail::say_removed(impl->removed, previous_daemon);
 
   // Every port lock of this process (RouDi's threads, a node of its own) must
-  // be taken the statebus way, or a death could not be told from a holder.
+  // be taken the statebus way, or a death could not be told from a holder;
+  // iceoryx's files made without following links; members seen by their
+  // own groups.
   if (!detail::port_locks_in_effect()) return fail(Errc::system_error, detail::port_locks_not_in_effect());
+  if (!detail::iceoryx_files_in_effect()) return fail(Errc::system_error, detail::iceoryx_files_not_in_effect());
+  if (!detail::member_groups_in_effect()) return fail(Errc::system_error, detail::member_groups_not_in_effect());
+  detail::set_bus_group(::getegid());  // the bus's memory is for the daemon's group
   // Three descriptors per process on the bus (its pidfd, its registry
   // connection, RouDi's channel to it): raise the soft limit to the hard one.
   if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
@@ -423,6 +443,15 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   // ready: wait for both, so that "started" means clients can connect.
   const auto deadline = Clock::now() + detail::kReadyTimeout;
   while (!detail::roudi_socket_bound() || (quiet && !quiet->captured_line(detail::kReadyLine))) {
+    // Another user's file put there since the leftovers were removed: RouDi
+    // can neither replace it nor listen; say so now, not after the timeout.
+    if (struct stat socket{}; ::lstat(detail::kRoudiSocket, &socket) == 0 &&
+                              (!S_ISSOCK(socket.st_mode) || socket.st_uid != ::geteuid())) {
+      return fail(Errc::not_permitted, std::string(detail::kRoudiSocket) + " belongs to " +
+                                           detail::user_name(socket.st_uid) +
+                                           ", not to the daemon: RouDi cannot listen there; remove it as that "
+                                           "user or root (sudo rm " + detail::kRoudiSocket + ") and start again");
+    }
     if (Clock::now() >= deadline) {
       return fail(Errc::system_error, "RouDi did not open " + std::string(detail::kRoudiSocket) + " within " +
                                           std::to_string(detail::kReadyTimeout.count()) + " ms; see its messages above");

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "iceoryx_posh/iceoryx_posh_config.hpp"
+#include "member_groups.hpp"
 #include "process_registry.hpp"
 #include "iceoryx_posh/internal/roudi/roudi.hpp"
 #include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
@@ -114,7 +115,12 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
       return;
     }
     request.store(requests.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    RouDi::processMessage(message, cmd, runtime_name);
+    {
+      // The segments RouDi offers follow the process's own groups, as the
+      // kernel's checks do (member_groups.hpp).
+      const MemberGroupsScope groups(registry != nullptr && registry->in_bus_group(runtime_name.c_str()));
+      RouDi::processMessage(message, cmd, runtime_name);
+    }
     request.store(0, std::memory_order_relaxed);
     if (registration) registry->admitted(runtime_name.c_str());
   }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -33,11 +34,26 @@ FileLock::Outcome FileLock::try_acquire(const std::string& path, FileLock& lock,
   // Loop: the file may be unlinked by its previous holder between our open()
   // and flock(); then we hold a lock on a name nobody sees, and must retry.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Created new (O_EXCL: never through a link planted in its place), or
+    // the one there opened without following a link.
+    bool created = true;
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+    if (fd < 0 && errno == EEXIST) {
+      created = false;
+      fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT) continue;  // gone meanwhile: create it again
+    }
     if (fd < 0) {
       error = errno;
       return Outcome::failed;
     }
+    struct stat opened{};
+    if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode) || opened.st_nlink != 1) {
+      error = EINVAL;  // a device, a fifo, or a hard link to some other file: not ours to write
+      ::close(fd);
+      return Outcome::failed;
+    }
+    if (created) ::fchmod(fd, 0660);  // the bus's user and group may take the name over, whatever the umask
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       error = errno;
       ::close(fd);
@@ -47,7 +63,7 @@ FileLock::Outcome FileLock::try_acquire(const std::string& path, FileLock& lock,
     }
     struct stat by_fd{};
     struct stat by_path{};
-    if (::fstat(fd, &by_fd) == 0 && ::stat(path.c_str(), &by_path) == 0 && by_fd.st_ino == by_path.st_ino &&
+    if (::fstat(fd, &by_fd) == 0 && ::lstat(path.c_str(), &by_path) == 0 && by_fd.st_ino == by_path.st_ino &&
         by_fd.st_dev == by_path.st_dev) {
       const std::string pid = std::to_string(::getpid()) + "\n";
       if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
@@ -71,6 +87,25 @@ void FileLock::release(bool remove) noexcept {
   if (remove) ::unlink(path_.c_str());
   ::close(fd_);
   fd_ = -1;
+}
+
+std::string lock_failure(const std::string& path, int error) {
+  struct stat st{};
+  const std::string owner =
+      ::lstat(path.c_str(), &st) == 0 ? " (its owner: uid " + std::to_string(st.st_uid) + ", gid " + std::to_string(st.st_gid) + ")" : "";
+  switch (error) {
+    case ELOOP:
+      return "cannot lock " + path + ": it is a symbolic link" + owner +
+             ", and statebus never writes through one (someone may be trying to make it overwrite another file): "
+             "remove it";
+    case EINVAL:
+      return "cannot lock " + path + ": it is not a plain file of its own" + owner + ": remove it";
+    case EACCES:
+    case EPERM:
+      return "cannot lock " + path + ": permission denied" + owner +
+             ": it belongs to a user outside the bus's group, or the run directory is not the bus's";
+    default: return "cannot lock " + path + ": " + std::string(std::strerror(error));
+  }
 }
 
 std::optional<pid_t> read_pid_file(const std::string& path) {

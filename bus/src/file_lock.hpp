@@ -1,6 +1,10 @@
 #pragma once
 // An exclusive flock on a file that records its holder's pid. The kernel
 // drops the lock when the holder dies, so a crash never leaves it stuck.
+// The file lives in a directory others may write to (the run directory):
+// it is never opened through a symbolic link (O_NOFOLLOW), and one that is
+// not a regular file of one link, or not of the bus's group, is refused
+// instead of written.
 
 #include <sys/types.h>
 
@@ -21,9 +25,11 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
   ~FileLock();
 
-  /// Tries to lock `path` (created if missing) without blocking and, on
-  /// success, writes this process's pid into it. `holder` gets the pid of
-  /// the process holding it when held_by_other; `error` the errno on failed.
+  /// Tries to lock `path` (created if missing, read-write for its user and
+  /// group whatever the umask) without blocking and, on success, writes this
+  /// process's pid into it. `holder` gets the pid of the process holding it
+  /// when held_by_other; `error` the errno on failed (ELOOP: a symbolic
+  /// link; EINVAL: not a regular file of one link).
   static Outcome try_acquire(const std::string& path, FileLock& lock, pid_t& holder, int& error);
 
   /// Releases the lock; with `remove`, deletes the file first (while locked,
@@ -35,6 +41,10 @@ class FileLock {
   int fd_ = -1;
   std::string path_;
 };
+
+/// What to tell a user whose lock of `path` failed with `error`
+/// (try_acquire's): what is wrong with the file, whose it is, what to do.
+std::string lock_failure(const std::string& path, int error);
 
 /// The pid a lock file records, if any.
 std::optional<pid_t> read_pid_file(const std::string& path);

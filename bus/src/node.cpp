@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -21,6 +22,8 @@
 #include "cerr_filter.hpp"
 #include "file_lock.hpp"
 #include "iceoryx.hpp"
+#include "iceoryx_files.hpp"
+#include "member_groups.hpp"
 #include "iceoryx_posh/runtime/posh_runtime.hpp"
 #include "paths.hpp"
 #include "port_lock.hpp"
@@ -57,6 +60,7 @@ Result<DaemonInfo> wait_for_daemon(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto info = find_daemon();
+    if (!info && info.error().code() == Errc::not_permitted) return info;  // waiting changes nothing
     // A bus of another user and group: say so, instead of "does not answer"
     // (its socket and memory are closed to this process).
     if (auto access = detail::check_bus_access(detail::kIceoryxMgmtShm); info && !access) {
@@ -128,12 +132,23 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
       return fail(Errc::name_in_use, "another process (pid " + std::to_string(holder) +
                                          ") is on the bus as '" + std::string(name) + "'; choose another name");
     case detail::FileLock::Outcome::failed:
-      return fail(Errc::system_error, "cannot lock " + detail::node_lock_path(name) + ": " +
-                                          std::strerror(error));
+      return fail(error == EACCES || error == EPERM ? Errc::not_permitted : Errc::system_error,
+                  detail::lock_failure(detail::node_lock_path(name), error));
   }
   // Every port lock must be taken the statebus way, or the daemon could
   // not tell a dead holder from a live one.
   if (!detail::port_locks_in_effect()) return fail(Errc::system_error, detail::port_locks_not_in_effect());
+  if (!detail::iceoryx_files_in_effect()) return fail(Errc::system_error, detail::iceoryx_files_not_in_effect());
+  if (auto known = detail::check_named_user(); !known) return tl::make_unexpected(known.error());
+  const std::string runtime = detail::runtime_name(name);
+  if (auto socket = detail::check_runtime_socket("/tmp/" + runtime); !socket) {
+    return tl::make_unexpected(socket.error());
+  }
+  // The bus's group (its memory's): iceoryx maps the memory of that group
+  // if this process has it, and a member by a group other than its primary
+  // one gives its socket to it, for the daemon to answer there.
+  if (!detail::member_groups_in_effect()) return fail(Errc::system_error, detail::member_groups_not_in_effect());
+  if (struct stat memory{}; ::stat(detail::kIceoryxMgmtShm, &memory) == 0) detail::set_bus_group(memory.st_gid);
   // Joins the daemon's registry before iceoryx exists in this process: the
   // daemon holds a pidfd of it from now on, and this process its place.
   if (auto joined = detail::join_bus(name, options.connect_timeout); !joined) {
@@ -143,7 +158,6 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   // checks say why in the error, which the clock's status shows).
   (void)VirtualClock::attach();
   detail::set_iceoryx_log_level(false);
-  const std::string runtime = detail::runtime_name(name);
   {
     std::lock_guard<std::mutex> daemon_guard(g_daemon_mutex);
     g_daemon = *daemon;

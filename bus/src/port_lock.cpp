@@ -1,6 +1,5 @@
 #include "port_lock.hpp"
 
-#include <dlfcn.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,10 +7,10 @@
 #include <atomic>
 #include <climits>
 #include <cstddef>
-#include <cstring>
 
 #include "iceoryx_hoofs/internal/posix_wrapper/mutex.hpp"
 #include "iceoryx_posh/internal/popo/building_blocks/locking_policy.hpp"
+#include "interposition.hpp"
 #include "statebus/internal/process_slot.hpp"
 
 namespace statebus::detail {
@@ -139,14 +138,6 @@ pthread_mutex_t* mutex_of(const iox::popo::ThreadSafePolicy& policy) noexcept {
   return reinterpret_cast<pthread_mutex_t*>(const_cast<iox::popo::ThreadSafePolicy*>(&policy));
 }
 
-// The object that defines `symbol` in this process, as the dynamic linker binds it.
-const char* definer_of(const char* symbol) noexcept {
-  void* address = ::dlsym(RTLD_DEFAULT, symbol);
-  Dl_info info{};
-  if (address == nullptr || ::dladdr(address, &info) == 0) return nullptr;
-  return info.dli_fname;
-}
-
 }  // namespace
 
 PortLockView PortLockView::of(const iox::popo::ThreadSafePolicy& policy) noexcept {
@@ -178,21 +169,14 @@ void PortLockView::wake_waiters() noexcept { futex(word_of(mutex_), FUTEX_WAKE, 
 
 bool port_locks_in_effect() noexcept {
   (void)g_fork_hook;
-  Dl_info self{};
-  if (::dladdr(reinterpret_cast<void*>(&port_locks_in_effect), &self) == 0 || self.dli_fname == nullptr) return false;
-  for (const char* symbol : {"_ZNK3iox4popo16ThreadSafePolicy4lockEv", "_ZNK3iox4popo16ThreadSafePolicy6unlockEv",
-                             "_ZNK3iox4popo16ThreadSafePolicy7tryLockEv"}) {
-    const char* definer = definer_of(symbol);
-    if (definer == nullptr || std::strcmp(definer, self.dli_fname) != 0) return false;
-  }
-  return true;
+  return bound_to_object_of(reinterpret_cast<const void*>(&port_locks_in_effect),
+                            {"_ZNK3iox4popo16ThreadSafePolicy4lockEv", "_ZNK3iox4popo16ThreadSafePolicy6unlockEv",
+                             "_ZNK3iox4popo16ThreadSafePolicy7tryLockEv"});
 }
 
 std::string port_locks_not_in_effect() {
-  return "this program takes iceoryx's port locks through the iceoryx library, not through statebus's crash-safe "
-         "lock: the dynamic linker bound iceoryx's lock calls to another definition. Link statebus's libraries "
-         "into the program itself (the default static build) or load them before iceoryx's; a process that took "
-         "those locks the other way could corrupt the bus";
+  return not_interposed("takes iceoryx's port locks",
+                        "a process that took those locks the other way could corrupt the bus");
 }
 
 void set_port_lock_hook(PortLockHook hook) noexcept { g_hook.store(hook, std::memory_order_relaxed); }

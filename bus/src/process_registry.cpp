@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "paths.hpp"
+#include "member_groups.hpp"
 #include "registry_protocol.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/internal/bus_access.hpp"
@@ -260,11 +261,13 @@ void ProcessRegistry::read_request(std::uint64_t id) {
   ucred peer{};
   socklen_t size = sizeof peer;
   if (::getsockopt(connection.get(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) peer.pid = 0;
-  admit_or_park(std::move(connection), std::move(fds.front()), request, peer.pid);
+  const bool in_bus_group = peer_in_group(connection.get(), ::getegid());
+  admit_or_park(std::move(connection), std::move(fds.front()), request, peer.pid, in_bus_group);
 }
 
 // Called with mutex_ held.
-void ProcessRegistry::admit_or_park(UniqueFd connection, UniqueFd pidfd, const JoinRequest& request, pid_t peer) {
+void ProcessRegistry::admit_or_park(UniqueFd connection, UniqueFd pidfd, const JoinRequest& request, pid_t peer,
+                                    bool in_bus_group) {
   const std::string node = request.node;
   // A process that gave up waiting (its join timed out) has closed its end:
   // it is not given a place it would never use.
@@ -276,7 +279,7 @@ void ProcessRegistry::admit_or_park(UniqueFd connection, UniqueFd pidfd, const J
         return s.state != Slot::State::free && s.node == node && (s.state == Slot::State::dead || readable(s.pidfd));
       });
   if (predecessor_dying) {
-    parked_.push_back({std::move(connection), std::move(pidfd), node, request.pid, peer});
+    parked_.push_back({std::move(connection), std::move(pidfd), node, request.pid, peer, in_bus_group});
     return;
   }
   auto taken = [&](const std::string& name) {
@@ -313,6 +316,7 @@ void ProcessRegistry::admit_or_park(UniqueFd connection, UniqueFd pidfd, const J
   slot.state = Slot::State::alive;
   slot.node = node;
   slot.pid = request.pid;
+  slot.in_bus_group = in_bus_group;
   slot.pidfd = std::move(pidfd);
   reply.slot = index;
   send_reply(connection.get(), reply);
@@ -329,7 +333,7 @@ void ProcessRegistry::answer_parked() {
     JoinRequest request;
     request.pid = p.pid;
     std::strncpy(request.node, p.node.c_str(), sizeof request.node - 1);
-    admit_or_park(std::move(p.connection), std::move(p.pidfd), request, p.peer);
+    admit_or_park(std::move(p.connection), std::move(p.pidfd), request, p.peer, p.in_bus_group);
   }
 }
 
@@ -394,6 +398,15 @@ void ProcessRegistry::admitted(const std::string& runtime) {
   std::lock_guard<std::mutex> guard(mutex_);
   auto found = registering_.find(runtime);
   if (found != registering_.end() && --found->second == 0) registering_.erase(found);
+}
+
+bool ProcessRegistry::in_bus_group(const std::string& runtime) const {
+  const std::string node = node_of(runtime);
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (std::find(own_nodes_.begin(), own_nodes_.end(), node) != own_nodes_.end()) return true;
+  return std::any_of(slots_.begin(), slots_.end(), [&](const Slot& s) {
+    return s.state == Slot::State::alive && s.node == node && s.in_bus_group;
+  });
 }
 
 std::vector<std::string> ProcessRegistry::wait_for_removals() {

@@ -92,6 +92,9 @@ class ProcessRegistry {
   /// and lives; then admitted() must follow its registration.
   bool admit(const std::string& runtime, pid_t pid);
   void admitted(const std::string& runtime);
+  /// True if the process of `runtime` had the bus's group (the daemon's)
+  /// when it joined (member_groups.hpp); the daemon's own nodes have it.
+  bool in_bus_group(const std::string& runtime) const;
   /// Waits (up to 100 ms; 10 ms while a removal waits for a registration
   /// under way) for the runtimes of dead processes that RouDi is to remove
   /// now (its monitoring is off: only a proven death removes a process).
@@ -110,6 +113,7 @@ class ProcessRegistry {
     enum class State { free, alive, dead } state = State::free;
     std::string node;
     pid_t pid = 0;
+    bool in_bus_group = false;
     UniqueFd pidfd;
     UniqueFd connection;
   };
@@ -119,12 +123,13 @@ class ProcessRegistry {
     std::string node;
     pid_t pid = 0;   // as its own PID namespace numbers it
     pid_t peer = 0;  // as the daemon's does (0: not visible here)
+    bool in_bus_group = false;
   };
 
   ProcessRegistry(std::shared_ptr<spdlog::logger> log, UniqueFd listener, UniqueFd epoll, UniqueFd wake);
   void accept_all();
   void read_request(std::uint64_t id);
-  void admit_or_park(UniqueFd connection, UniqueFd pidfd, const JoinRequest& request, pid_t peer);
+  void admit_or_park(UniqueFd connection, UniqueFd pidfd, const JoinRequest& request, pid_t peer, bool in_bus_group);
   void answer_parked();
   void refuse(int connection, Errc code, const std::string& message);
   void refuse_for_want_of_descriptors();

@@ -1,6 +1,8 @@
 #include "run_directory.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +16,8 @@
 #include "iceoryx_hoofs/posix_wrapper/posix_access_rights.hpp"
 #include "paths.hpp"
 #include "statebus/base/process.hpp"
+#include "statebus/internal/bus_access.hpp"
+#include "statebus/internal/unique_fd.hpp"
 
 namespace statebus {
 namespace detail {
@@ -36,13 +40,14 @@ std::uint64_t file_size(const std::string& path) {
 }
 
 Result<void> ensure_run_dir() {
-  if (::mkdir(detail::kRunDir, 01777) != 0 && errno != EEXIST) {
+  if (::mkdir(detail::kRunDir, 0770) != 0 && errno != EEXIST) {
     return fail(Errc::system_error, std::string("cannot create ") + detail::kRunDir + ": " + errno_text(errno));
   }
   struct stat st{};
-  if (::stat(detail::kRunDir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return fail(Errc::system_error,
-                std::string(detail::kRunDir) + " exists but is not a directory; remove it and start again");
+  if (::lstat(detail::kRunDir, &st) != 0 || S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+    return fail(Errc::system_error, std::string(detail::kRunDir) +
+                                        " exists but is not a directory (a symbolic link or a file, uid " +
+                                        std::to_string(st.st_uid) + "); remove it and start again");
   }
   // Files in a directory another user controls could be replaced under us:
   // only our own or root's will do.
@@ -52,8 +57,17 @@ Result<void> ensure_run_dir() {
                                          ") or root: the daemon does not trust files in a directory another user "
                                          "controls; remove it (as its owner or root) and start again");
   }
-  // Every user's nodes put their name locks here, like /tmp itself.
-  if (st.st_uid == ::geteuid()) ::chmod(detail::kRunDir, 01777);
+  if (st.st_uid == ::geteuid()) {
+    // The bus's user and group only: members put their name locks here
+    // (setgid: each of the bus's group; sticky: none removes another's);
+    // everyone else may neither look in nor create anything.
+    if (st.st_gid != ::getegid()) (void)::chown(detail::kRunDir, static_cast<uid_t>(-1), ::getegid());
+    ::chmod(detail::kRunDir, 03770);
+  } else if ((st.st_mode & 0002) != 0) {
+    return fail(Errc::not_permitted, std::string(detail::kRunDir) +
+                                         " belongs to root and anyone may write in it: the daemon does not trust "
+                                         "it; remove it (as root) and start again");
+  }
   return {};
 }
 
@@ -88,20 +102,28 @@ void remove_dead_nodes(std::vector<std::string>& removed) {
 
 // Removes what a daemon that died without stopping left behind. Called only
 // while we hold the daemon lock and no RouDi holds iceoryx's own lock, so
-// nothing here can belong to a live daemon.
-std::vector<std::string> remove_leftovers() {
+// nothing here can belong to a live daemon. A file this process may not
+// remove (another user's, in a sticky directory) would stop RouDi or make
+// it write through it: refused, naming its owner.
+Result<std::vector<std::string>> remove_leftovers() {
   std::vector<std::string> removed;
-  auto remove = [&](const std::string& path) {
-    if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
-  };
-  remove(detail::kDaemonInfo);
-  remove("/dev/shm/statebus-clock");
-  remove("/dev/shm/statebus-state");
-  remove(detail::kIceoryxMgmtShm);
-  remove(data_segment_path());
-  remove(detail::kRoudiSocket);
-  remove(detail::kRoudiLock);
-  remove(detail::kRoudiUniqueLock);
+  for (const std::string& path :
+       {std::string(detail::kDaemonInfo), std::string("/dev/shm/statebus-clock"), std::string("/dev/shm/statebus-state"),
+        std::string(detail::kIceoryxMgmtShm), data_segment_path(), std::string(detail::kRoudiSocket),
+        std::string(detail::kRoudiLock), std::string(detail::kRoudiUniqueLock)}) {
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (::unlink(path.c_str()) == 0) {
+      removed.push_back(path);
+      continue;
+    }
+    const int error = errno;
+    return fail(error == EPERM || error == EACCES ? Errc::not_permitted : Errc::system_error,
+                "cannot remove " + path + " (" + errno_text(error) + "), which belongs to " + user_name(st.st_uid) +
+                    " and group " + group_name(st.st_gid) +
+                    ": the bus's daemon puts its own file there. If no bus of that user runs, remove it as that "
+                    "user or root (sudo rm " + path + ") and start again");
+  }
   remove_dead_nodes(removed);
   return removed;
 }
@@ -121,25 +143,36 @@ void say_removed(const std::vector<std::string>& removed, std::optional<pid_t> p
   spdlog::warn("removed {} stale files (left by {}): {}", removed.size(), who, paths);
 }
 
-// True when an iceoryx daemon holds iceoryx's own lock (statebus's RouDi or iox-roudi).
+// True when an iceoryx daemon holds iceoryx's own lock (statebus's RouDi or
+// iox-roudi). Only looks: the file is opened read-only, never created,
+// never through a link (a link is no daemon's lock, and remove_leftovers()
+// removes it).
 bool iceoryx_daemon_running() {
-  detail::FileLock roudi_lock;
-  pid_t holder = 0;
-  int error = 0;
-  return exists(detail::kRoudiUniqueLock) &&
-         detail::FileLock::try_acquire(detail::kRoudiUniqueLock, roudi_lock, holder, error) ==
-             detail::FileLock::Outcome::held_by_other;
+  UniqueFd lock(::open(detail::kRoudiUniqueLock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st{};
+  if (!lock.valid() || ::fstat(lock.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return false;  // released with the descriptor
+  return errno == EWOULDBLOCK;
 }
 
 Result<void> write_info(const DaemonInfo& info) {
   const std::string tmp = std::string(detail::kDaemonInfo) + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "pid=" << info.pid << "\nstart_time=" << info.start_time << "\nmax_payload=" << info.max_payload
-        << "\nmax_chunk=" << info.max_chunk << "\ninstance=" << info.instance
-        << "\npid_namespace=" << info.pid_namespace << "\n";
-    if (!out.flush()) return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
+  // A new file (never one planted in its place, never through a link), for
+  // its user to write and its group to read, whatever the umask.
+  ::unlink(tmp.c_str());
+  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
+  if (!out.valid() || ::fchmod(out.get(), 0640) != 0) {
+    return fail(Errc::system_error, "cannot create " + tmp + ": " + errno_text(errno));
   }
+  const std::string text = "pid=" + std::to_string(info.pid) + "\nstart_time=" + std::to_string(info.start_time) +
+                           "\nmax_payload=" + std::to_string(info.max_payload) +
+                           "\nmax_chunk=" + std::to_string(info.max_chunk) +
+                           "\ninstance=" + std::to_string(info.instance) +
+                           "\npid_namespace=" + std::to_string(info.pid_namespace) + "\n";
+  if (::write(out.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
+  }
+  out.reset();
   // rename() is atomic: a client sees the whole file or none.
   if (::rename(tmp.c_str(), detail::kDaemonInfo) != 0) {
     return fail(Errc::system_error, std::string("cannot create ") + detail::kDaemonInfo + ": " + errno_text(errno));
@@ -163,15 +196,17 @@ Result<std::vector<std::string>> remove_stale_bus() {
       detail::say_removed(removed, std::nullopt, /*nodes_only=*/true);
       return removed;
     case detail::FileLock::Outcome::failed:
-      return fail(error == EACCES ? Errc::not_permitted : Errc::system_error,
-                  std::string("cannot lock ") + detail::kDaemonLock + ": " + errno_text(error));
+      return fail(error == EACCES || error == EPERM ? Errc::not_permitted : Errc::system_error,
+                  detail::lock_failure(detail::kDaemonLock, error));
   }
   if (detail::iceoryx_daemon_running()) {  // an iox-roudi: its files are not ours to remove
     detail::remove_dead_nodes(removed);
     detail::say_removed(removed, std::nullopt, /*nodes_only=*/true);
     return removed;
   }
-  removed = detail::remove_leftovers();
+  auto leftovers = detail::remove_leftovers();
+  if (!leftovers) return tl::make_unexpected(leftovers.error());
+  removed.insert(removed.end(), leftovers->begin(), leftovers->end());
   detail::say_removed(removed, previous_daemon);
   lock.release(/*remove=*/true);
   ::rmdir(detail::kRunDir);  // only once empty
@@ -180,6 +215,7 @@ Result<std::vector<std::string>> remove_stale_bus() {
 
 Result<DaemonInfo> find_daemon() {
   std::ifstream in(detail::kDaemonInfo);
+  if (!in && errno == EACCES) return tl::make_unexpected(detail::not_in_bus_group(detail::kRunDir));
   if (!in) {
     return fail(Errc::no_daemon,
                 "no statebus daemon is running on this machine: start one with `statebus daemon` "

@@ -18,15 +18,17 @@ namespace statebus::detail {
 std::string data_segment_path();
 /// Bytes of the file at `path` (0 if none).
 std::uint64_t file_size(const std::string& path);
-/// Creates the run directory (sticky, world-writable like /tmp), or checks
-/// the one there: a directory owned by this user or root.
+/// Creates the run directory (the daemon's user's, writable by its group,
+/// setgid and sticky, closed to everyone else), or checks the one there:
+/// a directory owned by this user, or root's and not world-writable.
 Result<void> ensure_run_dir();
 /// Removes what nodes that ended without leaving left behind: their name
 /// locks and iceoryx sockets. Safe while a daemon runs.
 void remove_dead_nodes(std::vector<std::string>& removed);
 /// Removes what a daemon that died without stopping left behind. Only while
-/// holding the daemon lock, with no RouDi holding iceoryx's own lock.
-std::vector<std::string> remove_leftovers();
+/// holding the daemon lock, with no RouDi holding iceoryx's own lock. A
+/// file it may not remove (another user's) is `not_permitted`, naming its owner.
+Result<std::vector<std::string>> remove_leftovers();
 /// One warning for all that was removed, naming `previous_daemon` if known;
 /// `nodes_only`: only what ended nodes left.
 void say_removed(const std::vector<std::string>& removed, std::optional<pid_t> previous_daemon,
