@@ -28,7 +28,8 @@ namespace statebus::detail {
 void set_bus_group(gid_t group) noexcept;
 /// The group set_bus_group() gave, if any.
 std::optional<gid_t> bus_group() noexcept;
-/// True if this process has `group` as its primary or a supplementary group.
+/// True if this process has `group` as its primary or a supplementary group,
+/// or is root (which opens every file of the bus anyway).
 bool process_in_group(gid_t group) noexcept;
 
 /// While alive, iceoryx's lookups in this thread (RouDi's message thread)
@@ -46,7 +47,8 @@ class MemberGroupsScope {
 };
 
 /// True if the process at the other end of `connection` (a connected unix
-/// socket) had `group`, as primary or supplementary, when it connected.
+/// socket) had `group`, as primary or supplementary, when it connected, or
+/// was root.
 bool peer_in_group(int connection, gid_t group) noexcept;
 
 /// True if iceoryx's lookups in this process go through the definition above.

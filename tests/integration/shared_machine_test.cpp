@@ -164,6 +164,45 @@ TEST_F(SharedMachine, MembersByEitherKindOfGroupPublishAndSubscribeIntact) {
   EXPECT_NE(ls.out.find("shared/data"), std::string::npos) << ls.out;
 }
 
+// Root outside the bus's group (as `sudo` runs a command): it may open every
+// file anyway, so it is served as a member, never offered no memory (iceoryx
+// then aborted its first loan).
+TEST_F(SharedMachine, RootOutsideTheGroupPublishesAndSubscribesIntact) {
+  ASSERT_TRUE(start_daemon(kDaemonUser)) << said_;
+  constexpr User kRoot{"0", "0", ""};
+  auto sink = ChildProcess::spawn(as(kMember, {STATEBUS_TEST_CHILD, "patterned-sink", "sink", "root/data", "lossless"}));
+  ASSERT_TRUE(sink);
+  auto publisher =
+      ChildProcess::spawn(as(kRoot, {STATEBUS_TEST_CHILD, "patterned-publish", "publisher", "root/data", "200", "0"}));
+  ASSERT_TRUE(publisher);
+  ASSERT_EQ(publisher->read_line(20s), "ready") << publisher->describe();
+  ASSERT_TRUE(publisher->write("publish 100\n"));
+  ASSERT_EQ(publisher->read_line(20s), "sent 100") << publisher->describe();
+  std::optional<std::string> checked;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    ASSERT_TRUE(sink->write("count\n"));
+    checked = sink->read_line(10s);
+    if (!checked || *checked == "checked 100 corrupt 0 repeated 0") break;
+  }
+  EXPECT_EQ(checked, "checked 100 corrupt 0 repeated 0") << sink->describe();
+  // And the other way round: a member publishes, root takes.
+  auto root_sink =
+      ChildProcess::spawn(as(kRoot, {STATEBUS_TEST_CHILD, "patterned-sink", "root-sink", "root/back", "lossless"}));
+  ASSERT_TRUE(root_sink);
+  auto member = ChildProcess::spawn(
+      as(kMember, {STATEBUS_TEST_CHILD, "patterned-publish", "member", "root/back", "200", "0"}));
+  ASSERT_TRUE(member);
+  ASSERT_EQ(member->read_line(20s), "ready") << member->describe();
+  ASSERT_TRUE(member->write("publish 100\n"));
+  ASSERT_EQ(member->read_line(20s), "sent 100") << member->describe();
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    ASSERT_TRUE(root_sink->write("count\n"));
+    checked = root_sink->read_line(10s);
+    if (!checked || *checked == "checked 100 corrupt 0 repeated 0") break;
+  }
+  EXPECT_EQ(checked, "checked 100 corrupt 0 repeated 0") << root_sink->describe();
+}
+
 TEST_F(SharedMachine, AnOutsiderIsRefusedAtOnceAndCannotTakeANodesName) {
   ASSERT_TRUE(start_daemon(kDaemonUser)) << said_;
   const Outcome ls = run(as(kOutsider, {STATEBUS_CLI, "ls"}));
