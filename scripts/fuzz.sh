@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes what the outside world hands statebus: MCAP files, channel names,
-# patterns and durations, schemas from the bus, shared-memory segments.
+# patterns and durations, schemas from the bus, shared-memory segments
+# (headers, the state segment's registry and cells, the clock's slot).
 #   scripts/fuzz.sh          10 s per target (the test command runs this)
 #   scripts/fuzz.sh 600      ten minutes per target
 # Builds the `fuzz` preset (clang, libFuzzer, ASan + UBSan). Starts from the
@@ -14,7 +15,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 mkdir -p build/fuzz/crashes
 status=0
-for target in mcap names schema segment; do
+for target in mcap names schema segment state clock; do
   corpus="build/fuzz/corpus/$target"
   mkdir -p "$corpus"
   cp -n tests/fuzz/corpus/$target/* "$corpus"/ 2>/dev/null || true

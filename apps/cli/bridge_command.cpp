@@ -28,11 +28,6 @@ struct BridgeArgs {
   bool verbose = false;
 };
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "statebus bridge: %s\n", message.c_str());
-  return 2;
-}
-
 std::string counts(const std::map<std::string, std::uint64_t>& by) {
   std::string out;
   for (const auto& [what, n] : by) out += (out.empty() ? "" : ", ") + what + " " + std::to_string(n);
@@ -46,16 +41,17 @@ int run_bridge(BridgeArgs& args) {
                                     std::tuple{&args.mirror, &options.mirror, 1}}) {
     for (const std::string& text : *texts) {
       auto route = parse_mqtt_route(text, qos);
-      if (!route) return fail(route.error().message());
+      if (!route) return report("bridge", route.error());
       routes->push_back(*route);
     }
   }
   if (options.out.empty() && options.in.empty() && options.state.empty() && options.mirror.empty()) {
-    return fail("nothing to bridge: give --out, --in, --state or --mirror patterns (statebus bridge mqtt --help)");
+    return usage_error("bridge",
+                       "nothing to bridge: give --out, --in, --state or --mirror patterns (statebus bridge mqtt --help)");
   }
   // Credentials never come from argv: a file, or the environment.
   if (!args.credentials.empty()) {
-    if (auto loaded = load_mqtt_credentials(options, args.credentials); !loaded) return fail(loaded.error().message());
+    if (auto loaded = load_mqtt_credentials(options, args.credentials); !loaded) return report("bridge", loaded.error());
   } else if (const char* user = std::getenv("STATEBUS_MQTT_USERNAME"); user != nullptr && *user != '\0') {
     options.username = user;
     if (const char* password = std::getenv("STATEBUS_MQTT_PASSWORD")) options.password = password;
@@ -67,11 +63,11 @@ int run_bridge(BridgeArgs& args) {
   spdlog::set_default_logger(spdlog::stderr_logger_mt("statebus-bridge"));
   spdlog::set_pattern("statebus bridge: %v");
   spdlog::set_level(args.verbose ? spdlog::level::debug : spdlog::level::info);
-  if (auto checked = MqttBridge::check_options(options); !checked) return fail(checked.error().message());
+  if (auto checked = MqttBridge::check_options(options); !checked) return report("bridge", checked.error());
   auto node = connect_cli();
-  if (!node) return 1;
+  if (!node) return report("bridge", node.error());
   auto bridge = MqttBridge::start(*node, options);
-  if (!bridge) return fail(bridge.error().message());
+  if (!bridge) return report("bridge", bridge.error());
   stop_on_signals();
   std::printf("statebus bridge: %s as %s, prefix %s; Ctrl-C stops\n", options.broker.c_str(),
               bridge->client_id().c_str(), options.prefix.c_str());

@@ -1,4 +1,5 @@
 // `statebus ls`, `statebus echo CHANNEL`, `statebus hz CHANNEL`.
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,13 +30,17 @@ void stop_on_signals() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-std::optional<Node> connect_cli() {
-  auto node = Node::connect("statebus-cli-" + std::to_string(::getpid()));
-  if (!node) {
-    std::fprintf(stderr, "statebus: %s\n", node.error().message().c_str());
-    return std::nullopt;
+Result<Node> connect_cli() {
+  // A name no one can guess ahead, so that no other user can take it first
+  // (its iceoryx socket lives in /tmp, where anyone may create files).
+  std::uint64_t random = 0;
+  if (::getrandom(&random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
+    random = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+             static_cast<std::uint64_t>(::getpid());
   }
-  return std::move(*node);
+  char name[32];
+  std::snprintf(name, sizeof name, "statebus-cli-%016llx", static_cast<unsigned long long>(random));
+  return Node::connect(name);
 }
 
 namespace {
@@ -43,28 +48,22 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-int no_channel(const std::string& channel) {
-  std::fprintf(stderr, "statebus: no publisher on channel '%s'; `statebus ls` lists the channels\n",
-               channel.c_str());
-  return 1;
+int no_channel(const char* command, const std::string& channel) {
+  return report(command, Error(Errc::not_found, "no publisher on channel '" + channel +
+                                                    "'; `statebus ls` lists the channels"));
 }
 
 // Connects and subscribes to a channel that some publisher offers; returns
-// the exit code on failure (2: malformed name, 1: anything else), else 0.
-int open_channel(const std::string& channel, std::uint32_t history, std::optional<Node>& node,
+// the exit status on failure (exit_status.hpp), else 0.
+int open_channel(const char* command, const std::string& channel, std::uint32_t history, std::optional<Node>& node,
                  std::optional<UntypedSubscriber>& sub) {
-  if (auto valid = validate_channel_name(channel); !valid) {
-    std::fprintf(stderr, "statebus: %s\n", valid.error().message().c_str());
-    return 2;
-  }
-  node = connect_cli();
-  if (!node) return 1;
-  if (!channel_offered(*node, channel)) return no_channel(channel);
+  if (auto valid = validate_channel_name(channel); !valid) return report(command, valid.error());
+  auto connected = connect_cli();
+  if (!connected) return report(command, connected.error());
+  node = std::move(*connected);
+  if (!channel_offered(*node, channel)) return no_channel(command, channel);
   auto created = UntypedSubscriber::create(*node, channel, SubscriberOptions{256, history, false});
-  if (!created) {
-    std::fprintf(stderr, "statebus: %s\n", created.error().message().c_str());
-    return 1;
-  }
+  if (!created) return report(command, created.error());
   sub = std::move(*created);
   return 0;
 }
@@ -73,12 +72,9 @@ int open_channel(const std::string& channel, std::uint32_t history, std::optiona
 
 int run_ls() {
   auto node = connect_cli();
-  if (!node) return 1;
+  if (!node) return report("ls", node.error());
   auto channels = list_channels(*node, 1000ms);
-  if (!channels) {
-    std::fprintf(stderr, "statebus: %s\n", channels.error().message().c_str());
-    return 1;
-  }
+  if (!channels) return report("ls", channels.error());
   const std::string self = node->name();
   std::size_t width = 7;
   for (const ChannelInfo& c : *channels) width = std::max(width, c.name.size());
@@ -137,7 +133,7 @@ std::string render(const BytesSample& sample, const std::map<std::uint64_t, Sche
 int run_echo(const EchoArgs& args) {
   std::optional<Node> node;
   std::optional<UntypedSubscriber> sub;
-  if (const int failed = open_channel(args.channel, args.history, node, sub); failed != 0) return failed;
+  if (const int failed = open_channel("echo", args.channel, args.history, node, sub); failed != 0) return failed;
   std::map<std::uint64_t, Schema> schemas;
   if (auto schema = fetch_schema(*node, args.channel, 1000ms)) schemas.emplace(schema->fingerprint, std::move(*schema));
   stop_on_signals();
@@ -180,7 +176,7 @@ struct HzArgs {
 int run_hz(const HzArgs& args) {
   std::optional<Node> node;
   std::optional<UntypedSubscriber> sub;
-  if (const int failed = open_channel(args.channel, args.history, node, sub); failed != 0) return failed;
+  if (const int failed = open_channel("hz", args.channel, args.history, node, sub); failed != 0) return failed;
   stop_on_signals();
   long total = 0;
   long window = 0;

@@ -12,7 +12,7 @@ namespace statebus::cli {
 namespace {
 
 struct ClockArgs {
-  std::optional<double> rate;
+  std::optional<std::string> rate;
   bool pause = false;
   bool resume = false;
   bool stepped = false;
@@ -22,57 +22,49 @@ struct ClockArgs {
   std::optional<std::string> until;
 };
 
-std::optional<std::chrono::nanoseconds> parse_or_report(const std::string& text) {
-  auto span = parse_duration(text);
-  if (span) return *span;
-  std::fprintf(stderr, "statebus clock: %s\n", span.error().message().c_str());
-  return std::nullopt;
-}
-
-int report(const Result<void>& result) {
-  if (result) return 0;
-  std::fprintf(stderr, "statebus clock: %s\n", result.error().message().c_str());
-  return result.error().code() == Errc::invalid_argument ? 2 : 1;
-}
+int report_change(const Result<void>& result) { return result ? 0 : report("clock", result.error()); }
 
 int run_clock(const ClockArgs& args) {
-  if (auto attached = VirtualClock::attach(); !attached) {
-    std::fprintf(stderr, "statebus clock: %s\n", attached.error().message().c_str());
-    return 1;
-  }
+  if (auto attached = VirtualClock::attach(); !attached) return report("clock", attached.error());
   int changes = (args.rate ? 1 : 0) + args.pause + args.resume + args.stepped + args.real + (args.step ? 1 : 0) +
                 args.lockstep;
-  if (changes > 1) {
-    std::fprintf(stderr,
-                 "statebus clock: give one of --rate, --pause, --resume, --stepped, --real, --step, --lockstep\n");
-    return 2;
-  }
-  if (args.until && !args.lockstep) {
-    std::fprintf(stderr, "statebus clock: --until goes with --lockstep\n");
-    return 2;
-  }
+  if (changes > 1) return usage_error("clock", "give one of --rate, --pause, --resume, --stepped, --real, --step, --lockstep");
+  if (args.until && !args.lockstep) return usage_error("clock", "--until goes with --lockstep");
   int code = 0;
-  if (args.rate) code = report(VirtualClock::set_rate(*args.rate));
-  if (args.pause) code = report(VirtualClock::pause());
-  if (args.resume) code = report(VirtualClock::resume());
-  if (args.stepped) code = report(VirtualClock::set_stepped());
-  if (args.real) code = report(VirtualClock::set_real());
+  if (args.rate) {
+    const auto rate = parse_rate(*args.rate);
+    if (!rate) return report("clock", rate.error());
+    code = report_change(VirtualClock::set_rate(*rate));
+  }
+  if (args.pause) code = report_change(VirtualClock::pause());
+  if (args.resume) code = report_change(VirtualClock::resume());
+  if (args.stepped) code = report_change(VirtualClock::set_stepped());
+  if (args.real) code = report_change(VirtualClock::set_real());
   if (args.step) {
-    const auto span = parse_or_report(*args.step);
-    if (!span) return 2;
-    code = report(VirtualClock::advance(*span));
+    const auto span = parse_duration(*args.step);
+    if (!span) return report("clock", span.error());
+    code = report_change(VirtualClock::advance(*span));
   }
   if (args.lockstep) {
     std::optional<VirtualClock::time_point> until;
     if (args.until) {
-      const auto span = parse_or_report(*args.until);
-      if (!span) return 2;
-      until = VirtualClock::now() + *span;
+      const auto span = parse_duration(*args.until);
+      if (!span) return report("clock", span.error());
+      // Checked before adding: now + 292 years would wrap round.
+      const auto now = VirtualClock::now();
+      if (*span > VirtualClock::end_of_time - now) {
+        return report("clock", Error(Errc::invalid_argument,
+                                     "--until " + *args.until + " from now passes the end of virtual time (" +
+                                         format_duration(VirtualClock::end_of_time.time_since_epoch()) +
+                                         " after the machine's start): the supported span is 100 years"));
+      }
+      until = now + *span;
     }
-    code = report(VirtualClock::set_lockstep(until));
+    code = report_change(VirtualClock::set_lockstep(until));
   }
   if (code != 0) return code;
   const ClockStatus status = VirtualClock::status();
+  if (!status.damage.empty()) return report("clock", Error(Errc::corrupt_segment, status.damage));
   std::printf("mode %s  rate %g  virtual time %s (%lld ns)\n", std::string(to_string(status.mode)).c_str(), status.rate,
               format_duration(status.now).c_str(), static_cast<long long>(status.now.count()));
   if (status.mode == ClockMode::lockstep) {

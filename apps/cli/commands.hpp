@@ -1,12 +1,13 @@
 #pragma once
 // Subcommands of the `statebus` tool. Each adds itself to the parser and
-// returns the exit code through `exit_code` when it ran.
+// returns the exit code through `exit_code` when it ran (exit_status.hpp).
 
 #include <atomic>
 #include <optional>
 
 #include <CLI/CLI.hpp>
 
+#include "exit_status.hpp"
 #include "statebus/bus/node.hpp"
 
 namespace statebus::cli {
@@ -14,8 +15,8 @@ namespace statebus::cli {
 /// Set by SIGINT and SIGTERM once stop_on_signals() ran.
 extern std::atomic<bool> g_stop;
 void stop_on_signals();
-/// Connects as `statebus-cli-<pid>`; prints why not and returns nothing on failure.
-std::optional<Node> connect_cli();
+/// Connects as `statebus-cli-<16 random hex digits>`.
+Result<Node> connect_cli();
 
 void add_daemon_command(CLI::App& app, int& exit_code);
 void add_bus_commands(CLI::App& app, int& exit_code);

@@ -30,7 +30,7 @@ struct DaemonArgs {
   int wedge_timeout_ms = 3000;
 };
 
-constexpr int kWedgedExit = 3;
+const int kWedgedExit = exit_status(Errc::daemon_wedged);
 
 // Starts this program afresh with the same arguments, in this process (the
 // pid stays, so whoever supervises it keeps it). Every inherited descriptor
@@ -84,10 +84,7 @@ int run_daemon(const DaemonArgs& args) {
   options.verbose_iceoryx = args.verbose;
   options.wedge_timeout = std::chrono::milliseconds(args.wedge_timeout_ms);
   auto daemon = Daemon::start(options);
-  if (!daemon) {
-    std::fprintf(stderr, "statebus daemon: %s\n", daemon.error().message().c_str());
-    return 1;
-  }
+  if (!daemon) return report("daemon", daemon.error());
   std::printf("statebus daemon ready (pid %d): %.1f MB of shared memory, started in %.1f ms, payloads up to %u bytes\n",
               static_cast<int>(daemon->pid()), static_cast<double>(daemon->shared_memory_bytes()) / 1e6,
               static_cast<double>(daemon->startup_time().count()) / 1e6, daemon->max_payload());

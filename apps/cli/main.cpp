@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "exit_status.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"statebus: shared state, messages and time for processes on one machine"};
@@ -30,13 +31,15 @@ int main(int argc, char** argv) {
     if (!known) {
       std::fprintf(stderr, "statebus: unknown command '%s'; the commands are %s (statebus --help)\n", argv[1],
                    names.c_str());
-      return 2;
+      return statebus::cli::kUsageError;
     }
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // --help and --version end here too (0); every other parse error is a
+    // wrong command line: the one exit status for that (exit_status.hpp).
+    return app.exit(error) == 0 ? 0 : statebus::cli::kUsageError;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "statebus: %s\n", error.what());
     return 1;

@@ -63,18 +63,15 @@ struct RecordArgs {
 int run_record(const RecordArgs& args) {
   for (const std::string& text : args.patterns) {
     if (auto pattern = ChannelPattern::parse(text); !pattern) {
-      std::fprintf(stderr, "statebus record: %s\n", pattern.error().message().c_str());
-      return 2;
+      return report("record", pattern.error());
     }
   }
   struct stat existing {};
   if (!args.force && ::stat(args.output.c_str(), &existing) == 0) {
-    std::fprintf(stderr, "statebus record: %s exists; give another file, or --force to replace it\n",
-                 args.output.c_str());
-    return 2;
+    return usage_error("record", args.output + " exists; give another file, or --force to replace it");
   }
   auto node = connect_cli();
-  if (!node) return 1;
+  if (!node) return report("record", node.error());
   stop_on_signals();
   RecorderOptions options;
   options.patterns = args.patterns;
@@ -85,8 +82,7 @@ int run_record(const RecordArgs& args) {
   options.flush_interval = std::chrono::milliseconds(args.flush_ms);
   auto recorder = Recorder::start(*node, options);
   if (!recorder) {
-    std::fprintf(stderr, "statebus record: %s\n", recorder.error().message().c_str());
-    return 1;
+    return report("record", recorder.error());
   }
   const bool live = is_tty(stderr);
   std::fprintf(stderr, "recording %s to %s; Ctrl-C stops\n", [&] {
@@ -115,8 +111,7 @@ int run_record(const RecordArgs& args) {
   if (live) std::fprintf(stderr, "\r\033[K");
   auto summary = recorder->stop();
   if (!summary) {
-    std::fprintf(stderr, "statebus record: %s\n", summary.error().message().c_str());
-    return 1;
+    return report("record", summary.error());
   }
   std::size_t width = 7;
   for (const auto& c : summary->channels) width = std::max(width, c.name.size());
@@ -158,11 +153,14 @@ void draw_progress(const ReplayProgress& p) {
 
 int run_play(const PlayArgs& args) {
   if (::access(args.file.c_str(), R_OK) != 0) {
-    std::fprintf(stderr, "statebus play: cannot read %s: %s\n", args.file.c_str(), std::strerror(errno));
-    return 2;
+    const int error = errno;
+    return report("play", Error(error == ENOENT ? Errc::not_found
+                                : error == EACCES || error == EPERM ? Errc::not_permitted
+                                                                     : Errc::system_error,
+                                "cannot read " + args.file + ": " + std::strerror(error)));
   }
   auto node = connect_cli();
-  if (!node) return 1;
+  if (!node) return report("play", node.error());
   stop_on_signals();
   ReplayOptions options;
   options.rate = args.rate;
@@ -182,8 +180,7 @@ int run_play(const PlayArgs& args) {
   auto summary = replay(*node, args.file, options);
   if (live) std::fprintf(stderr, "\n");
   if (!summary) {
-    std::fprintf(stderr, "statebus play: %s\n", summary.error().message().c_str());
-    return 1;
+    return report("play", summary.error());
   }
   for (const auto& [channel, why] : summary->skipped) {
     std::fprintf(stderr, "statebus play: skipped channel '%s': %s\n", channel.c_str(), why.c_str());
@@ -224,17 +221,14 @@ const char* level_color(LogLevel level) {
 int run_log(const LogArgs& args) {
   const auto minimum = parse_log_level(args.level);
   if (!minimum) {
-    std::fprintf(stderr, "statebus log: unknown level '%s'; give trace, debug, info, warn, error or critical\n",
-                 args.level.c_str());
-    return 2;
+    return usage_error("log", "unknown level '" + args.level + "'; give trace, debug, info, warn, error or critical");
   }
   const bool color = args.color == "always" || (args.color == "auto" && is_tty(stdout));
   auto node = connect_cli();
-  if (!node) return 1;
+  if (!node) return report("log", node.error());
   auto sub = UntypedSubscriber::create(*node, kLogChannel, SubscriberOptions{256, 0, false});  // from now on
   if (!sub) {
-    std::fprintf(stderr, "statebus log: %s\n", sub.error().message().c_str());
-    return 1;
+    return report("log", sub.error());
   }
   stop_on_signals();
   std::fprintf(stderr, "following %s; Ctrl-C stops\n", std::string(kLogChannel).c_str());

@@ -20,15 +20,9 @@ struct StateArgs {
   std::vector<std::string> assignments;
 };
 
-int report(const Error& error) {
-  std::fprintf(stderr, "statebus state: %s\n", error.message().c_str());
-  return error.code() == Errc::no_daemon || error.code() == Errc::stale_bus || error.code() == Errc::system_error ? 1
-                                                                                                             : 2;
-}
-
 int list() {
   auto cells = list_cells();
-  if (!cells) return report(cells.error());
+  if (!cells) return report("state", cells.error());
   if (cells->empty()) {
     std::printf("no cells on this bus yet (a process creates one with Cell<T>::open)\n");
     return 0;
@@ -45,7 +39,7 @@ int list() {
 
 int get(const StateArgs& args) {
   auto cell = UntypedCell::open(args.name);
-  if (!cell) return report(cell.error());
+  if (!cell) return report("state", cell.error());
   std::vector<unsigned char> value(cell->size());
   cell->load(value.data());
   const std::string text = args.json ? cell->schema().render_json(value.data()) : cell->schema().render_text(value.data());
@@ -55,13 +49,12 @@ int get(const StateArgs& args) {
 
 int set(const StateArgs& args) {
   auto cell = UntypedCell::open(args.name);
-  if (!cell) return report(cell.error());
+  if (!cell) return report("state", cell.error());
   std::vector<std::pair<std::string, std::string>> changes;
   for (const std::string& assignment : args.assignments) {
     const auto equals = assignment.find('=');
     if (equals == std::string::npos || equals == 0) {
-      std::fprintf(stderr, "statebus state: '%s' is not FIELD=VALUE (for example celsius=21.5)\n", assignment.c_str());
-      return 2;
+      return usage_error("state", "'" + assignment + "' is not FIELD=VALUE (for example celsius=21.5)");
     }
     changes.emplace_back(assignment.substr(0, equals), assignment.substr(equals + 1));
   }
@@ -78,10 +71,7 @@ int set(const StateArgs& args) {
     std::memcpy(stored.data(), value, stored.size());
     return true;
   });
-  if (refused) {
-    std::fprintf(stderr, "statebus state: %s; nothing stored\n", refused->message().c_str());
-    return 2;
-  }
+  if (refused) return report("state", Error(refused->code(), refused->message() + "; nothing stored"));
   std::printf("%s\n", cell->schema().render_text(stored.data()).c_str());
   return 0;
 }

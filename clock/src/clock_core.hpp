@@ -52,23 +52,48 @@ inline std::uint64_t double_to_bits(double value) noexcept {
   return bits;
 }
 
+inline constexpr std::int64_t kEndOfTime = VirtualClock::end_of_time.time_since_epoch().count();
+
 struct Params {
   ClockMode mode = ClockMode::real;
   double rate = 1.0;
   std::int64_t anchor_real = 0;
   std::int64_t anchor_virtual = 0;
   double resume_rate = 1.0;
+  // Set when the slot held a value no statebus process writes (a member's
+  // stray write, a damaged segment): which field. The values above are
+  // then the nearest safe ones (time stands at the anchor) until the next
+  // change writes a whole new slot.
+  const char* damaged = nullptr;
 };
+
+inline bool valid_rate(double rate) noexcept {
+  return rate == 0.0 || (rate >= VirtualClock::min_rate && rate <= VirtualClock::max_rate);  // false for NaN
+}
 
 inline Params load(const ClockSlot& slot) noexcept {
   // Relaxed: the slot is published by the index store (release) and was
   // complete before it; the change counter catches a concurrent rewrite.
   Params p;
-  p.mode = static_cast<ClockMode>(slot.mode.load(std::memory_order_relaxed));
+  const std::uint64_t mode = slot.mode.load(std::memory_order_relaxed);
   p.rate = bits_to_double(slot.rate_bits.load(std::memory_order_relaxed));
   p.anchor_real = slot.anchor_real.load(std::memory_order_relaxed);
   p.anchor_virtual = slot.anchor_virtual.load(std::memory_order_relaxed);
   p.resume_rate = bits_to_double(slot.resume_rate_bits.load(std::memory_order_relaxed));
+  p.mode = mode <= static_cast<std::uint64_t>(ClockMode::lockstep) ? static_cast<ClockMode>(mode) : ClockMode::stepped;
+  // Read from memory others may write: every field checked before use.
+  if (mode > static_cast<std::uint64_t>(ClockMode::lockstep)) p.damaged = "mode";
+  if (!valid_rate(p.rate)) p.damaged = "rate";
+  if (p.resume_rate != 1.0 && !valid_rate(p.resume_rate)) p.damaged = "resume_rate";
+  if (p.anchor_real < 0) p.damaged = "anchor_real";
+  if (p.anchor_virtual < 0 || p.anchor_virtual > kEndOfTime) p.damaged = "anchor_virtual";
+  if (p.damaged != nullptr) {
+    p.mode = ClockMode::stepped;
+    p.rate = 0.0;
+    p.resume_rate = 1.0;
+    p.anchor_real = std::max<std::int64_t>(p.anchor_real, 0);
+    p.anchor_virtual = std::clamp<std::int64_t>(p.anchor_virtual, 0, kEndOfTime);
+  }
   return p;
 }
 
@@ -80,18 +105,20 @@ inline void store(ClockSlot& slot, const Params& p) noexcept {
   slot.resume_rate_bits.store(double_to_bits(p.resume_rate), std::memory_order_relaxed);
 }
 
-inline constexpr std::int64_t kEndOfTime = VirtualClock::end_of_time.time_since_epoch().count();
-
-// Virtual time at `real`; a running clock stands at the end of time.
+// Virtual time at `real` (≥ 0, a monotonic reading), within 0 and the end
+// of time: a running clock stands at the end of time, and a reading taken
+// just before the anchor was set does not go below 0.
 inline std::int64_t virtual_at(const Params& p, std::int64_t real) noexcept {
-  const std::int64_t room = kEndOfTime - p.anchor_virtual;  // ≥ 0: no change sets an anchor past the end
+  const std::int64_t room = kEndOfTime - p.anchor_virtual;  // ≥ 0: load() checked the anchor
   switch (p.mode) {
     case ClockMode::stepped:
     case ClockMode::lockstep: return p.anchor_virtual;
-    case ClockMode::real: return p.anchor_virtual + std::min(real - p.anchor_real, room);
+    case ClockMode::real: return std::max<std::int64_t>(p.anchor_virtual + std::min(real - p.anchor_real, room), 0);
     case ClockMode::scaled: {
       const double passed = static_cast<double>(real - p.anchor_real) * p.rate;
-      return passed >= static_cast<double>(room) ? kEndOfTime : p.anchor_virtual + static_cast<std::int64_t>(passed);
+      if (passed >= static_cast<double>(room)) return kEndOfTime;
+      if (passed <= -static_cast<double>(p.anchor_virtual)) return 0;
+      return p.anchor_virtual + static_cast<std::int64_t>(passed);
     }
   }
   return real;

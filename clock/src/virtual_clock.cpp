@@ -186,6 +186,12 @@ ClockStatus VirtualClock::status() noexcept {
   const std::int64_t limit = ls.limit.load(std::memory_order_relaxed);
   if (p.mode == ClockMode::lockstep && limit != kNever) status.until = std::chrono::nanoseconds(limit);
   status.advances = ls.advances.load(std::memory_order_relaxed);
+  if (p.damaged != nullptr) {
+    status.damage = std::string("the clock segment (/dev/shm/") + detail::kClockSegmentName + ") holds a " +
+                    p.damaged +
+                    " no statebus process writes; virtual time stands until a change writes the clock anew "
+                    "(statebus clock --real) or `statebus daemon` restarts";
+  }
   return status;
 }
 
@@ -206,6 +212,7 @@ void VirtualClock::sleep_until(time_point deadline) noexcept {
 }
 
 Result<void> VirtualClock::set_rate(double rate) {
+  if (rate == 0.0) rate = 0.0;  // -0 pauses as 0 does (and never reads "-0")
   if (!std::isfinite(rate) || rate < 0 || (rate > 0 && (rate < min_rate || rate > max_rate))) {
     char text[64];
     std::snprintf(text, sizeof text, "%g", rate);

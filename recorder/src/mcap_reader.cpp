@@ -87,40 +87,27 @@ Result<Reader> Reader::open(const std::string& path) {
     ::close(fd);
     return fail(Errc::invalid_argument, path + " is a directory, not an MCAP file");
   }
-  if (S_ISREG(st.st_mode)) {
-    if (st.st_size == 0) {
-      ::close(fd);
-      return fail(Errc::invalid_argument, path + " is empty (0 bytes): not an MCAP file");
-    }
-    const auto size = static_cast<std::size_t>(st.st_size);
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int e = errno;
+  if (!S_ISREG(st.st_mode)) {
+    // A pipe or a device (/dev/zero) could hand us bytes without end.
     ::close(fd);
-    if (map == MAP_FAILED) {
-      return fail(Errc::system_error, "cannot map MCAP file " + path + ": " + errno_text(e));
-    }
-    impl->map = map;
-    impl->map_size = size;
-    impl->data = static_cast<const Byte*>(map);
-    impl->size = size;
-  } else {
-    // A pipe or device: read it to the end.
-    char buffer[1 << 16];
-    for (;;) {
-      const ssize_t n = ::read(fd, buffer, sizeof buffer);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int e = errno;
-        ::close(fd);
-        return fail(Errc::system_error, "cannot read MCAP file " + path + ": " + errno_text(e));
-      }
-      if (n == 0) break;
-      impl->owned.append(buffer, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    impl->data = reinterpret_cast<const Byte*>(impl->owned.data());
-    impl->size = impl->owned.size();
+    return fail(Errc::invalid_argument, path + " is not a regular file (a pipe, a socket or a device): recordings "
+                                               "are read from files; save it to a file first");
   }
+  if (st.st_size == 0) {
+    ::close(fd);
+    return fail(Errc::invalid_argument, path + " is empty (0 bytes): not an MCAP file");
+  }
+  // Mapped, not read: a recording larger than memory plays all the same,
+  // and every record's length is checked against the file's.
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int e = errno;
+  ::close(fd);
+  if (map == MAP_FAILED) return fail(Errc::system_error, "cannot map MCAP file " + path + ": " + errno_text(e));
+  impl->map = map;
+  impl->map_size = size;
+  impl->data = static_cast<const Byte*>(map);
+  impl->size = size;
   auto loaded = Impl::load(std::move(impl));
   if (!loaded) return tl::make_unexpected(loaded.error());
   return Reader(std::move(*loaded));

@@ -3,12 +3,15 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <cstdio>
 #include <mutex>
 #include <new>
 #include <thread>
 
 #include "layout.hpp"
+#include "segment_check.hpp"
 #include "store_hook.hpp"
 #include "statebus/internal/bus_segment.hpp"
 #include "statebus/internal/futex.hpp"
@@ -24,6 +27,8 @@ using detail::CellHeader;
 using detail::RegistryEntry;
 using detail::StateRegistry;
 using detail::StateSegmentData;
+using detail::CheckedCell;
+using detail::words_for;
 
 // Cells are plain pointers into it: mapped until the process ends.
 detail::BusSegment<StateSegmentData> g_segment{
@@ -88,8 +93,6 @@ Result<void> validate_cell_name(std::string_view name) {
   return {};
 }
 
-std::size_t words_for(std::size_t size) { return (size + 7) / 8; }
-
 // Copies a value into one copy of a cell, word by word, as relaxed atomics.
 void write_words(std::atomic<std::uint64_t>* words, const void* in, std::size_t size) noexcept {
   const auto* bytes = static_cast<const unsigned char*>(in);
@@ -109,7 +112,9 @@ void read_words(const std::atomic<std::uint64_t>* words, void* out, std::size_t 
 }
 
 // Publishes `in` as the next version. The caller holds the cell's writer lock.
-std::uint64_t store_locked(CellHeader& cell, const void* in, std::size_t size) noexcept {
+// `words`: the cell's words per copy, as checked when it was opened (never
+// re-read from shared memory).
+std::uint64_t store_locked(CellHeader& cell, std::uint32_t words, const void* in, std::size_t size) noexcept {
   const std::uint64_t next = cell.version.load(std::memory_order_relaxed) + 1;
   std::atomic<std::uint64_t>& seq = cell.seq[next & 1U];
   // The copy's sequence tells readers which version it holds: 2v − 1 while
@@ -120,11 +125,11 @@ std::uint64_t store_locked(CellHeader& cell, const void* in, std::size_t size) n
   std::atomic_thread_fence(std::memory_order_release);  // readers that see new data see `odd` too
   if (const detail::StoreHook hook = g_mid_store_hook.load(std::memory_order_relaxed)) {
     const std::size_t half = words_for(size) / 2 * 8;
-    write_words(cell.copy(next), in, half);
+    write_words(cell.copy(next, words), in, half);
     hook();
-    write_words(cell.copy(next) + half / 8, static_cast<const unsigned char*>(in) + half, size - half);
+    write_words(cell.copy(next, words) + half / 8, static_cast<const unsigned char*>(in) + half, size - half);
   } else {
-    write_words(cell.copy(next), in, size);
+    write_words(cell.copy(next, words), in, size);
   }
   seq.store(odd + 1, std::memory_order_release);
   cell.version.store(next, std::memory_order_release);
@@ -135,31 +140,28 @@ std::uint64_t store_locked(CellHeader& cell, const void* in, std::size_t size) n
   return next;
 }
 
-std::string known_cells(const StateRegistry& registry) {
+// The cells' names, for a message; what is damaged is left out (open() and
+// list_cells() say it).
+std::string known_cells(StateSegmentData& data) {
   std::string names;
-  const std::uint32_t count = registry.count.load(std::memory_order_acquire);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    if (registry.entries[i].ready.load(std::memory_order_acquire) == 0) continue;
-    names += (names.empty() ? "" : ", ") + std::string(registry.entries[i].name);
+  const auto count = detail::checked_count(data.registry);
+  for (std::uint32_t i = 0; count && i < *count; ++i) {
+    const auto cell = detail::checked_cell(data, i);
+    if (cell && *cell) names += (names.empty() ? "" : ", ") + (*cell)->name;
   }
   return names.empty() ? "there are none yet" : "there are: " + names;
 }
 
-const RegistryEntry* find(const StateRegistry& registry, std::string_view name) {
-  const std::uint32_t count = registry.count.load(std::memory_order_acquire);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const RegistryEntry& entry = registry.entries[i];
-    if (entry.ready.load(std::memory_order_acquire) != 0 && name == entry.name) return &entry;
+// The cell called `name`, if there is one.
+Result<std::optional<CheckedCell>> find(StateSegmentData& data, std::string_view name) {
+  const auto count = detail::checked_count(data.registry);
+  if (!count) return tl::make_unexpected(count.error());
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto cell = detail::checked_cell(data, i);
+    if (!cell) return tl::make_unexpected(cell.error());
+    if (*cell && (*cell)->name == name) return cell;
   }
-  return nullptr;
-}
-
-CellHeader* cell_of(StateSegmentData& data, const RegistryEntry& entry) {
-  return reinterpret_cast<CellHeader*>(data.arena + entry.cell_offset);
-}
-
-std::string schema_text(const StateSegmentData& data, const RegistryEntry& entry) {
-  return std::string(reinterpret_cast<const char*>(data.arena + entry.schema_offset), entry.schema_size);
+  return std::optional<CheckedCell>();
 }
 
 std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
@@ -167,18 +169,21 @@ std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
 }
 
 // Creates a cell holding `initial` as version 1. The caller holds the registry lock.
-Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_view name, const Schema& schema,
-                                           const void* initial) {
+Result<CheckedCell> create_locked(StateSegmentData& data, std::string_view name, const Schema& schema,
+                                  const void* initial) {
   StateRegistry& registry = data.registry;
-  const std::uint32_t count = registry.count.load(std::memory_order_relaxed);
-  if (count >= detail::kMaxCells) {
+  const auto count = detail::checked_count(registry);
+  if (!count) return tl::make_unexpected(count.error());
+  const auto used = detail::checked_arena_used(registry);
+  if (!used) return tl::make_unexpected(used.error());
+  if (*count >= detail::kMaxCells) {
     return fail(Errc::out_of_resources, "cannot create cell '" + std::string(name) + "': the bus holds at most " +
                                             std::to_string(detail::kMaxCells) + " cells and all are taken");
   }
   const std::string json = schema.to_json();
-  const std::uint64_t words = words_for(schema.size);
-  const std::uint64_t cell_offset = align_up(registry.arena_used, 64);
-  const std::uint64_t schema_offset = cell_offset + CellHeader::footprint(static_cast<std::uint32_t>(words));
+  const std::uint32_t words = words_for(schema.size);
+  const std::uint64_t cell_offset = align_up(*used, 64);
+  const std::uint64_t schema_offset = cell_offset + CellHeader::footprint(words);
   const std::uint64_t end = schema_offset + json.size();
   if (end > detail::kArenaSize) {
     return fail(Errc::out_of_resources, "cannot create cell '" + std::string(name) + "': the bus's " +
@@ -186,16 +191,16 @@ Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_v
   }
   auto* cell = new (data.arena + cell_offset) CellHeader();
   if (auto mutex = init_robust_mutex(&cell->writer); !mutex) return tl::make_unexpected(mutex.error());
-  cell->words = static_cast<std::uint32_t>(words);
+  cell->words = words;
   {
     RobustLock lock(&cell->writer);
     if (!lock.held()) return tl::make_unexpected(lock.failure("a new state cell"));
-    store_locked(*cell, initial, schema.size);  // version 1
+    store_locked(*cell, words, initial, schema.size);  // version 1
   }
   std::memcpy(data.arena + schema_offset, json.data(), json.size());
   registry.arena_used = end;
 
-  RegistryEntry& entry = registry.entries[count];
+  RegistryEntry& entry = registry.entries[*count];
   entry.size = schema.size;
   entry.fingerprint = schema.fingerprint;
   entry.cell_offset = cell_offset;
@@ -204,8 +209,9 @@ Result<const RegistryEntry*> create_locked(StateSegmentData& data, std::string_v
   std::memset(entry.name, 0, sizeof entry.name);
   std::memcpy(entry.name, name.data(), name.size());
   entry.ready.store(1, std::memory_order_release);
-  registry.count.store(count + 1, std::memory_order_release);
-  return &entry;
+  registry.count.store(*count + 1, std::memory_order_release);
+  return CheckedCell{std::string(name), static_cast<std::uint32_t>(schema.size), schema.fingerprint, cell,
+                     std::string_view(reinterpret_cast<const char*>(data.arena + schema_offset), json.size())};
 }
 
 }  // namespace
@@ -237,44 +243,51 @@ Result<UntypedCell> UntypedCell::open_or_create(std::string_view name, const Sch
   auto data = attached();
   if (!data) return tl::make_unexpected(data.error());
   StateRegistry& registry = (*data)->registry;
-  const RegistryEntry* entry = nullptr;
+  std::optional<CheckedCell> cell;
   {
     RobustLock lock(&registry.lock);
     if (!lock.held()) return tl::make_unexpected(lock.failure("the state cells' registry"));
-    entry = find(registry, name);
-    if (entry == nullptr) {
+    auto found = find(**data, name);
+    if (!found) return tl::make_unexpected(found.error());
+    cell = std::move(*found);
+    if (!cell) {
       auto created = create_locked(**data, name, schema, initial);
       if (!created) return tl::make_unexpected(created.error());
-      entry = *created;
+      cell = std::move(*created);
     }
   }
-  if (entry->fingerprint != schema.fingerprint || entry->size != schema.size) {
+  if (cell->fingerprint != schema.fingerprint || cell->size != schema.size) {
     std::string other = "another type";
-    if (auto theirs = Schema::from_json(schema_text(**data, *entry))) other = theirs->name;
+    if (auto theirs = Schema::from_json(std::string(cell->schema_json))) other = theirs->name;
     return fail(Errc::type_mismatch, "cell '" + std::string(name) + "' holds " + other + " (" +
-                                         std::to_string(entry->size) + " bytes, fingerprint " +
-                                         fingerprint_hex(entry->fingerprint) + "), not " + schema.name + " (" +
+                                         std::to_string(cell->size) + " bytes, fingerprint " +
+                                         fingerprint_hex(cell->fingerprint) + "), not " + schema.name + " (" +
                                          std::to_string(schema.size) + " bytes, fingerprint " +
                                          fingerprint_hex(schema.fingerprint) + ")");
   }
-  return UntypedCell(cell_of(**data, *entry), name, schema);
+  return UntypedCell(cell->header, name, schema);
 }
 
 Result<UntypedCell> UntypedCell::open(std::string_view name) {
   if (auto valid = validate_cell_name(name); !valid) return tl::make_unexpected(valid.error());
   auto data = attached();
   if (!data) return tl::make_unexpected(data.error());
-  const RegistryEntry* entry = find((*data)->registry, name);
-  if (entry == nullptr) {
-    return fail(Errc::not_found, "no cell '" + std::string(name) + "' on this bus; " +
-                                            known_cells((*data)->registry));
+  auto cell = find(**data, name);
+  if (!cell) return tl::make_unexpected(cell.error());
+  if (!*cell) {
+    return fail(Errc::not_found, "no cell '" + std::string(name) + "' on this bus; " + known_cells(**data));
   }
-  auto schema = Schema::from_json(schema_text(**data, *entry));
+  auto schema = Schema::from_json(std::string((*cell)->schema_json));
   if (!schema) {
-    return fail(Errc::invalid_argument, "cell '" + std::string(name) + "' has a broken schema in the state segment: " +
-                                            schema.error().message());
+    return tl::make_unexpected(detail::state_segment_damaged("cell '" + std::string(name) + "' has a broken schema: " +
+                                                             schema.error().message()));
   }
-  return UntypedCell(cell_of(**data, *entry), name, std::move(*schema));
+  if (schema->size != (*cell)->size) {
+    return tl::make_unexpected(detail::state_segment_damaged(
+        "cell '" + std::string(name) + "' holds " + std::to_string((*cell)->size) + " bytes, but its schema (" +
+        schema->name + ") describes " + std::to_string(schema->size)));
+  }
+  return UntypedCell((*cell)->header, name, std::move(*schema));
 }
 
 std::uint64_t UntypedCell::load(void* out) const noexcept {
@@ -288,7 +301,7 @@ std::uint64_t UntypedCell::load(void* out) const noexcept {
     // Even: the copy holds version before / 2, whatever `version` said
     // (two stores may have passed since it was read).
     if ((before & 1U) == 0) {
-      read_words(cell.copy(version), out, size_);
+      read_words(cell.copy(version, words_for(size_)), out, size_);
       std::atomic_thread_fence(std::memory_order_acquire);  // the copy is read before the re-check
       if (seq.load(std::memory_order_relaxed) == before) return before / 2;
     }
@@ -298,7 +311,7 @@ std::uint64_t UntypedCell::load(void* out) const noexcept {
 
 void UntypedCell::store(const void* in) const noexcept {
   RobustLock lock(&header_->writer);
-  if (locked_or_said(lock, name_)) store_locked(*header_, in, size_);
+  if (locked_or_said(lock, name_)) store_locked(*header_, words_for(size_), in, size_);
 }
 
 std::uint64_t UntypedCell::update(const std::function<bool(void*)>& change) const {
@@ -307,7 +320,7 @@ std::uint64_t UntypedCell::update(const std::function<bool(void*)>& change) cons
   if (!locked_or_said(lock, name_)) return version();
   const std::uint64_t version = load(value.data());  // no other writer now: the latest value
   if (!change(value.data())) return version;
-  return store_locked(*header_, value.data(), size_);
+  return store_locked(*header_, words_for(size_), value.data(), size_);
 }
 
 bool detail::cell_may_have_sleepers(const UntypedCell& cell) noexcept {
@@ -356,22 +369,23 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
 Result<std::vector<CellInfo>> list_cells() {
   auto data = attached();
   if (!data) return tl::make_unexpected(data.error());
-  const StateRegistry& registry = (*data)->registry;
+  const auto count = detail::checked_count((*data)->registry);
+  if (!count) return tl::make_unexpected(count.error());
   std::vector<CellInfo> cells;
-  const std::uint32_t count = registry.count.load(std::memory_order_acquire);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const RegistryEntry& entry = registry.entries[i];
-    if (entry.ready.load(std::memory_order_acquire) == 0) continue;
-    const CellHeader* cell = cell_of(**data, entry);
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto cell = detail::checked_cell(**data, i);
+    if (!cell) return tl::make_unexpected(cell.error());
+    if (!*cell) continue;
+    const CellHeader& header = *(*cell)->header;
     CellInfo info;
-    info.name = entry.name;
-    auto schema = Schema::from_json(schema_text(**data, entry));
+    info.name = (*cell)->name;
+    auto schema = Schema::from_json(std::string((*cell)->schema_json));
     info.type_name = schema ? schema->name : "(broken schema)";
-    info.fingerprint = entry.fingerprint;
-    info.size = entry.size;
-    info.version = cell->version.load(std::memory_order_acquire);
-    info.last_writer = {cell->writer_pid.load(std::memory_order_relaxed),
-                        cell->writer_start_time.load(std::memory_order_relaxed)};
+    info.fingerprint = (*cell)->fingerprint;
+    info.size = (*cell)->size;
+    info.version = header.version.load(std::memory_order_acquire);
+    info.last_writer = {header.writer_pid.load(std::memory_order_relaxed),
+                        header.writer_start_time.load(std::memory_order_relaxed)};
     cells.push_back(std::move(info));
   }
   return cells;

@@ -40,10 +40,12 @@ struct alignas(64) CellHeader {
   std::atomic<std::int32_t> writer_pid{0};
   std::atomic<std::uint64_t> writer_start_time{0};
 
-  [[nodiscard]] bool is_inline() const noexcept { return words <= kInlineWords; }
-  std::atomic<std::uint64_t>* copy(std::uint64_t index) noexcept {
-    auto* base = is_inline() ? inline_copies : reinterpret_cast<std::atomic<std::uint64_t>*>(this + 1);
-    return base + (index & 1U) * words;
+  /// Copy `index & 1` of a value of `value_words` words per copy: the count
+  /// the reader checked when it opened the cell, never `words` as it is now
+  /// in shared memory (segment_check.hpp).
+  std::atomic<std::uint64_t>* copy(std::uint64_t index, std::uint32_t value_words) noexcept {
+    auto* base = value_words <= kInlineWords ? inline_copies : reinterpret_cast<std::atomic<std::uint64_t>*>(this + 1);
+    return base + (index & 1U) * value_words;
   }
   /// Bytes this cell takes in the arena, header included.
   static std::uint64_t footprint(std::uint32_t words) noexcept {

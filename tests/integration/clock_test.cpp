@@ -723,12 +723,15 @@ TEST_F(ClockTest, CommandRefusesBadValuesSayingWhy) {
     std::string says;
   };
   const std::vector<Case> cases = {
-      {{"clock", "--rate", "-2"}, "0 (paused) or 0.001 to 1000000"},
+      {{"clock", "--rate", "-2"}, "clock rate '-2': a rate has no sign"},
       {{"clock", "--rate", "1e10"}, "0 (paused) or 0.001 to 1000000"},
-      {{"clock", "--rate", "fast"}, "--rate"},
+      {{"clock", "--rate", "fast"}, "clock rate 'fast': not a number"},
       {{"clock", "--stepped", "--pause"}, "give one of"},
       {{"clock", "--until", "1h"}, "--until goes with --lockstep"},
       {{"clock", "--lockstep", "--until", "soon"}, "soon"},
+      {{"clock", "--lockstep", "--until", "9223372036854775807ns"}, "passes the end of virtual time"},
+      {{"clock", "--rate", "-0"}, "clock rate '-0': a rate has no sign"},
+      {{"clock", "--rate", ""}, "clock rate '': empty"},
   };
   for (const Case& c : cases) {
     std::string errors;
@@ -742,6 +745,16 @@ TEST_F(ClockTest, CommandRefusesBadValuesSayingWhy) {
   EXPECT_EQ(code, 2);
   EXPECT_NE(errors.find("needs stepped mode"), std::string::npos) << errors;
   EXPECT_EQ(VirtualClock::status().mode, ClockMode::real) << "a refused change changes nothing";
+  // The longest duration is read exactly (not "negative" through a double)
+  // and refused as passing the end of virtual time; stepped time stays.
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto before = VirtualClock::now();
+  errors.clear();
+  const auto [long_out, long_code] = run_cli({"clock", "--step", "9223372036854775807ns"}, &errors);
+  EXPECT_EQ(long_code, 2) << long_out;
+  EXPECT_NE(errors.find("advancing by 106751d 23:47:16.854 would pass the end of virtual time"), std::string::npos)
+      << errors;
+  EXPECT_EQ(VirtualClock::now(), before);
 }
 
 TEST_F(ClockTest, LoopRunsAtTimersAndEveryTicksOnScaledTime) {

@@ -30,6 +30,7 @@ enum class Errc {
   not_found,         ///< no cell (or channel, file) of that name exists
   stale_bus,         ///< a bus segment outlived its daemon, or this process is on a replaced bus
   already_connected, ///< this process is already on the bus under another name
+  corrupt_segment,   ///< a shared-memory segment holds values no statebus process writes (the message names the field)
 };
 
 /// The name of an error code, for messages and tests.
@@ -49,6 +50,7 @@ constexpr std::string_view to_string(Errc code) noexcept {
     case Errc::not_found: return "not_found";
     case Errc::stale_bus: return "stale_bus";
     case Errc::already_connected: return "already_connected";
+    case Errc::corrupt_segment: return "corrupt_segment";
   }
   return "unknown";
 }

@@ -31,6 +31,11 @@ struct ClockStatus {
   std::size_t participants = 0;  ///< event loops on the bus (they hold lockstep time)
   std::optional<std::chrono::nanoseconds> until;  ///< lockstep stops here
   std::uint64_t advances = 0;    ///< lockstep jumps so far
+  /// Empty, or what in the clock segment holds a value no statebus process
+  /// writes (a NaN rate, a mode that is none): then time stands at the
+  /// clock's last anchor until a change (`statebus clock --real`) writes the
+  /// clock anew.
+  std::string damage;
 };
 
 /// The shared virtual clock. Meets the C++ Clock requirements, so
