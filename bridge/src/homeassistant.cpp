@@ -62,7 +62,7 @@ json base_config(const DiscoveryContext& context, std::string_view thing, const 
   json config = {
       {"name", short_name + " " + leaf.path},
       {"unique_id", id},
-      {"availability_topic", status_topic(context.prefix)},
+      {"availability_topic", status_topic(context.prefix, context.client_id)},
       {"payload_available", "online"},
       {"payload_not_available", "offline"},
       {"device",

@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bridge_registry.hpp"
 #include "clock_sync.hpp"
 #include "envelope.hpp"
 #include "homeassistant.hpp"
@@ -29,6 +30,7 @@
 namespace statebus {
 
 using namespace std::chrono_literals;
+using bridge_detail::Carry;
 using bridge_detail::Refusal;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -144,6 +146,7 @@ struct MqttBridge::Impl {
     std::optional<Schema> schema;
     UntypedSubscriber sub;
     std::optional<bool> alive;  // last sent liveness
+    bool carried = false;       // claimed: this bridge sends it (else another bridge of the target does)
   };
   struct InChannel {
     std::optional<UntypedPublisher> pub;
@@ -165,6 +168,7 @@ struct MqttBridge::Impl {
   std::vector<Route> out_routes, in_routes, state_routes, mirror_routes;
   std::vector<ChannelPattern> settable;
   std::unique_ptr<bridge_detail::MqttLink> link;
+  std::unique_ptr<bridge_detail::BridgeRegistry> registry;  // the bus's other bridges
   bridge_detail::DiscoveryContext discovery;
 
   std::thread bus_thread;
@@ -211,6 +215,7 @@ struct MqttBridge::Impl {
   }
 
   void announce_channel(OutChannel& out) {
+    if (!out.carried) return;
     if (out.schema) {
       send(bridge_detail::channel_schema_topic(options.prefix, out.name), out.schema->to_json(), 1, true);
       if (!options.homeassistant_prefix.empty()) {
@@ -262,7 +267,7 @@ struct MqttBridge::Impl {
         spdlog::warn("not bridging channel '{}': {}", name, sub.error().message());
         continue;
       }
-      OutChannel out{name, route->qos, std::nullopt, std::move(*sub), std::nullopt};
+      OutChannel out{name, route->qos, std::nullopt, std::move(*sub), std::nullopt, false};
       if (auto schema = fetch_schema(*node, name, 500ms)) out.schema = std::move(*schema);
       outs.push_back(std::move(out));
       if (auto added = waitset->add(outs.back().sub); !added) {
@@ -271,8 +276,17 @@ struct MqttBridge::Impl {
         skipped_channels.insert(name);
         continue;
       }
-      if (link->connected()) announce_channel(outs.back());
+      claim_out(outs.back());
     }
+    for (OutChannel& out : outs) {
+      if (!out.carried) claim_out(out);  // its bridge may have gone
+    }
+  }
+
+  // Claims `out` for this bridge's target; sends what a new carrier sends.
+  void claim_out(OutChannel& out) {
+    out.carried = registry->claim(Carry::out, out.name);
+    if (out.carried && link->connected()) announce_channel(out);
   }
 
   void scan_cells() {
@@ -285,6 +299,7 @@ struct MqttBridge::Impl {
       const Route* owned = match(state_routes, info.name);
       const Route* mirrored = owned != nullptr ? nullptr : match(mirror_routes, info.name);
       if (owned == nullptr && mirrored == nullptr) continue;
+      if (!registry->claim(owned != nullptr ? Carry::owned_cell : Carry::mirrored_cell, info.name)) continue;
       auto cell = UntypedCell::open(info.name);
       if (!cell) continue;
       CellLink entry{std::move(*cell), owned != nullptr, (owned != nullptr ? owned : mirrored)->qos, 0, {}, false};
@@ -306,6 +321,17 @@ struct MqttBridge::Impl {
           changed.notify_all();
           continue;
         }
+        if (!out.carried) {  // another bridge of this bus and broker sends it
+          ++stats.left_to_peers;
+          changed.notify_all();
+          continue;
+        }
+      }
+      if (registry->published_by_peer(h.publisher_port)) {  // came from the broker through another bridge
+        std::lock_guard lock(mutex);
+        ++stats.echoes_skipped;
+        changed.notify_all();
+        continue;
       }
       const Schema* schema = out.schema && out.schema->fingerprint == h.fingerprint ? &*out.schema : nullptr;
       const std::string payload =
@@ -326,6 +352,7 @@ struct MqttBridge::Impl {
   // it too, the publishers its samples came from say who else does.
   void send_liveness() {
     for (OutChannel& out : outs) {
+      if (!out.carried) continue;
       bool alive = channel_offered(*node, out.name);
       {
         std::lock_guard lock(mutex);
@@ -333,7 +360,8 @@ struct MqttBridge::Impl {
         if (alive && in != in_channels.end() && in->second.pub) {
           alive = false;
           for (const PublisherStatus& p : out.sub.publishers()) {
-            alive = alive || (p.state == PublisherState::alive && own_ports.count(p.port) == 0);
+            alive = alive || (p.state == PublisherState::alive && own_ports.count(p.port) == 0 &&
+                              !registry->published_by_peer(p.port));
           }
         }
       }
@@ -412,6 +440,14 @@ struct MqttBridge::Impl {
         next_health = now + 100ms;
         if (auto health = node->bus_health(); !health) return leave_lost_bus(health.error());
       }
+      if (registry->refresh() > 0) {  // another bridge took this one for gone: claim again at the next look
+        for (OutChannel& out : outs) out.carried = registry->claim(Carry::out, out.name);
+        std::lock_guard lock(mutex);
+        for (auto it = cells.begin(); it != cells.end();) {
+          const bool kept = registry->claim(it->second.owned ? Carry::owned_cell : Carry::mirrored_cell, it->first);
+          it = kept ? std::next(it) : cells.erase(it);
+        }
+      }
       const bool resending = resync.exchange(false);
       if (now >= next_scan || resending) {
         scan_channels();
@@ -466,7 +502,7 @@ struct MqttBridge::Impl {
     if (!options.homeassistant_prefix.empty()) filters.emplace_back(options.homeassistant_prefix + "/status", 1);
     if (options.clock == MqttOptions::ClockSync::follow) filters.emplace_back(bridge_detail::clock_topic(p), 0);
     for (const auto& [filter, qos] : filters) link->subscribe({filter}, qos);
-    link->publish(bridge_detail::status_topic(p), "online", 1, true);
+    link->publish(bridge_detail::status_topic(p, options.client_id), "online", 1, true);
     std::lock_guard lock(mutex);
     ++stats.connects;
     if (was_connected) {
@@ -533,7 +569,7 @@ struct MqttBridge::Impl {
         auto stored = remote_schemas.insert_or_assign(key, std::move(*schema)).first;
         // Offer the channel on the bus now, so subscribers there connect before the first sample.
         if (parsed.kind == bridge_detail::TopicKind::channel_schema && match(in_routes, parsed.name) != nullptr &&
-            validate_channel_name(parsed.name)) {
+            validate_channel_name(parsed.name) && registry->claim(Carry::in, parsed.name)) {
           if (auto opened = open_in_publisher(parsed.name, in_channels[parsed.name], &stored->second); !opened) {
             refuse(topic_text, *opened.error());
           }
@@ -551,10 +587,19 @@ struct MqttBridge::Impl {
         if (match(in_routes, parsed.name) != nullptr) sample_in(parsed.name, topic_text, payload, lock);
         return;
       case bridge_detail::TopicKind::cell_set:
-        if (match(state_routes, parsed.name) != nullptr) write_in(parsed.name, topic_text, payload);
+        if (match(state_routes, parsed.name) == nullptr) return;
+        if (!registry->claim(Carry::owned_cell, parsed.name)) {
+          ++stats.left_to_peers;
+          return;
+        }
+        write_in(parsed.name, topic_text, payload);
         return;
       case bridge_detail::TopicKind::cell:
         if (match(mirror_routes, parsed.name) != nullptr && match(state_routes, parsed.name) == nullptr) {
+          if (!registry->claim(Carry::mirrored_cell, parsed.name)) {
+            ++stats.left_to_peers;
+            return;
+          }
           mirror_in(parsed.name, topic_text, payload, lock);
         }
         return;
@@ -601,8 +646,12 @@ struct MqttBridge::Impl {
       refuse(topic, decoded.error());
       return;
     }
-    if (decoded->origin == options.client_id) {
+    if (registry->sent_by_peer(decoded->origin)) {  // sent from this bus (by this or another of its bridges)
       ++stats.echoes_skipped;
+      return;
+    }
+    if (!registry->claim(Carry::in, channel)) {  // another bridge of this bus and broker publishes it
+      ++stats.left_to_peers;
       return;
     }
     if (auto opened = open_in_publisher(channel, in, schema); !opened) {
@@ -631,6 +680,7 @@ struct MqttBridge::Impl {
           Refusal{pub.error().code() == Errc::type_mismatch ? "type mismatch" : "bus", pub.error().message()});
     }
     own_ports.insert(pub->port_id());
+    registry->set_in_port(channel, pub->port_id());
     in.pub = std::move(*pub);
     in.fingerprint = fingerprint;
     return {};
@@ -730,6 +780,11 @@ Result<void> MqttBridge::check_options(const MqttOptions& options) {
                                           "trailing '/'"));
   }
   if (options.client_id.size() > 128) return tl::make_unexpected(bad_option("the client id is over 128 characters"));
+  if (options.client_id.find_first_of("/+#") != std::string::npos) {
+    return tl::make_unexpected(bad_option("client id '" + options.client_id +
+                                          "' has a '/', '+' or '#': it names the bridge's status topic "
+                                          "(PREFIX/$status/ID); use letters, digits, '-', '_' and '.'"));
+  }
   for (auto [routes, name] : {std::pair{&options.out, "--out"}, std::pair{&options.in, "--in"},
                               std::pair{&options.state, "--state"}, std::pair{&options.mirror, "--mirror"}}) {
     auto parsed = parse_routes(*routes, name);
@@ -762,6 +817,13 @@ Result<MqttBridge> MqttBridge::start(const Node& node, MqttOptions options) {
   impl->options = std::move(options);
   const MqttOptions& o = impl->options;
   impl->discovery = {o.homeassistant_prefix, o.prefix, o.client_id};
+  // The target: the broker as written (scheme, host, port) and the prefix.
+  auto registry = bridge_detail::BridgeRegistry::join(
+      std::string(broker->tls ? "mqtts://" : "mqtt://") + broker->host + ":" + std::to_string(broker->port) + "\n" +
+          o.prefix,
+      o.client_id);
+  if (!registry) return tl::make_unexpected(registry.error());
+  impl->registry = std::move(*registry);
   if (!impl->out_routes.empty()) {
     auto waitset = WaitSet::create(node);
     if (!waitset) return tl::make_unexpected(waitset.error());
@@ -779,7 +841,7 @@ Result<MqttBridge> MqttBridge::start(const Node& node, MqttOptions options) {
   settings.password = o.password;
   settings.client_id = o.client_id;
   settings.keepalive_seconds = o.keepalive_seconds;
-  settings.will_topic = bridge_detail::status_topic(o.prefix);
+  settings.will_topic = bridge_detail::status_topic(o.prefix, o.client_id);
   settings.will_payload = "offline";
   settings.max_in_flight = o.max_in_flight;
   Impl* self = impl.get();
@@ -811,6 +873,7 @@ void MqttBridge::stop() {
   impl_->changed.notify_all();
   if (impl_->bus_thread.joinable()) impl_->bus_thread.join();
   impl_->link->stop("offline");
+  impl_->registry.reset();  // its claims go to the bus's other bridges at their next look
 }
 
 Result<void> MqttBridge::bus_health() const {

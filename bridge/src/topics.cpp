@@ -18,7 +18,9 @@ std::string cell_schema_topic(const std::string& prefix, std::string_view cell) 
   return prefix + "/$schema/state/" + std::string(cell);
 }
 std::string cell_set_topic(const std::string& prefix, std::string_view cell) { return cell_topic(prefix, cell) + "/set"; }
-std::string status_topic(const std::string& prefix) { return prefix + "/status"; }
+std::string status_topic(const std::string& prefix, std::string_view client_id) {
+  return prefix + "/$status/" + std::string(client_id);
+}
 std::string clock_topic(const std::string& prefix) { return prefix + "/$clock"; }
 
 std::string mqtt_filter(const std::string& base, std::string_view pattern) {

@@ -13,7 +13,8 @@ std::string alive_topic(const std::string& prefix, std::string_view channel);
 std::string cell_topic(const std::string& prefix, std::string_view cell);
 std::string cell_schema_topic(const std::string& prefix, std::string_view cell);
 std::string cell_set_topic(const std::string& prefix, std::string_view cell);
-std::string status_topic(const std::string& prefix);
+/// One bridge's availability: `online` or `offline` (its last will).
+std::string status_topic(const std::string& prefix, std::string_view client_id);
 std::string clock_topic(const std::string& prefix);
 
 /// The MQTT filter that covers a channel pattern under `base` (`*` → `+`,

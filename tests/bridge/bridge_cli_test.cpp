@@ -36,15 +36,15 @@ TEST_F(BridgeCommand, EndsOfflineWithStatus1WhenItsDaemonStops) {
   ASSERT_TRUE(bridge);
   ASSERT_TRUE(bridge->read_line(20s)) << bridge->describe();  // "statebus bridge: … Ctrl-C stops"
   auto status = ChildProcess::spawn({"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker->port()),
-                                     "-t", "t/status", "-v"});
+                                     "-t", "t/$status/lost-bus", "-v"});
   ASSERT_TRUE(status);
-  EXPECT_EQ(status->read_line(20s), "t/status online");
+  EXPECT_EQ(status->read_line(20s), "t/$status/lost-bus online");
   ASSERT_TRUE(daemon->signal(SIGTERM));
   ASSERT_TRUE(daemon->wait(10s));
   const auto ended = bridge->wait(10s);
   ASSERT_TRUE(ended) << "the bridge goes on without its bus: " << bridge->describe();
   EXPECT_TRUE(WIFEXITED(*ended) && WEXITSTATUS(*ended) == 1) << bridge->describe();
-  EXPECT_EQ(status->read_line(10s), "t/status offline");
+  EXPECT_EQ(status->read_line(10s), "t/$status/lost-bus offline");
   const std::string said = bridge->read_stderr(2s);
   EXPECT_NE(said.find("lost the bus"), std::string::npos) << said;
   EXPECT_EQ(said.find("iceoryx"), std::string::npos) << "iceoryx's chatter: " << said;

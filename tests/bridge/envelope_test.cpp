@@ -9,6 +9,7 @@
 #include "envelope.hpp"
 #include "homeassistant.hpp"
 #include "mqtt_link.hpp"
+#include "statebus/bridge/mqtt.hpp"
 #include "topics.hpp"
 
 namespace {
@@ -110,6 +111,8 @@ TEST(BridgeTopics, PatternsBecomeFiltersAndTopicsAreSortedByKind) {
   EXPECT_EQ(parse_topic("p", "p/state/home/s").kind, TopicKind::cell);
   EXPECT_EQ(parse_topic("p", "p/status").kind, TopicKind::other);
   EXPECT_EQ(parse_topic("p", "p/$alive/home/a").kind, TopicKind::other);
+  EXPECT_EQ(parse_topic("p", "p/$status/bridge-a").kind, TopicKind::other);
+  EXPECT_EQ(status_topic("p", "bridge-a"), "p/$status/bridge-a");
   EXPECT_EQ(parse_topic("p", "q/home/a").kind, TopicKind::other);
 }
 
@@ -135,6 +138,19 @@ TEST(BridgeHomeAssistant, ACellBecomesSettableEntitiesAndAChannelSensors) {
   ASSERT_EQ(channel.size(), 3u);  // index, celsius, level; the text field has no entity
   EXPECT_EQ(nlohmann::json::parse(channel[1].payload)["device_class"], "temperature");
   EXPECT_EQ(nlohmann::json::parse(channel[1].payload)["state_topic"], "p/home/sensor/temperature");
+  // Each entity is available while its own bridge is.
+  EXPECT_EQ(number["availability_topic"], "p/$status/box");
+}
+
+TEST(BridgeOptions, AClientIdThatCannotNameATopicLevelIsRefused) {
+  for (const char* id : {"a/b", "a+", "#"}) {
+    statebus::MqttOptions options;
+    options.out.push_back({"home/**", 0});
+    options.client_id = id;
+    const auto checked = statebus::MqttBridge::check_options(options);
+    ASSERT_FALSE(checked) << id;
+    EXPECT_NE(checked.error().message().find("PREFIX/$status/ID"), std::string::npos) << checked.error().message();
+  }
 }
 
 }  // namespace

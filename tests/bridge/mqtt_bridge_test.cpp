@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -272,10 +274,127 @@ TEST_F(MqttBridgeTest, StatusFollowsTheLinkAndLivenessFollowsThePublishers) {
   EXPECT_EQ(sub.read_line(10s), std::optional<std::string>("t/$alive/demo/reading online"));
   ASK_OK(a, "drop demo/reading");  // the publisher says goodbye
   EXPECT_EQ(sub.read_line(10s), std::optional<std::string>("t/$alive/demo/reading offline"));
-  ChildProcess status = mqtt_sub("t/status");
-  EXPECT_EQ(status.read_line(10s), std::optional<std::string>("t/status online"));
+  ChildProcess status = mqtt_sub("t/$status/A");
+  EXPECT_EQ(status.read_line(10s), std::optional<std::string>("t/$status/A online"));
   a->kill();  // the whole bus, bridge and all: the broker sends the last will
-  EXPECT_EQ(status.read_line(10s), std::optional<std::string>("t/status offline"));
+  EXPECT_EQ(status.read_line(10s), std::optional<std::string>("t/$status/A offline"));
+}
+
+// The README's two-machine recipe: two buses' bridges on one prefix. Each
+// has its own status, so one bridge's death (or clean stop) leaves the
+// other's entities available.
+TEST_F(MqttBridgeTest, BridgesSharingAPrefixEachHaveTheirOwnStatus) {
+  MACHINE(a, "a");
+  MACHINE(b, "b");
+  ASK_OK(a, "bridge" + bridge_args("A") + " --out demo/**");
+  ASK_OK(b, "bridge" + bridge_args("B") + " --out demo/**");
+  ChildProcess status = mqtt_sub("t/$status/#");
+  std::map<std::string, std::string> seen;
+  while (seen.size() < 2) {
+    const auto line = status.read_line(10s);
+    ASSERT_TRUE(line) << "status so far: " << seen.size();
+    seen[line->substr(0, line->find(' '))] = line->substr(line->find(' ') + 1);
+  }
+  EXPECT_EQ(seen["t/$status/A"], "online");
+  EXPECT_EQ(seen["t/$status/B"], "online");
+  b->kill();  // SIGKILL: B's last will
+  EXPECT_EQ(status.read_line(10s), std::optional<std::string>("t/$status/B offline"));
+  ASK_OK(a, "stats");  // A runs on
+  ChildProcess again = mqtt_sub("t/$status/#");  // the retained state, as Home Assistant reads it after a restart
+  seen.clear();
+  while (seen.size() < 2) {
+    const auto line = again.read_line(10s);
+    ASSERT_TRUE(line);
+    seen[line->substr(0, line->find(' '))] = line->substr(line->find(' ') + 1);
+  }
+  EXPECT_EQ(seen["t/$status/A"], "online") << "B's death marked A offline";
+  EXPECT_EQ(seen["t/$status/B"], "offline");
+}
+
+// Three bridges on bus A (one in the machine's process, two `statebus
+// bridge mqtt` beside it) and two on bus B, all on one broker and prefix,
+// with overlapping patterns both ways: every sample reaches MQTT once and
+// the other bus once, and none comes back.
+TEST_F(MqttBridgeTest, ManyBridgesOnTwoBusesCarryEverySampleExactlyOnce) {
+  MACHINE(a, "a");
+  MACHINE(b, "b");
+  ASK_OK(a, "offer demo/reading 0");
+  ASK_OK(b, "offer demo/other 0");
+  ChildProcess status = mqtt_sub("t/$status/#");
+  const std::string cli = std::string(STATEBUS_CLI) + " bridge mqtt --broker " + broker_->url() + " --prefix t";
+  ASK_OK(a, "bridge" + bridge_args("A1") + " --out demo/** --in demo/**");
+  ASK_OK(a, "spawn A2 statebus " + cli + " --client-id A2 --out demo/** --in demo/*");
+  ASK_OK(a, "spawn A3 statebus " + cli + " --client-id A3 --out demo/reading --in demo/reading --in demo/other");
+  ASK_OK(b, "bridge" + bridge_args("B1") + " --out demo/** --in demo/**");
+  ASK_OK(b, "spawn B2 statebus " + cli + " --client-id B2 --in demo/** --out demo/*");
+  std::set<std::string> online;
+  while (online.size() < 5) {
+    const auto line = status.read_line(20s);
+    ASSERT_TRUE(line) << online.size() << " bridges online";
+    if (line->find(" online") != std::string::npos) online.insert(*line);
+  }
+  ChildProcess on_mqtt = mqtt_sub("t/demo/+");
+  ASK_OK(a, "subscribe demo/reading");  // its own publisher's: anything more came back
+  ASK_OK(b, "subscribe demo/reading");  // waits for the bridge that publishes it on B
+  ASK_OK(a, "subscribe demo/other");
+  ASK_OK(b, "subscribe demo/other");
+  // Every bridge with a matching --out listens on its bus: 1 + 3 on A, 1 + 2 on B.
+  ASK_OK(a, "wait-subscribers demo/reading 4 15000");
+  ASK_OK(b, "wait-subscribers demo/other 3 15000");
+  ASK_OK(a, "publish demo/reading 1 20 20 living 1");
+  ASK_OK(b, "publish demo/other 101 20 20 bath 1");
+  // A last sample each, sent after the others by the same bridge: what
+  // came before it is counted.
+  ASK_OK(a, "publish demo/reading 21 1 20 living 1");
+  ASK_OK(b, "publish demo/other 121 1 20 bath 1");
+
+  auto index_of = [](const std::string& answer) {  // "ok FINGERPRINT INDEX …"
+    std::istringstream words(answer);
+    std::string ok, fp;
+    std::uint32_t index = 0;
+    words >> ok >> fp >> index;
+    return index;
+  };
+  auto count_until = [&](Machine* m, const std::string& channel, std::uint32_t last) {
+    std::map<std::uint32_t, int> seen;
+    for (;;) {
+      const std::string answer = m->ask("take " + channel + " 15000");
+      if (answer.rfind("ok ", 0) != 0) {
+        ADD_FAILURE() << channel << ": " << answer;
+        break;
+      }
+      const std::uint32_t index = index_of(answer);
+      ++seen[index];
+      if (index == last) break;
+    }
+    return seen;
+  };
+  for (auto [m, channel, first] : {std::tuple{b, "demo/reading", 1U}, std::tuple{a, "demo/other", 101U},
+                                   std::tuple{a, "demo/reading", 1U}, std::tuple{b, "demo/other", 101U}}) {
+    const auto seen = count_until(m, channel, first + 20);
+    for (std::uint32_t i = first; i <= first + 20; ++i) {
+      EXPECT_EQ(seen.count(i) != 0 ? seen.at(i) : 0, 1) << channel << " sample " << i << " on its bus";
+    }
+    EXPECT_EQ(seen.size(), 21U) << channel;
+  }
+  std::map<std::string, int> sent;
+  int last_seen = 0;
+  while (last_seen < 2) {
+    const auto line = on_mqtt.read_line(15s);
+    ASSERT_TRUE(line) << "MQTT so far: " << sent.size();
+    const auto space = line->find(' ');
+    const auto value = nlohmann::json::parse(line->substr(space + 1))["value"];
+    const std::string key = line->substr(0, space) + " " + std::to_string(value["index"].get<int>());
+    ++sent[key];
+    if (value["index"] == 21 || value["index"] == 121) ++last_seen;
+  }
+  EXPECT_EQ(sent.size(), 42U);
+  for (const auto& [key, n] : sent) EXPECT_EQ(n, 1) << key << " reached MQTT " << n << " times";
+  // Nothing more arrived on either bus: no late copy, no echo.
+  for (auto [m, channel] : {std::pair{a, "demo/reading"}, std::pair{b, "demo/reading"}, std::pair{a, "demo/other"},
+                            std::pair{b, "demo/other"}}) {
+    EXPECT_EQ(m->ask("queued " + std::string(channel)), "ok 0") << channel;
+  }
 }
 
 TEST_F(MqttBridgeTest, PlainClientsReadAndWriteThePlainJson) {
@@ -323,7 +442,7 @@ TEST_F(MqttBridgeTest, HomeAssistantGetsDiscoveryAgainOnItsBirthMessageAndWrites
   ASSERT_TRUE(config) << sub.describe();
   EXPECT_EQ((*config)["command_topic"], "t/state/home/setpoint/set");
   EXPECT_EQ((*config)["state_topic"], "t/state/home/setpoint");
-  EXPECT_EQ((*config)["availability_topic"], "t/status");
+  EXPECT_EQ((*config)["availability_topic"], "t/$status/A");  // its own bridge's
   EXPECT_EQ((*config)["device_class"], "temperature");
   EXPECT_EQ((*config)["unique_id"], "A_home_setpoint_celsius");
   ASSERT_EQ(mqtt_pub("ha/status", "online"), 0);  // Home Assistant restarted

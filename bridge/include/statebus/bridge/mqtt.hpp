@@ -38,7 +38,8 @@ struct MqttOptions {
   std::string username;   ///< empty: anonymous
   std::string password;
   /// Unique on the broker (two clients with one id kick each other off);
-  /// empty: `statebus-<host>-<pid>`. Also the `origin` of what it sends.
+  /// empty: `statebus-<host>-<pid>`. Also the `origin` of what it sends,
+  /// and a topic level (`<prefix>/$status/<client id>`): no '/', '+', '#'.
   std::string client_id;
   int keepalive_seconds = 30;
   std::string prefix = "statebus";  ///< first topic level(s), e.g. `home1`
@@ -75,7 +76,10 @@ struct MqttBridgeStats {
   std::map<std::string, std::uint64_t> refused_by_reason;  ///< e.g. "unknown field"
   std::uint64_t dropped = 0;           ///< outbound samples dropped (link down, full)
   std::map<std::string, std::uint64_t> dropped_by_channel;
-  std::uint64_t echoes_skipped = 0;    ///< own samples not sent back
+  std::uint64_t echoes_skipped = 0;    ///< samples that came from the broker not sent back, and back
+  /// Samples and messages another bridge of this bus and broker carries
+  /// (bridge/README.md, "Any number of bridges"): left to it.
+  std::uint64_t left_to_peers = 0;
 };
 
 /// A running bridge. Move-only; stopping (destruction) sends `offline`,
