@@ -77,7 +77,7 @@ int run_bridge(BridgeArgs& args) {
   bool lost = false;
   while (!g_stop && !lost) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    lost = !bridge->bus_health();
+    lost = !bridge->bus_health() || !bridge->link_health();
   }
   bridge->stop();
   const MqttBridgeStats s = bridge->stats();
@@ -87,7 +87,9 @@ int run_bridge(BridgeArgs& args) {
               static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.cells_applied),
               static_cast<unsigned long long>(s.refused), counts(s.refused_by_reason).c_str(),
               static_cast<unsigned long long>(s.dropped), counts(s.dropped_by_channel).c_str());
-  return lost ? 1 : 0;  // 1: the bus is gone; restart the bridge once a daemon runs again
+  // 1: the bus is gone (restart the bridge once a daemon runs again), or the
+  // link gave up (mend what it named).
+  return lost ? 1 : 0;
 }
 
 }  // namespace
@@ -106,6 +108,8 @@ void add_bridge_command(CLI::App& app, int& exit_code) {
                    "File with the user name (line 1) and password (line 2); else STATEBUS_MQTT_USERNAME and "
                    "STATEBUS_MQTT_PASSWORD");
   mqtt->add_option("--client-id", o.client_id, "Unique on the broker (default statebus-HOST-PID)");
+  mqtt->add_flag("--keep-trying", o.keep_trying,
+                 "Keep trying after failures trying again cannot mend (credentials, certificates, a taken client id)");
   mqtt->add_option("--keepalive", o.keepalive_seconds, "Seconds")->check(CLI::Range(5, 3600))->capture_default_str();
   mqtt->add_option("--prefix", o.prefix, "First topic level(s)")->capture_default_str();
   mqtt->add_option("--out", args->out, "Channels to publish: PATTERN[:QOS], e.g. 'home/**' or 'home/sensor/*:1'");

@@ -164,6 +164,15 @@ Result<std::unique_ptr<BridgeRegistry>> BridgeRegistry::join(std::string_view ta
   impl->origin = stable_hash(client_id);
   {
     std::lock_guard lock(impl->mutex);
+    impl->reload();
+    if (const BridgeRow* other = impl->holder(impl->seen, Carry::presence, impl->origin, monotonic_now());
+        other != nullptr && !impl->is_mine(*other)) {
+      return tl::make_unexpected(Error(
+          Errc::name_in_use, "another bridge on this bus (pid " + std::to_string(other->pid) + ") uses the client id " +
+                                 std::string(client_id) +
+                                 " with this broker and prefix: two clients with one id knock each other off the "
+                                 "broker; give each bridge its own --client-id"));
+    }
     impl->add(Carry::presence, impl->origin);
     impl->next_heartbeat = monotonic_now() + kHeartbeatEvery;
   }

@@ -37,7 +37,8 @@ std::uint64_t stable_hash(std::string_view text) noexcept;
 class BridgeRegistry {
  public:
   /// Joins the bus's registry for `target` (a broker and prefix, as text)
-  /// under `client_id`. Fails if the cell cannot be opened.
+  /// under `client_id`. Fails if the cell cannot be opened, or with
+  /// name_in_use if a live bridge of this bus and target has that id.
   static Result<std::unique_ptr<BridgeRegistry>> join(std::string_view target, std::string_view client_id);
   ~BridgeRegistry();  // leaves: every row of this bridge removed
   BridgeRegistry(const BridgeRegistry&) = delete;

@@ -179,6 +179,7 @@ struct MqttBridge::Impl {
   mutable std::condition_variable changed;
   MqttBridgeStats stats;
   std::optional<Error> bus_lost;  // why the bridge left its bus
+  std::optional<Error> link_lost;  // why the link gave up
   bool ready = false;
   std::map<std::string, std::uint64_t> dropped_while_down;
   SteadyClock::time_point down_since{};
@@ -528,12 +529,22 @@ struct MqttBridge::Impl {
     changed.notify_all();
   }
 
-  void on_disconnected(const std::string& why) {
+  void on_disconnected(const std::string& why, std::chrono::seconds next_try) {
     std::lock_guard lock(mutex);
     if (ready || !was_connected) down_since = SteadyClock::now();
     ready = false;
     changed.notify_all();
-    spdlog::warn("no link to {}: {}; trying again (backoff up to 30 s)", options.broker, why);
+    spdlog::warn("no link to {}: {}; trying again in {} s", options.broker, why, next_try.count());
+  }
+
+  void on_gave_up(const std::string& why) {
+    spdlog::error("no link to {}: {}; trying again cannot mend that, so the bridge gives up after {} tries "
+                  "(--keep-trying goes on)",
+                  options.broker, why, 3);
+    std::lock_guard lock(mutex);
+    ready = false;
+    link_lost = Error(Errc::not_permitted, "the link to " + options.broker + " gave up: " + why);
+    changed.notify_all();
   }
 
   void on_message(std::string_view topic, std::string_view payload) {
@@ -844,11 +855,15 @@ Result<MqttBridge> MqttBridge::start(const Node& node, MqttOptions options) {
   settings.will_topic = bridge_detail::status_topic(o.prefix, o.client_id);
   settings.will_payload = "offline";
   settings.max_in_flight = o.max_in_flight;
+  settings.keep_trying = o.keep_trying;
   Impl* self = impl.get();
   bridge_detail::LinkHandlers handlers;
   handlers.message = [self](std::string_view topic, std::string_view payload, bool) { self->on_message(topic, payload); };
   handlers.connected = [self] { self->on_connected(); };
-  handlers.disconnected = [self](const std::string& why) { self->on_disconnected(why); };
+  handlers.disconnected = [self](const std::string& why, std::chrono::seconds next_try) {
+    self->on_disconnected(why, next_try);
+  };
+  handlers.gave_up = [self](const std::string& why) { self->on_gave_up(why); };
   auto link = bridge_detail::MqttLink::start(settings, std::move(handlers));
   if (!link) return tl::make_unexpected(link.error());
   impl->link = std::move(*link);
@@ -879,6 +894,12 @@ void MqttBridge::stop() {
 Result<void> MqttBridge::bus_health() const {
   std::lock_guard lock(impl_->mutex);
   if (impl_->bus_lost) return tl::make_unexpected(*impl_->bus_lost);
+  return {};
+}
+
+Result<void> MqttBridge::link_health() const {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->link_lost) return tl::make_unexpected(*impl_->link_lost);
   return {};
 }
 

@@ -1,7 +1,11 @@
 // The bridge's JSON, topics and discovery, without a broker.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
+#include <vector>
+
+#include <mqtt_protocol.h>
 
 #include <nlohmann/json.hpp>
 
@@ -123,6 +127,36 @@ TEST(BridgeLink, BrokerUrlsAreCheckedWithTheReason) {
   EXPECT_NE(parse_broker_url("http://h").error().message().find("mqtt://HOST:PORT"), std::string::npos);
   EXPECT_NE(parse_broker_url("mqtt://h:99999").error().message().find("1–65535"), std::string::npos);
   EXPECT_FALSE(parse_broker_url("mqtt://:1883"));
+}
+
+TEST(BridgeLink, TheWaitBeforeEachTryDoublesFromOneSecondToThirty) {
+  std::vector<long> waits;
+  for (int attempt = 1; attempt <= 8; ++attempt) waits.push_back(reconnect_delay(attempt).count());
+  EXPECT_EQ(waits, (std::vector<long>{1, 2, 4, 8, 16, 30, 30, 30}));
+}
+
+TEST(BridgeLink, EachFailureIsNamedInItsOwnTermsAndLastingOnesAreTold) {
+  const auto refused = describe_failure(MOSQ_ERR_ERRNO, ECONNREFUSED, 0, "", "id");
+  EXPECT_EQ(refused.why, "Connection refused");
+  EXPECT_FALSE(refused.lasting);
+  const auto lost = describe_failure(MOSQ_ERR_CONN_LOST, 0, 0, "", "id");
+  EXPECT_EQ(lost.why, "the connection was lost");
+  EXPECT_FALSE(lost.lasting);
+  const auto denied = describe_failure(MOSQ_ERR_CONN_LOST, 0, MQTT_RC_NOT_AUTHORIZED, "", "id");
+  EXPECT_EQ(denied.why, "the broker refused: Not authorized");
+  EXPECT_TRUE(denied.lasting);
+  const auto password = describe_failure(MOSQ_ERR_CONN_LOST, 0, MQTT_RC_BAD_USERNAME_OR_PASSWORD, "", "id");
+  EXPECT_EQ(password.why, "the broker refused: Bad User Name or Password");
+  EXPECT_TRUE(password.lasting);
+  const auto busy = describe_failure(MOSQ_ERR_CONN_LOST, 0, MQTT_RC_SERVER_BUSY, "", "id");
+  EXPECT_EQ(busy.why, "the broker refused: Server busy");
+  EXPECT_FALSE(busy.lasting);
+  const auto taken = describe_failure(MOSQ_ERR_CONN_LOST, 0, MQTT_RC_SESSION_TAKEN_OVER, "", "kitchen");
+  EXPECT_NE(taken.why.find("session taken over by another client with id kitchen"), std::string::npos);
+  EXPECT_TRUE(taken.lasting);
+  const auto tls = describe_failure(MOSQ_ERR_TLS, 0, 0, "certificate verify failed", "id");
+  EXPECT_EQ(tls.why, "TLS: certificate verify failed");
+  EXPECT_TRUE(tls.lasting);
 }
 
 TEST(BridgeHomeAssistant, ACellBecomesSettableEntitiesAndAChannelSensors) {

@@ -58,6 +58,11 @@ struct MqttOptions {
   ClockSync clock = ClockSync::none;
   std::size_t max_payload = 64 * 1024;  ///< inbound payloads above it are refused
   std::size_t max_in_flight = 1000;     ///< QoS 1 messages waiting for the broker
+  /// A failure trying again cannot mend (credentials, authorisation, the
+  /// client id taken over, certificates, TLS against a plain port) ends
+  /// the link after 3 tries in a row (link_health() then fails); true:
+  /// keep trying for ever. An unreachable broker is tried for ever anyway.
+  bool keep_trying = false;
 };
 
 /// Reads a user name (first line) and password (second line) from `path`
@@ -119,6 +124,9 @@ class MqttBridge {
   /// process should end (`statebus bridge` exits with status 1). The bridge
   /// looks ten times a second. Thread-safe.
   [[nodiscard]] Result<void> bus_health() const;
+  /// Fails once the link gave up (MqttOptions::keep_trying): the error
+  /// names the failure, e.g. "the broker refused: Bad user name or password".
+  [[nodiscard]] Result<void> link_health() const;
 
  private:
   struct Impl;
