@@ -183,8 +183,12 @@ int run_hz(const HzArgs& args) {
   std::optional<std::int64_t> first_ns;
   std::int64_t last_ns = 0;
   auto report_at = Clock::now() + 1s;
+  // A rate needs two samples (one interval): with fewer it says so.
   auto report = [&](const char* label, long samples, double seconds) {
-    std::printf("%s: %ld samples, %.2f Hz, %llu lost\n", label, samples, seconds > 0 ? static_cast<double>(samples - 1) / seconds : 0.0,
+    char rate[64] = "no rate yet (one sample)";
+    if (samples == 0) std::snprintf(rate, sizeof rate, "no rate (no sample)");
+    if (samples > 1 && seconds > 0) std::snprintf(rate, sizeof rate, "%.2f Hz", static_cast<double>(samples - 1) / seconds);
+    std::printf("%s: %ld sample%s, %s, %llu lost\n", label, samples, samples == 1 ? "" : "s", rate,
                 static_cast<unsigned long long>(sub->lost()));
     std::fflush(stdout);
   };

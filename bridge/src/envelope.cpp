@@ -18,10 +18,16 @@ tl::unexpected<Refusal> refuse(std::string category, std::string reason) {
 }
 
 // The envelope's own keys; any other key beside `value` is refused.
-constexpr std::array<const char*, 9> kEnvelopeKeys = {"sequence",    "publisher_pid", "real_time_ns",
-                                                      "virtual_time_ns", "value",    "fingerprint",
-                                                      "origin",      "wall_time_ns", "base64"};
-constexpr std::array<const char*, 6> kCellKeys = {"value", "version", "fingerprint", "origin", "wall_time_ns", "base64"};
+constexpr std::array<const char*, 12> kEnvelopeKeys = {"sequence",        "publisher_pid",   "real_time_ns",
+                                                       "virtual_time_ns", "value",           "fingerprint",
+                                                       "origin",          "wall_time_ns",    "base64",
+                                                       "real_time_ms",    "virtual_time_ms", "wall_time_ms"};
+constexpr std::array<const char*, 7> kCellKeys = {"value",  "version",      "fingerprint", "origin",
+                                                  "wall_time_ns", "wall_time_ms", "base64"};
+
+// Milliseconds beside each nanosecond time: a JavaScript number (a double)
+// holds them exactly, where ~1.8e18 ns loses its last digits.
+std::string ms(std::int64_t ns) { return std::to_string(ns / 1'000'000); }
 
 bool is_envelope_key(const std::string& key) {
   for (const char* k : kEnvelopeKeys) {
@@ -104,7 +110,8 @@ std::string encode_sample(const SampleHeader& h, const Schema* schema, const voi
     out += "null,\"base64\":\"" + base64_encode(std::string_view(static_cast<const char*>(data), size)) + "\"";
   }
   out += ",\"fingerprint\":\"" + fingerprint_hex(h.fingerprint) + "\",\"origin\":" + json(std::string(origin)).dump() +
-         ",\"wall_time_ns\":" + std::to_string(wall_time_ns) + "}";
+         ",\"wall_time_ns\":" + std::to_string(wall_time_ns) + ",\"real_time_ms\":" + ms(h.real_time_ns) +
+         ",\"virtual_time_ms\":" + ms(h.virtual_time_ns) + ",\"wall_time_ms\":" + ms(wall_time_ns) + "}";
   return out;
 }
 
@@ -112,7 +119,7 @@ std::string encode_cell(const Schema& schema, const void* value, std::uint64_t v
                         std::int64_t wall_time_ns) {
   return "{\"value\":" + schema.render_json(value) + ",\"version\":" + std::to_string(version) + ",\"fingerprint\":\"" +
          fingerprint_hex(schema.fingerprint) + "\",\"origin\":" + json(std::string(origin)).dump() +
-         ",\"wall_time_ns\":" + std::to_string(wall_time_ns) + "}";
+         ",\"wall_time_ns\":" + std::to_string(wall_time_ns) + ",\"wall_time_ms\":" + ms(wall_time_ns) + "}";
 }
 
 tl::expected<Inbound, Refusal> decode_message(std::string_view payload, const Schema* schema) {
@@ -132,6 +139,11 @@ tl::expected<Inbound, Refusal> decode_message(std::string_view payload, const Sc
     if (const auto o = j.find("origin"); o != j.end()) {
       if (!o->is_string()) return refuse("wrong type", "'origin' is not a string");
       in.origin = o->get<std::string>();
+    }
+    const auto pid = j.find("publisher_pid");
+    const auto sequence = j.find("sequence");
+    if (pid != j.end() && sequence != j.end() && pid->is_number_integer() && sequence->is_number_unsigned()) {
+      in.publisher_sequence = std::pair{pid->get<std::int64_t>(), sequence->get<std::uint64_t>()};
     }
     if (const auto f = j.find("fingerprint"); f != j.end() && schema != nullptr) {
       if (!f->is_string() || f->get<std::string>() != fingerprint_hex(schema->fingerprint)) {

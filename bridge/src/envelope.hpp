@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/base/error.hpp"
@@ -36,6 +37,9 @@ struct Refusal {
 struct Inbound {
   std::string origin;                       ///< empty from a plain client
   std::string bytes;                        ///< exactly schema->size bytes, or the base64 payload
+  /// The sample's publisher and sequence on its bus, from an envelope that
+  /// has both (a bridge's); a plain client's message has neither.
+  std::optional<std::pair<std::int64_t, std::uint64_t>> publisher_sequence;
 };
 
 /// Reads a sample or a cell value: the envelope above, or the bare value

@@ -147,12 +147,17 @@ struct MqttBridge::Impl {
     UntypedSubscriber sub;
     std::optional<bool> alive;  // last sent liveness
     bool carried = false;       // claimed: this bridge sends it (else another bridge of the target does)
+    std::string last_payload;   // the last sample sent: sent again after discovery (Home Assistant's state)
   };
   struct InChannel {
     std::optional<UntypedPublisher> pub;
     std::uint64_t fingerprint = 0;
     std::optional<Schema> local_schema;
     SteadyClock::time_point local_tried{};
+    // The last sequence published, per sending bridge and publisher: a
+    // sample sent again (after a reconnect, Home Assistant's restart) is
+    // published once.
+    std::map<std::pair<std::string, std::int64_t>, std::uint64_t> last_sequence;
   };
   struct CellLink {
     UntypedCell cell;
@@ -225,6 +230,11 @@ struct MqttBridge::Impl {
         }
       }
     }
+    // The last sample again, so that a Home Assistant (or a broker) that
+    // restarted shows the state now, not "unknown" until the next change.
+    if (!out.last_payload.empty()) {
+      send(bridge_detail::channel_topic(options.prefix, out.name), out.last_payload, out.qos, false);
+    }
     out.alive.reset();  // liveness is sent again at the next look
   }
 
@@ -268,7 +278,7 @@ struct MqttBridge::Impl {
         spdlog::warn("not bridging channel '{}': {}", name, sub.error().message());
         continue;
       }
-      OutChannel out{name, route->qos, std::nullopt, std::move(*sub), std::nullopt, false};
+      OutChannel out{name, route->qos, std::nullopt, std::move(*sub), std::nullopt, false, {}};
       if (auto schema = fetch_schema(*node, name, 500ms)) out.schema = std::move(*schema);
       outs.push_back(std::move(out));
       if (auto added = waitset->add(outs.back().sub); !added) {
@@ -335,9 +345,10 @@ struct MqttBridge::Impl {
         continue;
       }
       const Schema* schema = out.schema && out.schema->fingerprint == h.fingerprint ? &*out.schema : nullptr;
-      const std::string payload =
+      std::string payload =
           bridge_detail::encode_sample(h, schema, sample->data(), sample->size(), options.client_id, wall_ns());
       if (send(bridge_detail::channel_topic(options.prefix, out.name), payload, out.qos, false)) {
+        out.last_payload = std::move(payload);
         std::lock_guard lock(mutex);
         ++stats.sent;
         changed.notify_all();
@@ -664,6 +675,16 @@ struct MqttBridge::Impl {
     if (!registry->claim(Carry::in, channel)) {  // another bridge of this bus and broker publishes it
       ++stats.left_to_peers;
       return;
+    }
+    if (decoded->publisher_sequence) {
+      const auto [pid, sequence] = *decoded->publisher_sequence;
+      auto [last, first] = in.last_sequence.try_emplace({decoded->origin, pid}, sequence);
+      if (!first && last->second == sequence) {
+        ++stats.repeats_skipped;
+        changed.notify_all();
+        return;
+      }
+      last->second = sequence;
     }
     if (auto opened = open_in_publisher(channel, in, schema); !opened) {
       refuse(topic, *opened.error());

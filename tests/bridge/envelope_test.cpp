@@ -37,13 +37,19 @@ TEST(BridgeEnvelope, ASampleComesBackExactlyAsItWent) {
   statebus::SampleHeader h;
   h.sequence = 17;
   h.publisher_pid = 4242;
-  h.virtual_time_ns = 123;
+  h.virtual_time_ns = 1'765'432'109'876'543'210;  // a double loses its last digits
+  h.real_time_ns = 42'000'000;
   h.fingerprint = reading_schema().fingerprint;
   const Reading sent = sample_reading();
-  const std::string json = encode_sample(h, &reading_schema(), &sent, sizeof sent, "A", 5);
+  const std::string json = encode_sample(h, &reading_schema(), &sent, sizeof sent, "A", 1'700'000'000'123'456'789);
   const auto parsed = nlohmann::json::parse(json);
   EXPECT_EQ(parsed["sequence"], 17);
-  EXPECT_EQ(parsed["virtual_time_ns"], 123);
+  EXPECT_EQ(parsed["virtual_time_ns"], 1'765'432'109'876'543'210);
+  // Milliseconds beside them, exact as a JavaScript number (Node-RED, browsers).
+  EXPECT_EQ(parsed["virtual_time_ms"], 1'765'432'109'876);
+  EXPECT_EQ(parsed["real_time_ms"], 42);
+  EXPECT_EQ(parsed["wall_time_ms"], 1'700'000'000'123);
+  EXPECT_LT(parsed["virtual_time_ms"].get<std::int64_t>(), std::int64_t{1} << 53);
   EXPECT_EQ(parsed["value"]["room"], "kitchen");
   EXPECT_EQ(parsed["origin"], "A");
   const auto in = decode_message(json, &reading_schema());

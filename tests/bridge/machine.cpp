@@ -56,6 +56,7 @@ std::uint64_t stat_value(const statebus::MqttBridgeStats& s, const std::string& 
   if (name == "refused") return s.refused;
   if (name == "dropped") return s.dropped;
   if (name == "echoes") return s.echoes_skipped;
+  if (name == "repeats") return s.repeats_skipped;
   if (name == "connects") return s.connects;
   if (name == "cells_sent") return s.cells_sent;
   if (name == "cells_applied") return s.cells_applied;

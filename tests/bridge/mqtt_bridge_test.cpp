@@ -397,6 +397,30 @@ TEST_F(MqttBridgeTest, ManyBridgesOnTwoBusesCarryEverySampleExactlyOnce) {
   }
 }
 
+// After Home Assistant restarts, each channel's state is there at once (its
+// last sample, sent again), not "unknown" until the next change; a bus on
+// the other side publishes that sample once.
+TEST_F(MqttBridgeTest, ChannelStatesAreSentAgainWhenHomeAssistantRestartsAndPublishedOnce) {
+  MACHINE(a, "a");
+  MACHINE(b, "b");
+  ASK_OK(a, "offer demo/reading 0");
+  ASK_OK(a, "bridge" + bridge_args("A") + " --out demo/** --homeassistant ha");
+  ASK_OK(b, "bridge" + bridge_args("B") + " --in demo/**");
+  ASK_OK(b, "subscribe demo/reading");
+  ASK_OK(a, "wait-subscribers demo/reading 1 15000");
+  ASK_OK(a, "publish demo/reading 7 1 20 living 1");
+  const std::string first = b->ask("take demo/reading 10000");
+  ASSERT_EQ(first.substr(0, 2), "ok") << first;
+  ChildProcess sub = mqtt_sub("t/demo/reading");  // from now on: what Home Assistant would read
+  ASSERT_EQ(mqtt_pub("ha/status", "online"), 0);  // Home Assistant restarted
+  const auto again = sub.read_line(10s);
+  ASSERT_TRUE(again) << "the state was not sent again: " << sub.describe();
+  const auto sample = nlohmann::json::parse(again->substr(again->find(' ') + 1));
+  EXPECT_EQ(sample["value"]["index"], 7);
+  ASK_OK(b, "wait-stat repeats 1 10000");
+  EXPECT_EQ(b->ask("queued demo/reading"), "ok 0") << "the sample sent again was published twice";
+}
+
 TEST_F(MqttBridgeTest, PlainClientsReadAndWriteThePlainJson) {
   MACHINE(a, "a");
   MACHINE(b, "b");

@@ -89,6 +89,10 @@ TEST_F(BusCommands, HzCountsSamplesAndLosses) {
   EXPECT_EQ(code, 0);
   EXPECT_TRUE(contains(out, "total: 3 samples")) << out;
   EXPECT_TRUE(contains(out, "0 lost")) << out;
+  // One sample is no rate: said so, not "0.00 Hz".
+  const auto [one, one_code] = run({"hz", "home/sensor/temperature", "-n", "1", "--history", "1"});
+  EXPECT_EQ(one_code, 0);
+  EXPECT_TRUE(contains(one, "total: 1 sample, no rate yet (one sample), 0 lost")) << one;
 }
 
 TEST_F(BusCommands, UnknownChannelIsAClearErrorAndNonZeroExit) {

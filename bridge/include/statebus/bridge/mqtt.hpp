@@ -85,6 +85,9 @@ struct MqttBridgeStats {
   /// Samples and messages another bridge of this bus and broker carries
   /// (bridge/README.md, "Any number of bridges"): left to it.
   std::uint64_t left_to_peers = 0;
+  /// Samples received again and published once: a bridge sends its last
+  /// sample again after a reconnect or Home Assistant's restart.
+  std::uint64_t repeats_skipped = 0;
 };
 
 /// A running bridge. Move-only; stopping (destruction) sends `offline`,
