@@ -53,7 +53,10 @@ std::string follow_clock(const ClockReading& reading) {
   if (now < target) {
     // Behind: jump there (stepped time moves only forward), then run at its rate.
     if (auto stepped = VirtualClock::set_stepped(); !stepped) return stepped.error().message();
-    if (auto moved = VirtualClock::advance_to(target); !moved) return moved.error().message();
+    // It ran on until it stood: moved only if still behind (never back).
+    if (VirtualClock::now() < target) {
+      if (auto moved = VirtualClock::advance_to(target); !moved) return moved.error().message();
+    }
     if (reading.rate > 0.0) {
       if (auto rate = VirtualClock::set_rate(reading.rate); !rate) return rate.error().message();
     }

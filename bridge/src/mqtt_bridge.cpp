@@ -204,7 +204,7 @@ struct MqttBridge::Impl {
   ClockMode clock_mode_sent = ClockMode::real;
   double clock_rate_sent = -1.0;
   SteadyClock::time_point next_clock{};
-  std::string clock_error;  // network thread: the last failure to follow, logged once
+  std::string clock_error;  // network thread: the last kind of failure to follow (digits as '#'), logged once
 
   // ---- outbound ------------------------------------------------------------
 
@@ -632,9 +632,13 @@ struct MqttBridge::Impl {
 
   void follow(std::string_view payload) {
     const auto reading = bridge_detail::parse_clock_json(payload);
-    std::string error = reading ? bridge_detail::follow_clock(*reading) : "not a clock reading: " + std::string(payload);
-    if (!error.empty() && error != clock_error) spdlog::warn("cannot follow the clock of {}: {}", options.prefix, error);
-    clock_error = std::move(error);
+    const std::string error =
+        reading ? bridge_detail::follow_clock(*reading) : "not a clock reading: " + std::string(payload);
+    // Logged once per kind of failure: its text with the numbers left out.
+    std::string kind = error;
+    for (char& c : kind) c = (c >= '0' && c <= '9') ? '#' : c;
+    if (!error.empty() && kind != clock_error) spdlog::warn("cannot follow the clock of {}: {}", options.prefix, error);
+    clock_error = std::move(kind);
   }
 
   void sample_in(const std::string& channel, const std::string& topic, std::string_view payload,
