@@ -90,9 +90,6 @@ void leave_a_stopped_daemon_quickly() {
     runtime = "/tmp/" + detail::runtime_name(g_state->name);
   }
   if (!detail::daemon_left()) return;
-  // Its goodbye cannot reach a daemon that is gone: iceoryx's report of the
-  // failed send stays out of the process's output.
-  detail::filter_iceoryx_posix_errors();
   rlimit files{};
   const int highest = ::getrlimit(RLIMIT_NOFILE, &files) == 0 ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 65536)) : 1024;
   for (int fd = 0; fd < highest; ++fd) {
@@ -119,6 +116,12 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   }
   auto daemon = wait_for_daemon(options.connect_timeout);
   if (!daemon) return tl::make_unexpected(daemon.error());
+  // iceoryx reports each failed call to the daemon on std::cerr: a send of
+  // its runtime's periodic keep-alive in the moment between the daemon's
+  // end and this process's, and the goodbye at exit. Kept out of the
+  // process's output from the start (the process learns of the daemon's
+  // end from bus_health(), in words).
+  detail::filter_iceoryx_posix_errors();
 
   auto state = std::make_shared<State>();
   state->name = std::string(name);

@@ -251,6 +251,27 @@ TEST_F(DaemonCommand, ProcessesLearnFromTheirNextHealthChecksThatTheDaemonDied) 
   EXPECT_TRUE(exited_with(client->wait(10s), 0));
 }
 
+// A process that outlives its daemon by more than iceoryx's keep-alive
+// period (300 ms: its runtime then sends to a daemon that is gone) says
+// nothing of iceoryx's failed sends: it learns of the end from bus_health().
+TEST_F(DaemonCommand, AProcessOutlivingItsDaemonPrintsNoIceoryxReports) {
+  auto daemon = start_daemon();
+  ASSERT_TRUE(daemon) << daemon.error().message();
+  auto client = ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "outliving"});
+  ASSERT_TRUE(client);
+  ASSERT_EQ(client->read_line(10s), "ready") << client->describe();
+  // Killed: its socket file stays, and each send is refused (a daemon that
+  // stops cleanly leaves that window only for a moment).
+  ASSERT_TRUE(daemon->signal(SIGKILL));
+  ASSERT_TRUE(daemon->wait(10s));
+  // Three keep-alive periods and more: what the client writes meanwhile.
+  const std::string said = client->read_stderr(1500ms);
+  EXPECT_EQ(said.find(" }  :::  [ "), std::string::npos) << "iceoryx's report of a failed call: " << said;
+  client->close_stdin();
+  EXPECT_TRUE(client->wait(10s)) << client->describe();
+  EXPECT_EQ(client->read_stderr(1s).find(" }  :::  [ "), std::string::npos);
+}
+
 TEST_F(DaemonCommand, AProcessOfTheOldBusLearnsThatANewDaemonReplacedIt) {
   auto old_daemon = start_daemon();
   ASSERT_TRUE(old_daemon) << old_daemon.error().message();
