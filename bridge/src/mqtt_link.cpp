@@ -153,11 +153,14 @@ void MqttLink::run() {
     std::chrono::steady_clock::time_point connected_at{};
     if (rc == MOSQ_ERR_SUCCESS) {
       bool disconnecting = false;
+      std::chrono::steady_clock::time_point disconnect_by{};
       for (;;) {
         if (stopping_ && !disconnecting) {  // after stop()'s last words, queued before this
           mosquitto_disconnect_v5(mosq_, MQTT_RC_NORMAL_DISCONNECTION, nullptr);
           disconnecting = true;
+          disconnect_by = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         }
+        if (disconnecting && std::chrono::steady_clock::now() > disconnect_by) break;  // a broker that never reads
         errno = 0;
         rc = mosquitto_loop(mosq_, 100, 1);
         saved_errno = errno;
