@@ -51,6 +51,8 @@ std::uint64_t name_key(Carry what, std::string_view name) noexcept {
 
 }  // namespace
 
+bool is_bridges_cell(std::string_view name) noexcept { return name == kCellName; }
+
 std::uint64_t stable_hash(std::string_view text) noexcept {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
   for (const char c : text) {

@@ -34,6 +34,10 @@ enum class Carry : std::uint32_t { presence = 1, out = 2, in = 3, owned_cell = 4
 /// A 64-bit FNV-1a hash (stable across processes and versions).
 std::uint64_t stable_hash(std::string_view text) noexcept;
 
+/// True for the cell of the bus's bridges (`statebus/bridges`): each bus has
+/// its own, so it is never bridged out, mirrored or written from MQTT.
+bool is_bridges_cell(std::string_view name) noexcept;
+
 class BridgeRegistry {
  public:
   /// Joins the bus's registry for `target` (a broker and prefix, as text)

@@ -309,7 +309,7 @@ struct MqttBridge::Impl {
       if (cells.count(info.name) != 0) continue;
       const Route* owned = match(state_routes, info.name);
       const Route* mirrored = owned != nullptr ? nullptr : match(mirror_routes, info.name);
-      if (owned == nullptr && mirrored == nullptr) continue;
+      if ((owned == nullptr && mirrored == nullptr) || bridge_detail::is_bridges_cell(info.name)) continue;
       if (!registry->claim(owned != nullptr ? Carry::owned_cell : Carry::mirrored_cell, info.name)) continue;
       auto cell = UntypedCell::open(info.name);
       if (!cell) continue;
@@ -609,7 +609,7 @@ struct MqttBridge::Impl {
         if (match(in_routes, parsed.name) != nullptr) sample_in(parsed.name, topic_text, payload, lock);
         return;
       case bridge_detail::TopicKind::cell_set:
-        if (match(state_routes, parsed.name) == nullptr) return;
+        if (match(state_routes, parsed.name) == nullptr || bridge_detail::is_bridges_cell(parsed.name)) return;
         if (!registry->claim(Carry::owned_cell, parsed.name)) {
           ++stats.left_to_peers;
           return;
@@ -617,7 +617,8 @@ struct MqttBridge::Impl {
         write_in(parsed.name, topic_text, payload);
         return;
       case bridge_detail::TopicKind::cell:
-        if (match(mirror_routes, parsed.name) != nullptr && match(state_routes, parsed.name) == nullptr) {
+        if (match(mirror_routes, parsed.name) != nullptr && match(state_routes, parsed.name) == nullptr &&
+            !bridge_detail::is_bridges_cell(parsed.name)) {
           if (!registry->claim(Carry::mirrored_cell, parsed.name)) {
             ++stats.left_to_peers;
             return;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge_messages.hpp"
+#include "bridge_registry.hpp"
 #include "envelope.hpp"
 #include "homeassistant.hpp"
 #include "mqtt_link.hpp"
@@ -180,6 +181,14 @@ TEST(BridgeHomeAssistant, ACellBecomesSettableEntitiesAndAChannelSensors) {
   EXPECT_EQ(nlohmann::json::parse(channel[1].payload)["state_topic"], "p/home/sensor/temperature");
   // Each entity is available while its own bridge is.
   EXPECT_EQ(number["availability_topic"], "p/$status/box");
+}
+
+// Each bus has its own table of bridges: `--state '**'` never sends it, and
+// no MQTT message writes it.
+TEST(BridgeRegistry, TheBridgesOwnCellIsNeverBridged) {
+  EXPECT_TRUE(is_bridges_cell("statebus/bridges"));
+  EXPECT_FALSE(is_bridges_cell("statebus/daemon"));
+  EXPECT_FALSE(is_bridges_cell("home/bridges"));
 }
 
 TEST(BridgeOptions, AClientIdThatCannotNameATopicLevelIsRefused) {
