@@ -139,26 +139,39 @@ class SharedMachine : public testkit::PrivateBusTest {
   std::vector<std::string> planted_;
 };
 
-TEST_F(SharedMachine, MembersByEitherKindOfGroupPublishAndSubscribeIntact) {
-  ASSERT_TRUE(start_daemon(kDaemonUser)) << said_;
-  // The subscriber: users as its primary group, which the group database
-  // does not give uucp; the publisher: users as a supplementary group.
-  auto sink = ChildProcess::spawn(as(kPrimaryMember, {STATEBUS_TEST_CHILD, "patterned-sink", "sink", "shared/data", "lossless"}));
+// `count` self-proving samples from a publisher run as `from` to a lossless
+// sink run as `to`, on `channel`: every one arrives intact, none twice. Both
+// processes go on running, in `running`.
+void expect_carried_intact(const User& from, const User& to, const std::string& channel, int count,
+                           std::vector<ChildProcess>& running) {
+  auto sink = ChildProcess::spawn(as(to, {STATEBUS_TEST_CHILD, "patterned-sink", "sink-" + std::string(to.uid), channel,
+                                          "lossless"}));
   ASSERT_TRUE(sink);
   auto publisher = ChildProcess::spawn(
-      as(kMember, {STATEBUS_TEST_CHILD, "patterned-publish", "publisher", "shared/data", "200", "0"}));
+      as(from, {STATEBUS_TEST_CHILD, "patterned-publish", "publisher-" + std::string(from.uid), channel, "200", "0"}));
   ASSERT_TRUE(publisher);
   ASSERT_EQ(publisher->read_line(20s), "ready") << publisher->describe();
-  ASSERT_TRUE(publisher->write("publish 1000\n"));
-  ASSERT_EQ(publisher->read_line(20s), "sent 1000") << publisher->describe();
+  ASSERT_TRUE(publisher->write("publish " + std::to_string(count) + "\n"));
+  ASSERT_EQ(publisher->read_line(20s), "sent " + std::to_string(count)) << publisher->describe();
+  const std::string intact = "checked " + std::to_string(count) + " corrupt 0 repeated 0";
   std::optional<std::string> checked;
   for (int attempt = 0; attempt < 200; ++attempt) {
     ASSERT_TRUE(sink->write("count\n"));
     checked = sink->read_line(10s);
-    if (!checked || *checked == "checked 1000 corrupt 0 repeated 0") break;
+    if (!checked || *checked == intact) break;
   }
-  EXPECT_EQ(checked, "checked 1000 corrupt 0 repeated 0") << sink->describe();
+  EXPECT_EQ(checked, intact) << sink->describe();
+  running.push_back(std::move(*sink));
+  running.push_back(std::move(*publisher));
+}
 
+TEST_F(SharedMachine, MembersByEitherKindOfGroupPublishAndSubscribeIntact) {
+  ASSERT_TRUE(start_daemon(kDaemonUser)) << said_;
+  // The subscriber: users as its primary group, which the group database
+  // does not give uucp; the publisher: users as a supplementary group.
+  std::vector<ChildProcess> running;
+  expect_carried_intact(kMember, kPrimaryMember, "shared/data", 1000, running);
+  if (HasFatalFailure()) return;
   const Outcome ls = run(as(kMember, {STATEBUS_CLI, "ls"}));
   EXPECT_EQ(ls.status, 0) << ls.err;
   EXPECT_NE(ls.out.find("shared/data"), std::string::npos) << ls.out;
@@ -170,37 +183,11 @@ TEST_F(SharedMachine, MembersByEitherKindOfGroupPublishAndSubscribeIntact) {
 TEST_F(SharedMachine, RootOutsideTheGroupPublishesAndSubscribesIntact) {
   ASSERT_TRUE(start_daemon(kDaemonUser)) << said_;
   constexpr User kRoot{"0", "0", ""};
-  auto sink = ChildProcess::spawn(as(kMember, {STATEBUS_TEST_CHILD, "patterned-sink", "sink", "root/data", "lossless"}));
-  ASSERT_TRUE(sink);
-  auto publisher =
-      ChildProcess::spawn(as(kRoot, {STATEBUS_TEST_CHILD, "patterned-publish", "publisher", "root/data", "200", "0"}));
-  ASSERT_TRUE(publisher);
-  ASSERT_EQ(publisher->read_line(20s), "ready") << publisher->describe();
-  ASSERT_TRUE(publisher->write("publish 100\n"));
-  ASSERT_EQ(publisher->read_line(20s), "sent 100") << publisher->describe();
-  std::optional<std::string> checked;
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    ASSERT_TRUE(sink->write("count\n"));
-    checked = sink->read_line(10s);
-    if (!checked || *checked == "checked 100 corrupt 0 repeated 0") break;
-  }
-  EXPECT_EQ(checked, "checked 100 corrupt 0 repeated 0") << sink->describe();
+  std::vector<ChildProcess> running;
+  expect_carried_intact(kRoot, kMember, "root/data", 100, running);
+  if (HasFatalFailure()) return;
   // And the other way round: a member publishes, root takes.
-  auto root_sink =
-      ChildProcess::spawn(as(kRoot, {STATEBUS_TEST_CHILD, "patterned-sink", "root-sink", "root/back", "lossless"}));
-  ASSERT_TRUE(root_sink);
-  auto member = ChildProcess::spawn(
-      as(kMember, {STATEBUS_TEST_CHILD, "patterned-publish", "member", "root/back", "200", "0"}));
-  ASSERT_TRUE(member);
-  ASSERT_EQ(member->read_line(20s), "ready") << member->describe();
-  ASSERT_TRUE(member->write("publish 100\n"));
-  ASSERT_EQ(member->read_line(20s), "sent 100") << member->describe();
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    ASSERT_TRUE(root_sink->write("count\n"));
-    checked = root_sink->read_line(10s);
-    if (!checked || *checked == "checked 100 corrupt 0 repeated 0") break;
-  }
-  EXPECT_EQ(checked, "checked 100 corrupt 0 repeated 0") << root_sink->describe();
+  expect_carried_intact(kMember, kRoot, "root/back", 100, running);
 }
 
 TEST_F(SharedMachine, AnOutsiderIsRefusedAtOnceAndCannotTakeANodesName) {
