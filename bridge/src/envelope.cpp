@@ -18,10 +18,9 @@ tl::unexpected<Refusal> refuse(std::string category, std::string reason) {
 }
 
 // The envelope's own keys; any other key beside `value` is refused.
-constexpr std::array<const char*, 12> kEnvelopeKeys = {"sequence",        "publisher_pid",   "real_time_ns",
-                                                       "virtual_time_ns", "value",           "fingerprint",
-                                                       "origin",          "wall_time_ns",    "base64",
-                                                       "real_time_ms",    "virtual_time_ms", "wall_time_ms"};
+constexpr std::array<const char*, 13> kEnvelopeKeys = {
+    "sequence", "publisher_pid", "publisher_port", "real_time_ns", "virtual_time_ns", "value",       "fingerprint",
+    "origin",   "wall_time_ns",  "base64",         "real_time_ms", "virtual_time_ms", "wall_time_ms"};
 constexpr std::array<const char*, 7> kCellKeys = {"value",  "version",      "fingerprint", "origin",
                                                   "wall_time_ns", "wall_time_ms", "base64"};
 
@@ -100,9 +99,9 @@ std::string encode_sample(const SampleHeader& h, const Schema* schema, const voi
                           std::string_view origin, std::int64_t wall_time_ns) {
   char head[192];
   std::snprintf(head, sizeof head,
-                "{\"sequence\":%" PRIu64 ",\"publisher_pid\":%d,\"real_time_ns\":%" PRId64 ",\"virtual_time_ns\":%" PRId64
-                ",\"value\":",
-                h.sequence, h.publisher_pid, h.real_time_ns, h.virtual_time_ns);
+                "{\"sequence\":%" PRIu64 ",\"publisher_pid\":%d,\"publisher_port\":%" PRIu64 ",\"real_time_ns\":%" PRId64
+                ",\"virtual_time_ns\":%" PRId64 ",\"value\":",
+                h.sequence, h.publisher_pid, h.publisher_port, h.real_time_ns, h.virtual_time_ns);
   std::string out = head;
   if (schema != nullptr && schema->size == size) {
     out += schema->render_json(data);
@@ -140,10 +139,14 @@ tl::expected<Inbound, Refusal> decode_message(std::string_view payload, const Sc
       if (!o->is_string()) return refuse("wrong type", "'origin' is not a string");
       in.origin = o->get<std::string>();
     }
-    const auto pid = j.find("publisher_pid");
+    // The publisher: its port where the envelope names it (a pid may hold
+    // several publishers of one channel), else its pid.
+    auto publisher = j.find("publisher_port");
+    if (publisher == j.end() || !publisher->is_number_unsigned()) publisher = j.find("publisher_pid");
     const auto sequence = j.find("sequence");
-    if (pid != j.end() && sequence != j.end() && pid->is_number_integer() && sequence->is_number_unsigned()) {
-      in.publisher_sequence = std::pair{pid->get<std::int64_t>(), sequence->get<std::uint64_t>()};
+    if (publisher != j.end() && sequence != j.end() && publisher->is_number_integer() &&
+        sequence->is_number_unsigned()) {
+      in.publisher_sequence = std::pair{publisher->get<std::int64_t>(), sequence->get<std::uint64_t>()};
     }
     if (const auto f = j.find("fingerprint"); f != j.end() && schema != nullptr) {
       if (!f->is_string() || f->get<std::string>() != fingerprint_hex(schema->fingerprint)) {

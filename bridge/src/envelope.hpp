@@ -37,8 +37,9 @@ struct Refusal {
 struct Inbound {
   std::string origin;                       ///< empty from a plain client
   std::string bytes;                        ///< exactly schema->size bytes, or the base64 payload
-  /// The sample's publisher and sequence on its bus, from an envelope that
-  /// has both (a bridge's); a plain client's message has neither.
+  /// The sample's publisher (its port, or its pid from an envelope without
+  /// one) and sequence on its bus, from an envelope that has both (a
+  /// bridge's); a plain client's message has neither.
   std::optional<std::pair<std::int64_t, std::uint64_t>> publisher_sequence;
 };
 

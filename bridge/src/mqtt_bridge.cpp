@@ -154,9 +154,9 @@ struct MqttBridge::Impl {
     std::uint64_t fingerprint = 0;
     std::optional<Schema> local_schema;
     SteadyClock::time_point local_tried{};
-    // The last sequence published, per sending bridge and publisher: a
-    // sample sent again (after a reconnect, Home Assistant's restart) is
-    // published once.
+    // The last sequence published, per sending bridge and publisher (its
+    // port): a sample sent again (after a reconnect, Home Assistant's
+    // restart) is published once, and a gap is skipped in `pub`'s sequence.
     std::map<std::pair<std::string, std::int64_t>, std::uint64_t> last_sequence;
   };
   struct CellLink {
@@ -681,21 +681,30 @@ struct MqttBridge::Impl {
       ++stats.left_to_peers;
       return;
     }
+    std::uint64_t gap = 0;  // samples of this publisher lost upstream
     if (decoded->publisher_sequence) {
-      const auto [pid, sequence] = *decoded->publisher_sequence;
-      auto [last, first] = in.last_sequence.try_emplace({decoded->origin, pid}, sequence);
+      const auto [publisher, sequence] = *decoded->publisher_sequence;
+      auto [last, first] = in.last_sequence.try_emplace({decoded->origin, publisher}, sequence);
       if (!first && last->second == sequence) {
         ++stats.repeats_skipped;
         changed.notify_all();
         return;
       }
+      // A lower number is a new publisher behind the same port (its bus was
+      // restarted): counted from here, like one heard for the first time.
+      if (!first && sequence > last->second) gap = sequence - last->second - 1;
       last->second = sequence;
     }
     if (auto opened = open_in_publisher(channel, in, schema); !opened) {
       refuse(topic, *opened.error());
       return;
     }
+    if (gap != 0) {
+      in.pub->skip(gap);  // a gap here too: this bus's subscribers count them lost
+      stats.lost_upstream += gap;
+    }
     if (auto published = in.pub->publish(decoded->bytes.data(), decoded->bytes.size()); !published) {
+      in.pub->skip(1);  // lost here: the bus's subscribers count it
       refuse(topic, {"bus", published.error() == LoanError::too_large ? "larger than the bus's largest pool"
                                                                       : "the bus's pools are exhausted"});
       return;

@@ -250,6 +250,7 @@ const std::string& RawPublisher::channel() const noexcept { return impl_->channe
 std::uint32_t RawPublisher::max_payload() const noexcept { return impl_->max_payload; }
 std::uint64_t RawPublisher::published() const noexcept { return impl_->sequence; }
 std::uint64_t RawPublisher::port_id() const noexcept { return impl_->port_id; }
+void RawPublisher::skip(std::uint64_t n) noexcept { impl_->sequence += n; }
 
 // ---- subscriber ------------------------------------------------------------
 

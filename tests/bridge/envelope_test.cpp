@@ -38,6 +38,7 @@ TEST(BridgeEnvelope, ASampleComesBackExactlyAsItWent) {
   statebus::SampleHeader h;
   h.sequence = 17;
   h.publisher_pid = 4242;
+  h.publisher_port = 99;
   h.virtual_time_ns = 1'765'432'109'876'543'210;  // a double loses its last digits
   h.real_time_ns = 42'000'000;
   h.fingerprint = reading_schema().fingerprint;
@@ -56,6 +57,8 @@ TEST(BridgeEnvelope, ASampleComesBackExactlyAsItWent) {
   const auto in = decode_message(json, &reading_schema());
   ASSERT_TRUE(in) << in.error().reason;
   EXPECT_EQ(in->origin, "A");
+  // The publisher by its port (a pid may have several of one channel).
+  EXPECT_EQ(in->publisher_sequence, (std::pair<std::int64_t, std::uint64_t>{99, 17}));
   ASSERT_EQ(in->bytes.size(), sizeof(Reading));
   Reading got;
   std::memcpy(&got, in->bytes.data(), sizeof got);

@@ -41,7 +41,8 @@ std::string stat_line(const statebus::MqttBridgeStats& s) {
                      " refused=" + std::to_string(s.refused) + " dropped=" + std::to_string(s.dropped) +
                      " echoes=" + std::to_string(s.echoes_skipped) + " connects=" + std::to_string(s.connects) +
                      " cells_sent=" + std::to_string(s.cells_sent) +
-                     " cells_applied=" + std::to_string(s.cells_applied) + " refused_by=";
+                     " cells_applied=" + std::to_string(s.cells_applied) +
+                     " lost_upstream=" + std::to_string(s.lost_upstream) + " refused_by=";
   for (const auto& [reason, n] : s.refused_by_reason) {
     std::string r = reason;
     for (char& c : r) c = c == ' ' ? '_' : c;
@@ -57,6 +58,7 @@ std::uint64_t stat_value(const statebus::MqttBridgeStats& s, const std::string& 
   if (name == "dropped") return s.dropped;
   if (name == "echoes") return s.echoes_skipped;
   if (name == "repeats") return s.repeats_skipped;
+  if (name == "lost_upstream") return s.lost_upstream;
   if (name == "connects") return s.connects;
   if (name == "cells_sent") return s.cells_sent;
   if (name == "cells_applied") return s.cells_applied;
@@ -317,6 +319,15 @@ std::string do_queued(Machine& m, std::istringstream& words) {
   return "ok " + std::to_string(n);
 }
 
+// `lost CHANNEL`: samples the subscriber counted lost
+std::string do_lost(Machine& m, std::istringstream& words) {
+  std::string channel;
+  words >> channel;
+  auto found = m.subscribers.find(channel);
+  if (found == m.subscribers.end()) return "error not subscribed to " + channel;
+  return "ok " + std::to_string(found->second.lost());
+}
+
 // `cell-open NAME CELSIUS`: opens (or creates) a Setpoint cell
 std::string do_cell_open(Machine& m, std::istringstream& words) {
   std::string name;
@@ -395,6 +406,7 @@ const std::map<std::string, Command>& commands() {
       {"subscribe", do_subscribe},
       {"take", do_take},
       {"queued", do_queued},
+      {"lost", do_lost},
       {"cell-open", do_cell_open},
       {"cell-set", do_cell_set},
       {"cell-wait", do_cell_wait},

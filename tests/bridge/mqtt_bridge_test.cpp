@@ -421,6 +421,36 @@ TEST_F(MqttBridgeTest, ChannelStatesAreSentAgainWhenHomeAssistantRestartsAndPubl
   EXPECT_EQ(b->ask("queued demo/reading"), "ok 0") << "the sample sent again was published twice";
 }
 
+// A gap in a publisher's sequence upstream (lost on the sending bus, in the
+// sending bridge or on the link) is a gap on the receiving bus: its
+// subscribers count the same samples lost, from the bridge's publisher.
+TEST_F(MqttBridgeTest, SamplesLostUpstreamAreCountedLostOnTheReceivingBus) {
+  MACHINE(a, "a");
+  MACHINE(b, "b");
+  ASK_OK(a, "offer demo/reading 0");
+  ASK_OK(a, "bridge" + bridge_args("A") + " --out demo/**");  // retains the schema
+  ASK_OK(b, "bridge" + bridge_args("B") + " --in demo/**");
+  ASK_OK(b, "subscribe demo/reading");
+  // What a bridge Z on a third bus sends for two of its publishers.
+  auto envelope = [&](int port, int sequence) {
+    return "{\"sequence\":" + std::to_string(sequence) + ",\"publisher_pid\":4242,\"publisher_port\":" +
+           std::to_string(port) + ",\"real_time_ns\":1,\"virtual_time_ns\":1,\"value\":{\"index\":" +
+           std::to_string(sequence) + ",\"celsius\":20.5,\"room\":\"z\",\"level\":1},\"fingerprint\":\"" +
+           fingerprint() + "\",\"origin\":\"Z\",\"wall_time_ns\":1}";
+  };
+  const std::vector<std::pair<int, int>> sent = {{77, 1}, {77, 2}, {78, 10}, {77, 5}, {77, 5}, {78, 11}, {77, 9}};
+  for (const auto& [port, sequence] : sent) ASSERT_EQ(mqtt_pub("t/demo/reading", envelope(port, sequence)), 0);
+  // Port 77 lost 3 and 4, then 6 to 8; port 78 lost nothing (10 is the first
+  // heard from it); the second 5 is a repeat, published once.
+  for (const int index : {1, 2, 10, 5, 11, 9}) {
+    EXPECT_EQ(b->ask("take demo/reading 10000"), "ok " + fingerprint() + " " + std::to_string(index) + " 20.500000 z 1");
+  }
+  EXPECT_EQ(b->ask("queued demo/reading"), "ok 0");
+  EXPECT_EQ(b->ask("lost demo/reading"), "ok 5");
+  const std::string stats = b->ask("wait-stat lost_upstream 5 5000");
+  EXPECT_EQ(stats.substr(0, 2), "ok") << stats;
+}
+
 TEST_F(MqttBridgeTest, PlainClientsReadAndWriteThePlainJson) {
   MACHINE(a, "a");
   MACHINE(b, "b");

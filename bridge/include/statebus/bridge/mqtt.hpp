@@ -88,6 +88,11 @@ struct MqttBridgeStats {
   /// Samples received again and published once: a bridge sends its last
   /// sample again after a reconnect or Home Assistant's restart.
   std::uint64_t repeats_skipped = 0;
+  /// Samples missing from the sequences of the publishers behind inbound
+  /// messages (lost on the sending bus, by its bridge or on the link). Each
+  /// is a gap in this bridge's own sequence too, so the bus's subscribers
+  /// count it lost (Subscriber::lost()) with this bridge as the publisher.
+  std::uint64_t lost_upstream = 0;
 };
 
 /// A running bridge. Move-only; stopping (destruction) sends `offline`,

@@ -88,7 +88,12 @@ class UntypedPublisher {
     return port_.wait_for_subscribers(timeout);
   }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
+  /// The last sequence number: samples published, plus those skip() counted.
   [[nodiscard]] std::uint64_t published() const noexcept { return port_.published(); }
+  /// For a relay (the MQTT bridge): `n` samples were lost before the next
+  /// one reached it. Its sequence number is n higher than it would have
+  /// been, so every subscriber counts those n lost, from this publisher.
+  void skip(std::uint64_t n) noexcept { port_.skip(n); }
   /// The port number its samples carry (SampleHeader::publisher_port): how a
   /// subscriber in the same process tells its own samples from others'.
   [[nodiscard]] std::uint64_t port_id() const noexcept { return port_.port_id(); }

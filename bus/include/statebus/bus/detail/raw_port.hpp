@@ -60,6 +60,8 @@ class RawPublisher {
   [[nodiscard]] const std::string& channel() const noexcept;
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
   [[nodiscard]] std::uint64_t published() const noexcept;
+  /// Leaves `n` sequence numbers unused: subscribers count n samples lost.
+  void skip(std::uint64_t n) noexcept;
   /// The port number its samples carry in SampleHeader::publisher_port.
   [[nodiscard]] std::uint64_t port_id() const noexcept;
 
