@@ -61,7 +61,7 @@ int set(const StateArgs& args) {
   // All fields in one read-modify-write: every change applies, or none.
   std::optional<Error> refused;
   std::vector<unsigned char> stored(cell->size());
-  cell->update([&](void* value) {
+  auto done = cell->update([&](void* value) {
     for (const auto& [field, text] : changes) {
       if (auto assigned = cell->schema().assign(value, field, text); !assigned) {
         refused = assigned.error();
@@ -72,6 +72,7 @@ int set(const StateArgs& args) {
     return true;
   });
   if (refused) return report("state", Error(refused->code(), refused->message() + "; nothing stored"));
+  if (!done) return report("state", done.error());  // the cell's own checks (ranges) or its lock
   std::printf("%s\n", cell->schema().render_text(stored.data()).c_str());
   return 0;
 }

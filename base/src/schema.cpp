@@ -2,7 +2,9 @@
 #include "statebus/base/schema.hpp"
 
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -68,6 +70,53 @@ void hash_fields(Fnv1a& h, const std::vector<FieldSchema>& fields) {
 
 // ---- JSON -----------------------------------------------------------------
 
+json info_to_json(const FieldInfo& info) {
+  json j = json::object();
+  if (info.min) j["min"] = *info.min;
+  if (info.max) j["max"] = *info.max;
+  if (info.step != 0) j["step"] = info.step;
+  if (!info.unit.empty()) j["unit"] = info.unit;
+  if (!info.quantity.empty()) j["quantity"] = info.quantity;
+  if (info.counter) j["counter"] = true;
+  if (!info.label.empty()) j["label"] = info.label;
+  return j;
+}
+
+constexpr std::size_t kMaxInfoText = 64;
+
+// Reads a field's "info"; the reason if it is not one a described type gives.
+std::optional<std::string> info_from_json(const json& j, FieldKind kind, FieldInfo& info) {
+  if (!j.is_object()) return "info is not an object";
+  for (const auto& [key, value] : j.items()) {
+    if (key == "min" || key == "max" || key == "step") {
+      if (!value.is_number() || !std::isfinite(value.get<double>())) return "info." + key + " is not a finite number";
+      const double number = value.get<double>();
+      if (key == "min") info.min = number;
+      if (key == "max") info.max = number;
+      if (key == "step") {
+        if (number < 0) return "info.step is negative";
+        info.step = number;
+      }
+    } else if (key == "unit" || key == "quantity" || key == "label") {
+      if (!value.is_string() || value.get<std::string>().size() > kMaxInfoText) {
+        return "info." + key + " is not a string of at most " + std::to_string(kMaxInfoText) + " bytes";
+      }
+      (key == "unit" ? info.unit : key == "quantity" ? info.quantity : info.label) = value.get<std::string>();
+    } else if (key == "counter") {
+      if (!value.is_boolean()) return "info.counter is not true or false";
+      info.counter = value.get<bool>();
+    } else {
+      return "unknown key info." + key;
+    }
+  }
+  const bool number = is_integer(kind) || kind == FieldKind::float32 || kind == FieldKind::float64;
+  if (!number && (info.min || info.max || info.step != 0 || info.counter)) {
+    return "a range, step or counter on a " + std::string(to_string(kind)) + " field";
+  }
+  if (info.min && info.max && *info.min > *info.max) return "info.min is above info.max";
+  return std::nullopt;
+}
+
 json fields_to_json(const std::vector<FieldSchema>& fields) {
   json out = json::array();
   for (const FieldSchema& f : fields) {
@@ -83,6 +132,7 @@ json fields_to_json(const std::vector<FieldSchema>& fields) {
       }
     }
     if (f.kind == FieldKind::structure) j["fields"] = fields_to_json(f.fields);
+    if (!f.info.empty()) j["info"] = info_to_json(f.info);
     out.push_back(std::move(j));
   }
   return out;
@@ -142,6 +192,9 @@ Result<void> fields_from_json(const json& in, std::uint32_t parent_size, const s
           f.enumerators.emplace_back(value.get<std::int64_t>(), name);
         }
       }
+    }
+    if (j.contains("info")) {
+      if (auto wrong = info_from_json(j["info"], f.kind, f.info)) return bad_field(*wrong);
     }
     if (f.kind == FieldKind::structure) {
       if (!j.contains("fields")) return bad_field("struct without fields");

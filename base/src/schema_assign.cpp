@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +62,68 @@ std::string range_text(FieldKind kind) {
   const Limits limits = limits_of(kind);
   return std::string(to_string(kind)) + ": " + (limits.min_magnitude != 0 ? "-" : "") +
          std::to_string(limits.min_magnitude) + "…" + std::to_string(limits.max);
+}
+
+// ---- declared ranges (FieldInfo) -------------------------------------------
+
+std::string number_text(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", value);
+  return buffer;
+}
+
+// "5…30", "≥ 0", "≤ 100".
+std::string declared_range(const FieldInfo& info) {
+  if (info.min && info.max) return number_text(*info.min) + "…" + number_text(*info.max);
+  if (info.min) return "≥ " + number_text(*info.min);
+  return "≤ " + number_text(*info.max);
+}
+
+bool has_range(const FieldInfo& info) { return info.min || info.max; }
+
+bool in_declared_range(const FieldInfo& info, double value) {
+  if (!has_range(info)) return true;
+  if (std::isnan(value)) return false;
+  return (!info.min || value >= *info.min) && (!info.max || value <= *info.max);
+}
+
+// One element of a number field as a double (integers beyond 2^53 round, as
+// the declared bounds do).
+double number_at(FieldKind kind, const unsigned char* p) {
+  switch (kind) {
+    case FieldKind::float32: return load<float>(p);
+    case FieldKind::float64: return load<double>(p);
+    default: return is_signed(kind) ? static_cast<double>(load_signed(kind, p))
+                                    : static_cast<double>(load_unsigned(kind, p));
+  }
+}
+
+Result<void> check_fields(const std::vector<FieldSchema>& fields, const std::string& where, const unsigned char* base,
+                          const std::string& type) {
+  for (const FieldSchema& f : fields) {
+    const std::string at = where.empty() ? f.name : where + "." + f.name;
+    const std::uint32_t n = std::max<std::uint32_t>(f.count, 1);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const unsigned char* p = base + f.offset + i * f.size;
+      const std::string element = f.count == 0 ? at : at + "[" + std::to_string(i) + "]";
+      if (f.kind == FieldKind::structure) {
+        if (auto nested = check_fields(f.fields, element, p, type); !nested) return nested;
+      } else if (has_range(f.info)) {
+        const double value = number_at(f.kind, p);
+        if (!in_declared_range(f.info, value)) {
+          return fail(Errc::invalid_argument, "'" + element + "' is " + number_text(value) + ", out of range (" +
+                                                  declared_range(f.info) + ", as " + type + " declares)");
+        }
+      }
+      if (f.kind == FieldKind::text) break;  // one text, not `count` of them
+    }
+  }
+  return {};
+}
+
+bool fields_have_ranges(const std::vector<FieldSchema>& fields) {
+  return std::any_of(fields.begin(), fields.end(),
+                     [](const FieldSchema& f) { return has_range(f.info) || fields_have_ranges(f.fields); });
 }
 
 enum class Parsed { ok, invalid, out_of_range };
@@ -122,6 +186,7 @@ Result<void> encode(const FieldSchema& f, const std::string& where, std::string_
       const Parsed parsed = parse_float(text, f.kind, value);
       if (parsed == Parsed::invalid) return invalid(accepted);
       if (parsed == Parsed::out_of_range) return out_of_range(accepted);
+      if (!in_declared_range(f.info, value)) return out_of_range("declared range " + declared_range(f.info));
       if (f.kind == FieldKind::float32) {
         store(p, static_cast<float>(value));
       } else {
@@ -164,6 +229,9 @@ Result<void> encode(const FieldSchema& f, const std::string& where, std::string_
       const Parsed parsed = parse_integer(text, kind, bits);
       if (parsed == Parsed::invalid) return invalid(range_text(kind) + ", in decimal or 0x hex");
       if (parsed == Parsed::out_of_range) return out_of_range(range_text(kind));
+      const double value = is_signed(kind) ? static_cast<double>(static_cast<std::int64_t>(bits))
+                                           : static_cast<double>(bits);
+      if (!in_declared_range(f.info, value)) return out_of_range("declared range " + declared_range(f.info));
       store_integer(p, f.size, bits);
       return {};
     }
@@ -238,6 +306,68 @@ Result<void> Schema::parse_json(std::string_view text, void* data) const {
     return fail(Errc::invalid_argument, name + ": " + done.error().message());
   }
   std::memcpy(data, bytes.data(), bytes.size());
+  return {};
+}
+
+Result<void> Schema::check_ranges(const void* data) const {
+  return check_fields(fields, "", static_cast<const unsigned char*>(data), name);
+}
+
+bool Schema::has_ranges() const noexcept { return fields_have_ranges(fields); }
+
+namespace {
+
+// The text assign() takes for a JSON scalar, as a user would type it.
+std::optional<std::string> scalar_text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (value.is_number()) return value.dump();
+  if (value.is_null()) return "nan";  // render_json writes non-finite floats as null
+  return std::nullopt;
+}
+
+Result<void> assign_all(const Schema& schema, const json& object, const std::string& path, void* value) {
+  for (const auto& item : object.items()) {
+    const std::string at = path.empty() ? item.key() : path + "." + item.key();
+    const json& v = item.value();
+    if (v.is_object()) {
+      if (auto done = assign_all(schema, v, at, value); !done) return done;
+    } else if (v.is_array()) {
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string element = at + "[" + std::to_string(i) + "]";
+        const auto text = scalar_text(v[i]);
+        if (!text) return fail(Errc::invalid_argument, in_quotes(element) + " is not a number, string or boolean");
+        if (auto done = schema.assign(value, element, *text); !done) return done;
+      }
+    } else {
+      if (auto done = schema.assign(value, at, *scalar_text(v)); !done) return done;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> Schema::apply_json(std::string_view text, void* data) const {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) j = json(std::string(text));  // a text field's bare word is not JSON
+  std::string copy(size, '\0');
+  std::memcpy(copy.data(), data, size);
+  if (j.is_object()) {
+    if (j.empty()) return fail(Errc::invalid_argument, "every field is missing: the write names none");
+    if (auto done = assign_all(*this, j, "", copy.data()); !done) return done;
+  } else {
+    const bool one_field = fields.size() == 1 && fields[0].kind != FieldKind::structure &&
+                           (fields[0].count == 0 || fields[0].kind == FieldKind::text);
+    if (!one_field) {
+      return fail(Errc::invalid_argument, "a bare value needs a type of one field; " + name +
+                                              " has several: send a JSON object such as {\"" + fields[0].name + "\": …}");
+    }
+    const auto value = scalar_text(j);
+    if (!value) return fail(Errc::invalid_argument, "the value is not a number, string or boolean");
+    if (auto done = assign(copy.data(), fields[0].name, *value); !done) return done;
+  }
+  std::memcpy(data, copy.data(), size);
   return {};
 }
 

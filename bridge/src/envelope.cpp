@@ -45,38 +45,6 @@ bool schema_has_field(const Schema& schema, std::string_view name) {
   return false;
 }
 
-// The text Schema::assign takes for a JSON scalar, as a user would type it.
-std::optional<std::string> scalar_text(const json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
-  if (value.is_number()) return value.dump();
-  if (value.is_null()) return "nan";  // render_json writes non-finite floats as null
-  return std::nullopt;
-}
-
-tl::expected<void, Refusal> assign_all(const Schema& schema, const json& object, const std::string& path,
-                                       void* value) {
-  for (const auto& item : object.items()) {
-    const std::string at = path.empty() ? item.key() : path + "." + item.key();
-    const json& v = item.value();
-    if (v.is_object()) {
-      if (auto done = assign_all(schema, v, at, value); !done) return done;
-    } else if (v.is_array()) {
-      for (std::size_t i = 0; i < v.size(); ++i) {
-        const auto text = scalar_text(v[i]);
-        if (!text) return refuse("wrong type", "'" + at + "[" + std::to_string(i) + "]' is not a number, string or boolean");
-        if (auto done = schema.assign(value, at + "[" + std::to_string(i) + "]", *text); !done) {
-          return tl::make_unexpected(refusal_from(done.error()));
-        }
-      }
-    } else {
-      const auto text = scalar_text(v);
-      if (auto done = schema.assign(value, at, *text); !done) return tl::make_unexpected(refusal_from(done.error()));
-    }
-  }
-  return {};
-}
-
 }  // namespace
 
 Refusal refusal_from(const Error& error) {
@@ -174,30 +142,7 @@ tl::expected<Inbound, Refusal> decode_message(std::string_view payload, const Sc
 }
 
 tl::expected<void, Refusal> apply_write(const Schema& schema, std::string_view payload, void* value) {
-  json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    // Home Assistant's number sends a bare 21.5; a text field's bare word is not JSON.
-    j = json(std::string(payload));
-  }
-  std::vector<unsigned char> copy(schema.size);
-  std::memcpy(copy.data(), value, copy.size());
-  if (j.is_object()) {
-    if (j.empty()) return refuse("missing field", "the write names no field");
-    if (auto done = assign_all(schema, j, "", copy.data()); !done) return done;
-  } else {
-    const bool one_field = schema.fields.size() == 1 && schema.fields[0].kind != FieldKind::structure &&
-                           (schema.fields[0].count == 0 || schema.fields[0].kind == FieldKind::text);
-    if (!one_field) {
-      return refuse("wrong type", "a bare value needs a cell of one field; " + schema.name +
-                                      " has several: send a JSON object such as {\"" + schema.fields[0].name + "\": …}");
-    }
-    const auto text = scalar_text(j);
-    if (!text) return refuse("wrong type", "the value is not a number, string or boolean");
-    if (auto done = schema.assign(copy.data(), schema.fields[0].name, *text); !done) {
-      return tl::make_unexpected(refusal_from(done.error()));
-    }
-  }
-  std::memcpy(value, copy.data(), copy.size());
+  if (auto done = schema.apply_json(payload, value); !done) return tl::make_unexpected(refusal_from(done.error()));
   return {};
 }
 

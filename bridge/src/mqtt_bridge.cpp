@@ -748,11 +748,12 @@ struct MqttBridge::Impl {
       return;
     }
     std::optional<Refusal> refused;
-    entry->cell.update([&](void* value) {
+    auto stored = entry->cell.update([&](void* value) {
       auto applied = bridge_detail::apply_write(entry->cell.schema(), payload, value);
       if (!applied) refused = applied.error();
       return static_cast<bool>(applied);
     });
+    if (!stored && !refused) refused = bridge_detail::refusal_from(stored.error());
     if (refused) {
       refuse(topic, *refused);
       return;
@@ -796,7 +797,10 @@ struct MqttBridge::Impl {
     entry.cell.load(current.data());
     entry.last_bytes = decoded->bytes;  // what the owner says: not sent back
     if (current != decoded->bytes) {
-      entry.cell.store(decoded->bytes.data());
+      if (auto stored = entry.cell.store(decoded->bytes.data()); !stored) {
+        refuse(topic, bridge_detail::refusal_from(stored.error()));
+        return;
+      }
       ++stats.cells_applied;
       changed.notify_all();
     }

@@ -55,14 +55,15 @@ using detail::RobustLock;
 
 // A lock that cannot be taken (ENOTRECOVERABLE, a corrupt segment) is never
 // written around: say so once, leave the value as it is.
-bool locked_or_said(const RobustLock& lock, std::string_view cell) {
-  if (lock.held()) return true;
+Result<void> locked_or_said(const RobustLock& lock, std::string_view cell) {
+  if (lock.held()) return {};
+  const Error why = lock.failure("a state cell");
   static std::atomic<bool> said{false};
-  if (!said.exchange(true)) {
-    std::fprintf(stderr, "statebus: %s; the cell '%.*s' keeps its value\n", lock.failure("a state cell").message().c_str(),
+  if (!said.exchange(true)) {  // for the writer that does not look at the result
+    std::fprintf(stderr, "statebus: %s; the cell '%.*s' keeps its value\n", why.message().c_str(),
                  static_cast<int>(cell.size()), cell.data());
   }
-  return false;
+  return fail(why.code(), why.message() + "; the cell '" + std::string(cell) + "' keeps its value");
 }
 
 // A waiter raises `waiters` before each sleep; a store clears it and wakes
@@ -231,7 +232,11 @@ Result<void> create_state_segment() {
 void remove_state_segment() noexcept { g_segment.unlink(); }
 
 UntypedCell::UntypedCell(detail::CellHeader* header, std::string_view name, Schema schema)
-    : header_(header), size_(schema.size), name_(name), schema_(std::make_shared<const Schema>(std::move(schema))) {}
+    : header_(header),
+      size_(schema.size),
+      ranged_(schema.has_ranges()),
+      name_(name),
+      schema_(std::make_shared<const Schema>(std::move(schema))) {}
 
 Result<UntypedCell> UntypedCell::open_or_create(std::string_view name, const Schema& schema, const void* initial) {
   if (auto valid = validate_cell_name(name); !valid) return tl::make_unexpected(valid.error());
@@ -251,6 +256,10 @@ Result<UntypedCell> UntypedCell::open_or_create(std::string_view name, const Sch
     if (!found) return tl::make_unexpected(found.error());
     cell = std::move(*found);
     if (!cell) {
+      if (auto valid_value = schema.check_ranges(initial); !valid_value) {
+        return fail(Errc::invalid_argument, "cell '" + std::string(name) + "' cannot start with this value: " +
+                                                valid_value.error().message());
+      }
       auto created = create_locked(**data, name, schema, initial);
       if (!created) return tl::make_unexpected(created.error());
       cell = std::move(*created);
@@ -309,17 +318,31 @@ std::uint64_t UntypedCell::load(void* out) const noexcept {
   }
 }
 
-void UntypedCell::store(const void* in) const noexcept {
-  RobustLock lock(&header_->writer);
-  if (locked_or_said(lock, name_)) store_locked(*header_, words_for(size_), in, size_);
+Result<void> UntypedCell::out_of_range(const void* value) const {
+  auto valid = schema_->check_ranges(value);
+  if (!valid) return fail(Errc::invalid_argument, "cell '" + name_ + "' keeps its value: " + valid.error().message());
+  return {};
 }
 
-std::uint64_t UntypedCell::update(const std::function<bool(void*)>& change) const {
+Result<void> UntypedCell::store(const void* in) const {
+  if (ranged_) {
+    if (auto valid = out_of_range(in); !valid) return valid;
+  }
+  RobustLock lock(&header_->writer);
+  if (auto locked = locked_or_said(lock, name_); !locked) return locked;
+  store_locked(*header_, words_for(size_), in, size_);
+  return {};
+}
+
+Result<std::uint64_t> UntypedCell::update(const std::function<bool(void*)>& change) const {
   std::vector<unsigned char> value(size_);
   RobustLock lock(&header_->writer);
-  if (!locked_or_said(lock, name_)) return version();
+  if (auto locked = locked_or_said(lock, name_); !locked) return tl::make_unexpected(locked.error());
   const std::uint64_t version = load(value.data());  // no other writer now: the latest value
   if (!change(value.data())) return version;
+  if (ranged_) {
+    if (auto valid = out_of_range(value.data()); !valid) return tl::make_unexpected(valid.error());
+  }
   return store_locked(*header_, words_for(size_), value.data(), size_);
 }
 

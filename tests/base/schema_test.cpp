@@ -56,6 +56,22 @@ struct Integers {  // the integer kinds Everything lacks
 };
 STATEBUS_MESSAGE(Integers, "demo/Integers", i16, i32, i64, u8, u16, u32);
 
+struct Limited {  // what its fields mean, declared once
+  double celsius = 20.0;
+  std::int32_t steps[2] = {0, 0};
+  std::uint64_t switches = 0;
+  char room[8] = "";
+};
+STATEBUS_MESSAGE(Limited, "demo/Limited", celsius, steps, switches, room);
+STATEBUS_FIELD_INFO(Limited, statebus::field(&Limited::celsius).range(5, 30).step(0.5).unit("°C").quantity("temperature"),
+                    statebus::field(&Limited::steps).min(0), statebus::field(&Limited::switches).counter(),
+                    statebus::field(&Limited::room).label("Room"));
+
+struct Holder {  // a nested type keeps its declarations
+  Limited inner;
+};
+STATEBUS_MESSAGE(Holder, "demo/Holder", inner);
+
 }  // namespace demo
 
 namespace statebus {
@@ -395,3 +411,88 @@ TEST(Schema, ParseJsonNamesTheBrokenFieldAndLeavesDataUnchanged) {
 
 }  // namespace
 }  // namespace statebus
+
+namespace {
+
+TEST(FieldInfo, DeclaredOnceItTravelsInTheSchemaButNotInTheFingerprint) {
+  const statebus::Schema& schema = statebus::schema_of<demo::Limited>();
+  const statebus::FieldInfo& celsius = schema.fields[0].info;
+  EXPECT_EQ(celsius.min, 5.0);
+  EXPECT_EQ(celsius.max, 30.0);
+  EXPECT_EQ(celsius.step, 0.5);
+  EXPECT_EQ(celsius.unit, "°C");
+  EXPECT_EQ(celsius.quantity, "temperature");
+  EXPECT_EQ(schema.fields[1].info.min, 0.0);
+  EXPECT_FALSE(schema.fields[1].info.max);
+  EXPECT_TRUE(schema.fields[2].info.counter);
+  EXPECT_EQ(schema.fields[3].info.label, "Room");
+  EXPECT_TRUE(schema.has_ranges());
+  EXPECT_TRUE(statebus::schema_of<demo::Holder>().has_ranges());
+  EXPECT_FALSE(statebus::schema_of<demo::Inner>().has_ranges());
+
+  auto back = statebus::Schema::from_json(schema.to_json());  // how tools and other buses get it
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->fields[0].info.max, 30.0);
+  EXPECT_EQ(back->fields[0].info.unit, "°C");
+  EXPECT_TRUE(back->fields[2].info.counter);
+  EXPECT_EQ(back->to_json(), schema.to_json());
+
+  statebus::Schema bare = schema;  // the same layout without the declarations
+  for (auto& f : bare.fields) f.info = {};
+  EXPECT_EQ(statebus::compute_fingerprint(bare), schema.fingerprint);
+}
+
+TEST(FieldInfo, EveryWriterRefusesAValueOutsideTheDeclaredRange) {
+  const statebus::Schema& schema = statebus::schema_of<demo::Limited>();
+  demo::Limited value;
+  auto refused = schema.assign(&value, "celsius", "1e9");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), statebus::Errc::invalid_argument);
+  EXPECT_NE(refused.error().message().find("out of range for 'celsius' (declared range 5…30)"), std::string::npos)
+      << refused.error().message();
+  EXPECT_FALSE(schema.assign(&value, "celsius", "nan"));  // NaN is never in a range
+  EXPECT_FALSE(schema.assign(&value, "steps[1]", "-1"));
+  EXPECT_TRUE(schema.assign(&value, "celsius", "30"));
+  EXPECT_TRUE(schema.assign(&value, "switches", "7"));
+  EXPECT_EQ(value.celsius, 30.0);
+
+  EXPECT_FALSE(schema.parse_json(R"({"celsius":4.5,"steps":[0,0],"switches":0,"room":""})", &value));
+  EXPECT_FALSE(schema.parse_json(R"({"celsius":null,"steps":[0,0],"switches":0,"room":""})", &value));
+  EXPECT_TRUE(schema.parse_json(R"({"celsius":5,"steps":[0,3],"switches":0,"room":"x"})", &value));
+  EXPECT_EQ(value.steps[1], 3);
+
+  auto partial = schema.apply_json(R"({"celsius": 31, "switches": 9})", &value);  // all or nothing
+  ASSERT_FALSE(partial);
+  EXPECT_EQ(value.switches, 0U);
+  EXPECT_TRUE(schema.apply_json(R"({"celsius": 21.5, "steps": [1, 2]})", &value));
+  EXPECT_EQ(value.celsius, 21.5);
+  EXPECT_EQ(value.steps[1], 2);
+
+  demo::Holder holder;
+  holder.inner.celsius = 99;
+  auto checked = statebus::schema_of<demo::Holder>().check_ranges(&holder);
+  ASSERT_FALSE(checked);
+  EXPECT_NE(checked.error().message().find("'inner.celsius' is 99, out of range (5…30, as demo/Holder declares)"),
+            std::string::npos)
+      << checked.error().message();
+  holder.inner.celsius = 20;
+  EXPECT_TRUE(statebus::schema_of<demo::Holder>().check_ranges(&holder));
+}
+
+TEST(FieldInfo, AForeignSchemaWithBadDeclarationsIsRefusedSayingWhere) {
+  std::string json = statebus::schema_of<demo::Limited>().to_json();
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string changed = json;
+    changed.replace(changed.find(from), from.size(), to);
+    auto parsed = statebus::Schema::from_json(changed);
+    return parsed ? std::string("accepted") : parsed.error().message();
+  };
+  EXPECT_NE(with("\"max\":30.0", "\"max\":1.0").find("info.min is above info.max"), std::string::npos);
+  EXPECT_NE(with("\"counter\":true", "\"counter\":1").find("info.counter"), std::string::npos);
+  EXPECT_NE(with("\"label\":\"Room\"", "\"label\":\"Room\",\"min\":1").find("a range, step or counter on a text"),
+            std::string::npos);
+  EXPECT_NE(with("\"unit\":\"°C\"", "\"unit\":\"°C\",\"colour\":1").find("unknown key info.colour"),
+            std::string::npos);
+}
+
+}  // namespace

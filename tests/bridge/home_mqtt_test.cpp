@@ -98,6 +98,19 @@ TEST(HomeOverMqtt, TheWebPageOnASecondBusWorksAndItsSetpointReachesTheHeating) {
   ASSERT_TRUE(pub->wait(10s));
   EXPECT_PRED1(ok, a->ask("cell-wait-json home/heating/status \"heater_on\":false 30000"));
   EXPECT_PRED1(ok, b->ask("cell-wait-json home/setpoint \"celsius\":16.0 30000"));  // and the page's bus sees it
+
+  // The setpoint's range is declared once, with its type (5–30 °C): a
+  // value outside it, or none (null, NaN), is refused by the bridge, as by
+  // the page, the CLI and Cell::store.
+  for (const char* bad : {R"({"celsius": 1e9})", R"({"celsius": null})", R"({"celsius": 4.5})", "31"}) {
+    auto refused = ChildProcess::spawn({"/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+                                        "-t", "home-demo/state/home/setpoint/set", "-m", bad});
+    ASSERT_TRUE(refused);
+    ASSERT_TRUE(refused->wait(10s));
+  }
+  const std::string refusals = a->ask("wait-stat refused 4 30000");
+  EXPECT_NE(refusals.find("refused_by=out_of_range:3"), std::string::npos) << refusals;
+  EXPECT_PRED1(ok, a->ask("cell-wait-json home/setpoint \"celsius\":16.0 1000"));
 }
 
 }  // namespace

@@ -162,7 +162,15 @@ TEST_F(Home, ASetpointChangedThroughTheWebReachesTheController) {
   auto bad = web.Post("/api/setpoint", R"({"celsius": 99})", "application/json");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
-  EXPECT_NE(bad->body.find("celsius must be a number from 5 to 30"), std::string::npos) << bad->body;
+  // The range home::Setpoint declares (STATEBUS_FIELD_INFO), named in the answer.
+  EXPECT_NE(bad->body.find("out of range for 'celsius' (declared range 5…30)"), std::string::npos) << bad->body;
+  auto none = web.Post("/api/setpoint", R"({"celsius": null})", "application/json");  // NaN: never in range
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 400) << none->body;
+  auto unknown = web.Post("/api/setpoint", R"({"celsius": 21, "hot": 1})", "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_NE(unknown->body.find("no field 'hot' in home/Setpoint"), std::string::npos) << unknown->body;
 
   auto changed = web.Post("/api/setpoint", R"({"celsius": 23})", "application/json");
   ASSERT_TRUE(changed);

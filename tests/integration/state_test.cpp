@@ -1,5 +1,6 @@
 // State cells across processes: sharing, types, torn reads, crashes, waits.
 #include <csignal>
+#include <cmath>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -42,6 +43,40 @@ TEST_F(StateTest, FirstOpenCreatesWithTheInitialValueAndEveryProcessSharesIt) {
   EXPECT_EQ(cell->load().value, 42U);
   EXPECT_EQ(cell->version(), 2U);
   EXPECT_EQ(cell->last_writer().pid, child->pid());
+}
+
+// The range the type declares is honoured by every writer of the cell; a
+// refused write leaves the value and version as they were.
+TEST_F(StateTest, AValueOutsideTheDeclaredRangeIsRefusedAndTheCellKeepsItsValue) {
+  auto bad_start = Cell<test::Limited>::open("test/limited", test::Limited{40.0, 0});
+  ASSERT_FALSE(bad_start);
+  EXPECT_EQ(bad_start.error().code(), Errc::invalid_argument);
+  auto cell = Cell<test::Limited>::open("test/limited", test::Limited{21.0, 0});
+  ASSERT_TRUE(cell) << cell.error().message();
+
+  auto stored = cell->store(test::Limited{1e9, 1});
+  ASSERT_FALSE(stored);
+  EXPECT_EQ(stored.error().code(), Errc::invalid_argument);
+  EXPECT_NE(stored.error().message().find("'celsius' is 1e+09, out of range (5…30, as test/Limited declares)"),
+            std::string::npos)
+      << stored.error().message();
+  EXPECT_FALSE(cell->store(test::Limited{std::nan(""), 1}));
+  auto updated = cell->update([](test::Limited& v) { v.celsius = 4.0; });
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(cell->load().celsius, 21.0);
+  EXPECT_EQ(cell->version(), 1U);
+
+  auto declined = cell->update([](test::Limited&) { return false; });
+  ASSERT_TRUE(declined);
+  EXPECT_EQ(*declined, 1U);
+  ASSERT_TRUE(cell->store(test::Limited{30.0, 2}));
+  EXPECT_EQ(cell->version(), 2U);
+
+  std::string errors;
+  auto [out, code] = test::run_cli({"state", "set", "test/limited", "celsius=31"}, &errors);
+  EXPECT_EQ(code, 2) << out << errors;  // invalid_argument (README, "Exit status")
+  EXPECT_NE(errors.find("out of range for 'celsius' (declared range 5…30)"), std::string::npos) << errors;
+  EXPECT_EQ(cell->load().celsius, 30.0);
 }
 
 TEST_F(StateTest, AnotherTypeUnderTheSameNameIsAnErrorNamingBoth) {

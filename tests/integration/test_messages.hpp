@@ -67,6 +67,14 @@ struct Thermostat {
 };
 STATEBUS_MESSAGE(Thermostat, "test/Thermostat", celsius, band, mode, level, room);
 
+/// A cell whose type declares the range of a field.
+struct Limited {
+  double celsius = 20.0;
+  std::uint32_t count = 0;
+};
+STATEBUS_MESSAGE(Limited, "test/Limited", celsius, count);
+STATEBUS_FIELD_INFO(Limited, statebus::field(&Limited::celsius).range(5, 30));
+
 /// Checks a Striped value: all words equal.
 template <class T>
 bool consistent(const T& value) {

@@ -22,6 +22,11 @@ struct TemperatureReading {
   bool heater_on = false;        ///< the heater as the sensor last heard of it
 };
 STATEBUS_MESSAGE(TemperatureReading, "home/TemperatureReading", index, celsius, outside_celsius, heater_on);
+STATEBUS_FIELD_INFO(TemperatureReading,
+                    statebus::field(&TemperatureReading::index).counter().label("Readings"),
+                    statebus::field(&TemperatureReading::celsius).unit("°C").quantity("temperature").label("Room"),
+                    statebus::field(&TemperatureReading::outside_celsius).unit("°C").quantity("temperature").label("Outside"),
+                    statebus::field(&TemperatureReading::heater_on).label("Heater (as the sensor heard)"));
 
 /// The hardware-layer command to the heater.
 struct HeaterCommand {
@@ -30,6 +35,9 @@ struct HeaterCommand {
   double celsius = 0.0;             ///< the room then
 };
 STATEBUS_MESSAGE(HeaterCommand, "home/HeaterCommand", on, reading_index, celsius);
+STATEBUS_FIELD_INFO(HeaterCommand, statebus::field(&HeaterCommand::on).label("Heater"),
+                    statebus::field(&HeaterCommand::reading_index).label("Deciding reading"),
+                    statebus::field(&HeaterCommand::celsius).unit("°C").quantity("temperature").label("Room when decided"));
 
 /// Outside temperature from a weather source (or a test's script); while
 /// none arrives the sensor uses its model of the day.
@@ -37,6 +45,8 @@ struct OutsideTemperature {
   double celsius = 0.0;
 };
 STATEBUS_MESSAGE(OutsideTemperature, "home/OutsideTemperature", celsius);
+STATEBUS_FIELD_INFO(OutsideTemperature,
+                    statebus::field(&OutsideTemperature::celsius).unit("°C").quantity("temperature").label("Outside"));
 
 enum class Mode : std::uint8_t { off, heat };
 STATEBUS_ENUM(Mode, off, heat);
@@ -48,6 +58,13 @@ struct Setpoint {
   Mode mode = Mode::heat;
 };
 STATEBUS_MESSAGE(Setpoint, "home/Setpoint", celsius, band, mode);
+// The one place the setpoint's valid values are written: the web page and
+// API, the CLI, the MQTT bridge and Home Assistant all take them from here.
+STATEBUS_FIELD_INFO(Setpoint,
+                    statebus::field(&Setpoint::celsius).range(5, 30).step(0.5).unit("°C").quantity("temperature")
+                        .label("Target temperature"),
+                    statebus::field(&Setpoint::band).range(0.1, 5).step(0.1).unit("K").label("Band"),
+                    statebus::field(&Setpoint::mode).label("Mode"));
 
 /// What the controller did (cell `home/heating/status`), one store per decision.
 struct HeatingStatus {
@@ -60,5 +77,11 @@ struct HeatingStatus {
 };
 STATEBUS_MESSAGE(HeatingStatus, "home/HeatingStatus", decisions, last_reading, missed_readings, switches, celsius,
                  heater_on);
+STATEBUS_FIELD_INFO(HeatingStatus, statebus::field(&HeatingStatus::decisions).counter().label("Decisions"),
+                    statebus::field(&HeatingStatus::last_reading).label("Last reading"),
+                    statebus::field(&HeatingStatus::missed_readings).counter().label("Missed readings"),
+                    statebus::field(&HeatingStatus::switches).counter().label("Switches"),
+                    statebus::field(&HeatingStatus::celsius).unit("°C").quantity("temperature").label("Room"),
+                    statebus::field(&HeatingStatus::heater_on).label("Heater"));
 
 }  // namespace home

@@ -17,10 +17,22 @@
 /// Fields may be bool, integers, float, double, enums, char arrays (text),
 /// arrays (C arrays or std::array) of any of these, and nested described
 /// structs. Use the macros in the namespace of the type. Up to 32 fields.
+///
+/// What a field means (its valid range, step, unit, kind of quantity, or
+/// that it is a counter) is declared once, beside the description, and
+/// travels in the schema (statebus::FieldInfo):
+///   STATEBUS_FIELD_INFO(Setpoint,
+///       statebus::field(&Setpoint::celsius).range(5, 30).step(0.5).unit("°C").quantity("temperature"),
+///       statebus::field(&Setpoint::band).range(0.1, 5).unit("K"));
+/// Every writer then refuses a value outside the range (Cell::store, the
+/// CLI, the MQTT bridge's inbound values, Schema::assign/parse_json/apply_json).
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -100,8 +112,120 @@
   }                                                                                                  \
   static_assert(true, "")
 
+/// Declares what fields of `Type` mean: a list of statebus::field(&Type::member)
+/// declarations (see above). Optional; use in the namespace of the type.
+#define STATEBUS_FIELD_INFO(Type, ...)                                                                   \
+  [[maybe_unused]] inline std::vector<::statebus::detail::DeclaredField> statebus_field_info(const Type*) { \
+    return {__VA_ARGS__};                                                                                 \
+  }                                                                                                       \
+  static_assert(true, "")
+
 namespace statebus {
 namespace detail {
+
+/// One STATEBUS_FIELD_INFO entry: the field (by offset in its struct) and its info.
+struct DeclaredField {
+  std::uint32_t offset = 0;
+  FieldInfo info;
+};
+
+/// The offset of `member` in T, from a never-read object in static storage.
+template <class T, class M>
+std::uint32_t member_offset(M T::*member) {
+  union Storage {
+    char none;
+    T value;
+    Storage() : none() {}
+  };
+  static Storage storage;
+  return static_cast<std::uint32_t>(reinterpret_cast<const unsigned char*>(&(storage.value.*member)) -
+                                    reinterpret_cast<const unsigned char*>(&storage.value));
+}
+
+template <class M>
+struct element_of {
+  using type = M;
+};
+template <class E, std::size_t N>
+struct element_of<E[N]> {
+  using type = E;
+};
+template <class E, std::size_t N>
+struct element_of<std::array<E, N>> {
+  using type = E;
+};
+
+}  // namespace detail
+
+/// What one field means, built by statebus::field() for STATEBUS_FIELD_INFO.
+/// A range, step or counter only compiles for number fields (or arrays of
+/// numbers: each element is checked).
+template <class M>
+class FieldDeclaration {
+  using Element = std::remove_cv_t<typename detail::element_of<M>::type>;
+  static constexpr bool kNumber =
+      std::is_arithmetic_v<Element> && !std::is_same_v<Element, bool> && !std::is_same_v<Element, char>;
+
+ public:
+  explicit FieldDeclaration(std::uint32_t offset) { field_.offset = offset; }
+  /// The valid values, both ends included.
+  [[nodiscard]] FieldDeclaration range(double min, double max) const {
+    static_assert(kNumber, "a range needs a number field");
+    return with([&](FieldInfo& i) { i.min = min, i.max = max; });
+  }
+  [[nodiscard]] FieldDeclaration min(double value) const {
+    static_assert(kNumber, "a minimum needs a number field");
+    return with([&](FieldInfo& i) { i.min = value; });
+  }
+  [[nodiscard]] FieldDeclaration max(double value) const {
+    static_assert(kNumber, "a maximum needs a number field");
+    return with([&](FieldInfo& i) { i.max = value; });
+  }
+  /// The increment a user interface offers (Home Assistant's number step).
+  [[nodiscard]] FieldDeclaration step(double value) const {
+    static_assert(kNumber, "a step needs a number field");
+    return with([&](FieldInfo& i) { i.step = value; });
+  }
+  /// A total that only grows (a count of events): Home Assistant's total_increasing.
+  [[nodiscard]] FieldDeclaration counter() const {
+    static_assert(kNumber, "a counter is a number field");
+    return with([&](FieldInfo& i) { i.counter = true; });
+  }
+  [[nodiscard]] FieldDeclaration unit(std::string text) const {
+    return with([&](FieldInfo& i) { i.unit = std::move(text); });
+  }
+  /// What it measures, in Home Assistant's words: "temperature", "power" …
+  [[nodiscard]] FieldDeclaration quantity(std::string text) const {
+    return with([&](FieldInfo& i) { i.quantity = std::move(text); });
+  }
+  [[nodiscard]] FieldDeclaration label(std::string text) const {
+    return with([&](FieldInfo& i) { i.label = std::move(text); });
+  }
+  operator detail::DeclaredField() const { return field_; }  // NOLINT: the macro's list converts
+
+ private:
+  template <class Edit>
+  FieldDeclaration with(Edit&& edit) const {
+    FieldDeclaration copy = *this;
+    edit(copy.field_.info);
+    return copy;
+  }
+  detail::DeclaredField field_;
+};
+
+/// Starts a declaration of what `member` means (STATEBUS_FIELD_INFO).
+template <class T, class M>
+FieldDeclaration<M> field(M T::*member) {
+  return FieldDeclaration<M>(detail::member_offset(member));
+}
+
+namespace detail {
+
+template <class T, class = void>
+struct has_field_info : std::false_type {};
+template <class T>
+struct has_field_info<T, std::void_t<decltype(statebus_field_info(static_cast<const T*>(nullptr)))>>
+    : std::true_type {};
 
 template <class T, class = void>
 struct is_described : std::false_type {};
@@ -201,6 +325,18 @@ void describe_fields(std::vector<FieldSchema>& out) {
     describe_member<std::remove_cv_t<M>>(field);
     out.push_back(std::move(field));
   });
+  if constexpr (has_field_info<T>::value) {
+    for (DeclaredField& declared : statebus_field_info(static_cast<const T*>(nullptr))) {
+      FieldSchema* target = nullptr;
+      for (FieldSchema& f : out) target = f.offset == declared.offset ? &f : target;
+      if (target == nullptr) {  // a definition error of the program, found at its first use of the type
+        std::fprintf(stderr, "statebus: STATEBUS_FIELD_INFO(%s, …) names a field STATEBUS_MESSAGE does not list\n",
+                     statebus_type_name(static_cast<const T*>(nullptr)));
+        std::abort();
+      }
+      target->info = std::move(declared.info);
+    }
+  }
 }
 
 template <class T>

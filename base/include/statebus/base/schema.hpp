@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,26 @@ enum class FieldKind : std::uint8_t {
 /// The name of a field kind as it appears in schemas ("int32", "text" …).
 std::string_view to_string(FieldKind kind) noexcept;
 
+/// What a field means, declared once with its type (STATEBUS_FIELD_INFO in
+/// statebus/base/describe.hpp) and carried in its schema, so that every
+/// writer and tool honours it: Schema::assign, parse_json and apply_json
+/// (the CLI, the bridge's inbound samples and `/set`, the demo's web API)
+/// and Cell::store refuse a value outside the range; Home Assistant gets
+/// the range, step, unit and kind of quantity. Not part of the fingerprint.
+struct FieldInfo {
+  std::optional<double> min;  ///< smallest valid value of a number (each element of an array); NaN is never valid
+  std::optional<double> max;  ///< largest valid value
+  double step = 0;            ///< the increment a user interface offers; 0: none declared
+  std::string unit;           ///< "°C", "W", "s" …
+  std::string quantity;       ///< what it measures: "temperature", "power", "duration" … (Home Assistant's device classes)
+  bool counter = false;       ///< a total that only grows (Home Assistant's total_increasing)
+  std::string label;          ///< a readable name ("Target temperature"); else tools use the field's name
+
+  [[nodiscard]] bool empty() const noexcept {
+    return !min && !max && step == 0 && unit.empty() && quantity.empty() && !counter && label.empty();
+  }
+};
+
 /// One field of a struct. Arrays have `count` > 0 elements of `size` bytes each.
 struct FieldSchema {
   std::string name;
@@ -40,6 +61,7 @@ struct FieldSchema {
   FieldKind underlying = FieldKind::int32;                          ///< enums only
   std::vector<std::pair<std::int64_t, std::string>> enumerators;   ///< enums only, may be empty
   std::vector<FieldSchema> fields;                                  ///< structures only
+  FieldInfo info;                                                   ///< what it means, if declared
 };
 
 /// The layout of a trivially copyable type, with its fingerprint.
@@ -68,9 +90,23 @@ struct Schema {
   /// The inverse of render_json: fills the `size` bytes at `data` from a
   /// JSON object with every field (enums by name or number, non-finite
   /// floats as null) and no other key. Fails with invalid_argument naming
-  /// the first missing, unknown, malformed or out-of-range field; `data` is
-  /// unchanged then.
+  /// the first missing, unknown, malformed or out-of-range field (the
+  /// kind's range or the declared FieldInfo range); `data` is unchanged then.
   Result<void> parse_json(std::string_view json, void* data) const;
+
+  /// A partial write onto the `size` bytes at `data`: a JSON object with some
+  /// of the fields (nested objects for nested structs, arrays element by
+  /// element), or a bare value (`21.5`, `"heat"`) when the type has exactly
+  /// one field. Each value is checked as assign() checks it. Fails with
+  /// invalid_argument naming the first bad field; `data` is unchanged then.
+  Result<void> apply_json(std::string_view json, void* data) const;
+
+  /// Checks the `size` bytes at `data` against the declared ranges
+  /// (FieldInfo::min/max, NaN never in range). Fails with invalid_argument
+  /// naming the first field out of its range, its value and the range.
+  [[nodiscard]] Result<void> check_ranges(const void* data) const;
+  /// True if some field (nested ones included) declares a range.
+  [[nodiscard]] bool has_ranges() const noexcept;
 
   /// Sets one field of the `size` bytes at `data` from text, as a user types
   /// it on a command line: `path` names the field (`celsius`, nested
@@ -79,7 +115,8 @@ struct Schema {
   /// an enumerator name or its integer for enums; any string that fits for
   /// text fields). Fails with invalid_argument, naming the field and the
   /// accepted range or the known field names, for an unknown field, an
-  /// unparsable value or one out of the field's range; `data` is unchanged then.
+  /// unparsable value or one out of the field's range (its kind's, or the
+  /// declared FieldInfo range); `data` is unchanged then.
   Result<void> assign(void* data, std::string_view path, std::string_view text) const;
 };
 

@@ -56,12 +56,17 @@ class UntypedCell {
   /// Copies the current value (size() bytes) to `out`; returns its version.
   /// Lock-free; never torn.
   std::uint64_t load(void* out) const noexcept;
-  /// Stores size() bytes from `in`.
-  void store(const void* in) const noexcept;
+  /// Stores size() bytes from `in`: version + 1, wakes waiters. Fails, and
+  /// the cell keeps its value, with invalid_argument for a value outside a
+  /// range its type declares (FieldInfo; the message names the field, value
+  /// and range), or with the lock's error when the writer lock cannot be
+  /// taken (a damaged segment: corrupt_segment, system_error).
+  Result<void> store(const void* in) const;
   /// Read-modify-write under the writer lock: `change` gets a copy of the
   /// current value; its result says whether to store it (false: no store).
-  /// Returns the version after.
-  std::uint64_t update(const std::function<bool(void*)>& change) const;
+  /// Returns the version after (unchanged when `change` declined). Fails
+  /// like store(), and the cell keeps its value.
+  Result<std::uint64_t> update(const std::function<bool(void*)>& change) const;
   /// Completed stores since creation (creation is version 1).
   [[nodiscard]] std::uint64_t version() const noexcept;
   /// Waits until a store newer than `seen` or virtual time reaches `deadline`.
@@ -80,8 +85,10 @@ class UntypedCell {
 
  protected:
   UntypedCell(detail::CellHeader* header, std::string_view name, Schema schema);
+  [[nodiscard]] Result<void> out_of_range(const void* value) const;
   detail::CellHeader* header_ = nullptr;
   std::size_t size_ = 0;
+  bool ranged_ = false;  // the type declares ranges: stores are checked
   std::string name_;
   std::shared_ptr<const Schema> schema_;
 };
@@ -99,7 +106,9 @@ class Cell : private UntypedCell {
 
  public:
   /// Opens the cell `name`, creating it with `initial` if it does not exist.
-  /// Fails with type_mismatch naming both types if it holds another type.
+  /// Fails with type_mismatch naming both types if it holds another type,
+  /// or with invalid_argument if it must be created and `initial` is
+  /// outside a range T declares.
   static Result<Cell> open(std::string_view name, const T& initial = T{}) {
     static const Schema schema = schema_of<T>();
     auto raw = open_or_create(name, schema, &initial);
@@ -119,13 +128,15 @@ class Cell : private UntypedCell {
     const std::uint64_t version = UntypedCell::load(&value);
     return {value, version};
   }
-  /// Stores `value`: version + 1, wakes waiters.
-  void store(const T& value) const noexcept { UntypedCell::store(&value); }
+  /// Stores `value`: version + 1, wakes waiters. Fails, and the cell keeps
+  /// its value, for a value outside a range T declares (STATEBUS_FIELD_INFO)
+  /// or a writer lock that cannot be taken (UntypedCell::store).
+  Result<void> store(const T& value) const { return UntypedCell::store(&value); }
   /// Atomic read-modify-write against other writers: `change(T&)` edits the
   /// current value (return nothing), or returns bool (false: do not store).
-  /// Returns the version after.
+  /// Returns the version after (unchanged when declined); fails like store().
   template <class Change>
-  std::uint64_t update(Change&& change) const {
+  Result<std::uint64_t> update(Change&& change) const {
     return UntypedCell::update([&change](void* bytes) {
       T value;
       std::memcpy(&value, bytes, sizeof(T));
