@@ -21,7 +21,7 @@ namespace {
 
 struct BridgeArgs {
   MqttOptions options;
-  std::vector<std::string> out, in, state, mirror;
+  std::vector<std::string> out, in, state, mirror, climates;
   std::string credentials;
   std::string homeassistant;
   std::string clock = "none";
@@ -57,6 +57,11 @@ int run_bridge(BridgeArgs& args) {
     if (const char* password = std::getenv("STATEBUS_MQTT_PASSWORD")) options.password = password;
   }
   options.homeassistant_prefix = args.homeassistant;
+  for (const std::string& text : args.climates) {
+    auto climate = parse_mqtt_climate(text);
+    if (!climate) return report("bridge", climate.error());
+    options.climates.push_back(*climate);
+  }
   options.clock = args.clock == "send"     ? MqttOptions::ClockSync::send
                   : args.clock == "follow" ? MqttOptions::ClockSync::follow
                                            : MqttOptions::ClockSync::none;
@@ -119,6 +124,9 @@ void add_bridge_command(CLI::App& app, int& exit_code) {
   mqtt->add_flag("--homeassistant{homeassistant}", args->homeassistant,
                  "Send Home Assistant discovery (--homeassistant=PREFIX for another prefix)");
   mqtt->add_option("--settable", o.settable, "Owned cells Home Assistant may write (patterns)");
+  mqtt->add_option("--ha-climate", args->climates,
+                   "A thermostat for Home Assistant: NAME:target=CELL.FIELD,current=NAME.FIELD"
+                   "[,mode=CELL.FIELD][,action=NAME.FIELD]");
   mqtt->add_option("--clock", args->clock,
                    "send: publish this bus's virtual time; follow: move this bus's clock with the one sent")
       ->check(CLI::IsMember({"none", "send", "follow"}));

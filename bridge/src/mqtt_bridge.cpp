@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bridge_registry.hpp"
+#include "climate.hpp"
 #include "clock_sync.hpp"
 #include "envelope.hpp"
 #include "homeassistant.hpp"
@@ -195,6 +196,7 @@ struct MqttBridge::Impl {
   std::set<std::uint64_t> own_ports;
   std::map<std::string, CellLink> cells;
   RefusalLog refusal_log;
+  std::set<std::string> climate_refused;  // climates whose refusal was logged
 
   // bus thread only
   std::deque<OutChannel> outs;  // a deque: the WaitSet keeps their addresses
@@ -238,6 +240,26 @@ struct MqttBridge::Impl {
     out.alive.reset();  // liveness is sent again at the next look
   }
 
+  // The thermostats whose target is the cell `name`.
+  void announce_climates(const std::string& name, const Schema& schema, bool settable_cell) {
+    for (const MqttClimate& climate : options.climates) {
+      if (bridge_detail::split_field(climate.target).first != name) continue;
+      auto is_cell = [this](const std::string& thing) {
+        return cells.count(thing) != 0 || static_cast<bool>(UntypedCell::open(thing));
+      };
+      auto entity = bridge_detail::resolve_climate(climate, options.prefix, schema, is_cell);
+      if (!entity || !settable_cell) {
+        if (climate_refused.insert(climate.name).second) {
+          spdlog::warn("Home Assistant climate '{}' is not announced: {}", climate.name,
+                       entity ? "its target cell " + name + " is not --settable" : entity.error());
+        }
+        continue;
+      }
+      const auto m = bridge_detail::discover_climate(discovery, *entity);
+      send(m.topic, m.payload, 1, true);
+    }
+  }
+
   void announce_cell(const std::string& name, CellLink& link_) {
     const Schema& schema = link_.cell.schema();
     send(bridge_detail::cell_schema_topic(options.prefix, name), schema.to_json(), 1, true);
@@ -245,6 +267,7 @@ struct MqttBridge::Impl {
       const bool can_set =
           std::any_of(settable.begin(), settable.end(), [&](const ChannelPattern& p) { return p.matches(name); });
       for (const auto& m : bridge_detail::discover_cell(discovery, name, schema, can_set)) send(m.topic, m.payload, 1, true);
+      announce_climates(name, schema, can_set);
     }
     std::string value(link_.cell.size(), '\0');
     const std::uint64_t version = link_.cell.load(value.data());
@@ -849,6 +872,9 @@ Result<void> MqttBridge::check_options(const MqttOptions& options) {
     if (auto pattern = ChannelPattern::parse(text); !pattern) {
       return tl::make_unexpected(bad_option("--settable: " + pattern.error().message()));
     }
+  }
+  if (!options.climates.empty() && options.homeassistant_prefix.empty()) {
+    return tl::make_unexpected(bad_option("--ha-climate needs --homeassistant"));
   }
   return {};
 }

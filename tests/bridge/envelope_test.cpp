@@ -176,14 +176,15 @@ TEST(BridgeHomeAssistant, ACellBecomesSettableEntitiesAndAChannelSensors) {
   EXPECT_EQ(cell[0].topic, "homeassistant/number/box_home_setpoint_celsius/config");
   const auto number = nlohmann::json::parse(cell[0].payload);
   EXPECT_EQ(number["command_template"], R"({"celsius":{{ value }}})");
-  EXPECT_EQ(number["value_template"], "{{ value_json.value.celsius }}");
+  EXPECT_EQ(number["value_template"],
+            "{% if value_json.value.celsius is number %}{{ value_json.value.celsius }}{% else %}None{% endif %}");
   EXPECT_EQ(number["device"]["identifiers"][0], "box");
   const auto channel = discover_channel(context, "home/sensor/temperature", reading_schema());
   ASSERT_EQ(channel.size(), 3u);  // index, celsius, level; the text field has no entity
   EXPECT_EQ(nlohmann::json::parse(channel[1].payload)["device_class"], "temperature");
   EXPECT_EQ(nlohmann::json::parse(channel[1].payload)["state_topic"], "p/home/sensor/temperature");
   // Each entity is available while its own bridge is.
-  EXPECT_EQ(number["availability_topic"], "p/$status/box");
+  EXPECT_EQ(number["availability"][0]["topic"], "p/$status/box");
 }
 
 // Each bus has its own table of bridges: `--state '**'` never sends it, and

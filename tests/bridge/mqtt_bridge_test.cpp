@@ -496,7 +496,7 @@ TEST_F(MqttBridgeTest, HomeAssistantGetsDiscoveryAgainOnItsBirthMessageAndWrites
   ASSERT_TRUE(config) << sub.describe();
   EXPECT_EQ((*config)["command_topic"], "t/state/home/setpoint/set");
   EXPECT_EQ((*config)["state_topic"], "t/state/home/setpoint");
-  EXPECT_EQ((*config)["availability_topic"], "t/$status/A");  // its own bridge's
+  EXPECT_EQ((*config)["availability"][0]["topic"], "t/$status/A");  // its own bridge's
   EXPECT_EQ((*config)["device_class"], "temperature");
   EXPECT_EQ((*config)["unique_id"], "A_home_setpoint_celsius");
   ASSERT_EQ(mqtt_pub("ha/status", "online"), 0);  // Home Assistant restarted

@@ -28,6 +28,21 @@ struct MqttRoute {
 /// invalid_argument naming what is wrong.
 Result<MqttRoute> parse_mqtt_route(std::string_view text, int default_qos);
 
+/// A thermostat as Home Assistant shows it (a `climate` entity), made of
+/// fields of what the bridge carries, each as `NAME.FIELD`:
+/// `heating:target=home/setpoint.celsius,current=home/sensor/temperature.celsius,mode=home/setpoint.mode,action=home/heating/status.heater_on`.
+struct MqttClimate {
+  std::string name;     ///< the entity's name, [A-Za-z0-9_-]
+  std::string target;   ///< the target temperature: a number field of an owned, settable cell (its range and step are the thermostat's)
+  std::string current;  ///< the room's temperature: a number field of a bridged channel or cell
+  std::string mode;     ///< optional: an enum field of the target's cell (names among off, heat, cool, auto, dry, fan_only, heat_cool)
+  std::string action;   ///< optional: a bool field, true while heating (a bridged channel or cell)
+};
+
+/// Parses `NAME:target=…,current=…[,mode=…][,action=…]`. Fails with
+/// invalid_argument naming what is missing or malformed.
+Result<MqttClimate> parse_mqtt_climate(std::string_view text);
+
 /// How to reach the broker and what to bridge.
 struct MqttOptions {
   /// `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (TLS; needs ca_file).
@@ -50,6 +65,7 @@ struct MqttOptions {
   /// Home Assistant discovery prefix; empty: no discovery.
   std::string homeassistant_prefix;
   std::vector<std::string> settable;  ///< owned cells Home Assistant may write
+  std::vector<MqttClimate> climates;  ///< thermostats for Home Assistant (needs homeassistant_prefix)
   /// The bus's virtual time: `send` publishes it (retained `<prefix>/$clock`,
   /// on every change of mode or rate and five times a second), `follow`
   /// moves this bus's clock along with it (a bus on another machine that
