@@ -148,7 +148,7 @@ struct MqttBridge::Impl {
     UntypedSubscriber sub;
     std::optional<bool> alive;  // last sent liveness
     bool carried = false;       // claimed: this bridge sends it (else another bridge of the target does)
-    std::string last_payload;   // the last sample sent: sent again after discovery (Home Assistant's state)
+    std::string last_payload;   // the last sample taken (sent or not): sent again after discovery and reconnects
   };
   struct InChannel {
     std::optional<UntypedPublisher> pub;
@@ -370,8 +370,11 @@ struct MqttBridge::Impl {
       const Schema* schema = out.schema && out.schema->fingerprint == h.fingerprint ? &*out.schema : nullptr;
       std::string payload =
           bridge_detail::encode_sample(h, schema, sample->data(), sample->size(), options.client_id, wall_ns());
-      if (send(bridge_detail::channel_topic(options.prefix, out.name), payload, out.qos, false)) {
-        out.last_payload = std::move(payload);
+      const bool sent = send(bridge_detail::channel_topic(options.prefix, out.name), payload, out.qos, false);
+      // Kept either way: the channel's state, sent again when the link is
+      // (back) up, so a sample taken before is not lost with the rest.
+      out.last_payload = std::move(payload);
+      if (sent) {
         std::lock_guard lock(mutex);
         ++stats.sent;
         changed.notify_all();

@@ -217,13 +217,14 @@ std::string do_clock_wait_rate(Machine&, std::istringstream& words) {
   return statebus::VirtualClock::status().rate == rate ? "ok" : "error rate is not " + std::to_string(rate);
 }
 
-// `offer CHANNEL WAIT`: a publisher; with WAIT 1 until a subscriber is connected
+// `offer CHANNEL WAIT [HISTORY]`: a publisher; with WAIT 1 until a subscriber is connected
 std::string do_offer(Machine& m, std::istringstream& words) {
   std::string channel;
   int wait = 0;
-  words >> channel >> wait;
+  std::uint32_t history = 0;
+  words >> channel >> wait >> history;
   if (m.publishers.count(channel) == 0) {
-    auto pub = statebus::Publisher<Reading>::create(*m.node, channel);
+    auto pub = statebus::Publisher<Reading>::create(*m.node, channel, statebus::PublisherOptions{history, false});
     if (!pub) return "error " + pub.error().message();
     m.publishers.emplace(channel, std::move(*pub));
   }

@@ -234,6 +234,27 @@ TEST_F(MqttBridgeTest, TheBridgeReconnectsAfterTheBrokerIsKilledAndReportsTheLos
   EXPECT_NE(a->ask("stats").find("dropped=10 "), std::string::npos);
 }
 
+// The sample a bridge finds on the bus before its link is up (a channel's
+// last sample, from the publisher's history) is not lost with the samples
+// dropped while the link is down: it is the channel's state, sent when the
+// link is up and again on Home Assistant's birth message.
+TEST_F(MqttBridgeTest, ASampleTakenBeforeTheLinkIsUpIsSentOnceItIs) {
+  MACHINE(a, "a");
+  MACHINE(b, "b");
+  broker_->kill();  // the link cannot come up yet
+  ASK_OK(a, "offer demo/reading 0 1");                   // a history of one sample
+  ASK_OK(a, "publish demo/reading 5 1 20.5 living 1");  // kept as the publisher's history
+  ASK_OK(a, "bridge-nowait" + bridge_args("A") + " --out demo/** --homeassistant ha");
+  ASK_OK(a, "wait-stat dropped 1 15000");  // taken, and could not go out
+  const auto restarted = broker_->restart();
+  ASSERT_TRUE(restarted) << restarted.error().message();
+  ASK_OK(b, "bridge" + bridge_args("B") + " --in demo/**");
+  ASK_OK(b, "subscribe demo/reading");
+  ASK_OK(a, "wait-stat connects 1 20000");
+  ASSERT_EQ(mqtt_pub("ha/status", "online"), 0);  // sent again now at the latest, with B listening
+  EXPECT_EQ(b->ask("take demo/reading 15000"), "ok " + fingerprint() + " 5 20.500000 living 1") << a->log();
+}
+
 TEST_F(MqttBridgeTest, ThreeBusesSharingABrokerNeverSendASampleBack) {
   MACHINE(a, "a");
   MACHINE(b, "b");
