@@ -190,6 +190,7 @@ struct MqttBridge::Impl {
   std::map<std::string, std::uint64_t> dropped_while_down;
   SteadyClock::time_point down_since{};
   bool was_connected = false;
+  bool up = false;  // between on_connected and on_disconnected (the link's flag rises before on_connected runs)
   std::map<std::string, InChannel> in_channels;
   std::map<std::string, Schema> remote_schemas;  // channel, or "state/<cell>"
   std::map<std::string, std::string> pending_mirror;  // cell → value waiting for its schema
@@ -201,6 +202,7 @@ struct MqttBridge::Impl {
   // bus thread only
   std::deque<OutChannel> outs;  // a deque: the WaitSet keeps their addresses
   std::set<std::string> skipped_channels;
+  std::uint64_t announced_connects = 0;  // the connect (stats.connects) whose announcement is done
   std::optional<WaitSet> waitset;
   std::optional<ChannelWatch> watch;
   ClockMode clock_mode_sent = ClockMode::real;
@@ -317,10 +319,17 @@ struct MqttBridge::Impl {
     }
   }
 
-  // Claims `out` for this bridge's target; sends what a new carrier sends.
+  // Claims `out` for this bridge's target; sends what a new carrier sends,
+  // unless the announcement of a new connection is still to come (it
+  // sends everything: a channel found meanwhile is announced once).
   void claim_out(OutChannel& out) {
     out.carried = registry->claim(Carry::out, out.name);
-    if (out.carried && link->connected()) announce_channel(out);
+    if (out.carried && link->connected() && connection_announced()) announce_channel(out);
+  }
+
+  bool connection_announced() const {
+    std::lock_guard lock(mutex);
+    return up && announced_connects == stats.connects;
   }
 
   void scan_cells() {
@@ -403,7 +412,7 @@ struct MqttBridge::Impl {
           }
         }
       }
-      if (out.alive == alive || !link->connected()) continue;
+      if (out.alive == alive || !link->connected() || !connection_announced()) continue;  // after the connection is announced
       if (send(bridge_detail::alive_topic(options.prefix, out.name), alive ? "online" : "offline", 1, true)) {
         out.alive = alive;
       }
@@ -487,12 +496,21 @@ struct MqttBridge::Impl {
         }
       }
       const bool resending = resync.exchange(false);
+      std::uint64_t announcing = 0;  // the connect this round announces everything for
+      if (resending) {
+        std::lock_guard lock(mutex);
+        announcing = stats.connects;
+      }
       if (now >= next_scan || resending) {
         scan_channels();
         scan_cells();
         next_scan = now + 250ms;
       }
-      if (resending) resend_all();
+      if (resending) {
+        resend_all();
+        std::lock_guard lock(mutex);
+        announced_connects = announcing;  // from now on a channel found is announced on its own
+      }
       if (now >= next_liveness || resending) {
         send_liveness();
         next_liveness = now + 250ms;
@@ -543,6 +561,7 @@ struct MqttBridge::Impl {
     link->publish(bridge_detail::status_topic(p, options.client_id), "online", 1, true);
     std::lock_guard lock(mutex);
     ++stats.connects;
+    up = true;
     if (was_connected) {
       const auto down = std::chrono::duration<double>(SteadyClock::now() - down_since).count();
       std::uint64_t total = 0;
@@ -568,6 +587,7 @@ struct MqttBridge::Impl {
 
   void on_disconnected(const std::string& why, std::chrono::seconds next_try) {
     std::lock_guard lock(mutex);
+    up = false;
     if (ready || !was_connected) down_since = SteadyClock::now();
     ready = false;
     changed.notify_all();

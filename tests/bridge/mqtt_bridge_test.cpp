@@ -255,6 +255,34 @@ TEST_F(MqttBridgeTest, ASampleTakenBeforeTheLinkIsUpIsSentOnceItIs) {
   EXPECT_EQ(b->ask("take demo/reading 15000"), "ok " + fingerprint() + " 5 20.500000 living 1") << a->log();
 }
 
+// A bridge that starts sends each retained topic once: the schema, the
+// channel's liveness and Home Assistant's configs are not sent twice.
+TEST_F(MqttBridgeTest, EachRetainedTopicIsSentOnceAtStart) {
+  MACHINE(a, "a");
+  ASK_OK(a, "offer demo/reading 0");
+  ChildProcess sub = mqtt_sub("t/#");
+  // The subscription is in place once a probe comes back (a retained topic
+  // sent twice before it would reach a later subscriber once).
+  std::optional<std::string> probe;
+  for (int i = 0; i < 50 && probe != std::optional<std::string>("t/probe 1"); ++i) {
+    ASSERT_EQ(mqtt_pub("t/probe", "1"), 0);
+    probe = sub.read_line(200ms);
+  }
+  ASSERT_EQ(probe, std::optional<std::string>("t/probe 1")) << sub.describe();
+  ASK_OK(a, "bridge" + bridge_args("A") + " --out demo/**");
+  ASK_OK(a, "offer demo/reading 1");  // the bridge's subscriber is connected
+  ASK_OK(a, "publish demo/reading 1 1 20 living 1");  // the marker: everything sent at start came before it
+  std::map<std::string, int> seen;
+  std::optional<std::string> line;
+  for (line = sub.read_line(10s); line && line->rfind("t/demo/reading ", 0) != 0; line = sub.read_line(10s)) {
+    if (*line != "t/probe 1") ++seen[line->substr(0, line->find(' '))];
+  }
+  ASSERT_TRUE(line) << "the marker sample never came: " << sub.describe();
+  EXPECT_EQ(seen["t/$schema/demo/reading"], 1);
+  EXPECT_EQ(seen["t/$alive/demo/reading"], 1);
+  EXPECT_EQ(seen["t/$status/A"], 1);
+}
+
 TEST_F(MqttBridgeTest, ThreeBusesSharingABrokerNeverSendASampleBack) {
   MACHINE(a, "a");
   MACHINE(b, "b");
