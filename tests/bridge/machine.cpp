@@ -59,6 +59,7 @@ std::uint64_t stat_value(const statebus::MqttBridgeStats& s, const std::string& 
   if (name == "echoes") return s.echoes_skipped;
   if (name == "repeats") return s.repeats_skipped;
   if (name == "lost_upstream") return s.lost_upstream;
+  if (name == "left_to_peers") return s.left_to_peers;
   if (name == "connects") return s.connects;
   if (name == "cells_sent") return s.cells_sent;
   if (name == "cells_applied") return s.cells_applied;
@@ -149,6 +150,17 @@ std::string do_spawn(Machine& m, std::istringstream& words) {
       return "ok " + *out;
     }
   }
+}
+
+// `signal NAME SIGNUM`: sends a signal to a process `spawn` started
+std::string do_signal(Machine& m, std::istringstream& words) {
+  std::string name;
+  int signal = 0;
+  words >> name >> signal;
+  auto found = m.children.find(name);
+  if (found == m.children.end()) return "error no process " + name;
+  found->second.signal(signal);
+  return "ok";
 }
 
 // `cell-json NAME`: any cell's value as JSON
@@ -394,6 +406,7 @@ const std::map<std::string, Command>& commands() {
       {"stats", do_stats},
       {"wait-stat", do_wait_stat},
       {"spawn", do_spawn},
+      {"signal", do_signal},
       {"cell-json", do_cell_json},
       {"cell-wait-json", do_cell_wait_json},
       {"clock-rate", do_clock_rate},

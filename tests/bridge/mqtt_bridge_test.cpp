@@ -283,6 +283,34 @@ TEST_F(MqttBridgeTest, EachRetainedTopicIsSentOnceAtStart) {
   EXPECT_EQ(seen["t/$status/A"], 1);
 }
 
+// A bridge that is alive but frozen (stopped, starved) keeps what it
+// carries: another bridge of the bus leaves its samples to it rather than
+// guess it dead and send them twice; thawed, it sends them itself.
+TEST_F(MqttBridgeTest, AFrozenBridgeKeepsItsClaims) {
+  MACHINE(a, "a");
+  MACHINE(b, "b");
+  ASK_OK(b, "bridge" + bridge_args("B") + " --in demo/**");
+  ASK_OK(b, "subscribe demo/reading");
+  ASK_OK(a, "offer demo/reading 0");
+  const std::string cli = std::string(STATEBUS_CLI) + " bridge mqtt --broker " + broker_->url() + " --prefix t";
+  ASK_OK(a, "spawn A1 statebus " + cli + " --client-id A1 --out demo/**");
+  ASK_OK(a, "wait-subscribers demo/reading 1 15000");
+  ASK_OK(a, "publish demo/reading 1 1 20 living 1");  // carried by A1, the only bridge of bus A
+  ASSERT_EQ(b->ask("take demo/reading 15000"), "ok " + fingerprint() + " 1 20.000000 living 1");
+  ASK_OK(a, "bridge" + bridge_args("A2") + " --out demo/**");
+  ASK_OK(a, "wait-subscribers demo/reading 2 15000");
+
+  ASK_OK(a, "signal A1 " + std::to_string(SIGSTOP));
+  ASK_OK(a, "publish demo/reading 2 5 20 living 1");
+  ASK_OK(a, "wait-stat left_to_peers 5 15000");       // A2 saw all five and left them to A1
+  EXPECT_NE(a->ask("stats").find(" sent=0 "), std::string::npos);  // never sent one itself
+  ASK_OK(a, "signal A1 " + std::to_string(SIGCONT));
+  for (int index = 2; index <= 6; ++index) {
+    EXPECT_EQ(b->ask("take demo/reading 15000"), "ok " + fingerprint() + " " + std::to_string(index) + " 20.000000 living 1");
+  }
+  EXPECT_EQ(b->ask("queued demo/reading"), "ok 0");
+}
+
 TEST_F(MqttBridgeTest, ThreeBusesSharingABrokerNeverSendASampleBack) {
   MACHINE(a, "a");
   MACHINE(b, "b");
