@@ -656,6 +656,9 @@ TEST(MqttBridgeCli, BadArgumentsAreRefusedWithTheReasonBeforeAnythingConnects) {
       {{"--broker", "mqtts://x:8883", "--out", "a"}, "--cafile"},
       {{"--credentials", "/nonexistent/creds", "--out", "a"}, "cannot read the credentials file"},
       {{}, "nothing to bridge"},
+      {{"--out", "a", "--homeassistant", "--ha-climate", "heating"}, "--ha-climate 'heating': no NAME: first"},
+      {{"--out", "a", "--homeassistant", "--ha-climate", "h:target=a.b"}, "target= and current= are both needed"},
+      {{"--out", "a", "--ha-climate", "h:target=a.b,current=c.d"}, "--ha-climate needs --homeassistant"},
   };
   for (const auto& [args, expected] : cases) {
     std::vector<std::string> argv = {STATEBUS_CLI, "bridge", "mqtt"};
