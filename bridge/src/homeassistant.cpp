@@ -109,19 +109,18 @@ std::string write_template(const std::string& path, const std::string& value) {
   return head + value + tail;
 }
 
-json base_config(const DiscoveryContext& context, std::string_view thing, const Leaf& leaf, const std::string& id,
-                 const std::string& alive_topic) {
-  std::string short_name(thing);
-  if (const auto slash = short_name.rfind('/'); slash != std::string::npos) short_name = short_name.substr(slash + 1);
-  const FieldInfo info = meaning(*leaf.field);
+// What every entity's config has: its name and id, availability (the
+// bridge's status, and `alive_topic` too unless empty), the device, the origin.
+json common_config(const DiscoveryContext& context, const std::string& name, const std::string& id,
+                   const std::string& alive_topic) {
   auto source = [](const std::string& topic) {
     return json{{"topic", topic}, {"payload_available", "online"}, {"payload_not_available", "offline"}};
   };
   json availability = json::array({source(status_topic(context.prefix, context.client_id))});
   // A channel's entities are available while a publisher offers it, too.
   if (!alive_topic.empty()) availability.push_back(source(alive_topic));
-  json config = {
-      {"name", readable(short_name) + " " + (info.label.empty() ? readable(leaf.path) : info.label)},
+  return {
+      {"name", name},
       {"unique_id", id},
       {"availability", availability},
       {"availability_mode", "all"},
@@ -133,6 +132,15 @@ json base_config(const DiscoveryContext& context, std::string_view thing, const 
         {"sw_version", kVersion}}},
       {"origin", {{"name", "statebus"}, {"sw_version", kVersion}}},
   };
+}
+
+json base_config(const DiscoveryContext& context, std::string_view thing, const Leaf& leaf, const std::string& id,
+                 const std::string& alive_topic) {
+  std::string short_name(thing);
+  if (const auto slash = short_name.rfind('/'); slash != std::string::npos) short_name = short_name.substr(slash + 1);
+  const FieldInfo info = meaning(*leaf.field);
+  json config = common_config(context, readable(short_name) + " " + (info.label.empty() ? readable(leaf.path) : info.label),
+                              id, alive_topic);
   if (!info.unit.empty()) config["unit_of_measurement"] = info.unit;
   if (is_number(leaf.field->kind) && is_measurement_class(info.quantity)) config["device_class"] = info.quantity;
   return config;
@@ -250,19 +258,8 @@ const FieldSchema* find_field(const Schema& schema, std::string_view path) {
 DiscoveryMessage discover_climate(const DiscoveryContext& context, const ClimateEntity& climate) {
   const std::string id = entity_id(context.client_id + "_climate_" + climate.name);
   const FieldInfo target = meaning(*climate.target.field);
-  json config = {
-      {"name", readable(climate.name)},
-      {"unique_id", id},
-      {"availability", json::array({{{"topic", status_topic(context.prefix, context.client_id)},
-                                     {"payload_available", "online"},
-                                     {"payload_not_available", "offline"}}})},
-      {"device",
-       {{"identifiers", json::array({context.client_id})},
-        {"name", "statebus " + context.prefix},
-        {"manufacturer", "statebus"},
-        {"model", "MQTT bridge"},
-        {"sw_version", kVersion}}},
-      {"origin", {{"name", "statebus"}, {"sw_version", kVersion}}},
+  json config = common_config(context, readable(climate.name), id, "");
+  config.update({
       {"current_temperature_topic", climate.current.topic},
       {"current_temperature_template", number_template(accessor(climate.current.path))},
       {"temperature_state_topic", climate.target.topic},
@@ -270,7 +267,7 @@ DiscoveryMessage discover_climate(const DiscoveryContext& context, const Climate
       {"temperature_command_topic", climate.set_topic},
       {"temperature_command_template", write_template(climate.target.path, "{{ value }}")},
       {"temperature_unit", target.unit == "°F" ? "F" : "C"},
-  };
+  });
   if (target.min) config["min_temp"] = *target.min;
   if (target.max) config["max_temp"] = *target.max;
   if (target.step != 0) config["temp_step"] = target.step;
