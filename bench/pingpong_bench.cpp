@@ -125,7 +125,7 @@ struct StatebusSide {
       loan = out.loan();
     }
     (*loan)->bytes[0] = marker;
-    out.publish(std::move(*loan));
+    std::move(*loan).publish();
   }
   bool try_receive(char& marker) {
     auto sample = in.take();

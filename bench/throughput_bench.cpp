@@ -71,7 +71,7 @@ void throughput(benchmark::State& state) {
         loan = pub->loan(size);
       }
       std::memset(loan->data(), 1, std::min<std::size_t>(size, 64));
-      pub->publish(std::move(*loan));
+      std::move(*loan).publish();
       ++sent;
     }
     // Until every subscriber has taken the last sample (the newest is never

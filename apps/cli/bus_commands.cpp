@@ -135,7 +135,6 @@ int run_echo(const EchoArgs& args) {
   std::optional<UntypedSubscriber> sub;
   if (const int failed = open_channel("echo", args.channel, args.history, node, sub); failed != 0) return failed;
   std::map<std::uint64_t, Schema> schemas;
-  if (auto schema = fetch_schema(*node, args.channel, 1000ms)) schemas.emplace(schema->fingerprint, std::move(*schema));
   stop_on_signals();
   long printed = 0;
   while (!g_stop && (args.count == 0 || printed < args.count)) {
@@ -143,9 +142,7 @@ int run_echo(const EchoArgs& args) {
     if (!sample) continue;
     const SampleHeader& h = sample->header();
     if (h.fingerprint != 0 && schemas.count(h.fingerprint) == 0) {
-      if (auto schema = fetch_schema(*node, args.channel, 500ms); schema && schema->fingerprint == h.fingerprint) {
-        schemas.emplace(schema->fingerprint, std::move(*schema));
-      }
+      if (auto schema = find_schema(*node, args.channel, h.fingerprint)) schemas.emplace(h.fingerprint, std::move(*schema));
     }
     const std::string value = render(*sample, schemas, args.json);
     if (args.json) {

@@ -120,7 +120,7 @@ int talk(const char* self) {
     std::snprintf((*loan)->room, sizeof((*loan)->room), "%s", rooms[i - 1]);
     std::printf("talker   (pid %d): sent     #%u %s %.2f °C\n", getpid(), i, (*loan)->room, (*loan)->celsius);
     std::fflush(stdout);
-    pub->publish(std::move(*loan));
+    std::move(*loan).publish();
   }
   int status = 0;
   waitpid(child, &status, 0);

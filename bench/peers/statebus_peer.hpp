@@ -42,7 +42,7 @@ class StatebusPeer final : public Peer {
       loan = out_.loan();
     }
     put_seq((*loan)->bytes, seq);
-    out_.publish(std::move(*loan));
+    std::move(*loan).publish();
     return true;
   }
   std::optional<std::uint32_t> receive(std::chrono::milliseconds timeout) override {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -169,7 +170,7 @@ struct MqttBridge::Impl {
     bool announced = false;  // schema and discovery sent since the last connect
   };
 
-  const Node* node = nullptr;
+  std::optional<Node> node;  // a handle (copied): the caller's Node may go before the bridge
   MqttOptions options;
   std::vector<Route> out_routes, in_routes, state_routes, mirror_routes;
   std::vector<ChannelPattern> settable;
@@ -905,7 +906,7 @@ Result<void> MqttBridge::check_options(const MqttOptions& options) {
 Result<MqttBridge> MqttBridge::start(const Node& node, MqttOptions options) {
   if (auto checked = check_options(options); !checked) return tl::make_unexpected(checked.error());
   auto impl = std::make_unique<Impl>();
-  impl->node = &node;
+  impl->node = node;
   const auto broker = bridge_detail::parse_broker_url(options.broker);
   if (options.client_id.empty()) options.client_id = default_client_id();
   impl->out_routes = *parse_routes(options.out, "--out");

@@ -35,6 +35,7 @@
 #include "pools.hpp"
 #include "quiet_stdio.hpp"
 #include "roudi_socket.hpp"
+#include "channel_types.hpp"
 #include "run_directory.hpp"
 #include "stall_meter.hpp"
 #include "statebus/internal/clock_segment.hpp"
@@ -398,6 +399,7 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   if (!removed) return tl::make_unexpected(removed.error());
   impl->removed = std::move(*removed);
   detail::say_removed(impl->removed, previous_daemon);
+  detail::sweep_channel_types();
 
   // Every port lock of this process (RouDi's threads, a node of its own) must
   // be taken the statebus way, or a death could not be told from a holder;

@@ -11,6 +11,7 @@
 #include "iceoryx_posh/popo/wait_set.hpp"
 #include "iceoryx_posh/roudi/introspection_types.hpp"
 #include "iceoryx_posh/runtime/service_discovery.hpp"
+#include "channel_types.hpp"
 #include "paths.hpp"
 #include "ports.hpp"
 #include "statebus/bus/names.hpp"
@@ -21,7 +22,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // iceoryx's three strings back to a channel name; nothing for ports that are
-// not statebus channels (iceoryx's own, schema companions).
+// not statebus channels (iceoryx's own).
 std::optional<std::string> channel_of(const std::string& service, const std::string& instance,
                                       const std::string& event) {
   std::string name = service;
@@ -68,27 +69,27 @@ bool channel_offered(const Node& /*node*/, std::string_view channel) {
 
 Result<Schema> fetch_schema(const Node& /*node*/, std::string_view channel, std::chrono::milliseconds timeout) {
   if (auto valid = validate_channel_name(channel); !valid) return tl::make_unexpected(valid.error());
-  detail::DaemonRequest request;
-  iox::popo::SubscriberOptions options;
-  options.historyRequest = 1;
-  options.queueCapacity = 16;
-  iox::popo::UntypedSubscriber port(detail::schema_service_description(channel), options);
+  // The bus's table of channel types; polled, since a port may be on its way.
   const auto deadline = Clock::now() + timeout;
-  std::optional<Error> corrupt;
-  while (wait_for_data(port, deadline)) {
-    auto taken = port.take();
-    if (taken.has_error()) continue;
-    auto schema = detail::parse_schema_record(taken.value());
-    port.release(taken.value());
-    if (schema) return std::move(*schema);
-    corrupt = Error(Errc::invalid_argument, "the schema offered on channel '" + std::string(channel) + "' is corrupt");
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    auto type = detail::channel_type(channel);
+    if (!type) return tl::make_unexpected(type.error());
+    if (*type) return std::move(**type);
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::min<Clock::duration>(pause, deadline - Clock::now()));
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
   }
-  if (corrupt) return tl::make_unexpected(*corrupt);
-  return fail(Errc::timeout, "no publisher offers a schema for channel '" + std::string(channel) + "' (none runs, or " +
-                                 "it sends untyped bytes); `statebus ls` lists the channels");
+  return fail(Errc::timeout, "no port on channel '" + std::string(channel) + "' declares its type (none runs, or " +
+                                 "they send untyped bytes); `statebus ls` lists the channels");
 }
 
-Result<std::vector<ChannelInfo>> list_channels(const Node& node, std::chrono::milliseconds schema_timeout) {
+std::optional<Schema> find_schema(const Node& /*node*/, std::string_view channel, std::uint64_t fingerprint) {
+  if (!validate_channel_name(channel)) return std::nullopt;
+  return detail::known_channel_type(channel, fingerprint);
+}
+
+Result<std::vector<ChannelInfo>> list_channels(const Node& /*node*/, std::chrono::milliseconds schema_timeout) {
   std::map<std::string, ChannelInfo> channels;
   detail::DaemonRequest request;
   iox::runtime::ServiceDiscovery discovery;
@@ -131,11 +132,8 @@ Result<std::vector<ChannelInfo>> list_channels(const Node& node, std::chrono::mi
   std::vector<ChannelInfo> out;
   for (auto& [name, info] : channels) out.push_back(std::move(info));
   if (schema_timeout.count() > 0) {
-    const auto deadline = Clock::now() + schema_timeout;
     for (ChannelInfo& info : out) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      auto schema = fetch_schema(node, info.name, std::max(left, std::chrono::milliseconds(50)));
-      if (schema) info.schema = std::move(*schema);
+      if (auto type = detail::channel_type(info.name); type && *type) info.schema = std::move(**type);
     }
   }
   return out;

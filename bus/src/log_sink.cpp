@@ -115,7 +115,7 @@ void BusLogSink::sink_it_(const spdlog::details::log_msg& message) {
   copy_name(header.logger, std::string_view(message.logger_name.data(), message.logger_name.size()));
   std::memcpy(loan->data(), &header, sizeof header);
   std::memcpy(loan->data() + sizeof header, message.payload.data(), text_size);
-  publisher_.publish(std::move(*loan));
+  std::move(*loan).publish();
   dropped_since_last_ = 0;
   published_.fetch_add(1, std::memory_order_relaxed);
 }

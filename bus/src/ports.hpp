@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "arrival_pacer.hpp"
+#include "channel_types.hpp"
 #include "iceoryx.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
@@ -19,12 +20,6 @@
 #include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus::detail {
-
-/// The companion port that carries a channel's schema: same service and
-/// instance, event + this suffix ('~' never occurs in a channel name).
-inline constexpr const char* kSchemaSuffix = "~schema";
-
-iox::capro::ServiceDescription schema_service_description(std::string_view channel);
 
 /// A port destroyed while samples or loans it handed out are still held is
 /// orphaned rather than deleted: it stops offering (hearing) its channel,
@@ -39,7 +34,7 @@ struct PublisherCore {
   PublisherCore(const iox::capro::ServiceDescription& service, const iox::popo::PublisherOptions& options)
       : port(service, options) {}
   iox::popo::UntypedPublisher port;
-  std::unique_ptr<iox::popo::UntypedPublisher> schema_port;  // offers the schema, history 1
+  std::shared_ptr<const TypeClaim> type_claim;  // the channel's type, held in the bus's table
   std::string channel;
   std::uint32_t max_chunk = 0;
   std::uint32_t max_payload = 0;
@@ -100,14 +95,9 @@ struct SubscriberCore {
   std::uint64_t lost = 0;
   std::vector<PublisherStatus> publishers;
   std::optional<PublisherStatus> mismatch;  // first publisher of another type
-  // Created on the first type mismatch, to name the other type.
-  std::unique_ptr<iox::popo::UntypedSubscriber> schema_port;
-  std::unique_ptr<iox::popo::WaitSet<1>> schema_waitset;
-  std::optional<Schema> mismatch_schema;
+  std::shared_ptr<const TypeClaim> type_claim;  // the channel's type, held in the bus's table
+  mutable std::optional<Schema> mismatch_schema;  // the other type, once named
   Lending lending;  // samples
 };
-
-/// Reads a schema record (a sample of a companion port): the schema JSON.
-std::optional<Schema> parse_schema_record(const void* payload);
 
 }  // namespace statebus::detail

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
+#include "channel_types.hpp"
 #include "ports.hpp"
 #include "publish_hook.hpp"
 #include "statebus/bus/names.hpp"
@@ -66,46 +67,8 @@ void* loan_chunk(iox::popo::UntypedPublisher& port, std::uint32_t size, std::uin
   return loaned.value();
 }
 
-// Publishes the schema on the companion port (kept as history for late readers).
-void offer_schema(PublisherCore& core, const Schema& schema) {
-  iox::popo::PublisherOptions options;
-  options.historyCapacity = 1;
-  core.schema_port = std::make_unique<iox::popo::UntypedPublisher>(schema_service_description(core.channel), options);
-  const std::string json = schema.to_json();
-  const auto size = static_cast<std::uint32_t>(json.size() + 1);
-  void* payload = loan_chunk(*core.schema_port, size, 1);
-  if (payload == nullptr) return;  // pools exhausted: tools cannot decode, data still flows
-  std::memcpy(payload, json.c_str(), size);
-  SampleHeader* header = header_of(payload);
-  header->sequence = 1;
-  header->publisher_port = core.port_id;
-  header->publisher_pid = core.process.pid;
-  header->publisher_start_time = core.process.start_time;
-  header->real_time_ns = header->virtual_time_ns = monotonic_ns();
-  header->fingerprint = schema.fingerprint;
-  header->payload_size = size;
-  core.schema_port->publish(payload);
-}
-
 }  // namespace
 
-iox::capro::ServiceDescription schema_service_description(std::string_view channel) {
-  const auto data = to_service_description(channel);
-  std::string event = data.getEventIDString().c_str();
-  event += kSchemaSuffix;
-  return {data.getServiceIDString(), data.getInstanceIDString(),
-          iox::capro::IdString_t(iox::cxx::TruncateToCapacity, event.c_str())};
-}
-
-std::optional<Schema> parse_schema_record(const void* payload) {
-  const auto* chunk = iox::mepoo::ChunkHeader::fromUserPayload(payload);
-  const auto* text = static_cast<const char*>(payload);
-  const std::size_t size = chunk->userPayloadSize();
-  if (size == 0) return std::nullopt;
-  auto schema = Schema::from_json(std::string_view(text, strnlen(text, size)));
-  if (!schema) return std::nullopt;
-  return std::move(*schema);
-}
 
 namespace {
 
@@ -132,6 +95,38 @@ void release_sample(SubscriberCore* core, const void* payload) noexcept {
   given_back(core);
 }
 
+namespace {
+
+// Stamps the header and delivers a loaned buffer.
+void publish_on(PublisherCore& core, void* payload) noexcept {
+  auto* chunk = iox::mepoo::ChunkHeader::fromUserPayload(payload);
+  auto* header = static_cast<SampleHeader*>(chunk->userHeader());  // zeroed at loan; flags kept
+  header->sequence = ++core.sequence;
+  header->publisher_port = core.port_id;
+  header->publisher_start_time = core.process.start_time;
+  header->publisher_created_ns = core.created_ns;
+  const std::uint32_t counted = detail::begin_publish();  // in flight from before its time is read
+  header->virtual_time_ns = detail::virtual_and_real_ns(header->real_time_ns);
+  header->fingerprint = core.fingerprint;
+  header->publisher_pid = core.process.pid;
+  header->payload_size = header->flags != 0 ? 0 : chunk->userPayloadSize();
+  core.port.publish(payload);
+  --core.lending.out;
+  if (const detail::PublishHook hook = g_after_delivery_hook.load(std::memory_order_relaxed)) hook();
+  detail::end_publish(counted);  // delivered
+}
+
+}  // namespace
+
+LoanResult<void> publish_loan(PublisherCore* core, void* payload) noexcept {
+  if (core->lending.orphaned) {  // its publisher is gone: no one may stamp its sequence any more
+    release_loan(core, payload);
+    return tl::make_unexpected(LoanError::publisher_gone);
+  }
+  publish_on(*core, payload);
+  return {};
+}
+
 // ---- publisher -------------------------------------------------------------
 
 Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view channel, std::uint32_t payload_size,
@@ -148,6 +143,12 @@ Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view cha
     if (!chunk || *chunk > node.max_chunk()) {
       return fail(Errc::payload_too_large, size_error(channel, payload_size, node.max_payload()));
     }
+  }
+  std::shared_ptr<const TypeClaim> type_claim;
+  if (schema != nullptr) {
+    auto claimed = claim_channel_type(channel, *schema, "publisher");
+    if (!claimed) return tl::make_unexpected(claimed.error());
+    type_claim = std::move(*claimed);
   }
   const std::int64_t created = monotonic_ns();
   iox::popo::PublisherOptions iox_options;
@@ -166,10 +167,8 @@ Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view cha
   core->port_id = static_cast<std::uint64_t>(core->port.getUid());
   core->process = this_process();
   core->created_ns = created;
-  if (schema != nullptr) {
-    core->fingerprint = schema->fingerprint;
-    offer_schema(*core, *schema);
-  }
+  if (schema != nullptr) core->fingerprint = schema->fingerprint;
+  core->type_claim = std::move(type_claim);
   return RawPublisher(std::move(core));
 }
 
@@ -197,7 +196,6 @@ RawPublisher::~RawPublisher() {
   if (impl_->lending.out == 0) return;
   // Loans still held keep their chunks: the port lives on, unoffered, until
   // the last one is given back (release_loan deletes it).
-  impl_->schema_port.reset();
   impl_->port.stopOffer();
   impl_->lending.orphaned = true;
   (void)impl_.release();
@@ -216,29 +214,7 @@ void* RawPublisher::loan(std::uint32_t size, std::uint32_t align) noexcept {
   return payload;
 }
 
-void RawPublisher::publish(void* payload) noexcept {
-  PublisherCore& core = *impl_;
-  auto* chunk = iox::mepoo::ChunkHeader::fromUserPayload(payload);
-  auto* header = static_cast<SampleHeader*>(chunk->userHeader());  // zeroed at loan; flags kept
-  header->sequence = ++core.sequence;
-  header->publisher_port = core.port_id;
-  header->publisher_start_time = core.process.start_time;
-  header->publisher_created_ns = core.created_ns;
-  const std::uint32_t counted = detail::begin_publish();  // in flight from before its time is read
-  header->virtual_time_ns = detail::virtual_and_real_ns(header->real_time_ns);
-  header->fingerprint = core.fingerprint;
-  header->publisher_pid = core.process.pid;
-  header->payload_size = header->flags != 0 ? 0 : chunk->userPayloadSize();
-  core.port.publish(payload);
-  --core.lending.out;
-  if (const detail::PublishHook hook = g_after_delivery_hook.load(std::memory_order_relaxed)) hook();
-  detail::end_publish(counted);  // delivered
-}
-
-void RawPublisher::publish_loan(PublisherCore* owner, void* payload) noexcept {
-  if (owner != impl_.get()) return release_loan(owner, payload);  // iceoryx would abort on another port's chunk
-  publish(payload);
-}
+void RawPublisher::publish(void* payload) noexcept { publish_on(*impl_, payload); }
 
 bool RawPublisher::has_subscribers() const noexcept { return impl_->port.hasSubscribers(); }
 
@@ -267,6 +243,12 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
                                             " on channel '" + std::string(channel) + "' is over the maximum of " +
                                             std::to_string(kMaxHistory));
   }
+  std::shared_ptr<const TypeClaim> type_claim;
+  if (expected != nullptr) {
+    auto claimed = claim_channel_type(channel, *expected, "subscriber");
+    if (!claimed) return tl::make_unexpected(claimed.error());
+    type_claim = std::move(*claimed);
+  }
   const std::int64_t created = monotonic_ns();
   iox::popo::SubscriberOptions iox_options;
   iox_options.queueCapacity = options.queue_depth;
@@ -282,6 +264,7 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
     core->expected_fingerprint = expected->fingerprint;
     core->expected_name = expected->name;
   }
+  core->type_claim = std::move(type_claim);
   return RawSubscriber(std::move(core));
 }
 
@@ -309,16 +292,16 @@ RawSubscriber::~RawSubscriber() {
   // given back (release_sample deletes it).
   core.waitset.reset();
   core.virtual_wait.reset();
-  core.schema_waitset.reset();
-  core.schema_port.reset();
   core.port.unsubscribe();
   core.port.releaseQueuedData();
   core.lending.orphaned = true;
   (void)impl_.release();
 }
 
-RawSample RawSubscriber::take() noexcept {
-  SubscriberCore& core = *impl_;
+RawSample RawSubscriber::take() noexcept { return take_sample(impl_.get()); }
+
+RawSample take_sample(SubscriberCore* subscriber) noexcept {
+  SubscriberCore& core = *subscriber;
   for (;;) {
     auto taken = core.port.take();
     if (taken.has_error()) return {};
@@ -399,6 +382,21 @@ bool busy_poll_until(std::chrono::steady_clock::time_point until, Ready&& ready)
   return false;
 }
 
+// Polls for data until `deadline` (real time, or the bus's virtual time),
+// sleeping 50 µs at first, then longer, up to 1 ms: for a subscriber whose
+// state iceoryx lets notify one wait set only (it is in a WaitSet or an
+// EventLoop), or when no wait set could be had.
+template <class Clock>
+bool poll_for_data(SubscriberCore& core, typename Clock::time_point deadline) noexcept {
+  auto pause = std::chrono::microseconds(50);
+  for (;;) {
+    if (core.port.hasData()) return true;
+    if (Clock::now() >= deadline) return core.port.hasData();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
 }  // namespace
 
 bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
@@ -440,14 +438,15 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
 
 bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) noexcept {
   SubscriberCore& core = *impl_;
-  if (core.waiter != nullptr) return core.port.hasData();  // its WaitSet waits for it; see WaitSet::add
+  // In a WaitSet or EventLoop, the state notifies that one: poll.
+  if (core.waiter != nullptr) return poll_for_data<std::chrono::steady_clock>(core, deadline);
   if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
   if (!core.waitset) {
     DaemonRequest request;
     core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
     if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
       core.waitset.reset();
-      return false;
+      return poll_for_data<std::chrono::steady_clock>(core, deadline);
     }
   }
   // timedWait() may return before data is there (a notification for data
@@ -464,13 +463,13 @@ bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) 
 bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
   SubscriberCore& core = *impl_;
   if (core.port.hasData()) return true;
-  if (core.waiter != nullptr) return false;
+  if (core.waiter != nullptr) return poll_for_data<VirtualClock>(core, deadline);  // as in block_until()
   if (!core.virtual_wait) {
     core.waitset.reset();  // iceoryx lets a state notify one waitset
     auto wait = std::make_unique<VirtualWait>();
     if (wait->waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error() ||
         wait->waitset.attachEvent(wait->clock_changed).has_error()) {
-      return false;
+      return poll_for_data<VirtualClock>(core, deadline);
     }
     wait->listener = trigger_on_clock_change(wait->clock_changed);
     core.virtual_wait = std::move(wait);
@@ -499,39 +498,16 @@ std::vector<PublisherStatus> RawSubscriber::publishers() const {
   return out;
 }
 
-std::optional<Error> RawSubscriber::type_error(std::chrono::nanoseconds resolve_timeout) {
+std::optional<Error> RawSubscriber::type_error() const {
   SubscriberCore& core = *impl_;
   if (!core.mismatch) return std::nullopt;
-  // Name the other type from the schema its publisher offers.
-  if (!core.mismatch_schema) {
-    if (!core.schema_port) {
-      DaemonRequest request;
-      iox::popo::SubscriberOptions options;
-      options.historyRequest = 1;
-      options.queueCapacity = 16;
-      core.schema_port =
-          std::make_unique<iox::popo::UntypedSubscriber>(schema_service_description(core.channel), options);
-      core.schema_waitset = std::make_unique<iox::popo::WaitSet<1>>();
-      if (core.schema_waitset->attachState(*core.schema_port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
-        core.schema_waitset.reset();
-      }
-    }
-    const auto deadline = std::chrono::steady_clock::now() + resolve_timeout;
-    for (;;) {
-      while (!core.mismatch_schema) {
-        auto taken = core.schema_port->take();
-        if (taken.has_error()) break;
-        auto schema = parse_schema_record(taken.value());
-        core.schema_port->release(taken.value());
-        if (schema && schema->fingerprint == core.mismatch->fingerprint) core.mismatch_schema = std::move(*schema);
-      }
-      const auto left = deadline - std::chrono::steady_clock::now();
-      if (core.mismatch_schema || left.count() <= 0 || !core.schema_waitset) break;
-      core.schema_waitset->timedWait(iox::units::Duration::fromNanoseconds(
-          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
-    }
+  // Name the other type from the table, if a port of it declared it there.
+  if (!core.mismatch_schema && core.mismatch->fingerprint != 0) {
+    core.mismatch_schema = known_channel_type(core.channel, core.mismatch->fingerprint);
   }
-  const std::string theirs = core.mismatch_schema ? "'" + core.mismatch_schema->name + "'" : "an unknown type";
+  const std::string theirs = core.mismatch->fingerprint == 0 ? std::string("untyped bytes")
+                             : core.mismatch_schema      ? "'" + core.mismatch_schema->name + "'"
+                                                         : std::string("an unknown type");
   return Error(Errc::type_mismatch,
                "channel '" + core.channel + "' carries " + theirs + " (fingerprint " +
                    fingerprint_hex(core.mismatch->fingerprint) + ") from pid " +

@@ -211,6 +211,34 @@ void VirtualClock::sleep_until(time_point deadline) noexcept {
   }
 }
 
+bool VirtualClock::wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, time_point deadline,
+                        const std::function<bool()>& pred) {
+  // Every clock change notifies `cv`, under the waiter's mutex so that it
+  // cannot fall between a look at the clock and the wait. Listeners are
+  // added and removed without that mutex: the watcher calls them under its
+  // own lock, and a listener takes the mutex.
+  struct Waker {
+    std::condition_variable* cv;
+    std::mutex* mutex;
+  } waker{&cv, lock.mutex()};
+  lock.unlock();
+  const std::uint64_t listener = detail::add_clock_listener(
+      [](void* context) {
+        auto* w = static_cast<Waker*>(context);
+        { std::lock_guard<std::mutex> hold(*w->mutex); }
+        w->cv->notify_all();
+      },
+      &waker);
+  lock.lock();
+  const bool ready = detail::wait_on_virtual_time(deadline, pred, [&](std::chrono::nanoseconds slice) {
+    return cv.wait_for(lock, slice) == std::cv_status::no_timeout;
+  });
+  lock.unlock();
+  detail::remove_clock_listener(listener);
+  lock.lock();
+  return ready;
+}
+
 Result<void> VirtualClock::set_rate(double rate) {
   if (rate == 0.0) rate = 0.0;  // -0 pauses as 0 does (and never reads "-0")
   if (!std::isfinite(rate) || rate < 0 || (rate > 0 && (rate < min_rate || rate > max_rate))) {

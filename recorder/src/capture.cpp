@@ -17,7 +17,6 @@ namespace {
 
 constexpr std::size_t kPerShard = 63;  // a WaitSet holds 64
 constexpr auto kShardWake = std::chrono::milliseconds(50);
-constexpr auto kSchemaTimeout = std::chrono::milliseconds(1000);
 
 }  // namespace
 
@@ -107,11 +106,8 @@ const Schema* Recorder::Impl::schema_for(std::uint32_t channel, std::uint64_t fi
     }
     name = channels[channel].name;
   }
-  // Publishers offer their schema on a companion channel; fetched once per type.
-  std::optional<Schema> schema;
-  if (auto fetched = fetch_schema(node, name, kSchemaTimeout); fetched && fetched->fingerprint == fingerprint) {
-    schema = std::move(*fetched);
-  }
+  // From the bus's table of channel types; looked up once per type.
+  std::optional<Schema> schema = find_schema(node, name, fingerprint);
   std::lock_guard lock(mutex);
   const auto& slot = schemas.emplace(fingerprint, std::move(schema)).first->second;
   return slot ? &*slot : nullptr;

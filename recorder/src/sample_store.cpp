@@ -76,6 +76,19 @@ std::vector<LogEntry> Recorder::logs() const {
   return impl_->logs;
 }
 
+Error Recorder::type_mismatch(std::string_view channel, const Schema& expected, std::uint64_t found) const {
+  std::string theirs = "untyped bytes";
+  if (found != 0) {
+    std::lock_guard lock(impl_->mutex);
+    const auto known = impl_->schemas.find(found);
+    theirs = known != impl_->schemas.end() && known->second ? "'" + known->second->name + "'" : "an unknown type";
+    theirs += " (fingerprint " + fingerprint_hex(found) + ")";
+  }
+  return Error(Errc::type_mismatch, "channel '" + std::string(channel) + "' carried " + theirs + ", not '" +
+                                        expected.name + "' (fingerprint " + fingerprint_hex(expected.fingerprint) +
+                                        "): ask for the channel's own type (`statebus ls` names it)");
+}
+
 std::vector<RecordedChannel> Recorder::channels() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->summarise().channels;

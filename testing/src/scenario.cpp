@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <future>
+#include <mutex>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@ namespace statebus::testkit {
 std::string describe_wait_status(int status) { return detail::describe_wait_status(status); }
 
 struct Scenario::Impl {
+  Impl(Node n, ScenarioOptions o) : node(std::move(n)), options(std::move(o)) {}
   Node node;
   ScenarioOptions options;
   VirtualClock::time_point t0;
@@ -39,6 +41,13 @@ struct Scenario::Impl {
   };
   std::vector<std::unique_ptr<Script>> scripts;
   std::optional<std::vector<ChildReport>> reports;
+  std::mutex script_mutex;
+  std::optional<Error> script_failure;  // the first sample a script could not publish
+
+  std::optional<Error> script_error() {
+    std::lock_guard<std::mutex> lock(script_mutex);
+    return script_failure;
+  }
 
   Child* find(const std::string& name) {
     for (auto& c : children) {
@@ -52,7 +61,7 @@ Result<Scenario> Scenario::start(const Node& node, ScenarioOptions options) {
   if (options.clock == ClockMode::scaled && !(options.rate >= 0.0)) {
     return fail(Errc::invalid_argument, "a scaled scenario needs a rate ≥ 0");
   }
-  auto impl = std::make_unique<Impl>(Impl{node, std::move(options), {}, false, {}, {}, {}, {}, {}});
+  auto impl = std::make_unique<Impl>(node, std::move(options));
   // Time stands while the children start, so the story begins with all of them.
   if (impl->options.clock != ClockMode::real) {
     if (auto stood = VirtualClock::set_stepped(); !stood) return tl::make_unexpected(stood.error());
@@ -103,6 +112,7 @@ Scenario::~Scenario() {
       described.push_back(report.name);
     }
   }
+  if (auto failed = impl_->script_error()) ADD_FAILURE() << failed->message();
   if (impl_->logs) impl_->logs->check();
   // A failing test says what each of its children printed and how it ended;
   // then their stderr files go (a private /tmp would lose them anyway).
@@ -184,11 +194,22 @@ Result<void> Scenario::add_script(std::function<Result<void>(EventLoop&)> make) 
   return {};
 }
 
+void Scenario::script_failed(Impl* impl, Error error) {
+  std::lock_guard<std::mutex> lock(impl->script_mutex);
+  if (!impl->script_failure) impl->script_failure = std::move(error);
+}
+
 VirtualClock::time_point Scenario::t0() const noexcept { return impl_->t0; }
 
 Result<void> Scenario::run_for(VirtualClock::duration span) { return run_until(VirtualClock::now() + span); }
 
 Result<void> Scenario::run_until(VirtualClock::time_point target) {
+  auto ran = move_clock_to(target);
+  if (auto failed = impl_->script_error()) return tl::make_unexpected(*failed);
+  return ran;
+}
+
+Result<void> Scenario::move_clock_to(VirtualClock::time_point target) {
   switch (impl_->options.clock) {
     case ClockMode::lockstep:
       if (auto set = VirtualClock::set_lockstep(target); !set) return set;

@@ -33,6 +33,7 @@ struct Machine {
   std::map<std::string, statebus::Publisher<Reading>> publishers;
   std::map<std::string, statebus::Subscriber<Reading>> subscribers;
   std::map<std::string, statebus::Cell<Setpoint>> cells;
+  std::map<std::string, statebus::Subscriber<Setpoint>> setpoint_readers;
   std::map<std::string, statebus::testkit::ChildProcess> children;  // on this bus
 };
 
@@ -307,6 +308,26 @@ std::string do_subscribe(Machine& m, std::istringstream& words) {
   return "ok";
 }
 
+// `listen CHANNEL`: a subscriber, without waiting for any publisher
+std::string do_listen(Machine& m, std::istringstream& words) {
+  std::string channel;
+  words >> channel;
+  auto sub = statebus::Subscriber<Reading>::create(*m.node, channel, statebus::SubscriberOptions{256, 0, false});
+  if (!sub) return "error " + sub.error().message();
+  m.subscribers.emplace(channel, std::move(*sub));
+  return "ok";
+}
+
+// `listen-setpoint CHANNEL`: a subscriber of the other message type
+std::string do_listen_setpoint(Machine& m, std::istringstream& words) {
+  std::string channel;
+  words >> channel;
+  auto sub = statebus::Subscriber<Setpoint>::create(*m.node, channel);
+  if (!sub) return "error " + sub.error().message();
+  m.setpoint_readers.emplace(channel, std::move(*sub));
+  return "ok";
+}
+
 // `take CHANNEL TIMEOUT_MS`: the next sample, or none
 std::string do_take(Machine& m, std::istringstream& words) {
   std::string channel;
@@ -418,6 +439,8 @@ const std::map<std::string, Command>& commands() {
       {"wait-down", do_wait_down},
       {"publish", do_publish},
       {"subscribe", do_subscribe},
+      {"listen", do_listen},
+      {"listen-setpoint", do_listen_setpoint},
       {"take", do_take},
       {"queued", do_queued},
       {"lost", do_lost},

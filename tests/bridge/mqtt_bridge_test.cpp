@@ -555,6 +555,40 @@ TEST_F(MqttBridgeTest, PlainClientsReadAndWriteThePlainJson) {
   EXPECT_EQ(b->ask("take demo/reading 10000"), "ok " + fingerprint() + " 5 -3.250000 porch 2");
 }
 
+// No bridge sends the channel, no publisher runs: the type comes from the
+// subscriber's own declaration in the bus's table of channel types.
+TEST_F(MqttBridgeTest, APlainClientWritesToAChannelThatOnlyATypedSubscriberUses) {
+  MACHINE(b, "b");
+  ASK_OK(b, "listen demo/setting");
+  ASK_OK(b, "bridge" + bridge_args("B") + " --in demo/**");
+  ASSERT_EQ(mqtt_pub("t/demo/setting", R"({"index":9,"celsius":21.5,"room":"study","level":3})"), 0);
+  EXPECT_EQ(b->ask("take demo/setting 10000"), "ok " + fingerprint() + " 9 21.500000 study 3") << b->log();
+  EXPECT_EQ(b->ask("take demo/setting 100"), "none");
+}
+
+// Bus B uses demo/cmd for another type than bus A sends on it: B's bridge
+// refuses A's samples, naming both types, and B's subscriber keeps its type.
+TEST_F(MqttBridgeTest, SamplesOfAnotherTypeThanTheReceivingBusUsesAreRefusedNamingBothTypes) {
+  MACHINE(a, "a");
+  MACHINE(b, "b");
+  ASK_OK(b, "listen-setpoint demo/cmd");
+  ASK_OK(a, "offer demo/cmd 0");
+  ASK_OK(a, "bridge" + bridge_args("A") + " --out demo/**");
+  ASK_OK(b, "bridge" + bridge_args("B") + " --in demo/**");
+  // Sent until B's bridge hears one (A's bridge may still be connecting).
+  for (int i = 1; i <= 50; ++i) {
+    ASK_OK(a, "publish demo/cmd " + std::to_string(i) + " 1 20.5 hall 1");
+    if (b->ask("wait-stat refused 1 200").substr(0, 2) == "ok") break;
+  }
+  const std::string refused = b->ask("wait-stat refused 1 100");
+  EXPECT_EQ(refused.substr(0, 2), "ok") << refused << "\n" << b->log();
+  EXPECT_NE(refused.find("type_mismatch"), std::string::npos) << refused;
+  const std::string log = b->log();
+  for (const char* part : {"'bridge_test/Setpoint'", "'bridge_test/Reading'", "'demo/cmd'"}) {
+    EXPECT_NE(log.find(part), std::string::npos) << part << " in\n" << log;
+  }
+}
+
 TEST_F(MqttBridgeTest, HomeAssistantGetsDiscoveryAgainOnItsBirthMessageAndWritesTheSetpoint) {
   MACHINE(a, "a");
   ASK_OK(a, "cell-open home/setpoint 21");

@@ -77,14 +77,13 @@ TEST(ChannelName, RejectsCharactersIceoryxOrFilesCannotCarry) {
 TEST(ChannelName, EnforcesIceoryxStringLimits) {
   const std::string part100(100, 'x');
   const std::string part101(101, 'x');
-  EXPECT_TRUE(validate_channel_name(part100 + "/" + part100 + "/" + std::string(90, 'e')));
+  EXPECT_TRUE(validate_channel_name(part100 + "/" + part100 + "/" + std::string(100, 'e')));
   EXPECT_FALSE(validate_channel_name(part101));
   EXPECT_FALSE(validate_channel_name("a/" + part101));
-  // Parts 3 and on share iceoryx's event string, less room for the schema
-  // companion: 45 + '/' + 45 = 91 characters.
-  const auto sut = validate_channel_name("a/b/" + std::string(45, 'e') + "/" + std::string(45, 'f'));
+  // Parts 3 and on share iceoryx's event string: 50 + '/' + 50 = 101 characters.
+  const auto sut = validate_channel_name("a/b/" + std::string(50, 'e') + "/" + std::string(50, 'f'));
   ASSERT_FALSE(sut);
-  EXPECT_NE(sut.error().message().find("parts 3 and on have 91 characters"), std::string::npos)
+  EXPECT_NE(sut.error().message().find("parts 3 and on have 101 characters"), std::string::npos)
       << sut.error().message();
 }
 

@@ -63,7 +63,7 @@ TEST_F(ChannelTest, LoanIsWrittenInPlaceAndDeliveredWithAHeader) {
   Reading* in_shared_memory = loan->get();
   in_shared_memory->index = 42;
   std::strcpy(in_shared_memory->room, "attic");
-  pub->publish(std::move(*loan));
+  std::move(*loan).publish();
 
   auto sample = sut->take_for(5s);
   ASSERT_TRUE(sample);
@@ -111,7 +111,7 @@ TEST_F(ChannelTest, FourMebibytePayloadFits) {
   auto loan = pub->loan();
   ASSERT_TRUE(loan);
   (*loan)->bytes[sizeof(FourMiB) - 1] = 'z';
-  pub->publish(std::move(*loan));
+  std::move(*loan).publish();
   auto sample = sub->take_for(5s);
   ASSERT_TRUE(sample);
   EXPECT_EQ(sample->value().bytes[sizeof(FourMiB) - 1], 'z');
@@ -135,21 +135,57 @@ TEST_F(ChannelTest, BadNamesAndOptionsAreRefusedBeforeIceoryx) {
   EXPECT_TRUE(contains(big_history.error().message(), "maximum of 16")) << big_history.error().message();
 }
 
-TEST_F(ChannelTest, SubscriberNeverHandsOutASampleOfAnotherSize) {
+TEST_F(ChannelTest, APortOfAnotherTypeIsRefusedAtCreateNamingBothTypes) {
+  {
   auto pub = Publisher<test::Wide>::create(*node_, "test/mixed");
+  ASSERT_TRUE(pub);
+  const auto sub = Subscriber<Reading>::create(*node_, "test/mixed");
+  const auto other_pub = Publisher<Reading>::create(*node_, "test/mixed");
+  ASSERT_FALSE(sub);
+  ASSERT_FALSE(other_pub);
+  EXPECT_EQ(sub.error().code(), Errc::type_mismatch);
+  EXPECT_EQ(other_pub.error().code(), Errc::type_mismatch);
+  for (const char* part : {"'test/mixed'", "'test/Wide'", "subscriber of 'test/Reading'"}) {
+    EXPECT_TRUE(contains(sub.error().message(), part)) << sub.error().message();
+  }
+  EXPECT_TRUE(contains(other_pub.error().message(), "publisher of 'test/Reading'")) << other_pub.error().message();
+
+  auto same_type = Subscriber<test::Wide>::create(*node_, "test/mixed");
+  EXPECT_TRUE(same_type);
+  }  // the channel's last ports of 'test/Wide' are gone: the type is free
+  EXPECT_TRUE(Subscriber<Reading>::create(*node_, "test/mixed"));
+}
+
+TEST_F(ChannelTest, AChannelsTypeIsKnownFromASubscriberAlone) {
+  {
+    auto sub = Subscriber<Reading>::create(*node_, "test/listened");
+    ASSERT_TRUE(sub);
+    const auto schema = fetch_schema(*node_, "test/listened", 1s);
+    ASSERT_TRUE(schema) << schema.error().message();
+    EXPECT_EQ(schema->name, "test/Reading");
+    EXPECT_EQ(schema->fingerprint, schema_of<Reading>().fingerprint);
+  }
+  const auto after = fetch_schema(*node_, "test/listened", 10ms);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code(), Errc::timeout);
+}
+
+TEST_F(ChannelTest, SubscriberNeverHandsOutUntypedBytes) {
+  auto pub = UntypedPublisher::create(*node_, "test/mixed");
   auto sut = Subscriber<Reading>::create(*node_, "test/mixed");
   ASSERT_TRUE(pub && sut);
   ASSERT_TRUE(pub->wait_for_subscribers(10s));
 
-  ASSERT_TRUE(pub->publish(test::Wide{}));
+  const std::vector<std::byte> bytes(sizeof(Reading), std::byte{0x5a});
+  ASSERT_TRUE(pub->publish(bytes.data(), bytes.size()));
   ASSERT_TRUE(sut->wait(5s));
 
   EXPECT_FALSE(sut->take());
   EXPECT_EQ(sut->refused(), 1U);
-  const auto error = sut->type_error(5s);
+  const auto error = sut->type_error();
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code(), Errc::type_mismatch);
-  for (const char* part : {"'test/mixed'", "'test/Wide'", "'test/Reading'"}) {
+  for (const char* part : {"'test/mixed'", "untyped bytes", "'test/Reading'"}) {
     EXPECT_TRUE(contains(error->message(), part)) << error->message();
   }
 }

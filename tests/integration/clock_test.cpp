@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <condition_variable>
 #include <cmath>
 #include <csignal>
 #include <fstream>
@@ -325,6 +327,54 @@ TEST_F(ClockTest, SubscriberWaitOnVirtualTimeFollowsTheRate) {
   EXPECT_FALSE(sut->wait_until(deadline));
 
   EXPECT_GE(VirtualClock::now(), deadline);
+}
+
+// std::condition_variable::wait_until on VirtualClock converts the deadline
+// to real time once; VirtualClock::wait follows rate and steps.
+TEST_F(ClockTest, AConditionVariableWaitOnVirtualTimeFollowsTheRateAndTheSteps) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool flag = false;
+  std::unique_lock<std::mutex> lock(mutex);
+
+  ASSERT_TRUE(VirtualClock::set_rate(1000.0));
+  const auto real_start = std::chrono::steady_clock::now();
+  const auto deadline = VirtualClock::now() + 10s;  // 10 ms of real time at rate 1000
+  EXPECT_FALSE(VirtualClock::wait(cv, lock, deadline, [&] { return flag; }));
+  EXPECT_GE(VirtualClock::now(), deadline);
+  EXPECT_LT(std::chrono::steady_clock::now() - real_start, 5s) << "slept as if at rate 1";
+
+  // Stepped: only a step (or the predicate) ends the wait.
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto step_deadline = VirtualClock::now() + 1h;
+  lock.unlock();
+  std::promise<bool> stepped_out;
+  std::thread waiter([&] {
+    std::unique_lock<std::mutex> inner(mutex);
+    stepped_out.set_value(VirtualClock::wait(cv, inner, step_deadline, [&] { return flag; }));
+  });
+  ASSERT_TRUE(VirtualClock::advance(1h));
+  auto outcome = stepped_out.get_future();
+  ASSERT_EQ(outcome.wait_for(30s), std::future_status::ready) << "a step past the deadline did not end the wait";
+  EXPECT_FALSE(outcome.get());
+  waiter.join();
+  EXPECT_GE(VirtualClock::now(), step_deadline);
+
+  std::promise<bool> notified;
+  std::thread second([&] {
+    std::unique_lock<std::mutex> inner(mutex);
+    notified.set_value(VirtualClock::wait(cv, inner, VirtualClock::now() + 1h, [&] { return flag; }));
+  });
+  {
+    std::lock_guard<std::mutex> hold(mutex);
+    flag = true;
+  }
+  cv.notify_all();
+  auto woken = notified.get_future();
+  ASSERT_EQ(woken.wait_for(30s), std::future_status::ready) << "a notify with the predicate true did not end the wait";
+  EXPECT_TRUE(woken.get());
+  second.join();
+  lock.lock();
 }
 
 TEST_F(ClockTest, LoopInAChildProcessSeesExactlyTheTicksVirtualTimeImplies) {

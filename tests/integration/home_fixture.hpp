@@ -98,11 +98,19 @@ class HomeProcesses : public testkit::BusTest {
         virtual_timeout(std::chrono::hours(1))));
   }
 
-  std::vector<Recorded<home::HeaterCommand>> commands() {
-    return story_->recorder().samples<home::HeaterCommand>(home::kHeaterChannel);
-  }
+  std::vector<Recorded<home::HeaterCommand>> commands() { return recorded<home::HeaterCommand>(home::kHeaterChannel); }
   std::vector<Recorded<home::TemperatureReading>> readings() {
-    return story_->recorder().samples<home::TemperatureReading>(home::kTemperatureChannel);
+    return recorded<home::TemperatureReading>(home::kTemperatureChannel);
+  }
+  /// The recorded samples of `channel`; a type mismatch fails the test with its reason.
+  template <class T>
+  std::vector<Recorded<T>> recorded(std::string_view channel) {
+    auto got = story_->recorder().samples<T>(channel);
+    if (!got) {
+      ADD_FAILURE() << got.error().message();
+      return {};
+    }
+    return std::move(*got);
   }
 
   std::string node_name_ = "home-test";  ///< set before SetUp to name this test's node

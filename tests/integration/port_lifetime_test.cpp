@@ -77,7 +77,7 @@ TEST_F(PortLifetime, ASampleKeptAfterItsSubscriberKeepsItsMemoryUntilItDies) {
   auto loan = publisher->loan();
   ASSERT_TRUE(loan);
   (*loan)->bytes[0] = 'x';
-  publisher->publish(std::move(*loan));
+  std::move(*loan).publish();
   std::optional<Sample<FourMiB>> sample = subscriber->take_for(5s);
   ASSERT_TRUE(sample);
 
@@ -182,7 +182,37 @@ TEST_F(PortLifetime, ASubscriberMayDieBeforeItsEventLoop) {
   EXPECT_EQ(heard_by_stays, 1);
 }
 
-TEST_F(PortLifetime, ALoanPublishedThroughAnotherPublisherGoesBackUnsent) {
+// The loop holds the port, not the Subscriber object: a vector that grows
+// after on() moves its subscribers, and the loop still serves them.
+TEST_F(PortLifetime, AnEventLoopServesASubscriberThatMovedAfterOn) {
+  auto publisher = Publisher<test::Reading>::create(*node_, "life/moved");
+  ASSERT_TRUE(publisher);
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  std::vector<Subscriber<test::Reading>> subscribers;
+  subscribers.reserve(1);
+  auto first = Subscriber<test::Reading>::create(*node_, "life/moved");
+  ASSERT_TRUE(first);
+  subscribers.push_back(std::move(*first));
+  std::uint64_t heard = 0;
+  ASSERT_TRUE(loop->on(subscribers[0], [&](const Sample<test::Reading>& sample) {
+    heard = sample.value().index;
+    loop->stop();
+  }));
+  const Subscriber<test::Reading>* before = subscribers.data();
+  auto second = Subscriber<test::Reading>::create(*node_, "life/other-moved");
+  ASSERT_TRUE(second);
+  subscribers.push_back(std::move(*second));  // grows: the first subscriber moves
+  ASSERT_NE(subscribers.data(), before) << "the premise: the vector reallocated";
+
+  ASSERT_TRUE(subscribers[0].wait_connected(10s));
+  ASSERT_TRUE(publisher->publish(test::Reading{42, 1.0, {}}));
+  ASSERT_TRUE(subscribers[0].wait(10s));
+  ASSERT_TRUE(loop->run());  // its handler stops it
+  EXPECT_EQ(heard, 42U);
+}
+
+TEST_F(PortLifetime, ALoanPublishedThroughAnotherPublisherIsRefusedAndLeftAsItWas) {
   auto other = Publisher<FourMiB>::create(*node_, "life/other");
   ASSERT_TRUE(other) << other.error().message();
   auto publisher = Publisher<FourMiB>::create(*node_, "life/mine");
@@ -196,11 +226,16 @@ TEST_F(PortLifetime, ALoanPublishedThroughAnotherPublisherGoesBackUnsent) {
   auto foreign = other->loan();
   ASSERT_TRUE(foreign);
   (*foreign)->bytes[0] = 'f';
-  publisher->publish(std::move(*foreign));  // not this publisher's: given back to its own
+  const auto refused = publisher->publish(std::move(*foreign));  // not this publisher's
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), LoanError::foreign_loan);
+  ASSERT_NE(foreign->get(), nullptr) << "a refused loan is left to its owner";
+  EXPECT_EQ((*foreign)->bytes[0], 'f');
+  { auto dropped = std::move(*foreign); }  // back to its pool unsent
   auto loan = publisher->loan();
   ASSERT_TRUE(loan);
   (*loan)->bytes[0] = 'm';
-  publisher->publish(std::move(*loan));
+  EXPECT_TRUE(publisher->publish(std::move(*loan)));
 
   auto sample = subscriber->take_for(5s);
   ASSERT_TRUE(sample);

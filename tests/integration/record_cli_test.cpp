@@ -143,7 +143,9 @@ TEST_F(RecordCli, PlayRepublishesARecordingAndRefusesCorruptFilesSayingWhere) {
   ASSERT_EQ(code, 0) << out << errors;
   EXPECT_TRUE(contains(out, "200 messages published")) << out;
   ASSERT_TRUE(copy->wait_for_count("cli/play", 200, virtual_timeout(60s)));
-  const auto readings = copy->samples<Reading>("cli/play");
+  const auto readings_got = copy->samples<Reading>("cli/play");
+  ASSERT_TRUE(readings_got) << readings_got.error().message();
+  const auto& readings = *readings_got;
   ASSERT_EQ(readings.size(), 200U);
   EXPECT_EQ(readings.back().value.index, 200U);
 

@@ -96,7 +96,9 @@ TEST_F(RecorderTest, CapturesEveryOneOf100000CommandsOfAChildInOrderWithoutGap) 
   ASSERT_EQ(publisher.read_line(120s), "sent " + std::to_string(kCount));
   ASSERT_TRUE(sut->wait_for_count("test/commands", kCount, virtual_timeout(60s)));
 
-  const auto commands = sut->samples<Reading>("test/commands");
+  const auto commands_got = sut->samples<Reading>("test/commands");
+  ASSERT_TRUE(commands_got) << commands_got.error().message();
+  const auto& commands = *commands_got;
   ASSERT_EQ(commands.size(), static_cast<std::size_t>(kCount));
   for (long i = 0; i < kCount; ++i) {
     ASSERT_EQ(commands[static_cast<std::size_t>(i)].value.index, static_cast<std::uint64_t>(i + 1)) << "at " << i;
@@ -111,6 +113,40 @@ TEST_F(RecorderTest, CapturesEveryOneOf100000CommandsOfAChildInOrderWithoutGap) 
   EXPECT_EQ(summary->channels[0].publishers, 1U);
   ASSERT_TRUE(summary->channels[0].schema);
   EXPECT_EQ(summary->channels[0].schema->fingerprint, schema_of<Reading>().fingerprint);
+}
+
+// Asking for the wrong type is an error naming both types, never an empty
+// list that a Not(Contains(...)) would pass.
+TEST_F(RecorderTest, SamplesOfAnotherTypeThanAskedForAreAnErrorNamingBothTypes) {
+  auto sut = Recorder::start(*node_, recording({"typed/readings", "typed/bytes"}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto readings = Publisher<Reading>::create(*node_, "typed/readings");
+  auto bytes = UntypedPublisher::create(*node_, "typed/bytes");
+  ASSERT_TRUE(readings && bytes);
+  ASSERT_TRUE(readings->wait_for_subscribers(10s) && bytes->wait_for_subscribers(10s));
+  ASSERT_TRUE(readings->publish(Reading{1, 20.5, "hall"}));
+  ASSERT_TRUE(bytes->publish("abc", 3));
+  ASSERT_TRUE(sut->wait_for_count("typed/readings", 1, virtual_timeout(30s)));
+  ASSERT_TRUE(sut->wait_for_count("typed/bytes", 1, virtual_timeout(30s)));
+
+  const auto right = sut->samples<Reading>("typed/readings");
+  ASSERT_TRUE(right) << right.error().message();
+  ASSERT_EQ(right->size(), 1U);
+  EXPECT_EQ(right->front().value.index, 1U);
+
+  const auto wrong = sut->samples<test::Wide>("typed/readings");
+  ASSERT_FALSE(wrong) << "a Wide list of " << wrong->size();
+  EXPECT_EQ(wrong.error().code(), Errc::type_mismatch);
+  for (const char* part : {"'typed/readings'", "'test/Reading'", "'test/Wide'"}) {
+    EXPECT_NE(wrong.error().message().find(part), std::string::npos) << wrong.error().message();
+  }
+  const auto untyped = sut->samples<Reading>("typed/bytes");
+  ASSERT_FALSE(untyped);
+  EXPECT_NE(untyped.error().message().find("untyped bytes"), std::string::npos) << untyped.error().message();
+
+  const auto none = sut->samples<Reading>("typed/nothing");  // nothing recorded: nothing to mismatch
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
 }
 
 TEST_F(RecorderTest, LogRecordsOfThreeProcessesArriveWithTheirNames) {
@@ -171,7 +207,9 @@ TEST_F(RecorderTest, SamplesSentBeforeItSubscribedAreReportedAsAGap) {
   // Whether the first samples went out before the daemon connected the
   // recorder depends on the daemon's pace; either way each of the 8 samples
   // is captured or reported missing, never silently lost.
-  const auto captured = sut->samples<Reading>("gap/early");
+  const auto captured_got = sut->samples<Reading>("gap/early");
+  ASSERT_TRUE(captured_got) << captured_got.error().message();
+  const auto& captured = *captured_got;
   ASSERT_FALSE(captured.empty());
   const std::uint64_t first = captured.front().value.index;
   EXPECT_EQ(captured.size() + (first - 1), 8U);
@@ -201,7 +239,9 @@ TEST_F(RecorderTest, SamplesSentBeforeItSubscribedAreCapturedFromThePublishersHi
   ASSERT_TRUE(publisher->publish(Reading{4, 0.0, {}}));
   ASSERT_TRUE(sut->wait_for<Reading>("early/announce", [](const Reading& r) { return r.index == 4; }, virtual_timeout(30s)));
 
-  const auto captured = sut->samples<Reading>("early/announce");
+  const auto captured_got = sut->samples<Reading>("early/announce");
+  ASSERT_TRUE(captured_got) << captured_got.error().message();
+  const auto& captured = *captured_got;
   ASSERT_EQ(captured.size(), 4U);
   for (std::uint64_t i = 0; i < 4; ++i) EXPECT_EQ(captured[i].value.index, i + 1);
   EXPECT_TRUE(sut->gaps().empty());
@@ -219,7 +259,9 @@ TEST_F(RecorderTest, HistoryFromBeforeItStartedIsNotRecorded) {
   ASSERT_TRUE(publisher->publish(Reading{3, 0.0, {}}));
   ASSERT_TRUE(sut->wait_for<Reading>("before/start", [](const Reading& r) { return r.index == 3; }, virtual_timeout(30s)));
 
-  const auto captured = sut->samples<Reading>("before/start");
+  const auto captured_got = sut->samples<Reading>("before/start");
+  ASSERT_TRUE(captured_got) << captured_got.error().message();
+  const auto& captured = *captured_got;
   ASSERT_EQ(captured.size(), 1U);
   EXPECT_EQ(captured[0].value.index, 3U);
   EXPECT_TRUE(sut->gaps().empty());
@@ -413,7 +455,9 @@ TEST_F(RecorderTest, ReplayPublishesARecordingAtItsRecordedVirtualTimesScaledByT
   EXPECT_EQ(progress.back().published, 6U);
   EXPECT_EQ(progress.back().span_ns, std::chrono::nanoseconds(30s).count());
 
-  const auto readings = copy->samples<Reading>("replay/readings");
+  const auto readings_got = copy->samples<Reading>("replay/readings");
+  ASSERT_TRUE(readings_got) << readings_got.error().message();
+  const auto& readings = *readings_got;
   ASSERT_EQ(readings.size(), 3U);
   for (std::size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(readings[i].value.index, i + 1);
@@ -450,7 +494,9 @@ TEST_F(RecorderTest, ReplayAsFastAsSubscribersTakeItLosesNothing) {
   ASSERT_TRUE(summary) << summary.error().message();
   EXPECT_EQ(summary->published, 5000U);
   ASSERT_TRUE(copy->wait_for_count("fast/readings", 5000, virtual_timeout(60s)));
-  const auto readings = copy->samples<Reading>("fast/readings");
+  const auto readings_got = copy->samples<Reading>("fast/readings");
+  ASSERT_TRUE(readings_got) << readings_got.error().message();
+  const auto& readings = *readings_got;
   for (std::size_t i = 0; i < readings.size(); ++i) ASSERT_EQ(readings[i].value.index, i + 1);
   EXPECT_TRUE(copy->gaps().empty());
   std::remove(path.c_str());

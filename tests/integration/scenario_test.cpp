@@ -3,8 +3,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include "statebus/bus.hpp"
@@ -51,6 +53,12 @@ STATEBUS_TEST_FUNCTION(stubborn) {
 namespace statebus {
 namespace {
 
+/// Fits the daemon's 128 KiB pool, of 32 chunks.
+struct Block {
+  char bytes[100 * 1024];
+};
+STATEBUS_MESSAGE(Block, "test/Block", bytes);
+
 using test::Reading;
 using testkit::Scenario;
 
@@ -58,6 +66,30 @@ class ScenarioTest : public testkit::NodeTest {
  protected:
   ScenarioTest() : NodeTest("scenario-test") {}
 };
+
+// A subscriber that never takes holds every chunk of its size: the script's
+// samples stop fitting, and the run and the test say so.
+TEST_F(ScenarioTest, AScriptThatCannotPublishFailsTheRunAndTheTestWithTheReason) {
+  testkit::ScenarioOptions options;
+  options.record = {};  // no recorder: it would give the chunks back
+  options.capture_logs = false;
+  auto hoarder = Subscriber<Block>::create(*node_, "test/blocks", SubscriberOptions{64, 0, false});
+  ASSERT_TRUE(hoarder);
+  std::optional<Result<void>> ran;
+  EXPECT_NONFATAL_FAILURE(
+      {
+        auto story = Scenario::start(*node_, options);
+        if (story) {
+          (void)story->script<Block>("test/blocks", 1s, [](VirtualClock::duration) { return std::optional<Block>(Block{}); });
+          ran = story->run_for(60s);
+        }
+      },
+      "the script on channel 'test/blocks' could not publish its sample");
+  ASSERT_TRUE(ran);
+  ASSERT_FALSE(*ran);
+  EXPECT_EQ(ran->error().code(), Errc::out_of_resources);
+  EXPECT_NE(ran->error().message().find("pools_exhausted"), std::string::npos) << ran->error().message();
+}
 
 TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
   testkit::ScenarioOptions options;
@@ -74,7 +106,9 @@ TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
   ASSERT_TRUE(story->run_for(1h));
   ASSERT_TRUE(story->recorder().wait_for_count("test/out", 10, virtual_timeout(1min)));
 
-  const auto out = story->recorder().samples<Reading>("test/out");
+  const auto out_got = story->recorder().samples<Reading>("test/out");
+  ASSERT_TRUE(out_got) << out_got.error().message();
+  const auto& out = *out_got;
   ASSERT_EQ(out.size(), 10U);
   for (std::size_t i = 0; i < out.size(); ++i) {
     EXPECT_EQ(out[i].value.index, i + 1);

@@ -14,6 +14,14 @@ struct Reading {
 };
 STATEBUS_MESSAGE(Reading, "test/Reading", index, celsius, room);
 
+/// Fields without initialisers, as a user's first message type often is.
+struct Bare {
+  double celsius;
+  char room[16];
+  std::uint32_t count;
+};
+STATEBUS_MESSAGE(Bare, "test/Bare", celsius, room, count);
+
 /// Another type: a subscriber of Reading must refuse it.
 struct Wide {
   std::uint64_t values[8] = {};

@@ -121,8 +121,9 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   ASSERT_TRUE(story_->recorder().wait_for_count(home::kTemperatureChannel, 7200, virtual_timeout(1s)));
   const home::HeatingStatus before = status_after(7200);
   ASSERT_EQ(before.decisions, 7200U);
-  const TemperatureReading last =
-      story_->recorder().samples<TemperatureReading>(home::kTemperatureChannel).back().value;
+  const auto all_readings = readings();
+  ASSERT_FALSE(all_readings.empty());
+  const TemperatureReading last = all_readings.back().value;
   auto setpoint_cell = Cell<home::Setpoint>::open(home::kSetpointCell);
   ASSERT_TRUE(setpoint_cell) << setpoint_cell.error().message();
   const home::Setpoint wanted = setpoint_cell->load();

@@ -233,7 +233,12 @@ int run(const Options& o, home::StopSignals& signals) {
     return 1;
   }
   const home::Setpoint sp = setpoint->load();
-  const launcher::DaySummary day = launcher::summarise(*recorder, t0, sp);
+  const auto summarised = launcher::summarise(*recorder, t0, sp);
+  if (!summarised) {
+    std::fprintf(stderr, "statebus-home: %s\n", summarised.error().message().c_str());
+    return 1;
+  }
+  const launcher::DaySummary& day = *summarised;
   const std::string svg_path = o.out + "/day.svg";
   std::ofstream(svg_path) << home::render_chart_svg(
       day.chart, "A simulated day: room " + std::to_string(static_cast<int>(sp.celsius)) + " °C setpoint, heater shaded");

@@ -87,7 +87,7 @@ int run_untyped(const Args& args, const Node* node) {
       return 4;
     }
     for (std::size_t i = 0; i < size; ++i) loan->data()[i] = static_cast<std::byte>((i + size) % 251);
-    pub->publish(std::move(*loan));
+    std::move(*loan).publish();
   }
   say("sent " + std::to_string(sizes.size()));
   wait_for_stdin_to_close();

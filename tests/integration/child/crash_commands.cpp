@@ -150,7 +150,7 @@ int run_patterned_publish(const Args& args, const Node* node) {
       auto loan = pub->loan(size);  // an armed allocator stops in here
       if (!loan) return fail_with(Error(Errc::out_of_resources, "pools exhausted at " + std::to_string(sent)));
       fill_pattern(loan->data(), size, tag, ++sent);
-      pub->publish(std::move(*loan));  // an armed lock stops in here
+      std::move(*loan).publish();  // an armed lock stops in here
     }
     say("sent " + std::to_string(sent));
   }
@@ -171,7 +171,7 @@ int run_patterned_flood(const Args& args, const Node* node) {
   for (std::uint64_t i = 1;; ++i) {
     if (auto loan = pub->loan(size)) {
       fill_pattern(loan->data(), size, tag, i);
-      pub->publish(std::move(*loan));
+      std::move(*loan).publish();
     }
     if (i % 256 == 0 && !quiet) say("n");
   }

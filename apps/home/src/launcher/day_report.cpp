@@ -10,10 +10,15 @@ namespace home::launcher {
 using namespace std::chrono_literals;
 using statebus::VirtualClock;
 
-DaySummary summarise(const statebus::Recorder& recorder, VirtualClock::time_point t0, const Setpoint& s) {
+statebus::Result<DaySummary> summarise(const statebus::Recorder& recorder, VirtualClock::time_point t0,
+                                       const Setpoint& s) {
   DaySummary out;
   std::int64_t next_point = 0;
-  for (const auto& r : recorder.samples<TemperatureReading>(kTemperatureChannel)) {
+  const auto readings = recorder.samples<TemperatureReading>(kTemperatureChannel);
+  if (!readings) return tl::make_unexpected(readings.error());
+  const auto commands = recorder.samples<HeaterCommand>(kHeaterChannel);
+  if (!commands) return tl::make_unexpected(commands.error());
+  for (const auto& r : *readings) {
     const double c = r.value.celsius;
     const double hours = static_cast<double>(r.header.virtual_time_ns - t0.time_since_epoch().count()) / 3.6e12;
     ++out.readings;
@@ -30,11 +35,10 @@ DaySummary summarise(const statebus::Recorder& recorder, VirtualClock::time_poin
       next_point = r.header.virtual_time_ns + std::chrono::nanoseconds(1min).count();
     }
   }
-  const auto commands = recorder.samples<HeaterCommand>(kHeaterChannel);
-  for (std::size_t i = 1; i < commands.size(); ++i) {
-    if (commands[i].value.on != commands[i - 1].value.on) ++out.switches;
+  for (std::size_t i = 1; i < commands->size(); ++i) {
+    if ((*commands)[i].value.on != (*commands)[i - 1].value.on) ++out.switches;
   }
-  if (!commands.empty() && commands.front().value.on) ++out.switches;
+  if (!commands->empty() && commands->front().value.on) ++out.switches;
   return out;
 }
 

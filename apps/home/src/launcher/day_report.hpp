@@ -27,7 +27,9 @@ struct DaySummary {
 };
 
 /// The day from t0 on, as the recorder captured it.
-DaySummary summarise(const statebus::Recorder& recorder, statebus::VirtualClock::time_point t0, const Setpoint& s);
+/// Fails with type_mismatch when a channel carried samples of another type.
+statebus::Result<DaySummary> summarise(const statebus::Recorder& recorder, statebus::VirtualClock::time_point t0,
+                                       const Setpoint& s);
 
 /// Prints the day: virtual time in real time, readings, switches, duty
 /// cycle, the room's range, restarts, and where the files are.

@@ -21,21 +21,29 @@ struct ChannelInfo {
   std::size_t publishers = 0;   ///< from the daemon's port list (refreshed about once a second)
   std::size_t subscribers = 0;  ///< likewise
   std::vector<std::string> nodes;  ///< names of the processes with a port on it
-  std::optional<Schema> schema;    ///< the type its publishers offer, if they offer one
+  std::optional<Schema> schema;    ///< its type, if a typed port (publisher or subscriber) uses it
 };
 
 /// Every channel with a publisher offering it, sorted by name; with
-/// `schema_timeout` > 0 also their schemas (waiting up to that long in all).
+/// `schema_timeout` > 0 also their types (from the bus's table of channel
+/// types, at once).
 /// Blocks up to about a second for the daemon's port list.
 Result<std::vector<ChannelInfo>> list_channels(const Node& node, std::chrono::milliseconds schema_timeout);
 
 /// True if some publisher offers `channel` now.
 bool channel_offered(const Node& node, std::string_view channel);
 
-/// The schema a publisher of `channel` offers, waiting up to `timeout`.
-/// Fails with timeout (nobody offers one: no publisher, or an untyped one)
-/// or invalid_argument (bad channel name, corrupt schema).
+/// The type of `channel`: the schema that its typed ports (publishers or
+/// subscribers, in any process) declared in the bus's table of channel
+/// types, waiting up to `timeout` for one to appear. Fails with timeout (no
+/// typed port uses it: none runs, or they send untyped bytes),
+/// invalid_argument (bad channel name) or the table's own errors.
 Result<Schema> fetch_schema(const Node& node, std::string_view channel, std::chrono::milliseconds timeout);
+
+/// The schema of type `fingerprint` on `channel`, if a port of that type
+/// declared it since the daemon started (also one that has ended since): to
+/// decode a sample already received. Never waits.
+std::optional<Schema> find_schema(const Node& node, std::string_view channel, std::uint64_t fingerprint);
 
 /// Tells when channels appear on the bus, without polling: it waits on the
 /// daemon's announcement that its service registry changed.

@@ -44,12 +44,16 @@ class EventLoop {
   EventLoop& operator=(EventLoop&&) noexcept;
   ~EventLoop();
 
-  /// Calls `handler` for every sample `subscriber` takes. Up to 62 subscribers.
+  /// Calls `handler` for every sample `subscriber` takes. Up to 62
+  /// subscribers. The loop holds the subscriber's port, not the object: the
+  /// Subscriber may move afterwards (into a growing vector, say); once it is
+  /// destroyed, the loop forgets it.
   template <class T, class Handler>
   Result<void> on(Subscriber<T>& subscriber, Handler handler) {
-    return add_subscriber(subscriber.port_, [&subscriber, handler = std::move(handler)]() mutable {
-      while (auto sample = subscriber.take()) handler(*sample);
-    });
+    return add_subscriber(subscriber.port_,
+                          [core = subscriber.port_.core(), handler = std::move(handler)]() mutable {
+                            while (auto sample = Subscriber<T>::take_from(core)) handler(*sample);
+                          });
   }
   /// Calls `handler` every `period` of virtual time, first one period from
   /// now; ticks missed while a handler ran are all delivered, in order, each

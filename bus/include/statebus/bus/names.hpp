@@ -17,9 +17,8 @@ inline constexpr std::size_t kMaxNodeNameLength = 64;
 inline constexpr std::size_t kMaxChannelParts = 8;
 /// Longest of iceoryx's service and instance strings (parts 1 and 2).
 inline constexpr std::size_t kMaxIceoryxIdLength = 100;
-/// Longest event string (parts 3 and on): iceoryx's 100, less 10 that statebus
-/// keeps for the companion channel that carries a channel's schema.
-inline constexpr std::size_t kMaxEventLength = 90;
+/// Longest event string (parts 3 and on together), iceoryx's limit.
+inline constexpr std::size_t kMaxEventLength = 100;
 
 /// Checks a node name: 1–64 of [A-Za-z0-9_-], first a letter or digit.
 /// Thread-safe, no allocation on success.
@@ -27,7 +26,7 @@ Result<void> validate_node_name(std::string_view name);
 
 /// Checks a channel name: 1–8 non-empty parts of [A-Za-z0-9_-] separated by
 /// '/', mapped onto iceoryx's service/instance/event strings: parts 1 and 2
-/// within 100 characters each, parts 3 and on within 90 together. Thread-safe, no allocation on success.
+/// within 100 characters each, parts 3 and on within 100 together. Thread-safe, no allocation on success.
 Result<void> validate_channel_name(std::string_view name);
 
 /// A channel name whose parts may be `*` (any one part) or `**` (any number

@@ -40,7 +40,7 @@ class Node {
   /// `connect_timeout`, fails with Errc::no_daemon and a message naming
   /// `statebus daemon` (instead of iceoryx's 60 s wait and abort).
   /// Other failures: invalid_argument (name), name_in_use (names the pid
-  /// holding it), already_running (this process has another name).
+  /// holding it), already_connected (this process has another name).
   static Result<Node> connect(std::string_view name, NodeOptions options = {});
 
   /// The name this process has on the bus.

@@ -16,47 +16,62 @@ namespace statebus {
 template <class T>
 class Publisher;
 
-/// A sample being written in shared memory. Publish it with
-/// Publisher::publish(std::move(loan)); a loan dropped unpublished goes back
-/// to the pool. Move-only; belongs to the thread of its publisher. It may
-/// outlive its Publisher (it can no longer be published then, and goes back
-/// to the pool when it dies). Publishing a moved-from loan publishes nothing.
+/// A sample being written in shared memory, holding a whole T: publish it
+/// with `std::move(loan).publish()` (or Publisher::publish(std::move(loan)));
+/// a loan dropped unpublished goes back to the pool. Move-only; belongs to
+/// the thread of its publisher. It may outlive its Publisher: publishing it
+/// then sends nothing and says LoanError::publisher_gone.
 template <class T>
 class Loan {
  public:
-  Loan(Loan&& other) noexcept : value_(std::exchange(other.value_, nullptr)), port_(other.port_) {}
-  Loan& operator=(Loan&& other) noexcept {
-    if (this != &other) {
-      reset();
-      value_ = std::exchange(other.value_, nullptr);
-      port_ = other.port_;
-    }
-    return *this;
-  }
-  Loan(const Loan&) = delete;
-  Loan& operator=(const Loan&) = delete;
-  ~Loan() { reset(); }
+  T* operator->() noexcept { return get(); }
+  T& operator*() noexcept { return *get(); }
+  T* get() noexcept { return static_cast<T*>(handle_.payload()); }
 
-  T* operator->() noexcept { return value_; }
-  T& operator*() noexcept { return *value_; }
-  T* get() noexcept { return value_; }
+  /// Delivers it to every subscriber of the publisher that lent it. Fails
+  /// only for a loan that cannot be sent: publisher_gone (that publisher was
+  /// destroyed) or empty (moved from, or already published).
+  LoanResult<void> publish() && noexcept { return handle_.publish(); }
 
  private:
   friend class Publisher<T>;
-  Loan(T* value, detail::PublisherCore* port) noexcept : value_(value), port_(port) {}
-  void reset() noexcept {
-    if (value_ != nullptr) detail::release_loan(port_, std::exchange(value_, nullptr));
+  template <class>
+  friend class UninitLoan;
+  explicit Loan(detail::LoanHandle handle) noexcept : handle_(std::move(handle)) {}
+  detail::LoanHandle handle_;
+};
+
+/// Raw shared memory for a T, holding whatever its chunk held before
+/// (another sample's bytes): for payloads whose every byte the writer sets,
+/// where value-initialising would cost more than the send. It cannot be
+/// published until it is a Loan<T>: `std::move(raw).write(value)`, or,
+/// once every byte of memory() is written, `std::move(raw).assume_init()`.
+template <class T>
+class UninitLoan {
+ public:
+  /// sizeof(T) bytes, aligned for T.
+  [[nodiscard]] void* memory() noexcept { return handle_.payload(); }
+  /// Copies `value` in: the loan is a whole T.
+  [[nodiscard]] Loan<T> write(const T& value) && noexcept {
+    new (handle_.payload()) T(value);
+    return Loan<T>(std::move(handle_));
   }
-  T* value_;
-  detail::PublisherCore* port_;
+  /// The caller wrote every byte of memory(): the loan is a whole T.
+  [[nodiscard]] Loan<T> assume_init() && noexcept { return Loan<T>(std::move(handle_)); }
+
+ private:
+  friend class Publisher<T>;
+  explicit UninitLoan(detail::LoanHandle handle) noexcept : handle_(std::move(handle)) {}
+  detail::LoanHandle handle_;
 };
 
 /// Publishes values of a described, trivially copyable T on one channel,
-/// and offers T's schema on the bus so that tools can decode the channel.
+/// and declares T as the channel's type in the bus's table of channel types
+/// (a port of another type is refused), so that tools can decode the channel.
 ///
 /// Example:
 ///   auto pub = Publisher<Reading>::create(node, "home/sensor/temperature");
-///   if (auto loan = pub->loan()) { (*loan)->celsius = 21.5; pub->publish(std::move(*loan)); }
+///   if (auto loan = pub->loan()) { (*loan)->celsius = 21.5; std::move(*loan).publish(); }
 ///
 /// Thread safety: one thread at a time per publisher. loan() and publish()
 /// never allocate; publish() blocks only while a lossless subscriber's queue
@@ -77,21 +92,40 @@ class Publisher {
     return Publisher(std::move(*raw));
   }
 
-  /// A default-initialised T in shared memory (fields without initialisers
-  /// hold whatever the chunk held before), or LoanError::pools_exhausted.
-  /// Zero-copy: write the value in place, then publish().
+  /// A value-initialised T in shared memory (T(): fields without
+  /// initialisers are zero), or LoanError::pools_exhausted. Zero-copy: write
+  /// the value in place, then publish it.
   [[nodiscard]] LoanResult<Loan<T>> loan() noexcept {
     void* memory = port_.loan(sizeof(T), alignof(T));
     if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
-    return Loan<T>(new (memory) T, port_.core());  // not T(): zeroing a large T would cost more than the send
+    new (memory) T();
+    return Loan<T>(detail::LoanHandle(memory, port_.core()));
+  }
+  /// A copy of `value` in shared memory, or LoanError::pools_exhausted.
+  [[nodiscard]] LoanResult<Loan<T>> loan(const T& value) noexcept {
+    void* memory = port_.loan(sizeof(T), alignof(T));
+    if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
+    new (memory) T(value);
+    return Loan<T>(detail::LoanHandle(memory, port_.core()));
+  }
+  /// Raw memory for a T, not initialised (see UninitLoan), or
+  /// LoanError::pools_exhausted.
+  [[nodiscard]] LoanResult<UninitLoan<T>> loan_uninit() noexcept {
+    void* memory = port_.loan(sizeof(T), alignof(T));
+    if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
+    return UninitLoan<T>(detail::LoanHandle(memory, port_.core()));
   }
 
-  /// Delivers a loaned sample to every subscriber. Blocks only while a
-  /// lossless subscriber's queue is full (see the class comment). An empty
-  /// loan (one moved from) publishes nothing; a loan of another publisher
-  /// (or of the one this one replaced) goes back to its pool unsent.
-  void publish(Loan<T>&& loan) noexcept {
-    if (T* value = std::exchange(loan.value_, nullptr)) port_.publish_loan(loan.port_, value);
+  /// Delivers a loan of this publisher to every subscriber (as
+  /// `std::move(loan).publish()`). Blocks only while a lossless subscriber's
+  /// queue is full (see the class comment). Fails with foreign_loan (another
+  /// publisher lent it: it is left as it was), publisher_gone (lent by the
+  /// publisher this one replaced) or empty (moved from, already published).
+  [[nodiscard]] LoanResult<void> publish(Loan<T>&& loan) noexcept {
+    if (loan.handle_.payload() != nullptr && loan.handle_.port() != port_.core()) {
+      return tl::make_unexpected(LoanError::foreign_loan);
+    }
+    return loan.handle_.publish();
   }
 
   /// Copies `value` into a loaned sample and publishes it; on

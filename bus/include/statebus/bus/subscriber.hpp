@@ -60,14 +60,7 @@ class Subscriber {
 
   /// The oldest queued sample, or nothing. A sample of another type is
   /// never handed out: it is dropped and counted in refused().
-  [[nodiscard]] std::optional<Sample<T>> take() noexcept {
-    for (;;) {
-      const detail::RawSample raw = port_.take();
-      if (raw.payload == nullptr) return std::nullopt;
-      if (raw.header->payload_size == sizeof(T)) return Sample<T>(raw, port_.core());
-      detail::release_sample(port_.core(), raw.payload);  // same fingerprint, other size: impossible unless forged
-    }
-  }
+  [[nodiscard]] std::optional<Sample<T>> take() noexcept { return take_from(port_.core()); }
 
   /// Waits (real time) until a sample is queued; false on timeout. `spin`
   /// says whether it polls before it sleeps: not at all (the default), up
@@ -94,11 +87,10 @@ class Subscriber {
   [[nodiscard]] std::uint64_t lost() const noexcept { return port_.lost(); }
   /// Every publisher heard from: alive, stopped cleanly, or gone (crashed).
   [[nodiscard]] std::vector<PublisherStatus> publishers() const { return port_.publishers(); }
-  /// Why samples were refused, naming both types and the channel; waits up to
-  /// `resolve_timeout` for the other side's schema to name its type.
-  [[nodiscard]] std::optional<Error> type_error(std::chrono::nanoseconds resolve_timeout = {}) {
-    return port_.type_error(resolve_timeout);
-  }
+  /// Why samples were refused, naming both types and the channel. A typed
+  /// publisher of another type is refused at its create(); what reaches here
+  /// is raw bytes, or a foreign type sent without a schema.
+  [[nodiscard]] std::optional<Error> type_error() const { return port_.type_error(); }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
   /// Waits (real time) until a publisher of the channel is connected; false on timeout.
   bool wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
@@ -107,6 +99,15 @@ class Subscriber {
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
 
  private:
+  // take() on the port itself, which stays put while this Subscriber moves.
+  static std::optional<Sample<T>> take_from(detail::SubscriberCore* core) noexcept {
+    for (;;) {
+      const detail::RawSample raw = detail::take_sample(core);
+      if (raw.payload == nullptr) return std::nullopt;
+      if (raw.header->payload_size == sizeof(T)) return Sample<T>(raw, core);
+      detail::release_sample(core, raw.payload);  // same fingerprint, other size: impossible unless forged
+    }
+  }
   friend class WaitSet;
   friend class EventLoop;
   explicit Subscriber(detail::RawSubscriber port) noexcept : port_(std::move(port)) {}

@@ -14,39 +14,23 @@
 
 namespace statebus {
 
-/// A byte buffer being written in shared memory. Move-only; may outlive the
-/// UntypedPublisher it came from, as a Loan may. Publishing a moved-from
-/// loan publishes nothing.
+/// A byte buffer being written in shared memory. It holds whatever its
+/// chunk held before: write all size() bytes. Move-only; may outlive the
+/// UntypedPublisher it came from, as a Loan may, and is published the same
+/// way: `std::move(loan).publish()` or UntypedPublisher::publish().
 class BytesLoan {
  public:
-  BytesLoan(BytesLoan&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(other.size_), port_(other.port_) {}
-  BytesLoan& operator=(BytesLoan&& other) noexcept {
-    if (this != &other) {
-      reset();
-      data_ = std::exchange(other.data_, nullptr);
-      size_ = other.size_;
-      port_ = other.port_;
-    }
-    return *this;
-  }
-  BytesLoan(const BytesLoan&) = delete;
-  BytesLoan& operator=(const BytesLoan&) = delete;
-  ~BytesLoan() { reset(); }
-
-  [[nodiscard]] std::byte* data() noexcept { return data_; }
+  [[nodiscard]] std::byte* data() noexcept { return static_cast<std::byte*>(handle_.payload()); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// As Loan::publish().
+  LoanResult<void> publish() && noexcept { return handle_.publish(); }
 
  private:
   friend class UntypedPublisher;
   BytesLoan(std::byte* data, std::size_t size, detail::PublisherCore* port) noexcept
-      : data_(data), size_(size), port_(port) {}
-  void reset() noexcept {
-    if (data_ != nullptr) detail::release_loan(port_, std::exchange(data_, nullptr));
-  }
-  std::byte* data_;
+      : handle_(data, port), size_(size) {}
+  detail::LoanHandle handle_;
   std::size_t size_;
-  detail::PublisherCore* port_;
 };
 
 /// Publishes byte payloads of any size up to the daemon's largest pool.
@@ -69,18 +53,19 @@ class UntypedPublisher {
     if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
     return BytesLoan(static_cast<std::byte*>(memory), size, port_.core());
   }
-  /// Delivers a loan; an empty one (moved from) publishes nothing, and one
-  /// of another publisher goes back to its pool unsent.
-  void publish(BytesLoan&& loan) noexcept {
-    if (std::byte* data = std::exchange(loan.data_, nullptr)) port_.publish_loan(loan.port_, data);
+  /// Delivers a loan of this publisher; fails as Publisher::publish(Loan&&).
+  [[nodiscard]] LoanResult<void> publish(BytesLoan&& loan) noexcept {
+    if (loan.handle_.payload() != nullptr && loan.handle_.port() != port_.core()) {
+      return tl::make_unexpected(LoanError::foreign_loan);
+    }
+    return loan.handle_.publish();
   }
   /// Copies `size` bytes into a loan and publishes them.
   [[nodiscard]] LoanResult<void> publish(const void* data, std::size_t size) noexcept {
     auto loaned = loan(size);
     if (!loaned) return tl::make_unexpected(loaned.error());
     if (size != 0) std::memcpy(loaned->data(), data, size);
-    publish(std::move(*loaned));
-    return {};
+    return std::move(*loaned).publish();
   }
   [[nodiscard]] std::uint32_t max_payload() const noexcept { return port_.max_payload(); }
   [[nodiscard]] bool has_subscribers() const noexcept { return port_.has_subscribers(); }

@@ -3,6 +3,9 @@
 /// shares, in real, scaled or stepped mode. See clock/README.md.
 
 #include <chrono>
+#include <mutex>
+#include <functional>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -39,8 +42,10 @@ struct ClockStatus {
 };
 
 /// The shared virtual clock. Meets the C++ Clock requirements, so
-/// `std::chrono` code (time points, durations, condition variables with
-/// `wait_until`) works with it unchanged.
+/// `std::chrono` time points and durations work with it. Waits do not:
+/// `std::condition_variable::wait_until` turns a deadline of a foreign clock
+/// into a real-time span once, so at rate 1000 it sleeps 1000 times too
+/// long and a step never ends it. Wait with sleep_until() or wait() here.
 ///
 /// Thread and process safety: every call may be made from any thread of any
 /// process on the bus. now() is lock-free and never blocks.
@@ -80,6 +85,14 @@ struct VirtualClock {
   /// that the rate implies. Never polls.
   static void sleep_until(time_point deadline) noexcept;
   static void sleep_for(duration span) noexcept { sleep_until(now() + span); }
+  /// `cv.wait_until(lock, deadline, pred)` on the bus's clock: returns when
+  /// `pred()` holds (checked under `lock`, after every notify of `cv` and
+  /// every change of the clock) or virtual time reaches `deadline`, with
+  /// pred() as it then stands. `lock` must hold its mutex; it is released
+  /// while waiting, as by the condition variable, and briefly when the wait
+  /// begins and ends. Any thread.
+  static bool wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, time_point deadline,
+                   const std::function<bool()>& pred);
 
   /// Scaled mode at `rate` (0 pauses, or min_rate to max_rate). Time continues from now.
   static Result<void> set_rate(double rate);

@@ -111,19 +111,26 @@ class Recorder {
   /// Every sample captured on `channel` (all channels if empty), in the
   /// order they arrived (per publisher: its order). Copies.
   [[nodiscard]] std::vector<RecordedSample> samples(std::string_view channel = {}) const;
-  /// The samples of `channel` that are T's; samples of another type are skipped.
+  /// Every sample captured on `channel`, as T's, in order (empty when none
+  /// was). Fails with type_mismatch, naming both types, when the channel
+  /// carried a sample that is not a T (another type, or untyped bytes):
+  /// never a silently shorter list.
   template <class T>
-  [[nodiscard]] std::vector<Recorded<T>> samples(std::string_view channel) const {
+  [[nodiscard]] Result<std::vector<Recorded<T>>> samples(std::string_view channel) const {
     static_assert(std::is_trivially_copyable_v<T> && is_described_v<T>, "T must be a described message");
     std::vector<Recorded<T>> out;
+    std::optional<std::uint64_t> other;  // the fingerprint of a sample that is not a T
     visit(channel, [&](const SampleHeader& header, const std::string& payload) {
-      if (header.fingerprint == schema_of<T>().fingerprint && payload.size() == sizeof(T)) {
-        Recorded<T> one{header, T{}};
-        std::memcpy(&one.value, payload.data(), sizeof(T));
-        out.push_back(one);
+      if (header.fingerprint != schema_of<T>().fingerprint || payload.size() != sizeof(T)) {
+        other = header.fingerprint;
+        return false;
       }
+      Recorded<T> one{header, T{}};
+      std::memcpy(&one.value, payload.data(), sizeof(T));
+      out.push_back(one);
       return true;
     });
+    if (other) return tl::make_unexpected(type_mismatch(channel, schema_of<T>(), *other));
     return out;
   }
   /// Samples captured on `channel` so far.
@@ -188,6 +195,8 @@ class Recorder {
 
  private:
   explicit Recorder(std::unique_ptr<Impl> impl) noexcept;
+  /// The error of samples<T>() for a channel that carried `found`.
+  [[nodiscard]] Error type_mismatch(std::string_view channel, const Schema& expected, std::uint64_t found) const;
   /// Calls f(header, payload) for each sample of `channel` (all if empty) in
   /// order until it returns false. `locked`: the caller holds the lock.
   void visit(std::string_view channel, const std::function<bool(const SampleHeader&, const std::string&)>& f,

@@ -3,10 +3,11 @@
 /// order, sequence gaps and log records.
 ///
 ///   auto heater = recorder->samples<HeaterCommand>("home/actuator/heater");
-///   EXPECT_THAT(heater, Contains(AllOf(RecordedValue(Field(&HeaterCommand::on, true)),
-///                                      VirtualTimeBetween(t0 + 6h, t0 + 6h + 5min))));
-///   EXPECT_THAT(heater, InVirtualTimeOrder());
-///   EXPECT_THAT(heater, WithoutSequenceGaps());
+///   ASSERT_TRUE(heater) << heater.error().message();
+///   EXPECT_THAT(*heater, Contains(AllOf(RecordedValue(Field(&HeaterCommand::on, true)),
+///                                       VirtualTimeBetween(t0 + 6h, t0 + 6h + 5min))));
+///   EXPECT_THAT(*heater, InVirtualTimeOrder());
+///   EXPECT_THAT(*heater, WithoutSequenceGaps());
 ///   EXPECT_THAT(recorder->logs(), Contains(IsLog(LogLevel::warn, "dwell")));
 
 #include <cstdint>

@@ -10,8 +10,10 @@
 ///   story->spawn("sensor", {SENSOR_EXE});
 ///   story->script<OutsideTemperature>("home/weather/outside", 1min,
 ///       [](VirtualClock::duration t) { return OutsideTemperature{t < 6h ? -5.0 : 8.0}; });
-///   story->run_for(12h);                                                      // lockstep: as fast as they go
-///   EXPECT_THAT(story->recorder().samples<HeaterCommand>("home/actuator/heater"), Contains(...));
+///   ASSERT_TRUE(story->run_for(12h));                                         // lockstep: as fast as they go
+///   auto heater = story->recorder().samples<HeaterCommand>("home/actuator/heater");
+///   ASSERT_TRUE(heater) << heater.error().message();
+///   EXPECT_THAT(*heater, Contains(...));
 ///   // the end: children get SIGTERM; a crash, a SIGKILL needed or an error log fails the test
 
 #include <sys/types.h>
@@ -107,6 +109,8 @@ class Scenario {
   /// Moves virtual time on by `span` and returns once it got there: lockstep
   /// (as fast as the processes go, stopping exactly there), stepped (one
   /// advance), scaled or real (sleeps on the virtual clock).
+  /// Fails with the clock's errors, or with the first sample a script could
+  /// not publish (that failure also fails the test at the destructor).
   Result<void> run_for(VirtualClock::duration span);
   Result<void> run_until(VirtualClock::time_point target);
 
@@ -124,6 +128,10 @@ class Scenario {
   explicit Scenario(std::unique_ptr<Impl> impl) noexcept;
   /// Runs `make(loop)` on a new thread that owns an EventLoop; returns once it is set up.
   Result<void> add_script(std::function<Result<void>(EventLoop&)> make);
+  /// A script could not publish: kept (the first) for run_for() and the
+  /// destructor, which fail with it.
+  static void script_failed(Impl* impl, Error error);
+  Result<void> move_clock_to(VirtualClock::time_point target);
   std::unique_ptr<Impl> impl_;
   const Node* node_ = nullptr;
 };
@@ -136,9 +144,19 @@ Result<void> Scenario::script(const std::string& channel, VirtualClock::duration
   if (!publisher) return tl::make_unexpected(publisher.error());
   auto shared = std::make_shared<Publisher<T>>(std::move(*publisher));
   const VirtualClock::time_point start = t0();
-  return add_script([shared, period, values = std::move(values), start](EventLoop& loop) -> Result<void> {
-    loop.every(period, [shared, values, start, &loop] {
-      if (auto value = values(loop.tick_time() - start)) (void)shared->publish(*value);
+  Impl* impl = impl_.get();
+  return add_script([shared, period, values = std::move(values), start, impl](EventLoop& loop) -> Result<void> {
+    loop.every(period, [shared, values, start, impl, &loop] {
+      const auto at = loop.tick_time() - start;
+      auto value = values(at);
+      if (!value) return;
+      if (auto sent = shared->publish(*value); !sent) {
+        script_failed(impl, Error(Errc::out_of_resources,
+                                  "the script on channel '" + shared->channel() + "' could not publish its sample at +" +
+                                      std::to_string(std::chrono::duration<double>(at).count()) +
+                                      " s of virtual time: " + std::string(to_string(sent.error())) +
+                                      " (subscribers hold every chunk of that size, or the pools are too small)"));
+      }
     });
     return {};
   });

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "statebus/bus/detail/loan_handle.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/port_options.hpp"
 #include "statebus/bus/publisher_status.hpp"
@@ -26,9 +27,6 @@ namespace detail {
 struct PublisherCore;
 struct SubscriberCore;
 
-/// Gives a loaned buffer back without publishing it. Safe after the owning
-/// RawPublisher moved (the core stays put).
-void release_loan(PublisherCore* core, void* payload) noexcept;
 /// Gives a taken sample back to the pool.
 void release_sample(SubscriberCore* core, const void* payload) noexcept;
 
@@ -36,7 +34,7 @@ class RawPublisher {
  public:
   /// `payload_size` 0 means sizes vary per loan (checked at each loan).
   /// With a schema, its fingerprint goes into every header and the schema is
-  /// offered on the bus for tools.
+  /// declared in the bus's table of channel types.
   static Result<RawPublisher> create(const Node& node, std::string_view channel, std::uint32_t payload_size,
                                      std::uint32_t payload_align, const Schema* schema,
                                      const PublisherOptions& options);
@@ -50,9 +48,6 @@ class RawPublisher {
   [[nodiscard]] void* loan(std::uint32_t size, std::uint32_t align) noexcept;
   /// Stamps the header and delivers the loaned buffer.
   void publish(void* payload) noexcept;
-  /// publish() for a loan the user hands back: one that `owner` lent, if
-  /// that is not this port, goes back to its owner unsent.
-  void publish_loan(PublisherCore* owner, void* payload) noexcept;
   [[nodiscard]] PublisherCore* core() const noexcept { return impl_.get(); }
   [[nodiscard]] bool has_subscribers() const noexcept;
   /// Waits until at least one subscriber is connected or `timeout` passes.
@@ -75,6 +70,10 @@ struct RawSample {
   const SampleHeader* header = nullptr;
   const void* payload = nullptr;
 };
+
+/// RawSubscriber::take() on the port itself, which stays put while its
+/// RawSubscriber moves: for those that keep a port beyond a call (EventLoop).
+RawSample take_sample(SubscriberCore* core) noexcept;
 
 /// Owns a taken sample until destroyed, then gives it back to the pool.
 /// Move-only; the base of Sample<T> and BytesSample.
@@ -134,7 +133,7 @@ class RawSubscriber {
   [[nodiscard]] std::uint64_t lost() const noexcept;
   [[nodiscard]] std::vector<PublisherStatus> publishers() const;
   /// Why samples were refused, naming both types, if any were.
-  [[nodiscard]] std::optional<Error> type_error(std::chrono::nanoseconds resolve_timeout);
+  [[nodiscard]] std::optional<Error> type_error() const;
 
  private:
   explicit RawSubscriber(std::unique_ptr<SubscriberCore> impl) noexcept;
