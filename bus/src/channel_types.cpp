@@ -296,6 +296,13 @@ void sweep_channel_types() {
   }
 }
 
+void remove_channel_types() {
+  struct stat st{};
+  if (::lstat(types_dir().c_str(), &st) != 0) return;  // never made: nothing to sweep
+  sweep_channel_types();
+  ::rmdir(types_dir().c_str());  // only once empty
+}
+
 std::optional<Schema> known_channel_type(std::string_view channel, std::uint64_t fingerprint) {
   auto table = TableLock::take();
   if (!table) return std::nullopt;

@@ -57,5 +57,8 @@ std::optional<Schema> known_channel_type(std::string_view channel, std::uint64_t
 /// Removes the entries no process holds (a daemon starting: no port is left
 /// from before but those of processes that still run).
 void sweep_channel_types();
+/// sweep_channel_types(), then the folder itself if that emptied it (a
+/// daemon stopping leaves /tmp as it found it).
+void remove_channel_types();
 
 }  // namespace statebus::detail

@@ -333,6 +333,7 @@ struct Daemon::Impl {
     registry.reset();  // after RouDi's threads, which ask it; removes its socket
     // Leave /tmp as found: the lock's name (a daemon starting meanwhile
     // retries on the new name), then the run directory once it is empty.
+    detail::remove_channel_types();
     lock.release(/*remove=*/true);
     ::rmdir(detail::kRunDir);
   }

@@ -48,6 +48,8 @@ struct Node::State {
 namespace {
 
 std::mutex g_mutex;
+std::mutex g_unanswerable_mutex;
+std::function<void(const Error&)>* g_unanswerable = nullptr;  // set once, by the first connect
 std::shared_ptr<const Node::State> g_state;  // iceoryx: one runtime per process, for its life
 std::atomic<bool> g_runtime{false};
 std::mutex g_daemon_mutex;
@@ -116,6 +118,12 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   }
   auto daemon = wait_for_daemon(options.connect_timeout);
   if (!daemon) return tl::make_unexpected(daemon.error());
+  if (options.on_unanswerable) {
+    std::lock_guard<std::mutex> hold(g_unanswerable_mutex);
+    if (g_unanswerable == nullptr) {
+      g_unanswerable = new std::function<void(const Error&)>(std::move(options.on_unanswerable));  // for good
+    }
+  }
   // iceoryx reports each failed call to the daemon on std::cerr: a send of
   // its runtime's periodic keep-alive in the moment between the daemon's
   // end and this process's, and the goodbye at exit. Kept out of the
@@ -229,7 +237,7 @@ std::atomic<std::int64_t> g_request_since{0};
 
 std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
-[[noreturn]] void watch_requests() {
+void watch_requests() {
   constexpr std::int64_t kPatience = 2'000'000'000;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -237,6 +245,15 @@ std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_ep
     if (steady_ns() - g_request_since.load(std::memory_order_relaxed) < kPatience) continue;
     auto health = detail::bus_health();
     if (health) continue;  // slow (or wedged, not yet replaced): keep waiting
+    std::function<void(const Error&)> handler;
+    {
+      std::lock_guard<std::mutex> guard(g_unanswerable_mutex);
+      if (g_unanswerable != nullptr) handler = *g_unanswerable;
+    }
+    if (handler) {
+      handler(health.error());
+      return;  // once: the process chose to go on
+    }
     std::fprintf(stderr,
                  "statebus: this process waits for an answer the daemon will never give (%s); "
                  "ending it with status 75 so that it can be started again on the new bus\n",

@@ -144,6 +144,8 @@ Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view cha
       return fail(Errc::payload_too_large, size_error(channel, payload_size, node.max_payload()));
     }
   }
+  // A replaced or stopped daemon would answer iceoryx with an abort: say so instead.
+  if (auto health = bus_health(); !health) return tl::make_unexpected(health.error());
   std::shared_ptr<const TypeClaim> type_claim;
   if (schema != nullptr) {
     auto claimed = claim_channel_type(channel, *schema, "publisher");
@@ -243,6 +245,7 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
                                             " on channel '" + std::string(channel) + "' is over the maximum of " +
                                             std::to_string(kMaxHistory));
   }
+  if (auto health = bus_health(); !health) return tl::make_unexpected(health.error());  // as a publisher's
   std::shared_ptr<const TypeClaim> type_claim;
   if (expected != nullptr) {
     auto claimed = claim_channel_type(channel, *expected, "subscriber");

@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "channel_types.hpp"
 #include "file_lock.hpp"
 #include "iceoryx_hoofs/posix_wrapper/posix_access_rights.hpp"
 #include "paths.hpp"
@@ -208,6 +209,7 @@ Result<std::vector<std::string>> remove_stale_bus() {
   if (!leftovers) return tl::make_unexpected(leftovers.error());
   removed.insert(removed.end(), leftovers->begin(), leftovers->end());
   detail::say_removed(removed, previous_daemon);
+  detail::remove_channel_types();
   lock.release(/*remove=*/true);
   ::rmdir(detail::kRunDir);  // only once empty
   return removed;

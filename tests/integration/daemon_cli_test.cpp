@@ -297,6 +297,45 @@ TEST_F(DaemonCommand, AProcessOfTheOldBusLearnsThatANewDaemonReplacedIt) {
   EXPECT_EQ(newcomer->read_line(10s), "ok");
 }
 
+// Creating a port on a replaced bus is an error (iceoryx aborted the
+// process before); a call that waits for the replaced daemon's answer would
+// wait for ever: the process's handler decides what happens (by default,
+// status 75).
+TEST_F(DaemonCommand, AProcessWaitingForAReplacedDaemonEndsThroughItsHandlerOrWithStatus75) {
+  auto old_daemon = start_daemon();
+  ASSERT_TRUE(old_daemon) << old_daemon.error().message();
+  auto handled = ChildProcess::spawn({STATEBUS_TEST_CHILD, "unanswerable", "handled", "test/handled", "42"});
+  auto plain = ChildProcess::spawn({STATEBUS_TEST_CHILD, "unanswerable", "plain", "test/plain"});
+  ASSERT_TRUE(handled && plain);
+  ASSERT_EQ(handled->read_line(10s), "ready") << handled->describe();
+  ASSERT_EQ(plain->read_line(10s), "ready") << plain->describe();
+  // Held still while their daemon is replaced, so that they meet the new one.
+  ASSERT_TRUE(handled->signal(SIGSTOP) && plain->signal(SIGSTOP));
+  ASSERT_TRUE(old_daemon->signal(SIGKILL));
+  ASSERT_TRUE(old_daemon->wait(10s));
+  auto new_daemon = start_daemon();
+  ASSERT_TRUE(new_daemon) << new_daemon.error().message();
+  ASSERT_TRUE(handled->signal(SIGCONT) && plain->signal(SIGCONT));
+  ASSERT_TRUE(handled->write("create\n"));
+  const auto created = handled->read_line(30s);
+  ASSERT_TRUE(created) << handled->describe();
+  EXPECT_TRUE(contains(*created, "error stale_bus")) << *created;
+  ASSERT_TRUE(handled->write("stuck\n") && plain->write("stuck\n"));
+  EXPECT_EQ(handled->read_line(30s), "stuck");
+  EXPECT_EQ(plain->read_line(30s), "stuck");
+
+  const auto said = handled->read_line(30s);
+  ASSERT_TRUE(said) << handled->describe();
+  EXPECT_TRUE(contains(*said, "handler: stale_bus")) << *said;
+  const auto handled_status = handled->wait(30s);
+  ASSERT_TRUE(handled_status && WIFEXITED(*handled_status)) << handled->describe();
+  EXPECT_EQ(WEXITSTATUS(*handled_status), 42);
+  const auto plain_status = plain->wait(30s);
+  ASSERT_TRUE(plain_status && WIFEXITED(*plain_status)) << plain->describe();
+  EXPECT_EQ(WEXITSTATUS(*plain_status), 75);
+  EXPECT_TRUE(contains(plain->read_stderr(1s), "ending it with status 75")) << plain->describe();
+}
+
 // What a daemon says on stderr while a process is SIGKILLed and comes back
 // at once under its name: the daemon removes the dead one first, and RouDi's
 // goodbye to it cannot be sent, which iceoryx reports.

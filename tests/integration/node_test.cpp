@@ -33,7 +33,9 @@ TEST_F(NodeWithoutDaemon, FailsWithinItsTimeoutNamingTheDaemonCommand) {
 }
 
 TEST_F(NodeWithoutDaemon, TimeoutIsConfigurable) {
-  const auto sut = Node::connect("lonely", NodeOptions{std::chrono::milliseconds(0)});
+  NodeOptions options;
+  options.connect_timeout = std::chrono::milliseconds(0);
+  const auto sut = Node::connect("lonely", options);
   ASSERT_FALSE(sut);
   EXPECT_EQ(sut.error().code(), Errc::no_daemon);
 }

@@ -1,6 +1,8 @@
 // statebus-test-child: the commands on ports, logs, the daemon and a node's
 // lifetime.
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "command.hpp"
+#include "iceoryx.hpp"  // bus/src: a request to the daemon, held open
 #include "statebus/bus.hpp"
 #include "statebus/testing/private_bus.hpp"
 #include "test_messages.hpp"
@@ -125,8 +128,42 @@ int run_hold(const Args&, const Node*) {
   return 0;
 }
 
+// Connects (with a handler for an unanswerable call when EXIT is given),
+// "ready", then on stdin "create" opens a publisher on CHANNEL, and "stuck"
+// stands for a call that waits inside iceoryx for an answer: a request to
+// the daemon that never ends.
+int run_unanswerable(const Args& args, const Node*) {
+  NodeOptions options;
+  if (args.size() >= 3) {
+    const int status = std::atoi(args[2]);
+    options.on_unanswerable = [status](const Error& why) {
+      std::printf("handler: %s %s\n", std::string(to_string(why.code())).c_str(), why.message().c_str());
+      std::fflush(stdout);
+      std::_Exit(status);
+    };
+  }
+  auto node = Node::connect(args[0], options);
+  if (!node) return fail_with(node.error());
+  say("ready");
+  std::string command;
+  while (std::getline(std::cin, command)) {
+    if (command == "stuck") {
+      say("stuck");
+      const detail::DaemonRequest request;
+      for (;;) ::pause();
+    }
+    if (command != "create") continue;
+    auto pub = Publisher<Reading>::create(*node, args[1]);
+    say(pub ? std::string("created")
+            : "error " + std::string(to_string(pub.error().code())) + " " + pub.error().message());
+  }
+  return 0;
+}
+
 int run_connect(const Args& args, const Node*) {
-  auto node = Node::connect(args[0], {std::chrono::milliseconds(std::atoi(args[1]))});
+  NodeOptions options;
+  options.connect_timeout = std::chrono::milliseconds(std::atoi(args[1]));
+  auto node = Node::connect(args[0], options);
   if (node) {
     say("ok");
   } else {
@@ -266,6 +303,12 @@ std::vector<Command> bus_commands() {
        "log through the bus sink, publish, stop the daemon while the node, a publisher and the\n"
        "sink live on, print \"stopped\", exit (must exit 0)",
        1, kAnyMore, Setup::none, run_own_daemon},
+      {"unanswerable", "NAME CHANNEL [EXIT]",
+       "connect as NAME (with EXIT: a handler for a call the daemon will never answer, which\n"
+       "prints \"handler: CODE MESSAGE\" and exits with EXIT), \"ready\", then on each stdin line\n"
+       "\"create\" open a publisher on CHANNEL and say \"created\" or \"error CODE MESSAGE\";\n"
+       "\"stuck\": \"stuck\", then wait for ever inside a request to the daemon",
+       2, 3, Setup::none, run_unanswerable},
       {"loop-until-lost", "NAME [CHANNEL]",
        "an event loop (taking every Reading on CHANNEL, if given): \"ready\", then when run()\n"
        "fails, prints \"lost CODE MESSAGE\" and exits 0 (1 if run() returned without error)",

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,14 @@ namespace statebus {
 struct NodeOptions {
   /// How long to wait for a daemon that is not (yet) running.
   std::chrono::milliseconds connect_timeout{1000};
+  /// What to do when a call waits for an answer that a replaced daemon will
+  /// never give (see "Ending the process" below). Called once, from
+  /// statebus's watcher thread, with why (stale_bus or no_daemon). Empty:
+  /// a line on stderr, then `_Exit(75)`. A handler may save what it must
+  /// and end the process its own way; if it returns, the process goes on
+  /// with the waiting thread blocked inside iceoryx for good. The first
+  /// connect() of the process sets it.
+  std::function<void(const Error&)> on_unanswerable;
 };
 
 /// This process's connection to the bus, under a name unique on the bus.
@@ -30,10 +39,11 @@ struct NodeOptions {
 /// port, a WaitSet or an EventLoop) while the daemon died and a new one
 /// replaced it would wait forever inside iceoryx. A watcher thread, started
 /// with the first such call, sees it after 2 s (the old daemon gone, the bus
-/// taken over) and ends the process with `_Exit(75)` and a line on stderr
-/// saying why, so that a supervisor (statebus-home, systemd) starts it again
-/// on the new bus. statebus ends the host process nowhere else (iceoryx
-/// itself may still abort on an internal error it deems fatal).
+/// taken over) and calls NodeOptions::on_unanswerable, by default ending
+/// the process with `_Exit(75)` and a line on stderr saying why, so that a
+/// supervisor (statebus-home, systemd) starts it again on the new bus.
+/// statebus ends the host process nowhere else (iceoryx itself may still
+/// abort on an internal error it deems fatal).
 class Node {
  public:
   /// Connects this process as `name`. If no daemon answers within
