@@ -27,13 +27,6 @@ RecordingSummary Recorder::Impl::summarise() const {
   return out;
 }
 
-namespace {
-void on_clock_change(void* context) {
-  auto* impl = static_cast<Recorder::Impl*>(context);
-  std::lock_guard lock(impl->mutex);  // so a waiter between its check and its wait is not missed
-  impl->changed.notify_all();
-}
-}  // namespace
 
 void Recorder::visit(std::string_view channel,
                      const std::function<bool(const SampleHeader&, const std::string&)>& f, bool locked) const {
@@ -105,7 +98,13 @@ bool Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout t
   struct Listening {
     std::uint64_t id;
     ~Listening() { detail::remove_clock_listener(id); }
-  } listening{detail::add_clock_listener(&on_clock_change, impl_.get())};
+  } listening{detail::add_clock_listener(
+      [](void* context) {
+        auto* impl = static_cast<Impl*>(context);
+        std::lock_guard hold(impl->mutex);  // so a waiter between its check and its wait is not missed
+        impl->changed.notify_all();
+      },
+      impl_.get())};
   const auto deadline = timeout.deadline();
   std::unique_lock lock(impl_->mutex);
   return detail::wait_on_virtual_time(deadline, condition, [&](std::chrono::nanoseconds slice) {

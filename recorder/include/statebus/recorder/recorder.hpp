@@ -191,9 +191,8 @@ class Recorder {
   std::optional<LogEntry> wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
                                        VirtualTimeout timeout) const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Recorder(std::unique_ptr<Impl> impl) noexcept;
   /// The error of samples<T>() for a channel that carried `found`.
   [[nodiscard]] Error type_mismatch(std::string_view channel, const Schema& expected, std::uint64_t found) const;

@@ -122,9 +122,8 @@ class Scenario {
   /// SIGKILL; stops the scripts and the recorder. Idempotent.
   std::vector<ChildReport> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Scenario(std::unique_ptr<Impl> impl) noexcept;
   /// Runs `make(loop)` on a new thread that owns an EventLoop; returns once it is set up.
   Result<void> add_script(std::function<Result<void>(EventLoop&)> make);
