@@ -140,28 +140,36 @@ struct Entry {
   std::uint64_t fingerprint = 0;
 };
 
-// The table's files for `channel`.
-std::vector<Entry> entries_of(int dir, std::string_view channel) {
-  std::vector<Entry> out;
+// The names of the table's files (not "." and "..").
+std::vector<std::string> file_names(int dir) {
+  std::vector<std::string> names;
   const int copy = ::dup(dir);
-  if (copy < 0) return out;
+  if (copy < 0) return names;
   DIR* listing = ::fdopendir(copy);
   if (listing == nullptr) {
     ::close(copy);
-    return out;
+    return names;
   }
   ::rewinddir(listing);
-  const std::string prefix = encoded(channel) + "@";
   while (const dirent* item = ::readdir(listing)) {
-    const std::string_view name(item->d_name);
-    if (name.size() != prefix.size() + 16 || name.compare(0, prefix.size(), prefix) != 0) continue;
-    char* end = nullptr;
-    const std::string hex(name.substr(prefix.size()));
-    const std::uint64_t fingerprint = std::strtoull(hex.c_str(), &end, 16);
-    if (end == nullptr || *end != '\0') continue;
-    out.push_back({std::string(name), fingerprint});
+    if (item->d_name[0] != '.') names.emplace_back(item->d_name);
   }
   ::closedir(listing);
+  return names;
+}
+
+// The table's files for `channel`.
+std::vector<Entry> entries_of(int dir, std::string_view channel) {
+  std::vector<Entry> out;
+  const std::string prefix = encoded(channel) + "@";
+  for (const std::string& name : file_names(dir)) {
+    if (name.size() != prefix.size() + 16 || name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* end = nullptr;
+    const std::string hex = name.substr(prefix.size());
+    const std::uint64_t fingerprint = std::strtoull(hex.c_str(), &end, 16);
+    if (end == nullptr || *end != '\0') continue;
+    out.push_back({name, fingerprint});
+  }
   return out;
 }
 
@@ -276,19 +284,7 @@ Result<std::optional<Schema>> channel_type(std::string_view channel) {
 void sweep_channel_types() {
   auto table = TableLock::take();
   if (!table) return;
-  const int copy = ::dup(table->fd());
-  if (copy < 0) return;
-  DIR* listing = ::fdopendir(copy);
-  if (listing == nullptr) {
-    ::close(copy);
-    return;
-  }
-  std::vector<std::string> names;
-  while (const dirent* item = ::readdir(listing)) {
-    if (item->d_name[0] != '.') names.emplace_back(item->d_name);
-  }
-  ::closedir(listing);
-  for (const std::string& name : names) {
+  for (const std::string& name : file_names(table->fd())) {
     const int fd = open_entry(table->fd(), name, O_RDONLY);
     if (fd < 0) continue;
     if (!held(fd)) ::unlinkat(table->fd(), name.c_str(), 0);

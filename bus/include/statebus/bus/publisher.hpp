@@ -122,10 +122,7 @@ class Publisher {
   /// publisher lent it: it is left as it was), publisher_gone (lent by the
   /// publisher this one replaced) or empty (moved from, already published).
   [[nodiscard]] LoanResult<void> publish(Loan<T>&& loan) noexcept {
-    if (loan.handle_.payload() != nullptr && loan.handle_.port() != port_.core()) {
-      return tl::make_unexpected(LoanError::foreign_loan);
-    }
-    return loan.handle_.publish();
+    return loan.handle_.publish_through(port_.core());
   }
 
   /// Copies `value` into a loaned sample and publishes it; on

@@ -55,10 +55,7 @@ class UntypedPublisher {
   }
   /// Delivers a loan of this publisher; fails as Publisher::publish(Loan&&).
   [[nodiscard]] LoanResult<void> publish(BytesLoan&& loan) noexcept {
-    if (loan.handle_.payload() != nullptr && loan.handle_.port() != port_.core()) {
-      return tl::make_unexpected(LoanError::foreign_loan);
-    }
-    return loan.handle_.publish();
+    return loan.handle_.publish_through(port_.core());
   }
   /// Copies `size` bytes into a loan and publishes them.
   [[nodiscard]] LoanResult<void> publish(const void* data, std::size_t size) noexcept {

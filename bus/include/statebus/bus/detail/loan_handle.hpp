@@ -42,6 +42,12 @@ class LoanHandle {
     if (payload_ == nullptr) return tl::make_unexpected(LoanError::empty);
     return publish_loan(port_, std::exchange(payload_, nullptr));
   }
+  /// publish() through a publisher that must be the one that lent it:
+  /// LoanError::foreign_loan (and the loan left as it was) when it is not.
+  [[nodiscard]] LoanResult<void> publish_through(const PublisherCore* publisher) noexcept {
+    if (payload_ != nullptr && port_ != publisher) return tl::make_unexpected(LoanError::foreign_loan);
+    return publish();
+  }
   void reset() noexcept {
     if (payload_ != nullptr) release_loan(port_, std::exchange(payload_, nullptr));
   }
