@@ -35,14 +35,14 @@
 
 namespace statebus {
 
-struct Node::State {
+struct detail::NodeState {
   std::string name;
   std::uint32_t max_payload = 0;
   std::uint32_t max_chunk = 0;
   detail::FileLock name_lock;  // held for the life of the process
 
   // At exit: give the name back and leave no lock file behind.
-  ~State() { name_lock.release(/*remove=*/true); }
+  ~NodeState() { name_lock.release(/*remove=*/true); }
 };
 
 namespace {
@@ -50,7 +50,7 @@ namespace {
 std::mutex g_mutex;
 std::mutex g_unanswerable_mutex;
 std::function<void(const Error&)>* g_unanswerable = nullptr;  // set once, by the first connect
-std::shared_ptr<const Node::State> g_state;  // iceoryx: one runtime per process, for its life
+std::shared_ptr<const detail::NodeState> g_state;  // iceoryx: one runtime per process, for its life
 std::atomic<bool> g_runtime{false};
 std::mutex g_daemon_mutex;
 std::optional<DaemonInfo> g_daemon;  // the daemon this process registers (or registered) with
@@ -131,7 +131,7 @@ Result<Node> Node::connect(std::string_view name, NodeOptions options) {
   // end from bus_health(), in words).
   detail::filter_iceoryx_posix_errors();
 
-  auto state = std::make_shared<State>();
+  auto state = std::make_shared<detail::NodeState>();
   state->name = std::string(name);
   state->max_payload = daemon->max_payload;
   state->max_chunk = daemon->max_chunk;

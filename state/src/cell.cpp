@@ -347,7 +347,12 @@ Result<std::uint64_t> UntypedCell::update(const std::function<bool(void*)>& chan
 }
 
 bool detail::cell_may_have_sleepers(const UntypedCell& cell) noexcept {
-  return cell.header_->waiters.load(std::memory_order_seq_cst) != 0;
+  // A view of the cell's protected header, for this test hook only.
+  struct Peek : UntypedCell {
+    explicit Peek(const UntypedCell& cell) : UntypedCell(cell) {}
+    [[nodiscard]] bool sleepers() const noexcept { return header_->waiters.load(std::memory_order_seq_cst) != 0; }
+  };
+  return Peek(cell).sleepers();
 }
 
 Result<void> UntypedCell::bus_health() const {

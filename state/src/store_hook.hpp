@@ -4,6 +4,8 @@
 // it to stop or kill a writer exactly mid-store (a chosen interleaving
 // instead of luck). Internal: not installed; nothing but tests sets it.
 
+#include "statebus/state/cell.hpp"
+
 namespace statebus::detail {
 
 using StoreHook = void (*)();
@@ -16,5 +18,9 @@ void set_mid_store_hook(StoreHook hook) noexcept;
 /// copy it names: a reader preempted there, as long as the hook runs (it may
 /// store, from the same thread).
 void set_mid_load_hook(StoreHook hook) noexcept;
+
+/// True while a waiter may sleep on `cell` (a store then pays a futex
+/// wake-up).
+bool cell_may_have_sleepers(const UntypedCell& cell) noexcept;
 
 }  // namespace statebus::detail

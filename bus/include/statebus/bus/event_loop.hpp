@@ -63,7 +63,7 @@ class EventLoop {
   /// Calls `handler` once when virtual time reaches `time`.
   void at(VirtualClock::time_point time, std::function<void()> handler);
   /// Runs until stop(). Returns at once if stop() came first. Fails with
-  /// Node::bus_health()'s error (checked twice a second) when the daemon this
+  /// Node::bus_health()'s error (checked ten times a second) when the daemon this
   /// process connected to died or was replaced: the loop's channels are dead.
   Result<void> run();
   /// Makes run() return after the handler in progress. Thread-safe.

@@ -13,6 +13,10 @@
 
 namespace statebus {
 
+namespace detail {
+struct NodeState;  // bus/src/node.cpp: the runtime, the name's lock and the pools
+}  // namespace detail
+
 /// How a node connects.
 struct NodeOptions {
   /// How long to wait for a daemon that is not (yet) running.
@@ -60,18 +64,17 @@ class Node {
   /// Largest chunk (payload, headers and padding) the daemon's pools hold.
   [[nodiscard]] std::uint32_t max_chunk() const noexcept;
   /// Whether the daemon this process connected to still runs. Fails with
-  /// Errc::no_daemon when it died, or was replaced by a new daemon (whose
-  /// bus this process is not on: it must restart to join it; a wedged
-  /// `statebus daemon` replaces itself). Every EventLoop checks this twice a
-  /// second and stops with this error when it fails.
-  /// Thread-safe; reads one small file and /proc (~20 µs).
+  /// Errc::no_daemon when it died or stopped, and with Errc::stale_bus when
+  /// it was replaced by a new daemon (whose bus this process is not on: it
+  /// must restart to join it; a wedged `statebus daemon` replaces itself).
+  /// Every EventLoop checks this ten times a second and stops with this
+  /// error when it fails. Thread-safe; reads one small file and /proc.
   [[nodiscard]] Result<void> bus_health() const;
 
-  struct State;
 
  private:
-  explicit Node(std::shared_ptr<const State> state) noexcept : state_(std::move(state)) {}
-  std::shared_ptr<const State> state_;
+  explicit Node(std::shared_ptr<const detail::NodeState> state) noexcept : state_(std::move(state)) {}
+  std::shared_ptr<const detail::NodeState> state_;
 };
 
 }  // namespace statebus

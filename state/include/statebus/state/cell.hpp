@@ -26,18 +26,10 @@ namespace detail {
 struct CellHeader;
 }
 
-class UntypedCell;
-namespace detail {
-/// For tests (state/src/store_hook.hpp): true while a waiter may sleep on `cell`.
-bool cell_may_have_sleepers(const UntypedCell& cell) noexcept;
-}  // namespace detail
-
 /// A cell of any type, for tools (the CLI, the recorder) that learn the type
 /// from the cell's schema. A cheap handle: copy it freely; valid while the
 /// bus's daemon runs.
 class UntypedCell {
-  friend bool detail::cell_may_have_sleepers(const UntypedCell& cell) noexcept;
-
  public:
   /// Opens an existing cell. Fails with no_daemon, invalid_argument for a
   /// bad name, or not_found for a name no cell has (the message names the
