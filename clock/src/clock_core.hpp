@@ -19,6 +19,7 @@
 #include "clock_state.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/bus_segment.hpp"
+#include "statebus/internal/event_count.hpp"
 #include "statebus/internal/futex.hpp"
 #include "statebus/internal/robust_mutex.hpp"
 #include "statebus/internal/virtual_waits.hpp"
@@ -132,13 +133,9 @@ inline LockstepState& lockstep_of(ClockState& state) noexcept {
   return reinterpret_cast<ClockSegment&>(state).lockstep;
 }
 
-// Wakes a lockstep participant. Its wait stores `sleeping` before the
-// futex checks the bell; we bump the bell before reading `sleeping`: one of
-// the two sees the other.
-inline void ring(LockstepRow& row) noexcept {
-  row.bell.fetch_add(1, std::memory_order_seq_cst);
-  if (row.sleeping.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(row.bell);
-}
+// Wakes a lockstep participant (a system call only if it sleeps or is
+// about to).
+inline void ring(LockstepRow& row) noexcept { detail::EventCount(row.bell).notify(); }
 
 // Wakes the participants (all, or those due at `due` and before). True if
 // one of them was busy when looked at (it will check lockstep when idle).
@@ -159,14 +156,8 @@ inline bool ring_bell(LockstepState& ls, std::int64_t due = kNever) noexcept {
 // A jump wakes only the participants it made due.
 enum class Change { any, lockstep_jump };
 inline void wake_all(ClockState& state, Change change = Change::any, std::int64_t jumped_to = kNever) noexcept {
-  state.wake.fetch_add(1, std::memory_order_seq_cst);
-  detail::futex_wake_all(state.wake);
-  if (change != Change::lockstep_jump) {
-    state.wake_but_jumps.fetch_add(1, std::memory_order_seq_cst);
-    if (lockstep_of(state).sleepers_but_jumps.load(std::memory_order_seq_cst) != 0) {
-      detail::futex_wake_all(state.wake_but_jumps);
-    }
-  }
+  detail::EventCount(state.wake).notify();
+  if (change != Change::lockstep_jump) detail::EventCount(state.wake_but_jumps).notify();
   ring_bell(lockstep_of(state), change == Change::lockstep_jump ? jumped_to : kNever);
 }
 

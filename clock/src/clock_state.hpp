@@ -14,7 +14,7 @@ namespace statebus::detail {
 
 inline constexpr const char* kClockSegmentName = "statebus-clock";
 inline constexpr std::uint64_t kClockMagic = 0x4b434f4c43425553ULL;  // "SUBCLOCK" little-endian
-inline constexpr std::uint16_t kClockMajor = 5;
+inline constexpr std::uint16_t kClockMajor = 6;  // 6: the wake words and bells are EventCounts
 inline constexpr std::uint16_t kClockMinor = 0;
 
 /// One set of clock parameters: virtual = anchor_virtual + (real − anchor_real) × rate.
@@ -30,9 +30,9 @@ struct ClockState {
   // Odd while a writer changes the clock; a futex word too: readers that
   // find a change pending for long sleep on it (`change_waiters` of them).
   std::atomic<std::uint32_t> change{0};
-  std::atomic<std::uint32_t> wake{0};    // futex word: bumped after every change
+  std::atomic<std::uint32_t> wake{0};    // an EventCount (internal/event_count.hpp): every change counts
   std::atomic<std::uint32_t> index{0};   // the current slot
-  // Futex word: bumped after every change but a lockstep jump. The clock
+  // An EventCount: every change but a lockstep jump counts. The clock
   // watcher of a process whose listeners all take jumps from the lockstep
   // bell (its event loops) sleeps here, so that a jump does not wake it.
   std::atomic<std::uint32_t> wake_but_jumps{0};
@@ -60,11 +60,11 @@ struct LockstepRow {
   std::atomic<std::uint32_t> reserved{0};
   std::atomic<std::int64_t> deadline{0};  // its next timer (virtual ns); INT64_MAX: none
   std::atomic<std::uint64_t> seen{0};     // `published` read before it found its queues empty
-  // Futex word the idle loop sleeps on in lockstep mode: rung after every
-  // publish in lockstep mode, every clock change but a jump, and a jump to
-  // its deadline, so a loop wakes for a sample or for time in one hop.
+  // The EventCount the idle loop sleeps on in lockstep mode: rung after
+  // every publish in lockstep mode, every clock change but a jump, and a
+  // jump to its deadline, so a loop wakes for a sample or for time in one hop.
   std::atomic<std::uint32_t> bell{0};
-  std::atomic<std::uint32_t> sleeping{0};  // 1 while on the bell: a ringer without sleepers skips the system call
+  std::uint32_t reserved_bell = 0;
 };
 
 /// Lockstep: time jumps to the earliest deadline of the idle participants
@@ -74,9 +74,7 @@ struct LockstepState {
   std::atomic<std::uint64_t> published{0};  // publishes in lockstep mode
   std::atomic<std::int64_t> limit{0};       // time stops here; INT64_MAX: no limit
   std::atomic<std::uint64_t> advances{0};   // jumps made
-  // Clock watchers asleep on ClockState::wake_but_jumps: a change with none
-  // skips the system call.
-  std::atomic<std::uint64_t> sleepers_but_jumps{0};
+  std::uint64_t reserved_sleepers = 0;
   // The highest place that ever counted a publish: the judge adds up
   // in_flight[0 … places_used] only.
   std::atomic<std::uint32_t> places_used{0};

@@ -56,8 +56,8 @@ void watch_clock() {
       continue;
     }
     const bool jumps = all.taking_jumps.load(std::memory_order_seq_cst) > 0;
-    std::atomic<std::uint32_t>& word = jumps ? state->wake : state->wake_but_jumps;
-    const std::uint32_t wake = word.load(std::memory_order_seq_cst);
+    detail::EventCount word(jumps ? state->wake : state->wake_but_jumps);
+    const std::uint32_t wake = word.prepare();  // a change after this makes the sleep return at once
     // A listener taking jumps added since the first read kicks the word we
     // read after it: look again rather than sleep on the wrong word.
     if ((all.taking_jumps.load(std::memory_order_seq_cst) > 0) != jumps) continue;
@@ -68,12 +68,7 @@ void watch_clock() {
     first = false;
     seen = wake;
     seen_jumps = jumps;
-    // Asleep on the other word, counted (before the futex checks the word:
-    // a change bumps the word before it reads the count).
-    std::atomic<std::uint64_t>* counted = jumps ? nullptr : &lockstep_of(*state).sleepers_but_jumps;
-    if (counted != nullptr) counted->fetch_add(1, std::memory_order_seq_cst);
-    detail::futex_wait(word, wake, 1'000'000'000);  // re-read the segment now and then: a process may attach later
-    if (counted != nullptr) counted->fetch_sub(1, std::memory_order_seq_cst);
+    word.sleep(wake, 1'000'000'000);  // re-read the segment now and then: a process may attach later
   }
 }
 
@@ -88,8 +83,7 @@ std::uint64_t detail::add_clock_listener(void (*listener)(void*), void* context,
   if (jumps && all.taking_jumps.fetch_add(1, std::memory_order_seq_cst) == 0) {
     // The watcher may sleep on the word jumps leave alone: kick it over.
     if (ClockState* state = g_segment.get()) {
-      state->wake_but_jumps.fetch_add(1, std::memory_order_seq_cst);
-      detail::futex_wake_all(state->wake_but_jumps);
+      detail::EventCount(state->wake_but_jumps).notify();
     }
   }
   if (!all.watching) {

@@ -145,7 +145,7 @@ bool detail::LockstepParticipant::idle(std::optional<VirtualClock::time_point> n
   LockstepState& ls = lockstep_of(state);
   LockstepRow& row = ls.rows[row_];
   // The bell first: a publish or change after this read makes wait() return.
-  bell_ = row.bell.load(std::memory_order_seq_cst);
+  bell_ = detail::EventCount(row.bell).current();
   // Publishers count after they deliver: a sample our check below misses
   // was counted after this read, so `seen` is stale and time cannot move.
   const std::uint64_t published = ls.published.load(std::memory_order_seq_cst);
@@ -163,16 +163,15 @@ bool detail::LockstepParticipant::wait(std::chrono::nanoseconds timeout) noexcep
   ClockState& state = *g_segment.get();
   // A change of mode after idle() rang the bell: the futex returns at once.
   if (current_mode(state) != ClockMode::lockstep) return false;
-  LockstepRow& row = lockstep_of(state).rows[row_];
-  row.sleeping.store(1, std::memory_order_seq_cst);
-  detail::futex_wait(row.bell, bell_, timeout.count());
-  row.sleeping.store(0, std::memory_order_relaxed);
+  detail::EventCount bell(lockstep_of(state).rows[row_].bell);
+  const std::uint32_t ticket = bell.prepare();
+  if (ticket == (bell_ | detail::EventCount::kSleepers)) bell.sleep(ticket, timeout.count());  // else: rung already
   return true;
 }
 
 bool detail::LockstepParticipant::rang() const noexcept {
   if (row_ < 0) return false;
-  return lockstep_of(*g_segment.get()).rows[row_].bell.load(std::memory_order_seq_cst) != bell_;
+  return detail::EventCount(lockstep_of(*g_segment.get()).rows[row_].bell).moved_since(bell_);
 }
 
 void detail::ring_lockstep_bell() noexcept {

@@ -203,11 +203,12 @@ void VirtualClock::sleep_until(time_point deadline) noexcept {
     return;
   }
   for (;;) {
-    // Read the wake word first: a change after this makes the futex return at once.
-    const std::uint32_t wake = state->wake.load(std::memory_order_acquire);
+    // Announce the sleep first: a change after this makes the sleep return at once.
+    detail::EventCount wake(state->wake);
+    const std::uint32_t ticket = wake.prepare();
     const auto slice = detail::wait_slice(deadline);
     if (!slice) return;
-    detail::note_sleep(detail::futex_wait(state->wake, wake, slice->count()), *slice);
+    detail::note_sleep(wake.sleep(ticket, slice->count()), *slice);
   }
 }
 

@@ -14,7 +14,7 @@
 #include "segment_check.hpp"
 #include "store_hook.hpp"
 #include "statebus/internal/bus_segment.hpp"
-#include "statebus/internal/futex.hpp"
+#include "statebus/internal/event_count.hpp"
 #include "statebus/internal/robust_mutex.hpp"
 #include "statebus/internal/shared_segment.hpp"
 #include "statebus/internal/state_segment.hpp"
@@ -36,6 +36,12 @@ detail::BusSegment<StateSegmentData> g_segment{
                                                      sizeof(StateSegmentData), "state segment"}};
 std::atomic<detail::StoreHook> g_mid_store_hook{nullptr};
 std::atomic<detail::StoreHook> g_mid_load_hook{nullptr};
+std::atomic<detail::StoreHook> g_mid_wake_hook{nullptr};
+std::atomic<detail::StoreHook> g_before_sleep_hook{nullptr};
+
+void run_hook(const std::atomic<detail::StoreHook>& hook) noexcept {
+  if (const detail::StoreHook call = hook.load(std::memory_order_relaxed)) call();
+}
 std::mutex g_attach_mutex;
 
 Result<StateSegmentData*> attached() {
@@ -66,12 +72,13 @@ Result<void> locked_or_said(const RobustLock& lock, std::string_view cell) {
   return fail(why.code(), why.message() + "; the cell '" + std::string(cell) + "' keeps its value");
 }
 
-// A waiter raises `waiters` before each sleep; a store clears it and wakes
-// them all (they raise it again if they sleep on). A waiter killed while
-// waiting costs at most one wake-up, not one per store for ever.
+// Wakes the cell's waiters (internal/event_count.hpp: a waiter killed while
+// it waits costs at most one wake-up, not one per store for ever).
 void wake_waiters(CellHeader& cell) noexcept {
-  cell.wake.fetch_add(1, std::memory_order_seq_cst);
-  if (cell.waiters.exchange(0, std::memory_order_seq_cst) != 0) detail::futex_wake_all(cell.wake);
+  detail::EventCount wake(cell.wake);
+  const bool sleepers = wake.count();
+  run_hook(g_mid_wake_hook);
+  if (sleepers) wake.wake();
 }
 
 // Cell names: 1–63 characters of [A-Za-z0-9_-] in '/'-separated non-empty parts.
@@ -219,6 +226,10 @@ Result<CheckedCell> create_locked(StateSegmentData& data, std::string_view name,
 
 void detail::set_mid_store_hook(StoreHook hook) noexcept { g_mid_store_hook.store(hook, std::memory_order_relaxed); }
 void detail::set_mid_load_hook(StoreHook hook) noexcept { g_mid_load_hook.store(hook, std::memory_order_relaxed); }
+void detail::set_mid_wake_hook(StoreHook hook) noexcept { g_mid_wake_hook.store(hook, std::memory_order_relaxed); }
+void detail::set_before_sleep_hook(StoreHook hook) noexcept {
+  g_before_sleep_hook.store(hook, std::memory_order_relaxed);
+}
 
 Result<void> create_state_segment() {
   auto created = g_segment.create([](void* bytes) -> Result<void> {
@@ -350,7 +361,7 @@ bool detail::cell_may_have_sleepers(const UntypedCell& cell) noexcept {
   // A view of the cell's protected header, for this test hook only.
   struct Peek : UntypedCell {
     explicit Peek(const UntypedCell& cell) : UntypedCell(cell) {}
-    [[nodiscard]] bool sleepers() const noexcept { return header_->waiters.load(std::memory_order_seq_cst) != 0; }
+    [[nodiscard]] bool sleepers() const noexcept { return detail::EventCount(header_->wake).may_have_sleepers(); }
   };
   return Peek(cell).sleepers();
 }
@@ -375,21 +386,19 @@ bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_p
   CellHeader& cell = *header_;
   // A clock change (step, rate, lockstep jump) wakes us to look at the deadline again.
   const std::uint64_t listener = detail::add_clock_listener(
-      [](void* context) {
-        auto* header = static_cast<CellHeader*>(context);
-        header->wake.fetch_add(1, std::memory_order_seq_cst);
-        detail::futex_wake_all(header->wake);
-      },
-      &cell);
-  std::uint32_t wake = 0;
+      [](void* context) { detail::EventCount(static_cast<CellHeader*>(context)->wake).notify(); }, &cell);
+  detail::EventCount wake(cell.wake);
+  std::uint32_t ticket = 0;
   const bool changed = detail::wait_on_virtual_time(
       deadline,
       [&] {
-        wake = cell.wake.load(std::memory_order_seq_cst);
-        cell.waiters.store(1, std::memory_order_seq_cst);  // before the check: a store after it wakes us
+        ticket = wake.prepare();  // before the check: a store after it wakes us
         return cell.version.load(std::memory_order_seq_cst) > seen;
       },
-      [&](std::chrono::nanoseconds slice) { return detail::futex_wait(cell.wake, wake, slice.count()); });
+      [&](std::chrono::nanoseconds slice) {
+        run_hook(g_before_sleep_hook);
+        return wake.sleep(ticket, slice.count());
+      });
   detail::remove_clock_listener(listener);
   return changed;
 }

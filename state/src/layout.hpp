@@ -12,7 +12,7 @@ namespace statebus::detail {
 
 inline constexpr const char* kStateSegmentName = "statebus-state";
 inline constexpr std::uint64_t kStateMagic = 0x4554415453425553ULL;  // "SUBSTATE" little-endian
-inline constexpr std::uint16_t kStateMajor = 2;
+inline constexpr std::uint16_t kStateMajor = 3;  // 3: the wake word is an EventCount
 inline constexpr std::uint16_t kStateMinor = 0;
 
 inline constexpr std::size_t kMaxCells = 256;
@@ -35,8 +35,8 @@ struct alignas(64) CellHeader {
   std::atomic<std::uint64_t> inline_copies[2 * kInlineWords]{};
   // line 1: writers and waiters
   alignas(64) pthread_mutex_t writer;      // process-shared, robust: serialises stores
-  std::atomic<std::uint32_t> wake{0};      // futex word: bumped by every store
-  std::atomic<std::uint32_t> waiters{0};   // 1: a waiter may sleep; a store clears it and wakes
+  std::atomic<std::uint32_t> wake{0};      // an EventCount (internal/event_count.hpp): every store counts
+  std::uint32_t reserved_wake = 0;
   std::atomic<std::int32_t> writer_pid{0};
   std::atomic<std::uint64_t> writer_start_time{0};
 

@@ -19,6 +19,14 @@ void set_mid_store_hook(StoreHook hook) noexcept;
 /// store, from the same thread).
 void set_mid_load_hook(StoreHook hook) noexcept;
 
+/// The same inside a store's wake-up of waiters, once the store is counted
+/// and before sleepers are woken.
+void set_mid_wake_hook(StoreHook hook) noexcept;
+
+/// The same inside Cell::wait_for_change, once the waiter found nothing new
+/// and before it sleeps.
+void set_before_sleep_hook(StoreHook hook) noexcept;
+
 /// True while a waiter may sleep on `cell` (a store then pays a futex
 /// wake-up).
 bool cell_may_have_sleepers(const UntypedCell& cell) noexcept;

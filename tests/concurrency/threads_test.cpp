@@ -8,6 +8,7 @@
 
 #include "../integration/test_messages.hpp"
 #include "statebus/internal/clock_segment.hpp"
+#include "statebus/internal/event_count.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/bus_test.hpp"
@@ -34,6 +35,62 @@ class Threads : public testkit::PrivateBusTest {
     PrivateBusTest::TearDown();
   }
 };
+
+// The event count loses no wake-up: four waiters follow a counter that two
+// signallers raise 20 000 times, each waiter sleeping whenever it saw
+// nothing new. A lost wake-up would leave a waiter asleep until its
+// timeout (10 s): no sleep may run out, and every waiter sees the end.
+TEST(EventCount, NoWaiterSleepsThroughASignal) {
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<std::uint64_t> counter{0};
+  std::atomic<int> slept_out{0};
+  constexpr std::uint64_t kSignals = 20'000;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&] {
+      detail::EventCount events(word);
+      std::uint64_t seen = 0;
+      while (seen < kSignals) {
+        const std::uint32_t ticket = events.prepare();
+        const std::uint64_t now = counter.load(std::memory_order_seq_cst);
+        if (now > seen) {
+          seen = now;
+          continue;
+        }
+        if (!events.sleep(ticket, 10'000'000'000)) slept_out.fetch_add(1);
+      }
+    });
+  }
+  for (int s = 0; s < 2; ++s) {
+    threads.emplace_back([&] {
+      detail::EventCount events(word);
+      for (std::uint64_t i = 0; i < kSignals / 2; ++i) {
+        counter.fetch_add(1, std::memory_order_seq_cst);
+        events.notify();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(slept_out.load(), 0);
+  EXPECT_EQ(counter.load(), kSignals);
+}
+
+// A waiter that announced itself and died leaves one needless wake-up,
+// not one per signal.
+TEST(EventCount, AnAnnouncedWaiterCostsTheNextSignalOnlyOneWakeUp) {
+  std::atomic<std::uint32_t> word{0};
+  detail::EventCount events(word);
+  EXPECT_FALSE(events.count()) << "nobody announced a sleep";
+  const std::uint32_t ticket = events.prepare();  // then "dies"
+  EXPECT_TRUE(events.may_have_sleepers());
+  EXPECT_TRUE(events.count()) << "the next signal wakes";
+  EXPECT_FALSE(events.count()) << "and the one after it does not";
+  EXPECT_TRUE(events.moved_since(ticket));
+  EXPECT_TRUE(events.sleep(ticket, 10'000'000'000)) << "a sleep on a ticket an event passed returns at once";
+  const std::uint32_t fresh = events.prepare();
+  EXPECT_FALSE(events.moved_since(fresh));
+  EXPECT_FALSE(events.moved_since(events.current())) << "a raised bit is no event";
+}
 
 TEST_F(Threads, CellWritersAndReadersNeverTear) {
   auto cell = Cell<test::Striped>::open("test/threads");

@@ -2,6 +2,11 @@
 #include <csignal>
 #include <cmath>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -9,8 +14,9 @@
 
 #include <gtest/gtest.h>
 
-#include "store_hook.hpp"  // state/src: a hook inside Cell::load
+#include "store_hook.hpp"  // state/src: hooks inside Cell::load, stores and waits
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 #include "statebus/state/cell.hpp"
 #include "run_cli.hpp"
 #include "sleep_probe.hpp"
@@ -215,6 +221,74 @@ TEST_F(StateTest, AWaitInAProcessThatUsesOnlyCellsRunsOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::advance(1s));
   const auto ended = waiter->read_line(10s);
   EXPECT_EQ(ended.value_or("").rfind("timeout after ", 0), 0U) << ended.value_or("(nothing)");
+}
+
+// One thread's gate for another, for a chosen interleaving.
+class Gate {
+ public:
+  void open() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    opened_.notify_all();
+  }
+  void pass() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    opened_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
+
+// A store wakes a waiter that sleeps, whatever an earlier store's wake-up
+// did meanwhile. The interleaving: store A is counted; the waiter, which
+// knew A, announces itself and finds nothing new; A's wake-up runs before
+// the waiter sleeps (it wakes nobody); store B comes once the waiter
+// sleeps. B used to find the waiter's announcement cleared by A and wake
+// nobody: the waiter slept out its slice (a second) and saw B late.
+TEST_F(StateTest, AStoreWakesASleepingWaiterWhateverAnEarlierStoresWakeUpCleared) {
+  static std::optional<Cell<test::Counter>> cell;
+  static Gate watcher_looked, a_counted, waiter_announced, a_woke;
+  // The clock watcher's first look calls every clock listener, and so wakes
+  // every waiter: let it pass before the interleaving starts.
+  const std::uint64_t listener = detail::add_clock_listener([](void*) { watcher_looked.open(); }, nullptr);
+  watcher_looked.pass();
+  cell.emplace(*Cell<test::Counter>::open("test/late-wake", test::Counter{1}));
+  detail::set_mid_wake_hook([] {
+    detail::set_mid_wake_hook(nullptr);  // once: store A
+    a_counted.open();
+    waiter_announced.pass();
+  });
+  std::thread store_a([] { ASSERT_TRUE(cell->store(test::Counter{2})); });
+  a_counted.pass();
+  ASSERT_EQ(cell->version(), 2U);
+
+  detail::set_before_sleep_hook([] {
+    detail::set_before_sleep_hook(nullptr);  // once: the waiter's first sleep
+    waiter_announced.open();
+    a_woke.pass();
+  });
+  const std::uint64_t slept_out = detail::slices_slept_out();
+  std::atomic<pid_t> waiter_tid{0};
+  bool changed = false;
+  std::thread waiter([&] {
+    waiter_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    changed = cell->wait_for_change(2, virtual_timeout(60s));
+  });
+  store_a.join();  // A's wake-up ran, after the waiter's announcement
+  a_woke.open();
+  while (waiter_tid.load() == 0) std::this_thread::yield();
+  ASSERT_TRUE(test::sleeps_in_futex(::getpid(), 10s, waiter_tid.load())) << "the waiter never went to sleep";
+
+  ASSERT_TRUE(cell->store(test::Counter{3}));  // store B
+  waiter.join();
+  EXPECT_TRUE(changed);
+  EXPECT_EQ(cell->load().value, 3U);
+  EXPECT_EQ(detail::slices_slept_out(), slept_out) << "B woke nobody: the waiter saw it only when its slice ran out";
+  detail::remove_clock_listener(listener);
+  cell.reset();
 }
 
 // A reader preempted between reading the version and reading the copy it
