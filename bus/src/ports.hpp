@@ -1,5 +1,6 @@
 #pragma once
-// The iceoryx side of statebus's ports, shared by raw_port.cpp, wait_set.cpp
+// The iceoryx side of statebus's ports, shared by raw_publisher.cpp,
+// raw_subscriber.cpp, subscriber_wait.cpp, wait_set.cpp
 // and discovery.cpp.
 
 #include <cstdint>
@@ -29,6 +30,14 @@ struct Lending {
   std::uint32_t out = 0;  // samples or loans handed out, not yet given back
   bool orphaned = false;
 };
+
+/// Counts one sample or loan given back; the last one deletes an orphaned port.
+template <class Core>
+void given_back(Core* core) noexcept {
+  if (--core->lending.out != 0 || !core->lending.orphaned) return;
+  if (bus_lost()) return keep_for_good(std::unique_ptr<Core>(core));  // its locks may be held by a killed process
+  delete core;
+}
 
 struct PublisherCore {
   PublisherCore(const iox::capro::ServiceDescription& service, const iox::popo::PublisherOptions& options)

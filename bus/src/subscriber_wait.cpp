@@ -1,0 +1,134 @@
+// A subscriber's own waits: spin, adaptive spin, block on real time, wait
+// on virtual time, and the polling fallback while a WaitSet or an EventLoop
+// owns its notification.
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "ports.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/virtual_waits.hpp"
+
+namespace statebus::detail {
+namespace {
+
+// A sleep's end within a µs of its deadline, not the default 50 µs later.
+void set_fine_timer_slack() noexcept {
+  thread_local bool done = false;
+  if (!done) {
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    done = true;
+  }
+}
+
+template <class Ready>
+bool busy_poll_until(std::chrono::steady_clock::time_point until, Ready&& ready) noexcept {
+  while (std::chrono::steady_clock::now() < until) {
+    if (ready()) return true;
+  }
+  return false;
+}
+
+// Polls for data until `deadline` (real time, or the bus's virtual time),
+// sleeping 50 µs at first, then longer, up to 1 ms: for a subscriber whose
+// state iceoryx lets notify one wait set only (it is in a WaitSet or an
+// EventLoop), or when no wait set could be had.
+template <class Clock>
+bool poll_for_data(SubscriberCore& core, typename Clock::time_point deadline) noexcept {
+  auto pause = std::chrono::microseconds(50);
+  for (;;) {
+    if (core.port.hasData()) return true;
+    if (Clock::now() >= deadline) return core.port.hasData();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
+}  // namespace
+
+bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
+  SubscriberCore& core = *impl_;
+  if (core.port.hasData()) return true;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + timeout;
+  const auto ready = [&core] { return core.port.hasData(); };
+  std::chrono::nanoseconds budget = spin.budget();
+  if (spin.is_adaptive()) {
+    core.paced = true;
+    const auto due = core.pacer.due();
+    budget = due ? std::chrono::nanoseconds(0) : ArrivalPacer::kLearningSpin;
+    if (due && now < core.pacer.spin_until(*due)) {
+      // Sleep through the gap (a sample that comes early wakes us), then
+      // spin from just before the sample is due until a little after.
+      const auto from = core.pacer.spin_from(*due);
+      if (from > now) {
+        set_fine_timer_slack();
+        const bool data = block_until(std::min(from, deadline));
+        const auto woke = std::chrono::steady_clock::now();
+        if (data) {
+          // The sample came first: early (nothing to learn), or while this
+          // thread overslept, which the next spin must start earlier for.
+          if (woke > from) core.pacer.overslept();
+          return true;
+        }
+        if (woke >= deadline) return ready();
+        core.pacer.woke_late(woke - from);
+      }
+      if (busy_poll_until(std::min(core.pacer.spin_until(*due), deadline), ready)) return true;
+    }
+  }
+  // Spin-then-block: a wake-up through the kernel costs tens of µs on a VM;
+  // data that arrives within the spin is seen without it.
+  if (budget.count() > 0 && busy_poll_until(now + std::min(budget, timeout), ready)) return true;
+  return block_until(deadline);
+}
+
+bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) noexcept {
+  SubscriberCore& core = *impl_;
+  // In a WaitSet or EventLoop, the state notifies that one: poll.
+  if (core.waiter != nullptr) return poll_for_data<std::chrono::steady_clock>(core, deadline);
+  if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
+  if (!core.waitset) {
+    DaemonRequest request;
+    core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
+    if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
+      core.waitset.reset();
+      return poll_for_data<std::chrono::steady_clock>(core, deadline);
+    }
+  }
+  // timedWait() may return before data is there (a notification for data
+  // already taken): wait again for the rest of the time.
+  for (;;) {
+    if (core.port.hasData()) return true;
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left.count() <= 0) return false;
+    core.waitset->timedWait(iox::units::Duration::fromNanoseconds(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
+  }
+}
+
+bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
+  SubscriberCore& core = *impl_;
+  if (core.port.hasData()) return true;
+  if (core.waiter != nullptr) return poll_for_data<VirtualClock>(core, deadline);  // as in block_until()
+  if (!core.virtual_wait) {
+    core.waitset.reset();  // iceoryx lets a state notify one waitset
+    auto wait = std::make_unique<VirtualWait>();
+    if (wait->waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error() ||
+        wait->waitset.attachEvent(wait->clock_changed).has_error()) {
+      return poll_for_data<VirtualClock>(core, deadline);
+    }
+    wait->listener = trigger_on_clock_change(wait->clock_changed);
+    core.virtual_wait = std::move(wait);
+  }
+  // Every clock change wakes the wait set through the trigger.
+  return wait_on_virtual_time(
+      deadline, [&] { return core.port.hasData(); },
+      [&](std::chrono::nanoseconds slice) {
+        return !core.virtual_wait->waitset
+                    .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
+                    .empty();
+      });
+}
+}  // namespace statebus::detail
