@@ -15,27 +15,23 @@
 // CPUs (2 here): the leader, its benchmark thread and the bridge's threads,
 // on CPU 0 (the bare client runs in the benchmark thread, so each side has
 // that CPU); the follower (this executable again, --follower PORT: a bare
-// libmosquitto client with its own poll loop) on CPU 1; the broker where
-// the scheduler puts it. The .../bridge_unpinned variants let the bridge's
-// threads run anywhere, as in an application that pins nothing.
+// libmosquitto client with its own poll loop, mqtt_follower.cpp) on CPU 1;
+// the broker where the scheduler puts it. The .../bridge_unpinned variants
+// let the bridge's threads run anywhere, as in an application that pins
+// nothing.
 //
 // The broker (mosquitto, 127.0.0.1, a free port, Nagle off) is started here
 // and stopped at the end. --quick: a smoke run of a few seconds.
 #include <mosquitto.h>
-#include <mqtt_protocol.h>
-#include <poll.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -50,6 +46,9 @@
 #include "bench_bus.hpp"
 #include "bench_main.hpp"
 #include "follower.hpp"
+#include "mqtt_bare_client.hpp"
+#include "mqtt_follower.hpp"
+#include "mqtt_hops.hpp"
 #include "percentiles.hpp"
 #include "statebus/bridge/mqtt.hpp"
 #include "statebus/bus.hpp"
@@ -60,6 +59,16 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using statebus::bench::mqtt::BareClient;
+using statebus::bench::mqtt::kBareFlood;
+using statebus::bench::mqtt::kBarePing;
+using statebus::bench::mqtt::kBarePong;
+using statebus::bench::mqtt::kBridgedFlood;
+using statebus::bench::mqtt::kBridgedPing;
+using statebus::bench::mqtt::kPrefix;
+using statebus::bench::mqtt::now_ns;
+using statebus::bench::mqtt::realtime_offset_ns;
+using statebus::bench::mqtt::Trip;
 
 struct Ping {
   std::uint64_t sequence;
@@ -68,19 +77,8 @@ struct Ping {
 STATEBUS_MESSAGE(Ping, "bench/Ping", sequence, values);
 static_assert(sizeof(Ping) == 64, "a 64 B payload on the bus");
 
-constexpr const char* kPrefix = "sb";
 constexpr const char* kBridgeId = "bench-bridge";  // also the "origin" of what the bridge sends
 constexpr const char* kBareOrigin = "bench-bare--";  // as long as kBridgeId: the same payload size
-constexpr const char* kBridgedPing = "sb/bench/ping";
-constexpr const char* kBridgedPong = "sb/bench/pong";
-constexpr const char* kBarePing = "bare/ping";
-constexpr const char* kBarePong = "bare/pong";
-constexpr const char* kBridgedFlood = "sb/bench/flood";
-constexpr const char* kBareFlood = "bare/flood";
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
 
 double cpu_seconds(clockid_t clock) {
   timespec t{};
@@ -93,247 +91,6 @@ Ping make_ping(std::uint64_t sequence) {
   p.sequence = sequence;
   for (int i = 0; i < 7; ++i) p.values[i] = 20.5 + 0.25 * i;
   return p;
-}
-
-// The echo's rewrite, the same on both paths: the first character of the
-// "origin" value changes, so the bridge does not take the answer for its own.
-void rewrite_origin(std::string& payload) {
-  constexpr std::string_view key = "\"origin\":\"";
-  const auto at = payload.find(key);
-  if (at == std::string::npos || at + key.size() >= payload.size()) return;
-  char& c = payload[at + key.size()];
-  c = c == 'E' ? 'e' : 'E';
-}
-
-// ---- a bare libmosquitto client, driven by the thread that owns it --------
-
-class BareClient {
- public:
-  using Handler = std::function<void(const mosquitto_message&)>;
-
-  static std::unique_ptr<BareClient> connect(int port, const std::string& id, std::string& why) {
-    mosquitto_lib_init();
-    std::unique_ptr<BareClient> c(new BareClient());
-    c->mosq_ = mosquitto_new(id.c_str(), true, c.get());
-    if (c->mosq_ == nullptr) {
-      why = "mosquitto_new failed";
-      return nullptr;
-    }
-    // As the bridge: MQTT 5, Nagle off.
-    mosquitto_int_option(c->mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-    mosquitto_int_option(c->mosq_, MOSQ_OPT_TCP_NODELAY, 1);
-    mosquitto_connect_v5_callback_set(c->mosq_, [](mosquitto*, void* self, int rc, int, const mosquitto_property*) {
-      static_cast<BareClient*>(self)->connack_ = rc == 0 ? 1 : -1;
-    });
-    mosquitto_message_v5_callback_set(c->mosq_,
-                                      [](mosquitto*, void* self, const mosquitto_message* m, const mosquitto_property*) {
-                                        auto* client = static_cast<BareClient*>(self);
-                                        if (client->handler_) client->handler_(*m);
-                                      });
-    mosquitto_subscribe_v5_callback_set(
-        c->mosq_, [](mosquitto*, void* self, int, int, const int*, const mosquitto_property*) {
-          ++static_cast<BareClient*>(self)->acks_;
-        });
-    mosquitto_unsubscribe_v5_callback_set(c->mosq_, [](mosquitto*, void* self, int, const mosquitto_property*) {
-      ++static_cast<BareClient*>(self)->acks_;
-    });
-    mosquitto_publish_v5_callback_set(c->mosq_, [](mosquitto*, void* self, int, int, const mosquitto_property*) {
-      ++static_cast<BareClient*>(self)->published_;
-    });
-    if (const int rc = mosquitto_connect_bind_v5(c->mosq_, "127.0.0.1", port, 600, nullptr, nullptr); rc != 0) {
-      why = std::string("cannot connect to the broker: ") + mosquitto_strerror(rc);
-      return nullptr;
-    }
-    if (!c->run_until([&] { return c->connack_ != 0; }, 10s) || c->connack_ != 1) {
-      why = "the broker did not accept the connection";
-      return nullptr;
-    }
-    return c;
-  }
-  ~BareClient() {
-    if (mosq_ == nullptr) return;
-    mosquitto_disconnect_v5(mosq_, MQTT_RC_NORMAL_DISCONNECTION, nullptr);
-    mosquitto_destroy(mosq_);
-  }
-  BareClient(const BareClient&) = delete;
-  BareClient& operator=(const BareClient&) = delete;
-
-  void on_message(Handler handler) { handler_ = std::move(handler); }
-  mosquitto* raw() { return mosq_; }
-
-  /// Runs the client's loop until `done` or `timeout`; false on timeout or a broken link.
-  template <class Done>
-  bool run_until(Done done, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!done()) {
-      if (Clock::now() > deadline) return false;
-      if (mosquitto_loop(mosq_, 100, 1) != MOSQ_ERR_SUCCESS) return false;
-    }
-    return true;
-  }
-  /// Subscribes (or unsubscribes) and waits for the broker's answer.
-  bool subscribe(const char* filter, int qos, bool unsubscribe = false) {
-    const int before = acks_;
-    const int rc = unsubscribe ? mosquitto_unsubscribe_v5(mosq_, nullptr, filter, nullptr)
-                               : mosquitto_subscribe_v5(mosq_, nullptr, filter, qos, 0, nullptr);
-    return rc == MOSQ_ERR_SUCCESS && run_until([&] { return acks_ > before; }, 10s);
-  }
-  /// Publishes; with `wait`, until the broker has it (QoS 1: its PUBACK).
-  bool publish(const char* topic, std::string_view payload, int qos, bool retain, bool wait = false) {
-    const long before = published_;
-    const int rc = mosquitto_publish_v5(mosq_, nullptr, topic, static_cast<int>(payload.size()), payload.data(), qos,
-                                        retain, nullptr);
-    if (rc != MOSQ_ERR_SUCCESS) return false;
-    return !wait || run_until([&] { return published_ > before; }, 10s);
-  }
-  /// Writes what is queued (a burst the socket did not take at once).
-  bool flush(std::chrono::milliseconds timeout) {
-    return run_until([&] { return !mosquitto_want_write(mosq_); }, timeout);
-  }
-
- private:
-  BareClient() = default;
-  mosquitto* mosq_ = nullptr;
-  Handler handler_;
-  int connack_ = 0;
-  int acks_ = 0;
-  long published_ = 0;
-};
-
-// ---- the follower: echo on */ping, counting on */flood ---------------------
-
-// One echo, for the hop breakdown: CLOCK_MONOTONIC when the echo had the
-// ping and when it had written the answer, and the bridge's "wall_time_ns"
-// (CLOCK_REALTIME when it sent the ping; the bare payload's is stale).
-struct Echo {
-  bool bridged = false;
-  std::int64_t received_ns = 0;
-  std::int64_t sent_ns = 0;
-  std::int64_t wall_time_ns = 0;
-};
-
-std::int64_t json_integer(std::string_view json, std::string_view key) {
-  const std::string quoted = "\"" + std::string(key) + "\":";
-  const auto at = json.find(quoted);
-  if (at == std::string_view::npos) return 0;
-  return std::strtoll(json.data() + at + quoted.size(), nullptr, 10);
-}
-
-int follower(int argc, char** argv) {
-  statebus::bench::pin_to_cpu(statebus::bench::kFollowerCpu);
-  if (argc < 3) return 2;
-  std::string why;
-  auto client = BareClient::connect(std::atoi(argv[2]), "bench-echo", why);
-  if (!client) {
-    std::fprintf(stderr, "follower: %s\n", why.c_str());
-    return 1;
-  }
-  struct Count {
-    std::string topic;
-    std::uint64_t expected = 0;
-    std::uint64_t received = 0;
-    std::int64_t first_ns = 0;
-    std::int64_t last_ns = 0;
-    Clock::time_point since{};
-  };
-  std::optional<Count> count;
-  std::string reply;
-  // Every echo since the last "reset", for the leader's hop breakdown.
-  std::vector<Echo> echoes;
-  echoes.reserve(1 << 16);
-  bool replied = false;
-  client->on_message([&](const mosquitto_message& m) {
-    const std::int64_t received = now_ns();
-    const std::string_view topic(m.topic);
-    const char* answer = topic == kBridgedPing ? kBridgedPong : topic == kBarePing ? kBarePong : nullptr;
-    if (answer != nullptr) {
-      reply.assign(static_cast<const char*>(m.payload), static_cast<std::size_t>(m.payloadlen));
-      rewrite_origin(reply);
-      mosquitto_publish_v5(client->raw(), nullptr, answer, static_cast<int>(reply.size()), reply.data(), m.qos, false,
-                           nullptr);
-      echoes.push_back({answer == kBridgedPong, received, 0, json_integer(reply, "wall_time_ns")});
-      replied = true;  // written by mosquitto_loop_write below: then its send time
-      return;
-    }
-    if (count && topic == count->topic) {
-      const std::int64_t t = now_ns();
-      if (count->received++ == 0) count->first_ns = t;
-      count->last_ns = t;
-    }
-  });
-  for (const char* filter : {kBridgedPing, kBarePing, kBridgedFlood, kBareFlood}) {
-    if (!client->subscribe(filter, 1)) {
-      std::fprintf(stderr, "follower: cannot subscribe to %s\n", filter);
-      return 1;
-    }
-  }
-  std::printf("ready\n");
-  std::fflush(stdout);
-
-  mosquitto* m = client->raw();
-  std::string input;
-  auto last_misc = Clock::now();
-  for (;;) {
-    pollfd fds[2] = {{mosquitto_socket(m), static_cast<short>(POLLIN | (mosquitto_want_write(m) ? POLLOUT : 0)), 0},
-                     {STDIN_FILENO, POLLIN, 0}};
-    const int ready = ::poll(fds, 2, count ? 20 : 200);
-    if (ready < 0) continue;
-    if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
-      if (const int rc = mosquitto_loop_read(m, 1); rc != MOSQ_ERR_SUCCESS) {
-        std::fprintf(stderr, "follower: the link broke: %s\n", mosquitto_strerror(rc));
-        return 1;
-      }
-    }
-    if (mosquitto_want_write(m)) mosquitto_loop_write(m, 1);
-    if (replied) {
-      echoes.back().sent_ns = now_ns();
-      replied = false;
-    }
-    if (ready == 0 || Clock::now() - last_misc > 100ms) {
-      mosquitto_loop_misc(m);
-      last_misc = Clock::now();
-    }
-    if ((fds[1].revents & (POLLIN | POLLHUP)) != 0) {
-      char buffer[256];
-      const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
-      if (n <= 0) break;  // the leader is done
-      input.append(buffer, static_cast<std::size_t>(n));
-      for (std::size_t end = input.find('\n'); end != std::string::npos; end = input.find('\n')) {
-        std::istringstream line(input.substr(0, end));
-        input.erase(0, end + 1);
-        std::string command;
-        Count c;
-        line >> command >> c.topic >> c.expected;
-        if (command == "count") {
-          c.since = Clock::now();
-          count = c;
-          std::printf("ok\n");
-        } else if (command == "reset") {
-          echoes.clear();
-          std::printf("ok\n");
-        } else if (command == "dump") {
-          for (const Echo& e : echoes) {
-            std::printf("%d %" PRId64 " %" PRId64 " %" PRId64 "\n", e.bridged ? 1 : 0, e.received_ns, e.sent_ns,
-                        e.wall_time_ns);
-          }
-          std::printf("end\n");
-          echoes.clear();
-        }
-        std::fflush(stdout);
-      }
-    }
-    if (count) {
-      // Done when all came, or nothing more for 500 ms (the rest is lost), or nothing at all for 10 s.
-      const auto now = Clock::now();
-      const bool idle = count->received > 0 && now_ns() - count->last_ns > 500'000'000;
-      if (count->received >= count->expected || idle || (count->received == 0 && now - count->since > 10s)) {
-        std::printf("done %" PRIu64 " %" PRId64 " %" PRId64 "\n", count->received, count->first_ns, count->last_ns);
-        std::fflush(stdout);
-        count.reset();
-      }
-    }
-  }
-  return 0;
 }
 
 // ---- the leader -------------------------------------------------------------
@@ -430,23 +187,6 @@ bool ask_follower(const std::string& command, std::chrono::milliseconds timeout)
   }
 }
 
-// One round trip as the leader saw it (CLOCK_MONOTONIC, ns).
-struct Trip {
-  std::int64_t sent_ns = 0;
-  std::int64_t received_ns = 0;
-  std::int64_t bus_published_ns = 0;   // bridged: when the bridge published the answer on the bus
-  std::int64_t realtime_offset_ns = 0;  // CLOCK_REALTIME − CLOCK_MONOTONIC at the send
-  [[nodiscard]] double us() const { return static_cast<double>(received_ns - sent_ns) / 1e3; }
-};
-
-std::int64_t realtime_offset_ns() {
-  timespec m{};
-  timespec r{};
-  clock_gettime(CLOCK_MONOTONIC, &m);
-  clock_gettime(CLOCK_REALTIME, &r);
-  return (r.tv_sec - m.tv_sec) * 1'000'000'000 + (r.tv_nsec - m.tv_nsec);
-}
-
 // One round trip each; nothing when the answer did not come within 2 s.
 std::optional<Trip> bridged_round_trip(statebus::Publisher<Ping>& pub, statebus::Subscriber<Ping>& sub,
                                        std::uint64_t sequence) {
@@ -473,64 +213,6 @@ std::optional<Trip> bare_round_trip(const std::string& payload, int qos) {
   trip.received_ns = now_ns();
   return trip;
 }
-
-// Where the time of a round trip goes, from the leader's and the echo's
-// clock readings (one machine: one CLOCK_MONOTONIC), as hop_<name>_us_p50 and
-// p90 counters. Out: the leader's send until the echo has the ping; back: the
-// echo's write until the leader has the answer. Bridged, finer: until the
-// bridge's bus thread has the sample (its wake-up; the JSON's wall_time_ns is
-// stamped there, before rendering), from there to the echo (rendering,
-// libmosquitto's hand-over to its network thread, the socket, the broker),
-// and the last step on the bus (the bridge's publish until the benchmark
-// thread has the sample).
-void report_hops(benchmark::State& state, const std::vector<Trip>& bridged, const std::vector<Trip>& bare) {
-  if (!g_follower->write("dump\n")) return;
-  std::vector<Echo> echoes[2];
-  for (;;) {
-    const auto line = g_follower->read_line(10s);
-    if (!line || *line == "end") break;
-    Echo e;
-    int flag = 0;
-    std::istringstream(*line) >> flag >> e.received_ns >> e.sent_ns >> e.wall_time_ns;
-    e.bridged = flag == 1;
-    echoes[e.bridged ? 1 : 0].push_back(e);
-  }
-  if (echoes[1].size() != bridged.size() || echoes[0].size() != bare.size()) {
-    state.counters["hops_unmatched"] = 1;  // an echo more or less than round trips: no breakdown
-    return;
-  }
-  const auto us = [](std::int64_t ns) { return static_cast<double>(ns) / 1e3; };
-  std::vector<double> out[2], back[2], echo[2], ready, to_echo, bus;
-  for (int b = 0; b < 2; ++b) {
-    const auto& trips = b == 1 ? bridged : bare;
-    for (std::size_t i = 0; i < trips.size(); ++i) {
-      const Echo& e = echoes[b][i];
-      out[b].push_back(us(e.received_ns - trips[i].sent_ns));
-      back[b].push_back(us(trips[i].received_ns - e.sent_ns));
-      echo[b].push_back(us(e.sent_ns - e.received_ns));
-      if (b == 1) {
-        const std::int64_t ready_ns = e.wall_time_ns - trips[i].realtime_offset_ns;
-        ready.push_back(us(ready_ns - trips[i].sent_ns));
-        to_echo.push_back(us(e.received_ns - ready_ns));
-        bus.push_back(us(trips[i].received_ns - trips[i].bus_published_ns));
-      }
-    }
-  }
-  const auto put = [&](const std::string& name, const std::vector<double>& values) {
-    state.counters[name + "_us_p50"] = statebus::bench::percentile(values, 0.5);
-    state.counters[name + "_us_p90"] = statebus::bench::percentile(values, 0.9);
-  };
-  put("hop_bare_out", out[0]);
-  put("hop_bare_back", back[0]);
-  put("hop_bridged_out", out[1]);
-  put("hop_bridged_back", back[1]);
-  put("hop_bare_echo", echo[0]);
-  put("hop_bridged_echo", echo[1]);
-  put("hop_bridged_out_to_bridge", ready);
-  put("hop_bridged_out_bridge_to_echo", to_echo);
-  put("hop_bridged_back_bus", bus);
-}
-
 struct CpuMark {
   double process = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
   double thread = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
@@ -599,7 +281,7 @@ void round_trip(benchmark::State& state, int qos, BridgeCpu cpu) {
   }
   const auto stats = bridge->stats();
   bridge->stop();
-  report_hops(state, bridged_trips, bare_trips);
+  statebus::bench::mqtt::report_hops(state, *g_follower, bridged_trips, bare_trips);
   statebus::bench::report_percentiles(state, bare_us, "bare_us_");
   statebus::bench::report_percentiles(state, bridged_us, "bridged_us_");
   using statebus::bench::percentile;
@@ -710,12 +392,14 @@ void throughput(benchmark::State& state, BridgeCpu cpu) {
   }
   const auto after = bridge->stats();
   bridge->stop();
-  const double bridged_rate = bridged_total.seconds > 0 ? static_cast<double>(bridged_total.received) / bridged_total.seconds : 0;
+  const double bridged_rate =
+      bridged_total.seconds > 0 ? static_cast<double>(bridged_total.received) / bridged_total.seconds : 0;
   const double bare_rate = bare_total.seconds > 0 ? static_cast<double>(bare_total.received) / bare_total.seconds : 0;
   state.counters["bridged_msgs_per_s"] = bridged_rate;
   state.counters["bare_msgs_per_s"] = bare_rate;
   state.counters["ratio"] = bare_rate > 0 ? bridged_rate / bare_rate : 0.0;
-  state.counters["bridged_lost_pct"] = 100.0 * static_cast<double>(sent - bridged_total.received) / static_cast<double>(sent);
+  state.counters["bridged_lost_pct"] =
+      100.0 * static_cast<double>(sent - bridged_total.received) / static_cast<double>(sent);
   state.counters["bare_lost_pct"] = 100.0 * static_cast<double>(sent - bare_total.received) / static_cast<double>(sent);
   const double bridge_sent = static_cast<double>(after.sent - before.sent);
   state.counters["bridge_sent"] = bridge_sent;
@@ -729,7 +413,7 @@ void throughput(benchmark::State& state, BridgeCpu cpu) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--follower") == 0) return follower(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], "--follower") == 0) return statebus::bench::mqtt::run_follower(argc, argv);
   // Our own flag, taken out before Google Benchmark reads the rest.
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
@@ -780,14 +464,16 @@ int main(int argc, char** argv) {
   }
 
   const int rounds = g_quick ? 2 : 40;  // × 2 blocks of 250 (quick: 50) round trips
-  for (const auto& [name, qos, cpu] : {std::tuple{"qos0", 0, BridgeCpu::leader}, std::tuple{"qos1", 1, BridgeCpu::leader},
-                                       std::tuple{"qos0/bridge_unpinned", 0, BridgeCpu::unpinned}}) {
+  for (const auto& [name, qos, cpu] :
+       {std::tuple{"qos0", 0, BridgeCpu::leader}, std::tuple{"qos1", 1, BridgeCpu::leader},
+        std::tuple{"qos0/bridge_unpinned", 0, BridgeCpu::unpinned}}) {
     benchmark::RegisterBenchmark((std::string("mqtt/round_trip/64B/") + name).c_str(), round_trip, qos, cpu)
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond)
         ->Iterations(rounds);
   }
-  for (const auto& [name, cpu] : {std::pair{"qos0", BridgeCpu::leader}, std::pair{"qos0/bridge_unpinned", BridgeCpu::unpinned}}) {
+  for (const auto& [name, cpu] :
+       {std::pair{"qos0", BridgeCpu::leader}, std::pair{"qos0/bridge_unpinned", BridgeCpu::unpinned}}) {
     benchmark::RegisterBenchmark((std::string("mqtt/throughput/64B/") + name).c_str(), throughput, cpu)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)

@@ -33,6 +33,7 @@
 #include "bench_bus.hpp"
 #include "bench_main.hpp"
 #include "follower.hpp"
+#include "messages.hpp"
 #include "peers/loopback_network.hpp"
 #include "peers/peer.hpp"
 #include "peers/statebus_peer.hpp"
@@ -59,26 +60,13 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using statebus::bench::peers::Endpoint;
 using statebus::bench::peers::kStop;
+using statebus::bench::peers::Msg1M;
+using statebus::bench::peers::Msg4K;
+using statebus::bench::peers::Msg4M;
+using statebus::bench::peers::Msg64;
 using statebus::bench::peers::Peer;
 using statebus::bench::peers::Role;
 using statebus::bench::peers::Wait;
-
-struct Msg64 {
-  char bytes[64];
-};
-STATEBUS_MESSAGE(Msg64, "bench/peers/Msg64", bytes);
-struct Msg4K {
-  char bytes[4096];
-};
-STATEBUS_MESSAGE(Msg4K, "bench/peers/Msg4K", bytes);
-struct Msg1M {
-  char bytes[1024 * 1024];
-};
-STATEBUS_MESSAGE(Msg1M, "bench/peers/Msg1M", bytes);
-struct Msg4M {
-  char bytes[4 * 1024 * 1024];
-};
-STATEBUS_MESSAGE(Msg4M, "bench/peers/Msg4M", bytes);
 
 constexpr std::size_t kSizes[] = {sizeof(Msg64), sizeof(Msg4K), sizeof(Msg1M), sizeof(Msg4M)};
 constexpr const char* kPollPeer = "statebus_poll";
@@ -276,7 +264,8 @@ void peer_round_trips(benchmark::State& state, const std::string& name, std::siz
     report_percentiles(state, statebus_us, "statebus_block_us_");
     for (const auto& [key, fraction] : {std::pair{"p50", 0.5}, std::pair{"p99", 0.99}, std::pair{"p99.9", 0.999}}) {
       const double peer_figure = percentile(peer_us, fraction);
-      state.counters[std::string("ratio_") + key] = peer_figure > 0 ? percentile(statebus_us, fraction) / peer_figure : 0.0;
+      state.counters[std::string("ratio_") + key] =
+          peer_figure > 0 ? percentile(statebus_us, fraction) / peer_figure : 0.0;
     }
     state.counters["peer_lost"] = static_cast<double>(peer_lost);
     state.counters["samples"] = static_cast<double>(std::min(peer_us.size(), statebus_us.size()));

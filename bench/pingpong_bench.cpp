@@ -29,6 +29,7 @@
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
 #include "iceoryx_posh/popo/wait_set.hpp"
 #include "follower.hpp"
+#include "messages.hpp"
 #include "percentiles.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/testing/child_process.hpp"
@@ -38,26 +39,11 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-struct Msg8 {
-  char bytes[8];
-};
-STATEBUS_MESSAGE(Msg8, "bench/Msg8", bytes);
-struct Msg64 {
-  char bytes[64];
-};
-STATEBUS_MESSAGE(Msg64, "bench/Msg64", bytes);
-struct Msg4K {
-  char bytes[4096];
-};
-STATEBUS_MESSAGE(Msg4K, "bench/Msg4K", bytes);
-struct Msg1M {
-  char bytes[1024 * 1024];
-};
-STATEBUS_MESSAGE(Msg1M, "bench/Msg1M", bytes);
-struct Msg4M {
-  char bytes[4 * 1024 * 1024];
-};
-STATEBUS_MESSAGE(Msg4M, "bench/Msg4M", bytes);
+using statebus::bench::Msg1M;
+using statebus::bench::Msg4K;
+using statebus::bench::Msg4M;
+using statebus::bench::Msg64;
+using statebus::bench::Msg8;
 
 enum class Transport { statebus, iceoryx };
 // spin: spin up to 20 µs, then block; adaptive: Spin::adaptive(); header:
@@ -108,8 +94,8 @@ struct StatebusSide {
   statebus::Subscriber<Msg> in;
   Mode mode;
 
-  static std::optional<StatebusSide> open(const statebus::Node& node, const std::string& send, const std::string& receive,
-                                          Mode mode) {
+  static std::optional<StatebusSide> open(const statebus::Node& node, const std::string& send,
+                                          const std::string& receive, Mode mode) {
     auto out = statebus::Publisher<Msg>::create(node, send, statebus::PublisherOptions{});
     auto in = statebus::Subscriber<Msg>::create(node, receive);
     if (!out || !in) return std::nullopt;
@@ -159,12 +145,14 @@ struct IceoryxSide {
   };
   static_assert(sizeof(SlimHeader) == 16);
 
-  static std::optional<IceoryxSide> open(const std::string& send, const std::string& receive, std::size_t size, Mode mode,
-                                         std::uint32_t header = 0) {
+  static std::optional<IceoryxSide> open(const std::string& send, const std::string& receive, std::size_t size,
+                                         Mode mode, std::uint32_t header = 0) {
     IceoryxSide side;
     side.header = header;
     iox::popo::PublisherOptions options;
-    if (mode == Mode::poll_same_policy) options.subscriberTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
+    if (mode == Mode::poll_same_policy) {
+      options.subscriberTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
+    }
     side.out = std::make_unique<iox::popo::UntypedPublisher>(iox_service(send), options);
     side.in = std::make_unique<iox::popo::UntypedSubscriber>(iox_service(receive));
     side.size = size;
@@ -207,7 +195,8 @@ struct IceoryxSide {
     bool got = false;
     in->take().and_then([&](const void* payload) {
       const void* user_header = header != 0 ? iox::mepoo::ChunkHeader::fromUserPayload(payload)->userHeader() : nullptr;
-      if (header == sizeof(statebus::SampleHeader)) {  // read as statebus reads it: sequence, port, flags, fingerprint, size
+      // Read as statebus reads it: sequence, port, flags, fingerprint, size.
+      if (header == sizeof(statebus::SampleHeader)) {
         const auto* h = static_cast<const statebus::SampleHeader*>(user_header);
         benchmark::DoNotOptimize(h->sequence + h->publisher_port + h->flags + h->fingerprint + h->payload_size);
       } else if (header == sizeof(SlimHeader)) {
@@ -518,7 +507,8 @@ void register_size(int poll_rounds, int block_rounds, bool spin = false) {
     benchmark::RegisterBenchmark(("round_trip/" + size + "B/spin").c_str(), round_trip<Msg>, Mode::spin, cross, 0ns)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
     // Both on one CPU: blocking only (two pollers on one CPU wait for the scheduler's time slices).
-    benchmark::RegisterBenchmark(("round_trip/" + size + "B/block/same").c_str(), round_trip<Msg>, Mode::block, same, 0ns)
+    benchmark::RegisterBenchmark(("round_trip/" + size + "B/block/same").c_str(), round_trip<Msg>, Mode::block, same,
+                                 0ns)
         ->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(block_rounds);
     // At a steady 10 kHz (one ping every 100 µs), polling and spin-then-block.
     benchmark::RegisterBenchmark(("round_trip/" + size + "B/poll/10kHz").c_str(), round_trip<Msg>, Mode::poll, cross,
@@ -551,7 +541,8 @@ int main(int argc, char** argv) {
   // Rounds of 2 × 1000 (poll) or 2 × 100 (block) round trips.
   benchmark::RegisterBenchmark("idle_subscriber/spin_then_block", idle_subscriber_cpu, std::chrono::nanoseconds(20us))
       ->Iterations(5);
-  benchmark::RegisterBenchmark("idle_subscriber/block", idle_subscriber_cpu, std::chrono::nanoseconds(0))->Iterations(5);
+  benchmark::RegisterBenchmark("idle_subscriber/block", idle_subscriber_cpu, std::chrono::nanoseconds(0))
+      ->Iterations(5);
   for (auto [rate, period] : {std::pair{"10kHz", 100us}, std::pair{"1kHz", 1000us}}) {
     for (auto [name, how] : {std::pair{"block", Wait::block}, std::pair{"spin20us", Wait::spin20},
                              std::pair{"adaptive", Wait::adaptive}, std::pair{"poll", Wait::poll}}) {

@@ -12,19 +12,13 @@
 #include "bench_bus.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
+#include "messages.hpp"
 #include "statebus/bus.hpp"
 
 namespace {
 
-struct Msg64 {
-  char bytes[64];
-};
-STATEBUS_MESSAGE(Msg64, "bench/Msg64", bytes);
-
-struct Msg4M {
-  char bytes[4 * 1024 * 1024];
-};
-STATEBUS_MESSAGE(Msg4M, "bench/Msg4M", bytes);
+using statebus::bench::Msg4M;
+using statebus::bench::Msg64;
 
 std::optional<statebus::Node> g_node;
 
@@ -51,7 +45,8 @@ template <class Msg, bool kInit>
 void loan_publish_take(benchmark::State& state) {
   // Opened once: a closed port's last chunk returns to the pool only when
   // the daemon gets round to it, and the 4 MiB pool has few chunks.
-  const std::string channel = std::string("bench/pt/loan") + (kInit ? "-init" : "-uninit") + std::to_string(sizeof(Msg));
+  const std::string channel =
+      std::string("bench/pt/loan") + (kInit ? "-init" : "-uninit") + std::to_string(sizeof(Msg));
   static auto pub = statebus::Publisher<Msg>::create(*g_node, channel);
   static auto sub = statebus::Subscriber<Msg>::create(*g_node, channel);
   if (!pub || !sub || !pub->wait_for_subscribers(std::chrono::seconds(5))) {
