@@ -463,6 +463,10 @@ TEST_P(HalfUpdatedHistory, IsSetRightBeforeTheDeadPublishersLockIsReleased) {
   // Stopped holding its lock: eight samples published, four in its history.
   auto dying = publisher_caught("dying", "test/history", "lock:taken:stop");
   ASSERT_TRUE(dying);
+  // The sink has taken and given back all eight: the history alone holds
+  // its chunks, so RouDi's release of it frees them, here, in the daemon's
+  // process (a sample still in the sink's hands would be freed by the sink).
+  ASSERT_EQ(checked(*sink, 8), intact(8));
   auto* port = detail::publisher_port_of("test/history");
   ASSERT_NE(port, nullptr);
   auto& history = port->m_chunkSenderData.m_history;
