@@ -108,11 +108,27 @@ class MqttBridgeTest : public ::testing::Test {
   }
 
   /// A mosquitto_sub printing `topic payload` lines.
-  ChildProcess mqtt_sub(const std::string& filter) {
-    auto child = ChildProcess::spawn({kSub, "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-t", filter,
-                                      "-v", "-V", "mqttv5"});
+  ChildProcess mqtt_sub(const std::string& filter, const std::vector<std::string>& more = {}) {
+    std::vector<std::string> argv{kSub, "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-t", filter};
+    for (const std::string& other : more) argv.insert(argv.end(), {"-t", other});
+    argv.insert(argv.end(), {"-v", "-V", "mqttv5"});
+    auto child = ChildProcess::spawn(argv);
     EXPECT_TRUE(child);
     return std::move(*child);
+  }
+  // A mosquitto_sub whose subscription is in place: a probe published on a
+  // topic of its own has come back (retained messages it was sent before
+  // the probe are read and dropped).
+  ChildProcess mqtt_sub_subscribed(const std::string& filter) {
+    ChildProcess sub = mqtt_sub(filter, {"statebus-test/probe"});
+    std::optional<std::string> line;
+    for (int i = 0; i < 50 && line != std::optional<std::string>("statebus-test/probe 1"); ++i) {
+      EXPECT_EQ(mqtt_pub("statebus-test/probe", "1"), 0);
+      line = sub.read_line(200ms);
+      while (line && *line != "statebus-test/probe 1") line = sub.read_line(200ms);
+    }
+    EXPECT_EQ(line, std::optional<std::string>("statebus-test/probe 1")) << "never subscribed: " << sub.describe();
+    return sub;
   }
 
   std::unique_ptr<statebus::testkit::MqttBroker> broker_;
@@ -260,15 +276,10 @@ TEST_F(MqttBridgeTest, ASampleTakenBeforeTheLinkIsUpIsSentOnceItIs) {
 TEST_F(MqttBridgeTest, EachRetainedTopicIsSentOnceAtStart) {
   MACHINE(a, "a");
   ASK_OK(a, "offer demo/reading 0");
-  ChildProcess sub = mqtt_sub("t/#");
-  // The subscription is in place once a probe comes back (a retained topic
-  // sent twice before it would reach a later subscriber once).
-  std::optional<std::string> probe;
-  for (int i = 0; i < 50 && probe != std::optional<std::string>("t/probe 1"); ++i) {
-    ASSERT_EQ(mqtt_pub("t/probe", "1"), 0);
-    probe = sub.read_line(200ms);
-  }
-  ASSERT_EQ(probe, std::optional<std::string>("t/probe 1")) << sub.describe();
+  // Subscribed before the bridge starts (a retained topic sent twice before
+  // the subscription would reach a later subscriber once).
+  ChildProcess sub = mqtt_sub_subscribed("t/#");
+  ASSERT_FALSE(HasFailure());
   ASK_OK(a, "bridge" + bridge_args("A") + " --out demo/**");
   ASK_OK(a, "offer demo/reading 1");  // the bridge's subscriber is connected
   ASK_OK(a, "publish demo/reading 1 1 20 living 1");  // the marker: everything sent at start came before it
@@ -488,7 +499,7 @@ TEST_F(MqttBridgeTest, ChannelStatesAreSentAgainWhenHomeAssistantRestartsAndPubl
   ASK_OK(a, "publish demo/reading 7 1 20 living 1");
   const std::string first = b->ask("take demo/reading 10000");
   ASSERT_EQ(first.substr(0, 2), "ok") << first;
-  ChildProcess sub = mqtt_sub("t/demo/reading");  // from now on: what Home Assistant would read
+  ChildProcess sub = mqtt_sub_subscribed("t/demo/reading");  // from now on: what Home Assistant would read
   ASSERT_EQ(mqtt_pub("ha/status", "online"), 0);  // Home Assistant restarted
   const auto again = sub.read_line(10s);
   ASSERT_TRUE(again) << "the state was not sent again: " << sub.describe();
