@@ -14,6 +14,7 @@ TEST(NodeName, AcceptsLettersDigitsUnderscoreAndDash) {
   EXPECT_TRUE(validate_node_name(std::string(kMaxNodeNameLength, 'a')));
 }
 
+// Reaches: validate_node_name Errc::invalid_argument
 TEST(NodeName, RejectsEmptyWithAnExample) {
   const auto sut = validate_node_name("");
   ASSERT_FALSE(sut);
@@ -45,6 +46,7 @@ TEST(ChannelName, AcceptsOneToEightParts) {
   EXPECT_TRUE(validate_channel_name("a/b/c/d/e/f/g/h"));
 }
 
+// Reaches: validate_channel_name Errc::invalid_argument
 TEST(ChannelName, RejectsEmptyPartsAndSaysWhere) {
   for (const char* bad : {"", "/home", "home/", "home//sensor"}) {
     const auto sut = validate_channel_name(bad);

@@ -20,6 +20,7 @@ TEST(ParseDuration, ReadsUnitsAndSums) {
   EXPECT_EQ(parse_duration("7ns").value(), 7ns);
 }
 
+// Reaches: parse_duration Errc::invalid_argument
 TEST(ParseDuration, RejectsBadTextSayingWhere) {
   for (const char* bad : {"", "5", "s", "-5s", "5x", "1.2.3s", "5 s", "99999999999d"}) {
     const auto sut = parse_duration(bad);
@@ -50,6 +51,7 @@ TEST(ParseDuration, IsExactUpToTheLongestDurationAndRefusesOneMore) {
   EXPECT_NE(parse_duration("+5s").error().message().find("a duration has no sign"), std::string::npos);
 }
 
+// Reaches: parse_rate Errc::invalid_argument
 TEST(ParseRate, ReadsUnsignedNumbersAndRefusesTheRestSayingWhy) {
   EXPECT_EQ(parse_rate("0").value(), 0.0);
   EXPECT_EQ(parse_rate("0.5").value(), 0.5);

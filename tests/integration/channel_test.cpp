@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -93,6 +94,7 @@ TEST_F(ChannelTest, UnpublishedLoansGoBackToThePool) {
   }
 }
 
+// Reaches: Publisher::create Errc::payload_too_large
 TEST_F(ChannelTest, OversizePayloadIsAnErrorNotAnAbort) {
   const auto sut = Publisher<test::Huge>::create(*node_, "test/huge");
   ASSERT_FALSE(sut);
@@ -117,6 +119,8 @@ TEST_F(ChannelTest, FourMebibytePayloadFits) {
   EXPECT_EQ(sample->value().bytes[sizeof(FourMiB) - 1], 'z');
 }
 
+// Reaches: Publisher::create Errc::invalid_argument
+// Reaches: Subscriber::create Errc::invalid_argument
 TEST_F(ChannelTest, BadNamesAndOptionsAreRefusedBeforeIceoryx) {
   const auto bad_name = Publisher<Reading>::create(*node_, "test//bad");
   ASSERT_FALSE(bad_name);
@@ -135,6 +139,8 @@ TEST_F(ChannelTest, BadNamesAndOptionsAreRefusedBeforeIceoryx) {
   EXPECT_TRUE(contains(big_history.error().message(), "maximum of 16")) << big_history.error().message();
 }
 
+// Reaches: Publisher::create Errc::type_mismatch
+// Reaches: Subscriber::create Errc::type_mismatch
 TEST_F(ChannelTest, APortOfAnotherTypeIsRefusedAtCreateNamingBothTypes) {
   {
   auto pub = Publisher<test::Wide>::create(*node_, "test/mixed");
@@ -156,6 +162,7 @@ TEST_F(ChannelTest, APortOfAnotherTypeIsRefusedAtCreateNamingBothTypes) {
   EXPECT_TRUE(Subscriber<Reading>::create(*node_, "test/mixed"));
 }
 
+// Reaches: fetch_schema Errc::timeout
 TEST_F(ChannelTest, AChannelsTypeIsKnownFromASubscriberAlone) {
   {
     auto sub = Subscriber<Reading>::create(*node_, "test/listened");
@@ -188,6 +195,96 @@ TEST_F(ChannelTest, SubscriberNeverHandsOutUntypedBytes) {
   for (const char* part : {"'test/mixed'", "untyped bytes", "'test/Reading'"}) {
     EXPECT_TRUE(contains(error->message(), part)) << error->message();
   }
+}
+
+// Reaches: fetch_schema Errc::invalid_argument
+TEST_F(ChannelTest, FetchSchemaRefusesABadChannelNameWithoutWaiting) {
+  const auto started = std::chrono::steady_clock::now();
+
+  const auto sut = fetch_schema(*node_, "test//bad", 30s);
+
+  ASSERT_FALSE(sut);
+  EXPECT_EQ(sut.error().code(), Errc::invalid_argument);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 30s) << "it waited for a type a bad name never gets";
+}
+
+class WaitSetTest : public testkit::NodeTest {
+ protected:
+  WaitSetTest() : NodeTest("wait-set-test") {}
+};
+
+// `count` subscribers of Reading on channels test/many/0, test/many/1, ...
+std::vector<Subscriber<Reading>> subscribers(const Node& node, int count) {
+  std::vector<Subscriber<Reading>> out;
+  out.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    auto sub = Subscriber<Reading>::create(node, "test/many/" + std::to_string(i));
+    EXPECT_TRUE(sub) << i << ": " << sub.error().message();
+    if (!sub) break;
+    out.push_back(std::move(*sub));
+  }
+  return out;
+}
+
+// Reaches: WaitSet::add Errc::out_of_resources
+TEST_F(WaitSetTest, RefusesTheSixtyFifthSubscriberNamingItsLimitAndKeepsTheOthers) {
+  auto sut = WaitSet::create(*node_);
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto subs = subscribers(*node_, 65);
+  ASSERT_EQ(subs.size(), 65U);
+  for (std::size_t i = 0; i < 64; ++i) {
+    const auto index = sut->add(subs[i]);
+    ASSERT_TRUE(index) << i << ": " << index.error().message();
+    EXPECT_EQ(*index, i);
+  }
+
+  const auto refused = sut->add(subs[64]);
+
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::out_of_resources);
+  EXPECT_TRUE(contains(refused.error().message(), "at most 64 subscribers")) << refused.error().message();
+  EXPECT_TRUE(contains(refused.error().message(), "test/many/64")) << refused.error().message();
+  EXPECT_TRUE(sut->wait(0ns).empty()) << "no subscriber has data";
+}
+
+class EventLoopTest : public testkit::NodeTest {
+ protected:
+  EventLoopTest() : NodeTest("event-loop-test") {}
+};
+
+// Reaches: EventLoop::on Errc::out_of_resources
+TEST_F(EventLoopTest, RefusesTheSixtyThirdSubscriberNamingItsLimit) {
+  auto sut = EventLoop::create(*node_);
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto subs = subscribers(*node_, 63);
+  ASSERT_EQ(subs.size(), 63U);
+  for (std::size_t i = 0; i < 62; ++i) {
+    const auto added = sut->on(subs[i], [](const Sample<Reading>&) {});
+    ASSERT_TRUE(added) << i << ": " << added.error().message();
+  }
+
+  const auto refused = sut->on(subs[62], [](const Sample<Reading>&) {});
+
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::out_of_resources);
+  EXPECT_TRUE(contains(refused.error().message(), "at most 62 subscribers")) << refused.error().message();
+}
+
+// Reaches: EventLoop::create Errc::out_of_resources
+TEST_F(EventLoopTest, ABusRefusesALoopBeyondItsClocksSixtyFourPlaces) {
+  std::vector<EventLoop> loops;
+  Result<EventLoop> sut = EventLoop::create(*node_);
+  while (sut && loops.size() < 64) {
+    loops.push_back(std::move(*sut));
+    sut = EventLoop::create(*node_);
+  }
+
+  ASSERT_FALSE(sut) << "a 65th loop on the bus was created";
+  EXPECT_EQ(sut.error().code(), Errc::out_of_resources) << sut.error().message();
+  EXPECT_TRUE(contains(sut.error().message(), "all 64 event-loop places")) << sut.error().message();
+  EXPECT_EQ(loops.size(), 64U) << "loops refused before the bus's 64 places were taken";
+  loops.pop_back();
+  EXPECT_TRUE(EventLoop::create(*node_)) << "a place freed by a destroyed loop is taken again";
 }
 
 }  // namespace

@@ -150,6 +150,7 @@ TEST_F(ClockTest, RateChangesNeverMakeTimeGoBackwards) {
   EXPECT_GT(changes, 100);
 }
 
+// Reaches: VirtualClock::set_rate Errc::invalid_argument
 TEST_F(ClockTest, BadChangesAreRefusedWithAReason) {
   const auto negative = VirtualClock::set_rate(-1.0);
   ASSERT_FALSE(negative);
@@ -172,6 +173,10 @@ TEST_F(ClockTest, BadChangesAreRefusedWithAReason) {
 // time up to VirtualClock::end_of_time (100 years). Outside them a change
 // is refused naming the range; a running clock stands at the end of time
 // instead of jumping to -292 years.
+// Reaches: VirtualClock::set_rate Errc::invalid_argument
+// Reaches: VirtualClock::advance Errc::invalid_argument
+// Reaches: VirtualClock::advance_to Errc::invalid_argument
+// Reaches: VirtualClock::set_lockstep Errc::invalid_argument
 TEST_F(ClockTest, SupportedRangesHoldAtTheirEdges) {
   auto refused_naming = [](const Result<void>& result, const std::string& part) {
     EXPECT_FALSE(result);
@@ -852,6 +857,7 @@ TEST_F(ClockTest, LoopStopsFromAnotherThread) {
 
 using ClockWithoutDaemon = testkit::PrivateBusTest;
 
+// Reaches: VirtualClock::set_rate Errc::no_daemon
 TEST_F(ClockWithoutDaemon, RunsOnRealTimeAndRefusesChangesNamingTheDaemon) {
   const auto attached = VirtualClock::attach();
   ASSERT_FALSE(attached);

@@ -143,6 +143,10 @@ TEST_F(DaemonCommand, APausedDaemonIsNotJudgedWedgedWhenItGoesOn) {
 // A process that uses only cells and the clock (no Node, no EventLoop)
 // learns that its daemon stopped or was replaced, instead of going on
 // alone with the old segments.
+// Reaches: UntypedCell::bus_health Errc::no_daemon
+// Reaches: UntypedCell::bus_health Errc::stale_bus
+// Reaches: VirtualClock::bus_health Errc::no_daemon
+// Reaches: VirtualClock::bus_health Errc::stale_bus
 TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   auto first = start_daemon();
   ASSERT_TRUE(first) << first.error().message();
@@ -156,6 +160,9 @@ TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   ASSERT_FALSE(stopped);
   EXPECT_EQ(stopped.error().code(), Errc::no_daemon);
   EXPECT_TRUE(contains(stopped.error().message(), "was removed")) << stopped.error().message();
+  const auto clock_stopped = VirtualClock::bus_health();
+  ASSERT_FALSE(clock_stopped);
+  EXPECT_EQ(clock_stopped.error().code(), Errc::no_daemon);
 
   auto second = start_daemon();
   ASSERT_TRUE(second) << second.error().message();
@@ -165,6 +172,7 @@ TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   EXPECT_TRUE(contains(replaced.error().message(), "replaced by a new daemon")) << replaced.error().message();
   const auto clock = VirtualClock::bus_health();
   ASSERT_FALSE(clock);
+  EXPECT_EQ(clock.error().code(), Errc::stale_bus);
   EXPECT_TRUE(contains(clock.error().message(), "clock")) << clock.error().message();
 }
 
@@ -230,6 +238,9 @@ std::optional<std::string> lost_line(ChildProcess& child, std::chrono::milliseco
   return line;
 }
 
+// The client's event loop fails with its node's bus_health() error.
+// Reaches: EventLoop::run Errc::no_daemon
+// Reaches: Node::bus_health Errc::no_daemon
 TEST_F(DaemonCommand, ProcessesLearnFromTheirNextHealthChecksThatTheDaemonDied) {
   auto daemon = start_daemon();
   ASSERT_TRUE(daemon) << daemon.error().message();
@@ -243,7 +254,7 @@ TEST_F(DaemonCommand, ProcessesLearnFromTheirNextHealthChecksThatTheDaemonDied) 
   const auto noticed = std::chrono::steady_clock::now() - killed;
 
   ASSERT_TRUE(line) << "the client never noticed";
-  EXPECT_TRUE(contains(*line, "lost no_daemon")) << *line;
+  EXPECT_TRUE(contains(*line, "lost " + std::string(to_string(Errc::no_daemon)))) << *line;
   EXPECT_TRUE(contains(*line, "pid " + std::to_string(daemon->pid()))) << *line;
   EXPECT_TRUE(contains(*line, "is gone")) << *line;
   EXPECT_LT(noticed, 2s) << "the event loop checks ten times a second: many checks passed";
@@ -272,6 +283,8 @@ TEST_F(DaemonCommand, AProcessOutlivingItsDaemonPrintsNoIceoryxReports) {
   EXPECT_EQ(client->read_stderr(1s).find(" }  :::  [ "), std::string::npos);
 }
 
+// Reaches: EventLoop::run Errc::stale_bus
+// Reaches: Node::bus_health Errc::stale_bus
 TEST_F(DaemonCommand, AProcessOfTheOldBusLearnsThatANewDaemonReplacedIt) {
   auto old_daemon = start_daemon();
   ASSERT_TRUE(old_daemon) << old_daemon.error().message();
@@ -289,7 +302,7 @@ TEST_F(DaemonCommand, AProcessOfTheOldBusLearnsThatANewDaemonReplacedIt) {
   const auto line = lost_line(*client, 10s);
 
   ASSERT_TRUE(line);
-  EXPECT_TRUE(contains(*line, "lost stale_bus")) << *line;
+  EXPECT_TRUE(contains(*line, "lost " + std::string(to_string(Errc::stale_bus)))) << *line;
   EXPECT_TRUE(contains(*line, "replaced by a new daemon (pid " + std::to_string(new_daemon->pid()) + ")")) << *line;
   // New processes join the new bus.
   auto newcomer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "connect", "new-bus", "1000"});

@@ -40,6 +40,7 @@ TEST_F(DaemonTest, StartPublishesItsPidAndLimitsForClients) {
   EXPECT_TRUE(exists("/dev/shm/iceoryx_mgmt"));
 }
 
+// Reaches: Daemon::start Errc::already_running
 TEST_F(DaemonTest, SecondDaemonIsRefusedAndNamesTheRunningPid) {
   auto first = Daemon::start();
   ASSERT_TRUE(first) << first.error().message();
@@ -53,6 +54,7 @@ TEST_F(DaemonTest, SecondDaemonIsRefusedAndNamesTheRunningPid) {
   EXPECT_TRUE(find_daemon()) << "the refused start must leave the running daemon alone";
 }
 
+// Reaches: find_daemon Errc::no_daemon
 TEST_F(DaemonTest, StopRemovesSegmentsAndClientsSeeNoDaemon) {
   auto sut = Daemon::start();
   ASSERT_TRUE(sut) << sut.error().message();
@@ -65,6 +67,27 @@ TEST_F(DaemonTest, StopRemovesSegmentsAndClientsSeeNoDaemon) {
   EXPECT_EQ(info.error().code(), Errc::no_daemon);
   EXPECT_TRUE(contains(info.error().message(), "statebus daemon")) << info.error().message();
   EXPECT_TRUE(Daemon::start()) << "a stopped daemon must free the bus for the next one";
+}
+
+// Reaches: Daemon::health Errc::no_daemon
+// Reaches: Node::bus_health Errc::no_daemon
+TEST_F(DaemonTest, AStoppedDaemonAndANodeOnItsBusSaySoInTheirHealthChecks) {
+  auto daemon = Daemon::start();
+  ASSERT_TRUE(daemon) << daemon.error().message();
+  auto node = Node::connect("checked");
+  ASSERT_TRUE(node) << node.error().message();
+  ASSERT_TRUE(daemon->health()) << daemon->health().error().message();
+  ASSERT_TRUE(node->bus_health()) << node->bus_health().error().message();
+
+  daemon->stop();
+
+  const auto health = daemon->health();
+  ASSERT_FALSE(health);
+  EXPECT_EQ(health.error().code(), Errc::no_daemon);
+  const auto bus = node->bus_health();
+  ASSERT_FALSE(bus);
+  EXPECT_EQ(bus.error().code(), Errc::no_daemon);
+  EXPECT_TRUE(contains(bus.error().message(), "restart")) << bus.error().message();
 }
 
 TEST_F(DaemonTest, AProcessThatStopsItsOwnDaemonBeforeItsNodeEndsExitsCleanly) {
@@ -119,6 +142,7 @@ TEST_F(DaemonTest, RemovesWhatACrashedDaemonLeftAndSaysSo) {
   EXPECT_EQ(info->pid, ::getpid());
 }
 
+// Reaches: Daemon::start Errc::invalid_argument
 TEST_F(DaemonTest, EmptyOrZeroPoolsAreRefused) {
   DaemonOptions options;
   options.memory.pools.clear();

@@ -59,6 +59,7 @@ bool says(const std::string& text, const std::string& what) { return text.find(w
 
 using DamagedSegment = testkit::BusTest;
 
+// Reaches: list_cells Errc::corrupt_segment
 TEST_F(DamagedSegment, AStateRegistryCountingTooManyCellsIsAnErrorAndTheValuesAreKept) {
   auto cell = Cell<test::Counter>::open("test/kept", test::Counter{7});
   ASSERT_TRUE(cell);

@@ -17,6 +17,7 @@ using NodeTest = testkit::BusTest;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// Reaches: Node::connect Errc::no_daemon
 TEST_F(NodeWithoutDaemon, FailsWithinItsTimeoutNamingTheDaemonCommand) {
   const auto started = std::chrono::steady_clock::now();
 
@@ -40,6 +41,7 @@ TEST_F(NodeWithoutDaemon, TimeoutIsConfigurable) {
   EXPECT_EQ(sut.error().code(), Errc::no_daemon);
 }
 
+// Reaches: Node::connect Errc::invalid_argument
 TEST_F(NodeTest, InvalidNameIsRefusedBeforeIceoryxSeesIt) {
   const auto sut = Node::connect("bad name");
   ASSERT_FALSE(sut);
@@ -47,6 +49,7 @@ TEST_F(NodeTest, InvalidNameIsRefusedBeforeIceoryxSeesIt) {
   EXPECT_TRUE(contains(sut.error().message(), "' ' at position 3")) << sut.error().message();
 }
 
+// Reaches: Node::connect Errc::name_in_use
 TEST_F(NodeTest, NameHeldByAnotherProcessIsRefusedWithItsPid) {
   auto holder = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "taken"});
   ASSERT_TRUE(holder) << holder.error().message();
@@ -76,6 +79,7 @@ TEST_F(NodeTest, NameOfAProcessThatEndedCanBeTakenAgain) {
   EXPECT_EQ(second->read_line(10s), "ok");
 }
 
+// Reaches: Node::connect Errc::already_connected
 TEST_F(NodeTest, OneProcessHasOneName) {
   const auto sut = Node::connect("first");
   ASSERT_TRUE(sut) << sut.error().message();

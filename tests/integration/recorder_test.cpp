@@ -78,6 +78,7 @@ TEST(ChannelPattern, MatchesOnePartOrAnyNumberOfParts) {
   EXPECT_FALSE(exact->matches("home/sensor/temperatures"));
 }
 
+// Reaches: ChannelPattern::parse Errc::invalid_argument
 TEST(ChannelPattern, RefusesBadPatternsSayingWhichPart) {
   for (const char* bad : {"", "home/act*", "home//x", "home/bad name", "a/**/b/c/d/e/f/g/h/i"}) {
     auto parsed = ChannelPattern::parse(bad);

@@ -104,6 +104,7 @@ TEST_F(BadSegments, TheClockAndTheCellsRefuseAForeignSegmentAndKeepWorking) {
   EXPECT_GT(VirtualClock::now().time_since_epoch().count(), 0) << "the clock runs on real time without its segment";
 }
 
+// Reaches: Daemon::start Errc::out_of_resources
 TEST_F(BadSegments, AFullDevShmStopsTheDaemonFromStartingWithAReason) {
   // A 4 MiB /dev/shm over this test's own (private namespace only).
   if (testkit::isolate_bus().value_or(testkit::Isolation::shared_machine) != testkit::Isolation::private_namespace) {

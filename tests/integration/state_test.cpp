@@ -53,6 +53,9 @@ TEST_F(StateTest, FirstOpenCreatesWithTheInitialValueAndEveryProcessSharesIt) {
 
 // The range the type declares is honoured by every writer of the cell; a
 // refused write leaves the value and version as they were.
+// Reaches: Cell::open Errc::invalid_argument
+// Reaches: Cell::store Errc::invalid_argument
+// Reaches: UntypedCell::store Errc::invalid_argument
 TEST_F(StateTest, AValueOutsideTheDeclaredRangeIsRefusedAndTheCellKeepsItsValue) {
   auto bad_start = Cell<test::Limited>::open("test/limited", test::Limited{40.0, 0});
   ASSERT_FALSE(bad_start);
@@ -83,8 +86,19 @@ TEST_F(StateTest, AValueOutsideTheDeclaredRangeIsRefusedAndTheCellKeepsItsValue)
   EXPECT_EQ(code, 2) << out << errors;  // invalid_argument (README, "Exit status")
   EXPECT_NE(errors.find("out of range for 'celsius' (declared range 5…30)"), std::string::npos) << errors;
   EXPECT_EQ(cell->load().celsius, 30.0);
+
+  // A tool's untyped handle checks the same range.
+  auto untyped = UntypedCell::open("test/limited");
+  ASSERT_TRUE(untyped) << untyped.error().message();
+  const test::Limited too_cold{1.0, 3};
+  const auto raw_stored = untyped->store(&too_cold);
+  ASSERT_FALSE(raw_stored);
+  EXPECT_EQ(raw_stored.error().code(), Errc::invalid_argument);
+  EXPECT_EQ(cell->load().celsius, 30.0);
+  EXPECT_EQ(cell->version(), 2U);
 }
 
+// Reaches: Cell::open Errc::type_mismatch
 TEST_F(StateTest, AnotherTypeUnderTheSameNameIsAnErrorNamingBoth) {
   ASSERT_TRUE(Cell<test::Counter>::open("test/typed"));
   auto wrong = Cell<test::Striped>::open("test/typed");
@@ -94,6 +108,9 @@ TEST_F(StateTest, AnotherTypeUnderTheSameNameIsAnErrorNamingBoth) {
   EXPECT_NE(wrong.error().message().find("not test/Striped"), std::string::npos) << wrong.error().message();
 }
 
+// Reaches: Cell::open Errc::invalid_argument
+// Reaches: UntypedCell::open Errc::invalid_argument
+// Reaches: UntypedCell::open Errc::not_found
 TEST_F(StateTest, BadNamesAndUnknownCellsAreRefusedSayingWhy) {
   const std::vector<std::string> bad = {"", "a//b", "/a", "a/", "with space", "ümlaut", std::string(64, 'x')};
   for (const std::string& name : bad) {
@@ -101,6 +118,9 @@ TEST_F(StateTest, BadNamesAndUnknownCellsAreRefusedSayingWhy) {
     ASSERT_FALSE(cell) << name;
     EXPECT_EQ(cell.error().code(), Errc::invalid_argument) << name;
     EXPECT_NE(cell.error().message().find("bad cell name"), std::string::npos) << cell.error().message();
+    auto untyped = UntypedCell::open(name);
+    ASSERT_FALSE(untyped) << name;
+    EXPECT_EQ(untyped.error().code(), Errc::invalid_argument) << name;
   }
   ASSERT_TRUE(Cell<test::Counter>::open("test/known"));
   auto unknown = UntypedCell::open("test/unknown");
@@ -371,6 +391,7 @@ TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
   EXPECT_GE(returned_at, deadline) << "the wait returned before its virtual deadline";
 }
 
+// Reaches: Cell::open Errc::out_of_resources
 TEST_F(StateTest, AFullRegistryIsAnErrorNotACrash) {
   const std::size_t existing = list_cells()->size();  // 0 when run alone, as ctest does
   std::size_t created = 0;
@@ -441,11 +462,40 @@ TEST_F(StateTest, CommandRefusesBadFieldsAndValuesStoringNothing) {
 
 class StateWithoutDaemon : public testkit::PrivateBusTest {};
 
+// Reaches: Cell::open Errc::no_daemon
 TEST_F(StateWithoutDaemon, OpenSaysToStartTheDaemon) {
   auto cell = Cell<test::Counter>::open("test/nodaemon");
   ASSERT_FALSE(cell);
   EXPECT_EQ(cell.error().code(), Errc::no_daemon);
   EXPECT_NE(cell.error().message().find("statebus daemon"), std::string::npos) << cell.error().message();
+}
+
+// Reaches: UntypedCell::open Errc::no_daemon
+// Reaches: list_cells Errc::no_daemon
+TEST_F(StateWithoutDaemon, ToolsOpeningOrListingCellsAreToldToStartTheDaemon) {
+  const auto opened = UntypedCell::open("test/nodaemon");
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code(), Errc::no_daemon);
+  EXPECT_NE(opened.error().message().find("statebus daemon"), std::string::npos) << opened.error().message();
+
+  const auto listed = list_cells();
+  ASSERT_FALSE(listed);
+  EXPECT_EQ(listed.error().code(), Errc::no_daemon);
+}
+
+// Reaches: UntypedCell::open_or_create Errc::type_mismatch
+TEST_F(StateTest, OpenOrCreateWithAnotherSchemaIsRefusedAndTheCellKeepsItsType) {
+  ASSERT_TRUE(Cell<test::Counter>::open("test/raw-typed", test::Counter{5}));
+  const test::Striped initial{};
+
+  const auto sut = UntypedCell::open_or_create("test/raw-typed", schema_of<test::Striped>(), &initial);
+
+  ASSERT_FALSE(sut);
+  EXPECT_EQ(sut.error().code(), Errc::type_mismatch);
+  EXPECT_NE(sut.error().message().find("test/Counter"), std::string::npos) << sut.error().message();
+  auto kept = Cell<test::Counter>::open("test/raw-typed");
+  ASSERT_TRUE(kept) << kept.error().message();
+  EXPECT_EQ(kept->load().value, 5U);
 }
 
 }  // namespace

@@ -85,7 +85,7 @@ inline constexpr const char* kDaemonStatusCell = "statebus/daemon";
 /// the processes on the bus (they join it in Node::connect).
 ///
 /// One per machine (or per private namespace, see statebus::testkit). Starting
-/// a second one fails with `Errc::already_running` naming the running one's pid.
+/// a second one fails (see start()), naming the running one's pid.
 /// On start it removes what a crashed daemon left in /dev/shm and /tmp and
 /// lists it in `removed_leftovers()`. Stopping (or destroying) it does not kill
 /// connected processes; they lose the bus.
@@ -101,8 +101,13 @@ inline constexpr const char* kDaemonStatusCell = "statebus/daemon";
 class Daemon {
  public:
   /// Starts RouDi and returns once processes can connect (~50 ms here).
-  /// Fails with already_running, out_of_resources (/dev/shm too small),
-  /// not_permitted or system_error; never aborts the process.
+  /// Fails with Errc::already_running (naming the running daemon's pid),
+  /// Errc::invalid_argument (no memory pool, a pool of size or count 0,
+  /// or a wedge_timeout under 500 ms) or Errc::out_of_resources (/dev/shm too
+  /// small). Also fails, untested here, when the operating system refuses
+  /// (not permitted: a run directory another user controls, a group
+  /// without a name) or a system call fails (system error); never aborts
+  /// the process.
   static Result<Daemon> start(DaemonOptions options = {});
 
   Daemon(Daemon&&) noexcept;
@@ -124,9 +129,11 @@ class Daemon {
   [[nodiscard]] std::chrono::nanoseconds startup_time() const noexcept;
   /// Largest payload a sample may have on this bus.
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
-  /// Fails with `Errc::daemon_wedged` while RouDi makes no progress for
-  /// longer than `wedge_timeout`, counted on the daemon's own time (a pause
-  /// of the process, SIGSTOP or starvation, does not count), unless a live
+  /// Fails with Errc::no_daemon once stop() ran. Also fails, saying the
+  /// daemon is wedged (no test sets that up: RouDi stalled with nobody to
+  /// explain it), while RouDi makes no progress for longer than
+  /// `wedge_timeout`, counted on the daemon's own time (a pause of the
+  /// process, SIGSTOP or starvation, does not count), unless a live
   /// process explains it: one that holds a lock RouDi needs and is stopped
   /// or frozen. Then the daemon waits for it (its log names it) and health()
   /// succeeds: a live holder is never robbed of its lock. A lock of a dead
@@ -175,12 +182,13 @@ struct DaemonInfo {
 /// Removes what a daemon or nodes that died without stopping left in /tmp
 /// and /dev/shm, as Daemon::start() does before it starts; while a daemon
 /// runs, only what ended nodes left. Returns the paths removed (each is also
-/// logged as a warning). Fails with not_permitted or system_error when the
-/// daemon's lock cannot be read. Not thread-safe with Daemon::start().
+/// logged as a warning). Fails when the daemon's lock or run directory
+/// cannot be read (not permitted, or a failing system call: neither is
+/// tested). Not thread-safe with Daemon::start().
 Result<std::vector<std::string>> remove_stale_bus();
 
 /// The running daemon, if one is alive on this machine (or namespace).
-/// Fails with no_daemon and a message saying why (none started, or it died:
+/// Fails with Errc::no_daemon and a message saying why (none started, or it died:
 /// said only on the kernel's word, and only from the daemon's own PID
 /// namespace; elsewhere, joining it tells). Thread-safe; reads one small
 /// file and /proc.

@@ -35,9 +35,10 @@ bool channel_offered(const Node& node, std::string_view channel);
 
 /// The type of `channel`: the schema that its typed ports (publishers or
 /// subscribers, in any process) declared in the bus's table of channel
-/// types, waiting up to `timeout` for one to appear. Fails with timeout (no
-/// typed port uses it: none runs, or they send untyped bytes),
-/// invalid_argument (bad channel name) or the table's own errors.
+/// types, waiting up to `timeout` for one to appear. Fails with
+/// Errc::timeout (no typed port uses it: none runs, or they send untyped
+/// bytes), Errc::invalid_argument (bad channel name) or the table's own
+/// errors (its directory unreadable or locked too long).
 Result<Schema> fetch_schema(const Node& node, std::string_view channel, std::chrono::milliseconds timeout);
 
 /// The schema of type `fingerprint` on `channel`, if a port of that type
@@ -51,7 +52,9 @@ std::optional<Schema> find_schema(const Node& node, std::string_view channel, st
 /// Thread safety: one thread calls next(); wake() from any thread.
 class ChannelWatch {
  public:
-  /// Needs this process to be connected (a Node).
+  /// Needs this process to be connected (a Node). Fails, untested, when
+  /// iceoryx cannot attach the daemon's announcements (out of resources: no
+  /// condition variable left in the daemon).
   static Result<ChannelWatch> create(const Node& node);
   ChannelWatch(ChannelWatch&&) noexcept;
   ChannelWatch& operator=(ChannelWatch&&) noexcept;

@@ -33,21 +33,22 @@ namespace statebus {
 /// the clock's lockstep mode: lockstep time stands while it works (or is not
 /// yet running) and jumps to the earliest timer once every loop waits with
 /// empty queues (clock/README.md). At most 64 loops per bus; create() fails
-/// with out_of_resources beyond that.
+/// beyond that.
 class EventLoop {
  public:
   /// Takes the node this process is connected as (the loop's wait set
-  /// comes from its daemon). Fails with out_of_resources (no wait set left
-  /// in the daemon, or 64 loops on the bus).
+  /// comes from its daemon). Fails with Errc::out_of_resources when 64
+  /// loops are on the bus already (or the daemon has no wait set left).
   static Result<EventLoop> create(const Node& node);
   EventLoop(EventLoop&&) noexcept;
   EventLoop& operator=(EventLoop&&) noexcept;
   ~EventLoop();
 
   /// Calls `handler` for every sample `subscriber` takes. Up to 62
-  /// subscribers. The loop holds the subscriber's port, not the object: the
-  /// Subscriber may move afterwards (into a growing vector, say); once it is
-  /// destroyed, the loop forgets it.
+  /// subscribers: fails with Errc::out_of_resources beyond that (or for a
+  /// subscriber in another loop or WaitSet). The loop holds the
+  /// subscriber's port, not the object: the Subscriber may move afterwards
+  /// (into a growing vector, say); once it is destroyed, the loop forgets it.
   template <class T, class Handler>
   Result<void> on(Subscriber<T>& subscriber, Handler handler) {
     return add_subscriber(subscriber.port_,
@@ -63,8 +64,9 @@ class EventLoop {
   /// Calls `handler` once when virtual time reaches `time`.
   void at(VirtualClock::time_point time, std::function<void()> handler);
   /// Runs until stop(). Returns at once if stop() came first. Fails with
-  /// Node::bus_health()'s error (checked ten times a second) when the daemon this
-  /// process connected to died or was replaced: the loop's channels are dead.
+  /// Node::bus_health()'s error (checked ten times a second) when the daemon
+  /// this process connected to died (Errc::no_daemon) or was replaced
+  /// (Errc::stale_bus): the loop's channels are dead.
   Result<void> run();
   /// Makes run() return after the handler in progress. Thread-safe.
   void stop() noexcept;

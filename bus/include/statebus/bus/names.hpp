@@ -21,12 +21,15 @@ inline constexpr std::size_t kMaxIceoryxIdLength = 100;
 inline constexpr std::size_t kMaxEventLength = 100;
 
 /// Checks a node name: 1–64 of [A-Za-z0-9_-], first a letter or digit.
+/// Fails with Errc::invalid_argument saying which rule the name breaks.
 /// Thread-safe, no allocation on success.
 Result<void> validate_node_name(std::string_view name);
 
 /// Checks a channel name: 1–8 non-empty parts of [A-Za-z0-9_-] separated by
 /// '/', mapped onto iceoryx's service/instance/event strings: parts 1 and 2
-/// within 100 characters each, parts 3 and on within 100 together. Thread-safe, no allocation on success.
+/// within 100 characters each, parts 3 and on within 100 together. Fails
+/// with Errc::invalid_argument saying which rule the name breaks.
+/// Thread-safe, no allocation on success.
 Result<void> validate_channel_name(std::string_view name);
 
 /// A channel name whose parts may be `*` (any one part) or `**` (any number
@@ -34,7 +37,7 @@ Result<void> validate_channel_name(std::string_view name);
 /// recorder, replay and the MQTT bridge choose their channels with them.
 class ChannelPattern {
  public:
-  /// Fails with invalid_argument, naming the part and the rule, for a pattern
+  /// Fails with Errc::invalid_argument, naming the part and the rule, for a pattern
   /// that is not a channel name with wildcards.
   static Result<ChannelPattern> parse(std::string_view text);
   /// True if `channel` matches the pattern.

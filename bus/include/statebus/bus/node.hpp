@@ -53,8 +53,9 @@ class Node {
   /// Connects this process as `name`. If no daemon answers within
   /// `connect_timeout`, fails with Errc::no_daemon and a message naming
   /// `statebus daemon` (instead of iceoryx's 60 s wait and abort).
-  /// Other failures: invalid_argument (name), name_in_use (names the pid
-  /// holding it), already_connected (this process has another name).
+  /// Other failures: Errc::invalid_argument (name, negative timeout),
+  /// Errc::name_in_use (names the pid holding it), Errc::already_connected
+  /// (this process has another name).
   static Result<Node> connect(std::string_view name, NodeOptions options = {});
 
   /// The name this process has on the bus.

@@ -83,8 +83,10 @@ class Publisher {
   static_assert(is_described_v<T>, "describe the message type with STATEBUS_MESSAGE(Type, \"name\", fields...)");
 
  public:
-  /// Opens a publisher. Fails with invalid_argument (channel name, options)
-  /// or payload_too_large (sizeof(T) over the daemon's largest pool).
+  /// Opens a publisher. Fails with Errc::invalid_argument (channel name,
+  /// options), Errc::payload_too_large (sizeof(T) over the daemon's largest
+  /// pool) or Errc::type_mismatch (a port of another type declared the
+  /// channel's type; the message names both).
   static Result<Publisher> create(const Node& node, std::string_view channel,
                                   PublisherOptions options = {}) {
     auto raw = detail::RawPublisher::create(node, channel, sizeof(T), alignof(T), &schema_of<T>(), options);

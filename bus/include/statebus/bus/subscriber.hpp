@@ -50,7 +50,9 @@ class Subscriber {
   static_assert(is_described_v<T>, "describe the message type with STATEBUS_MESSAGE(Type, \"name\", fields...)");
 
  public:
-  /// Opens a subscriber. Fails with invalid_argument (channel name, options).
+  /// Opens a subscriber. Fails with Errc::invalid_argument (channel name,
+  /// options) or Errc::type_mismatch (a port of another type declared the
+  /// channel's type; the message names both).
   static Result<Subscriber> create(const Node& node, std::string_view channel,
                                    SubscriberOptions options = {}) {
     auto raw = detail::RawSubscriber::create(node, channel, &schema_of<T>(), options);

@@ -31,14 +31,15 @@ namespace statebus {
 class WaitSet {
  public:
   /// Takes the node this process is connected as (the wait set comes from
-  /// its daemon). Fails with out_of_resources if the daemon has no condition
-  /// variable left.
+  /// its daemon). Never fails: a daemon with no condition variable left is
+  /// an error inside iceoryx, which this call does not see.
   static Result<WaitSet> create(const Node& node);
   WaitSet(WaitSet&&) noexcept;
   WaitSet& operator=(WaitSet&&) noexcept;
   ~WaitSet();
 
-  /// Adds a subscriber; returns its index. Fails with out_of_resources when full.
+  /// Adds a subscriber; returns its index. Fails with Errc::out_of_resources
+  /// when the set holds 64 already (or the subscriber is in another WaitSet).
   template <class T>
   Result<std::size_t> add(Subscriber<T>& subscriber) {
     return add(subscriber.port_);

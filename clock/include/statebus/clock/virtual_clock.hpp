@@ -60,8 +60,8 @@ struct VirtualClock {
   /// Virtual time: from the bus's start (it begins at the machine's
   /// monotonic time) to end_of_time, 100 years; a scaled or real clock that
   /// gets there stands there, and a step, a target or a lockstep stop mark
-  /// past it is refused. Changes outside the ranges fail with
-  /// `invalid_argument` naming the range.
+  /// past it is refused. Changes outside the ranges fail, naming the range
+  /// (set_rate(), advance(), advance_to(), set_lockstep()).
   static constexpr double min_rate = 1e-3;
   static constexpr double max_rate = 1e6;
   static constexpr time_point end_of_time{duration(100LL * 365 * 24 * 3600 * 1'000'000'000)};
@@ -74,9 +74,10 @@ struct VirtualClock {
   static Result<void> attach();
   /// Mode, rate and time now.
   static ClockStatus status() noexcept;
-  /// Fails with `no_daemon` once the clock this process uses is no longer
-  /// the bus's (its daemon stopped, died or was replaced): the process is
-  /// split from the bus and must restart. Node::bus_health() includes it.
+  /// Fails with Errc::no_daemon once the clock this process uses is gone
+  /// (its daemon stopped or died), and with Errc::stale_bus once a new
+  /// daemon replaced its own: the process is split from the bus and must
+  /// restart. Node::bus_health() includes it.
   /// Thread-safe; one stat() call.
   static Result<void> bus_health();
 
@@ -94,7 +95,10 @@ struct VirtualClock {
   static bool wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, time_point deadline,
                    const std::function<bool()>& pred);
 
-  /// Scaled mode at `rate` (0 pauses, or min_rate to max_rate). Time continues from now.
+  /// Scaled mode at `rate` (0 pauses, or min_rate to max_rate). Time
+  /// continues from now. Fails with Errc::invalid_argument for a rate
+  /// outside that range (or NaN), and with Errc::no_daemon without a clock
+  /// segment; every change below fails so without one, too.
   static Result<void> set_rate(double rate);
   /// Real mode: rate 1, continuing from the current virtual time.
   static Result<void> set_real();
@@ -105,10 +109,16 @@ struct VirtualClock {
   static Result<void> set_stepped();
   /// Lockstep mode: time stands while any event loop works or a sample is in
   /// flight, and jumps to the earliest timer of the loops as soon as all are
-  /// idle; never past `until` (a driver's stop mark), if given.
+  /// idle; never past `until` (a driver's stop mark), if given. Fails with
+  /// Errc::invalid_argument for an `until` in the past or past end_of_time.
   static Result<void> set_lockstep(std::optional<time_point> until = std::nullopt);
-  /// Moves stepped (or lockstep) time forward by `span` (≥ 0) or to `target` (not in the past).
+  /// Moves stepped (or lockstep) time forward by `span` (≥ 0). Fails with
+  /// Errc::invalid_argument for a negative span, a clock in another mode,
+  /// or a time past end_of_time.
   static Result<void> advance(duration span);
+  /// Moves stepped (or lockstep) time to `target`. Fails with
+  /// Errc::invalid_argument for a target in the past or past end_of_time,
+  /// or a clock in another mode.
   static Result<void> advance_to(time_point target);
 };
 

@@ -31,14 +31,14 @@ struct CellHeader;
 /// bus's daemon runs.
 class UntypedCell {
  public:
-  /// Opens an existing cell. Fails with no_daemon, invalid_argument for a
-  /// bad name, or not_found for a name no cell has (the message names the
-  /// cells there are).
+  /// Opens an existing cell. Fails with Errc::no_daemon, Errc::invalid_argument
+  /// for a bad name, or Errc::not_found for a name no cell has (the message
+  /// names the cells there are).
   static Result<UntypedCell> open(std::string_view name);
   /// Opens the cell `name`, creating it with `schema` and `initial`
   /// (schema.size bytes) if it does not exist: for tools that learn a type
-  /// at run time (a bridge from another bus). Fails like Cell<T>::open, with
-  /// type_mismatch if the cell holds another type.
+  /// at run time (a bridge from another bus). Fails as Cell<T>::open does;
+  /// Errc::type_mismatch if the cell holds another type.
   static Result<UntypedCell> open_or_create(std::string_view name, const Schema& schema, const void* initial);
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -49,10 +49,10 @@ class UntypedCell {
   /// Lock-free; never torn.
   std::uint64_t load(void* out) const noexcept;
   /// Stores size() bytes from `in`: version + 1, wakes waiters. Fails, and
-  /// the cell keeps its value, with invalid_argument for a value outside a
-  /// range its type declares (FieldInfo; the message names the field, value
-  /// and range), or with the lock's error when the writer lock cannot be
-  /// taken (a damaged segment: corrupt_segment, system_error).
+  /// the cell keeps its value, with Errc::invalid_argument for a value
+  /// outside a range its type declares (FieldInfo; the message names the
+  /// field, value and range), or as a system error, untested, when the
+  /// writer lock cannot be taken (a damaged segment).
   Result<void> store(const void* in) const;
   /// Read-modify-write under the writer lock: `change` gets a copy of the
   /// current value; its result says whether to store it (false: no store).
@@ -63,8 +63,9 @@ class UntypedCell {
   [[nodiscard]] std::uint64_t version() const noexcept;
   /// Waits until a store newer than `seen` or virtual time reaches `deadline`.
   bool wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept;
-  /// Fails with `no_daemon` once the cells this process uses are no longer
-  /// the bus's (their daemon stopped, died or was replaced): a process that
+  /// Fails with Errc::no_daemon once the cells this process uses are gone
+  /// (their daemon stopped or died), and with Errc::stale_bus once a new
+  /// daemon replaced theirs: a process that
   /// goes on reading and writing them is split from every process on the
   /// new bus, so it must restart. Node::bus_health() includes it.
   /// Thread-safe; one stat() call.
@@ -98,9 +99,12 @@ class Cell : private UntypedCell {
 
  public:
   /// Opens the cell `name`, creating it with `initial` if it does not exist.
-  /// Fails with type_mismatch naming both types if it holds another type,
-  /// or with invalid_argument if it must be created and `initial` is
-  /// outside a range T declares.
+  /// Fails with Errc::type_mismatch naming both types if it holds another
+  /// type, with Errc::invalid_argument for a bad name or if it must be
+  /// created and `initial` is outside a range T declares, with
+  /// Errc::out_of_resources when it must be created and the bus holds 256
+  /// cells already (or its arena is full), and with Errc::no_daemon when no
+  /// daemon runs.
   static Result<Cell> open(std::string_view name, const T& initial = T{}) {
     static const Schema schema = schema_of<T>();
     auto raw = open_or_create(name, schema, &initial);
@@ -121,8 +125,9 @@ class Cell : private UntypedCell {
     return {value, version};
   }
   /// Stores `value`: version + 1, wakes waiters. Fails, and the cell keeps
-  /// its value, for a value outside a range T declares (STATEBUS_FIELD_INFO)
-  /// or a writer lock that cannot be taken (UntypedCell::store).
+  /// its value, with Errc::invalid_argument for a value outside a range T
+  /// declares (STATEBUS_FIELD_INFO), or as UntypedCell::store does for a
+  /// writer lock that cannot be taken.
   Result<void> store(const T& value) const { return UntypedCell::store(&value); }
   /// Atomic read-modify-write against other writers: `change(T&)` edits the
   /// current value (return nothing), or returns bool (false: do not store).
@@ -169,7 +174,9 @@ struct CellInfo {
   ProcessId last_writer;
 };
 
-/// Every cell on the bus, in creation order. Fails with no_daemon.
+/// Every cell on the bus, in creation order. Fails with Errc::no_daemon, or
+/// with Errc::corrupt_segment (naming the field) for a registry no statebus
+/// process writes.
 Result<std::vector<CellInfo>> list_cells();
 
 }  // namespace statebus
