@@ -291,7 +291,8 @@ Result<void> decode_value(const FieldSchema& f, const std::string& where, const 
   }
   std::string bytes(f.size, '\0');
   if (auto encoded = encode(f, where, text, bytes); !encoded) return encoded;
-  std::memcpy(p, bytes.data(), bytes.size());
+  // The field's fixed bytes, not a C string.
+  std::memcpy(p, bytes.data(), bytes.size());  // NOLINT(bugprone-not-null-terminated-result)
   return {};
 }
 
