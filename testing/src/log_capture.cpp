@@ -42,7 +42,8 @@ std::optional<LogEntry> LogCapture::wait_for(LogLevel level, const std::string& 
   const std::regex re(pattern);
   return impl_->recorder.wait_for_log(
       [&](const LogEntry& entry) {
-        return entry.level >= level && (process.empty() || entry.process == process) && std::regex_search(entry.text, re);
+        return entry.level >= level && (process.empty() || entry.process == process) &&
+               std::regex_search(entry.text, re);
       },
       timeout);
 }

@@ -29,7 +29,8 @@ bool wait_for_text(const std::string& log, const std::string& text, ChildProcess
     std::ifstream in(log);
     const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     found = content.find(text) != std::string::npos;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (found || left.count() <= 0 || child.wait(std::chrono::milliseconds(0))) break;
     pollfd event{watch, POLLIN, 0};
     // At most 100 ms at a time: a broker that ends instead of writing is noticed.
@@ -66,7 +67,8 @@ Result<MqttBroker> MqttBroker::start(const std::string& extra_config, std::chron
   }
   MqttBroker broker;
   char pattern[] = "/tmp/statebus-broker-XXXXXX";
-  if (::mkdtemp(pattern) == nullptr) return tl::make_unexpected(Error(Errc::system_error, "cannot make a folder in /tmp"));
+  if (::mkdtemp(pattern) == nullptr)
+    return tl::make_unexpected(Error(Errc::system_error, "cannot make a folder in /tmp"));
   broker.folder_ = pattern;
   broker.port_ = free_tcp_port();
   if (broker.port_ == 0) {
