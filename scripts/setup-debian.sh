@@ -7,7 +7,7 @@ packages=(
   iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev libacl1-dev
   libspdlog-dev libfmt-dev libexpected-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev libcpp-httplib-dev gcovr gnuplot-nox
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   nodejs chromium
   libmosquitto-dev mosquitto mosquitto-clients openssl
   # The libraries the benchmark report compares statebus with (bench/peers_bench.cpp).

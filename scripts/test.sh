@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: set up, check that each combination of the build options
-# configures (scripts/check-options.sh), build everything (library, tools, tests, benchmarks) and
+# configures (scripts/check-options.sh), build everything (library, tools, tests, benchmarks),
+# check the style of the last commit's changes (scripts/check-style.sh) and
 # run ctest (each bus test in a private namespace, in parallel, and a few of
 # them inside a chroot); then the bus tests once more on this machine's own
 # bus, one at a time, as they run where no namespace can be made
@@ -18,6 +19,10 @@ for preset in ${STATEBUS_TEST_PRESETS:-release asan-ubsan}; do
   echo "== statebus tests: preset $preset"
   cmake --preset "$preset"
   cmake --build --preset "$preset"
+  if [[ "$preset" == release ]]; then
+    echo "== statebus tests: style of the last commit's changes (scripts/check-style.sh)"
+    scripts/check-style.sh
+  fi
   ctest --preset "$preset" "$@"
   # Where namespaces can be made, the bus tests once more as they run where
   # none can (where none can, the pass above already ran them so).

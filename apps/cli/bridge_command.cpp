@@ -46,12 +46,13 @@ int run_bridge(BridgeArgs& args) {
     }
   }
   if (options.out.empty() && options.in.empty() && options.state.empty() && options.mirror.empty()) {
-    return usage_error("bridge",
-                       "nothing to bridge: give --out, --in, --state or --mirror patterns (statebus bridge mqtt --help)");
+    return usage_error(
+        "bridge", "nothing to bridge: give --out, --in, --state or --mirror patterns (statebus bridge mqtt --help)");
   }
   // Credentials never come from argv: a file, or the environment.
   if (!args.credentials.empty()) {
-    if (auto loaded = load_mqtt_credentials(options, args.credentials); !loaded) return report("bridge", loaded.error());
+    if (auto loaded = load_mqtt_credentials(options, args.credentials); !loaded)
+      return report("bridge", loaded.error());
   } else if (const char* user = std::getenv("STATEBUS_MQTT_USERNAME"); user != nullptr && *user != '\0') {
     options.username = user;
     if (const char* password = std::getenv("STATEBUS_MQTT_PASSWORD")) options.password = password;

@@ -97,7 +97,8 @@ int run_ls() {
     cell->load(&d);
     std::printf("\n%u processes on the bus; %llu died so far, %llu port locks they held released (%llu after setting "
                 "right a half-done update); lost in their hands: %u chunks, %u pool slots\n",
-                d.processes, static_cast<unsigned long long>(d.deaths), static_cast<unsigned long long>(d.locks_released),
+                d.processes, static_cast<unsigned long long>(d.deaths),
+                static_cast<unsigned long long>(d.locks_released),
                 static_cast<unsigned long long>(d.structures_repaired), d.chunks_lost, d.slots_lost);
   }
   return 0;
@@ -142,13 +143,15 @@ int run_echo(const EchoArgs& args) {
     if (!sample) continue;
     const SampleHeader& h = sample->header();
     if (h.fingerprint != 0 && schemas.count(h.fingerprint) == 0) {
-      if (auto schema = find_schema(*node, args.channel, h.fingerprint)) schemas.emplace(h.fingerprint, std::move(*schema));
+      if (auto schema = find_schema(*node, args.channel, h.fingerprint))
+        schemas.emplace(h.fingerprint, std::move(*schema));
     }
     const std::string value = render(*sample, schemas, args.json);
     if (args.json) {
-      std::printf("{\"sequence\":%llu,\"publisher_pid\":%d,\"real_time_ns\":%lld,\"virtual_time_ns\":%lld,\"value\":%s}\n",
-                  static_cast<unsigned long long>(h.sequence), h.publisher_pid, static_cast<long long>(h.real_time_ns),
-                  static_cast<long long>(h.virtual_time_ns), value.c_str());
+      std::printf(
+          "{\"sequence\":%llu,\"publisher_pid\":%d,\"real_time_ns\":%lld,\"virtual_time_ns\":%lld,\"value\":%s}\n",
+          static_cast<unsigned long long>(h.sequence), h.publisher_pid, static_cast<long long>(h.real_time_ns),
+          static_cast<long long>(h.virtual_time_ns), value.c_str());
     } else if (args.header) {
       std::printf("#%llu pid %d t=%.6f s  %s\n", static_cast<unsigned long long>(h.sequence), h.publisher_pid,
                   static_cast<double>(h.virtual_time_ns) / 1e9, value.c_str());
@@ -158,7 +161,8 @@ int run_echo(const EchoArgs& args) {
     std::fflush(stdout);
     ++printed;
   }
-  if (sub->lost() != 0) std::fprintf(stderr, "statebus: %llu samples lost\n", static_cast<unsigned long long>(sub->lost()));
+  if (sub->lost() != 0)
+    std::fprintf(stderr, "statebus: %llu samples lost\n", static_cast<unsigned long long>(sub->lost()));
   return 0;
 }
 
@@ -184,7 +188,8 @@ int run_hz(const HzArgs& args) {
   auto report = [&](const char* label, long samples, double seconds) {
     char rate[64] = "no rate yet (one sample)";
     if (samples == 0) std::snprintf(rate, sizeof rate, "no rate (no sample)");
-    if (samples > 1 && seconds > 0) std::snprintf(rate, sizeof rate, "%.2f Hz", static_cast<double>(samples - 1) / seconds);
+    if (samples > 1 && seconds > 0)
+      std::snprintf(rate, sizeof rate, "%.2f Hz", static_cast<double>(samples - 1) / seconds);
     std::printf("%s: %ld sample%s, %s, %llu lost\n", label, samples, samples == 1 ? "" : "s", rate,
                 static_cast<unsigned long long>(sub->lost()));
     std::fflush(stdout);

@@ -28,7 +28,8 @@ int run_clock(const ClockArgs& args) {
   if (auto attached = VirtualClock::attach(); !attached) return report("clock", attached.error());
   int changes = (args.rate ? 1 : 0) + args.pause + args.resume + args.stepped + args.real + (args.step ? 1 : 0) +
                 args.lockstep;
-  if (changes > 1) return usage_error("clock", "give one of --rate, --pause, --resume, --stepped, --real, --step, --lockstep");
+  if (changes > 1)
+    return usage_error("clock", "give one of --rate, --pause, --resume, --stepped, --real, --step, --lockstep");
   if (args.until && !args.lockstep) return usage_error("clock", "--until goes with --lockstep");
   int code = 0;
   if (args.rate) {

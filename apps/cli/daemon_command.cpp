@@ -116,11 +116,13 @@ int run_daemon(const DaemonArgs& args) {
   if (repairs.locks_released != 0 || repairs.chunks_lost != 0 || repairs.slots_lost != 0) {
     std::printf("statebus daemon: %llu processes died on the bus; %llu port locks they held released (%llu after "
                 "setting right a half-done update); %u chunks and %u pool slots they had in hand stay lost\n",
-                static_cast<unsigned long long>(repairs.deaths), static_cast<unsigned long long>(repairs.locks_released),
+                static_cast<unsigned long long>(repairs.deaths),
+                static_cast<unsigned long long>(repairs.locks_released),
                 static_cast<unsigned long long>(repairs.structures_repaired), repairs.chunks_lost, repairs.slots_lost);
   }
   daemon->stop();
-  std::printf("statebus daemon stopped (%s)\n", received == SIGINT ? "SIGINT" : received == SIGTERM ? "SIGTERM" : "SIGHUP");
+  const char* signal_name = received == SIGINT ? "SIGINT" : received == SIGTERM ? "SIGTERM" : "SIGHUP";
+  std::printf("statebus daemon stopped (%s)\n", signal_name);
   return 0;
 }
 
@@ -128,14 +130,18 @@ int run_daemon(const DaemonArgs& args) {
 
 void add_daemon_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<DaemonArgs>();
-  CLI::App* command = app.add_subcommand("daemon", "Run the bus daemon in the foreground (stop with Ctrl-C or SIGTERM)");
+  CLI::App* command =
+      app.add_subcommand("daemon", "Run the bus daemon in the foreground (stop with Ctrl-C or SIGTERM)");
   command->add_flag("--iceoryx-defaults", args->iceoryx_defaults,
                     "Use iceoryx's stock memory pools (~215 MB) instead of statebus's compact ones");
-  command->add_flag("-v,--verbose", args->verbose, "Show iceoryx's own messages (its warnings and information; hidden by default)");
+  command->add_flag("-v,--verbose", args->verbose,
+                    "Show iceoryx's own messages (its warnings and information; hidden by default)");
   command->add_flag("--exit-on-wedge", args->exit_on_wedge,
                     "When the daemon wedges (iceoryx #1711), exit with status 3 instead of restarting in place");
-  command->add_option("--wedge-timeout", args->wedge_timeout_ms,
-                      "Milliseconds without progress after which the daemon counts as wedged (at least 500; a pause of the daemon does not count)")
+  command
+      ->add_option("--wedge-timeout", args->wedge_timeout_ms,
+                   "Milliseconds without progress after which the daemon counts as wedged (at least 500; "
+                   "a pause of the daemon does not count)")
       ->check(CLI::Range(1, 600000));  // the daemon says why below 500
   command->callback([args, &exit_code] { exit_code = run_daemon(*args); });
 }

@@ -289,8 +289,9 @@ void add_record_commands(CLI::App& app, int& exit_code) {
   CLI::App* record_command =
       app.add_subcommand("record", "Record channels to an MCAP file (Foxglove opens it); Ctrl-C stops and sums up");
   record_command->add_option("-o,--output", record->output, "The MCAP file to write")->required();
-  record_command->add_option("patterns", record->patterns,
-                             "Channels to record: names, `*` for one part, `**` for any (e.g. home/actuator/* statebus/log)")
+  record_command
+      ->add_option("patterns", record->patterns,
+                   "Channels to record: names, `*` for one part, `**` for any (e.g. home/actuator/* statebus/log)")
       ->required();
   record_command->add_flag("-f,--force", record->force, "Replace the output file if it exists");
   record_command->add_flag("--lossy", record->lossy, "Never make publishers wait; count what is lost instead");

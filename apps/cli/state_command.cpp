@@ -42,7 +42,8 @@ int get(const StateArgs& args) {
   if (!cell) return report("state", cell.error());
   std::vector<unsigned char> value(cell->size());
   cell->load(value.data());
-  const std::string text = args.json ? cell->schema().render_json(value.data()) : cell->schema().render_text(value.data());
+  const std::string text =
+      args.json ? cell->schema().render_json(value.data()) : cell->schema().render_text(value.data());
   std::printf("%s\n", text.c_str());
   return 0;
 }

@@ -14,7 +14,7 @@
 
 #include "statebus/bus.hpp"
 
-extern char** environ;
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX asks the program to declare it
 
 namespace {
 

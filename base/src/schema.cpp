@@ -153,7 +153,9 @@ Result<void> fields_from_json(const json& in, std::uint32_t parent_size, const s
     if (!j.contains("name") || !j["name"].is_string()) return bad("a field has no name");
     f.name = j["name"].get<std::string>();
     const std::string at = where + "." + f.name;
-    auto bad_field = [&](const std::string& what) { return fail(Errc::invalid_argument, "schema " + at + ": " + what); };
+    auto bad_field = [&](const std::string& what) {
+      return fail(Errc::invalid_argument, "schema " + at + ": " + what);
+    };
     if (!j.contains("kind") || !j["kind"].is_string() || !kind_from_string(j["kind"].get<std::string>(), f.kind)) {
       return bad_field("unknown or missing kind");
     }
@@ -249,7 +251,8 @@ Result<Schema> Schema::from_json(std::string_view text) {
     return fail(Errc::invalid_argument, "schema " + schema.name + ": size missing or outside 1 B–1 GiB");
   }
   schema.size = j["size"].get<std::uint32_t>();
-  if (j.contains("alignment") && j["alignment"].is_number_unsigned()) schema.alignment = j["alignment"].get<std::uint32_t>();
+  if (j.contains("alignment") && j["alignment"].is_number_unsigned())
+    schema.alignment = j["alignment"].get<std::uint32_t>();
   if (!j.contains("fields")) return fail(Errc::invalid_argument, "schema " + schema.name + ": no fields");
   if (auto fields = fields_from_json(j["fields"], schema.size, schema.name, 0, schema.fields); !fields) {
     return tl::make_unexpected(fields.error());

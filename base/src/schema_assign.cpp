@@ -248,11 +248,12 @@ Result<void> decode_struct(const std::vector<FieldSchema>& fields, const std::st
   // A key that names no field is a typo or another type's value: refuse it
   // rather than store a value the sender did not mean.
   for (const auto& item : in.items()) {
-    const bool known = std::any_of(fields.begin(), fields.end(), [&](const FieldSchema& f) { return f.name == item.key(); });
+    const bool known =
+        std::any_of(fields.begin(), fields.end(), [&](const FieldSchema& f) { return f.name == item.key(); });
     if (!known) {
       const std::string at = where.empty() ? item.key() : where + "." + item.key();
-      return fail(Errc::invalid_argument,
-                  "unknown field " + in_quotes(at) + "; the fields are: " + field_names(fields, where.empty() ? "" : where + "."));
+      return fail(Errc::invalid_argument, "unknown field " + in_quotes(at) + "; the fields are: " +
+                                              field_names(fields, where.empty() ? "" : where + "."));
     }
   }
   for (const FieldSchema& f : fields) {
@@ -291,7 +292,8 @@ Result<void> decode_value(const FieldSchema& f, const std::string& where, const 
   }
   std::string bytes(f.size, '\0');
   if (auto encoded = encode(f, where, text, bytes); !encoded) return encoded;
-  std::memcpy(p, bytes.data(), bytes.size());
+  // The field's fixed bytes, not a C string.
+  std::memcpy(p, bytes.data(), bytes.size());  // NOLINT(bugprone-not-null-terminated-result)
   return {};
 }
 
@@ -361,7 +363,8 @@ Result<void> Schema::apply_json(std::string_view text, void* data) const {
                            (fields[0].count == 0 || fields[0].kind == FieldKind::text);
     if (!one_field) {
       return fail(Errc::invalid_argument, "a bare value needs a type of one field; " + name +
-                                              " has several: send a JSON object such as {\"" + fields[0].name + "\": …}");
+                                              " has several: send a JSON object such as {\"" + fields[0].name +
+                                              "\": …}");
     }
     const auto value = scalar_text(j);
     if (!value) return fail(Errc::invalid_argument, "the value is not a number, string or boolean");

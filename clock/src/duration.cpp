@@ -62,7 +62,10 @@ Result<std::chrono::nanoseconds> parse_duration(std::string_view text) {
     else if (unit == "m") scale = 60'000'000'000;
     else if (unit == "h") scale = 3'600'000'000'000;
     else if (unit == "d") scale = 86'400'000'000'000;
-    else return bad(unit_start, unit.empty() ? "a unit (ns, us, ms, s, m, h, d) is missing" : "unknown unit '" + std::string(unit) + "'");
+    if (scale == 0) {
+      return bad(unit_start, unit.empty() ? "a unit (ns, us, ms, s, m, h, d) is missing"
+                                          : "unknown unit '" + std::string(unit) + "'");
+    }
     // whole ≤ 2^63 and scale < 2^47: the product fits in 128 bits.
     total += whole * scale + (fraction * scale + fraction_scale / 2) / fraction_scale;
     if (total > kLongest) return bad(0, "too long (over 292 years)");

@@ -28,10 +28,11 @@ using namespace clockwork;
 
 // "… would pass the end of virtual time …", for a change that would.
 Error past_the_end(const std::string& change, std::int64_t now) {
-  return Error(Errc::invalid_argument,
-               change + " would pass the end of virtual time (" + format_duration(VirtualClock::end_of_time.time_since_epoch()) +
-                   " after the machine's start; it is " + format_duration(std::chrono::nanoseconds(now)) +
-                   " now): the supported span is 100 years");
+  return Error(Errc::invalid_argument, change + " would pass the end of virtual time (" +
+                                           format_duration(VirtualClock::end_of_time.time_since_epoch()) +
+                                           " after the machine's start; it is " +
+                                           format_duration(std::chrono::nanoseconds(now)) +
+                                           " now): the supported span is 100 years");
 }
 
 // Keeps the running rate for resume().
@@ -304,10 +305,11 @@ Result<void> VirtualClock::set_lockstep(std::optional<time_point> until) {
     if (!lock.held()) return tl::make_unexpected(lock.failure());
     auto changed = update_locked(state, [&](Params& p) -> Result<void> {
       if (until && until->time_since_epoch().count() < p.anchor_virtual) {
-        return fail(Errc::invalid_argument,
-                    "lockstep until a time " +
-                        format_duration(std::chrono::nanoseconds(p.anchor_virtual - until->time_since_epoch().count())) +
-                        " in the past: the clock never goes backwards");
+        return fail(
+            Errc::invalid_argument,
+            "lockstep until a time " +
+                format_duration(std::chrono::nanoseconds(p.anchor_virtual - until->time_since_epoch().count())) +
+                " in the past: the clock never goes backwards");
       }
       if (until && *until > end_of_time) {
         return tl::make_unexpected(
@@ -353,7 +355,8 @@ Result<void> VirtualClock::advance_to(time_point target) {
                                               " ns in the past: the clock never goes backwards");
     }
     if (target > end_of_time) {
-      return tl::make_unexpected(past_the_end("advancing to " + format_duration(target.time_since_epoch()), p.anchor_virtual));
+      return tl::make_unexpected(
+          past_the_end("advancing to " + format_duration(target.time_since_epoch()), p.anchor_virtual));
     }
     p.anchor_virtual = target.time_since_epoch().count();
     return {};

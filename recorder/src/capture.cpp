@@ -81,7 +81,8 @@ void Recorder::Impl::run_shard(Shard& shard) {
     {
       std::lock_guard lock(shard.mutex);
       for (auto& entry : shard.pending) {
-        if (waitset && !waitset->add(entry->subscriber)) waitset = tl::make_unexpected(Error(Errc::out_of_resources, "full"));
+        if (waitset && !waitset->add(entry->subscriber))
+          waitset = tl::make_unexpected(Error(Errc::out_of_resources, "full"));
         subscriptions.push_back(std::move(entry));
       }
       shard.pending.clear();
@@ -181,7 +182,8 @@ void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample
 void Recorder::Impl::run_housekeeper() {
   auto next_flush = std::chrono::steady_clock::now() + options.flush_interval;
   while (!stopping.load(std::memory_order_acquire)) {
-    const auto left = std::max(next_flush - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+    const auto left =
+        std::max(next_flush - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
     if (watch) {
       for (const std::string& channel : watch->next(left)) {
         if (wanted(channel)) (void)subscribe(channel);  // a channel we cannot subscribe shows as missing

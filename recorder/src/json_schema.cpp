@@ -75,7 +75,8 @@ std::string to_json_schema(const Schema& schema) {
 
 Result<Schema> from_json_schema(std::string_view json_schema) {
   const json parsed = json::parse(json_schema.begin(), json_schema.end(), nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) return fail(Errc::invalid_argument, "the schema is not a JSON object");
+  if (parsed.is_discarded() || !parsed.is_object())
+    return fail(Errc::invalid_argument, "the schema is not a JSON object");
   const auto embedded = parsed.find("x-statebus");
   if (embedded == parsed.end()) {
     return fail(Errc::invalid_argument, "the JSON schema has no \"x-statebus\" member (not written by statebus)");
@@ -84,35 +85,42 @@ Result<Schema> from_json_schema(std::string_view json_schema) {
 }
 
 const std::string& foxglove_log_schema() {
-  static const std::string schema = json{
-      {"$schema", "https://json-schema.org/draft/2020-12/schema"},
-      {"title", "foxglove.Log"},
-      {"description", "A log message (Foxglove's schema, with statebus's fields)"},
-      {"type", "object"},
-      {"properties",
-       {{"timestamp",
-         {{"type", "object"},
-          {"title", "time"},
-          {"properties", {{"sec", {{"type", "integer"}, {"minimum", 0}}}, {"nsec", {{"type", "integer"}, {"minimum", 0}, {"maximum", 999999999}}}}}}},
-        {"level",
-         {{"title", "foxglove.LogLevel"},
-          {"description", "0 unknown, 1 debug, 2 info, 3 warning, 4 error, 5 fatal"},
-          {"oneOf",
-           {{{"title", "UNKNOWN"}, {"const", 0}}, {{"title", "DEBUG"}, {"const", 1}}, {{"title", "INFO"}, {"const", 2}},
-            {{"title", "WARNING"}, {"const", 3}}, {{"title", "ERROR"}, {"const", 4}}, {{"title", "FATAL"}, {"const", 5}}}}}},
-        {"message", {{"type", "string"}}},
-        {"name", {{"type", "string"}, {"description", "process/logger"}}},
-        {"file", {{"type", "string"}}},
-        {"line", {{"type", "integer"}, {"minimum", 0}}},
-        {"statebus_level", {{"type", "string"}, {"description", "spdlog's level: trace, debug, info, warn, error, critical"}}},
-        {"process", {{"type", "string"}}},
-        {"logger", {{"type", "string"}}},
-        {"pid", {{"type", "integer"}}},
-        {"wall_time_ns", {{"type", "integer"}}},
-        {"virtual_time_ns", {{"type", "integer"}}},
-        {"dropped_before", {{"type", "integer"}, {"minimum", 0}}}}},
-      {"required", {"timestamp", "level", "message", "name", "file", "line"}}}
-                                       .dump();
+  static const std::string schema =
+      json{{"$schema", "https://json-schema.org/draft/2020-12/schema"},
+           {"title", "foxglove.Log"},
+           {"description", "A log message (Foxglove's schema, with statebus's fields)"},
+           {"type", "object"},
+           {"properties",
+            {{"timestamp",
+              {{"type", "object"},
+               {"title", "time"},
+               {"properties",
+                {{"sec", {{"type", "integer"}, {"minimum", 0}}},
+                 {"nsec", {{"type", "integer"}, {"minimum", 0}, {"maximum", 999999999}}}}}}},
+             {"level",
+              {{"title", "foxglove.LogLevel"},
+               {"description", "0 unknown, 1 debug, 2 info, 3 warning, 4 error, 5 fatal"},
+               {"oneOf",
+                {{{"title", "UNKNOWN"}, {"const", 0}},
+                 {{"title", "DEBUG"}, {"const", 1}},
+                 {{"title", "INFO"}, {"const", 2}},
+                 {{"title", "WARNING"}, {"const", 3}},
+                 {{"title", "ERROR"}, {"const", 4}},
+                 {{"title", "FATAL"}, {"const", 5}}}}}},
+             {"message", {{"type", "string"}}},
+             {"name", {{"type", "string"}, {"description", "process/logger"}}},
+             {"file", {{"type", "string"}}},
+             {"line", {{"type", "integer"}, {"minimum", 0}}},
+             {"statebus_level",
+              {{"type", "string"}, {"description", "spdlog's level: trace, debug, info, warn, error, critical"}}},
+             {"process", {{"type", "string"}}},
+             {"logger", {{"type", "string"}}},
+             {"pid", {{"type", "integer"}}},
+             {"wall_time_ns", {{"type", "integer"}}},
+             {"virtual_time_ns", {{"type", "integer"}}},
+             {"dropped_before", {{"type", "integer"}, {"minimum", 0}}}}},
+           {"required", {"timestamp", "level", "message", "name", "file", "line"}}}
+          .dump();
   return schema;
 }
 

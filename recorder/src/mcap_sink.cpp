@@ -24,7 +24,8 @@ std::string Recorder::Impl::mcap_json(const std::optional<LogEntry>& log_entry, 
 void Recorder::Impl::write_mcap(ChannelState& state, const SampleHeader& header, const Schema* schema, bool log,
                                 bool is_log, const std::string& json, std::string_view payload) {
   const bool as_json = log || schema != nullptr;
-  if (const auto id = mcap_channel(state, as_json ? header.fingerprint : (is_log ? ~std::uint64_t{0} : 0), schema, log)) {
+  if (const auto id =
+          mcap_channel(state, as_json ? header.fingerprint : (is_log ? ~std::uint64_t{0} : 0), schema, log)) {
     const std::string_view data = as_json ? std::string_view(json) : payload;
     const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(header.virtual_time_ns, 0));
     if (auto wrote = writer->write(*id, static_cast<std::uint32_t>(header.sequence), t, t, data.data(), data.size());

@@ -93,14 +93,16 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
     const Schema* schema = outlet->schema ? &*outlet->schema : nullptr;
     auto publisher = UntypedPublisher::create(node, outlet->topic, schema);
     if (!publisher) {
-      return fail(publisher.error().code(), "cannot replay channel '" + outlet->topic + "': " + publisher.error().message());
+      return fail(publisher.error().code(),
+                  "cannot replay channel '" + outlet->topic + "': " + publisher.error().message());
     }
     outlet->publisher.emplace(std::move(*publisher));
   }
   if (options.wait_for_subscribers.count() > 0) {
     const auto deadline = std::chrono::steady_clock::now() + options.wait_for_subscribers;
     for (auto& [id, outlet] : outlets) {
-      const auto left = std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+      const auto left =
+          std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
       outlet->publisher->wait_for_subscribers(left);
     }
   }
@@ -174,7 +176,8 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
     }
     const std::int64_t offset = static_cast<std::int64_t>(message.log_time - *first_time);
     if (options.rate > 0.0) {
-      const auto target = start + VirtualClock::duration(static_cast<std::int64_t>(static_cast<double>(offset) / options.rate));
+      const auto target =
+          start + VirtualClock::duration(static_cast<std::int64_t>(static_cast<double>(offset) / options.rate));
       if (VirtualClock::now() < target) wait_until(target);
       if (cancelled()) {
         summary.cancelled = true;

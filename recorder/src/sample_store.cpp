@@ -49,7 +49,9 @@ void Recorder::visit(std::string_view channel,
 std::vector<RecordedSample> Recorder::samples(std::string_view channel) const {
   std::vector<RecordedSample> out;
   std::lock_guard lock(impl_->mutex);
-  auto add = [&](const Impl::Stored& s) { out.push_back(RecordedSample{impl_->channels[s.channel].name, s.header, s.payload}); };
+  auto add = [&](const Impl::Stored& s) {
+    out.push_back(RecordedSample{impl_->channels[s.channel].name, s.header, s.payload});
+  };
   if (channel.empty()) {
     for (const Impl::Stored& s : impl_->stored) add(s);
   } else if (const auto found = impl_->channel_index.find(channel); found != impl_->channel_index.end()) {

@@ -92,7 +92,8 @@ Result<void> validate_cell_name(std::string_view name) {
   if (name.size() > detail::kMaxNameLength) return bad(std::to_string(name.size()) + " characters is too long");
   char previous = '/';
   for (const char c : name) {
-    const bool word = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    const bool word =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (c == '/' && previous == '/') return bad("it has an empty part");
     if (c != '/' && !word) return bad(std::string("character '") + c + "' is not allowed");
     previous = c;

@@ -20,6 +20,7 @@ Result<LogCapture> LogCapture::start(const Node& node) {
   options.patterns = {std::string(kLogChannel)};
   auto recorder = Recorder::start(node, std::move(options));
   if (!recorder) return tl::make_unexpected(recorder.error());
+  // NOLINTNEXTLINE(modernize-make-unique): Impl is an aggregate, which make_unique cannot brace-initialise in C++17
   return LogCapture(std::unique_ptr<Impl>(new Impl{std::move(*recorder), {}, {}, {}, 0, 0}));
 }
 
@@ -41,7 +42,8 @@ std::optional<LogEntry> LogCapture::wait_for(LogLevel level, const std::string& 
   const std::regex re(pattern);
   return impl_->recorder.wait_for_log(
       [&](const LogEntry& entry) {
-        return entry.level >= level && (process.empty() || entry.process == process) && std::regex_search(entry.text, re);
+        return entry.level >= level && (process.empty() || entry.process == process) &&
+               std::regex_search(entry.text, re);
       },
       timeout);
 }

@@ -29,7 +29,8 @@ bool wait_for_text(const std::string& log, const std::string& text, ChildProcess
     std::ifstream in(log);
     const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     found = content.find(text) != std::string::npos;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (found || left.count() <= 0 || child.wait(std::chrono::milliseconds(0))) break;
     pollfd event{watch, POLLIN, 0};
     // At most 100 ms at a time: a broker that ends instead of writing is noticed.
@@ -47,14 +48,15 @@ bool wait_for_text(const std::string& log, const std::string& text, ChildProcess
 
 int free_tcp_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
   ::close(fd);
-  return ntohs(address.sin_port);
+  return bound ? ntohs(address.sin_port) : 0;
 }
 
 Result<MqttBroker> MqttBroker::start(const std::string& extra_config, std::chrono::milliseconds timeout) {
@@ -65,9 +67,14 @@ Result<MqttBroker> MqttBroker::start(const std::string& extra_config, std::chron
   }
   MqttBroker broker;
   char pattern[] = "/tmp/statebus-broker-XXXXXX";
-  if (::mkdtemp(pattern) == nullptr) return tl::make_unexpected(Error(Errc::system_error, "cannot make a folder in /tmp"));
+  if (::mkdtemp(pattern) == nullptr)
+    return tl::make_unexpected(Error(Errc::system_error, "cannot make a folder in /tmp"));
   broker.folder_ = pattern;
   broker.port_ = free_tcp_port();
+  if (broker.port_ == 0) {
+    return tl::make_unexpected(Error(Errc::system_error, "no free TCP port on 127.0.0.1 for mosquitto (socket or bind "
+                                                         "failed): is the loopback interface up?"));
+  }
   std::ofstream(broker.folder_ + "/mosquitto.conf")
       << "listener " << broker.port_ << " 127.0.0.1\n"
       << (extra_config.find("allow_anonymous") == std::string::npos ? "allow_anonymous true\n" : "")

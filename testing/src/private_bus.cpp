@@ -169,7 +169,8 @@ Result<void> make_mounts_private_from_a_chroot() {
 // True when the process is chrooted (and had to step out to do it).
 Result<bool> make_mounts_private() {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) return false;
-  if (errno != EINVAL) return fail(Errc::system_error, "cannot make / private in the new namespace: " + errno_text(errno));
+  if (errno != EINVAL)
+    return fail(Errc::system_error, "cannot make / private in the new namespace: " + errno_text(errno));
   // EINVAL: "/" is not a mount point.
   if (auto made = make_mounts_private_from_a_chroot(); !made) return tl::make_unexpected(made.error());
   return true;

@@ -119,7 +119,8 @@ Scenario::~Scenario() {
   for (auto& child : impl_->children) {
     const bool told = std::find(described.begin(), described.end(), child->name) != described.end();
     if (::testing::Test::HasFailure() && !told) {
-      std::printf("child '%s': %s\n", child->name.c_str(), child->process.describe(std::chrono::milliseconds(0)).c_str());
+      std::printf("child '%s': %s\n", child->name.c_str(),
+                  child->process.describe(std::chrono::milliseconds(0)).c_str());
     }
     std::remove(child->stderr_path.c_str());
   }

@@ -63,7 +63,8 @@ struct Limited {  // what its fields mean, declared once
   char room[8] = "";
 };
 STATEBUS_MESSAGE(Limited, "demo/Limited", celsius, steps, switches, room);
-STATEBUS_FIELD_INFO(Limited, statebus::field(&Limited::celsius).range(5, 30).step(0.5).unit("°C").quantity("temperature"),
+STATEBUS_FIELD_INFO(Limited,
+                    statebus::field(&Limited::celsius).range(5, 30).step(0.5).unit("°C").quantity("temperature"),
                     statebus::field(&Limited::steps).min(0), statebus::field(&Limited::switches).counter(),
                     statebus::field(&Limited::room).label("Room"));
 

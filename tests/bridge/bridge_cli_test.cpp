@@ -100,8 +100,11 @@ TEST_F(BridgeCommand, EndsOfflineWithStatus1WhenItsDaemonStops) {
 // Wrong credentials cannot be mended by trying again: three tries (1 s and
 // 2 s apart), each named with the broker's reason, then status 1.
 TEST_F(BridgeCommand, WrongCredentialsEndItWithStatus1AfterThreeTriesSayingWhy) {
-  const std::string folder = std::filesystem::current_path().string() + "/bridge-cli-creds-" + std::to_string(::getpid());
-  ASSERT_EQ(std::system(("mkdir -p " + folder + " && mosquitto_passwd -b -c " + folder + "/passwd heating s3cret").c_str()), 0);
+  const std::string folder =
+      std::filesystem::current_path().string() + "/bridge-cli-creds-" + std::to_string(::getpid());
+  ASSERT_EQ(
+      std::system(("mkdir -p " + folder + " && mosquitto_passwd -b -c " + folder + "/passwd heating s3cret").c_str()),
+      0);
   std::ofstream(folder + "/bad") << "heating\nwrong\n";
   auto broker = testkit::MqttBroker::start("allow_anonymous false\npassword_file " + folder + "/passwd\n");
   ASSERT_TRUE(broker) << broker.error().message();
@@ -116,7 +119,8 @@ TEST_F(BridgeCommand, WrongCredentialsEndItWithStatus1AfterThreeTriesSayingWhy) 
   EXPECT_EQ(said.find("Granted QoS"), std::string::npos) << "a reason code read as another kind: " << said;
   EXPECT_EQ(said.find("wrong\n"), std::string::npos);
   // --keep-trying goes on past three.
-  auto keeps = bridge({"--broker", broker->url(), "--client-id", "keeps", "--credentials", folder + "/bad", "--keep-trying"});
+  auto keeps =
+      bridge({"--broker", broker->url(), "--client-id", "keeps", "--credentials", folder + "/bad", "--keep-trying"});
   ASSERT_TRUE(keeps);
   const std::string going_on = stderr_until(*keeps, "trying again in 4 s");
   EXPECT_NE(going_on.find("trying again in 4 s"), std::string::npos) << going_on;
@@ -163,8 +167,9 @@ TEST_F(BridgeCommand, TwoClientsWithOneIdAreToldApart) {
   ASSERT_TRUE(second);
   EXPECT_EQ(exit_status(*second, 20s), 1) << second->describe();
   const std::string refused = second->read_stderr(5s);
-  EXPECT_NE(refused.find("another bridge on this bus (pid " + std::to_string(first->pid()) + ") uses the client id dup"),
-            std::string::npos)
+  EXPECT_NE(
+      refused.find("another bridge on this bus (pid " + std::to_string(first->pid()) + ") uses the client id dup"),
+      std::string::npos)
       << refused;
   EXPECT_FALSE(first->wait(0ms)) << "the first bridge ended: " << first->describe();
 
@@ -188,7 +193,8 @@ TEST_F(BridgeCommand, TlsFailuresAreNamedAndEndItWithStatus1) {
     return "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
            "-keyout " + folder + "/" + name + "-key.pem -out " + folder + "/" + name + ".pem 2>/dev/null";
   };
-  ASSERT_EQ(std::system(("mkdir -p " + folder + " && " + make_cert("broker") + " && " + make_cert("other")).c_str()), 0);
+  ASSERT_EQ(std::system(("mkdir -p " + folder + " && " + make_cert("broker") + " && " + make_cert("other")).c_str()),
+            0);
   auto tls = testkit::MqttBroker::start("certfile " + folder + "/broker.pem\nkeyfile " + folder + "/broker-key.pem\n");
   ASSERT_TRUE(tls) << tls.error().message();
   auto plain = testkit::MqttBroker::start();

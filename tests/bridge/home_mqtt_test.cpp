@@ -40,7 +40,8 @@ std::optional<Machine> start_machine(const std::string& name, const std::string&
   if (!child) return std::nullopt;
   const auto first = child->read_line(20s);
   shared = first == std::optional<std::string>("shared");
-  if (first != std::optional<std::string>("isolated") || child->read_line(20s) != std::optional<std::string>("ok ready")) {
+  if (first != std::optional<std::string>("isolated") ||
+      child->read_line(20s) != std::optional<std::string>("ok ready")) {
     return std::nullopt;
   }
   return Machine(std::move(*child));
@@ -53,8 +54,10 @@ std::string read_file(const std::string& path) {
 
 TEST(HomeOverMqtt, TheWebPageOnASecondBusWorksAndItsSetpointReachesTheHeating) {
   if (::access(STATEBUS_CHROMIUM, X_OK) != 0 || ::access(STATEBUS_WEB_PAGE_JS "/node_modules", R_OK) != 0) {
-    if (std::getenv("CI") != nullptr) FAIL() << "chromium or tests/web_page/node_modules is missing (scripts/setup-*.sh)";
-    GTEST_SKIP() << "chromium or tests/web_page/node_modules is missing (scripts/setup-debian.sh, scripts/setup-npm.sh)";
+    if (std::getenv("CI") != nullptr)
+      FAIL() << "chromium or tests/web_page/node_modules is missing (scripts/setup-*.sh)";
+    GTEST_SKIP()
+        << "chromium or tests/web_page/node_modules is missing (scripts/setup-debian.sh, scripts/setup-npm.sh)";
   }
   auto started = statebus::testkit::MqttBroker::start();
   ASSERT_TRUE(started) << started.error().message();
@@ -92,8 +95,8 @@ TEST(HomeOverMqtt, TheWebPageOnASecondBusWorksAndItsSetpointReachesTheHeating) {
   EXPECT_PRED1(ok, a->ask("cell-wait-json home/heating/status \"heater_on\":true 30000"));
 
   // A setpoint published on MQTT by a plain client reaches the heating too.
-  auto pub = ChildProcess::spawn({"/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-t",
-                                  "home-demo/state/home/setpoint/set", "-m", R"({"celsius": 16})"});
+  auto pub = ChildProcess::spawn({"/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+                                  "-t", "home-demo/state/home/setpoint/set", "-m", R"({"celsius": 16})"});
   ASSERT_TRUE(pub);
   ASSERT_TRUE(pub->wait(10s));
   EXPECT_PRED1(ok, a->ask("cell-wait-json home/heating/status \"heater_on\":false 30000"));
@@ -103,8 +106,9 @@ TEST(HomeOverMqtt, TheWebPageOnASecondBusWorksAndItsSetpointReachesTheHeating) {
   // value outside it, or none (null, NaN), is refused by the bridge, as by
   // the page, the CLI and Cell::store.
   for (const char* bad : {R"({"celsius": 1e9})", R"({"celsius": null})", R"({"celsius": 4.5})", "31"}) {
-    auto refused = ChildProcess::spawn({"/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
-                                        "-t", "home-demo/state/home/setpoint/set", "-m", bad});
+    auto refused =
+        ChildProcess::spawn({"/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-t",
+                             "home-demo/state/home/setpoint/set", "-m", bad});
     ASSERT_TRUE(refused);
     ASSERT_TRUE(refused->wait(10s));
   }

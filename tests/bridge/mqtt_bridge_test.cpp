@@ -157,7 +157,8 @@ TEST_F(MqttBridgeTest, TypedSamplesCrossTwoBusesWithTheSameSchema) {
   ASK_OK(b, "subscribe demo/reading");  // B's bridge offers it: the schema came retained
   ASK_OK(a, "publish demo/reading 1 20 20.5 living 7");
   for (int i = 1; i <= 20; ++i) {
-    EXPECT_EQ(b->ask("take demo/reading 10000"), "ok " + fingerprint() + " " + std::to_string(i) + " 20.500000 living 7");
+    EXPECT_EQ(b->ask("take demo/reading 10000"),
+              "ok " + fingerprint() + " " + std::to_string(i) + " 20.500000 living 7");
   }
   EXPECT_EQ(b->ask("queued demo/reading"), "ok 0");
   const std::string stats = a->ask("wait-stat sent 20 5000");
@@ -317,7 +318,8 @@ TEST_F(MqttBridgeTest, AFrozenBridgeKeepsItsClaims) {
   EXPECT_NE(a->ask("stats").find(" sent=0 "), std::string::npos);  // never sent one itself
   ASK_OK(a, "signal A1 " + std::to_string(SIGCONT));
   for (int index = 2; index <= 6; ++index) {
-    EXPECT_EQ(b->ask("take demo/reading 15000"), "ok " + fingerprint() + " " + std::to_string(index) + " 20.000000 living 1");
+    EXPECT_EQ(b->ask("take demo/reading 15000"),
+              "ok " + fingerprint() + " " + std::to_string(index) + " 20.000000 living 1");
   }
   EXPECT_EQ(b->ask("queued demo/reading"), "ok 0");
 }
@@ -531,7 +533,8 @@ TEST_F(MqttBridgeTest, SamplesLostUpstreamAreCountedLostOnTheReceivingBus) {
   // Port 77 lost 3 and 4, then 6 to 8; port 78 lost nothing (10 is the first
   // heard from it); the second 5 is a repeat, published once.
   for (const int index : {1, 2, 10, 5, 11, 9}) {
-    EXPECT_EQ(b->ask("take demo/reading 10000"), "ok " + fingerprint() + " " + std::to_string(index) + " 20.500000 z 1");
+    EXPECT_EQ(b->ask("take demo/reading 10000"),
+              "ok " + fingerprint() + " " + std::to_string(index) + " 20.500000 z 1");
   }
   EXPECT_EQ(b->ask("queued demo/reading"), "ok 0");
   EXPECT_EQ(b->ask("lost demo/reading"), "ok 5");
@@ -650,7 +653,9 @@ TEST_F(MqttBridgeTest, CredentialsComeFromAFileAndAreNeverLogged) {
   broker_.reset();
   // Not in /tmp: each machine has a /tmp of its own.
   const std::string folder = std::filesystem::current_path().string() + "/bridge-creds-" + std::to_string(::getpid());
-  ASSERT_EQ(::system(("mkdir -p " + folder + " && mosquitto_passwd -b -c " + folder + "/passwd heating s3cret-pw").c_str()), 0);
+  ASSERT_EQ(
+      ::system(("mkdir -p " + folder + " && mosquitto_passwd -b -c " + folder + "/passwd heating s3cret-pw").c_str()),
+      0);
   start_broker("allow_anonymous false\npassword_file " + folder + "/passwd\n");
   std::ofstream(folder + "/good") << "heating\ns3cret-pw\n";
   std::ofstream(folder + "/bad") << "heating\nwrong-pw\n";
@@ -671,9 +676,10 @@ TEST_F(MqttBridgeTest, CredentialsComeFromAFileAndAreNeverLogged) {
 TEST_F(MqttBridgeTest, TlsWithTheBrokersCaFile) {
   broker_.reset();
   const std::string folder = std::filesystem::current_path().string() + "/bridge-tls-" + std::to_string(::getpid());
-  const std::string make_cert = "mkdir -p " + folder + " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                                "-addext subjectAltName=IP:127.0.0.1 -keyout " + folder + "/key.pem -out " + folder +
-                                "/cert.pem 2>/dev/null";
+  const std::string make_cert = "mkdir -p " + folder +
+                                " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                                "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+                                folder + "/key.pem -out " + folder + "/cert.pem 2>/dev/null";
   ASSERT_EQ(::system(make_cert.c_str()), 0);
   start_broker("certfile " + folder + "/cert.pem\nkeyfile " + folder + "/key.pem\n");
   MACHINE(a, "a");

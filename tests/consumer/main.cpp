@@ -43,7 +43,8 @@ int main() {
   bridge.out.push_back(*statebus::parse_mqtt_route("home/**:1", 0));
   const bool bridge_ok = statebus::MqttBridge::check_options(bridge).has_value();
   const auto forever = statebus::virtual_timeout(statebus::VirtualClock::duration::max());
-  const bool timeout_ok = forever.deadline_from(statebus::VirtualClock::time_point{}) == statebus::VirtualClock::time_point::max();
+  const bool timeout_ok =
+      forever.deadline_from(statebus::VirtualClock::time_point{}) == statebus::VirtualClock::time_point::max();
   std::printf("consumer: good=%d bad=%d max_payload=%u bridge=%d\n", good.has_value(), bad.has_value(), max_payload,
               bridge_ok);
   return good && !bad && max_payload >= 4U * 1024U * 1024U && bridge_ok && timeout_ok ? 0 : 1;

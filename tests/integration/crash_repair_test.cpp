@@ -317,7 +317,8 @@ TEST_F(CrashRepair, LiveProcessesStoppedInsideEveryWindowAreLeftAlone) {
   std::optional<ChildProcess> ns_sink;
   std::optional<ChildProcess> ns_unshare;
   pid_t ns_holder = 0;
-  if (auto made = ChildProcess::spawn({kUnshare, "--pid", "--fork", "--mount-proc", "--kill-child", "true"}); made && made->wait(10s) == 0) {
+  if (auto made = ChildProcess::spawn({kUnshare, "--pid", "--fork", "--mount-proc", "--kill-child", "true"});
+      made && made->wait(10s) == 0) {
     ns_sink = sink("sink-ns", "test/live-ns");
     ASSERT_TRUE(ns_sink);
     auto unshared =
@@ -531,7 +532,8 @@ TEST_P(HalfUpdatedHistory, IsSetRightBeforeTheDeadPublishersLockIsReleased) {
   EXPECT_TRUE(daemon_->health());
 }
 
-INSTANTIATE_TEST_SUITE_P(Steps, HalfUpdatedHistory, ::testing::Values("whole", "released", "shifting", "shifted", "clearing"));
+INSTANTIATE_TEST_SUITE_P(Steps, HalfUpdatedHistory,
+                         ::testing::Values("whole", "released", "shifting", "shifted", "clearing"));
 
 // Lockstep time stands while a sample is in flight: each publisher counts
 // its own under its place on the bus, and the daemon clears a dead one's

@@ -33,7 +33,8 @@ TEST_F(HomeOnItsOwnDaemon, StoppingTheDaemonLetsTheHeatingEndByItsOwnChoiceEvery
     ASSERT_EQ(heating->read_line(20s), "ready") << heating->describe();
     ASSERT_TRUE(daemon->signal(SIGTERM));
     const auto stopped = daemon->wait(10s);
-    EXPECT_TRUE(stopped && WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0) << "run " << run << ": " << daemon->describe();
+    EXPECT_TRUE(stopped && WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0)
+        << "run " << run << ": " << daemon->describe();
     const auto ended = heating->wait(10s);
     ASSERT_TRUE(ended) << "run " << run << ": the heating did not end after its daemon stopped";
     EXPECT_TRUE(WIFEXITED(*ended) && WEXITSTATUS(*ended) == 1)

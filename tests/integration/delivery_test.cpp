@@ -402,7 +402,8 @@ TEST_F(Delivery, UntypedPayloadsOfManySizesArriveIntact) {
     ASSERT_EQ(sample->size(), size);
     EXPECT_EQ(sample->header().fingerprint, 0U);
     bool intact = true;
-    for (std::size_t i = 0; i < size; ++i) intact = intact && sample->data()[i] == static_cast<std::byte>((i + size) % 251);
+    for (std::size_t i = 0; i < size; ++i)
+      intact = intact && sample->data()[i] == static_cast<std::byte>((i + size) % 251);
     EXPECT_TRUE(intact) << size << " bytes";
   }
 }

@@ -76,7 +76,8 @@ class HomeProcesses : public testkit::BusTest {
     auto cell = Cell<home::HeatingStatus>::open(home::kStatusCell);
     EXPECT_TRUE(cell);
     if (!cell) return {};
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // real time: the run must get there
+    // Real time: the run must get there.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     for (;;) {
       const auto [value, version] = cell->load_versioned();
       if (value.decisions >= n) return value;
@@ -84,7 +85,8 @@ class HomeProcesses : public testkit::BusTest {
         ADD_FAILURE() << "the heating made " << value.decisions << " decisions, not " << n << ", in 60 s";
         return value;
       }
-      cell->wait_for_change_until(version, VirtualClock::now() + std::chrono::minutes(1));  // woken by a store, or a minute of the run passed
+      // Woken by a store, or when a minute of the run has passed.
+      cell->wait_for_change_until(version, VirtualClock::now() + std::chrono::minutes(1));
     }
   }
 

@@ -235,7 +235,8 @@ TEST_F(Home, TheLauncherRunsTheProcessesRestartsTheWebAndSumsUp) {
   auto recording = mcap::Reader::open(out + "/day.mcap");
   ASSERT_TRUE(recording) << recording.error().message();
   EXPECT_FALSE(recording->truncated());
-  EXPECT_TRUE(story_->logs().wait_for(LogLevel::warn, "web ended \\(SIGKILL\\); restarting it", virtual_timeout(1s), "home"));
+  EXPECT_TRUE(
+      story_->logs().wait_for(LogLevel::warn, "web ended \\(SIGKILL\\); restarting it", virtual_timeout(1s), "home"));
 }
 
 // The soak in short: the sensor, the heating and the web process SIGKILLed

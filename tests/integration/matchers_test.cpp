@@ -70,7 +70,8 @@ TEST(Matchers, VirtualTimeBetweenIncludesBothEnds) {
   EXPECT_THAT(explain(VirtualTimeBetween(t0 + 6h, t0 + 6h + 5min), reading(1, 7h + 30s)),
               ::testing::HasSubstr("07:00:30.000"));
   const std::vector<Recorded<Reading>> day = {reading(1, 1h), reading(2, 6h + 1min), reading(3, 9h)};
-  EXPECT_THAT(day, Contains(AllOf(RecordedValue(Field(&Reading::index, 2U)), VirtualTimeBetween(t0 + 6h, t0 + 6h + 5min))));
+  EXPECT_THAT(day,
+              Contains(AllOf(RecordedValue(Field(&Reading::index, 2U)), VirtualTimeBetween(t0 + 6h, t0 + 6h + 5min))));
   EXPECT_THAT(day, Not(Contains(AllOf(RecordedValue(Field(&Reading::index, 3U)),
                                       VirtualTimeBetween(t0 + 6h, t0 + 6h + 5min)))));
 }

@@ -26,7 +26,8 @@ inline void fill_pattern(void* payload, std::size_t size, std::uint64_t tag, std
 }
 
 /// True if every byte follows from the head; `tag` and `sequence` get the head's.
-inline bool pattern_intact(const void* payload, std::size_t size, std::uint64_t& tag, std::uint64_t& sequence) noexcept {
+inline bool pattern_intact(const void* payload, std::size_t size, std::uint64_t& tag,
+                           std::uint64_t& sequence) noexcept {
   if (size < kPatternHead) return false;
   const auto* bytes = static_cast<const std::uint8_t*>(payload);
   std::memcpy(&tag, bytes, sizeof tag);

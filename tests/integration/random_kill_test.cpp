@@ -63,7 +63,8 @@ class RandomKills : public testkit::BusTest {
   // Every line a dead victim wrote and nobody read: none may report a corrupt sample.
   void expect_no_corruption_seen_by(ChildProcess& victim, int kill) {
     while (auto line = victim.read_line(0ms)) {
-      EXPECT_EQ(line->rfind("corrupt", 0), std::string::npos) << "victim " << kill << " (seed " << seed_ << "): " << *line;
+      EXPECT_EQ(line->rfind("corrupt", 0), std::string::npos)
+          << "victim " << kill << " (seed " << seed_ << "): " << *line;
     }
   }
 
@@ -121,7 +122,8 @@ class RandomKills : public testkit::BusTest {
     // Every process is gone: RouDi removes each right after the kernel
     // reports its death (the next round), and gives back all its ports held.
     const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (daemon_->repairs().deaths < deaths_before + survivors.size() && std::chrono::steady_clock::now() < deadline) {
+    while (daemon_->repairs().deaths < deaths_before + survivors.size() &&
+           std::chrono::steady_clock::now() < deadline) {
       ASSERT_TRUE(daemon_->wait_for_round(2s)) << "the daemon stopped its rounds";
     }
     // Then every chunk in use is one of the baseline's or one reported lost.
@@ -182,7 +184,8 @@ TEST_F(RandomKills, PublishersKilledAtRandomMomentsNeverStopTheBus) {
   };
   int kills = 0;
   while (kills < wanted || (!landed_inside_publish() && kills < 20 * wanted)) {
-    auto victim = ChildProcess::spawn({STATEBUS_TEST_CHILD, "patterned-flood", "victim", "test/flood", kSize, kHistory});
+    auto victim =
+        ChildProcess::spawn({STATEBUS_TEST_CHILD, "patterned-flood", "victim", "test/flood", kSize, kHistory});
     ASSERT_TRUE(victim);
     kill_at_random(*victim, kills++);
     if (HasFatalFailure()) return;

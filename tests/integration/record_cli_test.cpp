@@ -118,9 +118,10 @@ TEST_F(RecordCli, ARecorderKilledWithSigkillLeavesAFileReadableToItsLastChunk) {
     return true;
   }));
   EXPECT_EQ(messages, 1000U);
-  verify_with_npm_reader({{"truncated", true},
-                          {"channels", {{"cli/kill", {{"messages", 1000}, {"schema", "test/Reading"}, {"encoding", "json"}}}}},
-                          {"schemas", {"test/Reading"}}});
+  verify_with_npm_reader(
+      {{"truncated", true},
+       {"channels", {{"cli/kill", {{"messages", 1000}, {"schema", "test/Reading"}, {"encoding", "json"}}}}},
+       {"schemas", {"test/Reading"}}});
 }
 
 TEST_F(RecordCli, PlayRepublishesARecordingAndRefusesCorruptFilesSayingWhere) {
@@ -180,7 +181,8 @@ TEST_F(RecordCli, RecordRefusesBadPatternsAndExistingFiles) {
 }
 
 TEST_F(RecordCli, LogFollowsRecordsFilteredByLevelAndProcess) {
-  ChildProcess log = spawn({STATEBUS_CLI, "log", "-n", "1", "--level", "warn", "--process", "beta", "--color", "never"});
+  ChildProcess log =
+      spawn({STATEBUS_CLI, "log", "-n", "1", "--level", "warn", "--process", "beta", "--color", "never"});
   ChildProcess alpha = spawn({STATEBUS_TEST_CHILD, "log", "alpha", "2"});  // each waits for the log reader
   ChildProcess beta = spawn({STATEBUS_TEST_CHILD, "log", "beta", "2"});
   std::string out;

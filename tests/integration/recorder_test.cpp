@@ -238,7 +238,8 @@ TEST_F(RecorderTest, SamplesSentBeforeItSubscribedAreCapturedFromThePublishersHi
   for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(publisher->publish(Reading{i, 0.0, {}}));
   ASSERT_TRUE(publisher->wait_for_subscribers(30s));
   ASSERT_TRUE(publisher->publish(Reading{4, 0.0, {}}));
-  ASSERT_TRUE(sut->wait_for<Reading>("early/announce", [](const Reading& r) { return r.index == 4; }, virtual_timeout(30s)));
+  ASSERT_TRUE(sut->wait_for<Reading>(
+      "early/announce", [](const Reading& r) { return r.index == 4; }, virtual_timeout(30s)));
 
   const auto captured_got = sut->samples<Reading>("early/announce");
   ASSERT_TRUE(captured_got) << captured_got.error().message();
@@ -258,7 +259,8 @@ TEST_F(RecorderTest, HistoryFromBeforeItStartedIsNotRecorded) {
   ASSERT_TRUE(sut) << sut.error().message();
   ASSERT_TRUE(publisher->wait_for_subscribers(30s));
   ASSERT_TRUE(publisher->publish(Reading{3, 0.0, {}}));
-  ASSERT_TRUE(sut->wait_for<Reading>("before/start", [](const Reading& r) { return r.index == 3; }, virtual_timeout(30s)));
+  ASSERT_TRUE(sut->wait_for<Reading>(
+      "before/start", [](const Reading& r) { return r.index == 3; }, virtual_timeout(30s)));
 
   const auto captured_got = sut->samples<Reading>("before/start");
   ASSERT_TRUE(captured_got) << captured_got.error().message();

@@ -62,7 +62,8 @@ TEST_F(Reliability, ALosslessSubscriberKilledReleasesItsWaitingPublisher) {
   ASSERT_TRUE(sink->wait(10s));
   {
     std::unique_lock lock(mutex);
-    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return sent == 300; })) << "the publisher is still waiting for a dead subscriber";
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return sent == 300; }))
+        << "the publisher is still waiting for a dead subscriber";
   }
   sender.join();
   const double seconds = std::chrono::duration<double>(done_at - killed_at).count();

@@ -80,7 +80,8 @@ TEST_F(ScenarioTest, AScriptThatCannotPublishFailsTheRunAndTheTestWithTheReason)
       {
         auto story = Scenario::start(*node_, options);
         if (story) {
-          (void)story->script<Block>("test/blocks", 1s, [](VirtualClock::duration) { return std::optional<Block>(Block{}); });
+          (void)story->script<Block>("test/blocks", 1s,
+                                     [](VirtualClock::duration) { return std::optional<Block>(Block{}); });
           ran = story->run_for(60s);
         }
       },

@@ -59,7 +59,8 @@ int run_stress_worker(const Node& node, unsigned seed, const char* counters) {
         const auto [value, version] = cell->load_versioned();
         if (!consistent(value)) return violation("a torn value");
         if (value.words[0] != version) {
-          return violation("value of version " + std::to_string(value.words[0]) + " labelled " + std::to_string(version));
+          return violation("value of version " + std::to_string(value.words[0]) + " labelled " +
+                           std::to_string(version));
         }
         if (version < last_version) return violation("the version went back");
         last_version = version;

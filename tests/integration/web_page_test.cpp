@@ -89,7 +89,8 @@ class WebPage : public HomeProcesses {
     const auto deadline = std::chrono::steady_clock::now() + kPageCheckBound;
     std::string out;
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left <= 0ms) break;
       auto line = check->read_line(left);
       if (!line) break;

@@ -86,7 +86,8 @@ int main(int argc, char** argv) try {
     const std::size_t which = static_cast<std::size_t>(n % 7 == 0 ? 2 : n % 2);
     std::string json;
     if (which == 0) {
-      json = "{\"x\":" + std::to_string(n * 0.5) + ",\"y\":" + std::to_string(-n) + ",\"seq\":" + std::to_string(n) + "}";
+      json =
+          "{\"x\":" + std::to_string(n * 0.5) + ",\"y\":" + std::to_string(-n) + ",\"seq\":" + std::to_string(n) + "}";
     } else if (which == 1) {
       json = "{\"ax\":" + std::to_string(n % 13) + ".25,\"az\":9.81}";
     } else {

@@ -170,7 +170,8 @@ TEST(McapWriter, CreateFailsForAnUnwritablePathNamingPathAndErrno) {
 }
 
 TEST(McapWriter, CreateReportsAFailedWriteWithErrnoText) {
-  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full (the device that fails every write with ENOSPC) is not writable here";
+  if (::access("/dev/full", W_OK) != 0)
+    GTEST_SKIP() << "/dev/full (the device that fails every write with ENOSPC) is not writable here";
 
   const auto sut = Writer::create("/dev/full");
 
@@ -429,8 +430,9 @@ TEST(McapReader, FileCutAtAnyByteYieldsExactlyTheMessagesOfItsCompleteChunks) {
     ASSERT_TRUE(sut->truncated()) << "cut at " << cut;
     ASSERT_FALSE(sut->has_summary()) << "cut at " << cut;
     const auto messages = all_messages(*sut);
-    const std::vector<Seen> expected(sample.messages.begin(),
-                                     sample.messages.begin() + static_cast<std::ptrdiff_t>(sample.messages_before[complete]));
+    const std::vector<Seen> expected(
+        sample.messages.begin(),
+        sample.messages.begin() + static_cast<std::ptrdiff_t>(sample.messages_before[complete]));
     ASSERT_EQ(messages, expected) << "cut at " << cut;
     ASSERT_EQ(sut->statistics().chunk_count, complete) << "cut at " << cut;
   }
@@ -486,7 +488,8 @@ TEST(McapReader, FlippedByteInAChunkIsACrcErrorNamingTheChunkOffset) {
 
   ASSERT_FALSE(sut);
   EXPECT_EQ(sut.error().code(), Errc::invalid_argument);
-  EXPECT_TRUE(contains(sut.error().message(), "chunk at byte " + std::to_string(third_chunk) + ": CRC mismatch (stored 0x"))
+  EXPECT_TRUE(
+      contains(sut.error().message(), "chunk at byte " + std::to_string(third_chunk) + ": CRC mismatch (stored 0x"))
       << sut.error().message();
   EXPECT_TRUE(contains(sut.error().message(), path)) << sut.error().message();
 }
@@ -620,8 +623,9 @@ TEST(McapReader, CompressedChunkIsReportedAsUnsupported) {
   const auto sut = Reader::from_bytes(bytes, "z.mcap");
 
   ASSERT_FALSE(sut);
-  EXPECT_TRUE(contains(sut.error().message(), "chunk at byte " + std::to_string(head.size()) +
-                                                  " is compressed with \"zstd\"; this reader reads only uncompressed chunks"))
+  EXPECT_TRUE(
+      contains(sut.error().message(), "chunk at byte " + std::to_string(head.size()) +
+                                          " is compressed with \"zstd\"; this reader reads only uncompressed chunks"))
       << sut.error().message();
 }
 

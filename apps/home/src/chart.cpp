@@ -75,12 +75,14 @@ std::string render_chart_svg(const std::vector<ChartPoint>& points, const std::s
   // Grid and axes.
   const double step = (hi - lo) > 16 ? 5 : (hi - lo) > 6 ? 2 : 1;
   for (double c = std::ceil(lo / step) * step; c <= hi; c += step) {
-    svg += fmt("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, left + plot_w, y(c), y(c));
+    svg += fmt("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, left + plot_w, y(c),
+               y(c));
     svg += fmt("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", left - 6, y(c) + 4, c);
   }
   const double hour_step = span > 12 ? 3 : span > 4 ? 1 : span > 1 ? 0.25 : 1.0 / 12;
   for (double h = std::ceil(t0 / hour_step) * hour_step; h <= t0 + span + 1e-9; h += hour_step) {
-    svg += fmt("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", x(h), x(h), top, top + plot_h);
+    svg +=
+        fmt("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", x(h), x(h), top, top + plot_h);
     const int minutes = static_cast<int>(std::lround(h * 60));
     svg += fmt("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x(h), top + plot_h + 16) +
            fmt("%02.0f:", std::floor(minutes / 60.0)) + fmt("%02.0f</text>\n", minutes % 60);

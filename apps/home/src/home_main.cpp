@@ -109,7 +109,8 @@ int run(const Options& o, home::StopSignals& signals) {
   programs.reserve(3);
   programs.push_back(Program{"heating", {dir + "/statebus-heating"}, std::nullopt, 0});
   programs.push_back(Program{"sensor", {dir + "/statebus-sensor"}, std::nullopt, 0});
-  if (o.web) programs.push_back(Program{"web", {dir + "/statebus-web", "--port", std::to_string(o.port)}, std::nullopt, 0});
+  if (o.web)
+    programs.push_back(Program{"web", {dir + "/statebus-web", "--port", std::to_string(o.port)}, std::nullopt, 0});
   for (Program& p : programs) {
     if (!launcher::start(p, o.out)) return 1;
   }
@@ -241,7 +242,8 @@ int run(const Options& o, home::StopSignals& signals) {
   const launcher::DaySummary& day = *summarised;
   const std::string svg_path = o.out + "/day.svg";
   std::ofstream(svg_path) << home::render_chart_svg(
-      day.chart, "A simulated day: room " + std::to_string(static_cast<int>(sp.celsius)) + " °C setpoint, heater shaded");
+      day.chart,
+      "A simulated day: room " + std::to_string(static_cast<int>(sp.celsius)) + " °C setpoint, heater shaded");
   launcher::print_day(day, *summary, sp, std::chrono::duration_cast<std::chrono::nanoseconds>(VirtualClock::now() - t0),
                       real_s, programs, svg_path, o.out);
   if (!chaos.on()) return 0;
@@ -250,6 +252,8 @@ int run(const Options& o, home::StopSignals& signals) {
 
 }  // namespace
 
+// An exception that escapes (the check sees CLI11's setup throw) ends the tool by std::terminate.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 int main(int argc, char** argv) {
   home::StopSignals signals;
   CLI::App app{"statebus-home: the heating demo's launcher (daemon, sensor, heating, web)"};
@@ -263,9 +267,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 3600.0));
   app.add_flag("--lockstep", o.lockstep, "Run the simulated duration as fast as the processes go (deterministic)");
   app.add_option("--out", o.out, "Directory for the recording, the picture and the process logs");
-  app.add_option("--port", o.port, "The web process's port on 127.0.0.1 (0: any free one)")->check(CLI::Range(0, 65535));
+  app.add_option("--port", o.port, "The web process's port on 127.0.0.1 (0: any free one)")
+      ->check(CLI::Range(0, 65535));
   app.add_flag("!--no-web", o.web, "Do not start the web process");
-  app.add_option("--kill-web-at", o.kill_web_at, "Kill the web process with SIGKILL at this virtual time (it is restarted)")
+  app.add_option("--kill-web-at", o.kill_web_at,
+                 "Kill the web process with SIGKILL at this virtual time (it is restarted)")
       ->check(home::check_duration);
   app.add_option("--setpoint", o.setpoint, "Setpoint, °C")->check(CLI::Range(5.0, 30.0));
   app.add_flag("-q,--quiet", o.quiet, "No progress line");

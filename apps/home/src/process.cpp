@@ -31,7 +31,8 @@ StopSignals::~StopSignals() {
   if (thread_.joinable()) {
     // Still waiting: end it with the signal it waits for, without a callback.
     closing_->store(true);
-    pthread_kill(thread_.native_handle(), SIGTERM);
+    // The thread waits for SIGTERM in sigwait(): the signal wakes it, it does not kill it.
+    pthread_kill(thread_.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
     thread_.join();
   }
 }

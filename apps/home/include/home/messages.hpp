@@ -22,11 +22,11 @@ struct TemperatureReading {
   bool heater_on = false;        ///< the heater as the sensor last heard of it
 };
 STATEBUS_MESSAGE(TemperatureReading, "home/TemperatureReading", index, celsius, outside_celsius, heater_on);
-STATEBUS_FIELD_INFO(TemperatureReading,
-                    statebus::field(&TemperatureReading::index).counter().label("Readings"),
-                    statebus::field(&TemperatureReading::celsius).unit("°C").quantity("temperature").label("Room"),
-                    statebus::field(&TemperatureReading::outside_celsius).unit("°C").quantity("temperature").label("Outside"),
-                    statebus::field(&TemperatureReading::heater_on).label("Heater (as the sensor heard)"));
+STATEBUS_FIELD_INFO(
+    TemperatureReading, statebus::field(&TemperatureReading::index).counter().label("Readings"),
+    statebus::field(&TemperatureReading::celsius).unit("°C").quantity("temperature").label("Room"),
+    statebus::field(&TemperatureReading::outside_celsius).unit("°C").quantity("temperature").label("Outside"),
+    statebus::field(&TemperatureReading::heater_on).label("Heater (as the sensor heard)"));
 
 /// The hardware-layer command to the heater.
 struct HeaterCommand {
@@ -35,9 +35,10 @@ struct HeaterCommand {
   double celsius = 0.0;             ///< the room then
 };
 STATEBUS_MESSAGE(HeaterCommand, "home/HeaterCommand", on, reading_index, celsius);
-STATEBUS_FIELD_INFO(HeaterCommand, statebus::field(&HeaterCommand::on).label("Heater"),
-                    statebus::field(&HeaterCommand::reading_index).label("Deciding reading"),
-                    statebus::field(&HeaterCommand::celsius).unit("°C").quantity("temperature").label("Room when decided"));
+STATEBUS_FIELD_INFO(
+    HeaterCommand, statebus::field(&HeaterCommand::on).label("Heater"),
+    statebus::field(&HeaterCommand::reading_index).label("Deciding reading"),
+    statebus::field(&HeaterCommand::celsius).unit("°C").quantity("temperature").label("Room when decided"));
 
 /// Outside temperature from a weather source (or a test's script); while
 /// none arrives the sensor uses its model of the day.

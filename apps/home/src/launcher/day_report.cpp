@@ -51,8 +51,9 @@ void print_day(const DaySummary& day, const statebus::RecordingSummary& recordin
   std::printf("  readings        %llu (recorded %llu samples on %zu channels, %llu gaps)\n",
               static_cast<unsigned long long>(day.readings), static_cast<unsigned long long>(recording.samples),
               recording.channels.size(), static_cast<unsigned long long>(gaps));
-  std::printf("  heater switches %llu, duty cycle %.1f %%\n", static_cast<unsigned long long>(day.switches),
-              day.readings == 0 ? 0.0 : 100.0 * static_cast<double>(day.on_readings) / static_cast<double>(day.readings));
+  std::printf(
+      "  heater switches %llu, duty cycle %.1f %%\n", static_cast<unsigned long long>(day.switches),
+      day.readings == 0 ? 0.0 : 100.0 * static_cast<double>(day.on_readings) / static_cast<double>(day.readings));
   std::printf("  room            min %.2f °C, max %.2f °C", day.min, day.max);
   if (day.warmed_up_h) {
     std::printf("; after warm-up (%.1f h) %.2f–%.2f °C, band %.1f–%.1f °C", *day.warmed_up_h, day.settled_min,
@@ -60,7 +61,8 @@ void print_day(const DaySummary& day, const statebus::RecordingSummary& recordin
   }
   std::printf("\n");
   for (const Program& p : programs) {
-    if (p.restarts > 0) std::printf("  %s restarted %d time%s\n", p.name.c_str(), p.restarts, p.restarts == 1 ? "" : "s");
+    if (p.restarts > 0)
+      std::printf("  %s restarted %d time%s\n", p.name.c_str(), p.restarts, p.restarts == 1 ? "" : "s");
   }
   std::printf("  recording       %s (%.1f MiB; open it in Foxglove, or `statebus play`)\n", recording.mcap_path.c_str(),
               static_cast<double>(recording.mcap_bytes) / (1024.0 * 1024.0));
@@ -91,7 +93,8 @@ int soak_verdict(const Chaos& chaos, const statebus::RecordingSummary& recording
     failures.push_back("the heating's memory grew from " + std::to_string(heating.start_kib) + " to " +
                        std::to_string(heating.end_kib) + " KiB");
   }
-  std::printf("  chaos           %d SIGKILLs (%s); heating: %llu decisions, %llu missed readings, memory %ld → %ld KiB since its last start\n",
+  std::printf("  chaos           %d SIGKILLs (%s); heating: %llu decisions, %llu missed readings, "
+              "memory %ld → %ld KiB since its last start\n",
               chaos.total_kills(), by_name.empty() ? "none" : by_name.c_str(),
               static_cast<unsigned long long>(st.decisions), static_cast<unsigned long long>(st.missed_readings),
               heating.start_kib, heating.end_kib);

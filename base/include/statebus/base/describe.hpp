@@ -77,16 +77,16 @@
 #define STATEBUS_DETAIL_FE_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, \
                                 _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, NAME, ...)   \
   NAME
-#define STATEBUS_DETAIL_FOR_EACH(m, t, ...)                                                                       \
-  STATEBUS_DETAIL_EXPAND(STATEBUS_DETAIL_FE_PICK(                                                                 \
-      __VA_ARGS__, STATEBUS_DETAIL_FE_32, STATEBUS_DETAIL_FE_31, STATEBUS_DETAIL_FE_30, STATEBUS_DETAIL_FE_29,    \
-      STATEBUS_DETAIL_FE_28, STATEBUS_DETAIL_FE_27, STATEBUS_DETAIL_FE_26, STATEBUS_DETAIL_FE_25,                 \
-      STATEBUS_DETAIL_FE_24, STATEBUS_DETAIL_FE_23, STATEBUS_DETAIL_FE_22, STATEBUS_DETAIL_FE_21,                 \
-      STATEBUS_DETAIL_FE_20, STATEBUS_DETAIL_FE_19, STATEBUS_DETAIL_FE_18, STATEBUS_DETAIL_FE_17,                 \
-      STATEBUS_DETAIL_FE_16, STATEBUS_DETAIL_FE_15, STATEBUS_DETAIL_FE_14, STATEBUS_DETAIL_FE_13,                 \
-      STATEBUS_DETAIL_FE_12, STATEBUS_DETAIL_FE_11, STATEBUS_DETAIL_FE_10, STATEBUS_DETAIL_FE_9,                  \
-      STATEBUS_DETAIL_FE_8, STATEBUS_DETAIL_FE_7, STATEBUS_DETAIL_FE_6, STATEBUS_DETAIL_FE_5,                     \
-      STATEBUS_DETAIL_FE_4, STATEBUS_DETAIL_FE_3, STATEBUS_DETAIL_FE_2, STATEBUS_DETAIL_FE_1, unused)(m, t, __VA_ARGS__))
+#define STATEBUS_DETAIL_FOR_EACH(m, t, ...)                                                                            \
+  STATEBUS_DETAIL_EXPAND(STATEBUS_DETAIL_FE_PICK(                                                                      \
+      __VA_ARGS__, STATEBUS_DETAIL_FE_32, STATEBUS_DETAIL_FE_31, STATEBUS_DETAIL_FE_30, STATEBUS_DETAIL_FE_29,         \
+      STATEBUS_DETAIL_FE_28, STATEBUS_DETAIL_FE_27, STATEBUS_DETAIL_FE_26, STATEBUS_DETAIL_FE_25,                      \
+      STATEBUS_DETAIL_FE_24, STATEBUS_DETAIL_FE_23, STATEBUS_DETAIL_FE_22, STATEBUS_DETAIL_FE_21,                      \
+      STATEBUS_DETAIL_FE_20, STATEBUS_DETAIL_FE_19, STATEBUS_DETAIL_FE_18, STATEBUS_DETAIL_FE_17,                      \
+      STATEBUS_DETAIL_FE_16, STATEBUS_DETAIL_FE_15, STATEBUS_DETAIL_FE_14, STATEBUS_DETAIL_FE_13,                      \
+      STATEBUS_DETAIL_FE_12, STATEBUS_DETAIL_FE_11, STATEBUS_DETAIL_FE_10, STATEBUS_DETAIL_FE_9, STATEBUS_DETAIL_FE_8, \
+      STATEBUS_DETAIL_FE_7, STATEBUS_DETAIL_FE_6, STATEBUS_DETAIL_FE_5, STATEBUS_DETAIL_FE_4, STATEBUS_DETAIL_FE_3,    \
+      STATEBUS_DETAIL_FE_2, STATEBUS_DETAIL_FE_1, unused)(m, t, __VA_ARGS__))
 
 #define STATEBUS_DETAIL_VISIT_FIELD(Type, field) visit(#field, &Type::field);
 #define STATEBUS_DETAIL_ENUMERATOR(Type, value) {static_cast<std::int64_t>(Type::value), #value},
@@ -247,9 +247,15 @@ struct is_std_array<std::array<E, N>> : std::true_type {};
 template <class T>
 constexpr FieldKind integer_kind() {
   if constexpr (std::is_signed_v<T>) {
-    return sizeof(T) == 1 ? FieldKind::int8 : sizeof(T) == 2 ? FieldKind::int16 : sizeof(T) == 4 ? FieldKind::int32 : FieldKind::int64;
+    return sizeof(T) == 1   ? FieldKind::int8
+           : sizeof(T) == 2 ? FieldKind::int16
+           : sizeof(T) == 4 ? FieldKind::int32
+                            : FieldKind::int64;
   } else {
-    return sizeof(T) == 1 ? FieldKind::uint8 : sizeof(T) == 2 ? FieldKind::uint16 : sizeof(T) == 4 ? FieldKind::uint32 : FieldKind::uint64;
+    return sizeof(T) == 1   ? FieldKind::uint8
+           : sizeof(T) == 2 ? FieldKind::uint16
+           : sizeof(T) == 4 ? FieldKind::uint32
+                            : FieldKind::uint64;
   }
 }
 

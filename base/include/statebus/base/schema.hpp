@@ -41,7 +41,8 @@ struct FieldInfo {
   std::optional<double> max;  ///< largest valid value
   double step = 0;            ///< the increment a user interface offers; 0: none declared
   std::string unit;           ///< "°C", "W", "s" …
-  std::string quantity;       ///< what it measures: "temperature", "power", "duration" … (Home Assistant's device classes)
+  std::string quantity;       ///< what it measures: "temperature", "power", "duration" …
+                              ///< (Home Assistant's device classes)
   bool counter = false;       ///< a total that only grows (Home Assistant's total_increasing)
   std::string label;          ///< a readable name ("Target temperature"); else tools use the field's name
 

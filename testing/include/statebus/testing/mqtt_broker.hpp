@@ -53,7 +53,8 @@ class MqttBroker {
   std::optional<ChildProcess> process_;
 };
 
-/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice).
+/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice);
+/// 0 when the kernel gives none (no socket, loopback down).
 int free_tcp_port();
 
 }  // namespace statebus::testkit

@@ -150,11 +150,12 @@ Result<void> Scenario::script(const std::string& channel, VirtualClock::duration
       auto value = values(at);
       if (!value) return;
       if (auto sent = shared->publish(*value); !sent) {
-        script_failed(impl, Error(Errc::out_of_resources,
-                                  "the script on channel '" + shared->channel() + "' could not publish its sample at +" +
-                                      std::to_string(std::chrono::duration<double>(at).count()) +
-                                      " s of virtual time: " + std::string(to_string(sent.error())) +
-                                      " (subscribers hold every chunk of that size, or the pools are too small)"));
+        script_failed(impl,
+                      Error(Errc::out_of_resources,
+                            "the script on channel '" + shared->channel() + "' could not publish its sample at +" +
+                                std::to_string(std::chrono::duration<double>(at).count()) +
+                                " s of virtual time: " + std::string(to_string(sent.error())) +
+                                " (subscribers hold every chunk of that size, or the pools are too small)"));
       }
     });
     return {};
