@@ -153,8 +153,6 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
                     " NAME) or start the daemon under a group that has a name (docker --user UID:GROUP, "
                     "sg GROUP -c 'statebus daemon')");
   }
-  if (auto dir = detail::ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
-
   auto impl = std::make_unique<Impl>();
   impl->verbose = options.verbose_iceoryx;
   if (options.wedge_timeout < kMinWedgeTimeout) {
@@ -169,7 +167,9 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
   pid_t holder = 0;
   int error = 0;
-  switch (detail::FileLock::try_acquire(detail::kDaemonLock, impl->lock, holder, error)) {
+  const auto outcome = detail::try_daemon_lock(impl->lock, holder, error);
+  if (!outcome) return tl::make_unexpected(outcome.error());
+  switch (*outcome) {
     case detail::FileLock::Outcome::acquired: break;
     case detail::FileLock::Outcome::held_by_other:
       return fail(Errc::already_running,

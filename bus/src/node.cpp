@@ -41,8 +41,15 @@ struct detail::NodeState {
   std::uint32_t max_chunk = 0;
   detail::FileLock name_lock;  // held for the life of the process
 
-  // At exit: give the name back and leave no lock file behind.
-  ~NodeState() { name_lock.release(/*remove=*/true); }
+  // At exit: give the name back and leave no lock file behind, nor the run
+  // directory if this was the last file in it (the daemon stopped first):
+  // left, it would keep the daemon's owner and group, and a daemon of
+  // another user and group could put no lock in it. (A starting daemon
+  // makes it again if it goes under its feet.)
+  ~NodeState() {
+    name_lock.release(/*remove=*/true);
+    ::rmdir(detail::kRunDir);  // only once empty
+  }
 };
 
 namespace {

@@ -72,6 +72,16 @@ Result<void> ensure_run_dir() {
   return {};
 }
 
+Result<FileLock::Outcome> try_daemon_lock(FileLock& lock, pid_t& holder, int& error) {
+  auto outcome = FileLock::Outcome::failed;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (auto dir = ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
+    outcome = FileLock::try_acquire(kDaemonLock, lock, holder, error);
+    if (outcome != FileLock::Outcome::failed || error != ENOENT) break;
+  }
+  return outcome;
+}
+
 // Removes what nodes that ended without leaving left behind: their name
 // locks and iceoryx sockets. Safe while a daemon runs (a live node holds its lock).
 void remove_dead_nodes(std::vector<std::string>& removed) {
@@ -184,13 +194,14 @@ Result<void> write_info(const DaemonInfo& info) {
 }  // namespace detail
 
 Result<std::vector<std::string>> remove_stale_bus() {
-  if (auto dir = detail::ensure_run_dir(); !dir) return tl::make_unexpected(dir.error());
   std::vector<std::string> removed;
   const auto previous_daemon = detail::read_pid_file(detail::kDaemonLock);
   detail::FileLock lock;
   pid_t holder = 0;
   int error = 0;
-  switch (detail::FileLock::try_acquire(detail::kDaemonLock, lock, holder, error)) {
+  const auto outcome = detail::try_daemon_lock(lock, holder, error);
+  if (!outcome) return tl::make_unexpected(outcome.error());
+  switch (*outcome) {
     case detail::FileLock::Outcome::acquired: break;
     case detail::FileLock::Outcome::held_by_other:  // a daemon lives: only what ended nodes left
       detail::remove_dead_nodes(removed);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "file_lock.hpp"
 #include "statebus/base/error.hpp"
 #include "statebus/bus/daemon.hpp"
 
@@ -22,6 +23,10 @@ std::uint64_t file_size(const std::string& path);
 /// setgid and sticky, closed to everyone else), or checks the one there:
 /// a directory owned by this user, or root's and not world-writable.
 Result<void> ensure_run_dir();
+/// Makes or checks the run directory (ensure_run_dir), then tries the
+/// daemon's lock in it (FileLock::try_acquire); again if the directory went
+/// meanwhile (the last process of a bus that is going removes it once empty).
+Result<FileLock::Outcome> try_daemon_lock(FileLock& lock, pid_t& holder, int& error);
 /// Removes what nodes that ended without leaving left behind: their name
 /// locks and iceoryx sockets. Safe while a daemon runs.
 void remove_dead_nodes(std::vector<std::string>& removed);

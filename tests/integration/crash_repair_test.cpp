@@ -26,6 +26,7 @@
 #include "iceoryx_posh/internal/mepoo/shared_chunk.hpp"
 #include "pattern.hpp"
 #include "port_repair.hpp"  // bus/src: the daemon's ports
+#include "sink_count.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/internal/unique_fd.hpp"
 #include "statebus/testing/bus_test.hpp"
@@ -34,6 +35,7 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
+using test::intact;
 using testkit::ChildProcess;
 
 // In the 128 KiB pool (32 chunks): a chunk given back is the next one handed out.
@@ -124,19 +126,6 @@ class CrashRepair : public testkit::NodeTest {
     if (!child.write(line + "\n")) return std::nullopt;
     return child.read_line(timeout);
   }
-  // What a sink checked, once it has seen `expected` samples (each within 10 s).
-  static std::string checked(ChildProcess& sink, std::uint64_t expected) {
-    std::string said;
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    do {
-      said = ask(sink, "count").value_or("no answer");
-      if (said.rfind("checked " + std::to_string(expected) + " ", 0) == 0) break;
-    } while (said.rfind("checked ", 0) == 0 && std::chrono::steady_clock::now() < deadline);
-    return said;
-  }
-  static std::string intact(std::uint64_t count) {
-    return "checked " + std::to_string(count) + " corrupt 0 repeated 0";
-  }
 
   // Waits until the daemon has released `more` locks since `before` (rounds of RouDi's, 10 s at most).
   bool released_since(const DaemonRepairs& before, std::uint64_t more) { return released_by(*daemon_, before, more); }
@@ -206,7 +195,7 @@ TEST_F(CrashRepair, ALockOfADeadProcessIsReleasedOnceTheKernelReportsTheDeath) {
   auto next = publisher("next", "test/locked");
   ASSERT_TRUE(next);
   EXPECT_EQ(ask(*next, "publish 50"), "sent 50");
-  EXPECT_EQ(checked(*sink, 58), intact(58)) << "8 from the dead publisher, 50 from the next one";
+  EXPECT_EQ(test::sink_checked(*sink, 58), intact(58)) << "8 from the dead publisher, 50 from the next one";
   ASSERT_TRUE(echo->signal(SIGCONT));
 }
 
@@ -223,7 +212,7 @@ TEST_F(CrashRepair, AQueueLockADeadPublisherHeldIsReleasedAndDeliveryGoesOn) {
   auto next = publisher("next", "test/queue");
   ASSERT_TRUE(next);
   EXPECT_EQ(ask(*next, "publish 50"), "sent 50");
-  EXPECT_EQ(checked(*sink, 59), intact(59)) << "9 from the dead publisher (its last was queued), 50 more";
+  EXPECT_EQ(test::sink_checked(*sink, 59), intact(59)) << "9 from the dead publisher (its last was queued), 50 more";
 }
 
 // A publisher killed right after it freed a subscriber's queue lock, before
@@ -251,7 +240,7 @@ TEST_F(CrashRepair, AWaiterAProcessDiedBeforeWakingIsWokenAfterTheDeath) {
   const auto status = dying->wait(10s);
   ASSERT_TRUE(status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) << dying->describe();
   EXPECT_EQ(waiting->read_line(10s), "sent 1") << "the waiter sleeps on a free lock";
-  EXPECT_EQ(checked(*sink, 10), intact(10)) << "8 and the dead one's ninth, then the waiter's";
+  EXPECT_EQ(test::sink_checked(*sink, 10), intact(10)) << "8 and the dead one's ninth, then the waiter's";
 }
 
 // A clock writer frozen mid-change (stopped, in a debugger) holds up
@@ -348,7 +337,7 @@ TEST_F(CrashRepair, LiveProcessesStoppedInsideEveryWindowAreLeftAlone) {
   const auto until = std::chrono::steady_clock::now() + 15s;
   while (std::chrono::steady_clock::now() < until) {
     ASSERT_EQ(ask(*other, "publish 8"), "sent " + std::to_string(others += 8));
-    ASSERT_EQ(checked(*other_sink, others), intact(others));
+    ASSERT_EQ(test::sink_checked(*other_sink, others), intact(others));
     ASSERT_TRUE(daemon_->wait_for_round(2s));
     EXPECT_EQ(daemon_->repairs().locks_released, before.locks_released) << "a live process's lock was released";
   }
@@ -361,16 +350,16 @@ TEST_F(CrashRepair, LiveProcessesStoppedInsideEveryWindowAreLeftAlone) {
   for (Caught& c : caught) {
     ASSERT_TRUE(c.publisher->signal(SIGCONT));
     EXPECT_EQ(c.publisher->read_line(20s), "sent 9") << c.where << ": " << c.publisher->describe();
-    EXPECT_EQ(checked(*c.sink, 9), intact(9)) << c.where;
+    EXPECT_EQ(test::sink_checked(*c.sink, 9), intact(9)) << c.where;
   }
   ASSERT_TRUE(waiting->signal(SIGCONT));
   ASSERT_TRUE(lossless_sink->write("go\n"));
   for (const char* line : {"publishing 4", "publishing 5", "sent 5"}) EXPECT_EQ(waiting->read_line(20s), line);
-  EXPECT_EQ(checked(*lossless_sink, 5), intact(5));
+  EXPECT_EQ(test::sink_checked(*lossless_sink, 5), intact(5));
   if (ns_holder != 0) {
     ASSERT_EQ(::kill(ns_holder, SIGCONT), 0);
     EXPECT_EQ(ns_unshare->read_line(20s), "sent 9");
-    EXPECT_EQ(checked(*ns_sink, 9), intact(9));
+    EXPECT_EQ(test::sink_checked(*ns_sink, 9), intact(9));
   }
   EXPECT_EQ(daemon_->repairs().locks_released, before.locks_released);
 }
@@ -397,7 +386,7 @@ TEST_F(CrashRepair, AHolderInAnotherPidNamespaceIsRepairedWhenItDies) {
   auto next = publisher("next", "test/ns");
   ASSERT_TRUE(next);
   EXPECT_EQ(ask(*next, "publish 20"), "sent 20");
-  EXPECT_EQ(checked(*sink, 28), intact(28));
+  EXPECT_EQ(test::sink_checked(*sink, 28), intact(28));
 }
 
 // A daemon out of file descriptors needs none to know that a process lives
@@ -443,7 +432,7 @@ TEST_F(CrashRepair, ADaemonOutOfFileDescriptorsLeavesALiveHolderAlone) {
   auto next = publisher("next", "test/fds");
   ASSERT_TRUE(next);
   EXPECT_EQ(ask(*next, "publish 10"), "sent 10");
-  EXPECT_EQ(checked(*sink, 18), intact(18));
+  EXPECT_EQ(test::sink_checked(*sink, 18), intact(18));
 }
 
 // A publisher killed halfway through an update of its history (iceoryx
@@ -467,7 +456,7 @@ TEST_P(HalfUpdatedHistory, IsSetRightBeforeTheDeadPublishersLockIsReleased) {
   // The sink has taken and given back all eight: the history alone holds
   // its chunks, so RouDi's release of it frees them, here, in the daemon's
   // process (a sample still in the sink's hands would be freed by the sink).
-  ASSERT_EQ(checked(*sink, 8), intact(8));
+  ASSERT_EQ(test::sink_checked(*sink, 8), intact(8));
   auto* port = detail::publisher_port_of("test/history");
   ASSERT_NE(port, nullptr);
   auto& history = port->m_chunkSenderData.m_history;
@@ -512,7 +501,7 @@ TEST_P(HalfUpdatedHistory, IsSetRightBeforeTheDeadPublishersLockIsReleased) {
   auto next = publisher("next", "test/history");
   ASSERT_TRUE(next);
   EXPECT_EQ(ask(*next, "publish 64"), "sent 64");  // twice the pool: every chunk is handed out again
-  EXPECT_EQ(checked(*sink, 72), intact(72));
+  EXPECT_EQ(test::sink_checked(*sink, 72), intact(72));
   // Once the next publisher and the sink are gone too, every chunk is back
   // but for the one the dead publisher had in hand (its ninth sample),
   // reported lost: none freed twice, none kept.

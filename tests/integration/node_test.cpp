@@ -1,5 +1,7 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 
@@ -39,6 +41,27 @@ TEST_F(NodeWithoutDaemon, TimeoutIsConfigurable) {
   const auto sut = Node::connect("lonely", options);
   ASSERT_FALSE(sut);
   EXPECT_EQ(sut.error().code(), Errc::no_daemon);
+}
+
+// The run directory is left as found when the last of its users goes,
+// whoever that is: a process that outlives the daemon removes it with its
+// name lock. (Left behind, it kept the daemon's owner and group, and a
+// daemon of another user and group could put no lock in it.)
+TEST_F(NodeWithoutDaemon, TheLastProcessToLeaveRemovesTheRunDirectory) {
+  auto daemon = Daemon::start();
+  ASSERT_TRUE(daemon) << daemon.error().message();
+  auto holder = testkit::ChildProcess::spawn({STATEBUS_TEST_CHILD, "hold", "outliver"});
+  ASSERT_TRUE(holder) << holder.error().message();
+  ASSERT_EQ(holder->read_line(10s), "ready") << holder->describe();
+  daemon->stop();
+  struct stat dir {};
+  ASSERT_EQ(::stat("/tmp/statebus", &dir), 0) << "the holder's name lock keeps it";
+
+  holder->close_stdin();
+  ASSERT_TRUE(holder->wait(10s)) << holder->describe();
+
+  EXPECT_NE(::stat("/tmp/statebus", &dir), 0) << "an empty run directory was left behind";
+  EXPECT_EQ(errno, ENOENT);
 }
 
 // Reaches: Node::connect Errc::invalid_argument

@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sink_count.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "statebus/testing/child_process.hpp"
@@ -147,20 +148,14 @@ void expect_carried_intact(const User& from, const User& to, const std::string& 
   auto sink = ChildProcess::spawn(as(to, {STATEBUS_TEST_CHILD, "patterned-sink", "sink-" + std::string(to.uid), channel,
                                           "lossless"}));
   ASSERT_TRUE(sink);
+  ASSERT_EQ(sink->read_line(20s), "ready") << sink->describe();
   auto publisher = ChildProcess::spawn(
       as(from, {STATEBUS_TEST_CHILD, "patterned-publish", "publisher-" + std::string(from.uid), channel, "200", "0"}));
   ASSERT_TRUE(publisher);
   ASSERT_EQ(publisher->read_line(20s), "ready") << publisher->describe();
   ASSERT_TRUE(publisher->write("publish " + std::to_string(count) + "\n"));
   ASSERT_EQ(publisher->read_line(20s), "sent " + std::to_string(count)) << publisher->describe();
-  const std::string intact = "checked " + std::to_string(count) + " corrupt 0 repeated 0";
-  std::optional<std::string> checked;
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    ASSERT_TRUE(sink->write("count\n"));
-    checked = sink->read_line(10s);
-    if (!checked || *checked == intact) break;
-  }
-  EXPECT_EQ(checked, intact) << sink->describe();
+  EXPECT_EQ(test::sink_checked(*sink, count), test::intact(count)) << sink->describe();
   running.push_back(std::move(*sink));
   running.push_back(std::move(*publisher));
 }

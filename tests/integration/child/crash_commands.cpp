@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -103,12 +104,28 @@ bool arm(const std::string& spec) {
   return true;
 }
 
+// One line from stdin if one comes within `timeout_ms` ("eof" once it
+// ends). It reads with read(2) into a buffer of its own: poll(2) sees only
+// what no buffer has taken yet, so two lines that came in one block would
+// leave the second in std::cin's buffer, unseen until the next write.
 std::optional<std::string> stdin_line(int timeout_ms) {
-  pollfd input{STDIN_FILENO, POLLIN, 0};
-  if (::poll(&input, 1, timeout_ms) <= 0) return std::nullopt;
-  std::string line;
-  if (!std::getline(std::cin, line)) return std::string("eof");
-  return line;
+  static std::string pending;
+  static bool ended = false;
+  for (;;) {
+    if (const auto end = pending.find('\n'); end != std::string::npos) {
+      std::string line = pending.substr(0, end);
+      pending.erase(0, end + 1);
+      return line;
+    }
+    if (ended) return std::string("eof");
+    pollfd input{STDIN_FILENO, POLLIN, 0};
+    if (::poll(&input, 1, timeout_ms) <= 0) return std::nullopt;
+    char block[256];
+    const ssize_t got = ::read(STDIN_FILENO, block, sizeof block);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) ended = true;
+    if (got > 0) pending.append(block, static_cast<std::size_t>(got));
+  }
 }
 
 // Publishes self-proving samples on stdin's word:
