@@ -101,7 +101,7 @@ struct StatebusSide {
     if (!out || !in) return std::nullopt;
     return StatebusSide{std::move(*out), std::move(*in), mode};
   }
-  bool connected() { return out.wait_for_subscribers(10s); }
+  bool connected() { return out.wait_for_subscribers(10s).is_ready(); }
   void send(char marker) {
     // Ports of the previous scenario give their chunks back when the daemon
     // gets to it: until then a loan of a large size may fail. Retry.

@@ -10,6 +10,7 @@
 #include "iceoryx_posh/capro/service_description.hpp"
 #include "iceoryx_posh/mepoo/chunk_settings.hpp"
 #include "statebus/base/error.hpp"
+#include "statebus/base/waited.hpp"
 
 namespace statebus::detail {
 
@@ -37,6 +38,11 @@ Result<void> bus_health();
 /// (iceoryx #1711), so destructors leave them alone (leak) instead of
 /// waiting forever: the old bus is of no use to anyone any more.
 bool bus_lost() noexcept;
+
+/// A failed wait if this process's bus is gone (bus_health()'s error),
+/// else nothing: what a wait that found nothing looks at before it goes on
+/// waiting or says it timed out. One poll(2) while the daemon is there.
+std::optional<Waited> bus_gone() noexcept;
 
 /// Keeps `object`, an object of a lost bus left undestroyed on purpose (its
 /// locks may be held by a process killed while the daemon was gone), for the

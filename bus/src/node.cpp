@@ -237,6 +237,15 @@ Result<void> detail::bus_health() {
 
 Result<void> Node::bus_health() const { return detail::bus_health(); }
 
+std::optional<Waited> detail::bus_gone() noexcept {
+  try {
+    if (auto health = bus_health(); !health) return Waited::failed(std::move(health.error()));
+  } catch (...) {
+    // No memory for the message: the wait goes on, and looks again.
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 std::atomic<int> g_requests{0};

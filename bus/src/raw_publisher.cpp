@@ -168,7 +168,7 @@ void RawPublisher::publish(void* payload) noexcept { publish_on(*impl_, payload)
 
 bool RawPublisher::has_subscribers() const noexcept { return impl_->port.hasSubscribers(); }
 
-bool RawPublisher::wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
+Waited RawPublisher::wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
   return poll_until([this] { return impl_->port.hasSubscribers(); }, timeout);
 }
 

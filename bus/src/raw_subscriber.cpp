@@ -166,7 +166,7 @@ RawSample take_sample(SubscriberCore* subscriber) noexcept {
 
 bool RawSubscriber::has_data() const noexcept { return impl_->port.hasData(); }
 
-bool RawSubscriber::wait_connected(std::chrono::nanoseconds timeout) const noexcept {
+Waited RawSubscriber::wait_connected(std::chrono::nanoseconds timeout) const noexcept {
   return poll_until([this] { return impl_->port.getSubscriptionState() == iox::SubscribeState::SUBSCRIBED; }, timeout);
 }
 const std::string& RawSubscriber::channel() const noexcept { return impl_->channel; }

@@ -4,8 +4,10 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
+#include "iceoryx.hpp"
 #include "ports.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/virtual_waits.hpp"
@@ -33,13 +35,19 @@ bool busy_poll_until(std::chrono::steady_clock::time_point until, Ready&& ready)
 // Polls for data until `deadline` (real time, or the bus's virtual time),
 // sleeping 50 µs at first, then longer, up to 1 ms: for a subscriber whose
 // state iceoryx lets notify one wait set only (it is in a WaitSet or an
-// EventLoop), or when no wait set could be had.
+// EventLoop), or when no wait set could be had. Looks at the bus every
+// kBusCheck of real time.
 template <class Clock>
-bool poll_for_data(SubscriberCore& core, typename Clock::time_point deadline) noexcept {
+Waited poll_for_data(SubscriberCore& core, typename Clock::time_point deadline) noexcept {
   auto pause = std::chrono::microseconds(50);
+  auto next_look = std::chrono::steady_clock::now() + RawSubscriber::kBusCheck;
   for (;;) {
-    if (core.port.hasData()) return true;
-    if (Clock::now() >= deadline) return core.port.hasData();
+    if (core.port.hasData()) return Waited::ready();
+    if (Clock::now() >= deadline) return Waited::ready_if(core.port.hasData());
+    if (std::chrono::steady_clock::now() >= next_look) {
+      if (auto gone = bus_gone()) return std::move(*gone);
+      next_look = std::chrono::steady_clock::now() + RawSubscriber::kBusCheck;
+    }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(1000));
   }
@@ -47,7 +55,25 @@ bool poll_for_data(SubscriberCore& core, typename Clock::time_point deadline) no
 
 }  // namespace
 
-bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
+Waited RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
+  if (impl_->port.hasData()) return Waited::ready();
+  // The first look spins as `spin` says; a long wait then blocks in slices,
+  // each ended by a look at the bus (its daemon may stop meanwhile).
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!bus_lost() && wait_for_data(std::min<std::chrono::nanoseconds>(timeout, kBusCheck), spin)) {
+    return Waited::ready();
+  }
+  for (;;) {
+    if (auto gone = bus_gone()) return std::move(*gone);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return Waited::timed_out();
+    if (block_until(std::min<std::chrono::steady_clock::time_point>(deadline, now + kBusCheck))) {
+      return Waited::ready();
+    }
+  }
+}
+
+bool RawSubscriber::wait_for_data(std::chrono::nanoseconds timeout, Spin spin) noexcept {
   SubscriberCore& core = *impl_;
   if (core.port.hasData()) return true;
   const auto now = std::chrono::steady_clock::now();
@@ -87,14 +113,16 @@ bool RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept {
 bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) noexcept {
   SubscriberCore& core = *impl_;
   // In a WaitSet or EventLoop, the state notifies that one: poll.
-  if (core.waiter != nullptr) return poll_for_data<std::chrono::steady_clock>(core, deadline);
+  if (core.waiter != nullptr) return poll_for_data<std::chrono::steady_clock>(core, deadline).is_ready();
   if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
   if (!core.waitset) {
+    // A wait set is the daemon's to give: not from a daemon that is gone.
+    if (bus_gone()) return false;
     DaemonRequest request;
     core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
     if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
       core.waitset.reset();
-      return poll_for_data<std::chrono::steady_clock>(core, deadline);
+      return poll_for_data<std::chrono::steady_clock>(core, deadline).is_ready();
     }
   }
   // timedWait() may return before data is there (a notification for data
@@ -108,11 +136,15 @@ bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) 
   }
 }
 
-bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
+Waited RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
   SubscriberCore& core = *impl_;
-  if (core.port.hasData()) return true;
+  if (core.port.hasData()) return Waited::ready();
+  if (bus_lost()) {
+    if (auto gone = bus_gone()) return std::move(*gone);
+  }
   if (core.waiter != nullptr) return poll_for_data<VirtualClock>(core, deadline);  // as in block_until()
   if (!core.virtual_wait) {
+    if (auto gone = bus_gone()) return std::move(*gone);  // a wait set is the daemon's to give
     core.waitset.reset();  // iceoryx lets a state notify one waitset
     auto wait = std::make_unique<VirtualWait>();
     if (wait->waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error() ||
@@ -122,13 +154,21 @@ bool RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
     wait->listener = trigger_on_clock_change(wait->clock_changed);
     core.virtual_wait = std::move(wait);
   }
-  // Every clock change wakes the wait set through the trigger.
-  return wait_on_virtual_time(
-      deadline, [&] { return core.port.hasData(); },
+  // Every clock change wakes the wait set through the trigger; a slice that
+  // passes unwoken (nothing changed for a while) ends with a look at the bus.
+  std::optional<Waited> gone;
+  const bool data = wait_on_virtual_time(
+      deadline, [&] { return gone.has_value() || core.port.hasData(); },
       [&](std::chrono::nanoseconds slice) {
-        return !core.virtual_wait->waitset
-                    .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
-                    .empty();
+        const bool woken =
+            !core.virtual_wait->waitset
+                 .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
+                 .empty();
+        if (!woken) gone = bus_gone();
+        return woken;
       });
+  if (core.port.hasData()) return Waited::ready();
+  if (gone) return std::move(*gone);
+  return Waited::ready_if(data);
 }
 }  // namespace statebus::detail

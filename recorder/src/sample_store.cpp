@@ -127,7 +127,7 @@ bool Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds
     });
     if (!found) return false;
   }
-  return port->wait_connected(deadline - std::chrono::steady_clock::now());
+  return port->wait_connected(deadline - std::chrono::steady_clock::now()).is_ready();
 }
 
 bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const {

@@ -383,25 +383,42 @@ bool UntypedCell::store_in_progress() const noexcept {
   return (header_->seq[(version + 1) & 1U].load(std::memory_order_acquire) & 1U) != 0;
 }
 
-bool UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept {
+Waited UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept {
   CellHeader& cell = *header_;
+  if (cell.version.load(std::memory_order_seq_cst) > seen) return Waited::ready();
   // A clock change (step, rate, lockstep jump) wakes us to look at the deadline again.
   const std::uint64_t listener = detail::add_clock_listener(
       [](void* context) { detail::EventCount(static_cast<CellHeader*>(context)->wake).notify(); }, &cell);
   detail::EventCount wake(cell.wake);
   std::uint32_t ticket = 0;
-  const bool changed = detail::wait_on_virtual_time(
+  // A slice slept out unwoken (nothing changed for a while) ends with a
+  // look at the bus: once it is gone, no store can come.
+  std::optional<Error> gone;
+  detail::wait_on_virtual_time(
       deadline,
       [&] {
         ticket = wake.prepare();  // before the check: a store after it wakes us
-        return cell.version.load(std::memory_order_seq_cst) > seen;
+        return gone.has_value() || cell.version.load(std::memory_order_seq_cst) > seen;
       },
       [&](std::chrono::nanoseconds slice) {
         run_hook(g_before_sleep_hook);
-        return wake.sleep(ticket, slice.count());
+        const bool woken = wake.sleep(ticket, slice.count());
+        if (!woken) gone = bus_gone();
+        return woken;
       });
   detail::remove_clock_listener(listener);
-  return changed;
+  if (cell.version.load(std::memory_order_seq_cst) > seen) return Waited::ready();
+  if (gone) return Waited::failed(std::move(*gone));
+  return Waited::timed_out();
+}
+
+std::optional<Error> UntypedCell::bus_gone() const noexcept {
+  try {
+    if (auto health = bus_health(); !health) return std::move(health.error());
+  } catch (...) {
+    // No memory for the message: the wait goes on, and looks again.
+  }
+  return std::nullopt;
 }
 
 Result<std::vector<CellInfo>> list_cells() {

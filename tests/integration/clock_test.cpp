@@ -247,7 +247,7 @@ TEST_F(ClockTest, SubscriberWaitOnVirtualTimeEndsWhenAStepCrossesTheDeadline) {
   const auto slept_out = detail::slices_slept_out();
   std::thread waiter([&] {
     waiting = static_cast<pid_t>(::gettid());
-    result = sut->wait_until(deadline);
+    result = sut->wait_until(deadline).is_ready();
     returned = true;
   });
   while (waiting == 0) std::this_thread::yield();
@@ -275,7 +275,7 @@ TEST_F(ClockTest, SubscriberWaitOnVirtualTimeReturnsWhenDataArrives) {
   const auto slept_out = detail::slices_slept_out();
   std::thread waiter([&] {
     waiting = static_cast<pid_t>(::gettid());
-    result = sut->wait_until(VirtualClock::now() + 1h);
+    result = sut->wait_until(VirtualClock::now() + 1h).is_ready();
   });
   while (waiting == 0) std::this_thread::yield();
   ASSERT_TRUE(test::sleeps_in_futex(::getpid(), 10s, waiting)) << "the waiter never went to sleep";

@@ -147,6 +147,8 @@ TEST_F(DaemonCommand, APausedDaemonIsNotJudgedWedgedWhenItGoesOn) {
 // Reaches: UntypedCell::bus_health Errc::stale_bus
 // Reaches: VirtualClock::bus_health Errc::no_daemon
 // Reaches: VirtualClock::bus_health Errc::stale_bus
+// Reaches: UntypedCell::wait_for_change_until Errc::no_daemon
+// Reaches: UntypedCell::wait_for_change_until Errc::stale_bus
 TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   auto first = start_daemon();
   ASSERT_TRUE(first) << first.error().message();
@@ -154,11 +156,19 @@ TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   ASSERT_TRUE(cell) << cell.error().message();
   EXPECT_TRUE(cell->bus_health());
   EXPECT_TRUE(VirtualClock::bus_health());
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto version = cell->version();
+  const auto far = VirtualClock::now() + std::chrono::hours(1);
   ASSERT_TRUE(first->signal(SIGTERM));
   ASSERT_TRUE(exited_with(first->wait(10s), 0));
   const auto stopped = cell->bus_health();
   ASSERT_FALSE(stopped);
   EXPECT_EQ(stopped.error().code(), Errc::no_daemon);
+  // Nobody can store or step the clock any more: a wait says so, never
+  // waits for ever on the standing clock.
+  const Waited waited = cell->wait_for_change_until(version, far);
+  ASSERT_EQ(waited.status(), Waited::Status::failed) << to_string(waited.status());
+  EXPECT_EQ(waited.error().code(), Errc::no_daemon);
   EXPECT_TRUE(contains(stopped.error().message(), "was removed")) << stopped.error().message();
   const auto clock_stopped = VirtualClock::bus_health();
   ASSERT_FALSE(clock_stopped);
@@ -170,10 +180,66 @@ TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   ASSERT_FALSE(replaced);
   EXPECT_EQ(replaced.error().code(), Errc::stale_bus);
   EXPECT_TRUE(contains(replaced.error().message(), "replaced by a new daemon")) << replaced.error().message();
+  const Waited on_replaced = cell->wait_for_change(version, virtual_timeout(std::chrono::hours(1)));
+  ASSERT_EQ(on_replaced.status(), Waited::Status::failed) << to_string(on_replaced.status());
+  EXPECT_EQ(on_replaced.error().code(), Errc::stale_bus);
   const auto clock = VirtualClock::bus_health();
   ASSERT_FALSE(clock);
   EXPECT_EQ(clock.error().code(), Errc::stale_bus);
   EXPECT_TRUE(contains(clock.error().message(), "clock")) << clock.error().message();
+}
+
+// Waits end three ways: ready, timed out, or failed. Once the bus is gone
+// nothing can come, so a wait says so instead of running out its time (or,
+// on a clock that stands, waiting for ever); what was queued before is
+// still handed out first.
+// Reaches: Subscriber::wait Errc::no_daemon
+// Reaches: Subscriber::wait_until Errc::no_daemon
+// Reaches: Publisher::wait_for_subscribers Errc::no_daemon
+// Reaches: Subscriber::wait Errc::stale_bus
+// Reaches: Subscriber::wait_until Errc::stale_bus
+// Reaches: Publisher::wait_for_subscribers Errc::stale_bus
+TEST_F(DaemonCommand, WaitsOnAStoppedDaemonsBusFailSayingSoAfterWhatWasQueued) {
+  auto daemon = start_daemon();
+  ASSERT_TRUE(daemon) << daemon.error().message();
+  auto node = Node::connect("waiter");
+  ASSERT_TRUE(node) << node.error().message();
+  auto pub = Publisher<test::Reading>::create(*node, "test/gone");
+  ASSERT_TRUE(pub) << pub.error().message();
+  auto sub = Subscriber<test::Reading>::create(*node, "test/gone");
+  ASSERT_TRUE(sub) << sub.error().message();
+  auto lonely = Publisher<test::Reading>::create(*node, "test/nobody-reads");
+  ASSERT_TRUE(lonely) << lonely.error().message();
+  ASSERT_TRUE(sub->wait_connected(10s));
+  test::Reading queued;
+  queued.index = 7;
+  ASSERT_TRUE(pub->publish(queued));
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto far = VirtualClock::now() + std::chrono::hours(1);
+  const Waited before = sub->wait_until(far);
+  EXPECT_EQ(before.status(), Waited::Status::ready);
+
+  ASSERT_TRUE(daemon->signal(SIGTERM));
+  ASSERT_TRUE(exited_with(daemon->wait(10s), 0));
+
+  const Waited queued_first = sub->wait(5s);
+  EXPECT_EQ(queued_first.status(), Waited::Status::ready) << "a sample queued before the daemon stopped";
+  auto sample = sub->take();
+  ASSERT_TRUE(sample);
+  EXPECT_EQ((*sample)->index, 7U);
+  for (const Waited& waited : {sub->wait(5s), sub->wait_until(far), lonely->wait_for_subscribers(5s)}) {
+    ASSERT_EQ(waited.status(), Waited::Status::failed) << to_string(waited.status());
+    EXPECT_EQ(waited.error().code(), Errc::no_daemon);
+    EXPECT_TRUE(contains(waited.error().message(), "restart")) << waited.error().message();
+  }
+
+  // A new daemon does not bring the old bus back: this process must restart.
+  auto second = start_daemon();
+  ASSERT_TRUE(second) << second.error().message();
+  for (const Waited& waited : {sub->wait(5s), sub->wait_until(far), lonely->wait_for_subscribers(5s)}) {
+    ASSERT_EQ(waited.status(), Waited::Status::failed) << to_string(waited.status());
+    EXPECT_EQ(waited.error().code(), Errc::stale_bus);
+  }
 }
 
 TEST_F(DaemonCommand, StopsCleanlyOnSigint) {

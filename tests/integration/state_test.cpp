@@ -295,7 +295,7 @@ TEST_F(StateTest, AStoreWakesASleepingWaiterWhateverAnEarlierStoresWakeUpCleared
   bool changed = false;
   std::thread waiter([&] {
     waiter_tid = static_cast<pid_t>(::syscall(SYS_gettid));
-    changed = cell->wait_for_change(2, virtual_timeout(60s));
+    changed = cell->wait_for_change(2, virtual_timeout(60s)).is_ready();
   });
   store_a.join();  // A's wake-up ran, after the waiter's announcement
   a_woke.open();
@@ -381,7 +381,7 @@ TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
   bool changed = true;
   VirtualClock::time_point returned_at{};
   std::thread waiter([&] {
-    changed = cell->wait_for_change_until(1, deadline);
+    changed = cell->wait_for_change_until(1, deadline).is_ready();
     returned_at = VirtualClock::now();
   });
   ASSERT_TRUE(VirtualClock::advance(5min));

@@ -77,7 +77,7 @@ int run_stress_worker(const Node& node, unsigned seed, const char* counters) {
       case 4: {  // wait a little virtual time for a change
         const std::uint64_t seen = cell->version();
         const auto deadline = VirtualClock::now() + std::chrono::microseconds(pick(2000));
-        const bool changed = cell->wait_for_change_until(seen, deadline);
+        const Waited changed = cell->wait_for_change_until(seen, deadline);
         if (!changed && VirtualClock::now() < deadline) return violation("a wait ended before its deadline, unchanged");
         if (changed && cell->version() <= seen) return violation("a wait said changed, but the version did not move");
         break;

@@ -97,10 +97,12 @@ int run_state_wait_first(const Args& args, const Node*) {
     if (!sleeps_in_futex(::getpid(), std::chrono::seconds(10))) return;
     (void)VirtualClock::advance(std::chrono::seconds(2));
   });
-  const bool changed =
+  const Waited changed =
       cell->wait_for_change_until(std::strtoull(args[1], nullptr, 10), VirtualClock::now() + std::chrono::seconds(1));
-  say(std::string(changed ? "changed" : "timeout") + " after " + std::to_string(detail::slices_slept_out()) +
-      " slices slept out");
+  say(std::string(changed            ? "changed"
+                  : changed.failed() ? "failed"
+                                     : "timeout") +
+      " after " + std::to_string(detail::slices_slept_out()) + " slices slept out");
   return 0;
 }
 
@@ -114,9 +116,9 @@ int run_state_wait(const Args& args, const Node*) {
       limit == nullptr                ? VirtualClock::duration(std::chrono::hours(1))
       : std::string(limit) == "max"   ? VirtualClock::duration::max()
                                       : VirtualClock::duration(std::chrono::milliseconds(std::atoll(limit)));
-  const bool changed = cell->wait_for_change(std::strtoull(args[1], nullptr, 10), virtual_timeout(timeout));
-  say((changed ? "changed " + std::to_string(cell->version()) : std::string("timeout")) + " after " +
-      std::to_string(detail::slices_slept_out()) + " slices slept out");
+  const Waited changed = cell->wait_for_change(std::strtoull(args[1], nullptr, 10), virtual_timeout(timeout));
+  say((changed ? "changed " + std::to_string(cell->version()) : std::string(changed.failed() ? "failed" : "timeout")) +
+      " after " + std::to_string(detail::slices_slept_out()) + " slices slept out");
   wait_for_stdin_to_close();
   return 0;
 }

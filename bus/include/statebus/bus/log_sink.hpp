@@ -32,8 +32,9 @@ class BusLogSink final : public spdlog::sinks::base_sink<std::mutex> {
   /// Records that could not be published so far.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_total_.load(std::memory_order_relaxed); }
   /// Waits (real time) until a subscriber of the log channel is connected,
-  /// for a process whose first records must not go unheard. False on timeout.
-  bool wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
+  /// for a process whose first records must not go unheard. As
+  /// Publisher::wait_for_subscribers.
+  Waited wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
     return publisher_.wait_for_subscribers(timeout);
   }
   /// Records published so far.

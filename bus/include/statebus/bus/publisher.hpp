@@ -139,8 +139,9 @@ class Publisher {
 
   /// True if a subscriber is connected.
   [[nodiscard]] bool has_subscribers() const noexcept { return port_.has_subscribers(); }
-  /// Waits (real time) until a subscriber is connected; false on timeout.
-  bool wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
+  /// Waits (real time) until a subscriber is connected: ready, timed_out,
+  /// or failed with Errc::no_daemon or Errc::stale_bus once the bus is gone.
+  Waited wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
     return port_.wait_for_subscribers(timeout);
   }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }

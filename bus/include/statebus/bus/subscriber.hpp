@@ -64,18 +64,21 @@ class Subscriber {
   /// never handed out: it is dropped and counted in refused().
   [[nodiscard]] std::optional<Sample<T>> take() noexcept { return take_from(port_.core()); }
 
-  /// Waits (real time) until a sample is queued; false on timeout. `spin`
-  /// says whether it polls before it sleeps: not at all (the default), up
-  /// to a time (`20us`: spin-then-block), or around the moment a steady
-  /// stream's next sample is due (`Spin::adaptive()`); see Spin.
-  bool wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
-    return port_.wait(timeout, spin);
-  }
+  /// Waits (real time) until a sample is queued: ready, timed_out, or
+  /// failed with Errc::no_daemon or Errc::stale_bus once the bus is gone
+  /// (seen before it blocks, and within 0.1 s of blocking; a sample queued
+  /// before is still ready). `spin` says whether it polls before it
+  /// sleeps: not at all (the default), up to a time (`20us`:
+  /// spin-then-block), or around the moment a steady stream's next sample
+  /// is due (`Spin::adaptive()`); see Spin.
+  Waited wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept { return port_.wait(timeout, spin); }
   /// Waits until a sample is queued or the bus's virtual time reaches
   /// `deadline` (woken by any clock change: steps, rate changes, pauses).
-  bool wait_until(VirtualClock::time_point deadline) noexcept { return port_.wait_until(deadline); }
+  /// Fails with Errc::no_daemon or Errc::stale_bus once the bus is gone,
+  /// within a second on a clock that stands (nobody can step it any more).
+  Waited wait_until(VirtualClock::time_point deadline) noexcept { return port_.wait_until(deadline); }
   /// take(), after waiting up to `timeout` for a sample (refused samples
-  /// do not end the wait early).
+  /// do not end the wait early); nothing at once when the bus is gone.
   [[nodiscard]] std::optional<Sample<T>> take_for(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -94,8 +97,13 @@ class Subscriber {
   /// is raw bytes, or a foreign type sent without a schema.
   [[nodiscard]] std::optional<Error> type_error() const { return port_.type_error(); }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
-  /// Waits (real time) until a publisher of the channel is connected; false on timeout.
-  bool wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
+  /// Waits (real time) until the daemon has connected this subscriber to
+  /// its channel, so that whatever is published from then on reaches it.
+  /// Publishers need not be there: iceoryx 2.0 connects a subscriber at
+  /// once, publisher or not (a publisher has no such wait either; wait for
+  /// a first sample to know one is there). Fails as wait() does if the bus
+  /// goes before that.
+  Waited wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
   /// Samples dropped because their type did not match T.
   [[nodiscard]] std::uint64_t refused() const noexcept { return port_.refused(); }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }

@@ -66,7 +66,8 @@ class UntypedPublisher {
   }
   [[nodiscard]] std::uint32_t max_payload() const noexcept { return port_.max_payload(); }
   [[nodiscard]] bool has_subscribers() const noexcept { return port_.has_subscribers(); }
-  bool wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
+  /// As Publisher::wait_for_subscribers.
+  Waited wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {
     return port_.wait_for_subscribers(timeout);
   }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
@@ -115,10 +116,8 @@ class UntypedSubscriber {
     if (raw.payload == nullptr) return std::nullopt;
     return BytesSample(raw, port_.core());
   }
-  /// Waits (real time) until a sample is queued; `spin` as in Subscriber::wait.
-  bool wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
-    return port_.wait(timeout, spin);
-  }
+  /// Waits (real time) until a sample is queued; as Subscriber::wait.
+  Waited wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept { return port_.wait(timeout, spin); }
   [[nodiscard]] std::optional<BytesSample> take_for(std::chrono::nanoseconds timeout) noexcept {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -128,8 +127,8 @@ class UntypedSubscriber {
     }
   }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }
-  /// Waits (real time) until a publisher of the channel is connected; false on timeout.
-  bool wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
+  /// As Subscriber::wait_connected.
+  Waited wait_connected(std::chrono::nanoseconds timeout) const noexcept { return port_.wait_connected(timeout); }
   [[nodiscard]] std::uint64_t lost() const noexcept { return port_.lost(); }
   [[nodiscard]] std::vector<PublisherStatus> publishers() const { return port_.publishers(); }
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }

@@ -8,17 +8,19 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "statebus/clock/virtual_clock.hpp"
-#include "statebus/clock/virtual_timeout.hpp"
 #include "statebus/base/describe.hpp"
 #include "statebus/base/error.hpp"
 #include "statebus/base/process.hpp"
 #include "statebus/base/schema.hpp"
+#include "statebus/base/waited.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/clock/virtual_timeout.hpp"
 
 namespace statebus {
 
@@ -61,8 +63,11 @@ class UntypedCell {
   Result<std::uint64_t> update(const std::function<bool(void*)>& change) const;
   /// Completed stores since creation (creation is version 1).
   [[nodiscard]] std::uint64_t version() const noexcept;
-  /// Waits until a store newer than `seen` or virtual time reaches `deadline`.
-  bool wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept;
+  /// Waits until a store newer than `seen` (ready) or virtual time reaches
+  /// `deadline` (timed_out). Fails with Errc::no_daemon or Errc::stale_bus
+  /// once the bus is gone (looked at when a second passes with no store
+  /// and no clock change): no store can come then.
+  Waited wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept;
   /// Fails with Errc::no_daemon once the cells this process uses are gone
   /// (their daemon stopped or died), and with Errc::stale_bus once a new
   /// daemon replaced theirs: a process that
@@ -78,6 +83,7 @@ class UntypedCell {
 
  protected:
   UntypedCell(detail::CellHeader* header, std::string_view name, Schema schema);
+  [[nodiscard]] std::optional<Error> bus_gone() const noexcept;
   [[nodiscard]] Result<void> out_of_range(const void* value) const;
   detail::CellHeader* header_ = nullptr;
   std::size_t size_ = 0;
@@ -154,9 +160,9 @@ class Cell : private UntypedCell {
   using UntypedCell::bus_health;
   using UntypedCell::wait_for_change_until;
   /// Waits up to `timeout` of virtual time (`virtual_timeout(1s)`) for a
-  /// store newer than `seen`; false on timeout. A futex wait: clock steps
-  /// and stores wake it.
-  bool wait_for_change(std::uint64_t seen, VirtualTimeout timeout) const noexcept {
+  /// store newer than `seen`: ready, timed_out, or failed as
+  /// wait_for_change_until(). A futex wait: clock steps and stores wake it.
+  Waited wait_for_change(std::uint64_t seen, VirtualTimeout timeout) const noexcept {
     return wait_for_change_until(seen, timeout.deadline());
   }
 

@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "statebus/base/error.hpp"
+#include "statebus/base/schema.hpp"
+#include "statebus/base/waited.hpp"
 #include "statebus/bus/detail/loan_handle.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/port_options.hpp"
@@ -18,8 +21,6 @@
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/bus/spin.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/base/error.hpp"
-#include "statebus/base/schema.hpp"
 
 namespace statebus {
 namespace detail {
@@ -50,8 +51,9 @@ class RawPublisher {
   void publish(void* payload) noexcept;
   [[nodiscard]] PublisherCore* core() const noexcept { return impl_.get(); }
   [[nodiscard]] bool has_subscribers() const noexcept;
-  /// Waits until at least one subscriber is connected or `timeout` passes.
-  bool wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept;
+  /// Waits until at least one subscriber is connected or `timeout` passes;
+  /// fails once the bus is gone.
+  Waited wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept;
   [[nodiscard]] const std::string& channel() const noexcept;
   [[nodiscard]] std::uint32_t max_payload() const noexcept;
   [[nodiscard]] std::uint64_t published() const noexcept;
@@ -118,16 +120,19 @@ class RawSubscriber {
   [[nodiscard]] RawSample take() noexcept;
   [[nodiscard]] SubscriberCore* core() const noexcept { return impl_.get(); }
   [[nodiscard]] bool has_data() const noexcept;
-  /// Waits until the channel has a publisher and this subscriber is connected to it.
-  bool wait_connected(std::chrono::nanoseconds timeout) const noexcept;
+  /// Waits until the daemon connected this subscriber to its channel
+  /// (publishers or not); fails once the bus is gone.
+  Waited wait_connected(std::chrono::nanoseconds timeout) const noexcept;
   /// Blocks until a sample is queued or `timeout` passes (real time); spins
-  /// first as `spin` says (see Spin). True if data is queued.
-  bool wait(std::chrono::nanoseconds timeout, Spin spin) noexcept;
-  /// Blocks until data is queued or `deadline` (real time) passes.
-  bool block_until(std::chrono::steady_clock::time_point deadline) noexcept;
+  /// first as `spin` says (see Spin). Fails once the bus is gone (looked at
+  /// before blocking and every kBusCheck of blocking).
+  Waited wait(std::chrono::nanoseconds timeout, Spin spin) noexcept;
   /// Blocks until a sample is queued or the bus's virtual time reaches
-  /// `deadline`, however it gets there (rate, pause, step). True if data.
-  bool wait_until(VirtualClock::time_point deadline) noexcept;
+  /// `deadline`, however it gets there (rate, pause, step); fails once the
+  /// bus is gone (looked at whenever a slice of its sleep passes unwoken).
+  Waited wait_until(VirtualClock::time_point deadline) noexcept;
+  /// How often a long wait looks whether its bus is still there.
+  static constexpr std::chrono::milliseconds kBusCheck{100};
   [[nodiscard]] const std::string& channel() const noexcept;
   [[nodiscard]] std::uint64_t refused() const noexcept;
   [[nodiscard]] std::uint64_t lost() const noexcept;
@@ -137,6 +142,11 @@ class RawSubscriber {
 
  private:
   explicit RawSubscriber(std::unique_ptr<SubscriberCore> impl) noexcept;
+  // True once data is queued, false once `timeout` passed: the spin and
+  // the first block of wait().
+  bool wait_for_data(std::chrono::nanoseconds timeout, Spin spin) noexcept;
+  // Blocks until data is queued (true) or `deadline` passes (false).
+  bool block_until(std::chrono::steady_clock::time_point deadline) noexcept;
   std::unique_ptr<SubscriberCore> impl_;
 };
 
