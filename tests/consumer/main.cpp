@@ -27,6 +27,10 @@
 #if !__has_include("statebus/state/cell.hpp") || !__has_include("statebus/daemon/daemon.hpp")
 #error "a public header is missing"
 #endif
+// The daemon's headers where they were before it had a module of its own.
+#if !__has_include("statebus/bus/daemon.hpp") || !__has_include("statebus/bus/memory_config.hpp")
+#error "a forwarding header is missing"
+#endif
 
 // A wait on the bus's clock is written virtual_timeout(…): a real duration
 // does not convert to it.
