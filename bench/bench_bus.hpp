@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "statebus/bus/daemon.hpp"
+#include "statebus/daemon/daemon.hpp"
 #include "statebus/testing/private_bus.hpp"
 
 namespace statebus::bench {

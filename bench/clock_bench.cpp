@@ -17,8 +17,8 @@
 #include "bench_bus.hpp"
 #include "percentiles.hpp"
 
-#include "statebus/bus/daemon.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/daemon/daemon.hpp"
 #include "statebus/testing/child_process.hpp"
 
 namespace {

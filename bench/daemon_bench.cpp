@@ -12,7 +12,7 @@
 #include "bench_main.hpp"
 
 #include "percentiles.hpp"
-#include "statebus/bus/daemon.hpp"
+#include "statebus/daemon/daemon.hpp"
 #include "statebus/testing/private_bus.hpp"
 
 namespace {

@@ -36,7 +36,7 @@
 #include "bench_bus.hpp"
 #include "follower.hpp"
 #include "percentiles.hpp"
-#include "statebus/bus/daemon.hpp"
+#include "statebus/daemon/daemon.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/child_process.hpp"
 

@@ -18,7 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
-#include "statebus/bus/daemon.hpp"
+#include "statebus/daemon/daemon.hpp"
 
 namespace statebus::cli {
 namespace {

@@ -12,10 +12,10 @@
 #include <cstring>
 #include <string>
 
-#include "paths.hpp"
-#include "registry_protocol.hpp"
 #include "statebus/base/process.hpp"
+#include "statebus/internal/paths.hpp"
 #include "statebus/internal/process_slot.hpp"
+#include "statebus/internal/registry_protocol.hpp"
 #include "statebus/internal/unique_fd.hpp"
 
 namespace statebus::detail {

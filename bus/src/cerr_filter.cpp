@@ -1,4 +1,4 @@
-#include "cerr_filter.hpp"
+#include "statebus/internal/cerr_filter.hpp"
 
 #include <iostream>
 #include <mutex>

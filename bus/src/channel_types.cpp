@@ -1,4 +1,4 @@
-#include "channel_types.hpp"
+#include "statebus/internal/channel_types.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "file_lock.hpp"
-#include "paths.hpp"
+#include "statebus/internal/file_lock.hpp"
+#include "statebus/internal/paths.hpp"
 
 namespace statebus::detail {
 namespace {

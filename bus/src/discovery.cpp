@@ -11,10 +11,10 @@
 #include "iceoryx_posh/popo/wait_set.hpp"
 #include "iceoryx_posh/roudi/introspection_types.hpp"
 #include "iceoryx_posh/runtime/service_discovery.hpp"
-#include "channel_types.hpp"
-#include "paths.hpp"
 #include "ports.hpp"
 #include "statebus/bus/names.hpp"
+#include "statebus/internal/channel_types.hpp"
+#include "statebus/internal/paths.hpp"
 
 namespace statebus {
 namespace {

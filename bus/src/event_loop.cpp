@@ -8,8 +8,8 @@
 #include <queue>
 #include <vector>
 
-#include "iceoryx.hpp"
 #include "ports.hpp"
+#include "statebus/internal/iceoryx.hpp"
 
 namespace statebus {
 

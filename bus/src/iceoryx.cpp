@@ -1,4 +1,4 @@
-#include "iceoryx.hpp"
+#include "statebus/internal/iceoryx.hpp"
 
 #include <string>
 

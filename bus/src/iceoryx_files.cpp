@@ -1,4 +1,4 @@
-#include "iceoryx_files.hpp"
+#include "statebus/internal/iceoryx_files.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -13,8 +13,8 @@
 #include "iceoryx_hoofs/platform/fcntl.hpp"
 #include "iceoryx_hoofs/platform/socket.hpp"
 #include "interposition.hpp"
-#include "member_groups.hpp"
 #include "statebus/internal/bus_access.hpp"
+#include "statebus/internal/member_groups.hpp"
 
 namespace statebus::detail {
 

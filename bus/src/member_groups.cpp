@@ -1,4 +1,4 @@
-#include "member_groups.hpp"
+#include "statebus/internal/member_groups.hpp"
 
 #include <grp.h>
 #include <sys/socket.h>

@@ -19,19 +19,19 @@
 #include <vector>
 
 #include "bus_membership.hpp"
-#include "cerr_filter.hpp"
-#include "file_lock.hpp"
-#include "iceoryx.hpp"
-#include "iceoryx_files.hpp"
-#include "member_groups.hpp"
 #include "iceoryx_posh/runtime/posh_runtime.hpp"
-#include "paths.hpp"
-#include "port_lock.hpp"
-#include "statebus/internal/bus_access.hpp"
-#include "roudi_socket.hpp"
-#include "statebus/bus/daemon.hpp"
+#include "statebus/bus/daemon_info.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/bus_access.hpp"
+#include "statebus/internal/cerr_filter.hpp"
+#include "statebus/internal/file_lock.hpp"
+#include "statebus/internal/iceoryx.hpp"
+#include "statebus/internal/iceoryx_files.hpp"
+#include "statebus/internal/member_groups.hpp"
+#include "statebus/internal/paths.hpp"
+#include "statebus/internal/port_lock.hpp"
+#include "statebus/internal/roudi_socket.hpp"
 
 namespace statebus {
 

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <thread>
 
-#include "iceoryx.hpp"
+#include "statebus/internal/iceoryx.hpp"
 #include "statebus/base/waited.hpp"
 
 namespace statebus::detail {

@@ -1,11 +1,10 @@
-#include "port_lock.hpp"
+#include "statebus/internal/port_lock.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <cstddef>
 
 #include "iceoryx_hoofs/internal/posix_wrapper/mutex.hpp"
@@ -16,13 +15,7 @@
 namespace statebus::detail {
 namespace {
 
-// The word: bit 31 says threads may wait in the kernel; bits 22–30 hold the
-// holder's place, bits 0–21 its thread id (pid_max is at most 2^22).
-constexpr std::uint32_t kWaiters = 1U << 31;
-constexpr unsigned kSlotShift = 22;
-constexpr std::uint32_t kTidMask = (1U << kSlotShift) - 1;
-constexpr std::uint32_t kHolderMask = ~kWaiters;
-static_assert(kProcessSlots <= (1U << (31 - kSlotShift)), "a place must fit the word's place bits");
+static_assert(kProcessSlots <= (1U << (31 - kPortLockSlotShift)), "a place must fit the word's place bits");
 
 // The layouts this file relies on (glibc 2.36 on x86_64, iceoryx 2.0.3): a
 // policy is one posix::mutex, which is one pthread_mutex_t, whose first
@@ -54,7 +47,7 @@ pid_t this_thread_id() noexcept {
 }
 
 std::uint32_t this_holder() noexcept {
-  return (process_slot() << kSlotShift) | (static_cast<std::uint32_t>(this_thread_id()) & kTidMask);
+  return (process_slot() << kPortLockSlotShift) | (static_cast<std::uint32_t>(this_thread_id()) & kPortLockTidMask);
 }
 
 std::uint32_t* word_of(pthread_mutex_t* mutex) noexcept {
@@ -82,15 +75,18 @@ void note_taken(pthread_mutex_t* mutex) noexcept {
 void take_contended(std::uint32_t* word, std::uint32_t me) noexcept {
   for (;;) {
     std::uint32_t seen = __atomic_load_n(word, __ATOMIC_RELAXED);
-    if ((seen & kHolderMask) == 0) {
-      if (__atomic_compare_exchange_n(word, &seen, me | kWaiters, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+    if ((seen & kPortLockHolderMask) == 0) {
+      if (__atomic_compare_exchange_n(word, &seen, me | kPortLockWaiters, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        return;
+      }
       continue;
     }
-    if ((seen & kWaiters) == 0) {
-      if (!__atomic_compare_exchange_n(word, &seen, seen | kWaiters, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    if ((seen & kPortLockWaiters) == 0) {
+      if (!__atomic_compare_exchange_n(word, &seen, seen | kPortLockWaiters, false, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED)) {
         continue;
       }
-      seen |= kWaiters;
+      seen |= kPortLockWaiters;
     }
     futex(word, FUTEX_WAIT, seen);  // returns at once if the word changed meanwhile
   }
@@ -101,7 +97,7 @@ void take(pthread_mutex_t* mutex) noexcept {
   const std::uint32_t me = this_holder();
   std::uint32_t seen = 0;
   if (!__atomic_compare_exchange_n(word, &seen, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-    if ((seen & kHolderMask) == me) {  // iceoryx's locks are recursive
+    if ((seen & kPortLockHolderMask) == me) {  // iceoryx's locks are recursive
       ++mutex->__data.__count;
       return;
     }
@@ -118,7 +114,7 @@ bool try_take(pthread_mutex_t* mutex) noexcept {
     note_taken(mutex);
     return true;
   }
-  if ((seen & kHolderMask) != me) return false;
+  if ((seen & kPortLockHolderMask) != me) return false;
   ++mutex->__data.__count;
   return true;
 }
@@ -129,7 +125,7 @@ void leave(pthread_mutex_t* mutex) noexcept {
   __atomic_store_n(&mutex->__data.__owner, 0, __ATOMIC_RELAXED);
   // Release order: what the holder wrote is visible to the next holder.
   const std::uint32_t previous = __atomic_exchange_n(word_of(mutex), 0U, __ATOMIC_RELEASE);
-  if ((previous & kWaiters) == 0) return;
+  if ((previous & kPortLockWaiters) == 0) return;
   run_hook(PortLockPoint::left, mutex);
   futex(word_of(mutex), FUTEX_WAKE, 1);
 }
@@ -145,27 +141,12 @@ PortLockView PortLockView::of(const iox::popo::ThreadSafePolicy& policy) noexcep
 }
 
 std::optional<PortLockHolder> PortLockView::holder() const noexcept {
-  const std::uint32_t word = __atomic_load_n(word_of(mutex_), __ATOMIC_ACQUIRE) & kHolderMask;
+  const std::uint32_t word = __atomic_load_n(word_of(mutex_), __ATOMIC_ACQUIRE) & kPortLockHolderMask;
   if (word == 0) return std::nullopt;
-  return PortLockHolder{word >> kSlotShift, static_cast<pid_t>(word & kTidMask)};
+  return PortLockHolder{word >> kPortLockSlotShift, static_cast<pid_t>(word & kPortLockTidMask)};
 }
 
-bool PortLockView::release_if_held_by(std::uint32_t slot) noexcept {
-  std::uint32_t* word = word_of(mutex_);
-  for (;;) {
-    std::uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-    if ((seen & kHolderMask) == 0 || ((seen & kHolderMask) >> kSlotShift) != slot) return false;
-    mutex_->__data.__count = 0;
-    __atomic_store_n(&mutex_->__data.__owner, 0, __ATOMIC_RELAXED);
-    // Fails only if a waiter set the waiters bit meanwhile: look again.
-    if (__atomic_compare_exchange_n(word, &seen, 0U, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
-      if ((seen & kWaiters) != 0) futex(word, FUTEX_WAKE, INT_MAX);
-      return true;
-    }
-  }
-}
-
-void PortLockView::wake_waiters() noexcept { futex(word_of(mutex_), FUTEX_WAKE, INT_MAX); }
+std::uint32_t* PortLockView::word() const noexcept { return word_of(mutex_); }
 
 bool port_locks_in_effect() noexcept {
   (void)g_fork_hook;

@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "arrival_pacer.hpp"
-#include "channel_types.hpp"
-#include "iceoryx.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
 #include "iceoryx_posh/popo/user_trigger.hpp"
 #include "iceoryx_posh/popo/wait_set.hpp"
-#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/bus/detail/raw_port.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/channel_types.hpp"
+#include "statebus/internal/iceoryx.hpp"
 #include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus::detail {

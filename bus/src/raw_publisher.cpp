@@ -3,12 +3,12 @@
 #include <algorithm>
 
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
-#include "channel_types.hpp"
 #include "poll_until.hpp"
 #include "ports.hpp"
 #include "publish_hook.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/channel_types.hpp"
 #include "statebus/internal/lockstep.hpp"
 
 namespace statebus::detail {

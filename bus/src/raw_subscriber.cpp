@@ -4,11 +4,11 @@
 #include <algorithm>
 
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
-#include "channel_types.hpp"
 #include "poll_until.hpp"
 #include "ports.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/channel_types.hpp"
 
 namespace statebus {
 

@@ -1,4 +1,4 @@
-#include "roudi_socket.hpp"
+#include "statebus/internal/roudi_socket.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "paths.hpp"
+#include "statebus/internal/paths.hpp"
 
 namespace statebus::detail {
 

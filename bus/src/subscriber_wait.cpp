@@ -7,7 +7,7 @@
 #include <optional>
 #include <thread>
 
-#include "iceoryx.hpp"
+#include "statebus/internal/iceoryx.hpp"
 #include "ports.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/virtual_waits.hpp"

@@ -1,7 +1,7 @@
 // iceoryx's reports of failed POSIX calls go straight to std::cerr; the
 // daemon drops them (they concern clients killed a moment before) and keeps
 // every other line.
-#include "cerr_filter.hpp"  // bus/src
+#include "statebus/internal/cerr_filter.hpp"  // bus/internal
 
 #include <iostream>
 #include <sstream>

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "file_lock.hpp"
+#include "statebus/internal/file_lock.hpp"
 
 namespace {
 

@@ -10,13 +10,26 @@
 #include "statebus/clock/virtual_timeout.hpp"
 
 // The installed headers are the API: the internal ones stay in the source tree.
-#if __has_include("statebus/internal/futex.hpp") || __has_include("statebus/internal/lockstep.hpp") || \
-    __has_include("statebus/internal/bus_segment.hpp") || __has_include("statebus/internal/subprocess.hpp") || \
-    __has_include("statebus/internal/virtual_waits.hpp")
+#if __has_include("statebus/internal/futex.hpp") ||                                               \
+                  __has_include(                                                                  \
+                      "statebus/internal/lockstep.hpp") ||                                        \
+                      __has_include(                                                              \
+                          "statebus/internal/bus_segment.hpp") ||                                 \
+                          __has_include(                                                          \
+                              "statebus/internal/subprocess.hpp") ||                              \
+                              __has_include(                                                      \
+                                  "statebus/internal/virtual_waits.hpp") ||                       \
+                                  __has_include("statebus/internal/port_lock.hpp") ||             \
+                                                __has_include("statebus/internal/iceoryx.hpp") || \
+                                                              __has_include("statebus/internal/registry_protocol.hpp")
 #error "an internal header was installed"
 #endif
-#if !__has_include("statebus/state/cell.hpp")
+#if !__has_include("statebus/state/cell.hpp") || !__has_include("statebus/daemon/daemon.hpp")
 #error "a public header is missing"
+#endif
+// The daemon's headers where they were before it had a module of its own.
+#if !__has_include("statebus/bus/daemon.hpp") || !__has_include("statebus/bus/memory_config.hpp")
+#error "a forwarding header is missing"
 #endif
 
 // A wait on the bus's clock is written virtual_timeout(…): a real duration

@@ -19,15 +19,15 @@
 #include <gtest/gtest.h>
 
 #include "change_hook.hpp"   // clock/src: whether a change is pending
-#include "port_lock.hpp"     // bus/src: a hook inside a publish's first port lock
 #include "publish_hook.hpp"  // bus/src: a hook between delivery and lockstep's count
-#include "statebus/bus.hpp"
-#include "statebus/clock/virtual_clock.hpp"
 #include "run_cli.hpp"
 #include "sleep_probe.hpp"
-#include "statebus/testing/bus_test.hpp"
-#include "statebus/internal/virtual_waits.hpp"
+#include "statebus/bus.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/lockstep.hpp"
+#include "statebus/internal/port_lock.hpp"  // bus/internal: a hook inside a publish's first port lock
+#include "statebus/internal/virtual_waits.hpp"
+#include "statebus/testing/bus_test.hpp"
 #include "test_messages.hpp"
 
 namespace statebus {

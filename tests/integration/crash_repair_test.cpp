@@ -22,10 +22,10 @@
 
 #include <gtest/gtest.h>
 
-#include "iceoryx_internals.hpp"  // bus/src: a port's history, to leave it half updated
+#include "iceoryx_internals.hpp"  // daemon/src: a port's history, to leave it half updated
 #include "iceoryx_posh/internal/mepoo/shared_chunk.hpp"
 #include "pattern.hpp"
-#include "port_repair.hpp"  // bus/src: the daemon's ports
+#include "port_repair.hpp"  // daemon/src: the daemon's ports
 #include "sink_count.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/internal/unique_fd.hpp"

@@ -16,8 +16,8 @@
 #include <spdlog/spdlog.h>
 
 #include "command.hpp"
-#include "iceoryx.hpp"  // bus/src: a request to the daemon, held open
 #include "statebus/bus.hpp"
+#include "statebus/internal/iceoryx.hpp"  // bus/internal: a request to the daemon, held open
 #include "statebus/testing/private_bus.hpp"
 #include "test_messages.hpp"
 

@@ -21,13 +21,13 @@
 #include <vector>
 
 #include "command.hpp"
+#include "daemon_stop_hook.hpp"  // daemon/src: a hook inside the daemon's stop
 #include "iceoryx_posh/internal/mepoo/mem_pool.hpp"
 #include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "pattern.hpp"
-#include "port_lock.hpp"     // bus/src: the port lock's test hook
-#include "daemon_stop_hook.hpp"  // bus/src: a hook inside the daemon's stop
-#include "publish_hook.hpp"      // bus/src: a hook inside publish(), after delivery
+#include "publish_hook.hpp"  // bus/src: a hook inside publish(), after delivery
 #include "statebus/bus.hpp"
+#include "statebus/internal/port_lock.hpp"  // bus/internal: the port lock's test hook
 
 namespace statebus::test::child {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
 /// This process's place on its bus: the number the daemon gave it when it
-/// joined (its registry, bus/src/process_registry.cpp). The daemon holds a
+/// joined (its registry, daemon/src/process_registry.cpp). The daemon holds a
 /// pidfd of the process behind every place and learns of its death from the
 /// kernel, so whatever shared memory records under a place (the holder of a
 /// port lock, the clock's publishes in flight, a lockstep row) is cleared

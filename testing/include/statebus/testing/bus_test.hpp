@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "statebus/bus/daemon.hpp"
 #include "statebus/bus/node.hpp"
+#include "statebus/daemon/daemon.hpp"
 #include "statebus/testing/child_process.hpp"
 #include "statebus/testing/private_bus.hpp"
 

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "statebus/bus/daemon.hpp"
 #include "statebus/base/error.hpp"
+#include "statebus/daemon/daemon.hpp"
 
 namespace statebus::testkit {
 

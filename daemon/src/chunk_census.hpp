@@ -10,7 +10,7 @@
 //
 // Thread safety: one thread at a time; reads the ports and the pools without
 // locks. A count taken while processes work is a snapshot: `still` and
-// `queues_empty` say whether its losses are exact. Internal to bus/src.
+// `queues_empty` say whether its losses are exact. Internal to daemon/src.
 
 #include <cstdint>
 #include <vector>
@@ -25,8 +25,9 @@ class MemoryManager;
 namespace statebus::detail {
 
 struct ChunkCensus {
-  std::uint32_t in_use = 0;        ///< chunk records that count references
-  std::uint32_t referenced = 0;    ///< of those, the ones a publisher or subscriber refers to (loan, last sample, history, held sample)
+  std::uint32_t in_use = 0;  ///< chunk records that count references
+  std::uint32_t referenced =
+      0;  ///< of those, the ones a publisher or subscriber refers to (loan, last sample, history, held sample)
   bool queues_empty = true;        ///< no subscriber queue held a sample: unreferenced() chunks are surely lost
   std::uint32_t orphan_slots = 0;  ///< pool slots taken that no chunk record manages
   bool still = true;               ///< no pool changed during the count: orphan_slots is exact

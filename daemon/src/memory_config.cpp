@@ -1,9 +1,9 @@
-#include "statebus/bus/memory_config.hpp"
+#include "statebus/daemon/memory_config.hpp"
 
 #include <algorithm>
 
-#include "iceoryx.hpp"
 #include "pools.hpp"
+#include "statebus/internal/iceoryx.hpp"
 
 namespace statebus {
 
@@ -17,12 +17,12 @@ MemoryConfig MemoryConfig::compact() {
   // losses per channel, the 1 MiB one two channels' worth.
   MemoryConfig config;
   config.pools = {
-      {256, 4096},          // small control messages and readings
-      {1024, 2048},         // log records, status
-      {16 * 1024, 128},     //
-      {128 * 1024, 32},     //
-      {1024 * 1024, 12},    //
-      {4 * 1024 * 1024, 6}, // the largest payload statebus promises
+      {256, 4096},           // small control messages and readings
+      {1024, 2048},          // log records, status
+      {16 * 1024, 128},      //
+      {128 * 1024, 32},      //
+      {1024 * 1024, 12},     //
+      {4 * 1024 * 1024, 6},  // the largest payload statebus promises
   };
   return config;
 }
@@ -32,8 +32,8 @@ MemoryConfig MemoryConfig::stock() {
   config.iceoryx_defaults = true;
   // iceoryx's defaults, as chunk sizes (listed for information; the daemon
   // uses iceoryx's own setDefaults()).
-  config.pools = {{128, 10000},         {1024, 5000},       {16 * 1024, 1000}, {128 * 1024, 200},
-                  {512 * 1024, 50},     {1024 * 1024, 30},  {4 * 1024 * 1024, 10}};
+  config.pools = {{128, 10000},     {1024, 5000},      {16 * 1024, 1000},    {128 * 1024, 200},
+                  {512 * 1024, 50}, {1024 * 1024, 30}, {4 * 1024 * 1024, 10}};
   return config;
 }
 

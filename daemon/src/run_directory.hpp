@@ -1,6 +1,6 @@
 #pragma once
 // The daemon's files: the run directory, the daemon info file, and what
-// daemons and nodes that died leave behind (their removal). Internal to bus/src.
+// daemons and nodes that died leave behind (their removal). Internal to daemon/src.
 
 #include <sys/types.h>
 
@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "file_lock.hpp"
 #include "statebus/base/error.hpp"
-#include "statebus/bus/daemon.hpp"
+#include "statebus/daemon/daemon.hpp"
+#include "statebus/internal/file_lock.hpp"
 
 namespace statebus::detail {
 

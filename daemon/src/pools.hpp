@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "statebus/bus/memory_config.hpp"
+#include "statebus/daemon/memory_config.hpp"
 
 namespace statebus::detail {
 

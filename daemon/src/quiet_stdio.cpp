@@ -6,8 +6,8 @@
 #include <array>
 #include <atomic>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -22,8 +22,8 @@ std::atomic<int> g_saved_stderr{-1};
 std::terminate_handler g_previous = nullptr;
 
 bool is_chatter(const std::string& line) {
-  for (const char* known : {"Reserving ", "[ Reserving shared memory successful ]", "RouDi is ready for clients",
-                            "Log level set to"}) {
+  for (const char* known :
+       {"Reserving ", "[ Reserving shared memory successful ]", "RouDi is ready for clients", "Log level set to"}) {
     if (line.find(known) != std::string::npos) return true;
   }
   return line.empty();
@@ -112,7 +112,7 @@ std::string QuietStdio::text() const { return capture_ < 0 ? std::string() : rea
 
 bool QuietStdio::captured_line(const char* text) const {
   if (capture_ < 0) return true;  // not capturing: nothing to wait for
-  std::fflush(stdout);  // may split another thread's line: hence the '\n' below
+  std::fflush(stdout);            // may split another thread's line: hence the '\n' below
   const std::string all = read_all(capture_);
   const auto at = all.find(text);
   return at != std::string::npos && all.find('\n', at) != std::string::npos;

@@ -1,5 +1,5 @@
 // QuietStdio, which keeps iceoryx's start-up chatter out of our output.
-#include "quiet_stdio.hpp"  // bus/src
+#include "quiet_stdio.hpp"  // daemon/src
 
 #include <unistd.h>
 

@@ -21,8 +21,8 @@ iox::RouDiConfig_t make_roudi_config(const MemoryConfig& memory) {
     // iceoryx adds its chunk header to the size it is given: ask for what
     // leaves whole chunks of pool_chunk_size, so that every chunk starts on
     // a cache line (a pool's memory follows the last one's whole chunks).
-    pools.addMemPool({pool_chunk_size(pool.payload_size) - static_cast<std::uint32_t>(sizeof(iox::mepoo::ChunkHeader)),
-                      pool.count});
+    pools.addMemPool(
+        {pool_chunk_size(pool.payload_size) - static_cast<std::uint32_t>(sizeof(iox::mepoo::ChunkHeader)), pool.count});
   }
   const auto group = iox::posix::PosixGroup::getGroupOfCurrentProcess().getName();
   config.m_sharedMemorySegments.push_back({group, group, pools});
@@ -35,8 +35,7 @@ Result<void> validate_memory(const MemoryConfig& memory) {
   for (const MemoryPool& pool : memory.pools) {
     if (pool.count == 0 || pool.payload_size == 0) {
       return fail(Errc::invalid_argument, "a memory pool of the daemon has size " + std::to_string(pool.payload_size) +
-                                              " and count " + std::to_string(pool.count) +
-                                              "; both must be at least 1");
+                                              " and count " + std::to_string(pool.count) + "; both must be at least 1");
     }
     if (pool.payload_size > 1024U * 1024U * 1024U) {
       return fail(Errc::invalid_argument,
@@ -47,7 +46,7 @@ Result<void> validate_memory(const MemoryConfig& memory) {
 }
 
 Result<void> check_shm_space(std::uint64_t needed) {
-  struct statvfs fs{};
+  struct statvfs fs {};
   if (::statvfs("/dev/shm", &fs) != 0) {
     return fail(Errc::system_error, "cannot inspect /dev/shm: " + errno_text(errno) + "; is it mounted?");
   }

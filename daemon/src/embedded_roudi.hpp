@@ -1,7 +1,7 @@
 #pragma once
 // RouDi, iceoryx's daemon, embedded in the statebus daemon's process: its
 // configuration from statebus's pools, the checks before it starts, and
-// the hooks that report its progress. Internal to bus/src.
+// the hooks that report its progress. Internal to daemon/src.
 
 #include <atomic>
 #include <chrono>
@@ -13,12 +13,12 @@
 #include <thread>
 
 #include "iceoryx_posh/iceoryx_posh_config.hpp"
-#include "member_groups.hpp"
-#include "process_registry.hpp"
 #include "iceoryx_posh/internal/roudi/roudi.hpp"
 #include "iceoryx_posh/roudi/iceoryx_roudi_components.hpp"
+#include "process_registry.hpp"
 #include "statebus/base/error.hpp"
-#include "statebus/bus/memory_config.hpp"
+#include "statebus/daemon/memory_config.hpp"
+#include "statebus/internal/member_groups.hpp"
 
 namespace statebus::detail {
 
@@ -62,8 +62,8 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
               // ports and the chunks it still writes. The registry's proven
               // deaths remove processes instead.
               // killProcessesInDestructor off: stopping the bus does not kill its users.
-              RoudiStartupParameters{iox::roudi::MonitoringMode::OFF, false,
-                                     RuntimeMessagesThreadStart::DEFER_START}) {}
+              RoudiStartupParameters{iox::roudi::MonitoringMode::OFF, false, RuntimeMessagesThreadStart::DEFER_START}) {
+  }
   // RouDi's own destructor joins its threads after this part is gone,
   // while they may still call the hooks below: join them first.
   ~EmbeddedRouDi() override { stop_threads(); }
@@ -133,7 +133,8 @@ class EmbeddedRouDi : private RoudiProgress, public iox::roudi::RouDi {
   void remove_the_dead(ProcessRegistry& registry) noexcept {
     while (!stop_removing_.load(std::memory_order_acquire)) {
       for (const std::string& runtime : registry.wait_for_removals()) {
-        const bool found = m_prcMgr->unregisterProcess(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
+        const bool found =
+            m_prcMgr->unregisterProcess(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, runtime.c_str()));
         registry.removed(runtime, found);
       }
     }

@@ -8,7 +8,7 @@
 // - a process whose bus group (member_groups.hpp) is not its primary
 //   group gives its runtime socket to that group, so that the daemon, of
 //   the same group, may answer it there.
-// Internal to bus/src.
+// Internal to the bus and the daemon (bus/internal).
 
 #include <string>
 

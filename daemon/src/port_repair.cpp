@@ -1,11 +1,17 @@
 #include "port_repair.hpp"
 
-#include <atomic>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#include "iceoryx.hpp"
+#include <atomic>
+#include <climits>
+
 #include "iceoryx_internals.hpp"
 #include "iceoryx_posh/roudi/port_pool.hpp"
-#include "port_lock.hpp"
+#include "statebus/internal/iceoryx.hpp"
+#include "statebus/internal/port_lock.hpp"
 
 namespace statebus::detail {
 namespace {
@@ -13,6 +19,35 @@ namespace {
 using iceoryx::ManagementPool;
 
 std::atomic<iox::roudi::PortPool*> g_pool{nullptr};
+
+// Not FUTEX_PRIVATE: the waiters are in other processes.
+void wake_all(std::uint32_t* word) noexcept { ::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0); }
+
+// Frees the lock if the holder at `slot` holds it, as that holder's unlock
+// would have (the word's layout: statebus/internal/port_lock.hpp), and wakes
+// its waiters. Only once the process at `slot` is proven dead: nothing of it
+// can change the word any more, and nobody else can take the lock meanwhile.
+bool release_if_held_by(PortLockView lock, std::uint32_t slot) noexcept {
+  std::uint32_t* word = lock.word();
+  pthread_mutex_t* mutex = lock.mutex();
+  for (;;) {
+    std::uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+    if ((seen & kPortLockHolderMask) == 0 || ((seen & kPortLockHolderMask) >> kPortLockSlotShift) != slot) return false;
+    mutex->__data.__count = 0;
+    __atomic_store_n(&mutex->__data.__owner, 0, __ATOMIC_RELAXED);
+    // Fails only if a waiter set the waiters bit meanwhile: look again.
+    // Release order: what the repair set right is visible to the next holder.
+    if (__atomic_compare_exchange_n(word, &seen, 0U, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+      if ((seen & kPortLockWaiters) != 0) wake_all(word);
+      return true;
+    }
+  }
+}
+
+// Wakes every thread asleep on the lock; each looks at it again (and sleeps
+// again if it is still held). After a death: a holder killed between freeing
+// the lock and waking its waiters leaves them asleep.
+void wake_waiters(PortLockView lock) noexcept { wake_all(lock.word()); }
 
 // Drops the history entries that a release would get wrong: null ones
 // (released, not yet erased), ones that are no chunk record in use, and a
@@ -89,7 +124,6 @@ std::string describe(const char* kind, const iox::popo::BasePortData& port) {
   return std::string("the ") + kind + " of channel " + channel + " (process " + port.m_runtimeName.c_str() + ")";
 }
 
-
 }  // namespace
 
 std::vector<PortRelease> release_port_locks_of(std::uint32_t slot, iox::roudi::PortPool& ports,
@@ -102,7 +136,7 @@ std::vector<PortRelease> release_port_locks_of(std::uint32_t slot, iox::roudi::P
     const auto holder = lock.holder();
     if (!holder || holder->slot != slot) return;
     std::string repaired = repair();
-    if (lock.release_if_held_by(slot)) released.push_back({describe(kind, port), holder->tid, std::move(repaired)});
+    if (release_if_held_by(lock, slot)) released.push_back({describe(kind, port), holder->tid, std::move(repaired)});
   };
   // Queues first: while the dead process still holds a publisher's lock,
   // RouDi cannot take a queue out of that publisher's list, so no port
@@ -134,15 +168,15 @@ std::vector<PortRelease> release_port_locks_of(std::uint32_t slot, iox::roudi::P
   // A process killed between freeing a lock and waking its waiters (or a
   // waiter woken, then killed before it took the lock) leaves threads asleep
   // on a free lock: wake every port lock's waiters; each looks again.
-  for (auto* port : ports.getSubscriberPortDataList()) PortLockView::of(port->m_chunkReceiverData).wake_waiters();
-  for (auto* port : ports.getPublisherPortDataList()) PortLockView::of(port->m_chunkSenderData).wake_waiters();
+  for (auto* port : ports.getSubscriberPortDataList()) wake_waiters(PortLockView::of(port->m_chunkReceiverData));
+  for (auto* port : ports.getPublisherPortDataList()) wake_waiters(PortLockView::of(port->m_chunkSenderData));
   for (auto* port : ports.getClientPortDataList()) {
-    PortLockView::of(port->m_chunkReceiverData).wake_waiters();
-    PortLockView::of(port->m_chunkSenderData).wake_waiters();
+    wake_waiters(PortLockView::of(port->m_chunkReceiverData));
+    wake_waiters(PortLockView::of(port->m_chunkSenderData));
   }
   for (auto* port : ports.getServerPortDataList()) {
-    PortLockView::of(port->m_chunkReceiverData).wake_waiters();
-    PortLockView::of(port->m_chunkSenderData).wake_waiters();
+    wake_waiters(PortLockView::of(port->m_chunkReceiverData));
+    wake_waiters(PortLockView::of(port->m_chunkSenderData));
   }
   return released;
 }

@@ -15,7 +15,7 @@
 // - elsewhere, once this process knows its bus: the bus's group if this
 //   process has it (primary or supplementary), else none;
 // - before that: the user database, as iceoryx would.
-// Internal to bus/src.
+// Internal to the bus and the daemon (bus/internal).
 
 #include <sys/types.h>
 

@@ -7,17 +7,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <fstream>
 
 #include <spdlog/spdlog.h>
 
-#include "channel_types.hpp"
-#include "file_lock.hpp"
 #include "iceoryx_hoofs/posix_wrapper/posix_access_rights.hpp"
-#include "paths.hpp"
 #include "statebus/base/process.hpp"
 #include "statebus/internal/bus_access.hpp"
+#include "statebus/internal/channel_types.hpp"
+#include "statebus/internal/file_lock.hpp"
+#include "statebus/internal/paths.hpp"
 #include "statebus/internal/unique_fd.hpp"
 
 namespace statebus {
@@ -25,7 +23,7 @@ namespace detail {
 namespace {
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -36,7 +34,7 @@ std::string data_segment_path() {
 }
 
 std::uint64_t file_size(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
@@ -44,7 +42,7 @@ Result<void> ensure_run_dir() {
   if (::mkdir(detail::kRunDir, 0770) != 0 && errno != EEXIST) {
     return fail(Errc::system_error, std::string("cannot create ") + detail::kRunDir + ": " + errno_text(errno));
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(detail::kRunDir, &st) != 0 || S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
     return fail(Errc::system_error, std::string(detail::kRunDir) +
                                         " exists but is not a directory (a symbolic link or a file, uid " +
@@ -103,7 +101,8 @@ void remove_dead_nodes(std::vector<std::string>& removed) {
         detail::FileLock::Outcome::acquired) {
       continue;  // that node still lives
     }
-    for (const std::string& path : {"/tmp/" + detail::runtime_name(name), "/tmp/" + detail::runtime_name(name) + ".lock"}) {
+    for (const std::string& path :
+         {"/tmp/" + detail::runtime_name(name), "/tmp/" + detail::runtime_name(name) + ".lock"}) {
       if (exists(path) && ::unlink(path.c_str()) == 0) removed.push_back(path);
     }
     removed.push_back(detail::node_lock_path(name));
@@ -119,10 +118,10 @@ void remove_dead_nodes(std::vector<std::string>& removed) {
 Result<std::vector<std::string>> remove_leftovers() {
   std::vector<std::string> removed;
   for (const std::string& path :
-       {std::string(detail::kDaemonInfo), std::string("/dev/shm/statebus-clock"), std::string("/dev/shm/statebus-state"),
-        std::string(detail::kIceoryxMgmtShm), data_segment_path(), std::string(detail::kRoudiSocket),
-        std::string(detail::kRoudiLock), std::string(detail::kRoudiUniqueLock)}) {
-    struct stat st{};
+       {std::string(detail::kDaemonInfo), std::string("/dev/shm/statebus-clock"),
+        std::string("/dev/shm/statebus-state"), std::string(detail::kIceoryxMgmtShm), data_segment_path(),
+        std::string(detail::kRoudiSocket), std::string(detail::kRoudiLock), std::string(detail::kRoudiUniqueLock)}) {
+    struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;
     if (::unlink(path.c_str()) == 0) {
       removed.push_back(path);
@@ -133,7 +132,8 @@ Result<std::vector<std::string>> remove_leftovers() {
                 "cannot remove " + path + " (" + errno_text(error) + "), which belongs to " + user_name(st.st_uid) +
                     " and group " + group_name(st.st_gid) +
                     ": the bus's daemon puts its own file there. If no bus of that user runs, remove it as that "
-                    "user or root (sudo rm " + path + ") and start again");
+                    "user or root (sudo rm " +
+                    path + ") and start again");
   }
   remove_dead_nodes(removed);
   return removed;
@@ -160,7 +160,7 @@ void say_removed(const std::vector<std::string>& removed, std::optional<pid_t> p
 // removes it).
 bool iceoryx_daemon_running() {
   UniqueFd lock(::open(detail::kRoudiUniqueLock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  struct stat st{};
+  struct stat st {};
   if (!lock.valid() || ::fstat(lock.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return false;  // released with the descriptor
   return errno == EWOULDBLOCK;
@@ -175,11 +175,10 @@ Result<void> write_info(const DaemonInfo& info) {
   if (!out.valid() || ::fchmod(out.get(), 0640) != 0) {
     return fail(Errc::system_error, "cannot create " + tmp + ": " + errno_text(errno));
   }
-  const std::string text = "pid=" + std::to_string(info.pid) + "\nstart_time=" + std::to_string(info.start_time) +
-                           "\nmax_payload=" + std::to_string(info.max_payload) +
-                           "\nmax_chunk=" + std::to_string(info.max_chunk) +
-                           "\ninstance=" + std::to_string(info.instance) +
-                           "\npid_namespace=" + std::to_string(info.pid_namespace) + "\n";
+  const std::string text =
+      "pid=" + std::to_string(info.pid) + "\nstart_time=" + std::to_string(info.start_time) +
+      "\nmax_payload=" + std::to_string(info.max_payload) + "\nmax_chunk=" + std::to_string(info.max_chunk) +
+      "\ninstance=" + std::to_string(info.instance) + "\npid_namespace=" + std::to_string(info.pid_namespace) + "\n";
   if (::write(out.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
     return fail(Errc::system_error, "cannot write " + tmp + ": " + errno_text(errno));
   }
@@ -224,44 +223,6 @@ Result<std::vector<std::string>> remove_stale_bus() {
   lock.release(/*remove=*/true);
   ::rmdir(detail::kRunDir);  // only once empty
   return removed;
-}
-
-Result<DaemonInfo> find_daemon() {
-  std::ifstream in(detail::kDaemonInfo);
-  if (!in && errno == EACCES) return tl::make_unexpected(detail::not_in_bus_group(detail::kRunDir));
-  if (!in) {
-    return fail(Errc::no_daemon,
-                "no statebus daemon is running on this machine: start one with `statebus daemon` "
-                "(or statebus::Daemon::start() in this process)");
-  }
-  DaemonInfo info;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = line.substr(0, eq);
-    const unsigned long long value = std::strtoull(line.c_str() + eq + 1, nullptr, 10);
-    if (key == "pid") info.pid = static_cast<pid_t>(value);
-    if (key == "start_time") info.start_time = value;
-    if (key == "max_payload") info.max_payload = static_cast<std::uint32_t>(value);
-    if (key == "max_chunk") info.max_chunk = static_cast<std::uint32_t>(value);
-    if (key == "instance") info.instance = value;
-    if (key == "pid_namespace") info.pid_namespace = value;
-  }
-  if (info.pid <= 0 || info.max_chunk == 0) {
-    return fail(Errc::no_daemon, std::string(detail::kDaemonInfo) +
-                                     " is incomplete or foreign; start the daemon again with `statebus daemon`");
-  }
-  // Its pid names a process only in its own PID namespace; from another,
-  // only joining the registry can tell whether it lives.
-  const auto ours = pid_namespace();
-  const bool same_namespace = info.pid_namespace == 0 || !ours || *ours == info.pid_namespace;
-  if (same_namespace && liveness({info.pid, info.start_time}) == Liveness::dead) {
-    return fail(Errc::no_daemon, "the statebus daemon (pid " + std::to_string(info.pid) +
-                                     ") has died; start a new one with `statebus daemon`, "
-                                     "which also removes what the old one left");
-  }
-  return info;
 }
 
 }  // namespace statebus

@@ -56,7 +56,7 @@ class ProcessRegistry {
   struct Death {
     std::uint32_t slot = 0;
     std::string node;
-    pid_t pid = 0;            ///< as its own PID namespace numbered it
+    pid_t pid = 0;               ///< as its own PID namespace numbered it
     Clock::time_point reported;  ///< when its pidfd said so
   };
   /// A process on the bus.
@@ -144,20 +144,20 @@ class ProcessRegistry {
   // then takes them again.
   UniqueFd reserve_[2];
   bool reserve() noexcept;
-  bool listening_ = true;       // the listener is watched (not while no descriptor is spare)
+  bool listening_ = true;  // the listener is watched (not while no descriptor is spare)
   bool said_out_of_fds_ = false;
   mutable std::mutex mutex_;  // everything below
   std::array<Slot, kProcessSlots> slots_;
   std::vector<std::string> own_nodes_;         // nodes of the daemon's own process (place 1)
   std::map<std::uint64_t, UniqueFd> pending_;  // connected, request not read yet
   std::uint64_t next_pending_ = 1;
-  std::vector<Parked> parked_;                 // waiting until their name is removed from RouDi
-  std::deque<std::string> removals_;           // runtimes for RouDi to remove
-  std::vector<std::string> retries_;           // … whose registration was under way: again soon
+  std::vector<Parked> parked_;        // waiting until their name is removed from RouDi
+  std::deque<std::string> removals_;  // runtimes for RouDi to remove
+  std::vector<std::string> retries_;  // … whose registration was under way: again soon
   std::condition_variable removals_due_;
-  std::map<std::string, int> removing_;        // node → removals asked, not done
-  std::map<std::string, int> registering_;     // runtime → registrations RouDi is handling
-  std::set<std::string> refused_;              // runtimes refused (each said once)
+  std::map<std::string, int> removing_;     // node → removals asked, not done
+  std::map<std::string, int> registering_;  // runtime → registrations RouDi is handling
+  std::set<std::string> refused_;           // runtimes refused (each said once)
   bool parked_ready_ = false;
   std::atomic<std::uint64_t> deaths_{0};
 };

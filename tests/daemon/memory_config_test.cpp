@@ -1,4 +1,4 @@
-#include "statebus/bus/memory_config.hpp"
+#include "statebus/daemon/memory_config.hpp"
 
 #include <gtest/gtest.h>
 

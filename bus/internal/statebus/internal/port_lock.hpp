@@ -19,12 +19,13 @@
 // counts in glibc's `__count`; `__nusers` stays 0, so iceoryx's
 // pthread_mutex_destroy of a port still succeeds.
 //
-// The daemon's registry clears a lock only once the kernel has reported the
-// death of the process at the holder's place (release_if_held_by); it never
-// looks at thread ids, /proc or the time.
+// The daemon clears a lock only once the kernel has reported the death of
+// the process at the holder's place (daemon/src/port_repair.cpp, from the
+// word's layout below); it never looks at thread ids, /proc or the time.
+// Clients carry the lock, never that release.
 //
 // Thread and process safety: as a mutex; the word is shared memory written
-// with atomics only. Internal to bus/src.
+// with atomics only. Internal to the bus and the daemon.
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -38,6 +39,13 @@ class ThreadSafePolicy;
 }
 
 namespace statebus::detail {
+
+/// The lock word: bit 31 says threads may wait in the kernel; bits 22–30
+/// hold the holder's place, bits 0–21 its thread id (pid_max is at most 2^22).
+inline constexpr std::uint32_t kPortLockWaiters = 1U << 31;
+inline constexpr unsigned kPortLockSlotShift = 22;
+inline constexpr std::uint32_t kPortLockTidMask = (1U << kPortLockSlotShift) - 1;
+inline constexpr std::uint32_t kPortLockHolderMask = ~kPortLockWaiters;
 
 /// Who holds a port lock.
 struct PortLockHolder {
@@ -54,16 +62,9 @@ class PortLockView {
 
   /// Its holder, if it is held.
   [[nodiscard]] std::optional<PortLockHolder> holder() const noexcept;
-  /// Frees the lock if the holder at `slot` holds it, as that holder's
-  /// unlock would have, and wakes its waiters. For the daemon, once the
-  /// process at `slot` is proven dead: nothing of it can change the word
-  /// any more, and nobody else can take the lock meanwhile.
-  bool release_if_held_by(std::uint32_t slot) noexcept;
-  /// Wakes every thread asleep on the lock; each looks at it again (and
-  /// sleeps again if it is still held). After a death: a holder killed
-  /// between freeing the lock and waking its waiters leaves them asleep.
-  void wake_waiters() noexcept;
   [[nodiscard]] pthread_mutex_t* mutex() const noexcept { return mutex_; }
+  /// The lock word (kPortLockWaiters and the holder), written with atomics only.
+  [[nodiscard]] std::uint32_t* word() const noexcept;
 
  private:
   pthread_mutex_t* mutex_;

@@ -1,6 +1,6 @@
 // The wedge verdict counts only time the daemon saw pass: a daemon paused
 // (SIGSTOP) or starved is not wedged when it resumes.
-#include "stall_meter.hpp"  // bus/src
+#include "stall_meter.hpp"  // daemon/src
 
 #include <gtest/gtest.h>
 

@@ -18,7 +18,7 @@
 //
 // Thread safety: one thread (the daemon's janitor). The port lists are read
 // without RouDi's lock (RouDi may wait for one of these very locks); the
-// ports live in a fixed pool that stays mapped. Internal to bus/src.
+// ports live in a fixed pool that stays mapped. Internal to daemon/src.
 
 #include <pthread.h>
 #include <sys/types.h>

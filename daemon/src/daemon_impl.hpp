@@ -2,7 +2,7 @@
 // The daemon's state, shared by its two files: daemon.cpp (start, stop, the
 // public calls) and daemon_janitor.cpp (the janitor thread: joins, the
 // repairs after each death the kernel proves, the census, the status cell).
-// Internal to bus/src.
+// Internal to daemon/src.
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -20,11 +20,11 @@
 #include <spdlog/spdlog.h>
 
 #include "embedded_roudi.hpp"
-#include "file_lock.hpp"
 #include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "process_registry.hpp"
 #include "stall_meter.hpp"
-#include "statebus/bus/daemon.hpp"
+#include "statebus/daemon/daemon.hpp"
+#include "statebus/internal/file_lock.hpp"
 #include "statebus/state/cell.hpp"
 
 namespace statebus {

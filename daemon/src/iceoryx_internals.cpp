@@ -94,7 +94,8 @@ template struct Expose<ManagementOf, &iox::mepoo::ShmSafeUnmanagedChunk::m_chunk
 
 }  // namespace
 
-iox::cxx::vector<iox::mepoo::MemPool, iox::MAX_NUMBER_OF_MEMPOOLS>& pools_of(iox::mepoo::MemoryManager& memory) noexcept {
+iox::cxx::vector<iox::mepoo::MemPool, iox::MAX_NUMBER_OF_MEMPOOLS>& pools_of(
+    iox::mepoo::MemoryManager& memory) noexcept {
   return memory.*member(PoolsOf{});
 }
 

@@ -6,7 +6,7 @@
 // list, a used-chunk list's entries): iceoryx_internals.cpp reaches it. Every size and offset read is pinned below
 // to what iceoryx 2.0.3 has on x86_64 (the CMake project asks for exactly
 // that version too): another iceoryx fails to build here instead of having
-// its memory misread. Internal to bus/src.
+// its memory misread. Internal to daemon/src.
 
 #include <atomic>
 #include <cstddef>
@@ -33,7 +33,8 @@ using LoanedList = decltype(PublisherData::m_chunkSenderData.m_chunksInUse);
 using HeldList = decltype(SubscriberData::m_chunkReceiverData.m_chunksInUse);
 
 // Private members, reached through the accessors of iceoryx_internals.cpp.
-iox::cxx::vector<iox::mepoo::MemPool, iox::MAX_NUMBER_OF_MEMPOOLS>& pools_of(iox::mepoo::MemoryManager& memory) noexcept;
+iox::cxx::vector<iox::mepoo::MemPool, iox::MAX_NUMBER_OF_MEMPOOLS>& pools_of(
+    iox::mepoo::MemoryManager& memory) noexcept;
 iox::mepoo::MemPool& records_pool_of(iox::mepoo::MemoryManager& memory) noexcept;
 std::uint8_t* raw_memory_of(iox::mepoo::MemPool& pool) noexcept;
 std::atomic<std::uint32_t>& used_count_of(iox::mepoo::MemPool& pool) noexcept;
@@ -78,8 +79,7 @@ static_assert(sizeof(ClientData) == 1720 && offsetof(ClientData, m_chunkSenderDa
 static_assert(sizeof(ServerData) == 37912 && offsetof(ServerData, m_chunkSenderData) == 600 &&
                   offsetof(ServerData, m_chunkReceiverData) == 4880,
               "iceoryx 2.0.3's ServerPortData");
-static_assert(sizeof(iox::mepoo::ChunkManagement) == 56 &&
-                  offsetof(iox::mepoo::ChunkManagement, m_chunkHeader) == 0 &&
+static_assert(sizeof(iox::mepoo::ChunkManagement) == 56 && offsetof(iox::mepoo::ChunkManagement, m_chunkHeader) == 0 &&
                   offsetof(iox::mepoo::ChunkManagement, m_referenceCounter) == 16 &&
                   offsetof(iox::mepoo::ChunkManagement, m_mempool) == 24,
               "iceoryx 2.0.3's ChunkManagement");

@@ -7,10 +7,10 @@
 
 #include "chunk_census.hpp"
 #include "daemon_impl.hpp"
-#include "port_lock.hpp"
 #include "port_repair.hpp"
 #include "statebus/internal/bus_access.hpp"
 #include "statebus/internal/lockstep.hpp"
+#include "statebus/internal/port_lock.hpp"
 
 namespace statebus {
 namespace {

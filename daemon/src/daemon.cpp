@@ -1,6 +1,6 @@
 // The daemon: start (RouDi embedded, the run directory, the segments),
 // stop, and the public calls. Its janitor thread: daemon_janitor.cpp.
-#include "statebus/bus/daemon.hpp"
+#include "statebus/daemon/daemon.hpp"
 #include "daemon_impl.hpp"
 
 #include <sys/resource.h>
@@ -10,44 +10,44 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
-#include "embedded_roudi.hpp"
-#include "file_lock.hpp"
-#include "iceoryx.hpp"
-#include "iceoryx_files.hpp"
-#include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
-#include "cerr_filter.hpp"
-#include "daemon_stop_hook.hpp"
 #include "chunk_census.hpp"
-#include "paths.hpp"
-#include "port_lock.hpp"
-#include "port_repair.hpp"
-#include "member_groups.hpp"
-#include "process_registry.hpp"
+#include "daemon_stop_hook.hpp"
+#include "embedded_roudi.hpp"
+#include "iceoryx_posh/internal/mepoo/memory_manager.hpp"
 #include "pools.hpp"
+#include "port_repair.hpp"
+#include "process_registry.hpp"
 #include "quiet_stdio.hpp"
-#include "roudi_socket.hpp"
-#include "channel_types.hpp"
 #include "run_directory.hpp"
 #include "stall_meter.hpp"
-#include "statebus/internal/clock_segment.hpp"
-#include "statebus/clock/virtual_clock.hpp"
-#include "statebus/state/cell.hpp"
 #include "statebus/base/process.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/bus_access.hpp"
+#include "statebus/internal/cerr_filter.hpp"
+#include "statebus/internal/channel_types.hpp"
+#include "statebus/internal/clock_segment.hpp"
+#include "statebus/internal/file_lock.hpp"
+#include "statebus/internal/iceoryx.hpp"
+#include "statebus/internal/iceoryx_files.hpp"
 #include "statebus/internal/lockstep.hpp"
+#include "statebus/internal/member_groups.hpp"
+#include "statebus/internal/paths.hpp"
+#include "statebus/internal/port_lock.hpp"
+#include "statebus/internal/roudi_socket.hpp"
 #include "statebus/internal/state_segment.hpp"
+#include "statebus/state/cell.hpp"
 
 namespace statebus {
 namespace {
@@ -68,7 +68,8 @@ void detail::set_after_goodbye_hook(DaemonStopHook hook) noexcept {
 iox::mepoo::MemoryManager* Daemon::Impl::data_memory() const {
   auto segments = components->rouDiMemoryManager.segmentManager();
   if (!segments) return nullptr;
-  auto info = (*segments)->getSegmentInformationWithWriteAccessForUser(iox::posix::PosixUser::getUserOfCurrentProcess());
+  auto info =
+      (*segments)->getSegmentInformationWithWriteAccessForUser(iox::posix::PosixUser::getUserOfCurrentProcess());
   return info.m_memoryManager ? &info.m_memoryManager->get() : nullptr;
 }
 
@@ -133,7 +134,6 @@ void Daemon::Impl::stop() noexcept {
   ::rmdir(detail::kRunDir);
 }
 
-
 Result<Daemon> Daemon::start(DaemonOptions options) {
   const auto started = Clock::now();
   // spdlog's registry (a function-local static) must exist before the
@@ -149,7 +149,8 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
     return fail(Errc::not_permitted,
                 "the daemon runs under group id " + std::to_string(group) +
                     ", which has no entry in the group database (/etc/group), and iceoryx names the group that "
-                    "may use the bus's memory: add it (groupadd -g " + std::to_string(group) +
+                    "may use the bus's memory: add it (groupadd -g " +
+                    std::to_string(group) +
                     " NAME) or start the daemon under a group that has a name (docker --user UID:GROUP, "
                     "sg GROUP -c 'statebus daemon')");
   }
@@ -172,9 +173,9 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   switch (*outcome) {
     case detail::FileLock::Outcome::acquired: break;
     case detail::FileLock::Outcome::held_by_other:
-      return fail(Errc::already_running,
-                  "a statebus daemon is already running (pid " + std::to_string(holder) +
-                      "); connect to it, or stop it (kill " + std::to_string(holder) + ") before starting another");
+      return fail(Errc::already_running, "a statebus daemon is already running (pid " + std::to_string(holder) +
+                                             "); connect to it, or stop it (kill " + std::to_string(holder) +
+                                             ") before starting another");
     case detail::FileLock::Outcome::failed:
       return fail(error == EACCES || error == EPERM ? Errc::not_permitted : Errc::system_error,
                   detail::lock_failure(detail::kDaemonLock, error));
@@ -185,10 +186,9 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   // again at once: RouDi takes it itself below.)
   if (detail::iceoryx_daemon_running()) {
     const auto pid = detail::flock_holder(detail::kRoudiUniqueLock);
-    return fail(Errc::already_running,
-                "an iceoryx daemon not started by statebus (iox-roudi" +
-                    (pid ? ", pid " + std::to_string(*pid) : std::string()) +
-                    ") is running on this machine; stop it, then start `statebus daemon`");
+    return fail(Errc::already_running, "an iceoryx daemon not started by statebus (iox-roudi" +
+                                           (pid ? ", pid " + std::to_string(*pid) : std::string()) +
+                                           ") is running on this machine; stop it, then start `statebus daemon`");
   }
 
   auto removed = detail::remove_leftovers();
@@ -217,9 +217,10 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
 
   std::uint64_t pool_bytes = 0;
   for (const MemoryPool& pool : options.memory.pools) {
-    pool_bytes += static_cast<std::uint64_t>(options.memory.iceoryx_defaults ? pool.payload_size
-                                                                             : detail::pool_chunk_size(pool.payload_size)) *
-                  pool.count;
+    pool_bytes +=
+        static_cast<std::uint64_t>(options.memory.iceoryx_defaults ? pool.payload_size
+                                                                   : detail::pool_chunk_size(pool.payload_size)) *
+        pool.count;
   }
   if (auto space = detail::check_shm_space(detail::kManagementSegmentBytes + pool_bytes); !space) {
     return tl::make_unexpected(space.error());
@@ -243,16 +244,18 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
   while (!detail::roudi_socket_bound() || (quiet && !quiet->captured_line(detail::kReadyLine))) {
     // Another user's file put there since the leftovers were removed: RouDi
     // can neither replace it nor listen; say so now, not after the timeout.
-    if (struct stat socket{}; ::lstat(detail::kRoudiSocket, &socket) == 0 &&
-                              (!S_ISSOCK(socket.st_mode) || socket.st_uid != ::geteuid())) {
+    if (struct stat socket{};
+        ::lstat(detail::kRoudiSocket, &socket) == 0 && (!S_ISSOCK(socket.st_mode) || socket.st_uid != ::geteuid())) {
       return fail(Errc::not_permitted, std::string(detail::kRoudiSocket) + " belongs to " +
                                            detail::user_name(socket.st_uid) +
                                            ", not to the daemon: RouDi cannot listen there; remove it as that "
-                                           "user or root (sudo rm " + detail::kRoudiSocket + ") and start again");
+                                           "user or root (sudo rm " +
+                                           detail::kRoudiSocket + ") and start again");
     }
     if (Clock::now() >= deadline) {
       return fail(Errc::system_error, "RouDi did not open " + std::string(detail::kRoudiSocket) + " within " +
-                                          std::to_string(detail::kReadyTimeout.count()) + " ms; see its messages above");
+                                          std::to_string(detail::kReadyTimeout.count()) +
+                                          " ms; see its messages above");
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
@@ -320,8 +323,8 @@ std::vector<PoolUsage> Daemon::pool_usage() const {
   const std::vector<std::uint32_t> taken = detail::taken_slots(*const_cast<iox::mepoo::MemoryManager*>(memory));
   for (std::uint32_t i = 0; i < memory->getNumberOfMemPools(); ++i) {
     const auto pool = memory->getMemPoolInfo(i);
-    pools.push_back({pool.m_chunkSize, pool.m_numChunks, i < taken.size() ? taken[i] : pool.m_usedChunks,
-                     pool.m_minFreeChunks});
+    pools.push_back(
+        {pool.m_chunkSize, pool.m_numChunks, i < taken.size() ? taken[i] : pool.m_usedChunks, pool.m_minFreeChunks});
   }
   return pools;
 }

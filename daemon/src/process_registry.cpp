@@ -1,7 +1,7 @@
 #include "process_registry.hpp"
 
-#include <poll.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -16,11 +16,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "paths.hpp"
-#include "member_groups.hpp"
-#include "registry_protocol.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/internal/bus_access.hpp"
+#include "statebus/internal/member_groups.hpp"
+#include "statebus/internal/paths.hpp"
+#include "statebus/internal/registry_protocol.hpp"
 
 namespace statebus::detail {
 namespace {
@@ -91,12 +91,8 @@ Result<std::unique_ptr<ProcessRegistry>> ProcessRegistry::open(std::shared_ptr<s
       new ProcessRegistry(std::move(log), std::move(listener), std::move(epoll), std::move(wake)));
 }
 
-ProcessRegistry::ProcessRegistry(std::shared_ptr<spdlog::logger> log, UniqueFd listener, UniqueFd epoll,
-                                 UniqueFd wake)
-    : log_(std::move(log)),
-      listener_(std::move(listener)),
-      epoll_(std::move(epoll)),
-      wake_(std::move(wake)) {
+ProcessRegistry::ProcessRegistry(std::shared_ptr<spdlog::logger> log, UniqueFd listener, UniqueFd epoll, UniqueFd wake)
+    : log_(std::move(log)), listener_(std::move(listener)), epoll_(std::move(epoll)), wake_(std::move(wake)) {
   reserve();
 }
 
@@ -119,8 +115,8 @@ std::vector<ProcessRegistry::Death> ProcessRegistry::wait(std::chrono::milliseco
     if (reserve()) listening_ = watch(epoll_.get(), listener_.get(), tag(kListener, 0));
   }
   std::array<epoll_event, 32> events{};
-  const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
-                                 static_cast<int>(timeout.count()));
+  const int ready =
+      ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), static_cast<int>(timeout.count()));
   std::vector<Death> deaths;
   for (int i = 0; i < ready; ++i) {
     const std::uint64_t what = events[static_cast<std::size_t>(i)].data.u64;
@@ -169,8 +165,7 @@ void ProcessRegistry::accept_all() {
     said_out_of_fds_ = false;
     std::lock_guard<std::mutex> guard(mutex_);
     if (pending_.size() >= kMaxPending) {
-      log_->warn("{} processes connected to the registry without asking to join; closing a new one",
-                 pending_.size());
+      log_->warn("{} processes connected to the registry without asking to join; closing a new one", pending_.size());
       continue;
     }
     const std::uint64_t id = next_pending_++;
@@ -186,9 +181,9 @@ void ProcessRegistry::refuse_for_want_of_descriptors() {
   reserve_[1].reset();
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
-  const std::string why = "the statebus daemon is out of file descriptors (its limit is " +
-                          std::to_string(limit.rlim_cur) +
-                          "): it cannot watch one more process; raise its limit (ulimit -n) or end processes on the bus";
+  const std::string why =
+      "the statebus daemon is out of file descriptors (its limit is " + std::to_string(limit.rlim_cur) +
+      "): it cannot watch one more process; raise its limit (ulimit -n) or end processes on the bus";
   if (!said_out_of_fds_) log_->warn("a process could not join the bus: {}", why);
   said_out_of_fds_ = true;
   UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
@@ -380,9 +375,8 @@ bool ProcessRegistry::admit(const std::string& runtime, pid_t pid) {
   const bool joined =
       !node.empty() &&
       ((pid == ::getpid() && std::find(own_nodes_.begin(), own_nodes_.end(), node) != own_nodes_.end()) ||
-       std::any_of(slots_.begin(), slots_.end(), [&](const Slot& s) {
-         return s.state == Slot::State::alive && s.node == node && s.pid == pid;
-       }));
+       std::any_of(slots_.begin(), slots_.end(),
+                   [&](const Slot& s) { return s.state == Slot::State::alive && s.node == node && s.pid == pid; }));
   if (!joined) {
     if (!refused_.insert(runtime).second) return false;  // said once per runtime
     log_->warn("refused the iceoryx runtime '{}': it did not join the bus through the daemon's registry ({}), so "
@@ -404,9 +398,8 @@ bool ProcessRegistry::in_bus_group(const std::string& runtime) const {
   const std::string node = node_of(runtime);
   std::lock_guard<std::mutex> guard(mutex_);
   if (std::find(own_nodes_.begin(), own_nodes_.end(), node) != own_nodes_.end()) return true;
-  return std::any_of(slots_.begin(), slots_.end(), [&](const Slot& s) {
-    return s.state == Slot::State::alive && s.node == node && s.in_bus_group;
-  });
+  return std::any_of(slots_.begin(), slots_.end(),
+                     [&](const Slot& s) { return s.state == Slot::State::alive && s.node == node && s.in_bus_group; });
 }
 
 std::vector<std::string> ProcessRegistry::wait_for_removals() {

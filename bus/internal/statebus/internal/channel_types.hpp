@@ -20,7 +20,7 @@
 // time) orders claims, releases and reads; a frozen holder of it delays
 // others' port creation by that bound, then they fail with an error naming
 // it. Thread safety: every function may be called from any thread.
-// Internal to bus/src.
+// Internal to the bus and the daemon (bus/internal).
 
 #include <chrono>
 #include <memory>
