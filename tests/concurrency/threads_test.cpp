@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "../integration/test_messages.hpp"
+#include "change_hook.hpp"  // clock/src: a hook inside every change of the clock
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/clock_segment.hpp"
 #include "statebus/internal/event_count.hpp"
@@ -276,6 +277,58 @@ TEST_F(Threads, ClockRateChangesNeverMakeTimeGoBackwards) {
   done = true;
   writer.join();
   EXPECT_EQ(backwards.load(), 0);
+}
+
+// A hook holds a change of the clock (a pause of a clock running 1000 times
+// fast) after its instant was fixed, until the readers have read the clock
+// 2000 times while it was pending: they never wait for it. Time never goes
+// back, before, during or after the change: the pending change's readers
+// stand at its instant, where the pause begins.
+std::atomic<long> g_reads_while_pending{0};
+std::atomic<bool> g_hold_changes{false};
+std::atomic<bool> g_hold_ran_out{false};
+
+TEST_F(Threads, ClockReadersNeverWaitForAPendingChangeAndTimeNeverGoesBack) {
+  ASSERT_TRUE(VirtualClock::set_rate(1000));
+  detail::set_mid_change_hook([] {
+    if (!g_hold_changes.load()) return;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (g_reads_while_pending.load() < 2000) {
+      if (std::chrono::steady_clock::now() > give_up) {
+        g_hold_ran_out = true;
+        return;
+      }
+    }
+  });
+  std::atomic<bool> done{false};
+  std::atomic<long> backwards{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      auto last = VirtualClock::now();
+      while (!done.load()) {
+        const bool pending = detail::clock_change_pending();
+        const auto now = VirtualClock::now();
+        if (pending && detail::clock_change_pending()) g_reads_while_pending.fetch_add(1);
+        if (now < last) backwards.fetch_add(1);
+        last = now;
+      }
+    });
+  }
+  g_hold_changes = true;
+  const bool paused_ok = VirtualClock::pause().has_value();  // held inside until the readers read 2000 times
+  g_hold_changes = false;
+  const auto paused = VirtualClock::now();
+  done = true;
+  for (auto& reader : readers) reader.join();
+  detail::set_mid_change_hook(nullptr);
+
+  ASSERT_TRUE(paused_ok);
+  EXPECT_FALSE(g_hold_ran_out.load()) << "only " << g_reads_while_pending.load()
+                                      << " reads while the change was pending: readers waited for it";
+  EXPECT_EQ(backwards.load(), 0);
+  EXPECT_EQ(VirtualClock::now(), paused);
+  EXPECT_FALSE(detail::clock_change_pending());
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 /// A crash-safe double-buffered seqlock in shared memory: one value kept in
 /// two copies, a version that says which copy is current, and a sequence
-/// per copy. The state cells are one.
+/// per copy. The state cells and the clock's parameters are both one.
 /// Internal to statebus.
 ///
 /// The words (SeqlockWords, in the segment):
@@ -28,8 +28,9 @@
 /// - Never back: read() returns only published versions, so one reader's
 ///   successive reads never return an older version than before (a copy
 ///   written but not yet published is not taken).
-/// - One writer at a time: callers serialise writers (a cell's store holds
-///   a robust process-shared mutex); readers take no lock and write nothing.
+/// - One writer at a time: callers serialise writers (the cells and the
+///   clock each hold a robust process-shared mutex); readers take no lock
+///   and write nothing.
 /// - Crash-safe: a writer killed anywhere between begin_write() and
 ///   publish() was filling the spare copy; the current copy is intact and
 ///   stays current. The next writer writes the same version into the same
@@ -40,8 +41,8 @@
 ///   stream of writes that laps a reader again and again delays it, and it
 ///   yields then). A dead or stopped writer delays no read.
 /// - write_begun_after(v) tells whether a write of version v + 1 (or a
-///   later one) has begun: for a reader that pairs the value it read with
-///   a reading of its own (a clock's parameters with the real time).
+///   later one) has begun: the clock uses it to pair its parameters with
+///   the real time they were read at (clock/src/clock_core.hpp).
 /// - Address-free and lock-free: plain 8-byte atomics in a shared mapping,
 ///   any number of readers in any processes.
 ///
