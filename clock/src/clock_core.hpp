@@ -1,27 +1,25 @@
 #pragma once
 // The clock's core, shared by its own files (virtual_clock.cpp: the API;
 // lockstep.cpp: lockstep participants; clock_watcher.cpp: the process's
-// watcher): the attached segment, the parameter slots and their torn-free
-// read, the one writer and its change, and the wake-ups a change sends.
+// watcher): the attached segment, the parameters (a SeqlockPair over two
+// slots) and their read, the one writer and its change, and the wake-ups a
+// change sends.
 // Internal to clock/src.
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <thread>
-
-#include <unistd.h>
 
 #include "change_hook.hpp"
 #include "clock_state.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/bus_segment.hpp"
 #include "statebus/internal/event_count.hpp"
-#include "statebus/internal/futex.hpp"
 #include "statebus/internal/robust_mutex.hpp"
+#include "statebus/internal/seqlock_pair.hpp"
 #include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus::clockwork {
@@ -73,8 +71,8 @@ inline bool valid_rate(double rate) noexcept {
 }
 
 inline Params load(const ClockSlot& slot) noexcept {
-  // Relaxed: the slot is published by the index store (release) and was
-  // complete before it; the change counter catches a concurrent rewrite.
+  // Relaxed: the slot is published by the pair's version (release) and was
+  // complete before it; the pair's re-check catches a concurrent rewrite.
   Params p;
   const std::uint64_t mode = slot.mode.load(std::memory_order_relaxed);
   p.rate = bits_to_double(slot.rate_bits.load(std::memory_order_relaxed));
@@ -161,50 +159,114 @@ inline void wake_all(ClockState& state, Change change = Change::any, std::int64_
   ring_bell(lockstep_of(state), change == Change::lockstep_jump ? jumped_to : kNever);
 }
 
-// Ends a change: the count becomes even, and readers asleep on it wake.
-inline void end_change(ClockState& state, std::uint32_t even) noexcept {
-  state.change.store(even, std::memory_order_seq_cst);
-  if (state.change_waiters.load(std::memory_order_seq_cst) != 0) detail::futex_wake_all(state.change);
+// The parameters, a SeqlockPair (internal/seqlock_pair.hpp) over the two
+// slots. Readers only read; the const_cast gives the pair its words.
+inline detail::SeqlockPair params_of(const ClockState& state) noexcept {
+  return detail::SeqlockPair(const_cast<detail::SeqlockWords&>(state.params));
 }
 
-// A reader that finds a change pending for long looks whether its writer is
-// alive: the lock is busy while it is. Holding the lock, an odd change
-// count can only be a dead writer's unfinished change, and its slots are
-// consistent (it wrote the spare one and published it last): finish it.
-// Returns true if it did.
-inline bool finish_dead_writers_change(ClockState& state) noexcept {
-  const detail::RobustLock lock(&state.writer, detail::RobustLock::Try::no);
+// The instant a pending change takes effect at (ClockState::change_anchor).
+// A reader pairs the old parameters with a real time; so that time never
+// runs backwards, the change must take effect no earlier than any such
+// pairing, and the new anchor_virtual is the old parameters' time at it.
+inline constexpr std::uint64_t kAnchorFixed = 1ULL << 63;
+
+// Writer (holding the lock, its change begun): fixes the change's instant
+// at `real`, or later if a reader paired the old parameters with a later time.
+inline std::int64_t fix_change_anchor(ClockState& state, std::int64_t real) noexcept {
+  std::uint64_t word = state.change_anchor.load(std::memory_order_seq_cst);
+  for (;;) {
+    const auto agreed = std::max<std::uint64_t>(word & ~kAnchorFixed, static_cast<std::uint64_t>(real));
+    // seq_cst: in one order with the readers' claims (claim_old_parameters_at)
+    if (state.change_anchor.compare_exchange_weak(word, agreed | kAnchorFixed, std::memory_order_seq_cst)) {
+      return static_cast<std::int64_t>(agreed);
+    }
+  }
+}
+
+// Reader that read the old parameters while a change was pending, at
+// `real`: the real time it may pair them with. Before the writer fixed the
+// change's instant, `real` itself, recorded so that the change takes effect
+// no earlier; after, the earlier of `real` and that instant (time stands at
+// the change's instant until the new parameters are published).
+inline std::int64_t claim_old_parameters_at(const ClockState& state, std::int64_t real) noexcept {
+  auto& anchor = const_cast<std::atomic<std::uint64_t>&>(state.change_anchor);
+  std::uint64_t word = anchor.load(std::memory_order_seq_cst);
+  for (;;) {
+    if ((word & kAnchorFixed) != 0) return std::min(real, static_cast<std::int64_t>(word & ~kAnchorFixed));
+    if (word >= static_cast<std::uint64_t>(real)) return real;  // a later claim holds the change back already
+    if (anchor.compare_exchange_weak(word, static_cast<std::uint64_t>(real), std::memory_order_seq_cst)) return real;
+  }
+}
+
+// Publishes the current parameters unchanged as the pending version `next`:
+// ends a change that was refused, or one a dead writer left. Nothing a
+// reader reads changes: the same parameters give the same time at every
+// instant. The caller holds the lock.
+inline void publish_unchanged(ClockState& state, std::uint64_t next) noexcept {
+  const ClockSlot& from = state.slot[detail::SeqlockPair::copy_of(next - 1)];
+  ClockSlot& to = state.slot[detail::SeqlockPair::copy_of(next)];
+  to.mode.store(from.mode.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  to.rate_bits.store(from.rate_bits.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  to.anchor_real.store(from.anchor_real.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  to.anchor_virtual.store(from.anchor_virtual.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  to.resume_rate_bits.store(from.resume_rate_bits.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  params_of(state).publish(next);
+}
+
+// Begins a change: readers from now on find it pending. The caller holds the lock.
+inline std::uint64_t begin_change(ClockState& state) noexcept {
+  // Reset before the pending write is visible (begin_write's release fence),
+  // so that readers that find it pending claim for this change, not an old one.
+  state.change_anchor.store(0, std::memory_order_seq_cst);
+  const std::uint64_t next = params_of(state).begin_write();
+  // Readers that look for a pending change after their clock read (their
+  // own seq_cst fence) and find none read the clock before we do below.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return next;
+}
+
+// A reader that finds a change pending tries the writer lock once: busy, a
+// live writer is at work (the reader goes on without waiting); taken, the
+// writer died mid-change, and the reader ends the change for everyone
+// (publishing the parameters unchanged). Returns true if it did.
+inline bool finish_dead_writers_change(const ClockState& state) noexcept {
+  auto& writable = const_cast<ClockState&>(state);
+  const detail::RobustLock lock(&writable.writer, detail::RobustLock::Try::no);
   if (!lock.held()) return false;  // a live writer is at work
-  const std::uint32_t change = state.change.load(std::memory_order_relaxed);
-  if ((change & 1U) == 0) return false;
-  end_change(state, change + 1);
-  wake_all(state);
+  if (!params_of(state).write_pending()) return false;
+  publish_unchanged(writable, begin_change(writable));
   return true;
 }
 
-// Waits for a pending change (`pending`, odd) to end: sleeps on the change
-// count, 100 ms at a time, instead of spinning. A writer that does not
-// finish within a second is stopped (SIGSTOP, a debugger) or starved: the
-// process says once, on stderr, which process it waits for.
-void wait_for_change(const ClockState& state, std::uint32_t pending) noexcept;
-
-// Reads consistent parameters and the real time they apply to. A read that
-// overlaps a change retries, so no reader pairs the old rate with a real
-// time taken after the writer's new anchor: time never runs backwards.
-// A writer finishes within microseconds; after 64 spins the reader checks
-// whether it died and, if so, finishes its change (one try of the lock,
-// no system call while the writer lives), else sleeps until it ends.
+// Reads consistent parameters and the real time they apply to; never
+// waits for a writer. A read that overlaps a change pairs the old
+// parameters with a real time no later than the change's instant
+// (claim_old_parameters_at), so no reader pairs the old rate with a real
+// time after the new anchor: time never runs backwards.
 inline Params read(const ClockState& state, std::int64_t& real) noexcept {
-  for (unsigned spins = 0;; ++spins) {
-    const std::uint32_t before = state.change.load(std::memory_order_acquire);
-    if ((before & 1U) != 0) {
-      if (spins >= 64 && !finish_dead_writers_change(const_cast<ClockState&>(state))) wait_for_change(state, before);
-      continue;
+  const detail::SeqlockPair pair = params_of(state);
+  for (;;) {
+    Params p;
+    std::int64_t now = 0;
+    const std::uint64_t version = pair.read([&](std::uint64_t copy) {
+      p = load(state.slot[copy]);
+      now = monotonic_ns();
+      // The clock read comes before the look for a pending change below.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    });
+    if (!pair.write_begun_after(version)) {  // no change began before `now` was read
+      real = now;
+      return p;
     }
-    const Params p = load(state.slot[state.index.load(std::memory_order_acquire) & 1U]);
-    real = monotonic_ns();
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // the clock read happens before the re-check
-    if (state.change.load(std::memory_order_relaxed) == before) return p;
+    // A writer is inside (or died there): pair the old parameters with a
+    // time no later than the change's instant; a dead writer's change is
+    // ended here (one try of the lock).
+    if (finish_dead_writers_change(state)) continue;
+    now = claim_old_parameters_at(state, now);
+    if (pair.version() != version) continue;  // published meanwhile: the claim may be for a later change
+    real = now;
+    return p;
   }
 }
 
@@ -216,21 +278,14 @@ enum class Waits { may_wait, never };
 class WriterLock {
  public:
   explicit WriterLock(ClockState& state, Waits waits = Waits::may_wait) noexcept
-      : state_(state),
-        lock_(waits == Waits::may_wait ? detail::RobustLock(&state.writer)
-                                       : detail::RobustLock(&state.writer, detail::RobustLock::Try::no)) {
-    if (lock_.held()) state_.writer_pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
-  }
-  ~WriterLock() {
-    if (lock_.held()) state_.writer_pid.store(0, std::memory_order_relaxed);
-  }
+      : lock_(waits == Waits::may_wait ? detail::RobustLock(&state.writer)
+                                       : detail::RobustLock(&state.writer, detail::RobustLock::Try::no)) {}
   WriterLock(const WriterLock&) = delete;
   WriterLock& operator=(const WriterLock&) = delete;
   [[nodiscard]] bool held() const noexcept { return lock_.held(); }
   [[nodiscard]] Error failure() const { return lock_.failure("the clock"); }
 
  private:
-  ClockState& state_;
   detail::RobustLock lock_;
 };
 
@@ -244,28 +299,24 @@ inline Result<ClockState*> writable_state() {
 }
 
 // Applies `change` to the current parameters at one instant and publishes
-// the result in the spare slot; wakes every sleeper. The caller holds the lock.
+// the result in the spare slot; wakes every sleeper. A refused change
+// publishes the parameters unchanged. The caller holds the lock.
 template <class Edit>
 Result<void> update_locked(ClockState& state, Edit&& change, Change kind = Change::any) {
-  const std::uint32_t before = state.change.load(std::memory_order_relaxed);
-  const std::uint32_t pending = before | 1U;  // odd already if a writer died mid-change
-  state.change.store(pending, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // readers see "pending" before our clock read
+  const std::uint64_t next = begin_change(state);  // a dead writer's pending version is written again
+  const Params old = load(state.slot[detail::SeqlockPair::copy_of(next - 1)]);  // current: only writers write
+  const std::int64_t real = fix_change_anchor(state, monotonic_ns());
   if (const detail::ChangeHook hook = g_mid_change_hook.load(std::memory_order_relaxed)) hook();
-  const std::uint32_t current = state.index.load(std::memory_order_relaxed) & 1U;
-  const Params old = load(state.slot[current]);
-  const std::int64_t real = monotonic_ns();
-  Params next = old;
-  next.anchor_real = real;
-  next.anchor_virtual = virtual_at(old, real);  // continuous: never backwards
-  if (auto changed = change(next); !changed) {
-    end_change(state, pending + 1);
+  Params updated = old;
+  updated.anchor_real = real;
+  updated.anchor_virtual = virtual_at(old, real);  // continuous: never backwards
+  if (auto changed = change(updated); !changed) {
+    publish_unchanged(state, next);
     return changed;
   }
-  store(state.slot[current ^ 1U], next);
-  state.index.store(current ^ 1U, std::memory_order_release);
-  end_change(state, pending + 1);
-  wake_all(state, kind, next.anchor_virtual);
+  store(state.slot[detail::SeqlockPair::copy_of(next)], updated);
+  params_of(state).publish(next);
+  wake_all(state, kind, updated.anchor_virtual);
   return {};
 }
 
@@ -279,7 +330,7 @@ Result<void> update(Edit&& change) {
 }
 
 inline ClockMode current_mode(const ClockState& state) noexcept {
-  const auto& slot = state.slot[state.index.load(std::memory_order_acquire) & 1U];
+  const auto& slot = state.slot[detail::SeqlockPair::copy_of(params_of(state).version())];
   return static_cast<ClockMode>(slot.mode.load(std::memory_order_relaxed));
 }
 

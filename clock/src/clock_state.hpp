@@ -9,12 +9,14 @@
 #include <cstdint>
 
 #include "statebus/internal/process_slot.hpp"
+#include "statebus/internal/seqlock_pair.hpp"
 
 namespace statebus::detail {
 
 inline constexpr const char* kClockSegmentName = "statebus-clock";
 inline constexpr std::uint64_t kClockMagic = 0x4b434f4c43425553ULL;  // "SUBCLOCK" little-endian
-inline constexpr std::uint16_t kClockMajor = 6;  // 6: the wake words and bells are EventCounts
+// 7: the parameters are a SeqlockPair with the change's agreed instant; no change count, no readers asleep on it
+inline constexpr std::uint16_t kClockMajor = 7;
 inline constexpr std::uint16_t kClockMinor = 0;
 
 /// One set of clock parameters: virtual = anchor_virtual + (real − anchor_real) × rate.
@@ -26,20 +28,24 @@ struct ClockSlot {
   std::atomic<std::uint64_t> resume_rate_bits{0};  // the rate before a pause
 };
 
+/// The clock's parameters and the words a change wakes. Readers touch
+/// `params`, the slots and, while a change is pending, `change_anchor`.
 struct ClockState {
-  // Odd while a writer changes the clock; a futex word too: readers that
-  // find a change pending for long sleep on it (`change_waiters` of them).
-  std::atomic<std::uint32_t> change{0};
-  std::atomic<std::uint32_t> wake{0};    // an EventCount (internal/event_count.hpp): every change counts
-  std::atomic<std::uint32_t> index{0};   // the current slot
+  // The parameters: a SeqlockPair (internal/seqlock_pair.hpp) whose copies
+  // are the slots; version v's parameters are in slot[v & 1].
+  SeqlockWords params;
+  // The instant (CLOCK_MONOTONIC ns) the pending change takes effect at, as
+  // readers and its writer agree on it (clock_core.hpp): bit 63 set once
+  // the writer fixed it; until then the latest instant a reader paired with
+  // the old parameters. Zero from the start of each change.
+  std::atomic<std::uint64_t> change_anchor{0};
+  ClockSlot slot[2];
+  std::atomic<std::uint32_t> wake{0};  // an EventCount (internal/event_count.hpp): every change counts
   // An EventCount: every change but a lockstep jump counts. The clock
   // watcher of a process whose listeners all take jumps from the lockstep
   // bell (its event loops) sleeps here, so that a jump does not wake it.
   std::atomic<std::uint32_t> wake_but_jumps{0};
   pthread_mutex_t writer;  // robust, process-shared: one writer at a time (statebus/internal/robust_mutex.hpp)
-  std::atomic<std::uint32_t> change_waiters{0};  // readers asleep on `change`
-  std::atomic<std::int32_t> writer_pid{0};       // the writer's pid while it holds `writer`, for readers that wait
-  ClockSlot slot[2];
 };
 
 /// One participant of lockstep mode: an EventLoop, from create() to its end.
@@ -92,9 +98,12 @@ struct ClockSegment {
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
-static_assert(sizeof(pthread_mutex_t) == 40 && sizeof(ClockState) == 144, "ClockState is a shared-memory layout");
+static_assert(sizeof(ClockSlot) == 40 && offsetof(ClockState, change_anchor) == 24 &&
+                  offsetof(ClockState, slot) == 32 && offsetof(ClockState, writer) == 120,
+              "ClockState is a shared-memory layout");
+static_assert(sizeof(pthread_mutex_t) == 40 && sizeof(ClockState) == 160, "ClockState is a shared-memory layout");
 static_assert(sizeof(LockstepRow) == 40 && sizeof(LockstepState) == 40 + 64 * 40 + 4 * kProcessSlots &&
-                  sizeof(ClockSegment) == 144 + sizeof(LockstepState),
+                  sizeof(ClockSegment) == 160 + sizeof(LockstepState),
               "shared-memory layout");
 
 }  // namespace statebus::detail

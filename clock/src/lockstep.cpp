@@ -51,21 +51,13 @@ Verdict judge(LockstepState& ls, std::int64_t now, std::int64_t& target, std::ui
 // `repeat_bell`: the daemon's housekeeping rings the bell again if a loop
 // is still stale (every publish rang it already, so this is a safety net).
 // `waits`: the daemon never waits (a writer frozen mid-change must not stop
-// its repairs): it judges only when no change is pending and jumps only if
-// the writer lock is free; whoever makes the next change judges again.
+// its repairs): it jumps only if the writer lock is free; whoever makes the
+// next change judges again.
 void lockstep_check(ClockState& state, bool repeat_bell, Waits waits) noexcept {
   if (current_mode(state) != ClockMode::lockstep) return;
   LockstepState& ls = lockstep_of(state);
-  std::int64_t now = 0;
-  if (waits == Waits::may_wait) {
-    now = VirtualClock::now().time_since_epoch().count();
-  } else {
-    const std::uint32_t before = state.change.load(std::memory_order_acquire);
-    if ((before & 1U) != 0) return;
-    const Params p = load(state.slot[state.index.load(std::memory_order_acquire) & 1U]);
-    now = virtual_at(p, monotonic_ns());
-    if (state.change.load(std::memory_order_acquire) != before) return;
-  }
+  // Never waits: a read of the clock waits for no writer (clock_core.hpp).
+  const std::int64_t now = VirtualClock::now().time_since_epoch().count();
   std::int64_t target = 0;
   std::uint64_t published = 0;
   const Verdict first = judge(ls, now, target, published);

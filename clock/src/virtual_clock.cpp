@@ -3,21 +3,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "clock_core.hpp"
-#include "statebus/internal/clock_segment.hpp"
-#include "statebus/clock/duration.hpp"
-#include "statebus/internal/futex.hpp"
-#include "statebus/internal/robust_mutex.hpp"
 #include "statebus/base/process.hpp"
+#include "statebus/clock/duration.hpp"
+#include "statebus/internal/clock_segment.hpp"
+#include "statebus/internal/robust_mutex.hpp"
 #include "statebus/internal/shared_segment.hpp"
 #include "statebus/internal/virtual_waits.hpp"
 
@@ -43,34 +43,6 @@ void remember_rate(Params& p) noexcept {
 
 }  // namespace
 
-void clockwork::wait_for_change(const ClockState& state, std::uint32_t pending) noexcept {
-  constexpr std::int64_t kSlice = 100'000'000;  // 100 ms: a dead writer is looked for this often
-  static std::atomic<bool> said{false};
-  static thread_local std::int64_t waiting_since = 0;
-  static thread_local std::uint32_t waiting_for = 0;
-  const std::int64_t now = monotonic_ns();
-  if (waiting_for != pending || waiting_since == 0) {
-    waiting_for = pending;
-    waiting_since = now;
-  }
-  auto& change = const_cast<std::atomic<std::uint32_t>&>(state.change);
-  auto& waiters = const_cast<std::atomic<std::uint32_t>&>(state.change_waiters);
-  waiters.fetch_add(1, std::memory_order_seq_cst);
-  detail::futex_wait(change, pending, kSlice);  // returns at once once the change ended
-  waiters.fetch_sub(1, std::memory_order_seq_cst);
-  if (state.change.load(std::memory_order_acquire) != pending) {
-    waiting_since = 0;
-    return;
-  }
-  if (now - waiting_since >= 1'000'000'000 && !said.exchange(true)) {
-    std::fprintf(stderr,
-                 "statebus: the bus's clock has been in the middle of a change by process %d for %lld ms: it is "
-                 "stopped (SIGSTOP, a debugger) or starved; reading the clock waits until it goes on or dies\n",
-                 static_cast<int>(state.writer_pid.load(std::memory_order_relaxed)),
-                 static_cast<long long>((now - waiting_since) / 1'000'000));
-  }
-}
-
 void detail::set_mid_change_hook(ChangeHook hook) noexcept { g_mid_change_hook.store(hook, std::memory_order_relaxed); }
 
 std::int64_t detail::monotonic_ns() noexcept {
@@ -91,7 +63,7 @@ std::string_view to_string(ClockMode mode) noexcept {
 
 bool detail::clock_change_pending() noexcept {
   const ClockState* state = g_segment.get();
-  return state != nullptr && (state->change.load(std::memory_order_acquire) & 1U) != 0;
+  return state != nullptr && params_of(*state).write_pending();
 }
 
 Result<void> create_clock_segment() {
@@ -101,7 +73,7 @@ Result<void> create_clock_segment() {
     if (auto lock = detail::init_robust_mutex(&whole->clock.writer); !lock) return lock;
     Params p;
     p.anchor_real = p.anchor_virtual = monotonic_ns();
-    store(whole->clock.slot[0], p);
+    detail::SeqlockPair(whole->clock.params).write([&](std::uint64_t copy) { store(whole->clock.slot[copy], p); });
     return {};
   });
   if (!created) return tl::make_unexpected(created.error());

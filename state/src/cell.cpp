@@ -3,22 +3,22 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
-#include <cstring>
-#include <optional>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <new>
-#include <thread>
+#include <optional>
 
 #include "layout.hpp"
 #include "segment_check.hpp"
-#include "store_hook.hpp"
 #include "statebus/internal/bus_segment.hpp"
 #include "statebus/internal/event_count.hpp"
 #include "statebus/internal/robust_mutex.hpp"
+#include "statebus/internal/seqlock_pair.hpp"
 #include "statebus/internal/shared_segment.hpp"
 #include "statebus/internal/state_segment.hpp"
 #include "statebus/internal/virtual_waits.hpp"
+#include "store_hook.hpp"
 
 namespace statebus {
 namespace {
@@ -102,46 +102,23 @@ Result<void> validate_cell_name(std::string_view name) {
   return {};
 }
 
-// Copies a value into one copy of a cell, word by word, as relaxed atomics.
-void write_words(std::atomic<std::uint64_t>* words, const void* in, std::size_t size) noexcept {
-  const auto* bytes = static_cast<const unsigned char*>(in);
-  for (std::size_t i = 0; i * 8 < size; ++i) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, bytes + i * 8, std::min<std::size_t>(8, size - i * 8));
-    words[i].store(word, std::memory_order_relaxed);
-  }
-}
-
-void read_words(const std::atomic<std::uint64_t>* words, void* out, std::size_t size) noexcept {
-  auto* bytes = static_cast<unsigned char*>(out);
-  for (std::size_t i = 0; i * 8 < size; ++i) {
-    const std::uint64_t word = words[i].load(std::memory_order_relaxed);
-    std::memcpy(bytes + i * 8, &word, std::min<std::size_t>(8, size - i * 8));
-  }
-}
-
 // Publishes `in` as the next version. The caller holds the cell's writer lock.
 // `words`: the cell's words per copy, as checked when it was opened (never
-// re-read from shared memory).
+// re-read from shared memory). The pair (internal/seqlock_pair.hpp) writes
+// the spare copy: a writer that dies mid-copy leaves the current one intact,
+// and the next store writes the same version into the same copy again.
 std::uint64_t store_locked(CellHeader& cell, std::uint32_t words, const void* in, std::size_t size) noexcept {
-  const std::uint64_t next = cell.version.load(std::memory_order_relaxed) + 1;
-  std::atomic<std::uint64_t>& seq = cell.seq[next & 1U];
-  // The copy's sequence tells readers which version it holds: 2v − 1 while
-  // version v is written into it, 2v once written (a writer that died
-  // mid-copy left 2v − 1; the next store rewrites v into the same copy).
-  const std::uint64_t odd = 2 * next - 1;
-  seq.store(odd, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);  // readers that see new data see `odd` too
-  if (const detail::StoreHook hook = g_mid_store_hook.load(std::memory_order_relaxed)) {
-    const std::size_t half = words_for(size) / 2 * 8;
-    write_words(cell.copy(next, words), in, half);
-    hook();
-    write_words(cell.copy(next, words) + half / 8, static_cast<const unsigned char*>(in) + half, size - half);
-  } else {
-    write_words(cell.copy(next, words), in, size);
-  }
-  seq.store(odd + 1, std::memory_order_release);
-  cell.version.store(next, std::memory_order_release);
+  const std::uint64_t next = detail::SeqlockPair(cell.pair).write([&](std::uint64_t copy) {
+    std::atomic<std::uint64_t>* const to = cell.copy(copy, words);
+    if (const detail::StoreHook hook = g_mid_store_hook.load(std::memory_order_relaxed)) {
+      const std::size_t half = words_for(size) / 2 * 8;
+      detail::store_words(to, in, half);
+      hook();
+      detail::store_words(to + half / 8, static_cast<const unsigned char*>(in) + half, size - half);
+    } else {
+      detail::store_words(to, in, size);
+    }
+  });
   const ProcessId self = this_process();
   cell.writer_pid.store(self.pid, std::memory_order_relaxed);
   cell.writer_start_time.store(self.start_time, std::memory_order_relaxed);
@@ -313,21 +290,10 @@ Result<UntypedCell> UntypedCell::open(std::string_view name) {
 
 std::uint64_t UntypedCell::load(void* out) const noexcept {
   CellHeader& cell = *header_;
-  for (unsigned attempt = 0;; ++attempt) {
-    const std::uint64_t version = cell.version.load(std::memory_order_acquire);
-    if (const detail::StoreHook hook = g_mid_load_hook.load(std::memory_order_relaxed)) hook();
-    const std::atomic<std::uint64_t>& seq = cell.seq[version & 1U];
-    const std::uint64_t before = seq.load(std::memory_order_acquire);
-    // Odd: a writer rewrites this copy, so the version has moved on already.
-    // Even: the copy holds version before / 2, whatever `version` said
-    // (two stores may have passed since it was read).
-    if ((before & 1U) == 0) {
-      read_words(cell.copy(version, words_for(size_)), out, size_);
-      std::atomic_thread_fence(std::memory_order_acquire);  // the copy is read before the re-check
-      if (seq.load(std::memory_order_relaxed) == before) return before / 2;
-    }
-    if (attempt > 16) std::this_thread::yield();  // a writer is preempted mid-copy: let it run
-  }
+  const std::uint32_t words = words_for(size_);
+  return detail::SeqlockPair(cell.pair).read(
+      [&](std::uint64_t copy) { detail::load_words(cell.copy(copy, words), out, size_); },
+      [] { run_hook(g_mid_load_hook); });
 }
 
 Result<void> UntypedCell::out_of_range(const void* value) const {
@@ -371,21 +337,18 @@ Result<void> UntypedCell::bus_health() const {
   return g_segment.still_current("state cells");
 }
 
-std::uint64_t UntypedCell::version() const noexcept { return header_->version.load(std::memory_order_acquire); }
+std::uint64_t UntypedCell::version() const noexcept { return detail::SeqlockPair(header_->pair).version(); }
 
 ProcessId UntypedCell::last_writer() const noexcept {
   return {header_->writer_pid.load(std::memory_order_relaxed),
           header_->writer_start_time.load(std::memory_order_relaxed)};
 }
 
-bool UntypedCell::store_in_progress() const noexcept {
-  const std::uint64_t version = header_->version.load(std::memory_order_acquire);
-  return (header_->seq[(version + 1) & 1U].load(std::memory_order_acquire) & 1U) != 0;
-}
+bool UntypedCell::store_in_progress() const noexcept { return detail::SeqlockPair(header_->pair).write_pending(); }
 
 Waited UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time_point deadline) const noexcept {
   CellHeader& cell = *header_;
-  if (cell.version.load(std::memory_order_seq_cst) > seen) return Waited::ready();
+  if (cell.pair.version.load(std::memory_order_seq_cst) > seen) return Waited::ready();
   // A clock change (step, rate, lockstep jump) wakes us to look at the deadline again.
   const std::uint64_t listener = detail::add_clock_listener(
       [](void* context) { detail::EventCount(static_cast<CellHeader*>(context)->wake).notify(); }, &cell);
@@ -398,7 +361,7 @@ Waited UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time
       deadline,
       [&] {
         ticket = wake.prepare();  // before the check: a store after it wakes us
-        return gone.has_value() || cell.version.load(std::memory_order_seq_cst) > seen;
+        return gone.has_value() || cell.pair.version.load(std::memory_order_seq_cst) > seen;
       },
       [&](std::chrono::nanoseconds slice) {
         run_hook(g_before_sleep_hook);
@@ -407,7 +370,7 @@ Waited UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time
         return woken;
       });
   detail::remove_clock_listener(listener);
-  if (cell.version.load(std::memory_order_seq_cst) > seen) return Waited::ready();
+  if (cell.pair.version.load(std::memory_order_seq_cst) > seen) return Waited::ready();
   if (gone) return Waited::failed(std::move(*gone));
   return Waited::timed_out();
 }
@@ -438,7 +401,7 @@ Result<std::vector<CellInfo>> list_cells() {
     info.type_name = schema ? schema->name : "(broken schema)";
     info.fingerprint = (*cell)->fingerprint;
     info.size = (*cell)->size;
-    info.version = header.version.load(std::memory_order_acquire);
+    info.version = header.pair.version.load(std::memory_order_acquire);
     info.last_writer = {header.writer_pid.load(std::memory_order_relaxed),
                         header.writer_start_time.load(std::memory_order_relaxed)};
     cells.push_back(std::move(info));

@@ -8,11 +8,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "statebus/internal/seqlock_pair.hpp"
+
 namespace statebus::detail {
 
 inline constexpr const char* kStateSegmentName = "statebus-state";
 inline constexpr std::uint64_t kStateMagic = 0x4554415453425553ULL;  // "SUBSTATE" little-endian
-inline constexpr std::uint16_t kStateMajor = 3;  // 3: the wake word is an EventCount
+// 3: the wake word is an EventCount. The SeqlockPair (seqlock_pair.hpp) keeps
+// version 3's words, at the same offsets, and its writers' protocol.
+inline constexpr std::uint16_t kStateMajor = 3;
 inline constexpr std::uint16_t kStateMinor = 0;
 
 inline constexpr std::size_t kMaxCells = 256;
@@ -20,16 +24,16 @@ inline constexpr std::size_t kMaxNameLength = 63;
 inline constexpr std::size_t kMaxValueSize = 64 * 1024;
 inline constexpr std::size_t kArenaSize = 4 * 1024 * 1024;
 
-/// One cell, 64-byte aligned in the arena. Line 0 holds all a reader
-/// touches (version, sequence counters and, for values up to 16 bytes, both
-/// copies), so that a store moves one cache line to a reader; line 1 holds
-/// what only writers and waiters touch. Larger values follow the header,
-/// two copies of whole 8-byte words.
+/// One cell, 64-byte aligned in the arena: a SeqlockPair
+/// (internal/seqlock_pair.hpp) whose two copies are the value. Line 0 holds
+/// all a reader touches (the pair's version and sequences and, for values up
+/// to 16 bytes, both copies), so that a store moves one cache line to a
+/// reader; line 1 holds what only writers and waiters touch. Larger values
+/// follow the header, two copies of whole 8-byte words.
 struct alignas(64) CellHeader {
   static constexpr std::uint32_t kInlineWords = 2;
   // line 0: readers
-  std::atomic<std::uint64_t> version{0};  // completed stores; low bit: the current copy
-  std::atomic<std::uint64_t> seq[2]{};    // per copy: 2v − 1 while version v is written, 2v after
+  SeqlockWords pair;                      // version: completed stores (creation is 1); the copies are the value's
   std::uint32_t words = 0;                // 8-byte words per copy
   std::uint32_t reserved = 0;
   std::atomic<std::uint64_t> inline_copies[2 * kInlineWords]{};
@@ -77,5 +81,9 @@ struct StateSegmentData {
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(sizeof(CellHeader) == 128 && offsetof(CellHeader, writer) == 64, "two cache lines");
+// A load of up to 16 bytes touches line 0 only: the pair's words and both inline copies.
+static_assert(offsetof(CellHeader, pair) == 0 &&
+                  offsetof(CellHeader, inline_copies) + sizeof(CellHeader::inline_copies) <= 64,
+              "a reader's words share the first cache line");
 
 }  // namespace statebus::detail

@@ -139,7 +139,7 @@ TEST_F(DamagedSegment, AClockRateNoProcessWritesStopsTimeSaysSoAndTheNextChangeM
   ASSERT_TRUE(VirtualClock::set_rate(1000));
   Mapped<detail::ClockState> clock(detail::kClockSegmentName);
   ASSERT_TRUE(clock);
-  detail::ClockSlot& slot = clock->slot[clock->index.load() & 1U];
+  detail::ClockSlot& slot = clock->slot[clock->params.version.load() & 1U];
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::uint64_t bits = 0;
   std::memcpy(&bits, &nan, sizeof bits);

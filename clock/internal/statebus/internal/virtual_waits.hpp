@@ -15,7 +15,9 @@ namespace statebus::detail {
 std::int64_t monotonic_ns() noexcept;
 
 /// Virtual time now and the CLOCK_MONOTONIC reading it was computed from
-/// (one clock read for both, for sample headers).
+/// (one clock read for both, for sample headers). While a change of the
+/// clock is pending, the reading is held at the change's instant, at most
+/// the change's duration behind (clock_core.hpp, read()).
 std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
 
 /// Real time until virtual time reaches `deadline` at the current rate
