@@ -345,21 +345,36 @@ async function checkChart(page) {
   else if (minChartPoints >= 2 && chart.pixels === 0) problems.push("chart: the room line paints no pixel");
 }
 
-// Types `text` into the setpoint form and submits it, as a user does: one
-// key every 0.7 s, so the typing outlasts the page's 2 s refresh. The page
-// must not reload under the user's fingers (that wipes what they typed).
-// Returns the request.
+// Types `text` into the setpoint form and submits it, as a user does. The
+// page refreshes itself every 2 s unless its input has the focus or a
+// value, and must not reload under the user's fingers (that wipes what
+// they typed). The page's timers run on a clock the check holds: paused
+// while it focuses the input (a refresh just before the focus is the page's
+// right, and under load it raced the click), then run for 4.5 s of the
+// page's time with the input focused, and again with the text typed: two
+// refreshes due each time. Returns the request.
 async function submitSetpoint(page, text) {
-  await page.waitForLoadState("load", { timeout: timeoutMs });
+  await page.clock.install();
+  await page.clock.pauseAt(Date.now() + 1000);
+  // The page's own refresh (due within 2 s) loads it onto the held clock;
+  // reloading it here instead would race that refresh.
+  try {
+    await page.waitForEvent("load", { timeout: 3000 });
+  } catch {
+    await page.reload({ waitUntil: "load", timeout: timeoutMs });  // no refresh came: none can race this
+  }
   const form = page.locator("form:has(input[name=celsius])");
   const input = form.locator("input[name=celsius]");
   let reloaded = 0;
   const onNavigated = (frame) => { if (frame === page.mainFrame()) ++reloaded; };
-  page.on("framenavigated", onNavigated);
   await input.click({ timeout: timeoutMs });
   await input.fill("", { timeout: timeoutMs });
-  await input.pressSequentially(text, { delay: 700, timeout: timeoutMs });
+  page.on("framenavigated", onNavigated);
+  await page.clock.runFor(4500);
+  await input.pressSequentially(text, { delay: 50, timeout: timeoutMs });
+  await page.clock.runFor(4500);
   page.off("framenavigated", onNavigated);
+  await page.clock.resume();
   if (reloaded > 0) {
     throw new Error(`the page reloaded ${reloaded} time(s) while a setpoint was being typed: its refresh wipes the input`);
   }
