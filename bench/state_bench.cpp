@@ -79,7 +79,7 @@ void plain_atomic_store(benchmark::State& state) {
 
 template <class T>
 void cell_load(benchmark::State& state, const char* name) {
-  auto cell = statebus::Cell<T>::open(name, value_of<T>(1));
+  auto cell = statebus::Cell<T>::open_or_create(name, value_of<T>(1));
   if (!cell) {
     state.SkipWithError(cell.error().message().c_str());
     return;
@@ -93,7 +93,7 @@ void cell_load(benchmark::State& state, const char* name) {
 
 template <class T>
 void cell_store(benchmark::State& state, const char* name) {
-  auto cell = statebus::Cell<T>::open(name, value_of<T>(1));
+  auto cell = statebus::Cell<T>::open_or_create(name, value_of<T>(1));
   if (!cell) {
     state.SkipWithError(cell.error().message().c_str());
     return;
@@ -269,8 +269,8 @@ struct SeqlockSide {
 };
 
 std::optional<CellSide> open_cells(const char* send, const char* receive) {
-  auto out = statebus::Cell<Value16>::open(send);
-  auto in = statebus::Cell<Value16>::open(receive);
+  auto out = statebus::Cell<Value16>::open_or_create(send);
+  auto in = statebus::Cell<Value16>::open_or_create(receive);
   if (!out || !in) {
     std::fprintf(stderr, "state_bench: %s\n", (!out ? out : in).error().message().c_str());
     return std::nullopt;

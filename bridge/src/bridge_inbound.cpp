@@ -245,8 +245,8 @@ void MqttBridge::Impl::sample_in(const std::string& channel, const std::string& 
   }
   if (auto published = in.pub->publish(decoded->bytes.data(), decoded->bytes.size()); !published) {
     in.pub->skip(1);  // lost here: the bus's subscribers count it
-    refuse(topic, {"bus", published.error() == LoanError::too_large ? "larger than the bus's largest pool"
-                                                                    : "the bus's pools are exhausted"});
+    refuse(topic, {"bus", published.error() == LoanError::payload_too_large ? "larger than the bus's largest pool"
+                                                                            : "the bus's pools are exhausted"});
     return;
   }
   ++stats.received;

@@ -157,7 +157,7 @@ struct BridgeRegistry::Impl {
 };
 
 Result<std::unique_ptr<BridgeRegistry>> BridgeRegistry::join(std::string_view target, std::string_view client_id) {
-  auto cell = Cell<BridgeTable>::open(kCellName);
+  auto cell = Cell<BridgeTable>::open_or_create(kCellName);
   if (!cell) return tl::make_unexpected(cell.error());
   auto impl = std::make_unique<Impl>(std::move(*cell));
   impl->me = this_process();

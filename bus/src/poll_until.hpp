@@ -7,8 +7,8 @@
 #include <chrono>
 #include <thread>
 
-#include "statebus/internal/iceoryx.hpp"
 #include "statebus/base/waited.hpp"
+#include "statebus/internal/iceoryx.hpp"
 
 namespace statebus::detail {
 

@@ -7,9 +7,9 @@
 #include <optional>
 #include <thread>
 
-#include "statebus/internal/iceoryx.hpp"
 #include "ports.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/iceoryx.hpp"
 #include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus::detail {

@@ -49,7 +49,7 @@ void Daemon::Impl::start_janitor() {
     detail::register_port_pool(ports);
   }
   memory = data_memory();
-  if (auto cell = Cell<DaemonStatus>::open(kDaemonStatusCell); cell) status_cell.emplace(std::move(*cell));
+  if (auto cell = Cell<DaemonStatus>::open_or_create(kDaemonStatusCell); cell) status_cell.emplace(std::move(*cell));
   janitor = std::thread([this] {
     for (int round = 1;; ++round) {
       const auto deaths = registry->wait(kJanitorPeriod);

@@ -187,7 +187,7 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
     if (auto published = outlet.publisher->publish(bytes.data(), bytes.size()); !published) {
       error = Error(Errc::out_of_resources,
                     path + ": " + where + " (" + std::to_string(bytes.size()) + " bytes): " +
-                        (published.error() == LoanError::too_large
+                        (published.error() == LoanError::payload_too_large
                              ? "larger than the daemon's largest pool; start the daemon with larger pools"
                              : "the daemon's pools are exhausted"));
       return false;

@@ -367,7 +367,7 @@ std::string do_cell_open(Machine& m, std::istringstream& words) {
   std::string name;
   double celsius = 0;
   words >> name >> celsius;
-  auto cell = statebus::Cell<Setpoint>::open(name, Setpoint{celsius, 0.5});
+  auto cell = statebus::Cell<Setpoint>::open_or_create(name, Setpoint{celsius, 0.5});
   if (!cell) return "error " + cell.error().message();
   m.cells.insert_or_assign(name, std::move(*cell));
   return "ok";
@@ -393,7 +393,7 @@ std::string do_cell_wait(Machine& m, std::istringstream& words) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (m.cells.count(name) == 0) {
     if (auto cell = statebus::UntypedCell::open(name); cell) {
-      auto typed = statebus::Cell<Setpoint>::open(name);
+      auto typed = statebus::Cell<Setpoint>::open_or_create(name);
       if (!typed) return "error " + typed.error().message();
       m.cells.emplace(name, std::move(*typed));
     } else if (std::chrono::steady_clock::now() >= deadline) {

@@ -207,7 +207,7 @@ TEST(SeqlockPair, AWriterKilledMidWriteLeavesThePreviousValueReadable) {
 }
 
 TEST_F(Threads, CellWritersAndReadersNeverTear) {
-  auto cell = Cell<test::Striped>::open("test/threads");
+  auto cell = Cell<test::Striped>::open_or_create("test/threads");
   ASSERT_TRUE(cell);
   std::atomic<bool> done{false};
   std::atomic<long> torn{0};
@@ -242,7 +242,7 @@ TEST_F(Threads, CellWritersAndReadersNeverTear) {
 }
 
 TEST_F(Threads, CellReadModifyWritesLoseNothing) {
-  auto cell = Cell<test::Counter>::open("test/threads-counter");
+  auto cell = Cell<test::Counter>::open_or_create("test/threads-counter");
   ASSERT_TRUE(cell);
   std::vector<std::thread> writers;
   for (int w = 0; w < 3; ++w) {

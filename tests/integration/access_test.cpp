@@ -60,7 +60,7 @@ TEST_F(BusAccess, AnotherUserOutsideTheBussGroupIsRefusedEverywhereAndChangesNot
     GTEST_SKIP() << "needs root and setpriv able to become nobody (a user namespace maps root alone; the "
                     "test command's second pass, on the machine's bus, runs it)";
   }
-  auto cell = Cell<test::Counter>::open("test/owned", test::Counter{1});
+  auto cell = Cell<test::Counter>::open_or_create("test/owned", test::Counter{1});
   ASSERT_TRUE(cell);
   ASSERT_TRUE(VirtualClock::set_real());
 

@@ -65,7 +65,7 @@ TEST_F(ClockStateStress, RandomChangesStoresWaitsLoopsAndKillsKeepEveryInvariant
   });
   test::Striped first;
   for (auto& word : first.words) word = 1;  // every value is its own version
-  auto cell = Cell<test::Striped>::open("stress/striped", first);
+  auto cell = Cell<test::Striped>::open_or_create("stress/striped", first);
   ASSERT_TRUE(cell) << cell.error().message();
   ASSERT_TRUE(VirtualClock::set_real());
 

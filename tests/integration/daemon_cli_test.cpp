@@ -152,7 +152,7 @@ TEST_F(DaemonCommand, APausedDaemonIsNotJudgedWedgedWhenItGoesOn) {
 TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
   auto first = start_daemon();
   ASSERT_TRUE(first) << first.error().message();
-  auto cell = Cell<test::Counter>::open("test/split");
+  auto cell = Cell<test::Counter>::open_or_create("test/split");
   ASSERT_TRUE(cell) << cell.error().message();
   EXPECT_TRUE(cell->bus_health());
   EXPECT_TRUE(VirtualClock::bus_health());

@@ -61,7 +61,7 @@ using DamagedSegment = testkit::BusTest;
 
 // Reaches: list_cells Errc::corrupt_segment
 TEST_F(DamagedSegment, AStateRegistryCountingTooManyCellsIsAnErrorAndTheValuesAreKept) {
-  auto cell = Cell<test::Counter>::open("test/kept", test::Counter{7});
+  auto cell = Cell<test::Counter>::open_or_create("test/kept", test::Counter{7});
   ASSERT_TRUE(cell);
   Mapped<detail::StateSegmentData> state(detail::kStateSegmentName);
   ASSERT_TRUE(state);
@@ -93,7 +93,7 @@ TEST_F(DamagedSegment, AStateRegistryCountingTooManyCellsIsAnErrorAndTheValuesAr
 }
 
 TEST_F(DamagedSegment, ACellEntryPointingOutsideTheArenaIsAnErrorNamingTheCellAndField) {
-  auto cell = Cell<test::Counter>::open("test/entry", test::Counter{3});
+  auto cell = Cell<test::Counter>::open_or_create("test/entry", test::Counter{3});
   ASSERT_TRUE(cell);
   Mapped<detail::StateSegmentData> state(detail::kStateSegmentName);
   ASSERT_TRUE(state);

@@ -413,7 +413,7 @@ TEST_F(Delivery, UntypedLoanLargerThanThePoolsIsRefused) {
   ASSERT_TRUE(sut);
   const auto loan = sut->loan(std::size_t{sut->max_payload()} + 1);
   ASSERT_FALSE(loan);
-  EXPECT_EQ(loan.error(), LoanError::too_large);
+  EXPECT_EQ(loan.error(), LoanError::payload_too_large);
   EXPECT_TRUE(sut->loan(sut->max_payload())) << "the largest payload itself fits";
 }
 

@@ -73,7 +73,7 @@ class HomeProcesses : public testkit::BusTest {
   // The controller's status once it has decided on `n` readings (it decides
   // in its own process, a moment after the clock got where the test wanted).
   home::HeatingStatus status_after(std::uint64_t n) {
-    auto cell = Cell<home::HeatingStatus>::open(home::kStatusCell);
+    auto cell = Cell<home::HeatingStatus>::open_or_create(home::kStatusCell);
     EXPECT_TRUE(cell);
     if (!cell) return {};
     // Real time: the run must get there.

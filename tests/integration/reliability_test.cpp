@@ -97,7 +97,7 @@ TEST_F(Reliability, ExhaustedPoolsAreAnErrorAndRecover) {
     ASSERT_TRUE(loan) << "loan " << i << " of " << capacity << " after the pool was given back";
     held.push_back(std::move(*loan));
   }
-  EXPECT_EQ(publisher->loan((4u << 20) + 4096).error(), LoanError::too_large);
+  EXPECT_EQ(publisher->loan((4u << 20) + 4096).error(), LoanError::payload_too_large);
 }
 
 // Many subscribers: each is created or refused with a clear error (the

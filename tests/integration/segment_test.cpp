@@ -98,7 +98,7 @@ TEST_F(BadSegments, AStaleOneSaysItsDaemonEnded) {
 
 TEST_F(BadSegments, TheClockAndTheCellsRefuseAForeignSegmentAndKeepWorking) {
   { std::ofstream("/dev/shm/statebus-state") << std::string(100, 'x'); }
-  auto cell = Cell<test::Counter>::open("test/cell");
+  auto cell = Cell<test::Counter>::open_or_create("test/cell");
   ASSERT_FALSE(cell);
   EXPECT_TRUE(says(cell.error(), "truncated") || says(cell.error(), "foreign")) << cell.error().message();
   EXPECT_GT(VirtualClock::now().time_since_epoch().count(), 0) << "the clock runs on real time without its segment";

@@ -34,11 +34,11 @@ using StateTest = testkit::BusTest;
 TEST_F(StateTest, FirstOpenCreatesWithTheInitialValueAndEveryProcessSharesIt) {
   test::Counter initial;
   initial.value = 41;
-  auto cell = Cell<test::Counter>::open("test/shared", initial);
+  auto cell = Cell<test::Counter>::open_or_create("test/shared", initial);
   ASSERT_TRUE(cell) << cell.error().message();
   EXPECT_EQ(cell->load().value, 41U);
   EXPECT_EQ(cell->version(), 1U);
-  auto again = Cell<test::Counter>::open("test/shared", test::Counter{7});  // exists: initial ignored
+  auto again = Cell<test::Counter>::open_or_create("test/shared", test::Counter{7});  // exists: initial ignored
   ASSERT_TRUE(again);
   EXPECT_EQ(again->load().value, 41U);
 
@@ -53,14 +53,14 @@ TEST_F(StateTest, FirstOpenCreatesWithTheInitialValueAndEveryProcessSharesIt) {
 
 // The range the type declares is honoured by every writer of the cell; a
 // refused write leaves the value and version as they were.
-// Reaches: Cell::open Errc::invalid_argument
+// Reaches: Cell::open_or_create Errc::invalid_argument
 // Reaches: Cell::store Errc::invalid_argument
 // Reaches: UntypedCell::store Errc::invalid_argument
 TEST_F(StateTest, AValueOutsideTheDeclaredRangeIsRefusedAndTheCellKeepsItsValue) {
-  auto bad_start = Cell<test::Limited>::open("test/limited", test::Limited{40.0, 0});
+  auto bad_start = Cell<test::Limited>::open_or_create("test/limited", test::Limited{40.0, 0});
   ASSERT_FALSE(bad_start);
   EXPECT_EQ(bad_start.error().code(), Errc::invalid_argument);
-  auto cell = Cell<test::Limited>::open("test/limited", test::Limited{21.0, 0});
+  auto cell = Cell<test::Limited>::open_or_create("test/limited", test::Limited{21.0, 0});
   ASSERT_TRUE(cell) << cell.error().message();
 
   auto stored = cell->store(test::Limited{1e9, 1});
@@ -98,23 +98,23 @@ TEST_F(StateTest, AValueOutsideTheDeclaredRangeIsRefusedAndTheCellKeepsItsValue)
   EXPECT_EQ(cell->version(), 2U);
 }
 
-// Reaches: Cell::open Errc::type_mismatch
+// Reaches: Cell::open_or_create Errc::type_mismatch
 TEST_F(StateTest, AnotherTypeUnderTheSameNameIsAnErrorNamingBoth) {
-  ASSERT_TRUE(Cell<test::Counter>::open("test/typed"));
-  auto wrong = Cell<test::Striped>::open("test/typed");
+  ASSERT_TRUE(Cell<test::Counter>::open_or_create("test/typed"));
+  auto wrong = Cell<test::Striped>::open_or_create("test/typed");
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error().code(), Errc::type_mismatch);
   EXPECT_NE(wrong.error().message().find("holds test/Counter"), std::string::npos) << wrong.error().message();
   EXPECT_NE(wrong.error().message().find("not test/Striped"), std::string::npos) << wrong.error().message();
 }
 
-// Reaches: Cell::open Errc::invalid_argument
+// Reaches: Cell::open_or_create Errc::invalid_argument
 // Reaches: UntypedCell::open Errc::invalid_argument
 // Reaches: UntypedCell::open Errc::not_found
 TEST_F(StateTest, BadNamesAndUnknownCellsAreRefusedSayingWhy) {
   const std::vector<std::string> bad = {"", "a//b", "/a", "a/", "with space", "ümlaut", std::string(64, 'x')};
   for (const std::string& name : bad) {
-    auto cell = Cell<test::Counter>::open(name);
+    auto cell = Cell<test::Counter>::open_or_create(name);
     ASSERT_FALSE(cell) << name;
     EXPECT_EQ(cell.error().code(), Errc::invalid_argument) << name;
     EXPECT_NE(cell.error().message().find("bad cell name"), std::string::npos) << cell.error().message();
@@ -122,7 +122,7 @@ TEST_F(StateTest, BadNamesAndUnknownCellsAreRefusedSayingWhy) {
     ASSERT_FALSE(untyped) << name;
     EXPECT_EQ(untyped.error().code(), Errc::invalid_argument) << name;
   }
-  ASSERT_TRUE(Cell<test::Counter>::open("test/known"));
+  ASSERT_TRUE(Cell<test::Counter>::open_or_create("test/known"));
   auto unknown = UntypedCell::open("test/unknown");
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code(), Errc::not_found);
@@ -131,7 +131,7 @@ TEST_F(StateTest, BadNamesAndUnknownCellsAreRefusedSayingWhy) {
 }
 
 TEST_F(StateTest, ConcurrentWritersAndReadersInManyProcessesNeverSeeATornValue) {
-  auto cell = Cell<test::Striped>::open("test/torture");
+  auto cell = Cell<test::Striped>::open_or_create("test/torture");
   ASSERT_TRUE(cell);
   std::vector<ChildProcess> writers;
   for (int i = 0; i < 2; ++i) {
@@ -166,7 +166,7 @@ TEST_F(StateTest, ConcurrentWritersAndReadersInManyProcessesNeverSeeATornValue) 
 }
 
 TEST_F(StateTest, ReadModifyWritesFromSeveralProcessesLoseNothing) {
-  auto cell = Cell<test::Counter>::open("test/counter");
+  auto cell = Cell<test::Counter>::open_or_create("test/counter");
   ASSERT_TRUE(cell);
   std::vector<ChildProcess> children;
   for (int i = 0; i < 3; ++i) {
@@ -181,7 +181,7 @@ TEST_F(StateTest, ReadModifyWritesFromSeveralProcessesLoseNothing) {
 }
 
 TEST_F(StateTest, AWriterKilledMidStoreLeavesTheOldValueAndTheCellWritable) {
-  auto cell = Cell<test::BigStriped>::open("test/crash");
+  auto cell = Cell<test::BigStriped>::open_or_create("test/crash");
   ASSERT_TRUE(cell);
   const auto before = cell->load_versioned();
   auto writer = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-stall", "test/crash"});
@@ -216,7 +216,7 @@ TEST_F(StateTest, AWriterKilledMidStoreLeavesTheOldValueAndTheCellWritable) {
 TEST_F(StateTest, WaitForChangeWakesOnAStoreInAnotherProcess) {
   ASSERT_TRUE(VirtualClock::attach());
   ASSERT_TRUE(VirtualClock::set_stepped());  // time stands: only the store can end the wait
-  auto cell = Cell<test::Counter>::open("test/wait");
+  auto cell = Cell<test::Counter>::open_or_create("test/wait");
   ASSERT_TRUE(cell);
   auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/wait", "1"});
   ASSERT_TRUE(waiter);
@@ -232,7 +232,7 @@ TEST_F(StateTest, WaitForChangeWakesOnAStoreInAnotherProcess) {
 TEST_F(StateTest, AWaitInAProcessThatUsesOnlyCellsRunsOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::attach());
   ASSERT_TRUE(VirtualClock::set_stepped());
-  auto cell = Cell<test::Counter>::open("test/virtual-wait");
+  auto cell = Cell<test::Counter>::open_or_create("test/virtual-wait");
   ASSERT_TRUE(cell);
   auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/virtual-wait", "1", "50"});
   ASSERT_TRUE(waiter);
@@ -275,7 +275,7 @@ TEST_F(StateTest, AStoreWakesASleepingWaiterWhateverAnEarlierStoresWakeUpCleared
   // every waiter: let it pass before the interleaving starts.
   const std::uint64_t listener = detail::add_clock_listener([](void*) { watcher_looked.open(); }, nullptr);
   watcher_looked.pass();
-  cell.emplace(*Cell<test::Counter>::open("test/late-wake", test::Counter{1}));
+  cell.emplace(*Cell<test::Counter>::open_or_create("test/late-wake", test::Counter{1}));
   detail::set_mid_wake_hook([] {
     detail::set_mid_wake_hook(nullptr);  // once: store A
     a_counted.open();
@@ -315,7 +315,7 @@ TEST_F(StateTest, AStoreWakesASleepingWaiterWhateverAnEarlierStoresWakeUpCleared
 // names, while two stores pass, labels the value it returns right.
 TEST_F(StateTest, AReaderPreemptedAcrossTwoStoresLabelsTheValueWithItsOwnVersion) {
   static std::optional<Cell<test::Counter>> cell;
-  cell.emplace(*Cell<test::Counter>::open("test/label", test::Counter{1}));
+  cell.emplace(*Cell<test::Counter>::open_or_create("test/label", test::Counter{1}));
   ASSERT_EQ(cell->version(), 1U);
   detail::set_mid_load_hook([] {
     detail::set_mid_load_hook(nullptr);  // once
@@ -331,7 +331,7 @@ TEST_F(StateTest, AReaderPreemptedAcrossTwoStoresLabelsTheValueWithItsOwnVersion
 // A timeout past the end of time waits without end, instead of overflowing
 // into the past and returning at once.
 TEST_F(StateTest, WaitForChangeWithTheLargestTimeoutWaitsForTheStore) {
-  auto cell = Cell<test::Counter>::open("test/forever");
+  auto cell = Cell<test::Counter>::open_or_create("test/forever");
   ASSERT_TRUE(cell);
   auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait", "test/forever", "1", "max"});
   ASSERT_TRUE(waiter);
@@ -345,7 +345,7 @@ TEST_F(StateTest, WaitForChangeWithTheLargestTimeoutWaitsForTheStore) {
 // A waiter killed while it waits leaves no debt: the next store wakes
 // nobody in vain after that (it used to pay a futex wake-up for ever).
 TEST_F(StateTest, AWaiterKilledWhileWaitingCostsAtMostOneWakeUp) {
-  auto cell = Cell<test::Counter>::open("test/killed-waiter");
+  auto cell = Cell<test::Counter>::open_or_create("test/killed-waiter");
   ASSERT_TRUE(cell);
   const auto untyped = UntypedCell::open("test/killed-waiter");
   ASSERT_TRUE(untyped);
@@ -365,7 +365,7 @@ TEST_F(StateTest, AWaiterKilledWhileWaitingCostsAtMostOneWakeUp) {
 // of after its 1 s re-check. Made to happen: a hook steps the clock there.
 TEST_F(StateTest, AStepJustBeforeTheClockWatchersFirstLookWakesTheFirstWaiter) {
   ASSERT_TRUE(VirtualClock::set_stepped());
-  auto cell = Cell<test::Counter>::open("test/first-wait");
+  auto cell = Cell<test::Counter>::open_or_create("test/first-wait");
   ASSERT_TRUE(cell);
   auto waiter = ChildProcess::spawn({STATEBUS_TEST_CHILD, "state-wait-first", "test/first-wait", "1"});
   ASSERT_TRUE(waiter);
@@ -375,7 +375,7 @@ TEST_F(StateTest, AStepJustBeforeTheClockWatchersFirstLookWakesTheFirstWaiter) {
 TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::attach());
   ASSERT_TRUE(VirtualClock::set_stepped());
-  auto cell = Cell<test::Counter>::open("test/timeout");
+  auto cell = Cell<test::Counter>::open_or_create("test/timeout");
   ASSERT_TRUE(cell);
   const auto deadline = VirtualClock::now() + 10min;  // taken before the step, not racing it
   bool changed = true;
@@ -391,14 +391,14 @@ TEST_F(StateTest, WaitForChangeTimesOutOnVirtualTime) {
   EXPECT_GE(returned_at, deadline) << "the wait returned before its virtual deadline";
 }
 
-// Reaches: Cell::open Errc::out_of_resources
+// Reaches: Cell::open_or_create Errc::out_of_resources
 TEST_F(StateTest, AFullRegistryIsAnErrorNotACrash) {
   const std::size_t existing = list_cells()->size();  // 0 when run alone, as ctest does
   std::size_t created = 0;
-  Result<Cell<test::Counter>> last = Cell<test::Counter>::open("test/fill/0");
+  Result<Cell<test::Counter>> last = Cell<test::Counter>::open_or_create("test/fill/0");
   while (last) {
     ++created;
-    last = Cell<test::Counter>::open("test/fill/" + std::to_string(created));
+    last = Cell<test::Counter>::open_or_create("test/fill/" + std::to_string(created));
   }
   EXPECT_EQ(last.error().code(), Errc::out_of_resources);
   EXPECT_NE(last.error().message().find("at most 256 cells"), std::string::npos) << last.error().message();
@@ -406,12 +406,12 @@ TEST_F(StateTest, AFullRegistryIsAnErrorNotACrash) {
   auto listed = list_cells();
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->size(), 256U);
-  EXPECT_TRUE(Cell<test::Counter>::open("test/fill/3")) << "existing cells still open";
+  EXPECT_TRUE(Cell<test::Counter>::open_or_create("test/fill/3")) << "existing cells still open";
 }
 
 TEST_F(StateTest, CommandListsReadsAndWritesCellsFieldByField) {
   using test::run_cli;
-  auto cell = Cell<test::Thermostat>::open("test/thermostat");
+  auto cell = Cell<test::Thermostat>::open_or_create("test/thermostat");
   ASSERT_TRUE(cell);
   auto [out, code] = run_cli({"state"});
   EXPECT_EQ(code, 0);
@@ -436,7 +436,7 @@ TEST_F(StateTest, CommandListsReadsAndWritesCellsFieldByField) {
 
 TEST_F(StateTest, CommandRefusesBadFieldsAndValuesStoringNothing) {
   using test::run_cli;
-  auto cell = Cell<test::Thermostat>::open("test/thermostat");
+  auto cell = Cell<test::Thermostat>::open_or_create("test/thermostat");
   ASSERT_TRUE(cell);
   struct Case {
     std::vector<std::string> args;
@@ -462,9 +462,9 @@ TEST_F(StateTest, CommandRefusesBadFieldsAndValuesStoringNothing) {
 
 class StateWithoutDaemon : public testkit::PrivateBusTest {};
 
-// Reaches: Cell::open Errc::no_daemon
+// Reaches: Cell::open_or_create Errc::no_daemon
 TEST_F(StateWithoutDaemon, OpenSaysToStartTheDaemon) {
-  auto cell = Cell<test::Counter>::open("test/nodaemon");
+  auto cell = Cell<test::Counter>::open_or_create("test/nodaemon");
   ASSERT_FALSE(cell);
   EXPECT_EQ(cell.error().code(), Errc::no_daemon);
   EXPECT_NE(cell.error().message().find("statebus daemon"), std::string::npos) << cell.error().message();
@@ -485,7 +485,7 @@ TEST_F(StateWithoutDaemon, ToolsOpeningOrListingCellsAreToldToStartTheDaemon) {
 
 // Reaches: UntypedCell::open_or_create Errc::type_mismatch
 TEST_F(StateTest, OpenOrCreateWithAnotherSchemaIsRefusedAndTheCellKeepsItsType) {
-  ASSERT_TRUE(Cell<test::Counter>::open("test/raw-typed", test::Counter{5}));
+  ASSERT_TRUE(Cell<test::Counter>::open_or_create("test/raw-typed", test::Counter{5}));
   const test::Striped initial{};
 
   const auto sut = UntypedCell::open_or_create("test/raw-typed", schema_of<test::Striped>(), &initial);
@@ -493,7 +493,7 @@ TEST_F(StateTest, OpenOrCreateWithAnotherSchemaIsRefusedAndTheCellKeepsItsType) 
   ASSERT_FALSE(sut);
   EXPECT_EQ(sut.error().code(), Errc::type_mismatch);
   EXPECT_NE(sut.error().message().find("test/Counter"), std::string::npos) << sut.error().message();
-  auto kept = Cell<test::Counter>::open("test/raw-typed");
+  auto kept = Cell<test::Counter>::open_or_create("test/raw-typed");
   ASSERT_TRUE(kept) << kept.error().message();
   EXPECT_EQ(kept->load().value, 5U);
 }

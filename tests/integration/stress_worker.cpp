@@ -42,7 +42,7 @@ int run_stress_worker(const Node& node, unsigned seed, const char* counters) {
     if (g_counters[0].fetch_add(1) != 0) g_counters[1].fetch_add(1);
     g_counters[0].fetch_sub(1);
   });
-  auto cell = Cell<Striped>::open("stress/striped");
+  auto cell = Cell<Striped>::open_or_create("stress/striped");
   if (!cell) return violation("cannot open the cell: " + cell.error().message());
   std::mt19937 random(seed);
   auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(random); };

@@ -125,7 +125,7 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   const auto all_readings = readings();
   ASSERT_FALSE(all_readings.empty());
   const TemperatureReading last = all_readings.back().value;
-  auto setpoint_cell = Cell<home::Setpoint>::open(home::kSetpointCell);
+  auto setpoint_cell = Cell<home::Setpoint>::open_or_create(home::kSetpointCell);
   ASSERT_TRUE(setpoint_cell) << setpoint_cell.error().message();
   const home::Setpoint wanted = setpoint_cell->load();
   // A setpoint the controller must act on at once: below the room if it

@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
   auto readings = statebus::Subscriber<home::TemperatureReading>::create(*node, home::kTemperatureChannel);
   auto commands = statebus::Publisher<home::HeaterCommand>::create(*node, home::kHeaterChannel,
                                                                    statebus::PublisherOptions{1, false});
-  auto setpoint = statebus::Cell<home::Setpoint>::open(home::kSetpointCell);
-  auto status = statebus::Cell<home::HeatingStatus>::open(home::kStatusCell);
+  auto setpoint = statebus::Cell<home::Setpoint>::open_or_create(home::kSetpointCell);
+  auto status = statebus::Cell<home::HeatingStatus>::open_or_create(home::kStatusCell);
   auto loop = statebus::EventLoop::create(*node);
   for (const statebus::Error* error :
        {readings ? nullptr : &readings.error(), commands ? nullptr : &commands.error(),

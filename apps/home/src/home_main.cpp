@@ -66,8 +66,8 @@ int run(const Options& o, home::StopSignals& signals) {
   }
   auto node = home::connect_and_log("home");
   if (!node) return 1;
-  auto setpoint = statebus::Cell<home::Setpoint>::open(home::kSetpointCell);
-  auto status = statebus::Cell<home::HeatingStatus>::open(home::kStatusCell);
+  auto setpoint = statebus::Cell<home::Setpoint>::open_or_create(home::kSetpointCell);
+  auto status = statebus::Cell<home::HeatingStatus>::open_or_create(home::kStatusCell);
   if (!setpoint || !status) {
     std::fprintf(stderr, "statebus-home: %s\n",
                  (setpoint ? status.error() : setpoint.error()).message().c_str());

@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
   auto node = home::connect_and_log(name);
   if (!node) return 1;
   auto readings = statebus::Subscriber<home::TemperatureReading>::create(*node, home::kTemperatureChannel);
-  auto setpoint = statebus::Cell<home::Setpoint>::open(home::kSetpointCell);
-  auto status = statebus::Cell<home::HeatingStatus>::open(home::kStatusCell);
+  auto setpoint = statebus::Cell<home::Setpoint>::open_or_create(home::kSetpointCell);
+  auto status = statebus::Cell<home::HeatingStatus>::open_or_create(home::kStatusCell);
   for (const statebus::Error* error : {readings ? nullptr : &readings.error(), setpoint ? nullptr : &setpoint.error(),
                                        status ? nullptr : &status.error()}) {
     if (error != nullptr) {

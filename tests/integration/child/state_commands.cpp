@@ -26,7 +26,7 @@ namespace statebus::test::child {
 namespace {
 
 int run_state_write(const Args& args, const Node*) {
-  auto cell = Cell<Striped>::open(args[0]);
+  auto cell = Cell<Striped>::open_or_create(args[0]);
   if (!cell) return fail_with(cell.error());
   say("writing");
   std::atomic<bool> closed{false};
@@ -47,7 +47,7 @@ int run_state_write(const Args& args, const Node*) {
 }
 
 int run_state_read(const Args& args, const Node*) {
-  auto cell = Cell<Striped>::open(args[0]);
+  auto cell = Cell<Striped>::open_or_create(args[0]);
   if (!cell) return fail_with(cell.error());
   const long reads = std::atol(args[1]);
   long torn = 0;
@@ -64,7 +64,7 @@ int run_state_read(const Args& args, const Node*) {
 }
 
 int run_state_stall(const Args& args, const Node*) {
-  auto cell = Cell<BigStriped>::open(args[0]);
+  auto cell = Cell<BigStriped>::open_or_create(args[0]);
   if (!cell) return fail_with(cell.error());
   detail::set_mid_store_hook([] {
     say("inside a store");
@@ -77,7 +77,7 @@ int run_state_stall(const Args& args, const Node*) {
 }
 
 int run_state_increment(const Args& args, const Node*) {
-  auto cell = Cell<Counter>::open(args[0]);
+  auto cell = Cell<Counter>::open_or_create(args[0]);
   if (!cell) return fail_with(cell.error());
   say("ready");
   const long n = std::atol(args[1]);
@@ -91,7 +91,7 @@ int run_state_wait_first(const Args& args, const Node*) {
   // The first wait of this process on virtual time, while the clock
   // stands: its watcher thread, before its first look, waits until this
   // thread sleeps and steps the clock past the deadline.
-  auto cell = Cell<Counter>::open(args[0]);
+  auto cell = Cell<Counter>::open_or_create(args[0]);
   if (!cell) return fail_with(cell.error());
   detail::set_watcher_start_hook([] {
     if (!sleeps_in_futex(::getpid(), std::chrono::seconds(10))) return;
@@ -107,7 +107,7 @@ int run_state_wait_first(const Args& args, const Node*) {
 }
 
 int run_state_wait(const Args& args, const Node*) {
-  auto cell = Cell<Counter>::open(args[0]);
+  auto cell = Cell<Counter>::open_or_create(args[0]);
   if (!cell) return fail_with(cell.error());
   say("waiting");
   // At most args[2] ms of virtual time ("max": duration::max()); default 1 h.

@@ -48,7 +48,7 @@ class UntypedPublisher {
 
   /// `size` bytes in shared memory (8-byte aligned), or why not.
   [[nodiscard]] LoanResult<BytesLoan> loan(std::size_t size) noexcept {
-    if (size > port_.max_payload()) return tl::make_unexpected(LoanError::too_large);
+    if (size > port_.max_payload()) return tl::make_unexpected(LoanError::payload_too_large);
     void* memory = port_.loan(static_cast<std::uint32_t>(size), 8);
     if (memory == nullptr) return tl::make_unexpected(LoanError::pools_exhausted);
     return BytesLoan(static_cast<std::byte*>(memory), size, port_.core());

@@ -39,7 +39,7 @@ class UntypedCell {
   static Result<UntypedCell> open(std::string_view name);
   /// Opens the cell `name`, creating it with `schema` and `initial`
   /// (schema.size bytes) if it does not exist: for tools that learn a type
-  /// at run time (a bridge from another bus). Fails as Cell<T>::open does;
+  /// at run time (a bridge from another bus). Fails as Cell<T>::open_or_create does;
   /// Errc::type_mismatch if the cell holds another type.
   static Result<UntypedCell> open_or_create(std::string_view name, const Schema& schema, const void* initial);
 
@@ -111,11 +111,18 @@ class Cell : private UntypedCell {
   /// Errc::out_of_resources when it must be created and the bus holds 256
   /// cells already (or its arena is full), and with Errc::no_daemon when no
   /// daemon runs.
-  static Result<Cell> open(std::string_view name, const T& initial = T{}) {
+  static Result<Cell> open_or_create(std::string_view name, const T& initial = T{}) {
     static const Schema schema = schema_of<T>();
-    auto raw = open_or_create(name, schema, &initial);
+    auto raw = UntypedCell::open_or_create(name, schema, &initial);
     if (!raw) return tl::make_unexpected(raw.error());
     return Cell(std::move(*raw));
+  }
+  /// The name of open_or_create() before it lined up with UntypedCell's
+  /// (whose open() never creates).
+  [[deprecated("Cell<T>::open_or_create(name, initial): open() will open an existing cell only, as "
+               "UntypedCell::open")]] static Result<Cell>
+  open(std::string_view name, const T& initial = T{}) {
+    return open_or_create(name, initial);
   }
 
   /// The current value. Lock-free; never torn.
