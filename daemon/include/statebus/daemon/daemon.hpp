@@ -102,7 +102,8 @@ inline constexpr const char* kDaemonStatusCell = "statebus/daemon";
 /// Thread safety: start, stop and destroy from one thread. Not copyable; movable.
 class Daemon {
  public:
-  /// Starts RouDi and returns once processes can connect (~50 ms here).
+  /// Starts RouDi and returns once processes can connect (daemon_bench
+  /// measures how long that takes).
   /// Fails with Errc::already_running (naming the running daemon's pid),
   /// Errc::invalid_argument (no memory pool, a pool of size or count 0,
   /// or a wedge_timeout under 500 ms) or Errc::out_of_resources (/dev/shm too
