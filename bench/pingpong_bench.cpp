@@ -118,12 +118,14 @@ struct StatebusSide {
     if (sample) marker = sample->value().bytes[0];
     return sample.has_value();
   }
+  // The marker received; 0 once the bus is gone (nothing more can come).
   char receive() {
     for (char marker = 0;;) {
       if (try_receive(marker)) return marker;
-      if (mode == Mode::block) in.wait(1s);
-      if (mode == Mode::spin) in.wait(1s, std::chrono::microseconds(20));
-      if (mode == Mode::adaptive) in.wait(1s, statebus::Spin::adaptive());
+      const statebus::Spin spin = mode == Mode::spin       ? statebus::Spin(std::chrono::microseconds(20))
+                                  : mode == Mode::adaptive ? statebus::Spin::adaptive()
+                                                           : statebus::Spin();
+      if (in.wait(1s, spin).failed()) return 0;
     }
   }
 };
@@ -411,7 +413,9 @@ void idle_subscriber_cpu(benchmark::State& state, std::chrono::nanoseconds spin)
     timespec c1{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     const auto start = Clock::now();
-    while (Clock::now() - start < 200ms) sub->wait(10ms, spin);  // wakes every 10 ms to re-check, as a loop would
+    while (Clock::now() - start < 200ms) {  // wakes every 10 ms to re-check, as a loop would
+      if (sub->wait(10ms, spin).failed()) return state.SkipWithError("the bus went away");
+    }
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     wall_s += std::chrono::duration<double>(Clock::now() - start).count();
     cpu_s += static_cast<double>(c1.tv_sec - c0.tv_sec) + static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e9;

@@ -91,7 +91,7 @@ bool in_declared_range(const FieldInfo& info, double value) {
 // the declared bounds do).
 double number_at(FieldKind kind, const unsigned char* p) {
   switch (kind) {
-    case FieldKind::float32: return load<float>(p);
+    case FieldKind::float32: return static_cast<double>(load<float>(p));
     case FieldKind::float64: return load<double>(p);
     default: return is_signed(kind) ? static_cast<double>(load_signed(kind, p))
                                     : static_cast<double>(load_unsigned(kind, p));

@@ -55,7 +55,7 @@ class StatebusPeer final : public Peer {
       }
       const auto left = deadline - std::chrono::steady_clock::now();
       if (left.count() <= 0) return std::nullopt;
-      in_.wait(left);
+      if (in_.wait(left).failed()) return std::nullopt;
     }
   }
 

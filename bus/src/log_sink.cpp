@@ -157,15 +157,14 @@ Result<std::shared_ptr<BusLogSink>> log_to_bus(const Node& node, std::string pro
     (void)registered;
     g_shared = std::move(*sink);
   }
-  auto& shared = g_shared;
-  auto add = [&shared](const std::shared_ptr<spdlog::logger>& logger) {
+  auto add = [](const std::shared_ptr<spdlog::logger>& logger) {
     if (!logger) return;
     auto& sinks = logger->sinks();
-    if (std::find(sinks.begin(), sinks.end(), shared) == sinks.end()) sinks.push_back(shared);
+    if (std::find(sinks.begin(), sinks.end(), g_shared) == sinks.end()) sinks.push_back(g_shared);
   };
   add(spdlog::default_logger());
   spdlog::apply_all(add);
-  return shared;
+  return g_shared;
 }
 
 }  // namespace statebus

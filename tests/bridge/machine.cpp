@@ -193,7 +193,10 @@ std::string do_cell_wait_json(Machine& m, std::istringstream& words) {
     }
     if (std::chrono::steady_clock::now() >= deadline) return "error " + json;
     if (cell) {
-      cell->wait_for_change_until(version, statebus::VirtualClock::now() + 100ms);
+      if (const auto waited = cell->wait_for_change_until(version, statebus::VirtualClock::now() + 100ms);
+          waited.failed()) {
+        return "error " + waited.error().message();
+      }
     } else if (m.bridge) {
       const auto applied = m.bridge->stats().cells_applied;
       m.bridge->wait_for([&](const statebus::MqttBridgeStats& s) { return s.cells_applied > applied; }, 100ms);
@@ -408,7 +411,9 @@ std::string do_cell_wait(Machine& m, std::istringstream& words) {
     const auto [value, version] = cell.load_versioned();
     if (value.celsius == celsius) return "ok";
     if (std::chrono::steady_clock::now() >= deadline) return "error celsius is " + std::to_string(value.celsius);
-    cell.wait_for_change(version, statebus::virtual_timeout(50ms));
+    if (const auto waited = cell.wait_for_change(version, statebus::virtual_timeout(50ms)); waited.failed()) {
+      return "error " + waited.error().message();
+    }
   }
 }
 

@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     if (!cell || !*cell) continue;
     const CheckedCell& c = **cell;
     const std::uint32_t words = words_for(c.size);
-    sum += c.header->version.load(std::memory_order_relaxed) + c.header->seq[0].load() + c.header->seq[1].load();
+    sum += c.header->pair.version.load(std::memory_order_relaxed) + c.header->pair.seq[0].load() +
+           c.header->pair.seq[1].load();
     for (std::uint64_t copy = 0; copy < 2; ++copy) {
       const std::atomic<std::uint64_t>* value = c.header->copy(copy, words);
       for (std::uint32_t w = 0; w < words; ++w) sum += value[w].load(std::memory_order_relaxed);

@@ -86,7 +86,11 @@ class HomeProcesses : public testkit::BusTest {
         return value;
       }
       // Woken by a store, or when a minute of the run has passed.
-      cell->wait_for_change_until(version, VirtualClock::now() + std::chrono::minutes(1));
+      if (const auto waited = cell->wait_for_change_until(version, VirtualClock::now() + std::chrono::minutes(1));
+          waited.failed()) {
+        ADD_FAILURE() << waited.error().message();
+        return value;
+      }
     }
   }
 

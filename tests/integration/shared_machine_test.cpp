@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -155,7 +156,8 @@ void expect_carried_intact(const User& from, const User& to, const std::string& 
   ASSERT_EQ(publisher->read_line(20s), "ready") << publisher->describe();
   ASSERT_TRUE(publisher->write("publish " + std::to_string(count) + "\n"));
   ASSERT_EQ(publisher->read_line(20s), "sent " + std::to_string(count)) << publisher->describe();
-  EXPECT_EQ(test::sink_checked(*sink, count), test::intact(count)) << sink->describe();
+  const auto expected = static_cast<std::uint64_t>(count);
+  EXPECT_EQ(test::sink_checked(*sink, expected), test::intact(expected)) << sink->describe();
   running.push_back(std::move(*sink));
   running.push_back(std::move(*publisher));
 }
