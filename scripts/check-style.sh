@@ -41,6 +41,13 @@ if ! base=$(git merge-base "$base_ref" HEAD 2>/dev/null); then
   fi
 fi
 
+# A merge's conflict markers left in any changed file (code, docs, scripts).
+if markers=$(git diff -U0 --diff-filter=ACMR "$base" | grep -nE '^\+(<<<<<<<|>>>>>>>) ' ); then
+  echo "$markers"
+  say "the change adds merge conflict markers (above): resolve them, then commit"
+  exit 1
+fi
+
 mapfile -t changed < <(git diff --name-only --diff-filter=ACMR "$base" -- '*.cpp' '*.hpp' '*.h')
 if ((${#changed[@]} == 0)); then
   say "no C++ file changed since $base_ref"
