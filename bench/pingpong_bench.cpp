@@ -457,8 +457,9 @@ void paced_subscriber(benchmark::State& state, Wait how, std::chrono::microsecon
           const statebus::Spin spin = how == Wait::block    ? statebus::Spin()
                                       : how == Wait::spin20 ? statebus::Spin(20us)
                                                             : statebus::Spin::adaptive();
-          sample = sub->take_for(1s, spin);
-          if (!sample) break;
+          auto taken = sub->take_for(1s, spin);
+          if (!taken) break;
+          sample.emplace(std::move(*taken));
         }
         if (!sample) continue;
         const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch());

@@ -89,7 +89,9 @@ void recorder_throughput(benchmark::State& state, Sink sink) {
       if (!pub->publish(value)) return state.SkipWithError("pools exhausted");
     }
     if (recorder) {
-      recorder->wait_for_count(channel, sent, statebus::virtual_timeout(60s));
+      if (!recorder->wait_for_count(channel, sent, statebus::virtual_timeout(60s))) {
+        return state.SkipWithError("the recorder did not capture the batch within 60 s");
+      }
     } else {
       while (received() < sent) std::this_thread::yield();
     }

@@ -57,9 +57,12 @@ void MqttBridge::Impl::run_bus_thread() {
       ready = true;
       changed.notify_all();
     }
-    if (waitset && !outs.empty()) {
-      for (const std::size_t index : waitset->wait(10ms)) take_and_send(outs[index]);
-    } else {
+    const bool waited = waitset && !outs.empty() && [&] {
+      const WaitSet::Ready woke = waitset->wait(10ms);
+      for (const std::size_t index : woke) take_and_send(outs[index]);
+      return !woke.failed();  // the bus is gone: the wait fails at once, so pace the loop below
+    }();
+    if (!waited) {
       std::unique_lock lock(mutex);
       changed.wait_for(lock, 10ms, [&] { return stopping.load(); });
     }

@@ -1,7 +1,12 @@
 #include "statebus/bus/wait_set.hpp"
 #include "statebus/internal/virtual_waits.hpp"
 
+#include <algorithm>
+#include <optional>
+
+#include "arrival_pacer.hpp"
 #include "ports.hpp"
+#include "statebus/internal/iceoryx.hpp"
 
 namespace statebus {
 
@@ -67,46 +72,70 @@ Result<std::size_t> WaitSet::add(detail::RawSubscriber& subscriber) {
   return impl_->members.size() - 1;
 }
 
-std::vector<std::size_t> WaitSet::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin) {
-  auto ready = impl_->ready();
-  if (!ready.empty()) return ready;
+bool WaitSet::Ready::contains(std::size_t index) const noexcept {
+  return std::find(indexes_.begin(), indexes_.end(), index) != indexes_.end();
+}
+
+WaitSet::Ready WaitSet::wait(std::chrono::nanoseconds timeout, Spin spin) {
+  Impl& impl = *impl_;
+  if (auto ready = impl.ready(); !ready.empty()) return {Waited::ready(), std::move(ready)};
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = now + timeout;
-  if (spin.count() > 0) {
-    const auto until = now + std::min(spin, timeout);
+  const auto budget = spin.is_adaptive() ? detail::ArrivalPacer::kLearningSpin : spin.budget();
+  if (budget.count() > 0) {
+    const auto until = now + std::min<std::chrono::nanoseconds>(budget, timeout);
     while (std::chrono::steady_clock::now() < until) {
-      ready = impl_->ready();
-      if (!ready.empty()) return ready;
+      if (auto ready = impl.ready(); !ready.empty()) return {Waited::ready(), std::move(ready)};
     }
   }
-  // timedWait() may wake for data already taken: wait for the rest of the time.
+  // Blocks in slices, each ended by a look at the bus (its daemon may stop
+  // meanwhile); timedWait() may also wake for data already taken.
+  bool look_at_bus = detail::bus_lost();
   for (;;) {
-    ready = impl_->ready();
+    if (auto ready = impl.ready(); !ready.empty()) return {Waited::ready(), std::move(ready)};
+    if (look_at_bus) {
+      if (auto gone = detail::bus_gone()) return {std::move(*gone), {}};
+    }
+    look_at_bus = true;
     const auto left = deadline - std::chrono::steady_clock::now();
-    if (!ready.empty() || left.count() <= 0) return ready;
-    impl_->waitset.timedWait(iox::units::Duration::fromNanoseconds(
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
+    if (left.count() <= 0) return {Waited::timed_out(), {}};
+    const auto slice = std::min<std::chrono::nanoseconds>(left, detail::RawSubscriber::kBusCheck);
+    impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())));
   }
 }
 
-std::vector<std::size_t> WaitSet::wait_until(VirtualClock::time_point deadline) {
+WaitSet::Ready WaitSet::wait_until(VirtualClock::time_point deadline) {
   Impl& impl = *impl_;
+  if (auto ready = impl.ready(); !ready.empty()) return {Waited::ready(), std::move(ready)};
+  if (auto gone = detail::bus_lost() ? detail::bus_gone() : std::nullopt) return {std::move(*gone), {}};
   if (impl.listener == 0) {
-    if (impl.waitset.attachEvent(impl.clock_changed).has_error()) return impl.ready();
+    if (impl.waitset.attachEvent(impl.clock_changed).has_error()) {
+      return {Waited::failed(Error(Errc::out_of_resources, "the WaitSet cannot hear the clock: its daemon has no "
+                                                           "event left for it; wait() on real time instead")),
+              {}};
+    }
     impl.listener = detail::trigger_on_clock_change(impl.clock_changed);
   }
+  // Every clock change wakes the wait set through the trigger; a slice that
+  // passes unwoken (nothing changed for a while) ends with a look at the bus.
   std::vector<std::size_t> ready;
+  std::optional<Waited> gone;
   detail::wait_on_virtual_time(
       deadline,
       [&] {
         ready = impl.ready();
-        return !ready.empty();
+        return gone.has_value() || !ready.empty();
       },
       [&](std::chrono::nanoseconds slice) {
-        return !impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
-                    .empty();
+        const bool woken =
+            !impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
+                 .empty();
+        if (!woken) gone = detail::bus_gone();
+        return woken;
       });
-  return ready;
+  if (!ready.empty()) return {Waited::ready(), std::move(ready)};
+  if (gone) return {std::move(*gone), {}};
+  return {Waited::timed_out(), {}};
 }
 
 }  // namespace statebus

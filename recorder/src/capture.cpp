@@ -94,7 +94,11 @@ void Recorder::Impl::run_shard(Shard& shard) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
-    for (const std::size_t ready : waitset->wait(kShardWake)) drain(*subscriptions[ready]);
+    const WaitSet::Ready ready = waitset->wait(kShardWake);
+    for (const std::size_t index : ready) drain(*subscriptions[index]);
+    // The bus is gone: nothing more comes, and the wait fails at once; pace
+    // the loop until stop() instead of spinning.
+    if (ready.failed()) std::this_thread::sleep_for(kShardWake);
   }
 }
 

@@ -94,7 +94,27 @@ std::vector<RecordingGap> Recorder::gaps() const {
   return impl_->gaps;
 }
 
-bool Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout timeout) const {
+std::optional<Error> Recorder::unrecorded(std::string_view channel) const {
+  if (channel.empty() || impl_->wanted(channel)) return std::nullopt;
+  std::string patterns;
+  for (const std::string& pattern : impl_->options.patterns)
+    patterns += (patterns.empty() ? "'" : ", '") + pattern + "'";
+  return Error(Errc::invalid_argument, "this recorder does not record channel '" + std::string(channel) +
+                                           "': none of its patterns (" + patterns +
+                                           ") matches it; start it with one that does (RecorderOptions::patterns)");
+}
+
+namespace {
+
+// The bus's end, for a wait that found nothing: its error as a failed wait.
+std::optional<Waited> bus_gone(const Node& node) {
+  if (auto health = node.bus_health(); !health) return Waited::failed(std::move(health.error()));
+  return std::nullopt;
+}
+
+}  // namespace
+
+Waited Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout timeout) const {
   // Clock changes wake the wait while it lasts (registered before the first
   // look, outside the mutex the listener takes).
   struct Listening {
@@ -108,29 +128,52 @@ bool Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout t
       },
       impl_.get())};
   const auto deadline = timeout.deadline();
+  bool met = false;
+  std::optional<Waited> gone;
   std::unique_lock lock(impl_->mutex);
-  return detail::wait_on_virtual_time(deadline, condition, [&](std::chrono::nanoseconds slice) {
-    return impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
-  });
+  // A slice that passes unwoken (nothing captured, the clock unchanged)
+  // ends with a look at the bus: on a clock that stands, nobody else would
+  // end the wait once the daemon is gone.
+  detail::wait_on_virtual_time(
+      deadline,
+      [&] {
+        met = condition();
+        return met || gone.has_value();
+      },
+      [&](std::chrono::nanoseconds slice) {
+        const bool woken = impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
+        if (!woken) gone = bus_gone(impl_->node);
+        return woken;
+      });
+  if (met) return Waited::ready();
+  if (gone) return std::move(*gone);
+  return Waited::timed_out();
 }
 
-bool Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {
-  if (!impl_->wanted(channel)) return false;
+Waited Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {
+  if (auto refused = unrecorded(channel)) return Waited::failed(std::move(*refused));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const UntypedSubscriber* port = nullptr;
-  {
-    std::unique_lock lock(impl_->mutex);
-    const bool found = impl_->changed.wait_until(lock, deadline, [&] {
-      const auto entry = impl_->ports.find(channel);
-      port = entry == impl_->ports.end() ? nullptr : entry->second;
-      return port != nullptr;
-    });
-    if (!found) return false;
+  for (;;) {
+    {
+      std::unique_lock lock(impl_->mutex);
+      const auto slice_end = std::min(deadline, std::chrono::steady_clock::now() + detail::RawSubscriber::kBusCheck);
+      if (impl_->changed.wait_until(lock, slice_end, [&] {
+            const auto entry = impl_->ports.find(channel);
+            port = entry == impl_->ports.end() ? nullptr : entry->second;
+            return port != nullptr;
+          })) {
+        break;
+      }
+    }
+    if (auto gone = bus_gone(impl_->node)) return std::move(*gone);
+    if (std::chrono::steady_clock::now() >= deadline) return Waited::timed_out();
   }
-  return port->wait_connected(deadline - std::chrono::steady_clock::now()).is_ready();
+  return port->wait_connected(deadline - std::chrono::steady_clock::now());
 }
 
-bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const {
+Waited Recorder::wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const {
+  if (auto refused = unrecorded(channel)) return Waited::failed(std::move(*refused));
   return wait_for(
       [&] {
         const auto found = impl_->channel_index.find(channel);
@@ -139,11 +182,12 @@ bool Recorder::wait_for_count(std::string_view channel, std::uint64_t n, Virtual
       timeout);
 }
 
-std::optional<LogEntry> Recorder::wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
-                                               VirtualTimeout timeout) const {
+WaitedFor<LogEntry> Recorder::wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
+                                           VirtualTimeout timeout) const {
+  if (auto refused = unrecorded(kLogChannel)) return WaitedFor<LogEntry>::failed(std::move(*refused));
   std::optional<LogEntry> found;
   std::size_t seen = 0;
-  wait_for(
+  Waited waited = wait_for(
       [&] {
         for (; seen < impl_->logs.size() && !found; ++seen) {
           if (predicate(impl_->logs[seen])) found = impl_->logs[seen];
@@ -151,7 +195,8 @@ std::optional<LogEntry> Recorder::wait_for_log(const std::function<bool(const Lo
         return found.has_value();
       },
       timeout);
-  return found;
+  if (found) return std::move(*found);
+  return waited;
 }
 
 }  // namespace statebus

@@ -37,8 +37,8 @@ LogCapture::~LogCapture() {
   if (impl_) check();
 }
 
-std::optional<LogEntry> LogCapture::wait_for(LogLevel level, const std::string& pattern,
-                                             VirtualTimeout timeout, std::string_view process) const {
+WaitedFor<LogEntry> LogCapture::wait_for(LogLevel level, const std::string& pattern, VirtualTimeout timeout,
+                                         std::string_view process) const {
   const std::regex re(pattern);
   return impl_->recorder.wait_for_log(
       [&](const LogEntry& entry) {

@@ -301,7 +301,7 @@ TEST_F(ClockTest, WaitSetOnVirtualTimeEndsAtTheStepOrWithData) {
   ASSERT_TRUE(VirtualClock::set_stepped());
 
   const auto deadline = VirtualClock::now() + 1h;
-  std::vector<std::size_t> timed_out{99};
+  std::optional<WaitSet::Ready> timed_out;
   const auto slept_out = detail::slices_slept_out();
   std::thread stepper([&] {  // two steps, once this thread sleeps: the second crosses the deadline
     ASSERT_TRUE(test::sleeps_in_futex(::getpid(), 10s)) << "the waiter never went to sleep";
@@ -310,7 +310,9 @@ TEST_F(ClockTest, WaitSetOnVirtualTimeEndsAtTheStepOrWithData) {
   });
   timed_out = waitset->wait_until(deadline);
   stepper.join();
-  EXPECT_TRUE(timed_out.empty());
+  ASSERT_TRUE(timed_out);
+  EXPECT_EQ(timed_out->status(), Waited::Status::timed_out);
+  EXPECT_TRUE(timed_out->empty());
   EXPECT_GE(VirtualClock::now(), deadline);
   EXPECT_EQ(detail::slices_slept_out(), slept_out) << "woken by its 1 s re-check, not by the step";
 

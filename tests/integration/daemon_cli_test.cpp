@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "statebus/bus.hpp"
+#include "statebus/recorder/recorder.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "test_messages.hpp"
@@ -199,6 +200,8 @@ TEST_F(DaemonCommand, CellsAndTheClockOfAStoppedOrReplacedDaemonSaySo) {
 // Reaches: Subscriber::wait Errc::stale_bus
 // Reaches: Subscriber::wait_until Errc::stale_bus
 // Reaches: Publisher::wait_for_subscribers Errc::stale_bus
+// Reaches: WaitSet::wait Errc::no_daemon
+// Reaches: WaitSet::wait Errc::stale_bus
 TEST_F(DaemonCommand, WaitsOnAStoppedDaemonsBusFailSayingSoAfterWhatWasQueued) {
   auto daemon = start_daemon();
   ASSERT_TRUE(daemon) << daemon.error().message();
@@ -210,7 +213,17 @@ TEST_F(DaemonCommand, WaitsOnAStoppedDaemonsBusFailSayingSoAfterWhatWasQueued) {
   ASSERT_TRUE(sub) << sub.error().message();
   auto lonely = Publisher<test::Reading>::create(*node, "test/nobody-reads");
   ASSERT_TRUE(lonely) << lonely.error().message();
+  auto in_set = Subscriber<test::Reading>::create(*node, "test/gone-too");
+  ASSERT_TRUE(in_set) << in_set.error().message();
+  auto waitset = WaitSet::create(*node);
+  ASSERT_TRUE(waitset) << waitset.error().message();
+  ASSERT_TRUE(waitset->add(*in_set));
+  RecorderOptions recording;
+  recording.patterns = {"test/gone"};
+  auto recorder = Recorder::start(*node, recording);
+  ASSERT_TRUE(recorder) << recorder.error().message();
   ASSERT_TRUE(sub->wait_connected(10s));
+  ASSERT_TRUE(recorder->wait_recording("test/gone", 10s));
   test::Reading queued;
   queued.index = 7;
   ASSERT_TRUE(pub->publish(queued));
@@ -218,6 +231,8 @@ TEST_F(DaemonCommand, WaitsOnAStoppedDaemonsBusFailSayingSoAfterWhatWasQueued) {
   const auto far = VirtualClock::now() + std::chrono::hours(1);
   const Waited before = sub->wait_until(far);
   EXPECT_EQ(before.status(), Waited::Status::ready);
+  ASSERT_TRUE(recorder->wait_for_count("test/gone", 1, virtual_timeout(1h)));
+  EXPECT_EQ(waitset->wait(0s).status(), Waited::Status::timed_out) << "nothing sent on test/gone-too";
 
   ASSERT_TRUE(daemon->signal(SIGTERM));
   ASSERT_TRUE(exited_with(daemon->wait(10s), 0));
@@ -227,16 +242,27 @@ TEST_F(DaemonCommand, WaitsOnAStoppedDaemonsBusFailSayingSoAfterWhatWasQueued) {
   auto sample = sub->take();
   ASSERT_TRUE(sample);
   EXPECT_EQ((*sample)->index, 7U);
-  for (const Waited& waited : {sub->wait(5s), sub->wait_until(far), lonely->wait_for_subscribers(5s)}) {
+  for (const Waited& waited :
+       {sub->wait(5s), sub->wait_until(far), lonely->wait_for_subscribers(5s), sub->take_for(5s).waited(),
+        waitset->wait(5s).waited(), waitset->wait_until(far).waited(),
+        // The recorder has its one sample; a second cannot come, and time stands.
+        recorder->wait_for_count("test/gone", 2, virtual_timeout(1h)),
+        recorder
+            ->wait_for<test::Reading>(
+                "test/gone", [](const test::Reading& r) { return r.index == 8; }, virtual_timeout(1h))
+            .waited()}) {
     ASSERT_EQ(waited.status(), Waited::Status::failed) << to_string(waited.status());
     EXPECT_EQ(waited.error().code(), Errc::no_daemon);
     EXPECT_TRUE(contains(waited.error().message(), "restart")) << waited.error().message();
   }
+  EXPECT_EQ(recorder->count("test/gone"), 1U) << "what was recorded stays";
 
   // A new daemon does not bring the old bus back: this process must restart.
   auto second = start_daemon();
   ASSERT_TRUE(second) << second.error().message();
-  for (const Waited& waited : {sub->wait(5s), sub->wait_until(far), lonely->wait_for_subscribers(5s)}) {
+  for (const Waited& waited :
+       {sub->wait(5s), sub->wait_until(far), lonely->wait_for_subscribers(5s), waitset->wait(5s).waited(),
+        recorder->wait_for_count("test/gone", 2, virtual_timeout(1h))}) {
     ASSERT_EQ(waited.status(), Waited::Status::failed) << to_string(waited.status());
     EXPECT_EQ(waited.error().code(), Errc::stale_bus);
   }

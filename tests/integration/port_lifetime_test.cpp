@@ -78,8 +78,9 @@ TEST_F(PortLifetime, ASampleKeptAfterItsSubscriberKeepsItsMemoryUntilItDies) {
   ASSERT_TRUE(loan);
   (*loan)->bytes[0] = 'x';
   std::move(*loan).publish();
-  std::optional<Sample<FourMiB>> sample = subscriber->take_for(5s);
-  ASSERT_TRUE(sample);
+  auto taken = subscriber->take_for(5s);
+  ASSERT_TRUE(taken);
+  std::optional<Sample<FourMiB>> sample(std::move(*taken));
 
   subscriber.reset();
   ASSERT_TRUE(daemon_has([&] { return !publisher->has_subscribers(); }));
@@ -237,8 +238,9 @@ TEST_F(PortLifetime, ALoanPublishedThroughAnotherPublisherIsRefusedAndLeftAsItWa
   (*loan)->bytes[0] = 'm';
   EXPECT_TRUE(publisher->publish(std::move(*loan)));
 
-  auto sample = subscriber->take_for(5s);
-  ASSERT_TRUE(sample);
+  auto taken = subscriber->take_for(5s);
+  ASSERT_TRUE(taken);
+  std::optional<Sample<FourMiB>> sample(std::move(*taken));
   EXPECT_EQ(sample->value().bytes[0], 'm');
   EXPECT_EQ(sample->header().sequence, 1u);
   EXPECT_EQ(publisher->published(), 1u);

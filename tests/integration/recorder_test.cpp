@@ -150,6 +150,46 @@ TEST_F(RecorderTest, SamplesOfAnotherTypeThanAskedForAreAnErrorNamingBothTypes) 
   EXPECT_TRUE(none->empty());
 }
 
+// A wait that can never be met says why at once: a channel the recorder
+// does not record, a type the channel does not carry, logs it does not
+// capture. Before, each ran out its time as if nothing had come yet.
+TEST_F(RecorderTest, WaitsThatCanNeverBeMetFailSayingWhy) {
+  auto sut = Recorder::start(*node_, recording({"typed/**"}));
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto readings = Publisher<Reading>::create(*node_, "typed/readings");
+  ASSERT_TRUE(readings);
+  ASSERT_TRUE(sut->wait_recording("typed/readings", 10s));
+  ASSERT_TRUE(readings->publish(Reading{1, 20.5, "hall"}));
+  const auto first = sut->wait_for<Reading>(
+      "typed/readings", [](const Reading& r) { return r.index == 1; }, virtual_timeout(30s));
+  ASSERT_TRUE(first) << to_string(first.status());
+  EXPECT_EQ(first->value.celsius, 20.5);
+
+  for (const Waited& waited :
+       {sut->wait_recording("other/readings", 10s), sut->wait_for_count("other/readings", 1, virtual_timeout(0s))}) {
+    ASSERT_EQ(waited.status(), Waited::Status::failed) << to_string(waited.status());
+    EXPECT_EQ(waited.error().code(), Errc::invalid_argument);
+    for (const char* part : {"'other/readings'", "'typed/**'"}) {
+      EXPECT_NE(waited.error().message().find(part), std::string::npos) << waited.error().message();
+    }
+  }
+  const auto wide = sut->wait_for<test::Wide>(
+      "typed/readings", [](const test::Wide&) { return true; }, virtual_timeout(0s));
+  ASSERT_EQ(wide.status(), Waited::Status::failed) << to_string(wide.status());
+  EXPECT_EQ(wide.error().code(), Errc::type_mismatch);
+  for (const char* part : {"'typed/readings'", "'test/Reading'", "'test/Wide'"}) {
+    EXPECT_NE(wide.error().message().find(part), std::string::npos) << wide.error().message();
+  }
+  const auto log = sut->wait_for_log([](const LogEntry&) { return true; }, virtual_timeout(0s));
+  ASSERT_EQ(log.status(), Waited::Status::failed) << to_string(log.status());
+  EXPECT_EQ(log.error().code(), Errc::invalid_argument);
+  EXPECT_NE(log.error().message().find(std::string(kLogChannel)), std::string::npos) << log.error().message();
+
+  // A channel it records that has nothing yet is a plain timeout.
+  const Waited quiet = sut->wait_for_count("typed/quiet", 1, virtual_timeout(0s));
+  EXPECT_EQ(quiet.status(), Waited::Status::timed_out);
+}
+
 TEST_F(RecorderTest, LogRecordsOfThreeProcessesArriveWithTheirNames) {
   auto sut = Recorder::start(*node_, recording({std::string(kLogChannel)}));
   ASSERT_TRUE(sut) << sut.error().message();
@@ -319,7 +359,7 @@ TEST_F(RecorderTest, WaitForTimesOutOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::set_stepped());
   const auto deadline = VirtualClock::now() + 10min;  // stepped: time stands until advanced
   std::promise<void> waiting;
-  std::future<bool> result = std::async(std::launch::async, [&] {
+  std::future<Waited> result = std::async(std::launch::async, [&] {
     bool first = true;
     return sut->wait_for(
         [&] {
@@ -333,7 +373,7 @@ TEST_F(RecorderTest, WaitForTimesOutOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::advance_to(deadline - 1s));
   EXPECT_EQ(result.wait_for(50ms), std::future_status::timeout);  // a second short of its deadline
   ASSERT_TRUE(VirtualClock::advance_to(deadline));
-  EXPECT_FALSE(result.get());
+  EXPECT_EQ(result.get().status(), Waited::Status::timed_out);
   ASSERT_TRUE(VirtualClock::set_real());
 }
 

@@ -159,8 +159,8 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   auto& logs = story_->logs();
   const std::string decided = std::string("^heater ") + (before.heater_on ? "off" : "on") + " at .* \\(setpoint " +
                               typed_text + " ± ";
-  std::optional<LogEntry> switched;
-  std::optional<Recorded<HeaterCommand>> command;
+  WaitedFor<LogEntry> switched;
+  WaitedFor<Recorded<HeaterCommand>> command;
   for (int minute = 0; minute < 60 && !(switched && command); ++minute) {
     ASSERT_TRUE(story_->run_for(1min));
     switched = logs.wait_for(LogLevel::info, decided, virtual_timeout(0s), "heating");

@@ -10,11 +10,13 @@
 ///     auto waited = sub.wait(1s);
 ///     if (waited.failed()) return restart(waited.error());
 ///
-/// both read as they should. Waits that hand back a value return
-/// std::optional<T> (nothing: timed out) or Result<T>.
+/// both read as they should. A wait that hands back a value (take_for(),
+/// the recorder's wait_for()) returns WaitedFor<T>: the value when ready,
+/// else the same timed_out or failed.
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "statebus/base/error.hpp"
@@ -44,6 +46,59 @@ class [[nodiscard]] Waited {
   explicit Waited(Status status) noexcept : status_(status) {}
   explicit Waited(Error why) noexcept : status_(Status::failed), error_(std::move(why)) {}
   Status status_;
+  std::optional<Error> error_;
+};
+
+/// How a wait that hands back a T ended: ready with the T, timed_out, or
+/// failed with an Error. It tests true only when it holds the T, and reads
+/// as an optional where one was used before:
+///
+///     if (auto sample = sub.take_for(1s)) use(sample->value());
+///     auto hit = recorder.wait_for<Reading>("home/temp", hot, virtual_timeout(30s));
+///     ASSERT_TRUE(hit) << to_string(hit.status());
+template <class T>
+class [[nodiscard]] WaitedFor {
+ public:
+  /// Timed out: nothing yet (as an empty optional).
+  WaitedFor() noexcept = default;
+  /// Ready, holding `value`.
+  WaitedFor(T value) noexcept(std::is_nothrow_move_constructible_v<T>)  // NOLINT: implicit, as an optional's
+      : value_(std::move(value)) {}
+  /// How a wait without a value ended, for a wait built on one: timed_out
+  /// or failed as `waited` is. A ready `waited` has no T to hold: it reads
+  /// as timed_out.
+  WaitedFor(Waited waited) noexcept  // NOLINT: implicit, so a failed Waited passes on as it is
+      : error_(waited.failed() ? std::optional<Error>(waited.error()) : std::nullopt) {}
+  static WaitedFor timed_out() noexcept { return WaitedFor(Waited::timed_out()); }
+  static WaitedFor failed(Error why) noexcept { return WaitedFor(Waited::failed(std::move(why))); }
+
+  [[nodiscard]] Waited::Status status() const noexcept {
+    return value_ ? Waited::Status::ready : error_ ? Waited::Status::failed : Waited::Status::timed_out;
+  }
+  [[nodiscard]] bool is_ready() const noexcept { return value_.has_value(); }
+  [[nodiscard]] bool has_value() const noexcept { return value_.has_value(); }
+  [[nodiscard]] bool is_timed_out() const noexcept { return !value_ && !error_; }
+  [[nodiscard]] bool failed() const noexcept { return error_.has_value(); }
+  /// Why it failed; only when failed().
+  [[nodiscard]] const Error& error() const noexcept { return *error_; }
+  /// The status without the value (a copy of the error when failed).
+  [[nodiscard]] Waited waited() const {
+    return value_ ? Waited::ready() : error_ ? Waited::failed(*error_) : Waited::timed_out();
+  }
+  explicit operator bool() const noexcept { return value_.has_value(); }
+
+  /// The value; only when ready (value() throws std::bad_optional_access otherwise).
+  [[nodiscard]] T& operator*() & noexcept { return *value_; }
+  [[nodiscard]] const T& operator*() const& noexcept { return *value_; }
+  [[nodiscard]] T&& operator*() && noexcept { return std::move(*value_); }
+  [[nodiscard]] T* operator->() noexcept { return &*value_; }
+  [[nodiscard]] const T* operator->() const noexcept { return &*value_; }
+  [[nodiscard]] T& value() & { return value_.value(); }
+  [[nodiscard]] const T& value() const& { return value_.value(); }
+  [[nodiscard]] T&& value() && { return std::move(value_.value()); }
+
+ private:
+  std::optional<T> value_;
   std::optional<Error> error_;
 };
 

@@ -78,13 +78,15 @@ class Subscriber {
   /// within a second on a clock that stands (nobody can step it any more).
   Waited wait_until(VirtualClock::time_point deadline) noexcept { return port_.wait_until(deadline); }
   /// take(), after waiting up to `timeout` for a sample (refused samples
-  /// do not end the wait early); nothing at once when the bus is gone.
-  [[nodiscard]] std::optional<Sample<T>> take_for(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
+  /// do not end the wait early): the sample, timed_out, or failed as
+  /// wait() fails once the bus is gone.
+  WaitedFor<Sample<T>> take_for(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      if (auto sample = take()) return sample;
+      if (auto sample = take()) return std::move(*sample);
       const auto left = deadline - std::chrono::steady_clock::now();
-      if (left.count() <= 0 || !port_.wait(left, spin)) return std::nullopt;
+      if (left.count() <= 0) return WaitedFor<Sample<T>>::timed_out();
+      if (Waited waited = port_.wait(left, spin); !waited) return waited;
     }
   }
   /// Samples missing from publishers' sequences since this subscriber began

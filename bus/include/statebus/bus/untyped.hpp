@@ -118,12 +118,14 @@ class UntypedSubscriber {
   }
   /// Waits (real time) until a sample is queued; as Subscriber::wait.
   Waited wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept { return port_.wait(timeout, spin); }
-  [[nodiscard]] std::optional<BytesSample> take_for(std::chrono::nanoseconds timeout) noexcept {
+  /// take(), after waiting up to `timeout`; as Subscriber::take_for.
+  WaitedFor<BytesSample> take_for(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      if (auto sample = take()) return sample;
+      if (auto sample = take()) return std::move(*sample);
       const auto left = deadline - std::chrono::steady_clock::now();
-      if (left.count() <= 0 || !port_.wait(left, {})) return std::nullopt;
+      if (left.count() <= 0) return WaitedFor<BytesSample>::timed_out();
+      if (Waited waited = port_.wait(left, spin); !waited) return waited;
     }
   }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }

@@ -13,15 +13,16 @@
 #include <type_traits>
 #include <vector>
 
+#include "statebus/base/describe.hpp"
+#include "statebus/base/error.hpp"
+#include "statebus/base/schema.hpp"
+#include "statebus/base/waited.hpp"
 #include "statebus/bus/log_record.hpp"
 #include "statebus/bus/names.hpp"  // ChannelPattern: the syntax of RecorderOptions::patterns
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/clock/virtual_timeout.hpp"
-#include "statebus/base/describe.hpp"
-#include "statebus/base/error.hpp"
-#include "statebus/base/schema.hpp"
 
 namespace statebus {
 
@@ -149,51 +150,71 @@ class Recorder {
   /// in real time, whatever the clock). A channel matched by a wildcard is
   /// subscribed only once the daemon has announced it, some time after its
   /// publisher was created: a test waits here before it lets time run.
-  /// False on timeout, or for a channel no pattern matches.
-  bool wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const;
+  /// Ready, timed_out, or failed: at once with Errc::invalid_argument for a
+  /// channel no pattern matches, and with Errc::no_daemon or
+  /// Errc::stale_bus once the bus is gone (within 0.1 s).
+  Waited wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const;
 
   /// Waits until `condition` (called under the recorder's lock after every
   /// captured sample) holds, or until the bus's virtual time passes
   /// now + `timeout` (woken by every clock change): `virtual_timeout(30s)`.
-  /// False on timeout.
-  bool wait_for(const std::function<bool()>& condition, VirtualTimeout timeout) const;
-  /// Waits for `n` samples on `channel`.
-  bool wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const;
+  /// Ready, timed_out, or failed with Errc::no_daemon or Errc::stale_bus
+  /// once the bus is gone (within a second on a clock that stands).
+  Waited wait_for(const std::function<bool()>& condition, VirtualTimeout timeout) const;
+  /// Waits for `n` samples on `channel`. Fails as wait_for(), and at once
+  /// with Errc::invalid_argument for a channel no pattern matches.
+  Waited wait_for_count(std::string_view channel, std::uint64_t n, VirtualTimeout timeout) const;
   /// Waits for a sample of T on `channel` for which `predicate` holds,
-  /// looking also at those captured before the call; returns it.
+  /// looking also at those captured before the call; returns it. Fails as
+  /// wait_for_count(), and with Errc::type_mismatch (naming both types)
+  /// once the channel carried a sample that is not a T: never a wait that
+  /// runs out because the type asked for was wrong.
   template <class T, class Predicate>
-  std::optional<Recorded<T>> wait_for(std::string_view channel, Predicate predicate,
-                                      VirtualTimeout timeout) const {
+  WaitedFor<Recorded<T>> wait_for(std::string_view channel, Predicate predicate, VirtualTimeout timeout) const {
+    static_assert(std::is_trivially_copyable_v<T> && is_described_v<T>, "T must be a described message");
+    if (auto refused = unrecorded(channel)) return WaitedFor<Recorded<T>>::failed(std::move(*refused));
     std::optional<Recorded<T>> found;
+    std::optional<std::uint64_t> other;  // the fingerprint of a sample that is not a T
     std::size_t seen = 0;
-    wait_for(
+    Waited waited = wait_for(
         [&] {
           std::size_t index = 0;
-          visit(channel, [&](const SampleHeader& header, const std::string& payload) {
-            if (index++ < seen) return true;
-            ++seen;
-            if (header.fingerprint != schema_of<T>().fingerprint || payload.size() != sizeof(T)) return true;
-            Recorded<T> one{header, T{}};
-            std::memcpy(&one.value, payload.data(), sizeof(T));
-            if (!predicate(one.value)) return true;
-            found = one;
-            return false;
-          }, /*locked=*/true);
-          return found.has_value();
+          visit(
+              channel,
+              [&](const SampleHeader& header, const std::string& payload) {
+                if (index++ < seen) return true;
+                ++seen;
+                if (header.fingerprint != schema_of<T>().fingerprint || payload.size() != sizeof(T)) {
+                  other = header.fingerprint;
+                  return false;
+                }
+                Recorded<T> one{header, T{}};
+                std::memcpy(&one.value, payload.data(), sizeof(T));
+                if (!predicate(one.value)) return true;
+                found = one;
+                return false;
+              },
+              /*locked=*/true);
+          return found.has_value() || other.has_value();
         },
         timeout);
-    return found;
+    if (found) return std::move(*found);
+    if (other) return WaitedFor<Recorded<T>>::failed(type_mismatch(channel, schema_of<T>(), *other));
+    return waited;
   }
 
   /// Waits for a log record for which `predicate` holds (called under the
   /// recorder's lock, also on records captured before the call); returns
-  /// the first such record, or nothing once virtual time passes now + `timeout`.
-  std::optional<LogEntry> wait_for_log(const std::function<bool(const LogEntry&)>& predicate,
-                                       VirtualTimeout timeout) const;
+  /// the first such record. Timed out once virtual time passes now +
+  /// `timeout`; fails as wait_for(), and at once with
+  /// Errc::invalid_argument when no pattern matches the log channel.
+  WaitedFor<LogEntry> wait_for_log(const std::function<bool(const LogEntry&)>& predicate, VirtualTimeout timeout) const;
 
  private:
   struct Impl;
   explicit Recorder(std::unique_ptr<Impl> impl) noexcept;
+  /// Why a wait on `channel` can never be met: no pattern matches it.
+  [[nodiscard]] std::optional<Error> unrecorded(std::string_view channel) const;
   /// The error of samples<T>() for a channel that carried `found`.
   [[nodiscard]] Error type_mismatch(std::string_view channel, const Schema& expected, std::uint64_t found) const;
   /// Calls f(header, payload) for each sample of `channel` (all if empty) in

@@ -9,11 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "statebus/base/error.hpp"
+#include "statebus/base/waited.hpp"
 #include "statebus/bus/log_record.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/clock/virtual_timeout.hpp"
-#include "statebus/base/error.hpp"
 #include "statebus/recorder/recorder.hpp"
 
 namespace statebus::testkit {
@@ -38,10 +39,11 @@ class LogCapture {
 
   /// The first record (captured before or during the call) of at least
   /// `level`, whose text matches `pattern` (ECMAScript, anywhere in the
-  /// text), from the process named `process` if not empty; nothing once
-  /// virtual time passes now + `timeout` (`virtual_timeout(30s)`).
-  std::optional<LogEntry> wait_for(LogLevel level, const std::string& pattern, VirtualTimeout timeout,
-                                   std::string_view process = {}) const;
+  /// text), from the process named `process` if not empty; timed_out once
+  /// virtual time passes now + `timeout` (`virtual_timeout(30s)`), failed
+  /// as Recorder::wait_for_log (the bus gone).
+  WaitedFor<LogEntry> wait_for(LogLevel level, const std::string& pattern, VirtualTimeout timeout,
+                               std::string_view process = {}) const;
   /// Error and critical records whose text matches `pattern` are expected:
   /// check() lets them pass.
   void expect_error(const std::string& pattern);
