@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <queue>
 #include <vector>
 
 #include "ports.hpp"
 #include "statebus/internal/iceoryx.hpp"
+#include "wait_set_impl.hpp"
 
 namespace statebus {
 
@@ -17,8 +19,7 @@ namespace statebus {
 // poll() of the process's registry connection, a few microseconds).
 constexpr auto kHealthPeriod = std::chrono::milliseconds(100);
 
-struct EventLoop::Impl final : detail::SubscriberWaiter {
-  static constexpr std::size_t kCapacity = 64;  // 62 subscribers + clock + stop
+struct EventLoop::Impl {
   struct Timer {
     VirtualClock::time_point due;
     VirtualClock::duration period;  // zero: once
@@ -26,42 +27,22 @@ struct EventLoop::Impl final : detail::SubscriberWaiter {
     bool operator>(const Timer& other) const { return due != other.due ? due > other.due : id > other.id; }
   };
 
-  iox::popo::WaitSet<kCapacity> waitset;
-  iox::popo::UserTrigger clock_changed;
+  explicit Impl(WaitSet s) : set(std::move(s)) {}
+
+  WaitSet set;  // the loop's subscribers, the clock's trigger and stop_requested
   iox::popo::UserTrigger stop_requested;
-  std::uint64_t listener = 0;
-  // A null core: that subscriber died before the loop; its drain is never called.
-  std::vector<std::pair<detail::SubscriberCore*, std::function<void()>>> subscribers;
+  // By the subscriber's index in `set`; one whose subscriber died stays,
+  // never called again (it may be the one running now).
+  std::deque<std::function<void()>> drains;  // a deque: one added by a running drain leaves it in place
   std::vector<std::function<void()>> timer_handlers;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::atomic<bool> stopping{false};
   VirtualClock::time_point tick{};
   detail::LockstepParticipant participant;  // holds lockstep time while the loop works
 
-  static bool has_data(void* self) {
-    for (auto& [core, drain] : static_cast<Impl*>(self)->subscribers) {
-      if (core != nullptr && core->port.hasData()) return true;
-    }
-    return false;
-  }
+  [[nodiscard]] WaitSet::Impl& core() const noexcept { return *set.impl_; }
 
-  ~Impl() {
-    detail::remove_clock_listener(listener);
-    for (auto& [core, drain] : subscribers) {
-      if (core == nullptr) continue;
-      waitset.detachState(core->port, iox::popo::SubscriberState::HAS_DATA);
-      core->waiter = nullptr;
-    }
-  }
-
-  void forget(detail::SubscriberCore& gone) noexcept override {
-    for (auto& [core, drain] : subscribers) {
-      if (core != &gone) continue;
-      waitset.detachState(gone.port, iox::popo::SubscriberState::HAS_DATA);
-      gone.waiter = nullptr;
-      core = nullptr;  // the drain stays: it may be the one running now
-    }
-  }
+  static bool has_data(void* self) { return static_cast<Impl*>(self)->core().any_ready(); }
 
   void run_due_timers() {
     // Each due tick runs, in time order, even if several are due at once.
@@ -78,20 +59,21 @@ struct EventLoop::Impl final : detail::SubscriberWaiter {
   }
 };
 
-Result<EventLoop> EventLoop::create(const Node& /*node*/) {
-  detail::DaemonRequest request;
-  auto impl = std::make_unique<Impl>();
-  if (impl->waitset.attachEvent(impl->clock_changed).has_error() ||
-      impl->waitset.attachEvent(impl->stop_requested).has_error()) {
+Result<EventLoop> EventLoop::create(const Node& node) {
+  auto set = WaitSet::create(node);
+  if (!set) return tl::make_unexpected(std::move(set.error()));
+  auto impl = std::make_unique<Impl>(std::move(*set));
+  if (impl->core().waitset.attachEvent(impl->stop_requested).has_error()) {
     return fail(Errc::out_of_resources, "the event loop cannot get a wait set from the daemon");
   }
   auto participant = detail::LockstepParticipant::join();
   if (!participant) return tl::make_unexpected(participant.error());
   impl->participant = std::move(*participant);
   // A participant hears lockstep jumps through the bell (LockstepParticipant::wait).
-  impl->listener = detail::trigger_on_clock_change(impl->clock_changed, impl->participant.joined()
-                                                                            ? detail::ClockChanges::all_but_lockstep_jumps
-                                                                            : detail::ClockChanges::all);
+  if (!impl->core().hear_clock(impl->participant.joined() ? detail::ClockChanges::all_but_lockstep_jumps
+                                                          : detail::ClockChanges::all)) {
+    return fail(Errc::out_of_resources, "the event loop cannot get a wait set from the daemon");
+  }
   return EventLoop(std::move(impl));
 }
 
@@ -103,18 +85,10 @@ EventLoop::~EventLoop() {
 }
 
 Result<void> EventLoop::add_subscriber(detail::RawSubscriber& subscriber, std::function<void()> drain) {
-  detail::SubscriberCore* core = subscriber.core();
-  if (impl_->subscribers.size() + 2 >= Impl::kCapacity) {
-    return fail(Errc::out_of_resources, "an event loop takes at most " + std::to_string(Impl::kCapacity - 2) +
-                                            " subscribers; '" + core->channel + "' does not fit");
-  }
-  core->waitset.reset();  // iceoryx lets a state notify one waitset
-  core->virtual_wait.reset();
-  if (impl_->waitset.attachState(core->port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
-    return fail(Errc::out_of_resources, "cannot wait on channel '" + core->channel + "' (is it in another loop?)");
-  }
-  core->waiter = impl_.get();
-  impl_->subscribers.emplace_back(core, std::move(drain));
+  auto index = impl_->core().add(*subscriber.core(), "an event loop");
+  if (!index) return tl::make_unexpected(std::move(index.error()));
+  impl_->drains.resize(*index + 1);
+  impl_->drains[*index] = std::move(drain);
   return {};
 }
 
@@ -151,9 +125,11 @@ Result<void> EventLoop::run() {
     // Timers first: a sample published after virtual time passed a tick
     // is handled after that tick.
     loop.run_due_timers();
-    for (auto& [core, drain] : loop.subscribers) {
+    // By index: a handler may add a subscriber (on()) or destroy one.
+    for (std::size_t i = 0; i < loop.core().members.size(); ++i) {
       if (loop.stopping.load(std::memory_order_relaxed)) return {};
-      if (core != nullptr && core->port.hasData()) drain();
+      const detail::SubscriberCore* member = loop.core().members[i];
+      if (member != nullptr && member->port.hasData()) loop.drains[i]();
     }
     if (loop.stopping.load(std::memory_order_acquire)) return {};
     // Sleep until the next timer at the current rate, or until data or a
@@ -172,7 +148,7 @@ Result<void> EventLoop::run() {
     // In lockstep mode one futex, the bell, wakes the loop for samples and
     // for time; otherwise the wait set, which the clock watcher triggers.
     if (!loop.participant.wait(wait)) {
-      loop.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(wait.count())));
+      loop.core().sleep(wait);
     }
     loop.participant.busy();
   }

@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
-#include "poll_until.hpp"
 #include "ports.hpp"
+#include "real_time_waits.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/channel_types.hpp"

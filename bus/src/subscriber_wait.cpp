@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ports.hpp"
+#include "real_time_waits.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 #include "statebus/internal/iceoryx.hpp"
 #include "statebus/internal/virtual_waits.hpp"
@@ -63,14 +64,7 @@ Waited RawSubscriber::wait(std::chrono::nanoseconds timeout, Spin spin) noexcept
   if (!bus_lost() && wait_for_data(std::min<std::chrono::nanoseconds>(timeout, kBusCheck), spin)) {
     return Waited::ready();
   }
-  for (;;) {
-    if (auto gone = bus_gone()) return std::move(*gone);
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return Waited::timed_out();
-    if (block_until(std::min<std::chrono::steady_clock::time_point>(deadline, now + kBusCheck))) {
-      return Waited::ready();
-    }
-  }
+  return block_in_slices(deadline, [this](std::chrono::steady_clock::time_point until) { return block_until(until); });
 }
 
 bool RawSubscriber::wait_for_data(std::chrono::nanoseconds timeout, Spin spin) noexcept {
@@ -156,19 +150,13 @@ Waited RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
   }
   // Every clock change wakes the wait set through the trigger; a slice that
   // passes unwoken (nothing changed for a while) ends with a look at the bus.
-  std::optional<Waited> gone;
-  const bool data = wait_on_virtual_time(
-      deadline, [&] { return gone.has_value() || core.port.hasData(); },
+  return wait_on_virtual_time_or_fail(
+      deadline, [&] { return core.port.hasData(); },
       [&](std::chrono::nanoseconds slice) {
-        const bool woken =
-            !core.virtual_wait->waitset
-                 .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
-                 .empty();
-        if (!woken) gone = bus_gone();
-        return woken;
-      });
-  if (core.port.hasData()) return Waited::ready();
-  if (gone) return std::move(*gone);
-  return Waited::ready_if(data);
+        return !core.virtual_wait->waitset
+                    .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
+                    .empty();
+      },
+      [] { return bus_gone(); });
 }
 }  // namespace statebus::detail

@@ -1,48 +1,74 @@
 #include "statebus/bus/wait_set.hpp"
-#include "statebus/internal/virtual_waits.hpp"
 
 #include <algorithm>
 #include <optional>
+#include <string>
 
 #include "arrival_pacer.hpp"
-#include "ports.hpp"
+#include "real_time_waits.hpp"
 #include "statebus/internal/iceoryx.hpp"
+#include "wait_set_impl.hpp"
 
 namespace statebus {
 
-struct WaitSet::Impl final : detail::SubscriberWaiter {
-  static constexpr std::size_t kCapacity = 64;
-  std::vector<detail::SubscriberCore*> members;  // null: died before the wait set (indexes stay)
-  iox::popo::WaitSet<kCapacity + 1> waitset;  // + the clock
-  iox::popo::UserTrigger clock_changed;
-  std::uint64_t listener = 0;  // set at the first wait_until
-
-  ~Impl() {
-    detail::remove_clock_listener(listener);
-    for (detail::SubscriberCore* member : members) {
-      if (member == nullptr) continue;
-      waitset.detachState(member->port, iox::popo::SubscriberState::HAS_DATA);
-      member->waiter = nullptr;
-    }
+WaitSet::Impl::~Impl() {
+  detail::remove_clock_listener(listener);
+  for (detail::SubscriberCore* member : members) {
+    if (member == nullptr) continue;
+    waitset.detachState(member->port, iox::popo::SubscriberState::HAS_DATA);
+    member->waiter = nullptr;
   }
+}
 
-  void forget(detail::SubscriberCore& core) noexcept override {
-    for (detail::SubscriberCore*& member : members) {
-      if (member != &core) continue;
-      waitset.detachState(core.port, iox::popo::SubscriberState::HAS_DATA);
-      core.waiter = nullptr;
-      member = nullptr;
-    }
+Result<std::size_t> WaitSet::Impl::add(detail::SubscriberCore& core, std::string_view owner) {
+  if (members.size() >= kCapacity) {
+    return fail(Errc::out_of_resources, std::string(owner) + " waits on at most " + std::to_string(kCapacity) +
+                                            " subscribers; '" + core.channel + "' does not fit");
   }
+  // iceoryx lets a state notify one wait set: take it from the subscriber's own.
+  core.waitset.reset();
+  core.virtual_wait.reset();
+  if (waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
+    return fail(Errc::out_of_resources,
+                "cannot wait on channel '" + core.channel + "': is its subscriber in another WaitSet or event loop?");
+  }
+  core.waiter = this;
+  members.push_back(&core);
+  return members.size() - 1;
+}
 
-  std::vector<std::size_t> ready() const {
-    std::vector<std::size_t> out;
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      if (members[i] != nullptr && members[i]->port.hasData()) out.push_back(i);
-    }
-    return out;
+void WaitSet::Impl::forget(detail::SubscriberCore& core) noexcept {
+  for (detail::SubscriberCore*& member : members) {
+    if (member != &core) continue;
+    waitset.detachState(core.port, iox::popo::SubscriberState::HAS_DATA);
+    core.waiter = nullptr;
+    member = nullptr;
   }
-};
+}
+
+std::vector<std::size_t> WaitSet::Impl::ready() const {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (members[i] != nullptr && members[i]->port.hasData()) out.push_back(i);
+  }
+  return out;
+}
+
+bool WaitSet::Impl::any_ready() const noexcept {
+  return std::any_of(members.begin(), members.end(),
+                     [](const detail::SubscriberCore* member) { return member != nullptr && member->port.hasData(); });
+}
+
+bool WaitSet::Impl::hear_clock(detail::ClockChanges changes) {
+  if (listener != 0) return true;
+  if (waitset.attachEvent(clock_changed).has_error()) return false;
+  listener = detail::trigger_on_clock_change(clock_changed, changes);
+  return true;
+}
+
+bool WaitSet::Impl::sleep(std::chrono::nanoseconds slice) {
+  return !waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count()))).empty();
+}
 
 Result<WaitSet> WaitSet::create(const Node& /*node*/) {
   detail::DaemonRequest request;
@@ -57,19 +83,7 @@ WaitSet::~WaitSet() {
 }
 
 Result<std::size_t> WaitSet::add(detail::RawSubscriber& subscriber) {
-  detail::SubscriberCore* core = subscriber.core();
-  if (impl_->members.size() >= Impl::kCapacity) {
-    return fail(Errc::out_of_resources, "a WaitSet holds at most " + std::to_string(Impl::kCapacity) +
-                                            " subscribers; '" + core->channel + "' does not fit");
-  }
-  // iceoryx lets a state notify one waitset: take it from the subscriber's own.
-  core->waitset.reset();
-  if (impl_->waitset.attachState(core->port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
-    return fail(Errc::out_of_resources, "cannot wait on channel '" + core->channel + "' (is it in another WaitSet?)");
-  }
-  core->waiter = impl_.get();
-  impl_->members.push_back(core);
-  return impl_->members.size() - 1;
+  return impl_->add(*subscriber.core(), "a WaitSet");
 }
 
 bool WaitSet::Ready::contains(std::size_t index) const noexcept {
@@ -88,54 +102,41 @@ WaitSet::Ready WaitSet::wait(std::chrono::nanoseconds timeout, Spin spin) {
       if (auto ready = impl.ready(); !ready.empty()) return {Waited::ready(), std::move(ready)};
     }
   }
-  // Blocks in slices, each ended by a look at the bus (its daemon may stop
-  // meanwhile); timedWait() may also wake for data already taken.
-  bool look_at_bus = detail::bus_lost();
-  for (;;) {
-    if (auto ready = impl.ready(); !ready.empty()) return {Waited::ready(), std::move(ready)};
-    if (look_at_bus) {
-      if (auto gone = detail::bus_gone()) return {std::move(*gone), {}};
+  // In slices, each after a look at the bus (a poll(2): small beside a
+  // sleep). timedWait() may also wake for data already taken: such a
+  // wake-up sleeps again.
+  std::vector<std::size_t> ready;
+  Waited waited = detail::block_in_slices(deadline, [&](std::chrono::steady_clock::time_point until) {
+    for (;;) {
+      ready = impl.ready();
+      const auto left = until - std::chrono::steady_clock::now();
+      if (!ready.empty() || left.count() <= 0) return !ready.empty();
+      impl.sleep(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
     }
-    look_at_bus = true;
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left.count() <= 0) return {Waited::timed_out(), {}};
-    const auto slice = std::min<std::chrono::nanoseconds>(left, detail::RawSubscriber::kBusCheck);
-    impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())));
-  }
+  });
+  return {std::move(waited), std::move(ready)};
 }
 
 WaitSet::Ready WaitSet::wait_until(VirtualClock::time_point deadline) {
   Impl& impl = *impl_;
   if (auto ready = impl.ready(); !ready.empty()) return {Waited::ready(), std::move(ready)};
   if (auto gone = detail::bus_lost() ? detail::bus_gone() : std::nullopt) return {std::move(*gone), {}};
-  if (impl.listener == 0) {
-    if (impl.waitset.attachEvent(impl.clock_changed).has_error()) {
-      return {Waited::failed(Error(Errc::out_of_resources, "the WaitSet cannot hear the clock: its daemon has no "
-                                                           "event left for it; wait() on real time instead")),
-              {}};
-    }
-    impl.listener = detail::trigger_on_clock_change(impl.clock_changed);
+  if (!impl.hear_clock()) {
+    return {Waited::failed(Error(Errc::out_of_resources, "the WaitSet cannot hear the clock: its daemon has no "
+                                                         "event left for it; wait() on real time instead")),
+            {}};
   }
   // Every clock change wakes the wait set through the trigger; a slice that
   // passes unwoken (nothing changed for a while) ends with a look at the bus.
   std::vector<std::size_t> ready;
-  std::optional<Waited> gone;
-  detail::wait_on_virtual_time(
+  Waited waited = detail::wait_on_virtual_time_or_fail(
       deadline,
       [&] {
         ready = impl.ready();
-        return gone.has_value() || !ready.empty();
+        return !ready.empty();
       },
-      [&](std::chrono::nanoseconds slice) {
-        const bool woken =
-            !impl.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
-                 .empty();
-        if (!woken) gone = detail::bus_gone();
-        return woken;
-      });
-  if (!ready.empty()) return {Waited::ready(), std::move(ready)};
-  if (gone) return {std::move(*gone), {}};
-  return {Waited::timed_out(), {}};
+      [&](std::chrono::nanoseconds slice) { return impl.sleep(slice); }, [] { return detail::bus_gone(); });
+  return {std::move(waited), std::move(ready)};
 }
 
 }  // namespace statebus

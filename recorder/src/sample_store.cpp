@@ -127,27 +127,16 @@ Waited Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout
         impl->changed.notify_all();
       },
       impl_.get())};
-  const auto deadline = timeout.deadline();
-  bool met = false;
-  std::optional<Waited> gone;
   std::unique_lock lock(impl_->mutex);
   // A slice that passes unwoken (nothing captured, the clock unchanged)
   // ends with a look at the bus: on a clock that stands, nobody else would
   // end the wait once the daemon is gone.
-  detail::wait_on_virtual_time(
-      deadline,
-      [&] {
-        met = condition();
-        return met || gone.has_value();
-      },
+  return detail::wait_on_virtual_time_or_fail(
+      timeout.deadline(), condition,
       [&](std::chrono::nanoseconds slice) {
-        const bool woken = impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
-        if (!woken) gone = bus_gone(impl_->node);
-        return woken;
-      });
-  if (met) return Waited::ready();
-  if (gone) return std::move(*gone);
-  return Waited::timed_out();
+        return impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
+      },
+      [&] { return bus_gone(impl_->node); });
 }
 
 Waited Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {

@@ -356,23 +356,22 @@ Waited UntypedCell::wait_for_change_until(std::uint64_t seen, VirtualClock::time
   std::uint32_t ticket = 0;
   // A slice slept out unwoken (nothing changed for a while) ends with a
   // look at the bus: once it is gone, no store can come.
-  std::optional<Error> gone;
-  detail::wait_on_virtual_time(
+  Waited waited = detail::wait_on_virtual_time_or_fail(
       deadline,
       [&] {
         ticket = wake.prepare();  // before the check: a store after it wakes us
-        return gone.has_value() || cell.pair.version.load(std::memory_order_seq_cst) > seen;
+        return cell.pair.version.load(std::memory_order_seq_cst) > seen;
       },
       [&](std::chrono::nanoseconds slice) {
         run_hook(g_before_sleep_hook);
-        const bool woken = wake.sleep(ticket, slice.count());
-        if (!woken) gone = bus_gone();
-        return woken;
+        return wake.sleep(ticket, slice.count());
+      },
+      [&]() -> std::optional<Waited> {
+        if (auto gone = bus_gone()) return Waited::failed(std::move(*gone));
+        return std::nullopt;
       });
   detail::remove_clock_listener(listener);
-  if (cell.pair.version.load(std::memory_order_seq_cst) > seen) return Waited::ready();
-  if (gone) return Waited::failed(std::move(*gone));
-  return Waited::timed_out();
+  return waited;
 }
 
 std::optional<Error> UntypedCell::bus_gone() const noexcept {

@@ -253,21 +253,21 @@ class EventLoopTest : public testkit::NodeTest {
 };
 
 // Reaches: EventLoop::on Errc::out_of_resources
-TEST_F(EventLoopTest, RefusesTheSixtyThirdSubscriberNamingItsLimit) {
+TEST_F(EventLoopTest, RefusesTheSixtyFifthSubscriberNamingItsLimit) {
   auto sut = EventLoop::create(*node_);
   ASSERT_TRUE(sut) << sut.error().message();
-  auto subs = subscribers(*node_, 63);
-  ASSERT_EQ(subs.size(), 63U);
-  for (std::size_t i = 0; i < 62; ++i) {
+  auto subs = subscribers(*node_, 65);
+  ASSERT_EQ(subs.size(), 65U);
+  for (std::size_t i = 0; i < 64; ++i) {
     const auto added = sut->on(subs[i], [](const Sample<Reading>&) {});
     ASSERT_TRUE(added) << i << ": " << added.error().message();
   }
 
-  const auto refused = sut->on(subs[62], [](const Sample<Reading>&) {});
+  const auto refused = sut->on(subs[64], [](const Sample<Reading>&) {});
 
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), Errc::out_of_resources);
-  EXPECT_TRUE(contains(refused.error().message(), "at most 62 subscribers")) << refused.error().message();
+  EXPECT_TRUE(contains(refused.error().message(), "at most 64 subscribers")) << refused.error().message();
 }
 
 // Reaches: EventLoop::create Errc::out_of_resources

@@ -230,6 +230,28 @@ TEST_F(Delivery, ASubscriberInAWaitSetStillWaitsItsWholeTime) {
   EXPECT_EQ(waitset->wait(0ms).size(), 0U) << "taken through the subscriber: nothing left for the WaitSet";
 }
 
+// A subscriber's own wait on virtual time holds its state's one
+// notification; a WaitSet (or an event loop) takes it over.
+TEST_F(Delivery, AWaitSetTakesASubscriberThatWaitedOnVirtualTimeBefore) {
+  auto pub = Publisher<Reading>::create(*node_, "test/waited-before");
+  auto sub = Subscriber<Reading>::create(*node_, "test/waited-before");
+  ASSERT_TRUE(pub && sub);
+  EXPECT_EQ(sub->wait_until(VirtualClock::now()).status(), Waited::Status::timed_out);
+  auto sut = WaitSet::create(*node_);
+  ASSERT_TRUE(sut);
+
+  const auto index = sut->add(*sub);
+
+  ASSERT_TRUE(index) << index.error().message();
+  ASSERT_TRUE(pub->publish(Reading{4, 1.0, {}}));
+  const auto ready = sut->wait(10s);
+  ASSERT_EQ(ready.status(), Waited::Status::ready);
+  EXPECT_TRUE(ready.contains(*index));
+  auto sample = sub->take();
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->value().index, 4U);
+}
+
 TEST_F(Delivery, WaitSetWakesForTheSubscriberThatGotData) {
   auto quiet = Subscriber<Reading>::create(*node_, "test/quiet");
   auto busy = Subscriber<Reading>::create(*node_, "test/busy");

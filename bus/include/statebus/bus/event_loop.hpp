@@ -44,9 +44,10 @@ class EventLoop {
   EventLoop& operator=(EventLoop&&) noexcept;
   ~EventLoop();
 
-  /// Calls `handler` for every sample `subscriber` takes. Up to 62
-  /// subscribers: fails with Errc::out_of_resources beyond that (or for a
-  /// subscriber in another loop or WaitSet). The loop holds the
+  /// Calls `handler` for every sample `subscriber` takes. Up to 64
+  /// subscribers, as a WaitSet (the loop is built on one): fails with
+  /// Errc::out_of_resources beyond that (or for a subscriber in another
+  /// loop or WaitSet). The loop holds the
   /// subscriber's port, not the object: the Subscriber may move afterwards
   /// (into a growing vector, say); once it is destroyed, the loop forgets it.
   template <class T, class Handler>

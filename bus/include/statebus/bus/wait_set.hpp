@@ -99,6 +99,7 @@ class WaitSet {
   Ready wait_until(VirtualClock::time_point deadline);
 
  private:
+  friend class EventLoop;  // built on a WaitSet: its subscribers and wake-ups
   Result<std::size_t> add(detail::RawSubscriber& subscriber);
   struct Impl;
   explicit WaitSet(std::unique_ptr<Impl> impl) noexcept;

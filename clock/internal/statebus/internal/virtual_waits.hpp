@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
+#include "statebus/base/waited.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus::detail {
@@ -51,6 +53,31 @@ bool wait_on_virtual_time(VirtualClock::time_point deadline, Ready&& ready, Slee
     if (!slice) return ready();
     note_sleep(sleep(*slice), *slice);
   }
+}
+
+/// wait_on_virtual_time for a wait the bus's end makes impossible: `look()`
+/// (a std::optional<Waited>, failed or nothing) is asked whenever a slice
+/// passes unwoken (a change would have woken it), and its failure ends the
+/// wait. Ready if ready() held at the last look (what came before the end
+/// is still handed out first), else the failure, else timed_out.
+template <class Ready, class Sleep, class Look>
+Waited wait_on_virtual_time_or_fail(VirtualClock::time_point deadline, Ready&& ready, Sleep&& sleep, Look&& look) {
+  bool met = false;
+  std::optional<Waited> failed;
+  wait_on_virtual_time(
+      deadline,
+      [&] {
+        met = ready();
+        return met || failed.has_value();
+      },
+      [&](std::chrono::nanoseconds slice) {
+        const bool woken = sleep(slice);
+        if (!woken && !failed) failed = look();
+        return woken;
+      });
+  if (met) return Waited::ready();
+  if (failed) return std::move(*failed);
+  return Waited::timed_out();
 }
 
 /// Which clock changes a listener hears: all, or all but lockstep jumps (an
