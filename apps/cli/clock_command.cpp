@@ -66,12 +66,13 @@ int run_clock(const ClockArgs& args) {
   if (code != 0) return code;
   const ClockStatus status = VirtualClock::status();
   if (!status.damage.empty()) return report("clock", Error(Errc::corrupt_segment, status.damage));
+  const VirtualClock::duration now = status.now.time_since_epoch();
   std::printf("mode %s  rate %g  virtual time %s (%lld ns)\n", std::string(to_string(status.mode)).c_str(), status.rate,
-              format_duration(status.now).c_str(), static_cast<long long>(status.now.count()));
+              format_duration(now).c_str(), static_cast<long long>(now.count()));
   if (status.mode == ClockMode::lockstep) {
     std::printf("lockstep: %zu event loops, %llu jumps%s%s\n", status.participants,
                 static_cast<unsigned long long>(status.advances), status.until ? ", stops at " : "",
-                status.until ? format_duration(*status.until).c_str() : "");
+                status.until ? format_duration(status.until->time_since_epoch()).c_str() : "");
   }
   return 0;
 }

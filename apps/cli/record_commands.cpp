@@ -16,6 +16,7 @@
 
 #include "commands.hpp"
 #include "statebus/bus.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/recorder/recorder.hpp"
 #include "statebus/recorder/replay.hpp"
 
@@ -38,13 +39,25 @@ std::string human_bytes(std::uint64_t bytes) {
   return text;
 }
 
-// "01:02:03.250" for a span of nanoseconds.
-std::string hms(std::int64_t ns) {
-  const std::int64_t ms = ns / 1000000;
+// "01:02:03.250" for a span of virtual time.
+std::string hms(VirtualClock::duration span) {
+  const std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(span).count();
   char text[40];
   std::snprintf(text, sizeof text, "%02lld:%02lld:%02lld.%03lld", static_cast<long long>(ms / 3600000),
                 static_cast<long long>(ms / 60000 % 60), static_cast<long long>(ms / 1000 % 60),
                 static_cast<long long>(ms % 1000));
+  return text;
+}
+
+// "14:05:09.250", local time of day.
+std::string local_hms(std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  const std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  std::tm local{};
+  ::localtime_r(&seconds, &local);
+  char text[48];
+  const std::size_t n = std::strftime(text, sizeof text, "%H:%M:%S", &local);
+  std::snprintf(text + n, sizeof text - n, ".%03lld", static_cast<long long>(ms % 1000));
   return text;
 }
 
@@ -148,7 +161,7 @@ void draw_progress(const ReplayProgress& p) {
   bar.append(static_cast<std::size_t>(kWidth - filled), '.');
   std::fprintf(stderr, "\r\033[K[%s] %3.0f%%  %llu/%llu  %s / %s", bar.c_str(), done * 100.0,
                static_cast<unsigned long long>(p.published), static_cast<unsigned long long>(p.total),
-               hms(p.position_ns).c_str(), hms(p.span_ns).c_str());
+               hms(p.position).c_str(), hms(p.span).c_str());
 }
 
 int run_play(const PlayArgs& args) {
@@ -256,18 +269,8 @@ int run_log(const LogArgs& args) {
         std::find(args.processes.begin(), args.processes.end(), entry->process) == args.processes.end()) {
       continue;
     }
-    std::string when;
-    if (args.virtual_time) {
-      when = hms(entry->virtual_time_ns);
-    } else {
-      const std::time_t seconds = static_cast<std::time_t>(entry->wall_time_ns / 1000000000);
-      std::tm local{};
-      ::localtime_r(&seconds, &local);
-      char text[48];
-      const std::size_t n = std::strftime(text, sizeof text, "%H:%M:%S", &local);
-      std::snprintf(text + n, sizeof text - n, ".%03lld", static_cast<long long>(entry->wall_time_ns / 1000000 % 1000));
-      when = text;
-    }
+    const std::string when =
+        args.virtual_time ? hms(entry->virtual_time.time_since_epoch()) : local_hms(entry->wall_time);
     const std::string level(to_string(entry->level));
     if (color) {
       std::printf("\033[2m%s\033[0m %s%-8s\033[0m \033[1m%s\033[0m/%s: %s\n", when.c_str(), level_color(entry->level),

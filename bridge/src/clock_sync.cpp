@@ -22,7 +22,7 @@ std::string read_clock_json() {
   const bool running = status.mode == ClockMode::real || status.mode == ClockMode::scaled;
   nlohmann::json j = {{"mode", std::string(to_string(status.mode))},
                       {"rate", running ? status.rate : 0.0},
-                      {"virtual_time_ns", status.now.count()},
+                      {"virtual_time_ns", status.now.time_since_epoch().count()},
                       {"wall_time_ns", wall_now_ns()}};
   return j.dump();
 }

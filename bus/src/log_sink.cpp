@@ -28,6 +28,11 @@ std::optional<std::string> read_name(const char (&field)[N]) {
   return std::string(field, static_cast<const char*>(end));
 }
 
+// The wire's wall time: CLOCK_REALTIME in ns since 1970, system_clock's epoch.
+std::int64_t wall_ns(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
 }  // namespace
 
 std::string_view to_string(LogLevel level) noexcept {
@@ -53,8 +58,8 @@ std::optional<LogEntry> decode_log_record(const void* data, std::size_t size) {
   auto logger = read_name(header.logger);
   if (!process || !logger) return std::nullopt;
   LogEntry entry;
-  entry.virtual_time_ns = header.virtual_time_ns;
-  entry.wall_time_ns = header.wall_time_ns;
+  entry.virtual_time = VirtualClock::time_point(VirtualClock::duration(header.virtual_time_ns));
+  entry.wall_time = std::chrono::system_clock::time_point(std::chrono::nanoseconds(header.wall_time_ns));
   entry.pid = header.pid;
   entry.level = header.level;
   entry.dropped_before = header.dropped_before;
@@ -66,8 +71,8 @@ std::optional<LogEntry> decode_log_record(const void* data, std::size_t size) {
 
 void encode_log_record(const LogEntry& entry, std::string& out) {
   LogRecordHeader header;
-  header.virtual_time_ns = entry.virtual_time_ns;
-  header.wall_time_ns = entry.wall_time_ns;
+  header.virtual_time_ns = entry.virtual_time.time_since_epoch().count();
+  header.wall_time_ns = wall_ns(entry.wall_time);
   header.pid = entry.pid;
   header.level = entry.level;
   header.dropped_before = entry.dropped_before;
@@ -108,7 +113,7 @@ void BusLogSink::sink_it_(const spdlog::details::log_msg& message) {
   }
   LogRecordHeader& header = prototype_;
   header.virtual_time_ns = VirtualClock::now().time_since_epoch().count();
-  header.wall_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(message.time.time_since_epoch()).count();
+  header.wall_time_ns = wall_ns(message.time);
   header.level = static_cast<LogLevel>(std::min<int>(static_cast<int>(message.level), 5));
   header.dropped_before = dropped_since_last_;
   header.text_size = static_cast<std::uint32_t>(text_size);

@@ -142,7 +142,7 @@ ClockStatus VirtualClock::status() noexcept {
   ClockStatus status;
   const ClockState* state = g_segment.get();
   if (state == nullptr) {
-    status.now = std::chrono::nanoseconds(monotonic_ns());
+    status.now = time_point(duration(monotonic_ns()));
     return status;
   }
   std::int64_t real = 0;
@@ -150,14 +150,14 @@ ClockStatus VirtualClock::status() noexcept {
   status.shared = true;
   status.mode = p.mode;
   status.rate = p.mode == ClockMode::stepped || p.mode == ClockMode::lockstep ? 0.0 : p.rate;
-  status.now = std::chrono::nanoseconds(virtual_at(p, real));
+  status.now = time_point(duration(virtual_at(p, real)));
   LockstepState& ls = lockstep_of(const_cast<ClockState&>(*state));
   for (const LockstepRow& row : ls.rows) {
     const std::uint32_t row_state = LockstepRow::phase(row.state.load(std::memory_order_acquire));
     if (row_state == LockstepRow::kBusy || row_state == LockstepRow::kIdle) ++status.participants;
   }
   const std::int64_t limit = ls.limit.load(std::memory_order_relaxed);
-  if (p.mode == ClockMode::lockstep && limit != kNever) status.until = std::chrono::nanoseconds(limit);
+  if (p.mode == ClockMode::lockstep && limit != kNever) status.until = time_point(duration(limit));
   status.advances = ls.advances.load(std::memory_order_relaxed);
   if (p.damaged != nullptr) {
     status.damage = std::string("the clock segment (/dev/shm/") + detail::kClockSegmentName + ") holds a " +

@@ -1,5 +1,8 @@
 #include "json_schema.hpp"
 
+#include <chrono>
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 namespace statebus::detail {
@@ -125,7 +128,9 @@ const std::string& foxglove_log_schema() {
 }
 
 std::string to_foxglove_log(const LogEntry& entry) {
-  const std::int64_t t = entry.virtual_time_ns < 0 ? 0 : entry.virtual_time_ns;
+  const std::int64_t virtual_ns = entry.virtual_time.time_since_epoch().count();
+  const std::int64_t wall_ns = std::chrono::nanoseconds(entry.wall_time.time_since_epoch()).count();
+  const std::int64_t t = virtual_ns < 0 ? 0 : virtual_ns;
   const json out = {{"timestamp", {{"sec", t / 1000000000}, {"nsec", t % 1000000000}}},
                     {"level", foxglove_level(entry.level)},
                     {"message", entry.text},
@@ -136,8 +141,8 @@ std::string to_foxglove_log(const LogEntry& entry) {
                     {"process", entry.process},
                     {"logger", entry.logger},
                     {"pid", entry.pid},
-                    {"wall_time_ns", entry.wall_time_ns},
-                    {"virtual_time_ns", entry.virtual_time_ns},
+                    {"wall_time_ns", wall_ns},
+                    {"virtual_time_ns", virtual_ns},
                     {"dropped_before", entry.dropped_before}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -170,8 +175,12 @@ Result<LogEntry> from_foxglove_log(std::string_view text) {
     return true;
   };
   if (!integer("pid", out.pid)) return missing("pid");
-  if (!integer("wall_time_ns", out.wall_time_ns)) return missing("wall_time_ns");
-  if (!integer("virtual_time_ns", out.virtual_time_ns)) return missing("virtual_time_ns");
+  std::int64_t wall_ns = 0;
+  std::int64_t virtual_ns = 0;
+  if (!integer("wall_time_ns", wall_ns)) return missing("wall_time_ns");
+  if (!integer("virtual_time_ns", virtual_ns)) return missing("virtual_time_ns");
+  out.wall_time = std::chrono::system_clock::time_point(std::chrono::nanoseconds(wall_ns));
+  out.virtual_time = VirtualClock::time_point(VirtualClock::duration(virtual_ns));
   if (!integer("dropped_before", out.dropped_before)) return missing("dropped_before");
   return out;
 }

@@ -122,7 +122,7 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
       !counted) {
     return tl::make_unexpected(counted.error());
   }
-  if (first_time) progress.span_ns = static_cast<std::int64_t>(last_time - *first_time);
+  if (first_time) progress.span = VirtualClock::duration(static_cast<std::int64_t>(last_time - *first_time));
 
   const auto start = VirtualClock::now();
   std::string bytes;
@@ -196,7 +196,7 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
     ++outlet.published;
     ++summary.published;
     progress.published = summary.published;
-    progress.position_ns = offset;
+    progress.position = VirtualClock::duration(offset);
     if (options.on_progress) options.on_progress(progress);
     return true;
   });

@@ -4,9 +4,10 @@
 
 namespace statebus::testkit::detail {
 
-std::string describe_virtual(std::int64_t ns) {
+std::string describe_virtual(VirtualClock::time_point time) {
   // Virtual time as hours:minutes:seconds since the clock's zero, the way a
   // test that starts its day at t0 = 0 reads it; the raw count follows.
+  const std::int64_t ns = time.time_since_epoch().count();
   const std::int64_t total_ms = ns / 1000000;
   const std::int64_t h = total_ms / 3600000;
   const std::int64_t m = total_ms / 60000 % 60;

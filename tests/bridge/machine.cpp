@@ -216,7 +216,7 @@ std::string do_clock_rate(Machine&, std::istringstream& words) {
 std::string do_clock(Machine&, std::istringstream&) {
   const auto status = statebus::VirtualClock::status();
   return "ok " + std::string(statebus::to_string(status.mode)) + " " + std::to_string(status.rate) + " " +
-         std::to_string(status.now.count());
+         std::to_string(status.now.time_since_epoch().count());
 }
 
 // `clock-wait-rate RATE TIMEOUT_MS`: until this bus's clock runs at RATE

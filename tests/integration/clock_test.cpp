@@ -753,7 +753,7 @@ TEST_F(ClockTest, CommandShowsAndChangesTheClock) {
   std::tie(out, code) = run_cli({"clock", "--lockstep", "--until", "24h"});
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("lockstep: 0 event loops, "), std::string::npos) << out;
-  EXPECT_EQ(VirtualClock::status().until, (before + 90min + 24h).time_since_epoch());
+  EXPECT_EQ(VirtualClock::status().until, before + 90min + 24h);
   std::tie(out, code) = run_cli({"clock", "--rate", "86400"});
   EXPECT_EQ(code, 0);
   EXPECT_EQ(out.rfind("mode scaled  rate 86400  ", 0), 0U) << out;

@@ -1,12 +1,15 @@
 #pragma once
 /// Log records on the bus: the wire format of the `statebus/log` channel.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
 
@@ -40,8 +43,8 @@ static_assert(sizeof(LogRecordHeader) == 144, "LogRecordHeader is a wire format"
 
 /// One decoded log record.
 struct LogEntry {
-  std::int64_t virtual_time_ns = 0;
-  std::int64_t wall_time_ns = 0;
+  VirtualClock::time_point virtual_time{};            ///< the bus's VirtualClock when logged
+  std::chrono::system_clock::time_point wall_time{};  ///< CLOCK_REALTIME when logged
   std::int32_t pid = 0;
   LogLevel level = LogLevel::info;
   std::uint32_t dropped_before = 0;

@@ -25,21 +25,7 @@ enum class ClockMode : std::uint32_t {
 
 std::string_view to_string(ClockMode mode) noexcept;
 
-/// A snapshot of the clock's settings.
-struct ClockStatus {
-  bool shared = false;  ///< false: no clock segment, this process runs on real time alone
-  ClockMode mode = ClockMode::real;
-  double rate = 1.0;
-  std::chrono::nanoseconds now{};
-  std::size_t participants = 0;  ///< event loops on the bus (they hold lockstep time)
-  std::optional<std::chrono::nanoseconds> until;  ///< lockstep stops here
-  std::uint64_t advances = 0;    ///< lockstep jumps so far
-  /// Empty, or what in the clock segment holds a value no statebus process
-  /// writes (a NaN rate, a mode that is none): then time stands at the
-  /// clock's last anchor until a change (`statebus clock --real`) writes the
-  /// clock anew.
-  std::string damage;
-};
+struct ClockStatus;  // below VirtualClock, whose time points it holds
 
 /// The shared virtual clock. Meets the C++ Clock requirements, so
 /// `std::chrono` time points and durations work with it. Waits do not:
@@ -120,6 +106,22 @@ struct VirtualClock {
   /// Errc::invalid_argument for a target in the past or past end_of_time,
   /// or a clock in another mode.
   static Result<void> advance_to(time_point target);
+};
+
+/// A snapshot of the clock's settings.
+struct ClockStatus {
+  bool shared = false;  ///< false: no clock segment, this process runs on real time alone
+  ClockMode mode = ClockMode::real;
+  double rate = 1.0;
+  VirtualClock::time_point now{};
+  std::size_t participants = 0;                   ///< event loops on the bus (they hold lockstep time)
+  std::optional<VirtualClock::time_point> until;  ///< lockstep stops here
+  std::uint64_t advances = 0;                     ///< lockstep jumps so far
+  /// Empty, or what in the clock segment holds a value no statebus process
+  /// writes (a NaN rate, a mode that is none): then time stands at the
+  /// clock's last anchor until a change (`statebus clock --real`) writes the
+  /// clock anew.
+  std::string damage;
 };
 
 }  // namespace statebus

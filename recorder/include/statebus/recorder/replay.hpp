@@ -9,8 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "statebus/bus/node.hpp"
 #include "statebus/base/error.hpp"
+#include "statebus/bus/node.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
 
@@ -18,8 +19,8 @@ namespace statebus {
 struct ReplayProgress {
   std::uint64_t published = 0;  ///< messages published so far
   std::uint64_t total = 0;      ///< messages the replay will publish
-  std::int64_t position_ns = 0; ///< recorded time of the last one, from the first
-  std::int64_t span_ns = 0;     ///< recorded time from the first message to the last
+  VirtualClock::duration position{};  ///< recorded virtual time of the last one, from the first
+  VirtualClock::duration span{};      ///< recorded virtual time from the first message to the last
 };
 
 struct ReplayOptions {

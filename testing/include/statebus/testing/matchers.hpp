@@ -27,14 +27,19 @@ namespace statebus::testkit {
 
 namespace detail {
 template <class T>
-std::int64_t virtual_ns(const Recorded<T>& r) { return r.header.virtual_time_ns; }
-inline std::int64_t virtual_ns(const RecordedSample& r) { return r.header.virtual_time_ns; }
-inline std::int64_t virtual_ns(const LogEntry& e) { return e.virtual_time_ns; }
+VirtualClock::time_point virtual_time(const Recorded<T>& r) {
+  return r.virtual_time();
+}
+inline VirtualClock::time_point virtual_time(const RecordedSample& r) {
+  return VirtualClock::time_point(VirtualClock::duration(r.header.virtual_time_ns));
+}
+inline VirtualClock::time_point virtual_time(const LogEntry& e) { return e.virtual_time; }
 template <class T>
 const SampleHeader& header_of(const Recorded<T>& r) { return r.header; }
 inline const SampleHeader& header_of(const RecordedSample& r) { return r.header; }
-/// "06:00:05.250" for a virtual time counted from `origin`, as tests speak of it.
-std::string describe_virtual(std::int64_t ns);
+/// "06:00:05.250 (21605250000000 ns)" for a virtual time, counted from the
+/// clock's zero as tests speak of it.
+std::string describe_virtual(VirtualClock::time_point time);
 }  // namespace detail
 
 template <class Inner>
@@ -78,21 +83,20 @@ RecordedValueMatcher<Inner> RecordedValue(Inner inner) {
 /// A Recorded<T>, RecordedSample or LogEntry published at a virtual time in
 /// [from, to] (both included).
 MATCHER_P2(VirtualTimeBetween, from, to,
-           std::string(negation ? "not " : "") + "published at a virtual time in [" +
-               detail::describe_virtual(from.time_since_epoch().count()) + ", " +
-               detail::describe_virtual(to.time_since_epoch().count()) + "]") {
-  const std::int64_t t = detail::virtual_ns(arg);
+           std::string(negation ? "not " : "") + "published at a virtual time in [" + detail::describe_virtual(from) +
+               ", " + detail::describe_virtual(to) + "]") {
+  const VirtualClock::time_point t = detail::virtual_time(arg);
   *result_listener << "published at " << detail::describe_virtual(t);
-  return t >= from.time_since_epoch().count() && t <= to.time_since_epoch().count();
+  return t >= from && t <= to;
 }
 
 /// A container whose elements' virtual times never go backwards.
 MATCHER(InVirtualTimeOrder, std::string(negation ? "not " : "") + "in virtual time order") {
   std::size_t index = 0;
-  std::int64_t last = 0;
+  VirtualClock::time_point last{};
   bool first = true;
   for (const auto& element : arg) {
-    const std::int64_t t = detail::virtual_ns(element);
+    const VirtualClock::time_point t = detail::virtual_time(element);
     if (!first && t < last) {
       *result_listener << "element " << index << " at " << detail::describe_virtual(t) << " comes after one at "
                        << detail::describe_virtual(last);
@@ -140,11 +144,11 @@ namespace statebus {
 template <class T>
 void PrintTo(const Recorded<T>& recorded, std::ostream* os) {
   *os << schema_of<T>().render_text(&recorded.value) << " at "
-      << testkit::detail::describe_virtual(recorded.header.virtual_time_ns) << " (seq " << recorded.header.sequence
-      << ", pid " << recorded.header.publisher_pid << ")";
+      << testkit::detail::describe_virtual(recorded.virtual_time()) << " (seq " << recorded.header.sequence << ", pid "
+      << recorded.header.publisher_pid << ")";
 }
 inline void PrintTo(const LogEntry& entry, std::ostream* os) {
   *os << "[" << to_string(entry.level) << "] " << entry.process << ": " << entry.text << " at "
-      << testkit::detail::describe_virtual(entry.virtual_time_ns);
+      << testkit::detail::describe_virtual(entry.virtual_time);
 }
 }  // namespace statebus
