@@ -57,12 +57,15 @@ struct PublisherCore {
   Lending lending;  // loans
 };
 
-/// Waiting on virtual time: the subscriber's data or a clock change wakes it.
-struct VirtualWait {
+/// A subscriber's own wait set: its data wakes it and, once it has waited
+/// on virtual time, every clock change. Made at create(), while the daemon
+/// is asked anyway: a wait never asks the daemon for one (a stopped daemon
+/// would hold that wait past its timeout).
+struct OwnWait {
   iox::popo::WaitSet<2> waitset;
   iox::popo::UserTrigger clock_changed;
   std::uint64_t listener = 0;  // removed first: no trigger after destruction
-  ~VirtualWait() { remove_clock_listener(listener); }
+  ~OwnWait() { remove_clock_listener(listener); }
 };
 
 /// Registers `trigger` to fire on every change of the clock (so that a
@@ -90,8 +93,7 @@ struct SubscriberCore {
       : port(service, options) {}
   iox::popo::UntypedSubscriber port;
   // Declared after the port: destroyed first, detaching from it.
-  std::unique_ptr<iox::popo::WaitSet<1>> waitset;
-  std::unique_ptr<VirtualWait> virtual_wait;
+  std::unique_ptr<OwnWait> own_wait;   // null: in a WaitSet or EventLoop, or none could be had (waits poll)
   SubscriberWaiter* waiter = nullptr;  // set: wait() goes through the user's WaitSet or EventLoop
   bool paced = false;            // an adaptive wait ran: take() feeds the pacer
   ArrivalPacer pacer;

@@ -72,6 +72,11 @@ Result<RawSubscriber> RawSubscriber::create(const Node& /*node*/, std::string_vi
     core->expected_name = expected->name;
   }
   core->type_claim = std::move(type_claim);
+  // Its own wait set now, from the daemon this call talks to anyway (OwnWait).
+  core->own_wait = std::make_unique<OwnWait>();
+  if (core->own_wait->waitset.attachState(core->port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
+    core->own_wait.reset();  // its waits poll
+  }
   return RawSubscriber(std::move(core));
 }
 
@@ -97,8 +102,7 @@ RawSubscriber::~RawSubscriber() {
   // Samples still held keep their chunks: the port lives on, deaf to its
   // channel (a lossless one holds no publisher up), until the last one is
   // given back (release_sample deletes it).
-  core.waitset.reset();
-  core.virtual_wait.reset();
+  core.own_wait.reset();
   core.port.unsubscribe();
   core.port.releaseQueuedData();
   core.lending.orphaned = true;

@@ -106,18 +106,10 @@ bool RawSubscriber::wait_for_data(std::chrono::nanoseconds timeout, Spin spin) n
 
 bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) noexcept {
   SubscriberCore& core = *impl_;
-  // In a WaitSet or EventLoop, the state notifies that one: poll.
-  if (core.waiter != nullptr) return poll_for_data<std::chrono::steady_clock>(core, deadline).is_ready();
-  if (core.virtual_wait) core.virtual_wait.reset();  // one waitset at a time per state
-  if (!core.waitset) {
-    // A wait set is the daemon's to give: not from a daemon that is gone.
-    if (bus_gone()) return false;
-    DaemonRequest request;
-    core.waitset = std::make_unique<iox::popo::WaitSet<1>>();
-    if (core.waitset->attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
-      core.waitset.reset();
-      return poll_for_data<std::chrono::steady_clock>(core, deadline).is_ready();
-    }
+  // In a WaitSet or EventLoop, the state notifies that one: poll (so too
+  // without a wait set of its own).
+  if (core.waiter != nullptr || !core.own_wait) {
+    return poll_for_data<std::chrono::steady_clock>(core, deadline).is_ready();
   }
   // timedWait() may return before data is there (a notification for data
   // already taken): wait again for the rest of the time.
@@ -125,7 +117,7 @@ bool RawSubscriber::block_until(std::chrono::steady_clock::time_point deadline) 
     if (core.port.hasData()) return true;
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left.count() <= 0) return false;
-    core.waitset->timedWait(iox::units::Duration::fromNanoseconds(
+    core.own_wait->waitset.timedWait(iox::units::Duration::fromNanoseconds(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count())));
   }
 }
@@ -136,25 +128,20 @@ Waited RawSubscriber::wait_until(VirtualClock::time_point deadline) noexcept {
   if (bus_lost()) {
     if (auto gone = bus_gone()) return std::move(*gone);
   }
-  if (core.waiter != nullptr) return poll_for_data<VirtualClock>(core, deadline);  // as in block_until()
-  if (!core.virtual_wait) {
-    if (auto gone = bus_gone()) return std::move(*gone);  // a wait set is the daemon's to give
-    core.waitset.reset();  // iceoryx lets a state notify one waitset
-    auto wait = std::make_unique<VirtualWait>();
-    if (wait->waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error() ||
-        wait->waitset.attachEvent(wait->clock_changed).has_error()) {
-      return poll_for_data<VirtualClock>(core, deadline);
-    }
-    wait->listener = trigger_on_clock_change(wait->clock_changed);
-    core.virtual_wait = std::move(wait);
+  if (core.waiter != nullptr || !core.own_wait)
+    return poll_for_data<VirtualClock>(core, deadline);  // as in block_until()
+  OwnWait& own = *core.own_wait;
+  if (own.listener == 0) {
+    // A trigger needs no word with the daemon: the wait set has its condition variable.
+    if (own.waitset.attachEvent(own.clock_changed).has_error()) return poll_for_data<VirtualClock>(core, deadline);
+    own.listener = trigger_on_clock_change(own.clock_changed);
   }
   // Every clock change wakes the wait set through the trigger; a slice that
   // passes unwoken (nothing changed for a while) ends with a look at the bus.
   return wait_on_virtual_time_or_fail(
       deadline, [&] { return core.port.hasData(); },
       [&](std::chrono::nanoseconds slice) {
-        return !core.virtual_wait->waitset
-                    .timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
+        return !own.waitset.timedWait(iox::units::Duration::fromNanoseconds(static_cast<std::uint64_t>(slice.count())))
                     .empty();
       },
       [] { return bus_gone(); });

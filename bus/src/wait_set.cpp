@@ -26,8 +26,7 @@ Result<std::size_t> WaitSet::Impl::add(detail::SubscriberCore& core, std::string
                                             " subscribers; '" + core.channel + "' does not fit");
   }
   // iceoryx lets a state notify one wait set: take it from the subscriber's own.
-  core.waitset.reset();
-  core.virtual_wait.reset();
+  core.own_wait.reset();
   if (waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {
     return fail(Errc::out_of_resources,
                 "cannot wait on channel '" + core.channel + "': is its subscriber in another WaitSet or event loop?");

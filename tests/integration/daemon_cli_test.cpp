@@ -268,6 +268,69 @@ TEST_F(DaemonCommand, WaitsOnAStoppedDaemonsBusFailSayingSoAfterWhatWasQueued) {
   }
 }
 
+// The other side of the test above: a daemon that is alive but stopped
+// (SIGSTOP, a debugger) is never taken for gone. Waits on its bus time out,
+// never fail, and the data path, which needs no daemon, goes on: a sample
+// published meanwhile arrives whole.
+TEST_F(DaemonCommand, WaitsOnAStoppedButLiveDaemonsBusTimeOutAndDataStillFlows) {
+  auto daemon = start_daemon();
+  ASSERT_TRUE(daemon) << daemon.error().message();
+  auto node = Node::connect("patient");
+  ASSERT_TRUE(node) << node.error().message();
+  auto pub = Publisher<test::Reading>::create(*node, "test/paused");
+  auto sub = Subscriber<test::Reading>::create(*node, "test/paused");
+  auto in_set = Subscriber<test::Reading>::create(*node, "test/paused-too");
+  auto waitset = WaitSet::create(*node);
+  ASSERT_TRUE(pub && sub && in_set && waitset);
+  ASSERT_TRUE(waitset->add(*in_set));
+  RecorderOptions recording;
+  recording.patterns = {"test/paused"};
+  auto recorder = Recorder::start(*node, recording);
+  ASSERT_TRUE(recorder) << recorder.error().message();
+  ASSERT_TRUE(sub->wait_connected(10s));
+  ASSERT_TRUE(recorder->wait_recording("test/paused", 10s));
+  // A first sample while the daemon runs: the recorder learns the type's
+  // schema from the daemon, which it could not ask while it is stopped.
+  test::Reading first;
+  first.index = 40;
+  ASSERT_TRUE(pub->publish(first));
+  ASSERT_TRUE(recorder->wait_for_count("test/paused", 1, virtual_timeout(10s)));
+  ASSERT_TRUE(sub->take()) << "one publish fills every queue";  // no wait: sub's first is below
+
+  ASSERT_TRUE(daemon->signal(SIGSTOP));
+  struct Continue {
+    ChildProcess& daemon;
+    ~Continue() { daemon.signal(SIGCONT); }
+  } resume{*daemon};
+  // Each wait outlasts a look at the bus (0.1 s slices; the recorder's on
+  // a real-time clock looks once a slice passes unwoken).
+  for (const Waited& waited : {sub->wait(300ms), sub->take_for(300ms).waited(), waitset->wait(300ms).waited(),
+                               recorder->wait_for_count("test/paused", 2, virtual_timeout(1500ms))}) {
+    EXPECT_EQ(waited.status(), Waited::Status::timed_out)
+        << to_string(waited.status()) << ": " << (waited.failed() ? waited.error().message() : "");
+  }
+  EXPECT_TRUE(node->bus_health()) << "a stopped daemon is alive";
+
+  test::Reading sent;
+  sent.index = 41;
+  sent.celsius = 19.25;
+  std::snprintf(sent.room, sizeof(sent.room), "%s", "attic");
+  ASSERT_TRUE(pub->publish(sent));
+  auto got = sub->take_for(10s);
+  ASSERT_TRUE(got) << to_string(got.status());
+  EXPECT_EQ(got->value().index, 41U);
+  EXPECT_EQ(got->value().celsius, 19.25);
+  EXPECT_STREQ(got->value().room, "attic");
+  const auto recorded = recorder->wait_for<test::Reading>(
+      "test/paused", [](const test::Reading& r) { return r.index == 41; }, virtual_timeout(10s));
+  ASSERT_TRUE(recorded) << to_string(recorded.status());
+  EXPECT_STREQ(recorded->value.room, "attic");
+
+  ASSERT_TRUE(daemon->signal(SIGCONT));
+  ASSERT_TRUE(daemon->signal(SIGTERM));
+  EXPECT_TRUE(exited_with(daemon->wait(10s), 0)) << "the daemon, continued, stops cleanly";
+}
+
 TEST_F(DaemonCommand, StopsCleanlyOnSigint) {
   auto started = start_daemon();
   ASSERT_TRUE(started) << started.error().message();

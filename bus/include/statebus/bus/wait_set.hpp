@@ -29,7 +29,7 @@ namespace statebus {
 /// A subscriber in a WaitSet is waited on through it: iceoryx lets its
 /// state notify one wait set, so its own wait(), wait_until() and
 /// take_for() then poll (they still wait their whole time, waking up to
-/// 1 ms after the data). Up to 64 subscribers. Thread safety: one thread at a time.
+/// 1 ms after the data), also once the WaitSet is gone. Up to 64 subscribers. Thread safety: one thread at a time.
 /// A subscriber may die before its WaitSet (on the WaitSet's thread, or
 /// while nobody waits on it): it is never reported ready again, the other
 /// indexes stay as add() gave them, and its place is not given to another.
