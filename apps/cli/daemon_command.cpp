@@ -47,6 +47,7 @@ void restart_self() {
     at = end + 1;
   }
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (DIR* dir = ::opendir("/proc/self/fd")) {

@@ -108,6 +108,7 @@ Result<Subprocess> Subprocess::spawn(std::vector<std::string> argv, SpawnOptions
     }
   }
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (std::string& arg : argv) args.push_back(arg.data());
   args.push_back(nullptr);
   sigset_t none;

@@ -19,7 +19,7 @@ struct ClockReading {
 
 /// This bus's clock now, as JSON.
 std::string read_clock_json();
-std::optional<ClockReading> parse_clock_json(std::string_view json);
+std::optional<ClockReading> parse_clock_json(std::string_view text);
 
 /// Moves this bus's clock to where the reading says the sender's stands now:
 /// forward at once if behind, standing still while ahead (virtual time never

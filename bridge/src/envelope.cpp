@@ -1,5 +1,6 @@
 #include "envelope.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cinttypes>
 #include <cstdio>
@@ -29,20 +30,13 @@ constexpr std::array<const char*, 7> kCellKeys = {"value",  "version",      "fin
 std::string ms(std::int64_t ns) { return std::to_string(ns / 1'000'000); }
 
 bool is_envelope_key(const std::string& key) {
-  for (const char* k : kEnvelopeKeys) {
-    if (key == k) return true;
-  }
-  for (const char* k : kCellKeys) {
-    if (key == k) return true;
-  }
-  return false;
+  auto is_key = [&](const char* k) { return key == k; };
+  return std::any_of(kEnvelopeKeys.begin(), kEnvelopeKeys.end(), is_key) ||
+         std::any_of(kCellKeys.begin(), kCellKeys.end(), is_key);
 }
 
 bool schema_has_field(const Schema& schema, std::string_view name) {
-  for (const FieldSchema& f : schema.fields) {
-    if (f.name == name) return true;
-  }
-  return false;
+  return std::any_of(schema.fields.begin(), schema.fields.end(), [&](const FieldSchema& f) { return f.name == name; });
 }
 
 }  // namespace

@@ -130,6 +130,7 @@ Result<std::vector<ChannelInfo>> list_channels(const Node& /*node*/, std::chrono
   }
 
   std::vector<ChannelInfo> out;
+  out.reserve(channels.size());
   for (auto& [name, info] : channels) out.push_back(std::move(info));
   if (schema_timeout.count() > 0) {
     for (ChannelInfo& info : out) {

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <vector>
@@ -22,10 +23,7 @@ std::atomic<gid_t> g_bus_group{kNoGroup};
 thread_local int t_in_bus_group = -1;
 
 bool contains(const std::vector<gid_t>& groups, gid_t group) {
-  for (gid_t g : groups) {
-    if (g == group) return true;
-  }
-  return false;
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
 // getgrouplist()'s contract: the groups in `groups` if `*ngroups` leaves

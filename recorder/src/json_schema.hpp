@@ -25,6 +25,6 @@ const std::string& foxglove_log_schema();
 /// with our own fields next to Foxglove's.
 std::string to_foxglove_log(const LogEntry& entry);
 /// The inverse of to_foxglove_log; invalid_argument naming what is missing.
-Result<LogEntry> from_foxglove_log(std::string_view json);
+Result<LogEntry> from_foxglove_log(std::string_view text);
 
 }  // namespace statebus::detail

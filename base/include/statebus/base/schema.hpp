@@ -80,7 +80,7 @@ struct Schema {
   /// Parses and checks a schema: every field inside the struct, known kinds,
   /// sizes that match the kinds, and a fingerprint that matches the content.
   /// Fails with invalid_argument saying what is wrong and where.
-  static Result<Schema> from_json(std::string_view json);
+  static Result<Schema> from_json(std::string_view text);
 
   /// Renders `size` bytes at `data` field by field:
   /// `{celsius: 21.5, room: "living", mode: heat}`.
@@ -93,14 +93,14 @@ struct Schema {
   /// floats as null) and no other key. Fails with invalid_argument naming
   /// the first missing, unknown, malformed or out-of-range field (the
   /// kind's range or the declared FieldInfo range); `data` is unchanged then.
-  Result<void> parse_json(std::string_view json, void* data) const;
+  Result<void> parse_json(std::string_view text, void* data) const;
 
   /// A partial write onto the `size` bytes at `data`: a JSON object with some
   /// of the fields (nested objects for nested structs, arrays element by
   /// element), or a bare value (`21.5`, `"heat"`) when the type has exactly
   /// one field. Each value is checked as assign() checks it. Fails with
   /// invalid_argument naming the first bad field; `data` is unchanged then.
-  Result<void> apply_json(std::string_view json, void* data) const;
+  Result<void> apply_json(std::string_view text, void* data) const;
 
   /// Checks the `size` bytes at `data` against the declared ranges
   /// (FieldInfo::min/max, NaN never in range). Fails with invalid_argument

@@ -57,7 +57,7 @@ void ring_lockstep_bell() noexcept;
 /// `end_publish` takes what `begin_publish` returned.
 inline constexpr std::uint32_t kNotCounted = UINT32_MAX;
 std::uint32_t begin_publish() noexcept;
-void end_publish(std::uint32_t counted) noexcept;
+void end_publish(std::uint32_t place) noexcept;
 /// For the daemon, once the kernel reported the death of the process at
 /// `place` (process_slot.hpp): clears its publishes in flight and frees its
 /// lockstep rows, then lets lockstep time move if it may.

@@ -22,8 +22,7 @@
 #include "statebus/bus/spin.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 
-namespace statebus {
-namespace detail {
+namespace statebus::detail {
 
 struct PublisherCore;
 struct SubscriberCore;
@@ -75,7 +74,7 @@ struct RawSample {
 
 /// RawSubscriber::take() on the port itself, which stays put while its
 /// RawSubscriber moves: for those that keep a port beyond a call (EventLoop).
-RawSample take_sample(SubscriberCore* core) noexcept;
+RawSample take_sample(SubscriberCore* subscriber) noexcept;
 
 /// Owns a taken sample until destroyed, then gives it back to the pool.
 /// Move-only; the base of Sample<T> and BytesSample.
@@ -150,5 +149,4 @@ class RawSubscriber {
   std::unique_ptr<SubscriberCore> impl_;
 };
 
-}  // namespace detail
-}  // namespace statebus
+}  // namespace statebus::detail
