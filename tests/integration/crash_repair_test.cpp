@@ -27,6 +27,7 @@
 #include "pattern.hpp"
 #include "port_repair.hpp"  // daemon/src: the daemon's ports
 #include "sink_count.hpp"
+#include "sleep_probe.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/internal/unique_fd.hpp"
 #include "statebus/testing/bus_test.hpp"
@@ -42,24 +43,8 @@ using testkit::ChildProcess;
 const std::string kSize = "100000";
 const std::string kUnshare = "/usr/bin/unshare";  // util-linux
 
-// The state letter of a process (T: stopped), or '?' once it is gone.
-char state_of(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(stat, text);
-  const auto paren = text.rfind(')');
-  return paren == std::string::npos || paren + 2 >= text.size() ? '?' : text[paren + 2];
-}
-
 // Waits until `pid` stops (it said "arming" and stops itself a moment later).
-bool stopped_soon(pid_t pid) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (state_of(pid) != 'T') {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+bool stopped_soon(pid_t pid) { return test::stopped_within(pid, 10s); }
 
 // The last descendant of `parent`, following first children (unshare's
 // shell, then the node under it).

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sleep_probe.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/recorder/recorder.hpp"
 #include "statebus/state/cell.hpp"
@@ -34,8 +35,12 @@ bool exists(const std::string& path) {
 }
 
 // Starts `statebus daemon` (with `options`) and waits for its ready line.
-Result<ChildProcess> start_daemon(const std::vector<std::string>& options = {}) {
+// `own_session`: in a session of its own, as a daemon usually runs (setsid(1)
+// execs it under the same pid), so that only a signal sent to it reaches it,
+// never one meant for this test's process group or session.
+Result<ChildProcess> start_daemon(const std::vector<std::string>& options = {}, bool own_session = false) {
   std::vector<std::string> argv = {STATEBUS_CLI, "daemon"};
+  if (own_session) argv.insert(argv.begin(), "/usr/bin/setsid");
   argv.insert(argv.end(), options.begin(), options.end());
   auto daemon = ChildProcess::spawn(argv);
   if (!daemon) return daemon;
@@ -273,7 +278,7 @@ TEST_F(DaemonCommand, WaitsOnAStoppedDaemonsBusFailSayingSoAfterWhatWasQueued) {
 // never fail, and the data path, which needs no daemon, goes on: a sample
 // published meanwhile arrives whole.
 TEST_F(DaemonCommand, WaitsOnAStoppedButLiveDaemonsBusTimeOutAndDataStillFlows) {
-  auto daemon = start_daemon();
+  auto daemon = start_daemon({}, /*own_session=*/true);  // stopped for a while: keep others' signals away
   ASSERT_TRUE(daemon) << daemon.error().message();
   auto node = Node::connect("patient");
   ASSERT_TRUE(node) << node.error().message();
@@ -297,7 +302,11 @@ TEST_F(DaemonCommand, WaitsOnAStoppedButLiveDaemonsBusTimeOutAndDataStillFlows) 
   ASSERT_TRUE(recorder->wait_for_count("test/paused", 1, virtual_timeout(10s)));
   ASSERT_TRUE(sub->take()) << "one publish fills every queue";  // no wait: sub's first is below
 
+  const auto info = find_daemon();
+  ASSERT_TRUE(info) << info.error().message();
+  ASSERT_EQ(info->pid, daemon->pid()) << "setsid ran the daemon under its own pid";
   ASSERT_TRUE(daemon->signal(SIGSTOP));
+  ASSERT_TRUE(test::stopped_within(daemon->pid(), 10s)) << "the daemon never stopped";
   struct Continue {
     ChildProcess& daemon;
     ~Continue() { daemon.signal(SIGCONT); }
