@@ -140,6 +140,7 @@ int run_echo(const EchoArgs& args) {
   long printed = 0;
   while (!g_stop && (args.count == 0 || printed < args.count)) {
     auto sample = sub->take_for(100ms);
+    if (sample.failed()) return report("echo", sample.error());  // the bus is gone
     if (!sample) continue;
     const SampleHeader& h = sample->header();
     if (h.fingerprint != 0 && schemas.count(h.fingerprint) == 0) {
@@ -185,7 +186,7 @@ int run_hz(const HzArgs& args) {
   std::int64_t last_ns = 0;
   auto report_at = Clock::now() + 1s;
   // A rate needs two samples (one interval): with fewer it says so.
-  auto report = [&](const char* label, long samples, double seconds) {
+  auto print = [&](const char* label, long samples, double seconds) {
     char rate[64] = "no rate yet (one sample)";
     if (samples == 0) std::snprintf(rate, sizeof rate, "no rate (no sample)");
     if (samples > 1 && seconds > 0)
@@ -196,7 +197,9 @@ int run_hz(const HzArgs& args) {
   };
   std::int64_t window_first_ns = 0;
   while (!g_stop && (args.count == 0 || total < args.count)) {
-    if (auto sample = sub->take_for(100ms)) {
+    auto sample = sub->take_for(100ms);
+    if (sample.failed()) return report("rate", sample.error());  // the bus is gone
+    if (sample) {
       const std::int64_t t = sample->header().real_time_ns;
       if (!first_ns) first_ns = t;
       if (window == 0) window_first_ns = t;
@@ -205,12 +208,12 @@ int run_hz(const HzArgs& args) {
       ++window;
     }
     if (args.count == 0 && Clock::now() >= report_at) {
-      report("rate", window, static_cast<double>(last_ns - window_first_ns) / 1e9);
+      print("rate", window, static_cast<double>(last_ns - window_first_ns) / 1e9);
       window = 0;
       report_at = Clock::now() + 1s;
     }
   }
-  if (first_ns) report("total", total, static_cast<double>(last_ns - *first_ns) / 1e9);
+  if (first_ns) print("total", total, static_cast<double>(last_ns - *first_ns) / 1e9);
   return 0;
 }
 

@@ -254,6 +254,7 @@ int run_log(const LogArgs& args) {
                    static_cast<unsigned long long>(sub->lost() - lost_seen));
       lost_seen = sub->lost();
     }
+    if (sample.failed()) return report("log", sample.error());  // the bus is gone
     if (!sample) continue;
     const auto entry = decode_log_record(sample->data(), sample->size());
     if (!entry) {

@@ -51,6 +51,10 @@ int listen() {
   }
   for (std::uint32_t received = 0; received < kCount;) {
     auto sample = sub->take_for(5s);
+    if (sample.failed()) {
+      std::fprintf(stderr, "listener: %s\n", sample.error().message().c_str());
+      return 1;
+    }
     if (!sample) {
       std::fprintf(stderr, "listener: nothing arrived for 5 s; giving up\n");
       return 1;

@@ -25,6 +25,12 @@ Result<std::size_t> WaitSet::Impl::add(detail::SubscriberCore& core, std::string
     return fail(Errc::out_of_resources, std::string(owner) + " waits on at most " + std::to_string(kCapacity) +
                                             " subscribers; '" + core.channel + "' does not fit");
   }
+  // iceoryx would move the state over (with a warning) and leave the other
+  // set holding a subscriber it is no longer told about.
+  if (core.waiter != nullptr) {
+    return fail(Errc::out_of_resources, "cannot wait on channel '" + core.channel +
+                                            "': its subscriber is already in a WaitSet or event loop (one at a time)");
+  }
   // iceoryx lets a state notify one wait set: take it from the subscriber's own.
   core.own_wait.reset();
   if (waitset.attachState(core.port, iox::popo::SubscriberState::HAS_DATA).has_error()) {

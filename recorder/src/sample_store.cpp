@@ -185,7 +185,7 @@ WaitedFor<LogEntry> Recorder::wait_for_log(const std::function<bool(const LogEnt
       },
       timeout);
   if (found) return std::move(*found);
-  return waited;
+  return WaitedFor<LogEntry>(std::move(waited));
 }
 
 }  // namespace statebus

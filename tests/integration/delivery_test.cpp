@@ -243,6 +243,7 @@ TEST_F(Delivery, AWaitSetTakesASubscriberThatWaitedOnVirtualTimeBefore) {
   const auto index = sut->add(*sub);
 
   ASSERT_TRUE(index) << index.error().message();
+  ASSERT_TRUE(pub->wait_for_subscribers(10s));
   ASSERT_TRUE(pub->publish(Reading{4, 1.0, {}}));
   const auto ready = sut->wait(10s);
   ASSERT_EQ(ready.status(), Waited::Status::ready);
@@ -250,6 +251,39 @@ TEST_F(Delivery, AWaitSetTakesASubscriberThatWaitedOnVirtualTimeBefore) {
   auto sample = sub->take();
   ASSERT_TRUE(sample);
   EXPECT_EQ(sample->value().index, 4U);
+}
+
+// A subscriber is waited on by one WaitSet or loop at a time: a second is
+// refused, and the first goes on waking for it. Before, the second took it
+// silently and the first kept a subscriber that it would never hear of
+// dying (its destruction then touched freed memory).
+// Reaches: WaitSet::add Errc::out_of_resources
+TEST_F(Delivery, ASubscriberInAWaitSetIsRefusedByASecondOneAndStaysWithTheFirst) {
+  auto pub = Publisher<Reading>::create(*node_, "test/one-set");
+  auto sub = Subscriber<Reading>::create(*node_, "test/one-set");
+  auto first = WaitSet::create(*node_);
+  auto second = WaitSet::create(*node_);
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(pub && sub && first && second && loop);
+  const auto index = first->add(*sub);
+  ASSERT_TRUE(index) << index.error().message();
+
+  const auto refused = second->add(*sub);
+  const auto refused_by_loop = loop->on(*sub, [](const Sample<Reading>&) {});
+
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::out_of_resources);
+  EXPECT_NE(refused.error().message().find("already in a WaitSet"), std::string::npos) << refused.error().message();
+  ASSERT_FALSE(refused_by_loop);
+  EXPECT_EQ(refused_by_loop.error().code(), Errc::out_of_resources);
+  ASSERT_TRUE(pub->wait_for_subscribers(10s));
+  ASSERT_TRUE(pub->publish(Reading{5, 2.5, {}}));
+  const auto ready = first->wait(10s);
+  ASSERT_EQ(ready.status(), Waited::Status::ready);
+  EXPECT_TRUE(ready.contains(*index));
+  auto sample = sub->take();
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->value().index, 5U);
 }
 
 TEST_F(Delivery, WaitSetWakesForTheSubscriberThatGotData) {

@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
   std::thread reader([&] {
     while (!stop.load()) {
       auto sample = readings->take_for(100ms);
+      if (sample.failed()) {  // the bus is gone: no reading comes any more
+        spdlog::error("readings: {}", sample.error().message());
+        break;
+      }
       if (!sample) continue;
       const auto& r = sample->value();
       const std::int64_t t = sample->header().virtual_time_ns;

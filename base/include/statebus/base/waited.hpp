@@ -38,7 +38,8 @@ class [[nodiscard]] Waited {
   [[nodiscard]] bool is_timed_out() const noexcept { return status_ == Status::timed_out; }
   [[nodiscard]] bool failed() const noexcept { return status_ == Status::failed; }
   /// Why it failed; only when failed().
-  [[nodiscard]] const Error& error() const noexcept { return *error_; }
+  [[nodiscard]] const Error& error() const& noexcept { return *error_; }
+  [[nodiscard]] Error&& error() && noexcept { return std::move(*error_); }
   /// True only when ready.
   explicit operator bool() const noexcept { return status_ == Status::ready; }
 
@@ -68,7 +69,7 @@ class [[nodiscard]] WaitedFor {
   /// or failed as `waited` is. A ready `waited` has no T to hold: it reads
   /// as timed_out.
   WaitedFor(Waited waited) noexcept  // NOLINT: implicit, so a failed Waited passes on as it is
-      : error_(waited.failed() ? std::optional<Error>(waited.error()) : std::nullopt) {}
+      : error_(waited.failed() ? std::optional<Error>(std::move(waited).error()) : std::nullopt) {}
   static WaitedFor timed_out() noexcept { return WaitedFor(Waited::timed_out()); }
   static WaitedFor failed(Error why) noexcept { return WaitedFor(Waited::failed(std::move(why))); }
 

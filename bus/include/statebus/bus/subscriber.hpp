@@ -86,7 +86,7 @@ class Subscriber {
       if (auto sample = take()) return std::move(*sample);
       const auto left = deadline - std::chrono::steady_clock::now();
       if (left.count() <= 0) return WaitedFor<Sample<T>>::timed_out();
-      if (Waited waited = port_.wait(left, spin); !waited) return waited;
+      if (Waited waited = port_.wait(left, spin); !waited) return WaitedFor<Sample<T>>(std::move(waited));
     }
   }
   /// Samples missing from publishers' sequences since this subscriber began

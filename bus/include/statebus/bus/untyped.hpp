@@ -125,7 +125,7 @@ class UntypedSubscriber {
       if (auto sample = take()) return std::move(*sample);
       const auto left = deadline - std::chrono::steady_clock::now();
       if (left.count() <= 0) return WaitedFor<BytesSample>::timed_out();
-      if (Waited waited = port_.wait(left, spin); !waited) return waited;
+      if (Waited waited = port_.wait(left, spin); !waited) return WaitedFor<BytesSample>(std::move(waited));
     }
   }
   [[nodiscard]] bool has_data() const noexcept { return port_.has_data(); }

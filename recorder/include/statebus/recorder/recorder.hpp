@@ -200,7 +200,7 @@ class Recorder {
         timeout);
     if (found) return std::move(*found);
     if (other) return WaitedFor<Recorded<T>>::failed(type_mismatch(channel, schema_of<T>(), *other));
-    return waited;
+    return WaitedFor<Recorded<T>>(std::move(waited));
   }
 
   /// Waits for a log record for which `predicate` holds (called under the
