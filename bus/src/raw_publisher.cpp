@@ -166,6 +166,8 @@ void* RawPublisher::loan(std::uint32_t size, std::uint32_t align) noexcept {
 
 void RawPublisher::publish(void* payload) noexcept { publish_on(*impl_, payload); }
 
+SampleHeader& loaned_header(void* payload) noexcept { return *header_of(payload); }
+
 bool RawPublisher::has_subscribers() const noexcept { return impl_->port.hasSubscribers(); }
 
 Waited RawPublisher::wait_for_subscribers(std::chrono::nanoseconds timeout) const noexcept {

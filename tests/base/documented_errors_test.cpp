@@ -1,7 +1,7 @@
 // Every error code a public call's /// comment promises (`Errc::code`) is
 // reached by a test: one marked `// Reaches: Class::call Errc::code` whose
 // body names that code. A code no test reaches leaves the doc, or gets its
-// test. Headers: bus/, daemon/, state/ and clock/include/statebus/<module>/*.hpp.
+// test. Headers: bus/, daemon/, state/, clock/ and service/include/statebus/<module>/*.hpp.
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
@@ -172,7 +172,7 @@ std::vector<fs::path> files_under(const fs::path& dir, const std::string& extens
 std::vector<fs::path> public_headers() {
   std::vector<fs::path> headers;
   for (const char* dir : {"bus/include/statebus/bus", "daemon/include/statebus/daemon", "state/include/statebus/state",
-                          "clock/include/statebus/clock"}) {
+                          "clock/include/statebus/clock", "service/include/statebus/service"}) {
     for (const auto& entry : fs::directory_iterator(kSourceDir / dir)) {  // not detail/
       if (entry.is_regular_file() && entry.path().extension() == ".hpp") headers.push_back(entry.path());
     }

@@ -3,7 +3,8 @@
 // Its commands, each with its usage, are in the tables of child/*.cpp: ports,
 // logs, the daemon and a node's lifetime (bus_commands.cpp); the clock, event
 // loops and lockstep (clock_commands.cpp); state cells (state_commands.cpp);
-// self-proving payloads and stops or deaths at a chosen point (crash_commands.cpp).
+// self-proving payloads and stops or deaths at a chosen point (crash_commands.cpp);
+// a test server of a service (service_commands.cpp).
 // Run it without arguments for the list.
 #include <algorithm>
 #include <cstdio>
@@ -21,7 +22,8 @@ namespace child = statebus::test::child;
 // The one table: every command of every area.
 std::vector<child::Command> all_commands() {
   std::vector<child::Command> commands;
-  for (auto area : {child::bus_commands, child::clock_commands, child::state_commands, child::crash_commands}) {
+  for (auto area : {child::bus_commands, child::clock_commands, child::state_commands, child::crash_commands,
+                    child::service_commands}) {
     const std::vector<child::Command> more = area();
     commands.insert(commands.end(), more.begin(), more.end());
   }

@@ -92,6 +92,24 @@ bool consistent(const T& value) {
   return true;
 }
 
+/// A service's request in the service tests: `note` tells the test server
+/// what to do ("refuse", "throw", "hold"; anything else is answered).
+struct Ask {
+  std::uint64_t index = 0;
+  double value = 0.0;
+  char note[16] = {};
+};
+STATEBUS_MESSAGE(Ask, "test/Ask", index, value, note);
+
+/// The test server's answer: the request's index and note, twice its value, its pid.
+struct Answer {
+  std::uint64_t index = 0;
+  double doubled = 0.0;
+  std::int64_t server_pid = 0;
+  char note[16] = {};
+};
+STATEBUS_MESSAGE(Answer, "test/Answer", index, doubled, server_pid, note);
+
 inline constexpr const char* kReadingChannel = "test/sensor/temperature";
 
 }  // namespace statebus::test

@@ -48,6 +48,8 @@ std::vector<Command> clock_commands();
 std::vector<Command> state_commands();
 /// The commands with self-proving payloads that stop or die at a chosen point (crash_commands.cpp).
 std::vector<Command> crash_commands();
+/// The commands on services (service_commands.cpp).
+std::vector<Command> service_commands();
 
 /// Prints `line` and a newline on stdout at once: the tests read the replies as they come.
 inline void say(const std::string& line) {

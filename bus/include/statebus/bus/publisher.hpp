@@ -147,6 +147,8 @@ class Publisher {
   [[nodiscard]] const std::string& channel() const noexcept { return port_.channel(); }
   /// Samples published so far (the last sequence number).
   [[nodiscard]] std::uint64_t published() const noexcept { return port_.published(); }
+  /// The port number its samples carry (SampleHeader::publisher_port).
+  [[nodiscard]] std::uint64_t port_id() const noexcept { return port_.port_id(); }
 
  private:
   explicit Publisher(detail::RawPublisher port) noexcept : port_(std::move(port)) {}

@@ -36,7 +36,10 @@ struct SampleHeader {
   std::uint32_t payload_size = 0;
   /// kGoodbye: the publisher stopped cleanly; no payload (never handed out).
   std::uint32_t flags = 0;
-  std::uint32_t reserved = 0;
+  /// A service's reply: the low 32 bits of the sequence number of the call
+  /// it answers (service/README.md); 0 on every other sample. Set between
+  /// loan and publish (detail::loaned_header); publish() keeps it.
+  std::uint32_t reply_to = 0;
 
   static constexpr std::uint32_t kGoodbye = 1;
 

@@ -27,6 +27,10 @@ namespace statebus::detail {
 struct PublisherCore;
 struct SubscriberCore;
 
+/// The header of a loaned, not yet published payload: the fields publish()
+/// keeps (flags, reply_to) may be set here. Internal: for the service module.
+SampleHeader& loaned_header(void* payload) noexcept;
+
 /// Gives a taken sample back to the pool.
 void release_sample(SubscriberCore* core, const void* payload) noexcept;
 

@@ -1,0 +1,6 @@
+#pragma once
+/// Everything of the service module: calls to an object in another process.
+#include "statebus/service/call_error.hpp"
+#include "statebus/service/client.hpp"
+#include "statebus/service/reply.hpp"
+#include "statebus/service/server.hpp"

@@ -1,0 +1,226 @@
+#pragma once
+/// Server<Req, Res>: answers the calls of a service, in an EventLoop or by hand.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "statebus/base/describe.hpp"
+#include "statebus/bus/event_loop.hpp"
+#include "statebus/bus/publisher.hpp"
+#include "statebus/bus/subscriber.hpp"
+#include "statebus/service/detail/service_wire.hpp"
+#include "statebus/service/reply.hpp"
+
+namespace statebus {
+
+template <class Req, class Res>
+class Server;
+
+/// Answers the calls of `server` on `loop`'s thread, one at a time, in
+/// arrival order: `handler(const Req&)` returns a Res or refuse("why"). A
+/// handler that throws refuses the call with the exception's text (and a
+/// warning in this process's log); the server keeps serving. Fails as
+/// EventLoop::on does (64 subscribers, or the server in another loop).
+template <class Req, class Res, class Handler>
+Result<void> serve(EventLoop& loop, Server<Req, Res>& server, Handler handler);
+
+/// The one server of a service: receives the calls of every client on
+/// `S/_call`, answers each on that client's `S/_reply/<client>`, and sends
+/// refusals (and its own arrival) on `S/_refused` (service/README.md).
+///
+/// Example:
+///   auto boost = Server<Boost, BoostAnswer>::create(*node, "home/heating/boost");
+///   serve(*loop, *boost, [&](const Boost& b) -> Reply<BoostAnswer> {
+///     if (b.minutes > 120) return refuse("at most 120 minutes");
+///     return BoostAnswer{true};
+///   });
+///
+/// Thread safety: one thread at a time (the loop's, once served by one).
+/// The Node must outlive the server. A server's first answer to a client
+/// opens that client's reply channel and waits (up to 1 s) for the
+/// daemon to connect it; later answers to the client do not wait.
+/// Destroying the server (or its process dying) tells the clients: their
+/// pending calls end as server_gone.
+template <class Req, class Res>
+class Server {
+  static_assert(std::is_trivially_copyable_v<Req> && std::is_trivially_copyable_v<Res>,
+                "service requests and responses must be trivially copyable");
+  static_assert(is_described_v<Req> && is_described_v<Res>,
+                "describe the request and response types with STATEBUS_MESSAGE(Type, \"name\", fields...)");
+
+ public:
+  /// Serves `service` (a channel name; no part may start with '_'). Fails
+  /// with Errc::already_running naming the process that serves it already,
+  /// Errc::type_mismatch when the service's calls carry another request
+  /// type (the message names both), Errc::payload_too_large when Res does
+  /// not fit the daemon's largest pool, Errc::invalid_argument for a bad
+  /// name; without a bus, as Subscriber::create does.
+  static Result<Server> create(const Node& node, std::string_view service) {
+    auto channels = detail::service_channels(service);
+    if (!channels) return tl::make_unexpected(std::move(channels.error()));
+    if (sizeof(Res) > node.max_payload()) {
+      return fail(Errc::payload_too_large, "the response of service '" + channels->service + "' (" +
+                                               std::string(schema_of<Res>().name) + ", " + std::to_string(sizeof(Res)) +
+                                               " bytes) is over the bus's largest payload of " +
+                                               std::to_string(node.max_payload()) + " bytes");
+    }
+    auto claim = detail::ServiceClaim::take(channels->service);
+    if (!claim) return tl::make_unexpected(std::move(claim.error()));
+    auto calls = Subscriber<Req>::create(node, channels->call, SubscriberOptions{256, 0, false});
+    if (!calls) return tl::make_unexpected(std::move(calls.error()));
+    if (Waited connected = calls->wait_connected(std::chrono::seconds(5)); !connected) {
+      if (connected.failed()) return tl::make_unexpected(std::move(connected).error());
+      return fail(Errc::timeout, "the daemon did not connect service '" + channels->service + "' within 5 s");
+    }
+    auto notices = Publisher<detail::CallRefusal>::create(node, channels->refused, PublisherOptions{1, false});
+    if (!notices) return tl::make_unexpected(std::move(notices.error()));
+    detail::CallRefusal announce;  // kept as history: clients that come later learn of the server and its types
+    announce.response = schema_of<Res>().fingerprint;
+    announce.set_reason(schema_of<Res>().name);
+    if (auto announced = notices->publish(announce); !announced) {
+      return fail(Errc::out_of_resources,
+                  "service '" + channels->service + "': " + std::string(to_string(announced.error())));
+    }
+    auto state =
+        std::make_unique<State>(State{&node, std::move(*channels), std::move(*claim), std::move(*notices), {}, 0, 0});
+    return Server(std::move(*calls), std::move(state));
+  }
+
+  /// Answers every call queued now with `handler` (as serve() does), for a
+  /// server without a loop; returns how many it answered or refused.
+  template <class Handler>
+  std::size_t serve_queued(Handler&& handler) {
+    std::size_t answered = 0;
+    while (auto call = calls_.take()) {
+      answer(*state_, *call, handler);
+      ++answered;
+    }
+    return answered;
+  }
+  /// Waits (real time) until a call is queued; as Subscriber::wait.
+  Waited wait(std::chrono::nanoseconds timeout) noexcept { return calls_.wait(timeout); }
+
+  [[nodiscard]] const std::string& service() const noexcept { return state_->channels.service; }
+  /// Calls answered with a response so far.
+  [[nodiscard]] std::uint64_t answered() const noexcept { return state_->answered; }
+  /// Calls refused so far (by the handler, or because it threw).
+  [[nodiscard]] std::uint64_t refused() const noexcept { return state_->refused; }
+
+ private:
+  template <class Q, class R, class H>
+  friend Result<void> serve(EventLoop&, Server<Q, R>&, H);
+
+  // What stays put while the Server moves (the loop's handler holds it).
+  struct State {
+    const Node* node;
+    detail::ServiceChannels channels;
+    detail::ServiceClaim claim;
+    Publisher<detail::CallRefusal> notices;
+    std::unordered_map<std::uint64_t, Publisher<Res>> replies;  // by client port
+    std::uint64_t answered;
+    std::uint64_t refused;
+  };
+
+  Server(Subscriber<Req> calls, std::unique_ptr<State> state) noexcept
+      : calls_(std::move(calls)), state_(std::move(state)) {}
+
+  template <class Handler>
+  static void answer(State& state, const Sample<Req>& call, Handler& handler) {
+    const SampleHeader& header = call.header();
+    try {
+      Reply<Res> reply = handler(call.value());
+      if (reply.refused()) {
+        notify(state, header, detail::ServiceNotice::refused, reply.reason());
+        return;
+      }
+      send(state, header, reply.response());
+    } catch (const std::exception& e) {
+      spdlog::warn("service '{}': the handler threw on a call of pid {}: {}", state.channels.service,
+                   header.publisher_pid, e.what());
+      notify(state, header, detail::ServiceNotice::failed, std::string("the server's handler failed: ") + e.what());
+    } catch (...) {
+      spdlog::warn("service '{}': the handler threw on a call of pid {}", state.channels.service, header.publisher_pid);
+      notify(state, header, detail::ServiceNotice::failed, "the server's handler failed with an unknown exception");
+    }
+  }
+
+  static void send(State& state, const SampleHeader& call, const Res& response) {
+    Publisher<Res>* reply = reply_channel(state, call);
+    if (reply == nullptr) return;
+    auto loan = reply->loan(response);
+    if (!loan) {
+      spdlog::warn("service '{}': no memory for the reply to pid {}: {}", state.channels.service, call.publisher_pid,
+                   to_string(loan.error()));
+      return;
+    }
+    detail::loaned_header(loan->get()).reply_to = static_cast<std::uint32_t>(call.sequence);
+    (void)reply->publish(std::move(*loan));  // its own loan: cannot fail
+    ++state.answered;
+  }
+
+  static void notify(State& state, const SampleHeader& call, detail::ServiceNotice notice, std::string_view reason) {
+    detail::CallRefusal refusal;
+    refusal.client = call.publisher_port;
+    refusal.call = static_cast<std::uint32_t>(call.sequence);
+    refusal.notice = static_cast<std::uint32_t>(notice);
+    refusal.set_reason(reason);
+    if (auto sent = state.notices.publish(refusal); !sent) {
+      spdlog::warn("service '{}': no memory for a refusal to pid {}", state.channels.service, call.publisher_pid);
+      return;
+    }
+    ++state.refused;
+  }
+
+  // The client's reply channel, opened and connected at its first call;
+  // null if its process is gone or its subscriber never connects.
+  static Publisher<Res>* reply_channel(State& state, const SampleHeader& call) {
+    if (auto known = state.replies.find(call.publisher_port); known != state.replies.end()) return &known->second;
+    forget_gone_clients(state);
+    if (!is_alive(call.publisher())) return nullptr;  // proven dead: nobody to answer
+    auto opened = Publisher<Res>::create(*state.node, state.channels.reply(call.publisher_port));
+    if (!opened) {
+      spdlog::warn("service '{}': cannot answer pid {}: {}", state.channels.service, call.publisher_pid,
+                   opened.error().message());
+      return nullptr;
+    }
+    if (Waited connected = opened->wait_for_subscribers(std::chrono::seconds(1)); !connected) {
+      spdlog::warn("service '{}': the reply channel of pid {} did not connect within 1 s; its call is not answered",
+                   state.channels.service, call.publisher_pid);
+      return nullptr;
+    }
+    return &state.replies.emplace(call.publisher_port, std::move(*opened)).first->second;
+  }
+
+  // Reply channels nobody listens to any more (the client was destroyed, or
+  // the daemon removed its dead process's ports): closed before opening another.
+  static void forget_gone_clients(State& state) {
+    for (auto it = state.replies.begin(); it != state.replies.end();) {
+      it = it->second.has_subscribers() ? std::next(it) : state.replies.erase(it);
+    }
+  }
+
+  Subscriber<Req> calls_;
+  std::unique_ptr<State> state_;
+};
+
+template <class Req, class Res, class Handler>
+Result<void> serve(EventLoop& loop, Server<Req, Res>& server, Handler handler) {
+  return loop.on(server.calls_,
+                 [state = server.state_.get(), handler = std::move(handler)](const Sample<Req>& call) mutable {
+                   Server<Req, Res>::answer(*state, call, handler);
+                 });
+}
+
+}  // namespace statebus

@@ -1,0 +1,272 @@
+// Services across processes: typed calls answered byte for byte, and every
+// way a call can fail, each said for what it is: no server, a refusal, a
+// throwing handler, a second server, a server killed mid-call (and one
+// merely stopped, which is alive and waited for), another response type,
+// a timeout on virtual time.
+#include <sys/types.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "sleep_probe.hpp"
+#include "statebus/bus.hpp"
+#include "statebus/service.hpp"
+#include "statebus/testing/bus_test.hpp"
+#include "test_messages.hpp"
+
+namespace statebus {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Answer;
+using test::Ask;
+using test::Reading;
+using testkit::ChildProcess;
+
+constexpr const char* kService = "test/calc";
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+Ask ask(std::uint64_t index, double value, const char* note = "") {
+  Ask a;
+  a.index = index;
+  a.value = value;
+  std::strncpy(a.note, note, sizeof a.note - 1);
+  return a;
+}
+
+class ServiceTest : public testkit::NodeTest {
+ protected:
+  ServiceTest() : NodeTest("service-test") {}
+
+  // A test server of kService in another process, up and serving.
+  ChildProcess server() {
+    auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "serve", "calc-server", kService});
+    EXPECT_TRUE(child) << child.error().message();
+    EXPECT_EQ(child->read_line(30s), "serving") << child->describe();
+    return std::move(*child);
+  }
+  Client<Ask, Answer> client() {
+    auto made = Client<Ask, Answer>::create(*node_, kService);
+    EXPECT_TRUE(made) << made.error().message();
+    return std::move(*made);
+  }
+};
+
+TEST_F(ServiceTest, CallsToAServerInAnotherProcessAreAnsweredByteForByte) {
+  ChildProcess child = server();
+  auto calc = client();
+  for (std::uint64_t i = 1; i <= 200; ++i) {
+    const std::string note = "n" + std::to_string(i * 7919);
+    auto answer = calc.call(ask(i, 0.25 * static_cast<double>(i), note.c_str()), 10s);
+    ASSERT_TRUE(answer) << "call " << i << ": " << answer.error().message();
+    EXPECT_EQ(answer->index, i);
+    EXPECT_EQ(answer->doubled, 0.5 * static_cast<double>(i));
+    EXPECT_EQ(answer->server_pid, child.pid());
+    EXPECT_EQ(std::string(answer->note), note);
+  }
+  ASSERT_TRUE(calc.server());
+  EXPECT_EQ(calc.server()->pid, child.pid());
+}
+
+TEST_F(ServiceTest, ManyPendingCallsEachGetTheirOwnAnswer) {
+  ChildProcess child = server();
+  auto calc = client();
+  std::vector<PendingCall<Answer>> calls;
+  for (std::uint64_t i = 1; i <= 32; ++i) {
+    auto sent = calc.call_async(ask(i, static_cast<double>(i)), 10s);
+    ASSERT_TRUE(sent) << sent.error().message();
+    calls.push_back(std::move(*sent));
+  }
+  EXPECT_EQ(calc.pending(), 32U);
+  // Collected last to first: each answer waits, kept, for its own call.
+  for (std::uint64_t i = 32; i >= 1; --i) {
+    auto answer = calls[i - 1].wait(10s);
+    ASSERT_TRUE(answer) << "call " << i << " still pending";
+    ASSERT_TRUE(*answer) << answer->error().message();
+    EXPECT_EQ((*answer)->index, i);
+    EXPECT_EQ((*answer)->doubled, 2.0 * static_cast<double>(i));
+  }
+  EXPECT_EQ(calc.pending(), 0U);
+}
+
+TEST_F(ServiceTest, ACallWithNoServerFailsWithNoServerNamingTheService) {
+  auto calc = client();
+  auto answer = calc.call(ask(1, 1.0), 200ms);
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().code(), CallErrc::no_server);
+  EXPECT_TRUE(contains(answer.error().message(), kService)) << answer.error().message();
+  EXPECT_TRUE(contains(answer.error().message(), "statebus ls")) << answer.error().message();
+}
+
+TEST_F(ServiceTest, RefusalsAndThrowsComeBackWithTheirReasonAndTheServerKeepsServing) {
+  ChildProcess child = server();
+  auto calc = client();
+  auto refused = calc.call(ask(5, 1.0, "refuse"), 10s);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), CallErrc::refused);
+  EXPECT_TRUE(contains(refused.error().message(), "asked to refuse call 5")) << refused.error().message();
+
+  auto thrown = calc.call(ask(6, 1.0, "throw"), 10s);
+  ASSERT_FALSE(thrown);
+  EXPECT_EQ(thrown.error().code(), CallErrc::refused);
+  EXPECT_TRUE(contains(thrown.error().message(), "handler failed: asked to throw on call 6"))
+      << thrown.error().message();
+
+  auto answered = calc.call(ask(7, 3.0), 10s);
+  ASSERT_TRUE(answered) << answered.error().message();
+  EXPECT_EQ(answered->index, 7U);
+  EXPECT_EQ(answered->doubled, 6.0);
+  // The server logged the throw (its log goes to its stdout).
+  const auto logged = child.read_line(10s);
+  ASSERT_TRUE(logged);
+  EXPECT_TRUE(contains(*logged, "[warning] service 'test/calc': the handler threw")) << *logged;
+  EXPECT_TRUE(contains(*logged, "asked to throw on call 6")) << *logged;
+}
+
+// Reaches: Server::create Errc::already_running
+TEST_F(ServiceTest, ASecondServerIsRefusedNamingTheFirstsProcess) {
+  ChildProcess child = server();
+  auto second = Server<Ask, Answer>::create(*node_, kService);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Errc::already_running);
+  EXPECT_TRUE(contains(second.error().message(), "pid " + std::to_string(child.pid()))) << second.error().message();
+  // The first serves on, untouched.
+  auto calc = client();
+  auto answer = calc.call(ask(1, 2.0), 10s);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->server_pid, child.pid());
+}
+
+TEST_F(ServiceTest, AServerKilledMidCallEndsTheCallWithServerGoneNotATimeout) {
+  ChildProcess child = server();
+  auto calc = client();
+  auto pending = calc.call_async(ask(1, 1.0, "hold"), 10s);
+  ASSERT_TRUE(pending) << pending.error().message();
+  ASSERT_EQ(child.read_line(10s), "holding 1");
+  ASSERT_TRUE(child.signal(SIGKILL));
+  auto ended = pending->wait(60s);  // a timeout would leave it pending: nothing
+  ASSERT_TRUE(ended) << "the call was still pending after 60 s";
+  ASSERT_FALSE(*ended);
+  EXPECT_EQ(ended->error().code(), CallErrc::server_gone);
+  EXPECT_TRUE(contains(ended->error().message(), "pid " + std::to_string(child.pid()))) << ended->error().message();
+  EXPECT_TRUE(contains(ended->error().message(), "died")) << ended->error().message();
+}
+
+TEST_F(ServiceTest, AStoppedServerIsAliveItsCallTimesOutAndItAnswersOnceContinued) {
+  ChildProcess child = server();
+  auto calc = client();
+  auto warm = calc.call(ask(1, 1.0), 10s);  // its reply channel is open
+  ASSERT_TRUE(warm) << warm.error().message();
+  ASSERT_TRUE(child.signal(SIGSTOP));
+  ASSERT_TRUE(test::stopped_within(child.pid(), 10s));
+
+  auto stalled = calc.call(ask(2, 2.0), 300ms);
+  ASSERT_FALSE(stalled);
+  EXPECT_EQ(stalled.error().code(), CallErrc::timed_out) << stalled.error().message();
+  EXPECT_TRUE(contains(stalled.error().message(), "is alive")) << stalled.error().message();
+
+  ASSERT_TRUE(child.signal(SIGCONT));
+  auto answered = calc.call(ask(3, 4.5, "after"), 10s);  // call 2's late answer is dropped, not taken for 3's
+  ASSERT_TRUE(answered) << answered.error().message();
+  EXPECT_EQ(answered->index, 3U);
+  EXPECT_EQ(answered->doubled, 9.0);
+  EXPECT_EQ(std::string(answered->note), "after");
+}
+
+TEST_F(ServiceTest, AServerDestroyedWhileACallWaitsEndsItWithServerGone) {
+  auto own = Server<Ask, Answer>::create(*node_, kService);
+  ASSERT_TRUE(own) << own.error().message();
+  auto calc = client();
+  auto pending = calc.call_async(ask(1, 1.0), 10s);
+  ASSERT_TRUE(pending) << pending.error().message();
+  own = tl::make_unexpected(Error(Errc::not_found, "destroyed"));  // the server goes, the call unanswered
+  auto ended = pending->wait(60s);
+  ASSERT_TRUE(ended);
+  ASSERT_FALSE(*ended);
+  EXPECT_EQ(ended->error().code(), CallErrc::server_gone);
+  EXPECT_TRUE(contains(ended->error().message(), "stopped serving")) << ended->error().message();
+  // Its claim went with it: a new server may take the service.
+  auto next = Server<Ask, Answer>::create(*node_, kService);
+  EXPECT_TRUE(next) << next.error().message();
+}
+
+// Reaches: Client::create Errc::type_mismatch
+// Reaches: Server::create Errc::type_mismatch
+TEST_F(ServiceTest, OtherTypesAreRefusedNamingBoth) {
+  auto own = Server<Ask, Answer>::create(*node_, kService);
+  ASSERT_TRUE(own) << own.error().message();
+  auto asks_there = Client<Ask, Answer>::create(*node_, "test/third");
+  ASSERT_TRUE(asks_there) << asks_there.error().message();
+  auto wrong_server = Server<Reading, Answer>::create(*node_, "test/third");
+  ASSERT_FALSE(wrong_server);
+  EXPECT_EQ(wrong_server.error().code(), Errc::type_mismatch);
+  EXPECT_TRUE(contains(wrong_server.error().message(), "test/Ask")) << wrong_server.error().message();
+
+  auto wrong_request = Client<Reading, Answer>::create(*node_, kService);
+  ASSERT_FALSE(wrong_request);
+  EXPECT_EQ(wrong_request.error().code(), Errc::type_mismatch);
+
+  auto wrong_response = Client<Ask, Reading>::create(*node_, kService);
+  ASSERT_TRUE(wrong_response) << wrong_response.error().message();
+  auto answer = wrong_response->call(ask(1, 1.0), 10s);
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().code(), CallErrc::type_mismatch);
+  EXPECT_TRUE(contains(answer.error().message(), "test/Answer")) << answer.error().message();
+  EXPECT_TRUE(contains(answer.error().message(), "test/Reading")) << answer.error().message();
+}
+
+// Reaches: Client::create Errc::invalid_argument
+// Reaches: Server::create Errc::invalid_argument
+TEST_F(ServiceTest, BadServiceNamesAreRefusedSayingWhy) {
+  auto underscore = Client<Ask, Answer>::create(*node_, "test/_calc");
+  ASSERT_FALSE(underscore);
+  EXPECT_EQ(underscore.error().code(), Errc::invalid_argument);
+  EXPECT_TRUE(contains(underscore.error().message(), "'_'")) << underscore.error().message();
+  auto deep = Server<Ask, Answer>::create(*node_, "a/b/c/d/e/f/g");
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().code(), Errc::invalid_argument);
+  EXPECT_TRUE(contains(deep.error().message(), "reply channels")) << deep.error().message();
+}
+
+// Reaches: Client::create Errc::payload_too_large
+// Reaches: Server::create Errc::payload_too_large
+TEST_F(ServiceTest, TypesOverTheLargestPayloadAreRefusedAtCreate) {
+  auto big_answer = Server<Ask, test::Huge>::create(*node_, kService);
+  ASSERT_FALSE(big_answer);
+  EXPECT_EQ(big_answer.error().code(), Errc::payload_too_large);
+  EXPECT_TRUE(contains(big_answer.error().message(), "test/Huge")) << big_answer.error().message();
+  auto big_ask = Client<test::Huge, Answer>::create(*node_, kService);
+  ASSERT_FALSE(big_ask);
+  EXPECT_EQ(big_ask.error().code(), Errc::payload_too_large);
+}
+
+TEST_F(ServiceTest, AVirtualTimeoutEndsWhenTheClockIsSteppedPastIt) {
+  ChildProcess child = server();
+  auto calc = client();
+  auto warm = calc.call(ask(1, 1.0), 10s);
+  ASSERT_TRUE(warm) << warm.error().message();
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  std::optional<CallResult<Answer>> result;
+  std::thread caller([&] { result = calc.call(ask(2, 1.0, "hold"), virtual_timeout(30s)); });
+  ASSERT_EQ(child.read_line(10s), "holding 2");
+  ASSERT_TRUE(VirtualClock::advance(31s));
+  caller.join();
+  ASSERT_TRUE(result);
+  ASSERT_FALSE(*result);
+  EXPECT_EQ(result->error().code(), CallErrc::timed_out);
+  EXPECT_TRUE(contains(result->error().message(), "30 s of virtual time")) << result->error().message();
+  child.close_stdin();  // lets the held handler answer (dropped) and serve on
+  auto after = calc.call(ask(3, 2.0), 10s);
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_EQ(after->index, 3U);
+}
+
+}  // namespace
+}  // namespace statebus
