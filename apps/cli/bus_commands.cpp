@@ -12,6 +12,8 @@
 
 #include "commands.hpp"
 #include "statebus/bus.hpp"
+#include "statebus/service/detail/service_wire.hpp"
+#include "statebus/service/discovery.hpp"
 #include "statebus/state/cell.hpp"
 
 namespace statebus::cli {
@@ -90,6 +92,17 @@ int run_ls() {
                 c.subscribers, nodes.c_str());
   }
   if (channels->empty()) std::printf("(no channels)\n");
+  if (const auto services = services_of(*node, *channels); !services.empty()) {
+    std::size_t name_width = 7;
+    for (const ServiceInfo& s : services) name_width = std::max(name_width, s.name.size());
+    std::printf("\n%-*s  %-40s  %s\n", static_cast<int>(name_width), "SERVICE", "REQUEST -> RESPONSE", "SERVER");
+    for (const ServiceInfo& s : services) {
+      const std::string types =
+          (s.request_type.empty() ? "?" : s.request_type) + " -> " + (s.response_type.empty() ? "?" : s.response_type);
+      const std::string server = s.server ? detail::describe_process(*s.server) : "(none: calls fail with no_server)";
+      std::printf("%-*s  %-40s  %s\n", static_cast<int>(name_width), s.name.c_str(), types.c_str(), server.c_str());
+    }
+  }
   // What the daemon repaired, and what killed processes took with them.
   auto cell = UntypedCell::open(kDaemonStatusCell);
   if (cell && cell->schema().fingerprint == schema_of<DaemonStatus>().fingerprint) {

@@ -24,5 +24,6 @@ void add_clock_command(CLI::App& app, int& exit_code);
 void add_state_command(CLI::App& app, int& exit_code);
 void add_record_commands(CLI::App& app, int& exit_code);
 void add_bridge_command(CLI::App& app, int& exit_code);
+void add_service_command(CLI::App& app, int& exit_code);
 
 }  // namespace statebus::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   statebus::cli::add_clock_command(app, exit_code);
   statebus::cli::add_state_command(app, exit_code);
   statebus::cli::add_record_commands(app, exit_code);
+  statebus::cli::add_service_command(app, exit_code);
 #ifdef STATEBUS_WITH_BRIDGE
   statebus::cli::add_bridge_command(app, exit_code);
 #endif

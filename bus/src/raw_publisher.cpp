@@ -79,7 +79,7 @@ LoanResult<void> publish_loan(PublisherCore* core, void* payload) noexcept {
 
 Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view channel, std::uint32_t payload_size,
                                           std::uint32_t payload_align, const Schema* schema,
-                                          const PublisherOptions& options) {
+                                          const PublisherOptions& options, bool declare) {
   if (auto valid = validate_channel_name(channel); !valid) return tl::make_unexpected(valid.error());
   if (options.history > kMaxHistory) {
     return fail(Errc::invalid_argument, "publisher history of " + std::to_string(options.history) +
@@ -95,7 +95,7 @@ Result<RawPublisher> RawPublisher::create(const Node& node, std::string_view cha
   // A replaced or stopped daemon would answer iceoryx with an abort: say so instead.
   if (auto health = bus_health(); !health) return tl::make_unexpected(health.error());
   std::shared_ptr<const TypeClaim> type_claim;
-  if (schema != nullptr) {
+  if (schema != nullptr && declare) {
     auto claimed = claim_channel_type(channel, *schema, "publisher");
     if (!claimed) return tl::make_unexpected(claimed.error());
     type_claim = std::move(*claimed);

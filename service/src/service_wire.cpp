@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "statebus/bus/names.hpp"
+#include "statebus/internal/channel_types.hpp"
 #include "statebus/internal/file_lock.hpp"
 #include "statebus/internal/paths.hpp"
 
@@ -15,13 +16,13 @@ namespace {
 // The longest port number a reply channel's name can end with.
 constexpr std::string_view kLongestPort = "18446744073709551615";
 
-std::string lock_path(std::string_view service) {
+}  // namespace
+
+std::string service_lock_path(std::string_view service) {
   std::string name(service);
   for (char& c : name) c = c == '/' ? '+' : c;
   return std::string(kRunDir) + "/service-" + name + ".lock";
 }
-
-}  // namespace
 
 Result<ServiceChannels> service_channels(std::string_view service) {
   if (auto valid = validate_channel_name(service); !valid) {
@@ -48,6 +49,7 @@ Result<ServiceChannels> service_channels(std::string_view service) {
 
 struct ServiceClaim::Impl {
   FileLock lock;
+  std::shared_ptr<const TypeClaim> response;
 };
 
 ServiceClaim::ServiceClaim(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -57,13 +59,18 @@ ServiceClaim::~ServiceClaim() {
   if (impl_) impl_->lock.release(/*remove=*/true);
 }
 
-Result<ServiceClaim> ServiceClaim::take(std::string_view service) {
-  const std::string path = lock_path(service);
+Result<ServiceClaim> ServiceClaim::take(std::string_view service, const Schema& response) {
+  const std::string path = service_lock_path(service);
   auto impl = std::make_unique<Impl>();
   pid_t holder = 0;
   int error = 0;
   switch (FileLock::try_acquire(path, impl->lock, holder, error)) {
-    case FileLock::Outcome::acquired: return ServiceClaim(std::move(impl));
+    case FileLock::Outcome::acquired: {
+      auto declared = claim_channel_type(std::string(service) + "/_reply", response, "server");
+      if (!declared) return tl::make_unexpected(std::move(declared.error()));
+      impl->response = std::move(*declared);
+      return ServiceClaim(std::move(impl));
+    }
     case FileLock::Outcome::held_by_other:
       return fail(Errc::already_running,
                   "service '" + std::string(service) + "' already has its server: " +
@@ -90,7 +97,7 @@ CallError refusal_error(const std::string& service, const CallRefusal& refusal) 
 
 std::string no_server_message(const std::string& service, const ServerSeen* last) {
   std::string text = "no server of service '" + service + "' answered";
-  if (last != nullptr) text += " (its last server, " + describe_process(last->process.pid) + ", is gone)";
+  if (last != nullptr) text += " (its last server, " + describe_process(last->id.process.pid) + ", is gone)";
   return text + ": start the process that serves it (`statebus ls` lists the services and their servers)";
 }
 
@@ -100,17 +107,28 @@ std::string type_mismatch_message(const std::string& service, const ServerSeen& 
          fingerprint_hex(expected.fingerprint) + "): use the server's response type";
 }
 
-std::optional<CallError> server_gone(const std::string& service, const ServerSeen& server,
+std::optional<CallError> server_gone(const std::string& service, const ServerId& server,
                                      const std::vector<PublisherStatus>& notices) {
   for (const PublisherStatus& status : notices) {
     if (status.port != server.port) continue;
     if (status.state == PublisherState::alive) return std::nullopt;
+    if (status.state == PublisherState::gone) {  // judged by its pid: only where that pid means this process
+      const auto ours = pid_namespace();
+      if (server.pid_namespace == 0 || !ours || *ours != server.pid_namespace) return std::nullopt;
+    }
     return CallError(CallErrc::server_gone,
                      "the server of service '" + service + "', " + describe_process(server.process.pid) +
                          (status.state == PublisherState::stopped ? ", stopped serving" : ", died") +
                          " before answering the call");
   }
   return std::nullopt;  // not heard from through this subscriber yet: taken as there
+}
+
+std::string timed_out_message(const std::string& service, const std::string& timeout,
+                              const std::optional<ServerSeen>& server) {
+  return "service '" + service + "' did not answer within " + timeout + "; its server" +
+         (server ? ", " + describe_process(server->id.process.pid) + "," : std::string()) +
+         " is alive (stopped, busy, or slow)";
 }
 
 std::string duration_text(std::chrono::nanoseconds span) {

@@ -14,6 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "run_cli.hpp"
 #include "sleep_probe.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/service.hpp"
@@ -45,12 +48,13 @@ class ServiceTest : public testkit::NodeTest {
  protected:
   ServiceTest() : NodeTest("service-test") {}
 
-  // A test server of kService in another process, up and serving.
-  ChildProcess server() {
-    auto child = ChildProcess::spawn({STATEBUS_TEST_CHILD, "serve", "calc-server", kService});
-    EXPECT_TRUE(child) << child.error().message();
-    EXPECT_EQ(child->read_line(30s), "serving") << child->describe();
-    return std::move(*child);
+  // A test server of kService in another process, up and serving:
+  // `ASSERT_NO_FATAL_FAILURE(serve(child))`.
+  static void serve(std::optional<ChildProcess>& child, const char* name = "calc-server") {
+    auto spawned = ChildProcess::spawn({STATEBUS_TEST_CHILD, "serve", name, kService});
+    ASSERT_TRUE(spawned) << spawned.error().message();
+    ASSERT_EQ(spawned->read_line(30s), "serving") << spawned->describe();
+    child = std::move(*spawned);
   }
   Client<Ask, Answer> client() {
     auto made = Client<Ask, Answer>::create(*node_, kService);
@@ -60,7 +64,8 @@ class ServiceTest : public testkit::NodeTest {
 };
 
 TEST_F(ServiceTest, CallsToAServerInAnotherProcessAreAnsweredByteForByte) {
-  ChildProcess child = server();
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
   for (std::uint64_t i = 1; i <= 200; ++i) {
     const std::string note = "n" + std::to_string(i * 7919);
@@ -68,19 +73,93 @@ TEST_F(ServiceTest, CallsToAServerInAnotherProcessAreAnsweredByteForByte) {
     ASSERT_TRUE(answer) << "call " << i << ": " << answer.error().message();
     EXPECT_EQ(answer->index, i);
     EXPECT_EQ(answer->doubled, 0.5 * static_cast<double>(i));
-    EXPECT_EQ(answer->server_pid, child.pid());
+    EXPECT_EQ(answer->server_pid, child->pid());
     EXPECT_EQ(std::string(answer->note), note);
   }
   ASSERT_TRUE(calc.server());
-  EXPECT_EQ(calc.server()->pid, child.pid());
+  EXPECT_EQ(calc.server()->pid, child->pid());
+}
+
+TEST_F(ServiceTest, ARefusalLeavesTheServerKnownToClientsThatComeLater) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  {
+    auto first = client();
+    auto refused = first.call(ask(1, 1.0, "refuse"), 10s);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), CallErrc::refused);
+  }
+  auto later = client();  // hears the server from the channel's history
+  auto answer = later.call(ask(2, 2.0), 10s);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->index, 2U);
+  EXPECT_EQ(answer->server_pid, child->pid());
+}
+
+TEST_F(ServiceTest, EachClientGetsOnlyItsOwnRefusals) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto a = client();
+  auto b = client();
+  auto a_refused = a.call_async(ask(1, 1.0, "refuse"), 10s);
+  auto b_answered = b.call_async(ask(1, 1.0), 10s);  // the same call id, in another client
+  ASSERT_TRUE(a_refused && b_answered);
+  auto a_result = a_refused->wait(10s);
+  auto b_result = b_answered->wait(10s);
+  ASSERT_TRUE(a_result && b_result);
+  ASSERT_FALSE(*a_result);
+  EXPECT_EQ(a_result->error().code(), CallErrc::refused);
+  ASSERT_TRUE(*b_result) << b_result->error().message();
+  EXPECT_EQ((*b_result)->index, 1U);
+}
+
+TEST_F(ServiceTest, ACallToAServerKilledAndRestartedEndsAsServerGoneAndTheNewOneAnswers) {
+  std::optional<ChildProcess> old_server;
+  ASSERT_NO_FATAL_FAILURE(serve(old_server));
+  auto calc = client();
+  auto pending = calc.call_async(ask(1, 1.0, "hold"), 10s);
+  ASSERT_TRUE(pending) << pending.error().message();
+  ASSERT_EQ(old_server->read_line(10s), "holding 1");
+  ASSERT_TRUE(old_server->signal(SIGKILL));
+  ASSERT_TRUE(old_server->wait(10s));
+  std::optional<ChildProcess> new_server;
+  ASSERT_NO_FATAL_FAILURE(serve(new_server, "calc-server-2"));
+  auto ended = pending->wait(60s);
+  ASSERT_TRUE(ended) << "the call to the dead server was still pending after 60 s";
+  ASSERT_FALSE(*ended);
+  EXPECT_EQ(ended->error().code(), CallErrc::server_gone);
+  EXPECT_TRUE(contains(ended->error().message(), "pid " + std::to_string(old_server->pid())))
+      << ended->error().message();
+  auto answer = calc.call(ask(2, 2.0), 10s);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->server_pid, new_server->pid());
+}
+
+TEST_F(ServiceTest, PollingAPendingCallSeesItsServersDeath) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  auto pending = calc.call_async(ask(1, 1.0, "hold"), 10s);
+  ASSERT_TRUE(pending) << pending.error().message();
+  ASSERT_EQ(child->read_line(10s), "holding 1");
+  EXPECT_FALSE(pending->poll());  // held: still pending
+  ASSERT_TRUE(child->signal(SIGKILL));
+  ASSERT_TRUE(child->wait(10s));
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  std::optional<CallResult<Answer>> ended;
+  while (!(ended = pending->poll()) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(ended) << "poll() never saw the death";
+  ASSERT_FALSE(*ended);
+  EXPECT_EQ(ended->error().code(), CallErrc::server_gone);
 }
 
 TEST_F(ServiceTest, ManyPendingCallsEachGetTheirOwnAnswer) {
-  ChildProcess child = server();
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
   std::vector<PendingCall<Answer>> calls;
   for (std::uint64_t i = 1; i <= 32; ++i) {
-    auto sent = calc.call_async(ask(i, static_cast<double>(i)), 10s);
+    auto sent = calc.call_async(ask(i, static_cast<double>(i), ("p" + std::to_string(i)).c_str()), 10s);
     ASSERT_TRUE(sent) << sent.error().message();
     calls.push_back(std::move(*sent));
   }
@@ -92,6 +171,8 @@ TEST_F(ServiceTest, ManyPendingCallsEachGetTheirOwnAnswer) {
     ASSERT_TRUE(*answer) << answer->error().message();
     EXPECT_EQ((*answer)->index, i);
     EXPECT_EQ((*answer)->doubled, 2.0 * static_cast<double>(i));
+    EXPECT_EQ((*answer)->server_pid, child->pid());
+    EXPECT_EQ(std::string((*answer)->note), "p" + std::to_string(i));
   }
   EXPECT_EQ(calc.pending(), 0U);
 }
@@ -106,7 +187,8 @@ TEST_F(ServiceTest, ACallWithNoServerFailsWithNoServerNamingTheService) {
 }
 
 TEST_F(ServiceTest, RefusalsAndThrowsComeBackWithTheirReasonAndTheServerKeepsServing) {
-  ChildProcess child = server();
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
   auto refused = calc.call(ask(5, 1.0, "refuse"), 10s);
   ASSERT_FALSE(refused);
@@ -124,7 +206,7 @@ TEST_F(ServiceTest, RefusalsAndThrowsComeBackWithTheirReasonAndTheServerKeepsSer
   EXPECT_EQ(answered->index, 7U);
   EXPECT_EQ(answered->doubled, 6.0);
   // The server logged the throw (its log goes to its stdout).
-  const auto logged = child.read_line(10s);
+  const auto logged = child->read_line(10s);
   ASSERT_TRUE(logged);
   EXPECT_TRUE(contains(*logged, "[warning] service 'test/calc': the handler threw")) << *logged;
   EXPECT_TRUE(contains(*logged, "asked to throw on call 6")) << *logged;
@@ -132,47 +214,53 @@ TEST_F(ServiceTest, RefusalsAndThrowsComeBackWithTheirReasonAndTheServerKeepsSer
 
 // Reaches: Server::create Errc::already_running
 TEST_F(ServiceTest, ASecondServerIsRefusedNamingTheFirstsProcess) {
-  ChildProcess child = server();
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
   auto second = Server<Ask, Answer>::create(*node_, kService);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code(), Errc::already_running);
-  EXPECT_TRUE(contains(second.error().message(), "pid " + std::to_string(child.pid()))) << second.error().message();
+  EXPECT_TRUE(contains(second.error().message(), "pid " + std::to_string(child->pid()))) << second.error().message();
   // The first serves on, untouched.
   auto calc = client();
   auto answer = calc.call(ask(1, 2.0), 10s);
   ASSERT_TRUE(answer) << answer.error().message();
-  EXPECT_EQ(answer->server_pid, child.pid());
+  EXPECT_EQ(answer->server_pid, child->pid());
 }
 
 TEST_F(ServiceTest, AServerKilledMidCallEndsTheCallWithServerGoneNotATimeout) {
-  ChildProcess child = server();
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
   auto pending = calc.call_async(ask(1, 1.0, "hold"), 10s);
   ASSERT_TRUE(pending) << pending.error().message();
-  ASSERT_EQ(child.read_line(10s), "holding 1");
-  ASSERT_TRUE(child.signal(SIGKILL));
+  ASSERT_EQ(child->read_line(10s), "holding 1");
+  ASSERT_TRUE(child->signal(SIGKILL));
+  const auto killed = std::chrono::steady_clock::now();
   auto ended = pending->wait(60s);  // a timeout would leave it pending: nothing
   ASSERT_TRUE(ended) << "the call was still pending after 60 s";
+  // Seen within 0.1 s of the death; 10 s leaves room for a loaded machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, 10s);
   ASSERT_FALSE(*ended);
   EXPECT_EQ(ended->error().code(), CallErrc::server_gone);
-  EXPECT_TRUE(contains(ended->error().message(), "pid " + std::to_string(child.pid()))) << ended->error().message();
+  EXPECT_TRUE(contains(ended->error().message(), "pid " + std::to_string(child->pid()))) << ended->error().message();
   EXPECT_TRUE(contains(ended->error().message(), "died")) << ended->error().message();
 }
 
 TEST_F(ServiceTest, AStoppedServerIsAliveItsCallTimesOutAndItAnswersOnceContinued) {
-  ChildProcess child = server();
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
   auto warm = calc.call(ask(1, 1.0), 10s);  // its reply channel is open
   ASSERT_TRUE(warm) << warm.error().message();
-  ASSERT_TRUE(child.signal(SIGSTOP));
-  ASSERT_TRUE(test::stopped_within(child.pid(), 10s));
+  ASSERT_TRUE(child->signal(SIGSTOP));
+  ASSERT_TRUE(test::stopped_within(child->pid(), 10s));
 
   auto stalled = calc.call(ask(2, 2.0), 300ms);
   ASSERT_FALSE(stalled);
   EXPECT_EQ(stalled.error().code(), CallErrc::timed_out) << stalled.error().message();
   EXPECT_TRUE(contains(stalled.error().message(), "is alive")) << stalled.error().message();
 
-  ASSERT_TRUE(child.signal(SIGCONT));
+  ASSERT_TRUE(child->signal(SIGCONT));
   auto answered = calc.call(ask(3, 4.5, "after"), 10s);  // call 2's late answer is dropped, not taken for 3's
   ASSERT_TRUE(answered) << answered.error().message();
   EXPECT_EQ(answered->index, 3U);
@@ -199,9 +287,18 @@ TEST_F(ServiceTest, AServerDestroyedWhileACallWaitsEndsItWithServerGone) {
 
 // Reaches: Client::create Errc::type_mismatch
 // Reaches: Server::create Errc::type_mismatch
+// Reaches: UntypedClient::create Errc::type_mismatch
 TEST_F(ServiceTest, OtherTypesAreRefusedNamingBoth) {
   auto own = Server<Ask, Answer>::create(*node_, kService);
   ASSERT_TRUE(own) << own.error().message();
+  auto untyped = UntypedClient::create(*node_, kService, schema_of<Reading>());
+  ASSERT_FALSE(untyped);
+  EXPECT_EQ(untyped.error().code(), Errc::type_mismatch);
+  auto other_answer = Server<Ask, Reading>::create(*node_, "test/fourth");
+  ASSERT_TRUE(other_answer) << other_answer.error().message();
+  other_answer = tl::make_unexpected(Error(Errc::not_found, "destroyed"));
+  auto answers_otherwise = Server<Ask, Answer>::create(*node_, "test/fourth");  // the old claim is free
+  EXPECT_TRUE(answers_otherwise) << answers_otherwise.error().message();
   auto asks_there = Client<Ask, Answer>::create(*node_, "test/third");
   ASSERT_TRUE(asks_there) << asks_there.error().message();
   auto wrong_server = Server<Reading, Answer>::create(*node_, "test/third");
@@ -224,7 +321,11 @@ TEST_F(ServiceTest, OtherTypesAreRefusedNamingBoth) {
 
 // Reaches: Client::create Errc::invalid_argument
 // Reaches: Server::create Errc::invalid_argument
+// Reaches: UntypedClient::create Errc::invalid_argument
 TEST_F(ServiceTest, BadServiceNamesAreRefusedSayingWhy) {
+  auto untyped = UntypedClient::create(*node_, "test//calc", schema_of<Ask>());
+  ASSERT_FALSE(untyped);
+  EXPECT_EQ(untyped.error().code(), Errc::invalid_argument);
   auto underscore = Client<Ask, Answer>::create(*node_, "test/_calc");
   ASSERT_FALSE(underscore);
   EXPECT_EQ(underscore.error().code(), Errc::invalid_argument);
@@ -248,24 +349,79 @@ TEST_F(ServiceTest, TypesOverTheLargestPayloadAreRefusedAtCreate) {
 }
 
 TEST_F(ServiceTest, AVirtualTimeoutEndsWhenTheClockIsSteppedPastIt) {
-  ChildProcess child = server();
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
   auto warm = calc.call(ask(1, 1.0), 10s);
   ASSERT_TRUE(warm) << warm.error().message();
   ASSERT_TRUE(VirtualClock::set_stepped());
   std::optional<CallResult<Answer>> result;
   std::thread caller([&] { result = calc.call(ask(2, 1.0, "hold"), virtual_timeout(30s)); });
-  ASSERT_EQ(child.read_line(10s), "holding 2");
-  ASSERT_TRUE(VirtualClock::advance(31s));
+  const auto held = child->read_line(10s);
+  const auto advanced = VirtualClock::advance(31s);
   caller.join();
+  ASSERT_EQ(held, "holding 2");
+  ASSERT_TRUE(advanced) << advanced.error().message();
   ASSERT_TRUE(result);
   ASSERT_FALSE(*result);
   EXPECT_EQ(result->error().code(), CallErrc::timed_out);
   EXPECT_TRUE(contains(result->error().message(), "30 s of virtual time")) << result->error().message();
-  child.close_stdin();  // lets the held handler answer (dropped) and serve on
+  child->close_stdin();  // lets the held handler answer (dropped) and serve on
   auto after = calc.call(ask(3, 2.0), 10s);
   ASSERT_TRUE(after) << after.error().message();
   EXPECT_EQ(after->index, 3U);
+}
+
+TEST_F(ServiceTest, StatebusCallBuildsTheRequestFromItsSchemaAndPrintsTheResponse) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto [text, status] = test::run_cli({"call", kService, "index=3", "value=1.5", "note=hi"});
+  ASSERT_EQ(status, 0) << text;
+  EXPECT_TRUE(contains(text, "index: 3")) << text;
+  EXPECT_TRUE(contains(text, "doubled: 3")) << text;
+  EXPECT_TRUE(contains(text, "server_pid: " + std::to_string(child->pid()))) << text;
+  EXPECT_TRUE(contains(text, "note: \"hi\"")) << text;
+
+  auto [json, json_status] = test::run_cli({"call", kService, R"({"index": 9, "value": -2.25})", "--json"});
+  ASSERT_EQ(json_status, 0) << json;
+  const auto answer = nlohmann::json::parse(json);
+  EXPECT_EQ(answer["index"], 9);
+  EXPECT_EQ(answer["doubled"], -4.5);
+  EXPECT_EQ(answer["server_pid"], child->pid());
+
+  auto [listed, ls_status] = test::run_cli({"ls"});
+  ASSERT_EQ(ls_status, 0) << listed;
+  EXPECT_TRUE(contains(listed, "test/Ask -> test/Answer")) << listed;
+  EXPECT_TRUE(contains(listed, "pid " + std::to_string(child->pid()))) << listed;
+}
+
+TEST_F(ServiceTest, StatebusCallSaysWhatWasWrongAndSendsNothingOnBadInput) {
+  std::string errors;
+  auto [none, none_status] = test::run_cli({"call", kService, "index=1"}, &errors);
+  EXPECT_EQ(none_status, 2) << none;
+  EXPECT_TRUE(contains(errors, "no service 'test/calc'")) << errors;
+
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto [field, field_status] = test::run_cli({"call", kService, "nosuch=1"}, &errors);
+  EXPECT_EQ(field_status, 2) << field;
+  EXPECT_TRUE(contains(errors, "nosuch")) << errors;
+  EXPECT_TRUE(contains(errors, "nothing sent")) << errors;
+
+  auto [json, json_status] = test::run_cli({"call", kService, R"({"value": "warm"})"}, &errors);
+  EXPECT_EQ(json_status, 2) << json;
+  EXPECT_TRUE(contains(errors, "value")) << errors;
+
+  auto [refused, refused_status] = test::run_cli({"call", kService, "index=4", "note=refuse"}, &errors);
+  EXPECT_EQ(refused_status, 1) << refused;
+  EXPECT_TRUE(contains(errors, "asked to refuse call 4")) << errors;
+  EXPECT_TRUE(contains(errors, "(refused)")) << errors;
+
+  // None of it reached the server as a call but the refused one: the next is answered.
+  auto calc = client();
+  auto answer = calc.call(ask(5, 1.0), 10s);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->index, 5U);
 }
 
 }  // namespace

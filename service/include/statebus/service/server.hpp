@@ -17,6 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "statebus/base/describe.hpp"
+#include "statebus/base/process.hpp"
+#include "statebus/bus/detail/raw_port.hpp"
 #include "statebus/bus/event_loop.hpp"
 #include "statebus/bus/publisher.hpp"
 #include "statebus/bus/subscriber.hpp"
@@ -47,8 +49,8 @@ Result<void> serve(EventLoop& loop, Server<Req, Res>& server, Handler handler);
 ///     return BoostAnswer{true};
 ///   });
 ///
-/// Thread safety: one thread at a time (the loop's, once served by one).
-/// The Node must outlive the server. A server's first answer to a client
+/// Thread safety: one thread at a time (the loop's, once served by one);
+/// never destroyed inside its own handler. The Node must outlive it. A server's first answer to a client
 /// opens that client's reply channel and waits (up to 1 s) for the
 /// daemon to connect it; later answers to the client do not wait.
 /// Destroying the server (or its process dying) tells the clients: their
@@ -63,8 +65,8 @@ class Server {
  public:
   /// Serves `service` (a channel name; no part may start with '_'). Fails
   /// with Errc::already_running naming the process that serves it already,
-  /// Errc::type_mismatch when the service's calls carry another request
-  /// type (the message names both), Errc::payload_too_large when Res does
+  /// Errc::type_mismatch when the service's calls or replies carry other
+  /// types (the message names both), Errc::payload_too_large when Res does
   /// not fit the daemon's largest pool, Errc::invalid_argument for a bad
   /// name; without a bus, as Subscriber::create does.
   static Result<Server> create(const Node& node, std::string_view service) {
@@ -76,7 +78,7 @@ class Server {
                                                " bytes) is over the bus's largest payload of " +
                                                std::to_string(node.max_payload()) + " bytes");
     }
-    auto claim = detail::ServiceClaim::take(channels->service);
+    auto claim = detail::ServiceClaim::take(channels->service, schema_of<Res>());
     if (!claim) return tl::make_unexpected(std::move(claim.error()));
     auto calls = Subscriber<Req>::create(node, channels->call, SubscriberOptions{256, 0, false});
     if (!calls) return tl::make_unexpected(std::move(calls.error()));
@@ -86,15 +88,10 @@ class Server {
     }
     auto notices = Publisher<detail::CallRefusal>::create(node, channels->refused, PublisherOptions{1, false});
     if (!notices) return tl::make_unexpected(std::move(notices.error()));
-    detail::CallRefusal announce;  // kept as history: clients that come later learn of the server and its types
-    announce.response = schema_of<Res>().fingerprint;
-    announce.set_reason(schema_of<Res>().name);
-    if (auto announced = notices->publish(announce); !announced) {
-      return fail(Errc::out_of_resources,
-                  "service '" + channels->service + "': " + std::string(to_string(announced.error())));
+    auto state = std::make_unique<State>(State{&node, std::move(*channels), std::move(*claim), std::move(*notices)});
+    if (!announce(*state)) {
+      return fail(Errc::out_of_resources, "service '" + state->channels.service + "': no memory to announce it");
     }
-    auto state =
-        std::make_unique<State>(State{&node, std::move(*channels), std::move(*claim), std::move(*notices), {}, 0, 0});
     return Server(std::move(*calls), std::move(state));
   }
 
@@ -110,7 +107,7 @@ class Server {
     return answered;
   }
   /// Waits (real time) until a call is queued; as Subscriber::wait.
-  Waited wait(std::chrono::nanoseconds timeout) noexcept { return calls_.wait(timeout); }
+  Waited wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept { return calls_.wait(timeout, spin); }
 
   [[nodiscard]] const std::string& service() const noexcept { return state_->channels.service; }
   /// Calls answered with a response so far.
@@ -128,10 +125,21 @@ class Server {
     detail::ServiceChannels channels;
     detail::ServiceClaim claim;
     Publisher<detail::CallRefusal> notices;
-    std::unordered_map<std::uint64_t, Publisher<Res>> replies;  // by client port
-    std::uint64_t answered;
-    std::uint64_t refused;
+    // Reply channels by client port; null: that client could not be reached.
+    std::unordered_map<std::uint64_t, std::unique_ptr<detail::RawPublisher>> replies{};
+    std::uint64_t answered = 0;
+    std::uint64_t refused = 0;
   };
+
+  // Tells clients, those there and those to come (the channel's history),
+  // that this server is up, its response type and its PID namespace.
+  static bool announce(State& state) {
+    detail::CallRefusal announce;
+    announce.response = schema_of<Res>().fingerprint;
+    announce.pid_namespace = pid_namespace().value_or(0);
+    announce.set_reason(schema_of<Res>().name);
+    return state.notices.publish(announce).has_value();
+  }
 
   Server(Subscriber<Req> calls, std::unique_ptr<State> state) noexcept
       : calls_(std::move(calls)), state_(std::move(state)) {}
@@ -157,16 +165,16 @@ class Server {
   }
 
   static void send(State& state, const SampleHeader& call, const Res& response) {
-    Publisher<Res>* reply = reply_channel(state, call);
+    detail::RawPublisher* reply = reply_channel(state, call);
     if (reply == nullptr) return;
-    auto loan = reply->loan(response);
-    if (!loan) {
-      spdlog::warn("service '{}': no memory for the reply to pid {}: {}", state.channels.service, call.publisher_pid,
-                   to_string(loan.error()));
+    void* memory = reply->loan(sizeof(Res), alignof(Res));
+    if (memory == nullptr) {
+      spdlog::warn("service '{}': no memory for the reply to pid {}", state.channels.service, call.publisher_pid);
       return;
     }
-    detail::loaned_header(loan->get()).reply_to = static_cast<std::uint32_t>(call.sequence);
-    (void)reply->publish(std::move(*loan));  // its own loan: cannot fail
+    new (memory) Res(response);
+    detail::loaned_header(memory).reply_to = static_cast<std::uint32_t>(call.sequence);
+    reply->publish(memory);
     ++state.answered;
   }
 
@@ -181,33 +189,41 @@ class Server {
       return;
     }
     ++state.refused;
+    announce(state);  // the channel's history is the announce again, for clients to come
   }
 
-  // The client's reply channel, opened and connected at its first call;
-  // null if its process is gone or its subscriber never connects.
-  static Publisher<Res>* reply_channel(State& state, const SampleHeader& call) {
-    if (auto known = state.replies.find(call.publisher_port); known != state.replies.end()) return &known->second;
+  // The client's reply channel, opened at its first call and waited for
+  // (up to 1 s) until the daemon connects it; null if it never connects
+  // (the client left): its later calls are not waited for again.
+  static detail::RawPublisher* reply_channel(State& state, const SampleHeader& call) {
+    if (auto known = state.replies.find(call.publisher_port); known != state.replies.end()) return known->second.get();
     forget_gone_clients(state);
-    if (!is_alive(call.publisher())) return nullptr;  // proven dead: nobody to answer
-    auto opened = Publisher<Res>::create(*state.node, state.channels.reply(call.publisher_port));
+    auto opened = detail::RawPublisher::create(*state.node, state.channels.reply(call.publisher_port), sizeof(Res),
+                                               alignof(Res), &schema_of<Res>(), PublisherOptions{}, /*declare=*/false);
+    std::unique_ptr<detail::RawPublisher> reply;
     if (!opened) {
       spdlog::warn("service '{}': cannot answer pid {}: {}", state.channels.service, call.publisher_pid,
                    opened.error().message());
-      return nullptr;
-    }
-    if (Waited connected = opened->wait_for_subscribers(std::chrono::seconds(1)); !connected) {
-      spdlog::warn("service '{}': the reply channel of pid {} did not connect within 1 s; its call is not answered",
+    } else if (Waited connected = opened->wait_for_subscribers(std::chrono::seconds(1)); connected) {
+      reply = std::make_unique<detail::RawPublisher>(std::move(*opened));
+    } else if (connected.failed()) {
+      spdlog::warn("service '{}': cannot answer pid {}: {}", state.channels.service, call.publisher_pid,
+                   connected.error().message());
+    } else {
+      spdlog::warn("service '{}': the reply channel of pid {} did not connect within 1 s (the client left?); its "
+                   "calls are not answered",
                    state.channels.service, call.publisher_pid);
-      return nullptr;
     }
-    return &state.replies.emplace(call.publisher_port, std::move(*opened)).first->second;
+    return state.replies.emplace(call.publisher_port, std::move(reply)).first->second.get();
   }
 
   // Reply channels nobody listens to any more (the client was destroyed, or
-  // the daemon removed its dead process's ports): closed before opening another.
+  // the daemon removed its dead process's ports), and clients that could
+  // not be reached: forgotten before opening another.
   static void forget_gone_clients(State& state) {
     for (auto it = state.replies.begin(); it != state.replies.end();) {
-      it = it->second.has_subscribers() ? std::next(it) : state.replies.erase(it);
+      const bool keep = it->second ? it->second->has_subscribers() : state.replies.size() < 1024;
+      it = keep ? std::next(it) : state.replies.erase(it);
     }
   }
 

@@ -37,11 +37,13 @@ void release_sample(SubscriberCore* core, const void* payload) noexcept;
 class RawPublisher {
  public:
   /// `payload_size` 0 means sizes vary per loan (checked at each loan).
-  /// With a schema, its fingerprint goes into every header and the schema is
-  /// declared in the bus's table of channel types.
+  /// With a schema, its fingerprint goes into every header and, unless
+  /// `declare` is false, the schema is declared in the bus's table of
+  /// channel types (a service's reply channels, one per client, are
+  /// declared once for all under the service's name instead).
   static Result<RawPublisher> create(const Node& node, std::string_view channel, std::uint32_t payload_size,
-                                     std::uint32_t payload_align, const Schema* schema,
-                                     const PublisherOptions& options);
+                                     std::uint32_t payload_align, const Schema* schema, const PublisherOptions& options,
+                                     bool declare = true);
   RawPublisher(RawPublisher&&) noexcept;
   RawPublisher& operator=(RawPublisher&&) noexcept;
   /// Sends a goodbye, so subscribers learn at once that it stopped.

@@ -41,7 +41,10 @@ struct CallRefusal {
   /// An announce: the fingerprint of the server's response type (its name
   /// is the reason), so a client expecting another learns it at its call.
   std::uint64_t response = 0;
-  char reason[232] = {};  ///< NUL-terminated, cut to fit
+  /// An announce: the server's PID namespace (0: unknown); its pid means
+  /// something only to clients in the same one.
+  std::uint64_t pid_namespace = 0;
+  char reason[224] = {};  ///< NUL-terminated, cut to fit
 
   void set_reason(std::string_view text) noexcept {
     const std::size_t n = std::min(text.size(), sizeof reason - 1);
@@ -49,7 +52,7 @@ struct CallRefusal {
     reason[n] = '\0';
   }
 };
-STATEBUS_MESSAGE(CallRefusal, "statebus/CallRefusal", client, call, notice, response, reason);
+STATEBUS_MESSAGE(CallRefusal, "statebus/CallRefusal", client, call, notice, response, pid_namespace, reason);
 
 /// The channels of service `S`: `S/_call`, `S/_reply/<client port>`, `S/_refused`.
 struct ServiceChannels {
@@ -66,14 +69,20 @@ struct ServiceChannels {
 /// starts with '_' (those are the service's own).
 Result<ServiceChannels> service_channels(std::string_view service);
 
+/// The file of a service's claim: `/tmp/statebus/service-<name, '/' as '+'>.lock`.
+std::string service_lock_path(std::string_view service);
+
 /// The server's claim on its service: an exclusive lock in the bus's run
-/// directory that the kernel drops when the server's process dies.
+/// directory that the kernel drops when the server's process dies, and its
+/// response type declared in the table of channel types under `S/_reply`
+/// (its reply channels, one per client, are not declared one by one).
 class ServiceClaim {
  public:
   /// Claims `service` for this process. Fails with Errc::already_running
-  /// naming the process that serves it, or not_permitted / system_error
-  /// when the lock file cannot be made.
-  static Result<ServiceClaim> take(std::string_view service);
+  /// naming the process that serves it, type_mismatch when the service
+  /// answers with another type (a live server, or a recorder reading it),
+  /// or not_permitted / system_error when the lock file cannot be made.
+  static Result<ServiceClaim> take(std::string_view service, const Schema& response);
   ServiceClaim(ServiceClaim&&) noexcept;
   ServiceClaim& operator=(ServiceClaim&&) noexcept;
   ~ServiceClaim();
@@ -87,10 +96,16 @@ class ServiceClaim {
 /// "pid 1234 (statebus-heating)": a process for messages.
 std::string describe_process(pid_t pid);
 
+/// Which server a call went to: its `S/_refused` publisher and process.
+struct ServerId {
+  std::uint64_t port = 0;
+  ProcessId process;
+  std::uint64_t pid_namespace = 0;  ///< 0: unknown
+};
+
 /// A server as its announce on `S/_refused` named it.
 struct ServerSeen {
-  std::uint64_t port = 0;      ///< its `S/_refused` publisher
-  ProcessId process;           ///< its process
+  ServerId id;
   std::uint64_t response = 0;  ///< its response type's fingerprint
   std::string response_name;   ///< and name
 };
@@ -102,9 +117,14 @@ std::string no_server_message(const std::string& service, const ServerSeen* last
 /// The server answers with `server.response_name`, the client expects `expected`.
 std::string type_mismatch_message(const std::string& service, const ServerSeen& server, const Schema& expected);
 /// server_gone if `server` stopped (its goodbye came) or its process is
-/// proven dead, as `notices` (the client's view of `S/_refused`) sees it.
-std::optional<CallError> server_gone(const std::string& service, const ServerSeen& server,
+/// proven dead, as `notices` (the client's view of `S/_refused`) sees it. A
+/// server in another PID namespace than this process (or where either is
+/// unknown) is never judged dead by its pid: only its goodbye ends a call.
+std::optional<CallError> server_gone(const std::string& service, const ServerId& server,
                                      const std::vector<PublisherStatus>& notices);
+/// A call's timed_out message: the server is alive (stopped or busy).
+std::string timed_out_message(const std::string& service, const std::string& timeout,
+                              const std::optional<ServerSeen>& server);
 /// "1.5 s", "20 ms": a timeout for messages.
 std::string duration_text(std::chrono::nanoseconds span);
 
