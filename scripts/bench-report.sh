@@ -13,5 +13,5 @@ out="${STATEBUS_BENCH_OUT:-bench-out}"
 scripts/setup-debian.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target pingpong_bench baseline_bench throughput_bench state_bench recorder_bench \
-  publish_take_bench clock_bench mqtt_bench peers_bench
+  publish_take_bench clock_bench service_bench mqtt_bench peers_bench
 exec bench/report/run_benchmarks.sh build/release/bench "$out" "$mode"

@@ -141,12 +141,13 @@ def main() -> int:
 
     lines += paced_section(runs)
     lines += peers_section(runs)
+    lines += service_section(runs)
     lines += mqtt_section(runs)
     lines += demo_section(out_dir)
 
     lines += ["", "## Costs", "", "| benchmark | time | counters |", "|---|---|---|"]
     for b in runs:
-        if b["name"].startswith(("baseline/", "round_trip/", "mqtt/", "peers/")):
+        if b["name"].startswith(("baseline/", "round_trip/", "mqtt/", "peers/", "call/", "calls_per_s/")):
             continue
         counters = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(b.items())
                              if isinstance(v, (int, float)) and k not in (
@@ -250,6 +251,39 @@ def peers_section(runs) -> list:
         only = [name for name, value in flat if value <= 1.5]
         lines.append(f"| p50 at {human(large)} / p50 at {human(small)} (flat: ≤ 1.5; only statebus flat) | {text} | "
                      f"{'yes' if only and all(n.startswith('statebus') for n in only) else 'no'} |")
+    return lines
+
+
+def service_section(runs) -> list:
+    """Service calls beside their floors, two channels and raw iceoryx client/server (service_bench)."""
+    keys = ("p50", "p99", "p99.9")
+    rows = []
+    rates = []
+    for b in runs:
+        parts = b["name"].split("/")
+        if b["name"].startswith("call/") and "call_us_p50" in b:
+            figures = [[b[f"{t}_us_{k}"] for k in keys] for t in ("call", "channels", "iceoryx_cs")]
+            rows.append((int(parts[1].rstrip("B")), parts[2], figures))
+        elif b["name"].startswith("calls_per_s/") and "calls_per_s" in b:
+            rates.append(f"{parts[3]} ({parts[2]}, {parts[1]}): {b['calls_per_s']:.0f} calls/s")
+    if not rows and not rates:
+        return []
+
+    def trio(values):
+        return " / ".join(f"{v:.1f}" for v in values)
+
+    lines = ["", "## Service calls beside their floors (µs)", "",
+             "Client on CPU 0, server on CPU 1; a statebus call (Client::call against a Server), the same exchange "
+             "by hand on two statebus channels, and raw iceoryx client/server, in alternating blocks of one run. "
+             "Figures are p50 / p99 / p99.9; ratios are the call's p50 / the floor's.", "",
+             "| wait | payload | call | two channels | iceoryx client/server | call / channels | call / iceoryx |",
+             "|---|---|---|---|---|---|---|"]
+    for size, wait, (call, channels, iceoryx) in sorted(rows):
+        lines.append(f"| {wait} | {human(size)} | {trio(call)} | {trio(channels)} | {trio(iceoryx)} | "
+                     f"{call[0] / channels[0]:.2f} | {call[0] / iceoryx[0]:.2f} |")
+    if rates:
+        lines += ["", "Calls per second, client processes on CPU 1, server in an EventLoop on CPU 0: " +
+                  "; ".join(rates) + "."]
     return lines
 
 

@@ -32,8 +32,9 @@ if [[ $mode == quick ]]; then
   costs=(--benchmark_min_time=0.05)
   mqtt=(--quick)
   peers=(--benchmark_filter='^peers/64B/')
+  service=(--benchmark_filter='^call/64B/poll')
 else
-  pingpong=() baseline=() throughput=() state=() recorder=() costs=() mqtt=() peers=()
+  pingpong=() baseline=() throughput=() state=() recorder=() costs=() mqtt=() peers=() service=()
 fi
 run() {  # run NAME ARGS...
   local name=$1
@@ -49,6 +50,7 @@ run state_bench "${state[@]}"
 run recorder_bench "${recorder[@]}"
 run publish_take_bench "${costs[@]}"
 run clock_bench "${costs[@]}"
+run service_bench "${service[@]}"
 if [[ -x "$bin/peers_bench" ]]; then  # built where ZeroMQ, nng, LCM or Cyclone DDS is installed
   run peers_bench "${peers[@]}"
 else
