@@ -29,9 +29,9 @@
 // What each copies: the request is a value of the caller's, copied into
 // shared memory by the call and by the channels (publish(const T&)); the
 // call's handler returns the response by value (copied into the reply) and
-// call() returns it by value; by hand the server publishes the request's
-// value back and the client reads the reply in place; raw iceoryx copies
-// nothing (it writes a sequence number into its loans). At 1 MiB the
+// call() reads it in place (Response<Res>); by hand the server publishes the
+// request's value back and the client reads the reply in place; raw iceoryx
+// copies nothing (it writes a sequence number into its loans). At 1 MiB the
 // copies are most of the difference.
 //
 // Runs in a private mount namespace with its own daemon; the server is

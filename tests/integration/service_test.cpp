@@ -146,7 +146,7 @@ TEST_F(ServiceTest, PollingAPendingCallSeesItsServersDeath) {
   ASSERT_TRUE(child->signal(SIGKILL));
   ASSERT_TRUE(child->wait(10s));
   const auto deadline = std::chrono::steady_clock::now() + 30s;
-  std::optional<CallResult<Answer>> ended;
+  std::optional<CallResponse<Answer>> ended;
   while (!(ended = pending->poll()) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   ASSERT_TRUE(ended) << "poll() never saw the death";
   ASSERT_FALSE(*ended);
@@ -355,7 +355,7 @@ TEST_F(ServiceTest, AVirtualTimeoutEndsWhenTheClockIsSteppedPastIt) {
   auto warm = calc.call(ask(1, 1.0), 10s);
   ASSERT_TRUE(warm) << warm.error().message();
   ASSERT_TRUE(VirtualClock::set_stepped());
-  std::optional<CallResult<Answer>> result;
+  std::optional<CallResponse<Answer>> result;
   std::thread caller([&] { result = calc.call(ask(2, 1.0, "hold"), virtual_timeout(30s)); });
   const auto held = child->read_line(10s);
   const auto advanced = VirtualClock::advance(31s);
@@ -370,6 +370,40 @@ TEST_F(ServiceTest, AVirtualTimeoutEndsWhenTheClockIsSteppedPastIt) {
   auto after = calc.call(ask(3, 2.0), 10s);
   ASSERT_TRUE(after) << after.error().message();
   EXPECT_EQ(after->index, 3U);
+}
+
+// A client calling from its event loop's timer, a server answering in its
+// own loop in another process: in lockstep, time stands while the call is
+// in flight and handled, so every answer carries its tick's virtual time to
+// the nanosecond, and ten virtual minutes take what sixty calls take.
+TEST_F(ServiceTest, InLockstepACallFromATimerIsAnsweredAtTheTicksVirtualTime) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  ASSERT_TRUE(calc.call(ask(0, 0.0), 10s));  // its reply channel is open
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  std::vector<std::string> wrong;
+  std::uint64_t calls = 0;
+  loop->every(10s, [&] {
+    ++calls;
+    auto answer = calc.call(ask(calls, 0.0, "time"), 10s);
+    const auto tick = static_cast<double>(loop->tick_time().time_since_epoch().count());
+    if (!answer) {
+      wrong.push_back("call " + std::to_string(calls) + ": " + answer.error().message());
+    } else if (answer->index != calls || answer->doubled != tick) {
+      wrong.push_back("call " + std::to_string(calls) + " answered at " + std::to_string(answer->doubled) +
+                      " ns for its tick at " + std::to_string(tick));
+    }
+  });
+  loop->at(t0 + 600s, [&] { loop->stop(); });
+  ASSERT_TRUE(VirtualClock::set_lockstep(t0 + 600s));
+  ASSERT_TRUE(loop->run());
+  EXPECT_EQ(calls, 60U);
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " wrong, first: " << wrong.front();
+  EXPECT_EQ(VirtualClock::now(), t0 + 600s);
 }
 
 TEST_F(ServiceTest, StatebusCallBuildsTheRequestFromItsSchemaAndPrintsTheResponse) {

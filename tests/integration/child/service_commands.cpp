@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "command.hpp"
 #include "statebus/bus.hpp"
+#include "statebus/clock/virtual_clock.hpp"
 #include "statebus/service.hpp"
 #include "test_messages.hpp"
 
@@ -23,7 +25,10 @@ int run_serve(const Args& args, const Node* node) {
   if (!server) return fail_with(server.error());
   auto loop = EventLoop::create(*node);
   if (!loop) return fail_with(loop.error());
-  const auto served = serve(*loop, *server, [](const Ask& ask) -> Reply<Answer> {
+  const bool chatty = args.size() > 2 && std::string(args[2]) == "chatty";
+  int said = 0;
+  const auto served = serve(*loop, *server, [&](const Ask& ask) -> Reply<Answer> {
+    if (chatty && said < 64) say("answering " + std::to_string(++said));
     const std::string note(ask.note, strnlen(ask.note, sizeof ask.note));
     if (note == "refuse") return refuse("asked to refuse call " + std::to_string(ask.index));
     if (note == "throw") throw std::runtime_error("asked to throw on call " + std::to_string(ask.index));
@@ -33,7 +38,8 @@ int run_serve(const Args& args, const Node* node) {
     }
     Answer answer;
     answer.index = ask.index;
-    answer.doubled = 2 * ask.value;
+    answer.doubled =
+        note == "time" ? static_cast<double>(VirtualClock::now().time_since_epoch().count()) : 2 * ask.value;
     answer.server_pid = ::getpid();
     std::memcpy(answer.note, ask.note, sizeof answer.note);
     return answer;
@@ -45,15 +51,53 @@ int run_serve(const Args& args, const Node* node) {
   return 0;
 }
 
+// Calls SERVICE in a loop, each with its own index and value: "ready" once
+// the client exists, then per call "answered I" (the answer checked byte for
+// byte: "corrupt …" if any field is wrong) or "failed CODE"; never more than
+// 10 s per call. Ends when stdin closes or after COUNT calls (0: never).
+int run_call_loop(const Args& args, const Node* node) {
+  auto client = Client<Ask, Answer>::create(*node, args[1]);
+  if (!client) return fail_with(client.error());
+  const long count = args.size() > 2 ? std::atol(args[2]) : 0;
+  const bool quiet = args.size() > 3 && std::string(args[3]) == "quiet";
+  say("ready");
+  for (std::uint64_t i = 1; count == 0 || static_cast<long>(i) <= count; ++i) {
+    Ask ask;
+    ask.index = i;
+    ask.value = static_cast<double>(i) * 0.5;
+    const std::string note = "c" + std::to_string(i % 100000);
+    std::memcpy(ask.note, note.data(), note.size());
+    auto answer = client->call(ask, std::chrono::seconds(10));
+    if (!answer) {
+      say("failed " + std::string(to_string(answer.error().code())));
+      if (answer.error().code() == CallErrc::bus_gone) return 1;
+      continue;
+    }
+    if (answer->index != i || answer->doubled != static_cast<double>(i) || std::string(answer->note) != note) {
+      say("corrupt answer to call " + std::to_string(i) + ": index " + std::to_string(answer->index) + " doubled " +
+          std::to_string(answer->doubled) + " note " + std::string(answer->note, strnlen(answer->note, 16)));
+    } else if (!quiet || i % 1000 == 0) {
+      say("answered " + std::to_string(i));
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::vector<Command> service_commands() {
   return {
-      {"serve", "NAME SERVICE",
+      {"serve", "NAME SERVICE [chatty]",
        "serve SERVICE (test/Ask → test/Answer: index, 2 × value, its pid, note) in an event loop;\n"
        "\"serving\" once up; note \"refuse\" refuses, \"throw\" throws, \"hold\" says \"holding I\" and\n"
-       "blocks until stdin closes",
-       2, 2, Setup::node, run_serve},
+       "blocks until stdin closes, \"time\" answers the virtual time (ns) instead of 2 × value;\n"
+       "chatty: \"answering N\" as each of its first 64 calls comes in",
+       2, 3, Setup::node, run_serve},
+      {"call-loop", "NAME SERVICE [COUNT [quiet]]",
+       "call SERVICE (test/Ask → test/Answer) COUNT times (0 or none: for ever): \"ready\", then per\n"
+       "call \"answered I\" (checked byte for byte, else \"corrupt …\") or \"failed CODE\"; quiet:\n"
+       "\"answered I\" only for every 1000th",
+       2, 4, Setup::node, run_call_loop},
   };
 }
 

@@ -20,6 +20,7 @@
 #include "statebus/service/call_error.hpp"
 #include "statebus/service/detail/call_desk.hpp"
 #include "statebus/service/detail/service_wire.hpp"
+#include "statebus/service/response.hpp"
 
 namespace statebus {
 
@@ -27,8 +28,14 @@ namespace statebus {
 /// for it; dropping it abandons the call (a reply that still comes is
 /// discarded). Move-only; used on its client's thread. It may outlive its
 /// Client: it then ends as cancelled.
-template <class Value>
+template <class Res>
 class PendingCall {
+  using Value = CallResponse<Res>;
+  static CallResponse<Res> flatten(CallResult<Value>&& result) {
+    if (!result) return CallResponse<Res>(std::move(result.error()));
+    return std::move(*result);
+  }
+
  public:
   PendingCall(PendingCall&&) noexcept = default;
   PendingCall& operator=(PendingCall&& other) noexcept {
@@ -45,12 +52,12 @@ class PendingCall {
 
   /// The result if the call has ended (answered, refused, or its server
   /// gone), else nothing. Never blocks.
-  std::optional<CallResult<Value>> poll() {
+  std::optional<CallResponse<Res>> poll() {
     return await([] { return std::chrono::nanoseconds(0); }, std::chrono::milliseconds(100), Spin{});
   }
   /// Waits (real time) up to `timeout`: the result, or nothing if the call
   /// is still pending then (wait again, or drop it).
-  std::optional<CallResult<Value>> wait(std::chrono::nanoseconds timeout, Spin spin = {}) {
+  std::optional<CallResponse<Res>> wait(std::chrono::nanoseconds timeout, Spin spin = {}) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     return await([deadline] { return deadline - std::chrono::steady_clock::now(); }, std::chrono::milliseconds(100),
                  spin);
@@ -61,14 +68,14 @@ class PendingCall {
  private:
   template <class, class>
   friend class Client;
-  friend class UntypedClient;
   PendingCall(std::weak_ptr<detail::CallDesk<Value>> desk, std::uint32_t id) : desk_(std::move(desk)), id_(id) {}
   template <class Left>
-  std::optional<CallResult<Value>> await(Left left, std::chrono::nanoseconds slice, Spin spin) {
+  std::optional<CallResponse<Res>> await(Left left, std::chrono::nanoseconds slice, Spin spin) {
     auto desk = desk_.lock();
-    if (!desk)
-      return CallResult<Value>(tl::make_unexpected(CallError(CallErrc::cancelled, "its client was destroyed")));
-    return desk->await(id_, left, slice, spin);
+    if (!desk) return CallResponse<Res>(CallError(CallErrc::cancelled, "its client was destroyed"));
+    auto done = desk->await(id_, left, slice, spin);
+    if (!done) return std::nullopt;
+    return flatten(std::move(*done));
   }
   void abandon() noexcept {
     if (auto desk = desk_.lock()) desk->abandon(id_);
@@ -135,23 +142,26 @@ class Client {
     if (!channels) return tl::make_unexpected(std::move(channels.error()));
     auto requests = Publisher<Req>::create(node, channels->call);
     if (!requests) return tl::make_unexpected(std::move(requests.error()));
-    auto desk = detail::CallDesk<Res>::open(node, std::move(*channels), requests->port_id());
+    auto desk = detail::CallDesk<CallResponse<Res>>::open(node, std::move(*channels), requests->port_id());
     if (!desk) return tl::make_unexpected(std::move(desk.error()));
     return Client(std::move(*requests), std::move(*desk));
   }
 
   /// Calls and waits up to `timeout` in all: a std::chrono duration is real
   /// time, virtual_timeout(…) the bus's clock (a step past it is noticed
-  /// within 10 ms). The response, or a CallError saying which of no_server,
+  /// within 10 ms). The response (read in place: `answer->field`), or a
+  /// CallError (`answer.error()`) saying which of no_server,
   /// server_gone, timed_out, refused, type_mismatch, out_of_resources,
   /// bus_gone. `spin` as for Subscriber::wait (a WaitSet's: adaptive spins 20 µs).
   template <class Timeout>
-  CallResult<Res> call(const Req& request, Timeout timeout, Spin spin = {}) {
+  CallResponse<Res> call(const Req& request, Timeout timeout, Spin spin = {}) {
     const detail::CallDeadline deadline = detail::CallDeadline::after(timeout);
     auto id = desk_->send(
         requests_, [&] { return requests_.publish(request); }, deadline.left);
-    if (!id) return tl::make_unexpected(std::move(id.error()));
-    return desk_->finish(*id, deadline.left, deadline.slice, spin, detail::timeout_text(timeout));
+    if (!id) return CallResponse<Res>(std::move(id.error()));
+    auto done = desk_->finish(*id, deadline.left, deadline.slice, spin, detail::timeout_text(timeout));
+    if (!done) return CallResponse<Res>(std::move(done.error()));
+    return std::move(*done);
   }
 
   /// Sends a call and returns at once with it pending, once a server is
@@ -178,11 +188,11 @@ class Client {
   [[nodiscard]] std::size_t pending() const noexcept { return desk_->pending(); }
 
  private:
-  Client(Publisher<Req> requests, std::shared_ptr<detail::CallDesk<Res>> desk) noexcept
+  Client(Publisher<Req> requests, std::shared_ptr<detail::CallDesk<CallResponse<Res>>> desk) noexcept
       : requests_(std::move(requests)), desk_(std::move(desk)) {}
 
   Publisher<Req> requests_;
-  std::shared_ptr<detail::CallDesk<Res>> desk_;
+  std::shared_ptr<detail::CallDesk<CallResponse<Res>>> desk_;
 };
 
 }  // namespace statebus

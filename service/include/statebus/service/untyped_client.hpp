@@ -32,7 +32,7 @@ struct ReplyCodec<BytesReply> {
   static std::uint64_t fingerprint() noexcept { return 0; }  // whatever the server announced
   static const Schema* schema() noexcept { return nullptr; }
   static bool fits(const BytesSample&) noexcept { return true; }
-  static BytesReply decode(const BytesSample& reply) {
+  static BytesReply decode(BytesSample&& reply) {
     return BytesReply{reply.header().fingerprint, std::vector<std::byte>(reply.data(), reply.data() + reply.size())};
   }
 };

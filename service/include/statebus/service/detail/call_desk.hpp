@@ -21,23 +21,23 @@
 #include "statebus/bus/wait_set.hpp"
 #include "statebus/service/call_error.hpp"
 #include "statebus/service/detail/service_wire.hpp"
+#include "statebus/service/response.hpp"
 
 namespace statebus::detail {
 
-/// How a desk turns a reply into the value its caller gets: ReplyCodec<Res>
-/// for a typed client (the response type's fingerprint, a copy of the
-/// payload); UntypedClient specialises it for bytes.
+/// How a desk turns a reply into the value its caller gets: ReplyCodec<
+/// CallResponse<Res>> for a typed client (the response type's fingerprint,
+/// the reply read in place); UntypedClient specialises it for bytes.
 template <class Value>
-struct ReplyCodec {
+struct ReplyCodec;
+
+template <class Res>
+struct ReplyCodec<CallResponse<Res>> {
   /// The response type the client expects; 0: whatever the server announced.
-  static std::uint64_t fingerprint() { return schema_of<Value>().fingerprint; }
-  static const Schema* schema() { return &schema_of<Value>(); }
-  static bool fits(const BytesSample& reply) noexcept { return reply.size() == sizeof(Value); }
-  static Value decode(const BytesSample& reply) noexcept {
-    Value value;
-    std::memcpy(static_cast<void*>(&value), reply.data(), sizeof value);
-    return value;
-  }
+  static std::uint64_t fingerprint() { return schema_of<Res>().fingerprint; }
+  static const Schema* schema() { return &schema_of<Res>(); }
+  static bool fits(const BytesSample& reply) noexcept { return reply.size() == sizeof(Res); }
+  static CallResponse<Res> decode(BytesSample&& reply) noexcept { return CallResponse<Res>(std::move(reply)); }
 };
 
 template <class Value>
@@ -155,7 +155,7 @@ class CallDesk {
       auto it = pending_.find(reply->header().reply_to);
       if (it == pending_.end() || it->second.result) continue;  // abandoned, timed out, or a duplicate
       if (!server_ || reply->header().fingerprint != server_->response || !Codec::fits(*reply)) continue;
-      it->second.result = CallResult<Value>(Codec::decode(*reply));
+      it->second.result = CallResult<Value>(Codec::decode(std::move(*reply)));
     }
     while (auto notice = notices_.take()) {
       const CallRefusal& n = notice->value();
