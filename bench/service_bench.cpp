@@ -28,8 +28,8 @@
 //
 // What each copies: the request is a value of the caller's, copied into
 // shared memory by the call and by the channels (publish(const T&)); the
-// call's handler returns the response by value (copied into the reply) and
-// call() reads it in place (Response<Res>); by hand the server publishes the
+// call's handler writes the response in place (zeroed first, then the
+// request copied in) and call() reads it in place (CallResponse<Res>); by hand the server publishes the
 // request's value back and the client reads the reply in place; raw iceoryx
 // copies nothing (it writes a sequence number into its loans). At 1 MiB the
 // copies are most of the difference.
@@ -159,9 +159,11 @@ void serve_scenario(const statebus::Node& node, Wait w) {
   std::fflush(stdout);
 
   bool service_done = false;
-  auto echo = [&service_done](const Msg& request) -> statebus::Reply<Msg> {
+  // The response written in place (no copy but this one), as the channels by hand publish the request back.
+  auto echo = [&service_done](const Msg& request, Msg& response) -> statebus::Reply<void> {
     service_done = service_done || get_seq(request.bytes) == kStop;
-    return request;
+    response = request;
+    return {};
   };
   if (w != Wait::block) {
     // One thread spinning over all three, so that each sees the same CPU.
@@ -204,8 +206,8 @@ void serve_scenario(const statebus::Node& node, Wait w) {
     }
   });
   auto loop = statebus::EventLoop::create(node);
-  if (loop && serve(*loop, *service, [&](const Msg& request) -> statebus::Reply<Msg> {
-        auto reply = echo(request);
+  if (loop && serve(*loop, *service, [&](const Msg& request, Msg& response) -> statebus::Reply<void> {
+        auto reply = echo(request, response);
         if (service_done) loop->stop();  // after this call is answered
         return reply;
       })) {

@@ -50,8 +50,8 @@ class ServiceTest : public testkit::NodeTest {
 
   // A test server of kService in another process, up and serving:
   // `ASSERT_NO_FATAL_FAILURE(serve(child))`.
-  static void serve(std::optional<ChildProcess>& child, const char* name = "calc-server") {
-    auto spawned = ChildProcess::spawn({STATEBUS_TEST_CHILD, "serve", name, kService});
+  static void serve(std::optional<ChildProcess>& child, const char* name = "calc-server", const char* mode = "") {
+    auto spawned = ChildProcess::spawn({STATEBUS_TEST_CHILD, "serve", name, kService, mode});
     ASSERT_TRUE(spawned) << spawned.error().message();
     ASSERT_EQ(spawned->read_line(30s), "serving") << spawned->describe();
     child = std::move(*spawned);
@@ -151,6 +151,31 @@ TEST_F(ServiceTest, PollingAPendingCallSeesItsServersDeath) {
   ASSERT_TRUE(ended) << "poll() never saw the death";
   ASSERT_FALSE(*ended);
   EXPECT_EQ(ended->error().code(), CallErrc::server_gone);
+}
+
+TEST_F(ServiceTest, AHandlerThatWritesItsResponseInPlaceIsAnsweredByteForByte) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child, "calc-server", "in-place"));
+  auto calc = client();
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    const std::string note = "m" + std::to_string(i * 104729);
+    auto answer = calc.call(ask(i, 1.5 * static_cast<double>(i), note.c_str()), 10s);
+    ASSERT_TRUE(answer) << "call " << i << ": " << answer.error().message();
+    EXPECT_EQ(answer->index, i);
+    EXPECT_EQ(answer->doubled, 3.0 * static_cast<double>(i));
+    EXPECT_EQ(answer->server_pid, child->pid());
+    EXPECT_EQ(std::string(answer->note), note);
+  }
+  auto refused = calc.call(ask(101, 1.0, "refuse"), 10s);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), CallErrc::refused);
+  EXPECT_TRUE(contains(refused.error().message(), "asked to refuse call 101")) << refused.error().message();
+  auto thrown = calc.call(ask(102, 1.0, "throw"), 10s);
+  ASSERT_FALSE(thrown);
+  EXPECT_TRUE(contains(thrown.error().message(), "asked to throw on call 102")) << thrown.error().message();
+  auto after = calc.call(ask(103, 1.0), 10s);  // the loans of the refused and the thrown went back
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_EQ(after->index, 103U);
 }
 
 TEST_F(ServiceTest, ManyPendingCallsEachGetTheirOwnAnswer) {

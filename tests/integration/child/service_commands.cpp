@@ -25,10 +25,10 @@ int run_serve(const Args& args, const Node* node) {
   if (!server) return fail_with(server.error());
   auto loop = EventLoop::create(*node);
   if (!loop) return fail_with(loop.error());
-  const bool chatty = args.size() > 2 && std::string(args[2]) == "chatty";
+  const std::string mode = args.size() > 2 ? args[2] : "";
   int said = 0;
-  const auto served = serve(*loop, *server, [&](const Ask& ask) -> Reply<Answer> {
-    if (chatty && said < 64) say("answering " + std::to_string(++said));
+  auto handle = [&](const Ask& ask, Answer& answer) -> Reply<void> {
+    if (mode == "chatty" && said < 64) say("answering " + std::to_string(++said));
     const std::string note(ask.note, strnlen(ask.note, sizeof ask.note));
     if (note == "refuse") return refuse("asked to refuse call " + std::to_string(ask.index));
     if (note == "throw") throw std::runtime_error("asked to throw on call " + std::to_string(ask.index));
@@ -36,14 +36,22 @@ int run_serve(const Args& args, const Node* node) {
       say("holding " + std::to_string(ask.index));
       wait_for_stdin_to_close();
     }
-    Answer answer;
     answer.index = ask.index;
     answer.doubled =
         note == "time" ? static_cast<double>(VirtualClock::now().time_since_epoch().count()) : 2 * ask.value;
     answer.server_pid = ::getpid();
     std::memcpy(answer.note, ask.note, sizeof answer.note);
-    return answer;
-  });
+    return {};
+  };
+  // Both forms of handler: the response returned, or written in place.
+  const auto served =
+      mode == "in-place" ? serve(*loop, *server, handle) : serve(*loop, *server, [&](const Ask& ask) -> Reply<Answer> {
+        Answer answer;
+        if (auto verdict = handle(ask, answer); verdict.refused()) {
+          return refuse(verdict.reason());
+        }
+        return answer;
+      });
   if (!served) return fail_with(served.error());
   say("serving");
   auto ran = loop->run();
@@ -87,11 +95,12 @@ int run_call_loop(const Args& args, const Node* node) {
 
 std::vector<Command> service_commands() {
   return {
-      {"serve", "NAME SERVICE [chatty]",
+      {"serve", "NAME SERVICE [chatty|in-place]",
        "serve SERVICE (test/Ask → test/Answer: index, 2 × value, its pid, note) in an event loop;\n"
        "\"serving\" once up; note \"refuse\" refuses, \"throw\" throws, \"hold\" says \"holding I\" and\n"
        "blocks until stdin closes, \"time\" answers the virtual time (ns) instead of 2 × value;\n"
-       "chatty: \"answering N\" as each of its first 64 calls comes in",
+       "chatty: \"answering N\" as each of its first 64 calls comes in; in-place: its handler writes\n"
+       "the response in place",
        2, 3, Setup::node, run_serve},
       {"call-loop", "NAME SERVICE [COUNT [quiet]]",
        "call SERVICE (test/Ask → test/Answer) COUNT times (0 or none: for ever): \"ready\", then per\n"

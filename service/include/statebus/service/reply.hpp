@@ -35,4 +35,22 @@ class Reply {
   std::string refusal_;
 };
 
+/// What a handler that writes its response in place returns: nothing (the
+/// response it wrote is sent: `return {};`) or refuse("why") (nothing is
+/// sent but the refusal).
+template <>
+class Reply<void> {
+ public:
+  Reply() = default;
+  Reply(Refusal refusal)
+      : refused_(true), refusal_(std::move(refusal.reason)) {}  // NOLINT(google-explicit-constructor)
+
+  [[nodiscard]] bool refused() const noexcept { return refused_; }
+  [[nodiscard]] const std::string& reason() const noexcept { return refusal_; }
+
+ private:
+  bool refused_ = false;
+  std::string refusal_;
+};
+
 }  // namespace statebus

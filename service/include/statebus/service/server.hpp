@@ -31,10 +31,14 @@ template <class Req, class Res>
 class Server;
 
 /// Answers the calls of `server` on `loop`'s thread, one at a time, in
-/// arrival order: `handler(const Req&)` returns a Res or refuse("why"). A
-/// handler that throws refuses the call with the exception's text (and a
-/// warning in this process's log); the server keeps serving. Fails as
-/// EventLoop::on does (64 subscribers, or the server in another loop).
+/// arrival order. The handler either returns the response,
+/// `handler(const Req&) -> Reply<Res>` (a Res, or refuse("why")), or writes
+/// it in place in shared memory, `handler(const Req&, Res& response) ->
+/// Reply<void>` (`response` starts as Res{}; `return {};` sends it,
+/// refuse("why") does not): no copy, for large responses. A handler that
+/// throws refuses the call with the exception's text (and a warning in
+/// this process's log); the server keeps serving. Fails as EventLoop::on
+/// does (64 subscribers, or the server in another loop).
 template <class Req, class Res, class Handler>
 Result<void> serve(EventLoop& loop, Server<Req, Res>& server, Handler handler);
 
@@ -148,12 +152,16 @@ class Server {
   static void answer(State& state, const Sample<Req>& call, Handler& handler) {
     const SampleHeader& header = call.header();
     try {
-      Reply<Res> reply = handler(call.value());
-      if (reply.refused()) {
-        notify(state, header, detail::ServiceNotice::refused, reply.reason());
-        return;
+      if constexpr (std::is_invocable_v<Handler&, const Req&, Res&>) {
+        answer_in_place(state, call, handler);
+      } else {
+        Reply<Res> reply = handler(call.value());
+        if (reply.refused()) {
+          notify(state, header, detail::ServiceNotice::refused, reply.reason());
+          return;
+        }
+        send(state, header, reply.response());
       }
-      send(state, header, reply.response());
     } catch (const std::exception& e) {
       spdlog::warn("service '{}': the handler threw on a call of pid {}: {}", state.channels.service,
                    header.publisher_pid, e.what());
@@ -162,6 +170,34 @@ class Server {
       spdlog::warn("service '{}': the handler threw on a call of pid {}", state.channels.service, header.publisher_pid);
       notify(state, header, detail::ServiceNotice::failed, "the server's handler failed with an unknown exception");
     }
+  }
+
+  // The handler writes into the reply's own chunk; a client that cannot be
+  // reached (or no memory) gets its handler run all the same, into a Res
+  // of its own, and no answer.
+  template <class Handler>
+  static void answer_in_place(State& state, const Sample<Req>& call, Handler& handler) {
+    const SampleHeader& header = call.header();
+    detail::RawPublisher* reply = reply_channel(state, header);
+    void* memory = reply != nullptr ? reply->loan(sizeof(Res), alignof(Res)) : nullptr;
+    if (memory == nullptr) {
+      if (reply != nullptr) {
+        spdlog::warn("service '{}': no memory for the reply to pid {}", state.channels.service, header.publisher_pid);
+      }
+      auto unsent = std::make_unique<Res>();
+      const Reply<void> verdict = handler(call.value(), *unsent);
+      if (verdict.refused()) notify(state, header, detail::ServiceNotice::refused, verdict.reason());
+      return;
+    }
+    detail::LoanHandle loan(memory, reply->core());  // given back unless published
+    const Reply<void> verdict = handler(call.value(), *new (memory) Res());
+    if (verdict.refused()) {
+      notify(state, header, detail::ServiceNotice::refused, verdict.reason());
+      return;
+    }
+    detail::loaned_header(memory).reply_to = static_cast<std::uint32_t>(header.sequence);
+    (void)loan.publish();  // its own port's loan
+    ++state.answered;
   }
 
   static void send(State& state, const SampleHeader& call, const Res& response) {
