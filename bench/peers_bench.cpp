@@ -1,16 +1,20 @@
 // Round trips between two processes over the libraries users would pick
 // instead of statebus, beside statebus itself, in the same run: ZeroMQ (PAIR
 // over ipc://), nng (pair0 over ipc://), LCM (UDP multicast on loopback) and
-// Cyclone DDS (UDP on loopback), at 64 B, 4 KiB, 1 MiB and 4 MiB. Leader on
-// CPU 0, follower on CPU 1 (the libraries' own threads inherit the pinning),
-// blocking receive on both sides.
+// Cyclone DDS (UDP on loopback), at 64 B, 4 KiB, 1 MiB and 4 MiB; and the
+// request/reply sockets, ZeroMQ REQ/REP and nng req0/rep0 over ipc://, at
+// the sizes of service_bench's calls (64 B, 4 KiB, 1 MiB), for the report to
+// put beside statebus calls. Leader on CPU 0, follower on CPU 1 (the
+// libraries' own threads inherit the pinning), blocking receive on both sides.
 //
 //   build/release/bench/peers_bench [--benchmark_filter=...]
 //
 // peers/<size>B/<peer>: the peer and statebus in blocking mode, alternating
 // blocks of 100 round trips (the machine's drift hits both alike); counters
 // peer_us_*, statebus_block_us_* (p50/p99/p99.9/max) and ratio_* (statebus /
-// peer). peers/<size>B/statebus_poll: statebus with both sides spinning on
+// peer). peers/<size>B/zeromq_reqrep and nng_reqrep: the same, the leader's
+// socket a request socket, the follower's a reply socket.
+// peers/<size>B/statebus_poll: statebus with both sides spinning on
 // take(), counters statebus_poll_us_*.
 //
 // The process runs in private user, mount and network namespaces: its own
@@ -64,11 +68,13 @@ using statebus::bench::peers::Msg1M;
 using statebus::bench::peers::Msg4K;
 using statebus::bench::peers::Msg4M;
 using statebus::bench::peers::Msg64;
+using statebus::bench::peers::Pattern;
 using statebus::bench::peers::Peer;
 using statebus::bench::peers::Role;
 using statebus::bench::peers::Wait;
 
 constexpr std::size_t kSizes[] = {sizeof(Msg64), sizeof(Msg4K), sizeof(Msg1M), sizeof(Msg4M)};
+constexpr std::size_t kReqRepMaxSize = sizeof(Msg1M);  // service_bench's calls go up to 1 MiB
 constexpr const char* kPollPeer = "statebus_poll";
 
 std::unique_ptr<Peer> open_statebus(const statebus::Node& node, const Endpoint& endpoint, Wait wait,
@@ -86,9 +92,11 @@ std::unique_ptr<Peer> open_statebus(const statebus::Node& node, const Endpoint& 
 std::unique_ptr<Peer> open_peer(const std::string& name, const Endpoint& endpoint, std::string& error) {
 #ifdef STATEBUS_PEERS_ZMQ
   if (name == "zeromq") return statebus::bench::peers::ZmqPeer::open(endpoint, error);
+  if (name == "zeromq_reqrep") return statebus::bench::peers::ZmqPeer::open(endpoint, error, Pattern::request_reply);
 #endif
 #ifdef STATEBUS_PEERS_NNG
   if (name == "nng") return statebus::bench::peers::NngPeer::open(endpoint, error);
+  if (name == "nng_reqrep") return statebus::bench::peers::NngPeer::open(endpoint, error, Pattern::request_reply);
 #endif
 #ifdef STATEBUS_PEERS_LCM
   if (name == "lcm") return statebus::bench::peers::LcmPeer::open(endpoint, error);
@@ -281,12 +289,13 @@ void register_all(const std::vector<std::string>& peers) {
     const int rounds = size >= (4u << 20) ? 10 : size >= (1u << 20) ? 20 : 25;
     // statebus poll first, nng last: after nng's 4 MiB run the follower has
     // not always come back for the next command (under investigation).
+    const auto is_nng = [](const std::string& peer) { return peer.rfind("nng", 0) == 0; };
+    const auto is_reqrep = [](const std::string& peer) { return peer.find("_reqrep") != std::string::npos; };
     std::vector<std::string> names{kPollPeer};
-    for (const auto& peer : peers) {
-      if (peer != "nng") names.push_back(peer);
-    }
-    for (const auto& peer : peers) {
-      if (peer == "nng") names.push_back(peer);
+    for (const bool nng : {false, true}) {
+      for (const auto& peer : peers) {
+        if (is_nng(peer) == nng && (!is_reqrep(peer) || size <= kReqRepMaxSize)) names.push_back(peer);
+      }
     }
     for (const auto& name : names) {
       benchmark::RegisterBenchmark(("peers/" + std::to_string(size) + "B/" + name).c_str(), peer_round_trips, name,
@@ -310,9 +319,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> peers;
 #ifdef STATEBUS_PEERS_ZMQ
   peers.emplace_back("zeromq");
+  peers.emplace_back("zeromq_reqrep");
 #endif
 #ifdef STATEBUS_PEERS_NNG
   peers.emplace_back("nng");
+  peers.emplace_back("nng_reqrep");
 #endif
 #ifdef STATEBUS_PEERS_LCM
   if (private_network) {

@@ -1,11 +1,16 @@
 #pragma once
-// nng: a pair0 socket over ipc://, the follower listens, the leader dials
-// (nng's blocking dial fails at once when nobody listens yet: the leader
-// dials after the follower's "ready"). Blocking receive; messages are built
-// in place (nng_msg) and the follower sends the received message back.
+// nng over ipc://: a pair0 socket on each side, or req0 on the leader and
+// rep0 on the follower (Pattern::request_reply); the follower listens, the
+// leader dials (nng's blocking dial fails at once when nobody listens yet:
+// the leader dials after the follower's "ready"). Blocking receive; messages
+// are built in place (nng_msg) and the follower sends the received message
+// back (rep0 routes it by the request it answers). A req0 receive that times
+// out abandons its request; the next send starts a new one.
 
 #include <nng/nng.h>
 #include <nng/protocol/pair0/pair.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <unistd.h>
 
 #include <memory>
@@ -17,18 +22,22 @@ namespace statebus::bench::peers {
 
 class NngPeer final : public Peer {
  public:
-  static std::unique_ptr<Peer> open(const Endpoint& endpoint, std::string& error) {
+  static std::unique_ptr<Peer> open(const Endpoint& endpoint, std::string& error, Pattern pattern = Pattern::pair) {
     std::unique_ptr<NngPeer> peer(new NngPeer(endpoint.size));
     const std::string path = "/tmp/statebus-peers-nng-" + endpoint.tag;
     const std::string url = "ipc://" + path;
-    int rv = nng_pair0_open(&peer->socket_);
+    const bool leader = endpoint.role == Role::leader;
+    int (*const open_socket)(nng_socket*) = pattern == Pattern::pair ? nng_pair0_open
+                                            : leader                 ? nng_req0_open
+                                                                     : nng_rep0_open;
+    int rv = open_socket(&peer->socket_);
     if (rv == 0) {
       peer->open_ = true;
       rv = nng_socket_set_size(peer->socket_, NNG_OPT_RECVMAXSZ, 0);  // no receive size limit
     }
     if (rv == 0) rv = nng_socket_set_ms(peer->socket_, NNG_OPT_SENDTIMEO, 2000);  // a gone follower: no hang
     if (rv == 0) {
-      if (endpoint.role == Role::follower) {
+      if (!leader) {
         ::unlink(path.c_str());
         rv = nng_listen(peer->socket_, url.c_str(), nullptr, 0);
       } else {

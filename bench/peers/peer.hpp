@@ -14,6 +14,12 @@ namespace statebus::bench::peers {
 
 enum class Role { leader, follower };
 
+/// How a socket library's two sides are joined: one socket type on both
+/// sides (ZeroMQ PAIR, nng pair0), or a request socket on the leader and a
+/// reply socket on the follower (ZeroMQ REQ/REP, nng req0/rep0), whose
+/// round trip is the library's own request and reply.
+enum class Pattern { pair, request_reply };
+
 /// What both sides of one run agree on: the payload size and a name unique
 /// to the run (socket paths, channels and topics are made from it, so that
 /// nothing of an earlier run reaches this one).

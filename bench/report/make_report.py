@@ -212,7 +212,8 @@ def peers_section(runs) -> list:
 
     lines = ["", "## Peers: the libraries users would pick instead (µs)", "",
              "Two processes, leader on CPU 0 and follower on CPU 1 (the libraries' threads inherit the pinning), "
-             "blocking receive on both sides; ZeroMQ PAIR and nng pair0 over ipc://, LCM UDP multicast and Cyclone "
+             "blocking receive on both sides; ZeroMQ PAIR and nng pair0 over ipc://, their request/reply sockets "
+             "(*_reqrep: ZeroMQ REQ/REP, nng req0/rep0, up to 1 MiB), LCM UDP multicast and Cyclone "
              "DDS UDP (reliable, keep last 1) on loopback inside a private network namespace. Each peer is measured "
              "in blocks of 100 round trips alternating with statebus in blocking mode (\"statebus block\", the "
              "figure beside it); statebus poll is its own run of the same size. Ratios are statebus / peer: "
@@ -255,13 +256,17 @@ def peers_section(runs) -> list:
 
 
 def service_section(runs) -> list:
-    """Service calls beside their floors, two channels and raw iceoryx client/server (service_bench)."""
+    """Service calls beside their floors, two channels and raw iceoryx client/server (service_bench), and
+    beside the request/reply sockets of ZeroMQ and nng (peers_bench's *_reqrep runs) when there are any."""
     keys = ("p50", "p99", "p99.9")
     rows = []
     rates = []
+    reqrep = {}  # (peer, size) -> figures, blocking receive like the call's block rows
     for b in runs:
         parts = b["name"].split("/")
-        if b["name"].startswith("call/") and "call_us_p50" in b:
+        if b["name"].startswith("peers/") and len(parts) == 3 and parts[2].endswith("_reqrep") and "peer_us_p50" in b:
+            reqrep[(parts[2], int(parts[1].rstrip("B")))] = [b[f"peer_us_{k}"] for k in keys]
+        elif b["name"].startswith("call/") and "call_us_p50" in b:
             figures = [[b[f"{t}_us_{k}"] for k in keys] for t in ("call", "channels", "iceoryx_cs")]
             rows.append((int(parts[1].rstrip("B")), parts[2], figures))
         elif b["name"].startswith("calls_per_s/") and "calls_per_s" in b:
@@ -272,15 +277,29 @@ def service_section(runs) -> list:
     def trio(values):
         return " / ".join(f"{v:.1f}" for v in values)
 
-    lines = ["", "## Service calls beside their floors (µs)", "",
-             "Client on CPU 0, server on CPU 1; a statebus call (Client::call against a Server), the same exchange "
-             "by hand on two statebus channels, and raw iceoryx client/server, in alternating blocks of one run. "
-             "Figures are p50 / p99 / p99.9; ratios are the call's p50 / the floor's.", "",
-             "| wait | payload | call | two channels | iceoryx client/server | call / channels | call / iceoryx |",
-             "|---|---|---|---|---|---|---|"]
+    names = {"zeromq_reqrep": "ZeroMQ REQ/REP", "nng_reqrep": "nng req0/rep0"}
+    peers = sorted({peer for peer, _ in reqrep})
+    text = ("Client on CPU 0, server on CPU 1; a statebus call (Client::call against a Server), the same exchange "
+            "by hand on two statebus channels, and raw iceoryx client/server, in alternating blocks of one run. "
+            "Figures are p50 / p99 / p99.9; ratios are the call's p50 / the floor's.")
+    if peers:
+        text += (" Beside the blocking calls, the request/reply sockets of the peer libraries over ipc:// "
+                 "(peers_bench, same pinning, blocking receive): measured in a run of their own, not interleaved "
+                 "with the calls; their ratios are the call's p50 / the peer's. The call copies request and response "
+                 "into shared memory; the sockets copy each message into and out of the kernel.")
+    header = "| wait | payload | call | two channels | iceoryx client/server | call / channels | call / iceoryx |"
+    rule = "|---|---|---|---|---|---|---|"
+    for peer in peers:
+        header += f" {names.get(peer, peer)} | call / {names.get(peer, peer)} |"
+        rule += "---|---|"
+    lines = ["", "## Service calls beside their floors (µs)", "", text, "", header, rule]
     for size, wait, (call, channels, iceoryx) in sorted(rows):
-        lines.append(f"| {wait} | {human(size)} | {trio(call)} | {trio(channels)} | {trio(iceoryx)} | "
-                     f"{call[0] / channels[0]:.2f} | {call[0] / iceoryx[0]:.2f} |")
+        line = (f"| {wait} | {human(size)} | {trio(call)} | {trio(channels)} | {trio(iceoryx)} | "
+                f"{call[0] / channels[0]:.2f} | {call[0] / iceoryx[0]:.2f} |")
+        for peer in peers:
+            theirs = reqrep.get((peer, size)) if wait == "block" else None
+            line += f" {trio(theirs)} | {call[0] / theirs[0]:.2f} |" if theirs and theirs[0] else " — | — |"
+        lines.append(line)
     if rates:
         lines += ["", "Calls per second, client processes on CPU 1, server in an EventLoop on CPU 0: " +
                   "; ".join(rates) + "."]
