@@ -52,6 +52,10 @@ void MqttBridge::Impl::scan_channels() {
   for (const std::string& name : watch->next(0ns)) {
     const Route* route = match(out_routes, name);
     if (route == nullptr || skipped_channels.count(name) != 0) continue;
+    if (is_internal_channel(name)) {  // a service's own channels: calls are not carried over MQTT
+      skipped_channels.insert(name);
+      continue;
+    }
     if (first_part_is_state(name)) {
       skipped_channels.insert(name);
       spdlog::warn("not bridging channel '{}': topics under state/ are cells'; rename the channel", name);

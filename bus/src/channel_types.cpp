@@ -267,16 +267,35 @@ Result<std::shared_ptr<const TypeClaim>> claim_channel_type(std::string_view cha
   return std::shared_ptr<const TypeClaim>(std::move(claim));
 }
 
+namespace {
+
+// Where a channel's type is declared: under its own name, or for a
+// service's reply channel `S/_reply/<client>` (one per client) under
+// `S/_reply`, where its server declares it once (service/README.md).
+std::string_view declared_under(std::string_view channel) {
+  constexpr std::string_view kReply = "/_reply/";
+  const auto at = channel.rfind(kReply);
+  if (at == std::string_view::npos || at + kReply.size() == channel.size()) return channel;
+  for (const char c : channel.substr(at + kReply.size())) {
+    if (c < '0' || c > '9') return channel;
+  }
+  return channel.substr(0, at + kReply.size() - 1);
+}
+
+}  // namespace
+
 Result<std::optional<Schema>> channel_type(std::string_view channel) {
   auto table = TableLock::take();
   if (!table) return tl::make_unexpected(table.error());
-  for (const Entry& entry : entries_of(table->fd(), channel)) {
-    const int fd = open_entry(table->fd(), entry.name, O_RDONLY);
-    if (fd < 0) continue;
-    std::optional<Schema> schema;
-    if (held(fd)) schema = read_entry(fd, channel);
-    ::close(fd);
-    if (schema) return schema;
+  for (const std::string_view name : {channel, declared_under(channel)}) {
+    for (const Entry& entry : entries_of(table->fd(), name)) {
+      const int fd = open_entry(table->fd(), entry.name, O_RDONLY);
+      if (fd < 0) continue;
+      std::optional<Schema> schema;
+      if (held(fd)) schema = read_entry(fd, name);
+      ::close(fd);
+      if (schema) return schema;
+    }
   }
   return std::optional<Schema>();
 }
@@ -302,13 +321,14 @@ void remove_channel_types() {
 std::optional<Schema> known_channel_type(std::string_view channel, std::uint64_t fingerprint) {
   auto table = TableLock::take();
   if (!table) return std::nullopt;
-  std::optional<Schema> schema;
-  const int fd = open_entry(table->fd(), file_name(channel, fingerprint), O_RDONLY);
-  if (fd >= 0) {
-    schema = read_entry(fd, channel);
+  for (const std::string_view name : {channel, declared_under(channel)}) {
+    const int fd = open_entry(table->fd(), file_name(name, fingerprint), O_RDONLY);
+    if (fd < 0) continue;
+    std::optional<Schema> schema = read_entry(fd, name);
     ::close(fd);
+    if (schema) return schema;
   }
-  return schema;
+  return std::nullopt;
 }
 
 }  // namespace statebus::detail

@@ -53,6 +53,13 @@ Result<void> validate_node_name(std::string_view name) {
   return {};
 }
 
+bool is_internal_channel(std::string_view channel) noexcept {
+  for (std::size_t at = 0; at < channel.size(); ++at) {
+    if (channel[at] == '_' && (at == 0 || channel[at - 1] == '/')) return true;
+  }
+  return false;
+}
+
 Result<void> validate_channel_name(std::string_view name) {
   if (name.empty()) {
     return fail(Errc::invalid_argument,

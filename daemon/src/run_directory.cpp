@@ -81,18 +81,29 @@ Result<FileLock::Outcome> try_daemon_lock(FileLock& lock, pid_t& holder, int& er
 }
 
 // Removes what nodes that ended without leaving left behind: their name
-// locks and iceoryx sockets. Safe while a daemon runs (a live node holds its lock).
+// locks and iceoryx sockets, and the claims of services whose server died.
+// Safe while a daemon runs (a live node or server holds its lock).
 void remove_dead_nodes(std::vector<std::string>& removed) {
   DIR* dir = ::opendir(detail::kRunDir);
   if (dir == nullptr) return;
   std::vector<std::string> names;
+  std::vector<std::string> claims;
+  const std::string service_prefix = detail::kServiceLockPrefix;
   while (const dirent* entry = ::readdir(dir)) {
     const std::string file = entry->d_name;
-    if (file.rfind("node-", 0) == 0 && file.size() > 10 && file.compare(file.size() - 5, 5, ".lock") == 0) {
-      names.push_back(file.substr(5, file.size() - 10));
-    }
+    const bool lock_file = file.size() > 5 && file.compare(file.size() - 5, 5, ".lock") == 0;
+    if (lock_file && file.rfind("node-", 0) == 0 && file.size() > 10) names.push_back(file.substr(5, file.size() - 10));
+    if (lock_file && file.rfind(service_prefix, 0) == 0) claims.push_back(std::string(detail::kRunDir) + "/" + file);
   }
   ::closedir(dir);
+  for (const std::string& path : claims) {
+    detail::FileLock lock;
+    pid_t holder = 0;
+    int error = 0;
+    if (detail::FileLock::try_acquire(path, lock, holder, error) != detail::FileLock::Outcome::acquired) continue;
+    removed.push_back(path);  // its server died: the kernel dropped its lock
+    lock.release(/*remove=*/true);
+  }
   for (const std::string& name : names) {
     detail::FileLock lock;
     pid_t holder = 0;

@@ -18,24 +18,13 @@ constexpr std::string_view kLongestPort = "18446744073709551615";
 
 }  // namespace
 
-std::string service_lock_path(std::string_view service) {
-  std::string name(service);
-  for (char& c : name) c = c == '/' ? '+' : c;
-  return std::string(kRunDir) + "/service-" + name + ".lock";
-}
-
 Result<ServiceChannels> service_channels(std::string_view service) {
   if (auto valid = validate_channel_name(service); !valid) {
     return fail(Errc::invalid_argument, "service name: " + valid.error().message());
   }
-  for (std::size_t at = 0; at != std::string_view::npos;) {
-    if (service[at] == '_') {
-      return fail(Errc::invalid_argument, "service name '" + std::string(service) +
-                                              "' has a part starting with '_' at position " + std::to_string(at) +
-                                              ": those are the service's own channels");
-    }
-    at = service.find('/', at);
-    if (at != std::string_view::npos) ++at;
+  if (is_internal_channel(service)) {
+    return fail(Errc::invalid_argument, "service name '" + std::string(service) +
+                                            "' has a part starting with '_': those are the service's own channels");
   }
   ServiceChannels channels{std::string(service), std::string(service) + "/_call", std::string(service) + "/_refused"};
   const std::string longest = channels.service + "/_reply/" + std::string(kLongestPort);

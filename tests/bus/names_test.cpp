@@ -89,5 +89,13 @@ TEST(ChannelName, EnforcesIceoryxStringLimits) {
       << sut.error().message();
 }
 
+TEST(ChannelNames, PartsStartingWithAnUnderscoreAreInternal) {
+  EXPECT_TRUE(is_internal_channel("home/heating/plan/_call"));
+  EXPECT_TRUE(is_internal_channel("home/heating/plan/_reply/12"));
+  EXPECT_TRUE(is_internal_channel("_private"));
+  EXPECT_FALSE(is_internal_channel("home/heating_plan/call"));
+  EXPECT_FALSE(is_internal_channel("home/sensor/temperature"));
+}
+
 }  // namespace
 }  // namespace statebus

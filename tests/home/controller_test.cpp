@@ -22,6 +22,28 @@ TEST(HysteresisController, SwitchesOnAfterTheDwellBelowTheBandAndNotBefore) {
   EXPECT_TRUE(sut.heater_on());
 }
 
+TEST(HysteresisController, ItsPlanSaysWhatComesNextAndWhy) {
+  HysteresisController sut(10s);
+  const Setpoint s{20.0, 0.5, Mode::heat};
+  auto inside = sut.plan(20.1, 0s, s);
+  EXPECT_FALSE(inside.heater_on);
+  EXPECT_FALSE(inside.will_switch);
+  EXPECT_EQ(inside.reason, "heater off: 20.10 °C is not below 19.50 °C; on once below it for 10 s");
+  EXPECT_FALSE(sut.decide(19.0, 0s, s));  // below since 0 s
+  auto waiting = sut.plan(19.0, 6s, s);
+  EXPECT_FALSE(waiting.heater_on);
+  EXPECT_TRUE(waiting.will_switch);
+  EXPECT_EQ(waiting.switch_in, 4s);
+  EXPECT_EQ(waiting.reason, "heater off, on in 4 s: 19.00 °C has been below 19.50 °C for 6 s of the 10 s dwell");
+  ASSERT_EQ(sut.decide(19.0, 10s, s), std::optional<bool>(true));
+  auto on = sut.plan(19.0, 11s, s);
+  EXPECT_TRUE(on.heater_on);
+  EXPECT_FALSE(on.will_switch);
+  EXPECT_EQ(on.reason, "heater on: 19.00 °C is not above 20.50 °C; off once above it for 10 s");
+  EXPECT_EQ(sut.plan(19.0, 11s, Setpoint{20.0, 0.5, Mode::off}).reason,
+            "heater on, off at the next reading: the mode is off");
+}
+
 TEST(HysteresisController, ABriefExcursionOrOneInsideTheBandResetsTheDwell) {
   HysteresisController sut(10s);
   const Setpoint s{20.0, 0.5, Mode::heat};

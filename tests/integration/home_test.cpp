@@ -17,6 +17,7 @@
 #include "home_fixture.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/recorder/mcap.hpp"
+#include "statebus/service.hpp"
 #include "statebus/state/cell.hpp"
 #include "statebus/testing/bus_test.hpp"
 #include "statebus/testing/matchers.hpp"
@@ -81,6 +82,42 @@ TEST_F(Home, HeaterSwitchesOnlyAfterTheDwellTimeOutsideTheBand) {
   EXPECT_EQ(status.decisions, 300U);
   EXPECT_EQ(status.switches, 2U);
   EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "heater on at 19.00", virtual_timeout(1s), "heating"));
+}
+
+// The heating answers "what will you do next, and why?" (its plan service)
+// from its own process, on the clock the scenario drives: mid-dwell it names
+// the switch to come and when, once switched it says what ends it, and a
+// what-if question is planned for the temperature asked about.
+TEST_F(Home, TheHeatingAnswersWhatItWillDoNextAndWhy) {
+  start("heating");
+  ASSERT_TRUE(story_->script<TemperatureReading>(
+      std::string(home::kTemperatureChannel), 1s, [](VirtualClock::duration t) -> std::optional<TemperatureReading> {
+        return TemperatureReading{static_cast<std::uint64_t>(t / 1s), t >= 10s ? 19.0 : 20.0, 5.0, false};
+      }));
+  auto plans = Client<home::PlanQuestion, home::HeatingPlan>::create(*node_, home::kPlanService);
+  ASSERT_TRUE(plans) << plans.error().message();
+  ASSERT_TRUE(story_->run_for(16s));  // below the band from 10 s: 6 s of the 10 s dwell
+  status_after(16);
+  auto waiting = plans->call(home::PlanQuestion{}, 10s);
+  ASSERT_TRUE(waiting) << waiting.error().message();
+  EXPECT_FALSE(waiting->heater_on);
+  EXPECT_TRUE(waiting->will_switch);
+  EXPECT_DOUBLE_EQ(waiting->switch_in_s, 4.0);
+  EXPECT_STREQ(waiting->reason, "heater off, on in 4 s: 19.00 °C has been below 19.50 °C for 6 s of the 10 s dwell");
+
+  ASSERT_TRUE(story_->run_for(10s));
+  status_after(26);
+  auto on = plans->call(home::PlanQuestion{}, 10s);
+  ASSERT_TRUE(on) << on.error().message();
+  EXPECT_TRUE(on->heater_on);
+  EXPECT_FALSE(on->will_switch);
+  EXPECT_STREQ(on->reason, "heater on: 19.00 °C is not above 20.50 °C; off once above it for 10 s");
+
+  auto what_if = plans->call(home::PlanQuestion{true, 22.0}, 10s);
+  ASSERT_TRUE(what_if) << what_if.error().message();
+  EXPECT_DOUBLE_EQ(what_if->celsius, 22.0);
+  EXPECT_TRUE(what_if->will_switch);
+  EXPECT_STREQ(what_if->reason, "heater on, off in 10 s: 22.00 °C has been above 20.50 °C for 0 s of the 10 s dwell");
 }
 
 // A simulated day of sensor and controller: after warm-up the room stays in
@@ -194,6 +231,15 @@ TEST_F(Home, ASetpointChangedThroughTheWebReachesTheController) {
   auto page = web.Get("/");
   ASSERT_TRUE(page);
   EXPECT_NE(page->body.find("<svg"), std::string::npos);
+  // What the heating will do next, asked of it by the web process (a call).
+  auto plan = web.Get("/api/plan");
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->status, 200) << plan->body;
+  const auto answer = nlohmann::json::parse(plan->body);
+  const bool heating = json["heater_on"].get<bool>();
+  EXPECT_EQ(answer["heater_on"].get<bool>(), heating) << plan->body;
+  EXPECT_EQ(answer["reason"].get<std::string>().rfind(heating ? "heater on" : "heater off", 0), 0U) << plan->body;
+  EXPECT_NE(page->body.find("<p id=plan>Next: heater "), std::string::npos) << page->body;
 }
 
 // Every process's log records reach the test, with the process's name.

@@ -4,6 +4,9 @@
 // merely stopped, which is alive and waited for), another response type,
 // a timeout on virtual time.
 #include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <csignal>
@@ -271,6 +274,29 @@ TEST_F(ServiceTest, AServerKilledMidCallEndsTheCallWithServerGoneNotATimeout) {
   EXPECT_TRUE(contains(ended->error().message(), "died")) << ended->error().message();
 }
 
+// A server killed leaves its claim's file (the kernel only drops the lock):
+// the bus's clean-up removes it, so the run directory is left as found,
+// and a live server's claim is left alone.
+TEST_F(ServiceTest, TheClaimOfAKilledServerIsRemovedByTheCleanUpAndALiveOneIsNot) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto live = Server<Ask, Answer>::create(*node_, "test/live");
+  ASSERT_TRUE(live) << live.error().message();
+  const std::string dead_claim = "/tmp/statebus/service-test+calc.lock";
+  const std::string live_claim = "/tmp/statebus/service-test+live.lock";
+  ASSERT_TRUE(child->signal(SIGKILL));
+  ASSERT_TRUE(child->wait(10s));
+  ASSERT_EQ(::access(dead_claim.c_str(), F_OK), 0) << "the killed server's claim is not where it was";
+  auto removed = remove_stale_bus();
+  ASSERT_TRUE(removed) << removed.error().message();
+  EXPECT_NE(std::find(removed->begin(), removed->end(), dead_claim), removed->end());
+  EXPECT_NE(::access(dead_claim.c_str(), F_OK), 0) << dead_claim << " is still there";
+  EXPECT_EQ(::access(live_claim.c_str(), F_OK), 0) << "the live server's claim was removed";
+  auto second = Server<Ask, Answer>::create(*node_, "test/live");  // still claimed
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Errc::already_running);
+}
+
 TEST_F(ServiceTest, AStoppedServerIsAliveItsCallTimesOutAndItAnswersOnceContinued) {
   std::optional<ChildProcess> child;
   ASSERT_NO_FATAL_FAILURE(serve(child));
@@ -431,6 +457,22 @@ TEST_F(ServiceTest, InLockstepACallFromATimerIsAnsweredAtTheTicksVirtualTime) {
   EXPECT_EQ(VirtualClock::now(), t0 + 600s);
 }
 
+// A reply channel (one per client) is not declared on its own: tools that
+// decode it (the recorder, `statebus echo`) find its type under S/_reply,
+// where the server declared it.
+TEST_F(ServiceTest, AClientsReplyChannelIsDecodedByTheTypeItsServerDeclared) {
+  auto own = Server<Ask, Answer>::create(*node_, kService);
+  ASSERT_TRUE(own) << own.error().message();
+  const std::string reply_channel = std::string(kService) + "/_reply/42";
+  auto fetched = fetch_schema(*node_, reply_channel, 1000ms);
+  ASSERT_TRUE(fetched) << fetched.error().message();
+  EXPECT_EQ(fetched->fingerprint, schema_of<Answer>().fingerprint);
+  auto found = find_schema(*node_, reply_channel, schema_of<Answer>().fingerprint);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name, "test/Answer");
+  EXPECT_FALSE(find_schema(*node_, std::string(kService) + "/_reply/x42", schema_of<Answer>().fingerprint));
+}
+
 TEST_F(ServiceTest, StatebusCallBuildsTheRequestFromItsSchemaAndPrintsTheResponse) {
   std::optional<ChildProcess> child;
   ASSERT_NO_FATAL_FAILURE(serve(child));
@@ -461,7 +503,7 @@ TEST_F(ServiceTest, StatebusCallSaysWhatWasWrongAndSendsNothingOnBadInput) {
   EXPECT_TRUE(contains(errors, "no service 'test/calc'")) << errors;
 
   std::optional<ChildProcess> child;
-  ASSERT_NO_FATAL_FAILURE(serve(child));
+  ASSERT_NO_FATAL_FAILURE(serve(child, "calc-server", "chatty"));  // says "answering N" for each call
   auto [field, field_status] = test::run_cli({"call", kService, "nosuch=1"}, &errors);
   EXPECT_EQ(field_status, 2) << field;
   EXPECT_TRUE(contains(errors, "nosuch")) << errors;
@@ -476,11 +518,13 @@ TEST_F(ServiceTest, StatebusCallSaysWhatWasWrongAndSendsNothingOnBadInput) {
   EXPECT_TRUE(contains(errors, "asked to refuse call 4")) << errors;
   EXPECT_TRUE(contains(errors, "(refused)")) << errors;
 
-  // None of it reached the server as a call but the refused one: the next is answered.
+  // None of it reached the server as a call but the refused one: the next is its second.
   auto calc = client();
   auto answer = calc.call(ask(5, 1.0), 10s);
   ASSERT_TRUE(answer) << answer.error().message();
   EXPECT_EQ(answer->index, 5U);
+  EXPECT_EQ(child->read_line(10s), "answering 1");
+  EXPECT_EQ(child->read_line(10s), "answering 2");
 }
 
 }  // namespace

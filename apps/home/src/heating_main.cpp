@@ -8,6 +8,7 @@
 #include "home/messages.hpp"
 #include "home/process.hpp"
 #include "statebus/bus.hpp"
+#include "statebus/service.hpp"
 #include "statebus/state/cell.hpp"
 
 // An exception that escapes (the check sees CLI11's setup throw) ends the tool by std::terminate.
@@ -30,9 +31,10 @@ int main(int argc, char** argv) {
   auto setpoint = statebus::Cell<home::Setpoint>::open_or_create(home::kSetpointCell);
   auto status = statebus::Cell<home::HeatingStatus>::open_or_create(home::kStatusCell);
   auto loop = statebus::EventLoop::create(*node);
-  for (const statebus::Error* error :
-       {readings ? nullptr : &readings.error(), commands ? nullptr : &commands.error(),
-        setpoint ? nullptr : &setpoint.error(), status ? nullptr : &status.error(), loop ? nullptr : &loop.error()}) {
+  auto plans = statebus::Server<home::PlanQuestion, home::HeatingPlan>::create(*node, home::kPlanService);
+  for (const statebus::Error* error : {readings ? nullptr : &readings.error(), commands ? nullptr : &commands.error(),
+                                       setpoint ? nullptr : &setpoint.error(), status ? nullptr : &status.error(),
+                                       loop ? nullptr : &loop.error(), plans ? nullptr : &plans.error()}) {
     if (error != nullptr) {
       spdlog::error("cannot start: {}", error->message());
       return 1;
@@ -46,10 +48,14 @@ int main(int argc, char** argv) {
   // The heater starts off: say so, so the hardware layer knows where it stands.
   (void)commands->publish(home::HeaterCommand{false, 0, 0.0});
   std::uint64_t lost_seen = 0;
+  double last_celsius = 0.0;
+  std::chrono::nanoseconds last_time{};
   (void)loop->on(*readings, [&](const statebus::Sample<home::TemperatureReading>& sample) {
     const home::TemperatureReading& r = sample.value();
     const home::Setpoint wanted = setpoint->load();
     const auto t = std::chrono::nanoseconds(sample.header().virtual_time_ns);
+    last_celsius = r.celsius;
+    last_time = t;
     if (const auto change = controller.decide(r.celsius, t, wanted)) {
       (void)commands->publish(home::HeaterCommand{*change, r.index, r.celsius});
       ++state.switches;
@@ -67,6 +73,22 @@ int main(int argc, char** argv) {
     state.heater_on = controller.heater_on();
     status->store(state);
   });
+  // "What will you do next, and why?", answered between two readings.
+  const auto served =
+      serve(*loop, *plans, [&](const home::PlanQuestion& q, home::HeatingPlan& answer) -> statebus::Reply<void> {
+        const double celsius = q.what_if ? q.celsius : last_celsius;
+        const auto plan = controller.plan(celsius, last_time, setpoint->load());
+        answer.heater_on = plan.heater_on;
+        answer.will_switch = plan.will_switch;
+        answer.switch_in_s = std::chrono::duration<double>(plan.switch_in).count();
+        answer.celsius = celsius;
+        std::snprintf(answer.reason, sizeof answer.reason, "%s", plan.reason.c_str());
+        return {};
+      });
+  if (!served) {
+    spdlog::error("cannot serve {}: {}", home::kPlanService, served.error().message());
+    return 1;
+  }
   signals.wait_in_thread([&](int) { loop->stop(); });
   const auto s = setpoint->load();
   spdlog::info("controlling to {:.1f} ± {:.1f} °C, dwell {}", s.celsius, s.band, dwell_text);

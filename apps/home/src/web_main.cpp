@@ -2,6 +2,7 @@
 // any time: it only reads the channels (lossy) and writes the setpoint cell.
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "home/messages.hpp"
 #include "home/process.hpp"
 #include "statebus/bus.hpp"
+#include "statebus/service.hpp"
 #include "statebus/state/cell.hpp"
 
 namespace {
@@ -31,6 +33,19 @@ struct Latest {
   std::optional<std::int64_t> first_ns;
   std::int64_t next_point_ns = 0;
 };
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
 
 json setpoint_json(const home::Setpoint& s) {
   return {{"celsius", s.celsius}, {"band", s.band}, {"mode", s.mode == home::Mode::heat ? "heat" : "off"}};
@@ -65,6 +80,30 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+
+  // The heating's plan service: one client, used by one HTTP thread at a time.
+  auto plans = statebus::Client<home::PlanQuestion, home::HeatingPlan>::create(*node, home::kPlanService);
+  if (!plans) {
+    spdlog::error("cannot start: {}", plans.error().message());
+    return 1;
+  }
+  std::mutex plans_mutex;
+  auto ask_plan = [&](std::chrono::milliseconds timeout) {
+    json out;
+    std::lock_guard lock(plans_mutex);
+    auto answer = plans->call(home::PlanQuestion{}, timeout);
+    if (!answer) {
+      out["error"] = answer.error().message();
+      out["code"] = std::string(statebus::to_string(answer.error().code()));
+      return out;
+    }
+    out["heater_on"] = answer->heater_on;
+    out["will_switch"] = answer->will_switch;
+    out["switch_in_s"] = answer->switch_in_s;
+    out["celsius"] = answer->celsius;
+    out["reason"] = std::string(answer->reason, strnlen(answer->reason, sizeof answer->reason));
+    return out;
+  };
 
   Latest latest;
   std::atomic<bool> stop{false};
@@ -126,6 +165,13 @@ int main(int argc, char** argv) {
     }
     res.set_content(points.dump(), "application/json");
   });
+  // "What will you do next, and why?": a call to the heating, answered by
+  // it, or why not (it is down, restarting, stopped).
+  server.Get("/api/plan", [&](const httplib::Request&, httplib::Response& res) {
+    const json plan = ask_plan(1000ms);
+    if (plan.contains("error")) res.status = 503;
+    res.set_content(plan.dump(), "application/json");
+  });
   server.Post("/api/setpoint", [&](const httplib::Request& req, httplib::Response& res) {
     // Checked field by field against the ranges home::Setpoint declares.
     const json change = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
@@ -177,10 +223,15 @@ int main(int argc, char** argv) {
         "<h1>Living room</h1>";
     page += summary;
     page += home::render_chart_svg(points, "Temperature, setpoint and heater");
+    const json plan = ask_plan(300ms);
     page +=
-        "<form method=post action=/setpoint-form>Setpoint <input name=celsius size=4> °C "
-        "<button>set</button></form><p><small>JSON: GET /api/status, GET /api/history, "
-        "POST /api/setpoint {\"celsius\": 21}</small></p></body></html>";
+        "<p id=plan>Next: " +
+        html_escape(plan.contains("error") ? "the heating does not answer (" + plan["error"].get<std::string>() + ")"
+                                           : plan["reason"].get<std::string>()) +
+        "</p>";
+    page += "<form method=post action=/setpoint-form>Setpoint <input name=celsius size=4> °C "
+            "<button>set</button></form><p><small>JSON: GET /api/status, GET /api/history, "
+            "GET /api/plan, POST /api/setpoint {\"celsius\": 21}</small></p></body></html>";
     res.set_content(page, "text/html; charset=utf-8");
   });
   server.Post("/setpoint-form", [&](const httplib::Request& req, httplib::Response& res) {

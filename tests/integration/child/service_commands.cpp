@@ -68,6 +68,7 @@ int run_call_loop(const Args& args, const Node* node) {
   if (!client) return fail_with(client.error());
   const long count = args.size() > 2 ? std::atol(args[2]) : 0;
   const bool quiet = args.size() > 3 && std::string(args[3]) == "quiet";
+  bool failed_before = false;
   say("ready");
   for (std::uint64_t i = 1; count == 0 || static_cast<long>(i) <= count; ++i) {
     Ask ask;
@@ -77,6 +78,7 @@ int run_call_loop(const Args& args, const Node* node) {
     std::memcpy(ask.note, note.data(), note.size());
     auto answer = client->call(ask, std::chrono::seconds(10));
     if (!answer) {
+      failed_before = true;
       say("failed " + std::string(to_string(answer.error().code())));
       if (answer.error().code() == CallErrc::bus_gone) return 1;
       continue;
@@ -84,8 +86,9 @@ int run_call_loop(const Args& args, const Node* node) {
     if (answer->index != i || answer->doubled != static_cast<double>(i) || std::string(answer->note) != note) {
       say("corrupt answer to call " + std::to_string(i) + ": index " + std::to_string(answer->index) + " doubled " +
           std::to_string(answer->doubled) + " note " + std::string(answer->note, strnlen(answer->note, 16)));
-    } else if (!quiet || i % 1000 == 0) {
+    } else if (!quiet || i % 1000 == 0 || failed_before) {
       say("answered " + std::to_string(i));
+      failed_before = false;
     }
   }
   return 0;
@@ -105,7 +108,7 @@ std::vector<Command> service_commands() {
       {"call-loop", "NAME SERVICE [COUNT [quiet]]",
        "call SERVICE (test/Ask → test/Answer) COUNT times (0 or none: for ever): \"ready\", then per\n"
        "call \"answered I\" (checked byte for byte, else \"corrupt …\") or \"failed CODE\"; quiet:\n"
-       "\"answered I\" only for every 1000th",
+       "\"answered I\" only for every 1000th and the first after a failure",
        2, 4, Setup::node, run_call_loop},
   };
 }

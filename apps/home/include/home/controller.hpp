@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "home/messages.hpp"
 
@@ -19,6 +20,16 @@ class HysteresisController {
   /// Decides on a reading taken at virtual time `t`; returns the new heater
   /// state when it changes.
   std::optional<bool> decide(double celsius, std::chrono::nanoseconds t, const Setpoint& setpoint) noexcept;
+
+  /// What it will do next and why, had it just decided on `celsius` at
+  /// virtual time `t` (its dwell clocks as they stand).
+  struct Plan {
+    bool heater_on = false;
+    bool will_switch = false;              ///< a switch is under way: the dwell runs
+    std::chrono::nanoseconds switch_in{};  ///< when it comes, if the room stays where it is
+    std::string reason;                    ///< one sentence for people
+  };
+  [[nodiscard]] Plan plan(double celsius, std::chrono::nanoseconds t, const Setpoint& setpoint) const;
 
   [[nodiscard]] bool heater_on() const noexcept { return on_; }
   [[nodiscard]] std::chrono::nanoseconds dwell() const noexcept { return dwell_; }

@@ -13,6 +13,8 @@ inline constexpr std::string_view kHeaterChannel = "home/actuator/heater";
 inline constexpr std::string_view kOutsideChannel = "home/weather/outside";
 inline constexpr std::string_view kSetpointCell = "home/setpoint";
 inline constexpr std::string_view kStatusCell = "home/heating/status";
+/// The heating's service: "what will you do next, and why?" (PlanQuestion → HeatingPlan).
+inline constexpr std::string_view kPlanService = "home/heating/plan";
 
 /// One reading of the room, every second of virtual time.
 struct TemperatureReading {
@@ -84,5 +86,25 @@ STATEBUS_FIELD_INFO(HeatingStatus, statebus::field(&HeatingStatus::decisions).co
                     statebus::field(&HeatingStatus::switches).counter().label("Switches"),
                     statebus::field(&HeatingStatus::celsius).unit("°C").quantity("temperature").label("Room"),
                     statebus::field(&HeatingStatus::heater_on).label("Heater"));
+
+/// A question to the heating's plan service: for the last reading (the
+/// default), or for a room temperature of the asker's (`what_if`).
+struct PlanQuestion {
+  bool what_if = false;
+  double celsius = 0.0;  ///< with what_if: the room temperature to plan for
+};
+STATEBUS_MESSAGE(PlanQuestion, "home/PlanQuestion", what_if, celsius);
+STATEBUS_FIELD_INFO(PlanQuestion, statebus::field(&PlanQuestion::what_if).label("What if"),
+                    statebus::field(&PlanQuestion::celsius).unit("°C").quantity("temperature").label("Room"));
+
+/// The heating's answer: what it will do next, and why.
+struct HeatingPlan {
+  bool heater_on = false;
+  bool will_switch = false;  ///< a switch is under way (the dwell runs)
+  double switch_in_s = 0.0;  ///< when, if the room stays where it is
+  double celsius = 0.0;      ///< the temperature planned for
+  char reason[192] = {};     ///< one sentence, NUL-terminated
+};
+STATEBUS_MESSAGE(HeatingPlan, "home/HeatingPlan", heater_on, will_switch, switch_in_s, celsius, reason);
 
 }  // namespace home

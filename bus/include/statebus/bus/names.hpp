@@ -32,6 +32,11 @@ Result<void> validate_node_name(std::string_view name);
 /// Thread-safe, no allocation on success.
 Result<void> validate_channel_name(std::string_view name);
 
+/// True if a part of `channel` starts with '_': a channel a library keeps
+/// for itself (a service's `S/_call`, `S/_reply/…`, `S/_refused`), which
+/// tools that carry channels elsewhere (the MQTT bridge) leave alone.
+bool is_internal_channel(std::string_view channel) noexcept;
+
 /// A channel name whose parts may be `*` (any one part) or `**` (any number
 /// of parts, none included): `home/actuator/*`, `home/**`, `**`. The
 /// recorder, replay and the MQTT bridge choose their channels with them.

@@ -49,6 +49,9 @@ Result<std::shared_ptr<const TypeClaim>> claim_channel_type(std::string_view cha
 
 /// The type some live process holds on `channel` now, if any.
 Result<std::optional<Schema>> channel_type(std::string_view channel);
+// (channel_type and known_channel_type look a service's reply channel,
+// `S/_reply/<digits>`, up under `S/_reply` when it has no entry of its own:
+// its server declares the type there once for all its clients.)
 
 /// The schema of type `fingerprint` on `channel` if the table has it (held,
 /// or left by ports that ended): to name a sample's type.

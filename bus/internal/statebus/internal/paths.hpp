@@ -26,5 +26,12 @@ inline std::string runtime_name(std::string_view node) { return "sb." + std::str
 inline std::string node_lock_path(std::string_view node) {
   return std::string(kRunDir) + "/node-" + std::string(node) + ".lock";
 }
+/// A service's claim, held by its server (service/): `service-<name, '/' as '+'>.lock`.
+inline constexpr const char* kServiceLockPrefix = "service-";
+inline std::string service_lock_path(std::string_view service) {
+  std::string name(service);
+  for (char& c : name) c = c == '/' ? '+' : c;
+  return std::string(kRunDir) + "/" + kServiceLockPrefix + name + ".lock";
+}
 
 }  // namespace statebus::detail

@@ -26,6 +26,18 @@ template <class Res>
 class [[nodiscard]] CallResponse {
  public:
   CallResponse(CallError error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  CallResponse(CallResponse&& other) noexcept
+      : sample_(std::exchange(other.sample_, std::nullopt)), error_(std::move(other.error_)) {}
+  CallResponse& operator=(CallResponse&& other) noexcept {
+    if (this != &other) {
+      sample_ = std::exchange(other.sample_, std::nullopt);
+      error_ = std::move(other.error_);
+    }
+    return *this;
+  }
+  CallResponse(const CallResponse&) = delete;
+  CallResponse& operator=(const CallResponse&) = delete;
+  ~CallResponse() = default;
 
   [[nodiscard]] bool has_value() const noexcept { return sample_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }

@@ -129,7 +129,7 @@ class Server {
     detail::ServiceChannels channels;
     detail::ServiceClaim claim;
     Publisher<detail::CallRefusal> notices;
-    // Reply channels by client port; null: that client could not be reached.
+    // Reply channels by client port.
     std::unordered_map<std::uint64_t, std::unique_ptr<detail::RawPublisher>> replies{};
     std::uint64_t answered = 0;
     std::uint64_t refused = 0;
@@ -225,41 +225,50 @@ class Server {
       return;
     }
     ++state.refused;
-    announce(state);  // the channel's history is the announce again, for clients to come
+    if (!announce(state)) {  // the channel's history is the announce again, for clients to come
+      spdlog::warn("service '{}': no memory to announce it again; clients created from now on see no server until it "
+                   "answers another refusal",
+                   state.channels.service);
+    }
   }
 
   // The client's reply channel, opened at its first call and waited for
-  // (up to 1 s) until the daemon connects it; null if it never connects
-  // (the client left): its later calls are not waited for again.
+  // (up to 1 s) until the daemon connects it; later calls never wait: a
+  // channel still unconnected then (a slow daemon, or the client left)
+  // gets no answer, with a warning, and is looked at again at the next.
   static detail::RawPublisher* reply_channel(State& state, const SampleHeader& call) {
-    if (auto known = state.replies.find(call.publisher_port); known != state.replies.end()) return known->second.get();
+    if (auto known = state.replies.find(call.publisher_port); known != state.replies.end()) {
+      if (known->second->has_subscribers()) return known->second.get();
+      spdlog::warn("service '{}': the reply channel of pid {} is not connected (the client left?); call {} is not "
+                   "answered",
+                   state.channels.service, call.publisher_pid, call.sequence);
+      return nullptr;
+    }
     forget_gone_clients(state);
     auto opened = detail::RawPublisher::create(*state.node, state.channels.reply(call.publisher_port), sizeof(Res),
                                                alignof(Res), &schema_of<Res>(), PublisherOptions{}, /*declare=*/false);
-    std::unique_ptr<detail::RawPublisher> reply;
     if (!opened) {
       spdlog::warn("service '{}': cannot answer pid {}: {}", state.channels.service, call.publisher_pid,
                    opened.error().message());
-    } else if (Waited connected = opened->wait_for_subscribers(std::chrono::seconds(1)); connected) {
-      reply = std::make_unique<detail::RawPublisher>(std::move(*opened));
-    } else if (connected.failed()) {
-      spdlog::warn("service '{}': cannot answer pid {}: {}", state.channels.service, call.publisher_pid,
-                   connected.error().message());
-    } else {
-      spdlog::warn("service '{}': the reply channel of pid {} did not connect within 1 s (the client left?); its "
-                   "calls are not answered",
-                   state.channels.service, call.publisher_pid);
+      return nullptr;
     }
-    return state.replies.emplace(call.publisher_port, std::move(reply)).first->second.get();
+    const Waited connected = opened->wait_for_subscribers(std::chrono::seconds(1));
+    auto& reply = state.replies[call.publisher_port];
+    reply = std::make_unique<detail::RawPublisher>(std::move(*opened));
+    if (connected) return reply.get();
+    spdlog::warn("service '{}': the reply channel of pid {} did not connect within 1 s{}; call {} is not answered",
+                 state.channels.service, call.publisher_pid,
+                 connected.failed() ? " (" + connected.error().message() + ")" : std::string(), call.sequence);
+    return nullptr;
   }
 
   // Reply channels nobody listens to any more (the client was destroyed, or
-  // the daemon removed its dead process's ports), and clients that could
-  // not be reached: forgotten before opening another.
+  // the daemon removed its dead process's ports): closed before opening
+  // another, once there are many (a few are kept for clients still connecting).
   static void forget_gone_clients(State& state) {
+    if (state.replies.size() < 64) return;
     for (auto it = state.replies.begin(); it != state.replies.end();) {
-      const bool keep = it->second ? it->second->has_subscribers() : state.replies.size() < 1024;
-      it = keep ? std::next(it) : state.replies.erase(it);
+      it = it->second->has_subscribers() ? std::next(it) : state.replies.erase(it);
     }
   }
 

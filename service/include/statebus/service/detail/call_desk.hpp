@@ -160,9 +160,13 @@ class CallDesk {
     while (auto notice = notices_.take()) {
       const CallRefusal& n = notice->value();
       if (n.notice == static_cast<std::uint32_t>(ServiceNotice::announce)) {
-        if (server_ && server_->id.port == notice->header().publisher_port) continue;  // announced again
-        server_ = ServerSeen{ServerId{notice->header().publisher_port, notice->header().publisher(), n.pid_namespace},
-                             n.response, std::string(n.reason, strnlen(n.reason, sizeof n.reason))};
+        const SampleHeader& from = notice->header();
+        if (server_ && server_->id.port == from.publisher_port) continue;  // announced again
+        // Two announces from history (a dead server's ports not yet removed,
+        // and its successor's): the newer server is the one.
+        if (server_ && from.publisher_created_ns < server_->created_ns) continue;
+        server_ = ServerSeen{ServerId{from.publisher_port, from.publisher(), n.pid_namespace}, n.response,
+                             std::string(n.reason, strnlen(n.reason, sizeof n.reason)), from.publisher_created_ns};
         looked_at_ = {};  // a new server: look again
         continue;
       }

@@ -69,9 +69,6 @@ struct ServiceChannels {
 /// starts with '_' (those are the service's own).
 Result<ServiceChannels> service_channels(std::string_view service);
 
-/// The file of a service's claim: `/tmp/statebus/service-<name, '/' as '+'>.lock`.
-std::string service_lock_path(std::string_view service);
-
 /// The server's claim on its service: an exclusive lock in the bus's run
 /// directory that the kernel drops when the server's process dies, and its
 /// response type declared in the table of channel types under `S/_reply`
@@ -108,6 +105,7 @@ struct ServerSeen {
   ServerId id;
   std::uint64_t response = 0;  ///< its response type's fingerprint
   std::string response_name;   ///< and name
+  std::int64_t created_ns = 0;  ///< when its announcing port was made (CLOCK_MONOTONIC): the newer wins
 };
 
 /// The CallError of a refusal addressed to a client.
