@@ -17,19 +17,6 @@ std::string fmt(const char* format, double a, double b = 0, double c = 0, double
 }
 #pragma GCC diagnostic pop
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string render_chart_svg(const std::vector<ChartPoint>& points, const std::string& title, int width, int height) {
@@ -117,6 +104,19 @@ std::string render_chart_svg(const std::vector<ChartPoint>& points, const std::s
   }
   svg += "</svg>\n";
   return svg;
+}
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      default: out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace home

@@ -34,19 +34,6 @@ struct Latest {
   std::int64_t next_point_ns = 0;
 };
 
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 json setpoint_json(const home::Setpoint& s) {
   return {{"celsius", s.celsius}, {"band", s.band}, {"mode", s.mode == home::Mode::heat ? "heat" : "off"}};
 }
@@ -226,8 +213,8 @@ int main(int argc, char** argv) {
     const json plan = ask_plan(300ms);
     page +=
         "<p id=plan>Next: " +
-        html_escape(plan.contains("error") ? "the heating does not answer (" + plan["error"].get<std::string>() + ")"
-                                           : plan["reason"].get<std::string>()) +
+        home::escape(plan.contains("error") ? "the heating does not answer (" + plan["error"].get<std::string>() + ")"
+                                            : plan["reason"].get<std::string>()) +
         "</p>";
     page += "<form method=post action=/setpoint-form>Setpoint <input name=celsius size=4> °C "
             "<button>set</button></form><p><small>JSON: GET /api/status, GET /api/history, "

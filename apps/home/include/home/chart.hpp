@@ -21,4 +21,7 @@ struct ChartPoint {
 std::string render_chart_svg(const std::vector<ChartPoint>& points, const std::string& title, int width = 960,
                              int height = 420);
 
+/// `text` with <, > and & escaped, for HTML and SVG.
+std::string escape(const std::string& text);
+
 }  // namespace home
