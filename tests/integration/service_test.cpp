@@ -59,6 +59,14 @@ class ServiceTest : public testkit::NodeTest {
     ASSERT_EQ(spawned->read_line(30s), "serving") << spawned->describe();
     child = std::move(*spawned);
   }
+  // A call the server holds in its handler (note "hold"), pending: `ASSERT_NO_FATAL_FAILURE(hold_a_call(...))`.
+  static void hold_a_call(Client<Ask, Answer>& calc, ChildProcess& server,
+                          std::optional<PendingCall<Answer>>& pending) {
+    auto sent = calc.call_async(ask(1, 1.0, "hold"), 10s);
+    ASSERT_TRUE(sent) << sent.error().message();
+    ASSERT_EQ(server.read_line(10s), "holding 1");
+    pending = std::move(*sent);
+  }
   Client<Ask, Answer> client() {
     auto made = Client<Ask, Answer>::create(*node_, kService);
     EXPECT_TRUE(made) << made.error().message();
@@ -120,9 +128,8 @@ TEST_F(ServiceTest, ACallToAServerKilledAndRestartedEndsAsServerGoneAndTheNewOne
   std::optional<ChildProcess> old_server;
   ASSERT_NO_FATAL_FAILURE(serve(old_server));
   auto calc = client();
-  auto pending = calc.call_async(ask(1, 1.0, "hold"), 10s);
-  ASSERT_TRUE(pending) << pending.error().message();
-  ASSERT_EQ(old_server->read_line(10s), "holding 1");
+  std::optional<PendingCall<Answer>> pending;
+  ASSERT_NO_FATAL_FAILURE(hold_a_call(calc, *old_server, pending));
   ASSERT_TRUE(old_server->signal(SIGKILL));
   ASSERT_TRUE(old_server->wait(10s));
   std::optional<ChildProcess> new_server;
@@ -142,9 +149,8 @@ TEST_F(ServiceTest, PollingAPendingCallSeesItsServersDeath) {
   std::optional<ChildProcess> child;
   ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
-  auto pending = calc.call_async(ask(1, 1.0, "hold"), 10s);
-  ASSERT_TRUE(pending) << pending.error().message();
-  ASSERT_EQ(child->read_line(10s), "holding 1");
+  std::optional<PendingCall<Answer>> pending;
+  ASSERT_NO_FATAL_FAILURE(hold_a_call(calc, *child, pending));
   EXPECT_FALSE(pending->poll());  // held: still pending
   ASSERT_TRUE(child->signal(SIGKILL));
   ASSERT_TRUE(child->wait(10s));
@@ -259,9 +265,8 @@ TEST_F(ServiceTest, AServerKilledMidCallEndsTheCallWithServerGoneNotATimeout) {
   std::optional<ChildProcess> child;
   ASSERT_NO_FATAL_FAILURE(serve(child));
   auto calc = client();
-  auto pending = calc.call_async(ask(1, 1.0, "hold"), 10s);
-  ASSERT_TRUE(pending) << pending.error().message();
-  ASSERT_EQ(child->read_line(10s), "holding 1");
+  std::optional<PendingCall<Answer>> pending;
+  ASSERT_NO_FATAL_FAILURE(hold_a_call(calc, *child, pending));
   ASSERT_TRUE(child->signal(SIGKILL));
   const auto killed = std::chrono::steady_clock::now();
   auto ended = pending->wait(60s);  // a timeout would leave it pending: nothing
