@@ -4,7 +4,8 @@
 // logs, the daemon and a node's lifetime (bus_commands.cpp); the clock, event
 // loops and lockstep (clock_commands.cpp); state cells (state_commands.cpp);
 // self-proving payloads and stops or deaths at a chosen point (crash_commands.cpp);
-// a test server of a service (service_commands.cpp).
+// a test server of a service (service_commands.cpp); objects behind an
+// interface (object_commands.cpp).
 // Run it without arguments for the list.
 #include <algorithm>
 #include <cstdio>
@@ -23,7 +24,7 @@ namespace child = statebus::test::child;
 std::vector<child::Command> all_commands() {
   std::vector<child::Command> commands;
   for (auto area : {child::bus_commands, child::clock_commands, child::state_commands, child::crash_commands,
-                    child::service_commands}) {
+                    child::service_commands, child::object_commands}) {
     const std::vector<child::Command> more = area();
     commands.insert(commands.end(), more.begin(), more.end());
   }

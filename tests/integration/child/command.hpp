@@ -50,6 +50,8 @@ std::vector<Command> state_commands();
 std::vector<Command> crash_commands();
 /// The commands on services (service_commands.cpp).
 std::vector<Command> service_commands();
+/// The commands on objects served behind an interface (object_commands.cpp).
+std::vector<Command> object_commands();
 
 /// Prints `line` and a newline on stdout at once: the tests read the replies as they come.
 inline void say(const std::string& line) {
