@@ -44,6 +44,57 @@ TEST(HysteresisController, ItsPlanSaysWhatComesNextAndWhy) {
             "heater on, off at the next reading: the mode is off");
 }
 
+TEST(HysteresisController, ABoostHeatsWhateverTheReadingsThenTheHysteresisDecidesAgain) {
+  HysteresisController sut(10s);
+  const Setpoint s{20.0, 0.5, Mode::heat};
+  EXPECT_FALSE(sut.decide(20.2, 0s, s));  // inside the band: off
+  const auto boost = sut.boost(30min, 20.2, 5s, s);
+  EXPECT_TRUE(boost.accepted);
+  EXPECT_EQ(boost.until, 5s + 30min);
+  EXPECT_EQ(boost.reason, "heater on for 30 min, then back to 20.00 ± 0.50 °C");
+  EXPECT_EQ(sut.decide(20.2, 5s, s), std::optional<bool>(true));  // at once
+  EXPECT_FALSE(sut.decide(21.5, 20min, s));  // above the band for far longer than the dwell: still on
+  EXPECT_TRUE(sut.heater_on());
+  EXPECT_EQ(sut.plan(21.5, 20min, s).reason,
+            "heater on: boosted for 10 more min (21.50 °C), then back to 20.00 ± 0.50 °C");
+  // The boost over: above the band, off after the dwell as ever.
+  EXPECT_FALSE(sut.decide(21.5, 5s + 30min, s));
+  EXPECT_FALSE(sut.decide(21.5, 5s + 30min + 9s, s));
+  EXPECT_EQ(sut.decide(21.5, 5s + 30min + 10s, s), std::optional<bool>(false));
+}
+
+TEST(HysteresisController, ABoostIsRefusedSayingWhyAndZeroMinutesEndsOne) {
+  HysteresisController sut(10s);
+  const Setpoint s{20.0, 0.5, Mode::heat};
+  auto off = sut.boost(30min, 19.0, 0s, Setpoint{20.0, 0.5, Mode::off});
+  EXPECT_FALSE(off.accepted);
+  EXPECT_EQ(off.reason, "the mode is off: set it to heat first");
+  auto warm = sut.boost(30min, 23.0, 0s, s);
+  EXPECT_FALSE(warm.accepted);
+  EXPECT_EQ(warm.reason, "the room is at 23.00 °C, 3 K or more over the 20.00 °C setpoint: no boost");
+  for (auto length : {-1min, 121min}) {
+    auto wrong = sut.boost(length, 19.0, 0s, s);
+    EXPECT_FALSE(wrong.accepted);
+    EXPECT_EQ(wrong.reason, "a boost lasts 1 to 120 minutes (0 ends one)");
+  }
+  EXPECT_FALSE(sut.decide(20.0, 0s, s));
+  EXPECT_FALSE(sut.heater_on());  // nothing refused changed the heater
+
+  ASSERT_TRUE(sut.boost(60min, 20.0, 1s, s).accepted);
+  EXPECT_EQ(sut.decide(20.0, 1s, s), std::optional<bool>(true));
+  auto ended = sut.boost(0min, 20.0, 2s, s);
+  EXPECT_TRUE(ended.accepted);
+  EXPECT_EQ(ended.reason, "boost ended: back to 20.00 ± 0.50 °C");
+  EXPECT_FALSE(sut.decide(20.0, 2s, s));  // inside the band: the hysteresis keeps it as it is
+  auto none = sut.boost(0min, 20.0, 3s, s);
+  EXPECT_TRUE(none.accepted);
+  EXPECT_EQ(none.reason, "no boost to end");
+  // Mode off ends a boost at once.
+  ASSERT_TRUE(sut.boost(60min, 20.0, 4s, s).accepted);
+  EXPECT_EQ(sut.decide(20.0, 5s, Setpoint{20.0, 0.5, Mode::off}), std::optional<bool>(false));
+  EXPECT_FALSE(sut.decide(19.0, 6s, s));  // the boost is over: below the band starts the dwell
+}
+
 TEST(HysteresisController, ABriefExcursionOrOneInsideTheBandResetsTheDwell) {
   HysteresisController sut(10s);
   const Setpoint s{20.0, 0.5, Mode::heat};

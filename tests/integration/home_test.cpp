@@ -13,6 +13,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "home/heating_api.hpp"
 #include "home/messages.hpp"
 #include "home_fixture.hpp"
 #include "statebus/bus.hpp"
@@ -118,6 +119,54 @@ TEST_F(Home, TheHeatingAnswersWhatItWillDoNextAndWhy) {
   EXPECT_DOUBLE_EQ(what_if->celsius, 22.0);
   EXPECT_TRUE(what_if->will_switch);
   EXPECT_STREQ(what_if->reason, "heater on, off in 10 s: 22.00 °C has been above 20.50 °C for 0 s of the 10 s dwell");
+}
+
+// The heating is an object (home::HeatingApi): a boost asked through its
+// proxy is accepted and switches the heater on at the call's virtual time,
+// holds it on above the band for the boost's 30 minutes, after which the
+// hysteresis switches it off one dwell later; a boost it cannot do is
+// refused with the reason, and changes nothing.
+TEST_F(Home, ABoostCallSwitchesTheHeaterOnAtOnceForItsMinutesOrIsRefusedSayingWhy) {
+  start("heating");
+  ASSERT_TRUE(story_->script<TemperatureReading>(
+      std::string(home::kTemperatureChannel), 1s, [](VirtualClock::duration t) -> std::optional<TemperatureReading> {
+        return TemperatureReading{static_cast<std::uint64_t>(t / 1s), t >= 100s ? 21.5 : 20.2, 5.0, false};
+      }));
+  auto heating = Proxy<home::HeatingApi>::create(*node_, home::kHeatingObject, 10s);
+  ASSERT_TRUE(heating) << heating.error().message();
+  ASSERT_TRUE(story_->run_for(16s));
+  status_after(16);
+  const auto t0 = story_->t0();
+
+  auto too_long = heating->boost(121.0);
+  ASSERT_TRUE(too_long) << too_long.error().message();
+  EXPECT_FALSE(too_long->accepted);
+  EXPECT_STREQ(too_long->reason, "a boost lasts 1 to 120 minutes (0 ends one)");
+
+  auto boost = heating->boost(30.0);
+  ASSERT_TRUE(boost) << boost.error().message();
+  EXPECT_TRUE(boost->accepted) << boost->reason;
+  EXPECT_STREQ(boost->reason, "heater on for 30 min, then back to 20.00 ± 0.50 °C");
+  EXPECT_DOUBLE_EQ(boost->until_s, std::chrono::duration<double>((t0 + 16s + 30min).time_since_epoch()).count());
+  auto plan = heating->plan(home::PlanQuestion{});
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_TRUE(plan->heater_on);
+  EXPECT_STREQ(plan->reason, "heater on: boosted for 30 more min (20.20 °C), then back to 20.00 ± 0.50 °C");
+
+  ASSERT_TRUE(story_->run_for(30min + 20s));
+  const auto status = status_after(16 + 30 * 60 + 20);
+  wait_for_switches(2);
+  std::vector<Recorded<HeaterCommand>> switches;
+  for (const auto& c : commands()) {
+    if (c.value.reading_index != 0) switches.push_back(c);
+  }
+  EXPECT_THAT(switches,
+              ElementsAre(::testing::AllOf(RecordedValue(Field(&HeaterCommand::on, true)),
+                                           VirtualTimeBetween(t0 + 16s, t0 + 16s)),
+                          ::testing::AllOf(RecordedValue(Field(&HeaterCommand::on, false)),
+                                           VirtualTimeBetween(t0 + 16s + 30min + 10s, t0 + 16s + 30min + 10s))));
+  EXPECT_EQ(status.switches, 2U);
+  EXPECT_TRUE(story_->logs().wait_for(LogLevel::info, "boost of 121 min refused", virtual_timeout(1s), "heating"));
 }
 
 // A simulated day of sensor and controller: after warm-up the room stays in
@@ -240,6 +289,52 @@ TEST_F(Home, ASetpointChangedThroughTheWebReachesTheController) {
   EXPECT_EQ(answer["heater_on"].get<bool>(), heating) << plan->body;
   EXPECT_EQ(answer["reason"].get<std::string>().rfind(heating ? "heater on" : "heater off", 0), 0U) << plan->body;
   EXPECT_NE(page->body.find("<p id=plan>Next: heater "), std::string::npos) << page->body;
+}
+
+// The page's "Boost 30 min": a call to the heating through the web process,
+// answered with acceptance (the heater on, the plan saying so, the page
+// showing the answer) or the heating's reason for refusing (409), a body
+// that is no boost refused by the web process itself (400).
+TEST_F(Home, ABoostThroughTheWebIsAcceptedOrRefusedWithTheHeatingsReason) {
+  start("heating");
+  start("sensor");
+  const int port = start_web();
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(story_->run_for(1h));
+  httplib::Client web("127.0.0.1", port);
+
+  auto bad = web.Post("/api/boost", R"({"minutes": 500})", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_NE(bad->body.find("out of range for 'minutes' (declared range 0…120)"), std::string::npos) << bad->body;
+
+  auto boost = web.Post("/api/boost", R"({"minutes": 30})", "application/json");
+  ASSERT_TRUE(boost);
+  ASSERT_EQ(boost->status, 200) << boost->body;
+  const auto accepted = nlohmann::json::parse(boost->body);
+  EXPECT_TRUE(accepted["accepted"].get<bool>()) << boost->body;
+  EXPECT_EQ(accepted["reason"].get<std::string>(), "heater on for 30 min, then back to 20.00 ± 0.50 °C");
+  auto plan = web.Get("/api/plan");
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->status, 200) << plan->body;
+  const auto planned = nlohmann::json::parse(plan->body);
+  EXPECT_TRUE(planned["heater_on"].get<bool>()) << plan->body;
+  EXPECT_EQ(planned["reason"].get<std::string>().rfind("heater on: boosted for 30 more min", 0), 0U) << plan->body;
+  auto page = web.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("<p id=boost>Boost accepted: heater on for 30 min"), std::string::npos) << page->body;
+
+  auto off = web.Post("/api/setpoint", R"({"mode": "off"})", "application/json");
+  ASSERT_TRUE(off);
+  ASSERT_EQ(off->status, 200) << off->body;
+  auto refused = web.Post("/api/boost", R"({"minutes": 30})", "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 409) << refused->body;
+  EXPECT_EQ(nlohmann::json::parse(refused->body)["reason"].get<std::string>(), "the mode is off: set it to heat first");
+  auto refused_page = web.Get("/");
+  ASSERT_TRUE(refused_page);
+  EXPECT_NE(refused_page->body.find("<p id=boost>Boost refused: the mode is off"), std::string::npos)
+      << refused_page->body;
 }
 
 // Every process's log records reach the test, with the process's name.

@@ -14,7 +14,14 @@ std::optional<bool> HysteresisController::decide(double celsius, std::chrono::na
     on_ = on;
     return on;
   };
-  if (setpoint.mode == Mode::off) return switch_to(false);
+  if (setpoint.mode == Mode::off) {
+    boost_until_.reset();
+    return switch_to(false);
+  }
+  if (boost_until_) {
+    if (t < *boost_until_) return switch_to(true);
+    boost_until_.reset();  // over: the hysteresis decides from here, its clocks afresh
+  }
   if (celsius < setpoint.celsius - setpoint.band) {
     above_since_.reset();
     if (!below_since_) below_since_ = t;
@@ -45,6 +52,10 @@ HysteresisController::Plan HysteresisController::plan(double celsius, std::chron
   };
   if (setpoint.mode == Mode::off) {
     std::snprintf(text, sizeof text, "heater %s: the mode is off", on_ ? "on, off at the next reading" : "off");
+  } else if (boost_until_ && t < *boost_until_) {
+    plan.switch_in = *boost_until_ - t;
+    std::snprintf(text, sizeof text, "heater on: boosted for %.0f more min (%.2f °C), then back to %.2f ± %.2f °C",
+                  seconds(plan.switch_in).count() / 60, celsius, setpoint.celsius, setpoint.band);
   } else if (celsius < low && !on_) {
     const double below = waiting(below_since_);
     std::snprintf(text, sizeof text,
@@ -64,6 +75,42 @@ HysteresisController::Plan HysteresisController::plan(double celsius, std::chron
   }
   plan.reason = text;
   return plan;
+}
+
+}  // namespace home
+
+namespace home {
+
+HysteresisController::Boost HysteresisController::boost(std::chrono::nanoseconds length, double celsius,
+                                                        std::chrono::nanoseconds t, const Setpoint& setpoint) {
+  Boost verdict;
+  char text[160];
+  if (setpoint.mode == Mode::off) {
+    verdict.reason = "the mode is off: set it to heat first";
+  } else if (length < std::chrono::nanoseconds(0) || length > std::chrono::minutes(120)) {
+    verdict.reason = "a boost lasts 1 to 120 minutes (0 ends one)";
+  } else if (length == std::chrono::nanoseconds(0)) {
+    verdict.accepted = true;
+    if (boost_until_) {
+      std::snprintf(text, sizeof text, "boost ended: back to %.2f ± %.2f °C", setpoint.celsius, setpoint.band);
+      verdict.reason = text;
+    } else {
+      verdict.reason = "no boost to end";
+    }
+    boost_until_.reset();
+  } else if (celsius >= setpoint.celsius + 3.0) {
+    std::snprintf(text, sizeof text, "the room is at %.2f °C, 3 K or more over the %.2f °C setpoint: no boost", celsius,
+                  setpoint.celsius);
+    verdict.reason = text;
+  } else {
+    verdict.accepted = true;
+    verdict.until = t + length;
+    boost_until_ = verdict.until;
+    std::snprintf(text, sizeof text, "heater on for %.0f min, then back to %.2f ± %.2f °C",
+                  std::chrono::duration<double>(length).count() / 60, setpoint.celsius, setpoint.band);
+    verdict.reason = text;
+  }
+  return verdict;
 }
 
 }  // namespace home

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "home/chart.hpp"
+#include "home/heating_api.hpp"
 #include "home/messages.hpp"
 #include "home/process.hpp"
 #include "statebus/bus.hpp"
@@ -68,27 +69,42 @@ int main(int argc, char** argv) {
     }
   }
 
-  // The heating's plan service: one client, used by one HTTP thread at a time.
-  auto plans = statebus::Client<home::PlanQuestion, home::HeatingPlan>::create(*node, home::kPlanService);
-  if (!plans) {
-    spdlog::error("cannot start: {}", plans.error().message());
+  // The heating, an object: one proxy, used by one HTTP thread at a time.
+  auto heating = statebus::Proxy<home::HeatingApi>::create(*node, home::kHeatingObject);
+  if (!heating) {
+    spdlog::error("cannot start: {}", heating.error().message());
     return 1;
   }
-  std::mutex plans_mutex;
+  std::mutex heating_mutex;
+  auto call_error = [](const statebus::CallError& error) {
+    return json{{"error", error.message()}, {"code", std::string(statebus::to_string(error.code()))}};
+  };
   auto ask_plan = [&](std::chrono::milliseconds timeout) {
+    std::lock_guard lock(heating_mutex);
+    heating->set_timeout(timeout);
+    auto answer = heating->plan(home::PlanQuestion{});
+    if (!answer) return call_error(answer.error());
     json out;
-    std::lock_guard lock(plans_mutex);
-    auto answer = plans->call(home::PlanQuestion{}, timeout);
-    if (!answer) {
-      out["error"] = answer.error().message();
-      out["code"] = std::string(statebus::to_string(answer.error().code()));
-      return out;
-    }
     out["heater_on"] = answer->heater_on;
     out["will_switch"] = answer->will_switch;
     out["switch_in_s"] = answer->switch_in_s;
     out["celsius"] = answer->celsius;
     out["reason"] = std::string(answer->reason, strnlen(answer->reason, sizeof answer->reason));
+    return out;
+  };
+  // A boost, answered with acceptance or the reason it was refused; the
+  // last answer is shown on the page.
+  std::string last_boost;
+  auto ask_boost = [&](double minutes) {
+    std::lock_guard lock(heating_mutex);
+    heating->set_timeout(std::chrono::seconds(1));
+    auto answer = heating->boost(minutes);
+    json out = answer ? json{{"accepted", answer->accepted},
+                             {"until_s", answer->until_s},
+                             {"reason", std::string(answer->reason, strnlen(answer->reason, sizeof answer->reason))}}
+                      : call_error(answer.error());
+    last_boost = answer ? (answer->accepted ? "accepted: " : "refused: ") + out["reason"].get<std::string>()
+                        : "the heating does not answer (" + out["error"].get<std::string>() + ")";
     return out;
   };
 
@@ -159,6 +175,33 @@ int main(int argc, char** argv) {
     if (plan.contains("error")) res.status = 503;
     res.set_content(plan.dump(), "application/json");
   });
+  // "Boost for N minutes": a call the heating accepts (200) or refuses
+  // with its reason (409); 400 for a body that is no boost, 503 when the
+  // heating does not answer.
+  server.Post("/api/boost", [&](const httplib::Request& req, httplib::Response& res) {
+    home::BoostRequest request;
+    auto applied = statebus::schema_of<home::BoostRequest>().apply_json(req.body, &request);
+    if (!applied) {
+      res.status = 400;
+      res.set_content(json{{"error", applied.error().message() + " (send {\"minutes\": 30}; 0 ends a boost)"}}.dump(),
+                      "application/json");
+      return;
+    }
+    const json answer = ask_boost(request.minutes);
+    if (answer.contains("error")) {
+      res.status = 503;
+    } else if (!answer["accepted"].get<bool>()) {
+      res.status = 409;
+    }
+    res.set_content(answer.dump(), "application/json");
+  });
+  server.Post("/boost-form", [&](const httplib::Request& req, httplib::Response& res) {
+    home::BoostRequest request;
+    if (statebus::schema_of<home::BoostRequest>().assign(&request, "minutes", req.get_param_value("minutes"))) {
+      (void)ask_boost(request.minutes);
+    }
+    res.set_redirect("/");
+  });
   server.Post("/api/setpoint", [&](const httplib::Request& req, httplib::Response& res) {
     // Checked field by field against the ranges home::Setpoint declares.
     const json change = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
@@ -216,9 +259,16 @@ int main(int argc, char** argv) {
         home::escape(plan.contains("error") ? "the heating does not answer (" + plan["error"].get<std::string>() + ")"
                                             : plan["reason"].get<std::string>()) +
         "</p>";
+    {
+      std::lock_guard lock(heating_mutex);
+      if (!last_boost.empty()) page += "<p id=boost>Boost " + home::escape(last_boost) + "</p>";
+    }
     page += "<form method=post action=/setpoint-form>Setpoint <input name=celsius size=4> °C "
-            "<button>set</button></form><p><small>JSON: GET /api/status, GET /api/history, "
-            "GET /api/plan, POST /api/setpoint {\"celsius\": 21}</small></p></body></html>";
+            "<button>set</button></form>"
+            "<form method=post action=/boost-form><button id=boost30 name=minutes value=30>Boost 30 min</button> "
+            "<button id=boost0 name=minutes value=0>End boost</button></form>"
+            "<p><small>JSON: GET /api/status, GET /api/history, GET /api/plan, POST /api/setpoint "
+            "{\"celsius\": 21}, POST /api/boost {\"minutes\": 30}</small></p></body></html>";
     res.set_content(page, "text/html; charset=utf-8");
   });
   server.Post("/setpoint-form", [&](const httplib::Request& req, httplib::Response& res) {

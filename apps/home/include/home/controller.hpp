@@ -12,7 +12,8 @@ namespace home {
 
 /// Heater on once the temperature has stayed below setpoint − band for
 /// `dwell`; off once it has stayed above setpoint + band for `dwell`; off at
-/// once in mode off. Readings inside the band reset both clocks.
+/// once in mode off. Readings inside the band reset both clocks. A boost
+/// keeps it on for a while whatever the readings.
 class HysteresisController {
  public:
   explicit HysteresisController(std::chrono::nanoseconds dwell = std::chrono::seconds(10)) noexcept : dwell_(dwell) {}
@@ -31,6 +32,19 @@ class HysteresisController {
   };
   [[nodiscard]] Plan plan(double celsius, std::chrono::nanoseconds t, const Setpoint& setpoint) const;
 
+  /// A boost: the heater on from virtual time `t` for `length`, whatever
+  /// the readings (the next decide() switches it on), then the hysteresis
+  /// decides again, its dwell clocks afresh. Refused, with the reason, in
+  /// mode off, for a length outside 1–120 min, or when the room
+  /// (`celsius`) is 3 K or more over the setpoint. A length of 0 ends a
+  /// boost. Mode off ends one at once.
+  struct Boost {
+    bool accepted = false;
+    std::chrono::nanoseconds until{};  ///< when an accepted boost ends
+    std::string reason;                ///< one sentence for people
+  };
+  Boost boost(std::chrono::nanoseconds length, double celsius, std::chrono::nanoseconds t, const Setpoint& setpoint);
+
   [[nodiscard]] bool heater_on() const noexcept { return on_; }
   [[nodiscard]] std::chrono::nanoseconds dwell() const noexcept { return dwell_; }
 
@@ -39,6 +53,7 @@ class HysteresisController {
   bool on_ = false;
   std::optional<std::chrono::nanoseconds> below_since_;
   std::optional<std::chrono::nanoseconds> above_since_;
+  std::optional<std::chrono::nanoseconds> boost_until_;
 };
 
 }  // namespace home

@@ -13,8 +13,12 @@ inline constexpr std::string_view kHeaterChannel = "home/actuator/heater";
 inline constexpr std::string_view kOutsideChannel = "home/weather/outside";
 inline constexpr std::string_view kSetpointCell = "home/setpoint";
 inline constexpr std::string_view kStatusCell = "home/heating/status";
-/// The heating's service: "what will you do next, and why?" (PlanQuestion → HeatingPlan).
+/// The heating, an object with methods (home/heating_api.hpp): its
+/// services "what will you do next, and why?" (PlanQuestion → HeatingPlan)
+/// and "boost for a while" (BoostRequest → BoostAnswer).
+inline constexpr std::string_view kHeatingObject = "home/heating";
 inline constexpr std::string_view kPlanService = "home/heating/plan";
+inline constexpr std::string_view kBoostService = "home/heating/boost";
 
 /// One reading of the room, every second of virtual time.
 struct TemperatureReading {
@@ -106,5 +110,21 @@ struct HeatingPlan {
   char reason[192] = {};     ///< one sentence, NUL-terminated
 };
 STATEBUS_MESSAGE(HeatingPlan, "home/HeatingPlan", heater_on, will_switch, switch_in_s, celsius, reason);
+
+/// "Heat for a while, whatever the readings" (0 minutes: end a boost).
+struct BoostRequest {
+  double minutes = 30.0;
+};
+STATEBUS_MESSAGE(BoostRequest, "home/BoostRequest", minutes);
+STATEBUS_FIELD_INFO(BoostRequest,
+                    statebus::field(&BoostRequest::minutes).range(0, 120).step(1).unit("min").label("Boost"));
+
+/// The heating's answer to a boost: accepted or not, and why.
+struct BoostAnswer {
+  bool accepted = false;
+  double until_s = 0.0;   ///< virtual time (s since the clock's epoch) an accepted boost ends; 0 if none
+  char reason[160] = {};  ///< one sentence, NUL-terminated
+};
+STATEBUS_MESSAGE(BoostAnswer, "home/BoostAnswer", accepted, until_s, reason);
 
 }  // namespace home
