@@ -84,9 +84,21 @@ CallError refusal_error(const std::string& service, const CallRefusal& refusal) 
   return CallError(CallErrc::refused, "service '" + service + "' refused the call: " + reason);
 }
 
+bool same_pid_namespace(const ServerId& server) {
+  const auto ours = pid_namespace();
+  return server.pid_namespace != 0 && ours && *ours == server.pid_namespace;
+}
+
+std::string describe_server(const ServerId& server) {
+  if (same_pid_namespace(server)) return describe_process(server.process.pid);
+  const bool known = server.pid_namespace != 0 && pid_namespace();
+  return "pid " + std::to_string(server.process.pid) +
+         (known ? " in another PID namespace" : " of a PID namespace not known here");
+}
+
 std::string no_server_message(const std::string& service, const ServerSeen* last) {
   std::string text = "no server of service '" + service + "' answered";
-  if (last != nullptr) text += " (its last server, " + describe_process(last->id.process.pid) + ", is gone)";
+  if (last != nullptr) text += " (its last server, " + describe_server(last->id) + ", is gone)";
   return text + ": start the process that serves it (`statebus ls` lists the services and their servers)";
 }
 
@@ -101,12 +113,10 @@ std::optional<CallError> server_gone(const std::string& service, const ServerId&
   for (const PublisherStatus& status : notices) {
     if (status.port != server.port) continue;
     if (status.state == PublisherState::alive) return std::nullopt;
-    if (status.state == PublisherState::gone) {  // judged by its pid: only where that pid means this process
-      const auto ours = pid_namespace();
-      if (server.pid_namespace == 0 || !ours || *ours != server.pid_namespace) return std::nullopt;
-    }
+    // Judged by its pid: only where that pid means that process.
+    if (status.state == PublisherState::gone && !same_pid_namespace(server)) return std::nullopt;
     return CallError(CallErrc::server_gone,
-                     "the server of service '" + service + "', " + describe_process(server.process.pid) +
+                     "the server of service '" + service + "', " + describe_server(server) +
                          (status.state == PublisherState::stopped ? ", stopped serving" : ", died") +
                          " before answering the call");
   }
@@ -115,8 +125,13 @@ std::optional<CallError> server_gone(const std::string& service, const ServerId&
 
 std::string timed_out_message(const std::string& service, const std::string& timeout,
                               const std::optional<ServerSeen>& server) {
-  return "service '" + service + "' did not answer within " + timeout + "; its server" +
-         (server ? ", " + describe_process(server->id.process.pid) + "," : std::string()) +
+  std::string text = "service '" + service + "' did not answer within " + timeout + "; its server";
+  if (server && !same_pid_namespace(server->id)) {
+    return text + ", " + describe_server(server->id) +
+           ", is stopped, busy, slow, or dead (a death there cannot be proven from here: only its clean stop "
+           "ends a call early)";
+  }
+  return text + (server ? ", " + describe_process(server->id.process.pid) + "," : std::string()) +
          " is alive (stopped, busy, or slow)";
 }
 

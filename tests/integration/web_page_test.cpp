@@ -1,8 +1,9 @@
 // The heating demo's web page in a real browser: headless Chromium, driven by
 // tests/web_page/check.mjs (playwright-core), reads the page statebus-web
 // serves for the heating on this test's private bus. The page must show the
-// heating's figures, draw the day's chart, and a setpoint typed into its
-// form must reach the controller.
+// heating's figures and its plan (agreeing with them), draw the day's chart,
+// and a setpoint typed into its form must change the plan and reach the
+// controller.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,9 +80,11 @@ class WebPage : public HomeProcesses {
 
   // Runs tests/web_page/check.mjs with `args` (after the URL) to its end,
   // bounded; its output, and its exit code (-1: it did not exit in time).
+  // The heating runs here, so the page's plan is always checked (--plan).
   std::pair<std::string, int> check_page(const std::string& url, const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {STATEBUS_NODE, STATEBUS_WEB_PAGE_JS "/check.mjs", url,
-                                     "--chromium", STATEBUS_CHROMIUM, "--timeout", std::to_string(kPageWaitSeconds)};
+    std::vector<std::string> argv = {
+        STATEBUS_NODE, STATEBUS_WEB_PAGE_JS "/check.mjs", url,     "--chromium", STATEBUS_CHROMIUM,
+        "--timeout",   std::to_string(kPageWaitSeconds),  "--plan"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto check = ChildProcess::spawn(argv);
     EXPECT_TRUE(check) << check.error().message();
@@ -111,8 +114,9 @@ class WebPage : public HomeProcesses {
 
 // Two hours of the heating, then the page in Chromium: it shows the room,
 // outside, setpoint, heater and switches the bus has, its chart draws the
-// room's line, and a setpoint typed into its form and submitted is what the
-// controller switches by next.
+// room's line, its plan (the heating's answer to a call) agrees with them,
+// and a setpoint typed into its form and submitted changes the plan and is
+// what the controller switches by next.
 TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController) {
   start("heating");
   start("sensor");
@@ -125,6 +129,9 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   const auto all_readings = readings();
   ASSERT_FALSE(all_readings.empty());
   const TemperatureReading last = all_readings.back().value;
+  // The page shows the last reading's heater, its plan the controller's:
+  // the same unless the controller switched on that very reading.
+  ASSERT_EQ(last.heater_on, before.heater_on) << "the heating switched at the last reading, " << last.index;
   auto setpoint_cell = Cell<home::Setpoint>::open_or_create(home::kSetpointCell);
   ASSERT_TRUE(setpoint_cell) << setpoint_cell.error().message();
   const home::Setpoint wanted = setpoint_cell->load();
@@ -145,6 +152,10 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   std::printf("%s", out.c_str());  // what the browser saw, also when it passes
   ASSERT_EQ(code, 0) << "the page check failed: its output is above";
   EXPECT_NE(out.find("web page check: OK"), std::string::npos);
+  // The plan it read, before and after the setpoint: the controller's, for the heater as it is.
+  const std::string plan_heater = std::string("Next: heater ") + (before.heater_on ? "on" : "off");
+  EXPECT_NE(out.find("\nplan: " + plan_heater), std::string::npos) << out;
+  EXPECT_NE(out.find("form: the plan now reads " + plan_heater), std::string::npos) << out;
 
   // On the bus: the cell holds what was typed …
   const auto [cell_json, cli_code] = test::run_cli({"state", "get", std::string(home::kSetpointCell), "--json"});

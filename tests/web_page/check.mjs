@@ -16,6 +16,13 @@
 //   --switches N          the switch count shown, exactly
 //   --min-readings N      the readings count shown is at least N (default 1)
 //   --min-chart-points N  the chart's room line has at least N points (default 2)
+//   --plan                the heating's plan ("Next: …", <p id=plan>) is shown and
+//                         agrees with the figures shown: the heater state it names
+//                         is the page's, the room temperature it plans for is the
+//                         page's, and it names the threshold setpoint − band (to
+//                         switch on) or setpoint + band (to switch off), or says
+//                         the mode is off; with --set, it changes once the page
+//                         shows the new setpoint, and agrees with it
 //   --set C               type C into the setpoint form, submit it, then wait
 //                         for the page to show setpoint C
 //   --timeout S           the bound of every wait, seconds (default 20)
@@ -32,7 +39,7 @@
 import { parseArgs } from "node:util";
 
 const USAGE = "usage: node check.mjs URL [--room C] [--outside C] [--tolerance K] [--setpoint C] [--band K] " +
-  "[--mode heat|off] [--heater on|off] [--switches N] [--min-readings N] [--min-chart-points N] [--set C] " +
+  "[--mode heat|off] [--heater on|off] [--switches N] [--min-readings N] [--min-chart-points N] [--plan] [--set C] " +
   "[--timeout S] [--chromium PATH] [--screenshot FILE]";
 
 function usage(problem) {
@@ -55,6 +62,7 @@ try {
       switches: { type: "string" },
       "min-readings": { type: "string", default: "1" },
       "min-chart-points": { type: "string", default: "2" },
+      plan: { type: "boolean", default: false },
       set: { type: "string" },
       timeout: { type: "string", default: "20" },
       chromium: { type: "string", default: "/usr/bin/chromium" },
@@ -98,6 +106,7 @@ const expected = {
   heater: oneOf("heater", ["on", "off"]),
   switches: number("switches", { integer: true, min: 0 }),
   minReadings: number("min-readings", { integer: true, min: 0 }),
+  plan: opt.plan,
 };
 const tolerance = number("tolerance", { min: 0 });
 const minChartPoints = number("min-chart-points", { integer: true, min: 0 });
@@ -180,6 +189,8 @@ function readFigures() {
   const readings = text.match(/(\d+)\s+readings/);
   if (readings) figures.readings = Number(readings[1]);
   else figures.missing.push(`readings count not found in "${text.trim()}"`);
+  const plan = document.querySelector("#plan");
+  if (plan) figures.plan = plan.textContent.trim();
   return figures;
 }
 
@@ -215,6 +226,49 @@ function mismatches(f, want) {
   }
   if (want.minReadings !== undefined && f.readings !== undefined && f.readings < want.minReadings) {
     out.push(`readings count shows ${f.readings}, expected at least ${want.minReadings}`);
+  }
+  if (want.plan) out.push(...planMismatches(f));
+  if (want.planNot !== undefined && f.plan === want.planNot) out.push(`plan still shows "${f.plan}"`);
+  return out;
+}
+
+// What in the plan line disagrees with the figures shown beside it. Its
+// wording is statebus-heating's (apps/home/src/controller.cpp, Plan):
+// "heater on|off[, …]: R °C … below|above T °C …" or "heater …: the mode is off".
+function planMismatches(f) {
+  if (f.plan === undefined) return ["no plan line (<p id=plan>) on the page"];
+  const plan = f.plan.match(/^Next:\s*(.*)$/s);
+  if (!plan) return [`the plan line does not start with "Next:": "${f.plan}"`];
+  const text = plan[1];
+  const heater = text.match(/^heater (on|off)\b/);
+  if (!heater) return [`the plan names no heater state: "${f.plan}"`];
+  const out = [];
+  if (f.heater !== undefined && heater[1] !== f.heater.toLowerCase()) {
+    out.push(`the plan says heater ${heater[1]}, the page shows heater ${f.heater}: "${f.plan}"`);
+  }
+  const mode = f.mode?.toLowerCase();
+  if (mode === "off") {
+    if (!/the mode is off/.test(text)) out.push(`the mode shows off, the plan does not say so: "${f.plan}"`);
+    return out;
+  }
+  // Both shown to their own rounding; the plan's figures to 0.01.
+  const half = (shown) => 0.5 * 10 ** -shown.decimals;
+  const room = text.match(/:\s*(-?\d+\.\d+) °C/);
+  if (!room) {
+    out.push(`the plan names no room temperature: "${f.plan}"`);
+  } else if (f.room && Math.abs(Number(room[1]) - f.room.value) > tolerance + half(f.room) + 0.005 + 1e-9) {
+    out.push(`the plan is for ${room[1]} °C, the page shows ${f.room.text} °C: "${f.plan}"`);
+  }
+  const threshold = text.match(/(below|above) (-?\d+\.\d+) °C/);
+  if (!threshold) {
+    out.push(`the plan names no threshold (below/above T °C): "${f.plan}"`);
+  } else if (f.setpoint && f.band) {
+    const sign = threshold[1] === "below" ? -1 : 1;
+    const want = f.setpoint.value + sign * f.band.value;
+    if (Math.abs(Number(threshold[2]) - want) > half(f.setpoint) + half(f.band) + 0.005 + 1e-9) {
+      out.push(`the plan's threshold ${threshold[1]} ${threshold[2]} °C is not setpoint ${sign < 0 ? "−" : "+"} ` +
+        `band (${f.setpoint.text} ${sign < 0 ? "−" : "+"} ${f.band.text} °C): "${f.plan}"`);
+    }
   }
   return out;
 }
@@ -407,6 +461,7 @@ try {
     say(`page: GET ${url.href} 200, title "${await page.title()}"`);
     const shown = await waitForFigures(page, expected);
     say(`figures: ${describeFigures(shown.figures)} (read ${shown.reads} time${shown.reads === 1 ? "" : "s"})`);
+    if (expected.plan) say(`plan: ${shown.figures.plan ?? "(none)"}`);
     for (const differ of shown.differs) problems.push(`figures: ${differ}`);
 
     await checkChart(page);
@@ -419,8 +474,10 @@ try {
       if (submitted.response && submitted.response.status() >= 400) {
         problems.push(`form: the POST answered ${submitted.response.status()}`);
       }
-      const after = await waitForFigures(page, { setpoint: setTo });
+      const after = await waitForFigures(page, { setpoint: setTo, plan: expected.plan,
+                                                 planNot: expected.plan ? shown.figures.plan : undefined });
       say(`form: the page now shows ${describeFigures(after.figures)}`);
+      if (expected.plan) say(`form: the plan now reads ${after.figures.plan ?? "(none)"}`);
       for (const differ of after.differs) problems.push(`after submitting ${setTo}: ${differ}`);
     }
     for (const error of pageErrors) problems.push(`script error on the page: ${error}`);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "command.hpp"
@@ -17,9 +18,28 @@
 namespace statebus::test::child {
 namespace {
 
+// Reads stdin until the line "stop" (or its end): the server's stop, asked
+// for by the test.
+void wait_for_stop_line() {
+  std::string line;
+  char c = 0;
+  while (::read(STDIN_FILENO, &c, 1) == 1) {
+    if (c != '\n') {
+      line += c;
+    } else if (line == "stop") {
+      return;
+    } else {
+      line.clear();
+    }
+  }
+}
+
 // Answers Ask with Answer{index, 2 × value, its pid, note}; refuses "refuse",
 // throws on "throw", and on "hold" says "holding <index>" and blocks until
 // stdin closes (a server busy mid-handler, to be stopped or killed).
+// stoppable: the line "stop" on stdin stops its loop ("stopped serving"; the
+// server still exists, calls queue unanswered); then stdin's end destroys
+// the server (its goodbye) and the process exits 0.
 int run_serve(const Args& args, const Node* node) {
   auto server = Server<Ask, Answer>::create(*node, args[1]);
   if (!server) return fail_with(server.error());
@@ -53,9 +73,22 @@ int run_serve(const Args& args, const Node* node) {
         return answer;
       });
   if (!served) return fail_with(served.error());
+  std::thread stopper;
+  if (mode == "stoppable") {
+    stopper = std::thread([&] {
+      wait_for_stop_line();
+      loop->stop();
+    });
+  }
   say("serving");
   auto ran = loop->run();
-  if (!ran) return fail_with(ran.error());
+  const int failed = ran ? 0 : fail_with(ran.error());  // said before waiting for stdin
+  if (stopper.joinable()) stopper.join();
+  if (failed != 0) return failed;
+  if (mode == "stoppable") {
+    say("stopped serving");
+    wait_for_stdin_to_close();
+  }
   return 0;
 }
 
@@ -98,12 +131,13 @@ int run_call_loop(const Args& args, const Node* node) {
 
 std::vector<Command> service_commands() {
   return {
-      {"serve", "NAME SERVICE [chatty|in-place]",
+      {"serve", "NAME SERVICE [chatty|in-place|stoppable]",
        "serve SERVICE (test/Ask → test/Answer: index, 2 × value, its pid, note) in an event loop;\n"
        "\"serving\" once up; note \"refuse\" refuses, \"throw\" throws, \"hold\" says \"holding I\" and\n"
        "blocks until stdin closes, \"time\" answers the virtual time (ns) instead of 2 × value;\n"
        "chatty: \"answering N\" as each of its first 64 calls comes in; in-place: its handler writes\n"
-       "the response in place",
+       "the response in place; stoppable: the line \"stop\" on stdin stops its loop (\"stopped serving\",\n"
+       "calls queue unanswered), then stdin's end destroys the server (its goodbye) and it exits 0",
        2, 3, Setup::node, run_serve},
       {"call-loop", "NAME SERVICE [COUNT [quiet]]",
        "call SERVICE (test/Ask → test/Answer) COUNT times (0 or none: for ever): \"ready\", then per\n"

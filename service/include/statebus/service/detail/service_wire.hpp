@@ -100,6 +100,15 @@ struct ServerId {
   std::uint64_t pid_namespace = 0;  ///< 0: unknown
 };
 
+/// True if `server`'s pid means a process of this PID namespace: its
+/// namespace is known and this process's. Only then may its pid be judged.
+bool same_pid_namespace(const ServerId& server);
+/// A server for messages: describe_process() of its pid in this PID
+/// namespace; else "pid 2 in another PID namespace" (or "of a PID
+/// namespace not known here"): its pid names another process here, or
+/// none, and is not looked up.
+std::string describe_server(const ServerId& server);
+
 /// A server as its announce on `S/_refused` named it.
 struct ServerSeen {
   ServerId id;
@@ -120,7 +129,8 @@ std::string type_mismatch_message(const std::string& service, const ServerSeen& 
 /// unknown) is never judged dead by its pid: only its goodbye ends a call.
 std::optional<CallError> server_gone(const std::string& service, const ServerId& server,
                                      const std::vector<PublisherStatus>& notices);
-/// A call's timed_out message: the server is alive (stopped or busy).
+/// A call's timed_out message: the server is alive (stopped or busy); one
+/// in another PID namespace may be dead too (no death there is seen).
 std::string timed_out_message(const std::string& service, const std::string& timeout,
                               const std::optional<ServerSeen>& server);
 /// "1.5 s", "20 ms": a timeout for messages.
