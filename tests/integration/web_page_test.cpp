@@ -115,8 +115,9 @@ class WebPage : public HomeProcesses {
 // Two hours of the heating, then the page in Chromium: it shows the room,
 // outside, setpoint, heater and switches the bus has, its chart draws the
 // room's line, its plan (the heating's answer to a call) agrees with them,
-// and a setpoint typed into its form and submitted changes the plan and is
-// what the controller switches by next.
+// a setpoint typed into its form and submitted changes the plan and is
+// what the controller switches by next, and its boost button calls the
+// heating and shows the answer.
 TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController) {
   start("heating");
   start("sensor");
@@ -187,6 +188,33 @@ TEST_F(WebPage, ShowsTheHeatingDrawsTheDayAndSendsATypedSetpointToTheController)
   EXPECT_LE(command->value.reading_index, last.index + 11) << "the controller was late to act on it";
   EXPECT_TRUE(logs.wait_for(LogLevel::info, std::string("setpoint changed to ") + typed_text + " °C from the page",
                             virtual_timeout(0s), "web"));
+
+  // "Boost 30 min" pressed in the browser: a call to the heating through the
+  // web process. Switched on by the high setpoint, the heating accepts it
+  // (the page shows the answer, the plan says boosted); switched off by the
+  // low one, the room is 3 K over it and the heating refuses, saying so.
+  const bool accepts = !before.heater_on;
+  const auto [boost_out, boost_code] = check_page(url, {"--boost", accepts ? "accepted" : "refused"});
+  std::printf("%s", boost_out.c_str());
+  ASSERT_EQ(boost_code, 0) << "the page's boost check failed: its output is above";
+  EXPECT_NE(boost_out.find(accepts ? "boost: the page shows \"Boost accepted: heater on for 30 min"
+                                   : "boost: the page shows \"Boost refused: the room is at "),
+            std::string::npos)
+      << boost_out;
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, accepts ? "^boost of 30 min accepted" : "^boost of 30 min refused",
+                            virtual_timeout(0s), "heating"));
+  if (accepts) return;
+  // Refused: with a setpoint the room is below, the same button is accepted.
+  ASSERT_TRUE(setpoint_cell->update([](home::Setpoint& s) {
+    s.celsius = 26.5;
+    return true;
+  }));
+  const auto [accepted_out, accepted_code] = check_page(url, {"--boost", "accepted"});
+  std::printf("%s", accepted_out.c_str());
+  ASSERT_EQ(accepted_code, 0) << "the page's second boost check failed: its output is above";
+  EXPECT_NE(accepted_out.find("boost: the page shows \"Boost accepted: heater on for 30 min"), std::string::npos)
+      << accepted_out;
+  EXPECT_TRUE(logs.wait_for(LogLevel::info, "^boost of 30 min accepted", virtual_timeout(0s), "heating"));
 }
 
 }  // namespace

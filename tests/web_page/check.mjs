@@ -25,6 +25,11 @@
 //                         shows the new setpoint, and agrees with it
 //   --set C               type C into the setpoint form, submit it, then wait
 //                         for the page to show setpoint C
+//   --boost accepted|refused
+//                         press "Boost 30 min" (after --set, if given), then wait
+//                         for the page to show the heating's answer (<p id=boost>):
+//                         "Boost accepted: …" with a plan line that says the
+//                         heater is on, boosted; or "Boost refused: …" (a reason)
 //   --timeout S           the bound of every wait, seconds (default 20)
 //   --chromium PATH       the browser (default /usr/bin/chromium)
 //   --screenshot FILE     a PNG of the page at the end, passed or failed
@@ -40,7 +45,7 @@ import { parseArgs } from "node:util";
 
 const USAGE = "usage: node check.mjs URL [--room C] [--outside C] [--tolerance K] [--setpoint C] [--band K] " +
   "[--mode heat|off] [--heater on|off] [--switches N] [--min-readings N] [--min-chart-points N] [--plan] [--set C] " +
-  "[--timeout S] [--chromium PATH] [--screenshot FILE]";
+  "[--boost accepted|refused] [--timeout S] [--chromium PATH] [--screenshot FILE]";
 
 function usage(problem) {
   console.error(`check.mjs: ${problem}\n${USAGE}`);
@@ -64,6 +69,7 @@ try {
       "min-chart-points": { type: "string", default: "2" },
       plan: { type: "boolean", default: false },
       set: { type: "string" },
+      boost: { type: "string" },
       timeout: { type: "string", default: "20" },
       chromium: { type: "string", default: "/usr/bin/chromium" },
       screenshot: { type: "string" },
@@ -114,6 +120,7 @@ const timeoutMs = number("timeout", { min: 0.1 }) * 1000;
 // The form takes 5–30 °C (apps/home/src/web_main.cpp); another value would be ignored, not an error.
 const setTo = number("set");
 if (setTo !== undefined && (setTo < 5 || setTo > 30)) usage(`--set ${opt.set}: the page takes 5 to 30 °C`);
+const boostAnswer = oneOf("boost", ["accepted", "refused"]);
 
 // An error's message in a line or few, without the terminal colours playwright adds.
 const brief = (error, lines = 1) =>
@@ -191,6 +198,8 @@ function readFigures() {
   else figures.missing.push(`readings count not found in "${text.trim()}"`);
   const plan = document.querySelector("#plan");
   if (plan) figures.plan = plan.textContent.trim();
+  const boost = document.querySelector("#boost");
+  if (boost) figures.boost = boost.textContent.trim();
   return figures;
 }
 
@@ -229,6 +238,24 @@ function mismatches(f, want) {
   }
   if (want.plan) out.push(...planMismatches(f));
   if (want.planNot !== undefined && f.plan === want.planNot) out.push(`plan still shows "${f.plan}"`);
+  if (want.boost !== undefined) out.push(...boostMismatches(f, want.boost));
+  return out;
+}
+
+// What in the boost answer (and the plan after it) is not the `answer`
+// expected: accepted with the heater on, boosted; or refused, with a reason.
+function boostMismatches(f, answer) {
+  if (f.boost === undefined) return ["no boost answer (<p id=boost>) on the page"];
+  if (answer === "refused") {
+    return /^Boost refused: \S/.test(f.boost) ? [] : [`the boost answer is "${f.boost}", expected a refusal`];
+  }
+  const out = [];
+  if (!/^Boost accepted: heater on for 30 min/.test(f.boost)) {
+    out.push(`the boost answer is "${f.boost}", expected "Boost accepted: heater on for 30 min …"`);
+  }
+  if (!/^Next:\s*heater on: boosted for \d+ more min/.test(f.plan ?? "")) {
+    out.push(`the plan after the boost is "${f.plan ?? "(none)"}", expected "Next: heater on: boosted for … more min"`);
+  }
   return out;
 }
 
@@ -408,15 +435,7 @@ async function checkChart(page) {
 // page's time with the input focused, and again with the text typed: two
 // refreshes due each time. Returns the request.
 async function submitSetpoint(page, text) {
-  await page.clock.install();
-  await page.clock.pauseAt(Date.now() + 1000);
-  // The page's own refresh (due within 2 s) loads it onto the held clock;
-  // reloading it here instead would race that refresh.
-  try {
-    await page.waitForEvent("load", { timeout: 3000 });
-  } catch {
-    await page.reload({ waitUntil: "load", timeout: timeoutMs });  // no refresh came: none can race this
-  }
+  await holdRefresh(page);
   const form = page.locator("form:has(input[name=celsius])");
   const input = form.locator("input[name=celsius]");
   let reloaded = 0;
@@ -441,6 +460,41 @@ async function submitSetpoint(page, text) {
   if (sent !== text) throw new Error(`the form posted celsius="${sent}", typed ${text}`);
   const response = await request.response();
   return { request, response, attempt: 1, notes: [] };
+}
+
+// Holds the page's timers on a clock the check owns, paused: its refresh
+// cannot reload it under a click. Resume with page.clock.resume().
+let clockInstalled = false;
+async function holdRefresh(page) {
+  if (!clockInstalled) {
+    await page.clock.install();
+    clockInstalled = true;
+  }
+  await page.clock.pauseAt((await evaluateWhole(page, () => Date.now())) + 1000);
+  // The page's own refresh (due within 2 s) loads it onto the held clock;
+  // reloading it here instead would race that refresh.
+  try {
+    await page.waitForEvent("load", { timeout: 3000 });
+  } catch {
+    await page.reload({ waitUntil: "load", timeout: timeoutMs });  // no refresh came: none can race this
+  }
+}
+
+// Presses "Boost 30 min" as a user does, with the page's refresh held;
+// returns the POST's response status.
+async function pressBoost(page) {
+  await holdRefresh(page);
+  const posted = page.waitForRequest((r) => r.method() === "POST" && r.frame() === page.mainFrame(),
+                                     { timeout: timeoutMs });
+  posted.catch(() => {});  // if the click fails, this wait must not end the run unhandled
+  await page.locator("button#boost30").click({ timeout: timeoutMs });
+  const request = await posted;
+  const sent = new URLSearchParams(request.postData() ?? "").get("minutes");
+  if (sent !== "30") throw new Error(`the boost button posted minutes="${sent}", expected 30`);
+  const response = await request.response();
+  await page.waitForLoadState("load", { timeout: timeoutMs });
+  await page.clock.resume();
+  return response ? response.status() : "no response";
 }
 
 let browser;
@@ -479,6 +533,14 @@ try {
       say(`form: the page now shows ${describeFigures(after.figures)}`);
       if (expected.plan) say(`form: the plan now reads ${after.figures.plan ?? "(none)"}`);
       for (const differ of after.differs) problems.push(`after submitting ${setTo}: ${differ}`);
+    }
+    if (boostAnswer !== undefined) {
+      const status = await pressBoost(page);
+      say(`boost: pressed "Boost 30 min" (POST /boost-form → ${status})`);
+      if (typeof status !== "number" || status >= 400) problems.push(`boost: the POST answered ${status}`);
+      const after = await waitForFigures(page, { boost: boostAnswer });
+      say(`boost: the page shows "${after.figures.boost ?? "(no answer)"}"; the plan reads ${after.figures.plan ?? "(none)"}`);
+      for (const differ of after.differs) problems.push(`after the boost: ${differ}`);
     }
     for (const error of pageErrors) problems.push(`script error on the page: ${error}`);
   }
