@@ -21,7 +21,9 @@ inline Refusal refuse(std::string reason) { return Refusal{std::move(reason)}; }
 template <class Res>
 class Reply {
  public:
-  Reply(Res response) : response_(std::move(response)) {}  // NOLINT(google-explicit-constructor): `return Res{…};`
+  // One copy of the response into the reply (a by-value parameter made two).
+  Reply(const Res& response) : response_(response) {}        // NOLINT(google-explicit-constructor): `return Res{…};`
+  Reply(Res&& response) : response_(std::move(response)) {}  // NOLINT(google-explicit-constructor)
   Reply(Refusal refusal) : refusal_(std::move(refusal.reason)) {}  // NOLINT(google-explicit-constructor)
 
   [[nodiscard]] bool refused() const noexcept { return !response_.has_value(); }
