@@ -33,7 +33,8 @@ struct EventLoop::Impl {
   iox::popo::UserTrigger stop_requested;
   // By the subscriber's index in `set`; one whose subscriber died stays,
   // never called again (it may be the one running now).
-  std::deque<std::function<void()>> drains;  // a deque: one added by a running drain leaves it in place
+  // Each handles one sample (false: none); a deque: one added by a running handler leaves it in place.
+  std::deque<std::function<bool()>> drains;
   std::vector<std::function<void()>> timer_handlers;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::atomic<bool> stopping{false};
@@ -84,11 +85,11 @@ EventLoop::~EventLoop() {
   if (impl_ && detail::bus_lost()) detail::keep_for_good(std::move(impl_));  // its subscribers' locks may be held
 }
 
-Result<void> EventLoop::add_subscriber(detail::RawSubscriber& subscriber, std::function<void()> drain) {
+Result<void> EventLoop::add_subscriber(detail::RawSubscriber& subscriber, std::function<bool()> take_one) {
   auto index = impl_->core().add(*subscriber.core(), "an event loop");
   if (!index) return tl::make_unexpected(std::move(index.error()));
   impl_->drains.resize(*index + 1);
-  impl_->drains[*index] = std::move(drain);
+  impl_->drains[*index] = std::move(take_one);
   return {};
 }
 
@@ -129,7 +130,11 @@ Result<void> EventLoop::run() {
     for (std::size_t i = 0; i < loop.core().members.size(); ++i) {
       if (loop.stopping.load(std::memory_order_relaxed)) return {};
       const detail::SubscriberCore* member = loop.core().members[i];
-      if (member != nullptr && member->port.hasData()) loop.drains[i]();
+      // Sample by sample: a stop() in a handler leaves the rest queued.
+      if (member != nullptr && member->port.hasData()) {
+        while (loop.drains[i]() && !loop.stopping.load(std::memory_order_relaxed)) {
+        }
+      }
     }
     if (loop.stopping.load(std::memory_order_acquire)) return {};
     // Sleep until the next timer at the current rate, or until data or a

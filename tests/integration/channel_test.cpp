@@ -270,6 +270,30 @@ TEST_F(EventLoopTest, RefusesTheSixtyFifthSubscriberNamingItsLimit) {
   EXPECT_TRUE(contains(refused.error().message(), "at most 64 subscribers")) << refused.error().message();
 }
 
+// stop() from a handler ends run() after that handler, as documented:
+// samples still queued stay queued, for the next take.
+TEST_F(EventLoopTest, StopInAHandlerEndsRunAfterItAndLeavesTheQueuedSamples) {
+  auto pub = Publisher<Reading>::create(*node_, "test/stop-loop");
+  auto sub = Subscriber<Reading>::create(*node_, "test/stop-loop");
+  ASSERT_TRUE(pub && sub);
+  ASSERT_TRUE(sub->wait_connected(5s));
+  auto sut = EventLoop::create(*node_);
+  ASSERT_TRUE(sut) << sut.error().message();
+  std::vector<std::uint64_t> handled;
+  ASSERT_TRUE(sut->on(*sub, [&](const Sample<Reading>& sample) {
+    handled.push_back(sample.value().index);
+    sut->stop();
+  }));
+  for (std::uint64_t i = 1; i <= 5; ++i) ASSERT_TRUE(pub->publish(Reading{i, 20.0, "hall"}));
+
+  ASSERT_TRUE(sut->run());
+
+  EXPECT_EQ(handled, std::vector<std::uint64_t>{1});
+  auto next = sub->take();
+  ASSERT_TRUE(next) << "the samples after the stop were taken and handled";
+  EXPECT_EQ(next->value().index, 2U);
+}
+
 // Reaches: EventLoop::create Errc::out_of_resources
 TEST_F(EventLoopTest, ABusRefusesALoopBeyondItsClocksSixtyFourPlaces) {
   std::vector<EventLoop> loops;

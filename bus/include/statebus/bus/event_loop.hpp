@@ -52,10 +52,11 @@ class EventLoop {
   /// (into a growing vector, say); once it is destroyed, the loop forgets it.
   template <class T, class Handler>
   Result<void> on(Subscriber<T>& subscriber, Handler handler) {
-    return add_subscriber(subscriber.port_,
-                          [core = subscriber.port_.core(), handler = std::move(handler)]() mutable {
-                            while (auto sample = Subscriber<T>::take_from(core)) handler(*sample);
-                          });
+    return add_subscriber(subscriber.port_, [core = subscriber.port_.core(), handler = std::move(handler)]() mutable {
+      auto sample = Subscriber<T>::take_from(core);
+      if (sample) handler(*sample);
+      return sample.has_value();
+    });
   }
   /// Calls `handler` every `period` of virtual time, first one period from
   /// now; ticks missed while a handler ran are all delivered, in order, each
@@ -77,7 +78,8 @@ class EventLoop {
  private:
   struct Impl;
   explicit EventLoop(std::unique_ptr<Impl> impl) noexcept;
-  Result<void> add_subscriber(detail::RawSubscriber& subscriber, std::function<void()> drain);
+  // `take_one` handles one sample of the subscriber; false when it had none.
+  Result<void> add_subscriber(detail::RawSubscriber& subscriber, std::function<bool()> take_one);
   std::unique_ptr<Impl> impl_;
 };
 
