@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -608,6 +609,43 @@ TEST_F(ServiceTest, ALoopsCallRunsItsHandlerOnceWithTheAnswerAndTheClientStillCa
   EXPECT_EQ(refused.error().code(), CallErrc::cancelled);
   EXPECT_TRUE(contains(refused.error().message(), "another event loop")) << refused.error().message();
   EXPECT_EQ(calc.pending(), 0U);
+}
+
+// The client's subscribers are the loop's: a reply wakes it at once, not at
+// its next look at the calls (every 0.1 s): 40 calls one after the other,
+// each sent by the last one's handler, take far less than 40 such looks.
+TEST_F(ServiceTest, AReplyWakesTheLoopAtOnce) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  ASSERT_TRUE(calc.call(ask(0, 0.0), 10s));  // its reply channel is open
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  constexpr std::uint64_t kCalls = 40;
+  std::uint64_t answered = 0;
+  std::vector<std::string> wrong;
+  std::function<void(std::uint64_t)> send = [&](std::uint64_t index) {
+    auto sent = calc.call_async(ask(index, 1.0), 10s, *loop, [&, index](CallResponse<Answer> answer) {
+      if (!answer || answer->index != index || answer->doubled != 2.0) {
+        wrong.push_back("call " + std::to_string(index) +
+                        (answer ? " answered wrong" : ": " + answer.error().message()));
+      }
+      if (++answered == kCalls) {
+        loop->stop();
+      } else {
+        send(index + 1);
+      }
+    });
+    if (!sent) wrong.push_back("call " + std::to_string(index) + " not sent: " + sent.error().message());
+  };
+  const auto start = std::chrono::steady_clock::now();
+  send(1);
+  ASSERT_TRUE(loop->run());
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(answered, kCalls);
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " wrong, first: " << wrong.front();
+  EXPECT_LT(took, 1s) << "40 calls took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
 }
 
 TEST_F(ServiceTest, ALoopsCallToAServerKilledMidCallEndsAsServerGone) {
