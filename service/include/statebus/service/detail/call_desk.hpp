@@ -1,7 +1,8 @@
 #pragma once
 /// The one implementation of a client's side of a call, typed or not: the
 /// reply and notice subscribers, what the client knows of the server, the
-/// calls it waits for. Internal: use Client or UntypedClient.
+/// calls it waits for (by hand, or through an EventLoop), the cancels it
+/// sends. Internal: use Client or UntypedClient.
 
 #include <algorithm>
 #include <chrono>
