@@ -36,12 +36,35 @@ struct EventLoop::Impl {
   // Each handles one sample (false: none); a deque: one added by a running handler leaves it in place.
   std::deque<std::function<bool()>> drains;
   std::vector<std::function<void()>> timer_handlers;
+  // Watches (watch()); an empty one was done. A deque: one added by a running watch leaves the others in place.
+  std::deque<std::function<WatchNext()>> watches;
+  std::optional<VirtualClock::time_point> watch_virtual;            // the earliest a watch asked for
+  std::optional<std::chrono::steady_clock::time_point> watch_real;  // likewise, real time
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::atomic<bool> stopping{false};
   VirtualClock::time_point tick{};
   detail::LockstepParticipant participant;  // holds lockstep time while the loop works
 
   [[nodiscard]] WaitSet::Impl& core() const noexcept { return *set.impl_; }
+
+  void look_at_watches() {
+    watch_virtual.reset();
+    watch_real.reset();
+    // By index: a watch may add another (a deque's push_back keeps its
+    // elements in place but invalidates iterators).
+    for (std::size_t i = 0; i < watches.size(); ++i) {  // NOLINT(modernize-loop-convert)
+      if (!watches[i] || stopping.load(std::memory_order_relaxed)) continue;
+      const WatchNext next = watches[i]();
+      if (next.done) {
+        watches[i] = nullptr;
+        continue;
+      }
+      if (next.virtual_time && (!watch_virtual || *next.virtual_time < *watch_virtual))
+        watch_virtual = next.virtual_time;
+      if (next.real_time && (!watch_real || *next.real_time < *watch_real)) watch_real = next.real_time;
+    }
+    while (!watches.empty() && !watches.back()) watches.pop_back();
+  }
 
   static bool has_data(void* self) { return static_cast<Impl*>(self)->core().any_ready(); }
 
@@ -98,6 +121,8 @@ void EventLoop::every(VirtualClock::duration period, std::function<void()> handl
   impl_->timers.push({VirtualClock::now() + period, period, impl_->timer_handlers.size() - 1});
 }
 
+void EventLoop::watch(std::function<WatchNext()> look) { impl_->watches.push_back(std::move(look)); }
+
 void EventLoop::at(VirtualClock::time_point time, std::function<void()> handler) {
   impl_->timer_handlers.push_back(std::move(handler));
   impl_->timers.push({time, VirtualClock::duration::zero(), impl_->timer_handlers.size() - 1});
@@ -136,16 +161,23 @@ Result<void> EventLoop::run() {
         }
       }
     }
+    loop.look_at_watches();
     if (loop.stopping.load(std::memory_order_acquire)) return {};
     // Sleep until the next timer at the current rate, or until data or a
     // clock change; with no timer or a standing clock, until one of those.
     std::chrono::nanoseconds wait = kHealthPeriod;
     std::optional<VirtualClock::time_point> next;
-    if (!loop.timers.empty()) {
-      next = loop.timers.top().due;
+    if (!loop.timers.empty()) next = loop.timers.top().due;
+    if (loop.watch_virtual && (!next || *loop.watch_virtual < *next)) next = loop.watch_virtual;
+    if (next) {
       const auto slice = detail::wait_slice(*next);
       if (!slice) continue;
       wait = std::min<std::chrono::nanoseconds>(*slice, kHealthPeriod);
+    }
+    if (loop.watch_real) {
+      const auto left = *loop.watch_real - std::chrono::steady_clock::now();
+      if (left.count() <= 0) continue;
+      wait = std::min<std::chrono::nanoseconds>(left, wait);
     }
     // Idle only with empty queues (checked after reading the publish count).
     if (!loop.participant.idle(next, &Impl::has_data, &loop)) continue;

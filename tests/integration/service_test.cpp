@@ -7,13 +7,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -530,6 +532,369 @@ TEST_F(ServiceTest, StatebusCallSaysWhatWasWrongAndSendsNothingOnBadInput) {
   EXPECT_EQ(answer->index, 5U);
   EXPECT_EQ(child->read_line(10s), "answering 1");
   EXPECT_EQ(child->read_line(10s), "answering 2");
+}
+
+// --- Calls in an event loop -------------------------------------------------
+
+// Sends `request` from `calc` through `loop`, keeping what the handler got
+// (and how often it ran) in `got`; the handler stops the loop.
+struct LoopAnswer {
+  int runs = 0;
+  std::optional<CallResponse<Answer>> answer;
+  std::chrono::steady_clock::time_point at;
+};
+void call_in_loop(Client<Ask, Answer>& calc, EventLoop& loop, const Ask& request, LoopAnswer& got,
+                  VirtualTimeout timeout) {
+  auto sent = calc.call_async(request, timeout, loop, [&got, &loop](CallResponse<Answer> answer) {
+    ++got.runs;
+    got.at = std::chrono::steady_clock::now();
+    got.answer.emplace(std::move(answer));
+    loop.stop();
+  });
+  ASSERT_TRUE(sent) << sent.error().message();
+}
+
+TEST_F(ServiceTest, ALoopsCallRunsItsHandlerOnceWithTheAnswerAndTheClientStillCallsByHand) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  LoopAnswer first;
+  LoopAnswer second;
+  std::optional<CallResponse<Answer>> by_hand;
+  std::optional<CallResponse<Answer>> waited;
+  std::size_t pending_in_handler = 0;
+  auto sent = calc.call_async(ask(7, 1.25, "seven"), virtual_timeout(30s), *loop, [&](CallResponse<Answer> answer) {
+    ++first.runs;
+    first.answer.emplace(std::move(answer));
+    // On the loop's thread, the client (its subscribers the loop's now)
+    // calls by hand and waits for a PendingCall, then calls through the loop again.
+    by_hand.emplace(calc.call(ask(8, 4.0, "eight"), 10s));
+    if (auto pending = calc.call_async(ask(9, 0.5))) {
+      if (auto done = pending->wait(10s)) waited.emplace(std::move(*done));
+    }
+    ASSERT_NO_FATAL_FAILURE(call_in_loop(calc, *loop, ask(10, 5.0), second, virtual_timeout(30s)));
+    pending_in_handler = calc.pending();
+  });
+  ASSERT_TRUE(sent) << sent.error().message();
+  EXPECT_EQ(calc.pending(), 1U);
+  ASSERT_TRUE(loop->run());  // the second call's handler stops it
+
+  ASSERT_EQ(first.runs, 1);
+  ASSERT_TRUE(*first.answer) << first.answer->error().message();
+  EXPECT_EQ((*first.answer)->index, 7U);
+  EXPECT_EQ((*first.answer)->doubled, 2.5);
+  EXPECT_EQ((*first.answer)->server_pid, child->pid());
+  EXPECT_STREQ((*first.answer)->note, "seven");
+  ASSERT_TRUE(by_hand && *by_hand) << (by_hand ? by_hand->error().message() : "not called");
+  EXPECT_EQ((*by_hand)->index, 8U);
+  EXPECT_EQ((*by_hand)->doubled, 8.0);
+  EXPECT_STREQ((*by_hand)->note, "eight");
+  ASSERT_TRUE(waited && *waited);
+  EXPECT_EQ((*waited)->index, 9U);
+  EXPECT_EQ((*waited)->doubled, 1.0);
+  EXPECT_EQ(pending_in_handler, 1U);
+  ASSERT_EQ(second.runs, 1);
+  ASSERT_TRUE(*second.answer) << second.answer->error().message();
+  EXPECT_EQ((*second.answer)->index, 10U);
+  EXPECT_EQ((*second.answer)->doubled, 10.0);
+  EXPECT_EQ(calc.pending(), 0U);
+
+  // A client's loop calls go to one loop.
+  auto other = EventLoop::create(*node_);
+  ASSERT_TRUE(other) << other.error().message();
+  auto refused = calc.call_async(ask(11, 1.0), 10s, *other, [](CallResponse<Answer>) {});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), CallErrc::cancelled);
+  EXPECT_TRUE(contains(refused.error().message(), "another event loop")) << refused.error().message();
+  EXPECT_EQ(calc.pending(), 0U);
+}
+
+// The client's subscribers are the loop's: a reply wakes it at once, not at
+// its next look at the calls (every 0.1 s): 40 calls one after the other,
+// each sent by the last one's handler, take far less than 40 such looks.
+TEST_F(ServiceTest, AReplyWakesTheLoopAtOnce) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  ASSERT_TRUE(calc.call(ask(0, 0.0), 10s));  // its reply channel is open
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  constexpr std::uint64_t kCalls = 40;
+  std::uint64_t answered = 0;
+  std::vector<std::string> wrong;
+  std::function<void(std::uint64_t)> send = [&](std::uint64_t index) {
+    auto sent = calc.call_async(ask(index, 1.0), 10s, *loop, [&, index](CallResponse<Answer> answer) {
+      if (!answer || answer->index != index || answer->doubled != 2.0) {
+        wrong.push_back("call " + std::to_string(index) +
+                        (answer ? " answered wrong" : ": " + answer.error().message()));
+      }
+      if (++answered == kCalls) {
+        loop->stop();
+      } else {
+        send(index + 1);
+      }
+    });
+    if (!sent) wrong.push_back("call " + std::to_string(index) + " not sent: " + sent.error().message());
+  };
+  const auto start = std::chrono::steady_clock::now();
+  send(1);
+  ASSERT_TRUE(loop->run());
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(answered, kCalls);
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " wrong, first: " << wrong.front();
+  EXPECT_LT(took, 1s) << "40 calls took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
+}
+
+TEST_F(ServiceTest, ALoopsCallToAServerKilledMidCallEndsAsServerGone) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  LoopAnswer got;
+  ASSERT_NO_FATAL_FAILURE(call_in_loop(calc, *loop, ask(1, 1.0, "hold"), got, virtual_timeout(600s)));
+  ASSERT_EQ(child->read_line(10s), "holding 1");
+  std::chrono::steady_clock::time_point reaped;
+  // Killed from inside the running loop, which then sleeps with the call pending.
+  loop->at(VirtualClock::now(), [&] {
+    ASSERT_TRUE(child->signal(SIGKILL));
+    ASSERT_TRUE(child->wait(10s));
+    reaped = std::chrono::steady_clock::now();
+  });
+  ASSERT_TRUE(loop->run());
+  ASSERT_EQ(got.runs, 1);
+  ASSERT_FALSE(*got.answer);
+  EXPECT_EQ(got.answer->error().code(), CallErrc::server_gone) << got.answer->error().message();
+  EXPECT_TRUE(contains(got.answer->error().message(), "pid " + std::to_string(child->pid())));
+  // Seen within 0.1 s of the death (a look every 0.1 s); 2 s leaves room for a loaded machine.
+  EXPECT_LT(got.at - reaped, 2s);
+}
+
+TEST_F(ServiceTest, ALoopsCallTimesOutWhenTheClockIsSteppedPastItsVirtualTimeout) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  ASSERT_TRUE(calc.call(ask(1, 1.0), 10s));
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  LoopAnswer got;
+  ASSERT_NO_FATAL_FAILURE(call_in_loop(calc, *loop, ask(2, 1.0, "hold"), got, virtual_timeout(30s)));
+  ASSERT_EQ(child->read_line(10s), "holding 2");
+  // Stepped once the loop sleeps with the call pending: the step wakes it.
+  std::atomic<int> passes{0};
+  loop->watch([&] {
+    ++passes;
+    return EventLoop::WatchNext{};
+  });
+  std::thread stepper([&] {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (passes.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    ASSERT_TRUE(VirtualClock::advance(29s));
+    ASSERT_TRUE(VirtualClock::advance(1s));
+  });
+  const auto ran = loop->run();
+  stepper.join();
+  ASSERT_TRUE(ran);
+  ASSERT_EQ(got.runs, 1);
+  ASSERT_FALSE(*got.answer);
+  EXPECT_EQ(got.answer->error().code(), CallErrc::timed_out) << got.answer->error().message();
+  EXPECT_TRUE(contains(got.answer->error().message(), "30 s of virtual time")) << got.answer->error().message();
+  EXPECT_EQ(VirtualClock::now(), t0 + 30s);
+  child->close_stdin();
+}
+
+TEST_F(ServiceTest, ALoopsCallTimesOutOnRealTime) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  std::optional<CallResponse<Answer>> got;
+  const auto sent_at = std::chrono::steady_clock::now();
+  auto sent = calc.call_async(ask(1, 1.0, "hold"), 300ms, *loop, [&](CallResponse<Answer> answer) {
+    got.emplace(std::move(answer));
+    loop->stop();
+  });
+  ASSERT_TRUE(sent) << sent.error().message();
+  ASSERT_TRUE(loop->run());
+  const auto took = std::chrono::steady_clock::now() - sent_at;
+  ASSERT_TRUE(got);
+  ASSERT_FALSE(*got);
+  EXPECT_EQ(got->error().code(), CallErrc::timed_out) << got->error().message();
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 5s);
+  child->close_stdin();
+}
+
+TEST_F(ServiceTest, ALoopsCallEndsAsCancelledOnceItsClientIsDestroyed) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  std::optional<Client<Ask, Answer>> calc(client());
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  LoopAnswer got;
+  ASSERT_NO_FATAL_FAILURE(call_in_loop(*calc, *loop, ask(1, 1.0, "hold"), got, virtual_timeout(600s)));
+  ASSERT_EQ(child->read_line(10s), "holding 1");
+  calc.reset();
+  EXPECT_EQ(got.runs, 0);  // not inside the destructor: at the loop's next pass
+  ASSERT_TRUE(loop->run());
+  ASSERT_EQ(got.runs, 1);
+  ASSERT_FALSE(*got.answer);
+  EXPECT_EQ(got.answer->error().code(), CallErrc::cancelled) << got.answer->error().message();
+  child->close_stdin();
+}
+
+// A client loop calling a server loop in another process, in lockstep:
+// each call holds time from its send to its handler (its virtual timeout,
+// 1 s, is shorter than the 10 s between ticks: a jump while it is in
+// flight would end it as timed_out), so every answer carries its tick's
+// virtual time and arrives at it.
+TEST_F(ServiceTest, InLockstepALoopsCallHoldsTimeUntilItsHandlerRan) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child));
+  auto calc = client();
+  ASSERT_TRUE(calc.call(ask(0, 0.0), 10s));  // its reply channel is open
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  auto loop = EventLoop::create(*node_);
+  ASSERT_TRUE(loop) << loop.error().message();
+  std::vector<std::string> wrong;
+  std::uint64_t sent = 0;
+  std::uint64_t handled = 0;
+  loop->every(10s, [&] {
+    if (sent == 60) return;
+    const std::uint64_t index = ++sent;
+    const auto tick = loop->tick_time();
+    auto call = calc.call_async(
+        ask(index, 0.0, "time"), virtual_timeout(1s), *loop, [&, index, tick](CallResponse<Answer> answer) {
+          ++handled;
+          const auto t = static_cast<double>(tick.time_since_epoch().count());
+          if (!answer) {
+            wrong.push_back("call " + std::to_string(index) + ": " + answer.error().message());
+          } else if (answer->index != index || answer->doubled != t) {
+            wrong.push_back("call " + std::to_string(index) + " answered at " + std::to_string(answer->doubled) +
+                            " ns for its tick at " + std::to_string(t));
+          } else if (VirtualClock::now() != tick) {
+            wrong.push_back("call " + std::to_string(index) + " handled after time moved");
+          }
+          if (handled == 60) loop->stop();
+        });
+    if (!call) wrong.push_back("call " + std::to_string(index) + " not sent: " + call.error().message());
+  });
+  ASSERT_TRUE(VirtualClock::set_lockstep(t0 + 600s));
+  ASSERT_TRUE(loop->run());
+  EXPECT_EQ(handled, 60U);
+  EXPECT_TRUE(wrong.empty()) << wrong.size() << " wrong, first: " << wrong.front();
+  EXPECT_EQ(VirtualClock::now(), t0 + 600s);
+}
+
+// --- A dropped call is a cancel the server sees ------------------------------
+
+Result<Server<Ask, Answer>> own_server(const Node& node) { return Server<Ask, Answer>::create(node, kService); }
+
+Reply<Answer> echo(const Ask& request) {
+  Answer answer;
+  answer.index = request.index;
+  answer.doubled = 2 * request.value;
+  answer.server_pid = ::getpid();
+  std::memcpy(answer.note, request.note, sizeof answer.note);
+  return answer;
+}
+
+TEST_F(ServiceTest, ACallDroppedBeforeItsServerTookItIsNeverHandledAndNoOtherCallIsCancelled) {
+  auto sut = own_server(*node_);
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto a = client();
+  auto b = client();
+  auto sent = a.call_async(ask(1, 1.0, "a1"), 10s);
+  auto kept = b.call_async(ask(2, 2.0, "b1"), 10s);
+  ASSERT_TRUE(sent && kept);
+  std::optional<PendingCall<Answer>> dropped(std::move(*sent));
+  ASSERT_EQ(dropped->id(), kept->id());  // the same id from two clients: only a's is cancelled
+  dropped.reset();
+  auto later = a.call_async(ask(3, 3.0, "a2"), 10s);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(a.pending(), 1U);
+
+  std::vector<std::uint64_t> ran;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (ran.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_FALSE(sut->wait(100ms).failed());
+    sut->serve_queued([&](const Ask& request) {
+      ran.push_back(request.index);
+      return echo(request);
+    });
+  }
+  EXPECT_EQ(ran, (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_EQ(sut->cancelled(), 1U);
+  EXPECT_EQ(sut->answered(), 2U);
+  auto b_answer = kept->wait(10s);
+  ASSERT_TRUE(b_answer && *b_answer);
+  EXPECT_EQ((*b_answer)->index, 2U);
+  EXPECT_EQ((*b_answer)->doubled, 4.0);
+  EXPECT_STREQ((*b_answer)->note, "b1");
+  auto a_answer = later->wait(10s);
+  ASSERT_TRUE(a_answer && *a_answer);
+  EXPECT_EQ((*a_answer)->index, 3U);
+  EXPECT_EQ((*a_answer)->doubled, 6.0);
+  EXPECT_STREQ((*a_answer)->note, "a2");
+}
+
+TEST_F(ServiceTest, AHandlerSeesItsCallCancelledMeanwhileAndACancelAfterTheAnswerIsIgnored) {
+  auto sut = own_server(*node_);
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto calc = client();
+  auto serve_one = [&](auto handler) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::size_t served = 0;
+    while (served == 0 && std::chrono::steady_clock::now() < deadline) {
+      if (sut->wait(100ms).failed()) return served;
+      served = sut->serve_queued(handler);
+    }
+    return served;
+  };
+
+  // Dropped while its handler runs: the handler can tell.
+  std::optional<PendingCall<Answer>> first(*calc.call_async(ask(1, 1.0), 10s));
+  bool before = true;
+  bool after = false;
+  EXPECT_EQ(serve_one([&](const Ask& request) {
+              before = sut->cancel_requested();
+              first.reset();
+              after = sut->cancel_requested();
+              return echo(request);
+            }),
+            1U);
+  EXPECT_FALSE(before);
+  EXPECT_TRUE(after);
+  EXPECT_FALSE(sut->cancel_requested());  // outside a handler
+
+  // Dropped once answered but before the client took the answer: the
+  // cancel reaches the server after its answer and cancels nothing.
+  std::optional<PendingCall<Answer>> second(*calc.call_async(ask(2, 2.0), 10s));
+  EXPECT_EQ(serve_one(echo), 1U);
+  second.reset();
+  auto third = calc.call_async(ask(3, 3.0, "third"), 10s);
+  ASSERT_TRUE(third);
+  std::vector<std::uint64_t> ran;
+  EXPECT_EQ(serve_one([&](const Ask& request) {
+              ran.push_back(request.index);
+              return echo(request);
+            }),
+            1U);
+  EXPECT_EQ(ran, (std::vector<std::uint64_t>{3}));
+  EXPECT_EQ(sut->cancelled(), 0U);
+  EXPECT_EQ(sut->answered(), 3U);
+  auto answer = third->wait(10s);
+  ASSERT_TRUE(answer && *answer);
+  EXPECT_EQ((*answer)->index, 3U);
+  EXPECT_EQ((*answer)->doubled, 6.0);
+  EXPECT_STREQ((*answer)->note, "third");
 }
 
 }  // namespace

@@ -15,9 +15,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/subscriber.hpp"
+#include "statebus/bus/untyped.hpp"
 #include "statebus/clock/virtual_clock.hpp"
 
 namespace statebus {
@@ -58,6 +60,33 @@ class EventLoop {
       return sample.has_value();
     });
   }
+  /// The same for an untyped subscriber: `handler(BytesSample&)` (it may
+  /// move the sample out to keep it).
+  template <class Handler>
+  Result<void> on(UntypedSubscriber& subscriber, Handler handler) {
+    return add_subscriber(subscriber.port_, [core = subscriber.port_.core(), handler = std::move(handler)]() mutable {
+      while (auto sample = UntypedSubscriber::take_from(core)) handler(*sample);
+    });
+  }
+
+  /// When a watch (watch()) wants the loop to look at it again.
+  struct WatchNext {
+    /// Never again: the loop forgets the watch.
+    bool done = false;
+    /// A virtual time: the loop wakes for it as for a timer, and lockstep
+    /// time may jump to it (it counts as the loop's next deadline).
+    std::optional<VirtualClock::time_point> virtual_time;
+    /// A real (steady_clock) time: the loop wakes for it.
+    std::optional<std::chrono::steady_clock::time_point> real_time;
+  };
+  /// Calls `look` on the loop's thread on every pass of the loop (after the
+  /// due timers and the subscribers' handlers), and at the latest at the
+  /// times it returned, and every 0.1 s of real time; the loop forgets it
+  /// once it returns `done`. For things that end on time rather than on a
+  /// sample (a service's pending calls: their timeouts, their server's
+  /// death). `look` may add watches, subscribers and timers. Allocates.
+  void watch(std::function<WatchNext()> look);
+
   /// Calls `handler` every `period` of virtual time, first one period from
   /// now; ticks missed while a handler ran are all delivered, in order, each
   /// with its own time (tick_time()), so a run sees exactly the ticks that

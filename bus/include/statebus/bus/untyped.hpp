@@ -97,6 +97,7 @@ class BytesSample {
 
  private:
   friend class UntypedSubscriber;
+  friend class EventLoop;
   BytesSample(detail::RawSample raw, detail::SubscriberCore* port) noexcept : taken_(raw, port) {}
   detail::TakenSample taken_;
 };
@@ -137,6 +138,12 @@ class UntypedSubscriber {
 
  private:
   friend class WaitSet;
+  friend class EventLoop;
+  static std::optional<BytesSample> take_from(detail::SubscriberCore* core) noexcept {
+    const detail::RawSample raw = detail::take_sample(core);
+    if (raw.payload == nullptr) return std::nullopt;
+    return BytesSample(raw, core);
+  }
   explicit UntypedSubscriber(detail::RawSubscriber port) noexcept : port_(std::move(port)) {}
   detail::RawSubscriber port_;
 };

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <utility>
 
 #include "statebus/base/describe.hpp"
+#include "statebus/bus/event_loop.hpp"
 #include "statebus/bus/publisher.hpp"
 #include "statebus/bus/spin.hpp"
 #include "statebus/clock/virtual_clock.hpp"
@@ -25,9 +27,14 @@
 namespace statebus {
 
 /// A call sent and not yet answered (Client::call_async). Poll it, or wait
-/// for it; dropping it abandons the call (a reply that still comes is
-/// discarded). Move-only; used on its client's thread. It may outlive its
-/// Client: it then ends as cancelled.
+/// for it; dropping it cancels the call: a reply that still comes is
+/// discarded, and unless the client already took the answer a cancel goes
+/// to the server, which skips the handler if it has not taken the call yet
+/// (Server::cancelled) and can ask in the handler otherwise
+/// (Server::cancel_requested). Move-only; used on its client's thread. It
+/// may outlive its Client: it then ends as cancelled. To have a call end
+/// in an EventLoop with other things, use Client::call_async(request,
+/// timeout, loop, handler).
 template <class Res>
 class PendingCall {
   using Value = CallResponse<Res>;
@@ -90,23 +97,17 @@ namespace detail {
 inline std::string timeout_text(std::chrono::nanoseconds span) { return duration_text(span); }
 inline std::string timeout_text(VirtualTimeout timeout) { return duration_text(timeout.span()) + " of virtual time"; }
 
-/// The time left of a call's timeout, real or virtual, and how often its
-/// wait looks at the clock: a real deadline wakes the wait itself; a virtual
-/// one is looked at every 10 ms (a step moves it without a wake-up).
-struct CallDeadline {
-  static CallDeadline after(std::chrono::nanoseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    return {[deadline] { return std::chrono::nanoseconds(deadline - std::chrono::steady_clock::now()); },
-            std::chrono::milliseconds(100)};
-  }
-  static CallDeadline after(VirtualTimeout timeout) {
-    const auto deadline = VirtualClock::now() + timeout.span();
-    return {[deadline] { return std::chrono::nanoseconds(deadline - VirtualClock::now()); },
-            std::chrono::milliseconds(10)};
-  }
-  std::function<std::chrono::nanoseconds()> left;
-  std::chrono::nanoseconds slice;
-};
+/// Sends the cancel of call `id` on `requests`: a request of zeroes whose
+/// header's reply_to names the call (a call's own is 0). Dropped when the
+/// pools are exhausted (the server then answers the call, which nobody takes).
+template <class Req>
+void send_cancel(Publisher<Req>& requests, std::uint32_t id) noexcept {
+  auto raw = requests.loan_uninit();
+  if (!raw) return;
+  std::memset(raw->memory(), 0, sizeof(Req));
+  loaned_header(raw->memory()).reply_to = id;
+  (void)requests.publish(std::move(*raw).assume_init());
+}
 
 }  // namespace detail
 
@@ -123,7 +124,9 @@ struct CallDeadline {
 /// must outlive it. A call waits for a server (no_server after the timeout)
 /// and ends within 0.1 s of its server's proven death or stop
 /// (server_gone); a server that is alive but stopped or slow is waited for
-/// until the timeout (timed_out).
+/// until the timeout (timed_out). Once it made a call in an EventLoop it
+/// belongs to that loop's thread (call_async(request, timeout, loop, handler)).
+/// Destroying it cancels its pending calls (their servers see the cancels).
 template <class Req, class Res>
 class Client {
   static_assert(std::is_trivially_copyable_v<Req> && std::is_trivially_copyable_v<Res>,
@@ -144,7 +147,26 @@ class Client {
     if (!requests) return tl::make_unexpected(std::move(requests.error()));
     auto desk = detail::CallDesk<CallResponse<Res>>::open(node, std::move(*channels), requests->port_id());
     if (!desk) return tl::make_unexpected(std::move(desk.error()));
-    return Client(std::move(*requests), std::move(*desk));
+    // The publisher is on the heap: the desk sends cancels through it while the Client moves.
+    auto port = std::make_unique<Publisher<Req>>(std::move(*requests));
+    (*desk)->set_canceller([to = port.get()](std::uint32_t id) { detail::send_cancel(*to, id); });
+    return Client(std::move(port), std::move(*desk));
+  }
+  Client(Client&&) noexcept = default;
+  Client& operator=(Client&& other) noexcept {
+    if (this != &other) {
+      if (desk_) desk_->close();
+      requests_ = std::move(other.requests_);
+      desk_ = std::move(other.desk_);
+    }
+    return *this;
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  /// Cancels the calls still pending (their servers see it); a loop's
+  /// calls end as cancelled at the loop's next pass, a PendingCall's too.
+  ~Client() {
+    if (desk_) desk_->close();
   }
 
   /// Calls and waits up to `timeout` in all: a std::chrono duration is real
@@ -157,7 +179,7 @@ class Client {
   CallResponse<Res> call(const Req& request, Timeout timeout, Spin spin = {}) {
     const detail::CallDeadline deadline = detail::CallDeadline::after(timeout);
     auto id = desk_->send(
-        requests_, [&] { return requests_.publish(request); }, deadline.left);
+        *requests_, [&] { return requests_->publish(request); }, deadline.left);
     if (!id) return CallResponse<Res>(std::move(id.error()));
     auto done = desk_->finish(*id, deadline.left, deadline.slice, spin, detail::timeout_text(timeout));
     if (!done) return CallResponse<Res>(std::move(done.error()));
@@ -172,9 +194,59 @@ class Client {
                                           std::chrono::nanoseconds server_timeout = std::chrono::seconds(1)) {
     const detail::CallDeadline deadline = detail::CallDeadline::after(server_timeout);
     auto id = desk_->send(
-        requests_, [&] { return requests_.publish(request); }, deadline.left);
+        *requests_, [&] { return requests_->publish(request); }, deadline.left);
     if (!id) return tl::make_unexpected(std::move(id.error()));
     return PendingCall<Res>(desk_, *id);
+  }
+
+  /// Sends a call whose end runs `handler(CallResponse<Res>)` on `loop`'s
+  /// thread, once: the response, or the CallError (refused, server_gone
+  /// within 0.1 s of its server's proven death, timed_out at `timeout` —
+  /// real time, or virtual_timeout(…) on the bus's clock, a timer of the
+  /// loop's — cancelled at the loop's next pass once the Client is
+  /// destroyed). Returns the call's id; fails as call_async(request) does
+  /// before anything is sent (waiting up to `server_timeout`, real time,
+  /// for a server: the loop's thread blocks only while none is there), and
+  /// then the handler never runs; likewise with CallErrc::cancelled ("not
+  /// sent: …") when the client's calls already go to another loop that
+  /// lives (a client per loop), or the loop has no room for the client's
+  /// two subscribers.
+  ///
+  /// Example:
+  ///   calc->call_async(Ask{3}, virtual_timeout(1s), *loop, [&](CallResponse<Answer> answer) {
+  ///     if (answer) show(answer->doubled); else log(answer.error().message());
+  ///   });
+  ///
+  /// The client's reply and notice subscribers move into the loop at its
+  /// first call there (iceoryx lets a subscriber wake one wait set): a
+  /// sample that came for a call holds lockstep time until the loop took
+  /// it, as any sample for a loop does. From then on the client belongs to
+  /// the loop's thread; its calls by hand (call(), PendingCall) still work
+  /// there, polling every 1 ms instead of blocking. A loop destroyed before
+  /// its calls ended never runs their handlers. Allocates.
+  template <class Timeout, class Handler>
+  CallResult<std::uint32_t> call_async(const Req& request, Timeout timeout, EventLoop& loop, Handler handler,
+                                       std::chrono::nanoseconds server_timeout = std::chrono::seconds(1)) {
+    static_assert(std::is_invocable_v<Handler&, CallResponse<Res>>,
+                  "a loop call's handler takes the call's CallResponse<Res>");
+    if (auto bound = desk_->bind(desk_, loop); !bound) {
+      return tl::make_unexpected(CallError(CallErrc::cancelled, "not sent: " + bound.error().message()));
+    }
+    detail::CallDeadline deadline = detail::CallDeadline::after(timeout);  // from now, as call()'s
+    const detail::CallDeadline server_deadline = detail::CallDeadline::after(server_timeout);
+    auto id = desk_->send(
+        *requests_, [&] { return requests_->publish(request); }, server_deadline.left);
+    if (!id) return tl::make_unexpected(std::move(id.error()));
+    auto held = std::make_shared<Handler>(std::move(handler));  // a std::function must be copyable
+    desk_->hand_to(*id, std::move(deadline), detail::timeout_text(timeout),
+                   [held](CallResult<CallResponse<Res>> result) {
+                     if (!result) {
+                       (*held)(CallResponse<Res>(std::move(result.error())));
+                     } else {
+                       (*held)(std::move(*result));
+                     }
+                   });
+    return *id;
   }
 
   [[nodiscard]] const std::string& service() const noexcept { return desk_->service(); }
@@ -188,10 +260,10 @@ class Client {
   [[nodiscard]] std::size_t pending() const noexcept { return desk_->pending(); }
 
  private:
-  Client(Publisher<Req> requests, std::shared_ptr<detail::CallDesk<CallResponse<Res>>> desk) noexcept
+  Client(std::unique_ptr<Publisher<Req>> requests, std::shared_ptr<detail::CallDesk<CallResponse<Res>>> desk) noexcept
       : requests_(std::move(requests)), desk_(std::move(desk)) {}
 
-  Publisher<Req> requests_;
+  std::unique_ptr<Publisher<Req>> requests_;
   std::shared_ptr<detail::CallDesk<CallResponse<Res>>> desk_;
 };
 

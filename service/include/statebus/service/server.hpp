@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -92,36 +94,62 @@ class Server {
     }
     auto notices = Publisher<detail::CallRefusal>::create(node, channels->refused, PublisherOptions{1, false});
     if (!notices) return tl::make_unexpected(std::move(notices.error()));
-    auto state = std::make_unique<State>(State{&node, std::move(*channels), std::move(*claim), std::move(*notices)});
+    auto state = std::make_unique<State>(
+        State{&node, std::move(*channels), std::move(*claim), std::move(*notices), std::move(*calls)});
     if (!announce(*state)) {
       return fail(Errc::out_of_resources, "service '" + state->channels.service + "': no memory to announce it");
     }
-    return Server(std::move(*calls), std::move(state));
+    return Server(std::move(state));
   }
 
   /// Answers every call queued now with `handler` (as serve() does), for a
   /// server without a loop; returns how many it answered or refused.
   template <class Handler>
   std::size_t serve_queued(Handler&& handler) {
-    std::size_t answered = 0;
-    while (auto call = calls_.take()) {
-      answer(*state_, *call, handler);
-      ++answered;
-    }
-    return answered;
+    const std::uint64_t before = state_->handled;
+    while (auto call = state_->calls.take()) handle(*state_, *call, handler);
+    return static_cast<std::size_t>(state_->handled - before);
   }
   /// Waits (real time) until a call is queued; as Subscriber::wait.
-  Waited wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept { return calls_.wait(timeout, spin); }
+  Waited wait(std::chrono::nanoseconds timeout, Spin spin = {}) noexcept { return state_->calls.wait(timeout, spin); }
+
+  /// In a handler: whether the client cancelled the call being handled
+  /// since it was taken (its PendingCall dropped, or the client destroyed),
+  /// as far as the calls queued now tell (it takes them, up to 64 ahead: a
+  /// poll of the queue, no wait). A handler with long work may ask between
+  /// steps and refuse("cancelled"); its answer would be dropped anyway.
+  /// False outside a handler. On the server's thread.
+  [[nodiscard]] bool cancel_requested() {
+    look_ahead(*state_);
+    return state_->current && state_->current->cancelled;
+  }
 
   [[nodiscard]] const std::string& service() const noexcept { return state_->channels.service; }
   /// Calls answered with a response so far.
   [[nodiscard]] std::uint64_t answered() const noexcept { return state_->answered; }
   /// Calls refused so far (by the handler, or because it threw).
   [[nodiscard]] std::uint64_t refused() const noexcept { return state_->refused; }
+  /// Calls whose handler never ran: their client cancelled them before
+  /// they were taken (a cancel queued behind its call, up to 64 calls
+  /// ahead of the one being handled).
+  [[nodiscard]] std::uint64_t cancelled() const noexcept { return state_->cancelled; }
 
  private:
   template <class Q, class R, class H>
   friend Result<void> serve(EventLoop&, Server<Q, R>&, H);
+
+  // A call: its client's request port and its id.
+  struct CallKey {
+    std::uint64_t client = 0;
+    std::uint32_t id = 0;
+    bool cancelled = false;  // a cancel of it came
+  };
+  // A call taken ahead of the one being handled (to see the cancels behind it).
+  struct Ahead {
+    Sample<Req> call;
+    CallKey key;
+  };
+  static constexpr std::size_t kLookAhead = 64;
 
   // What stays put while the Server moves (the loop's handler holds it).
   struct State {
@@ -129,11 +157,83 @@ class Server {
     detail::ServiceChannels channels;
     detail::ServiceClaim claim;
     Publisher<detail::CallRefusal> notices;
+    Subscriber<Req> calls;
     // Reply channels by client port.
     std::unordered_map<std::uint64_t, std::unique_ptr<detail::RawPublisher>> replies{};
+    std::deque<Ahead> ahead{};
+    std::optional<CallKey> current{};  // the call whose handler runs
     std::uint64_t answered = 0;
     std::uint64_t refused = 0;
+    std::uint64_t cancelled = 0;
+    std::uint64_t handled = 0;  // handlers run
   };
+
+  static CallKey key_of(const SampleHeader& call) noexcept {
+    return {call.publisher_port, static_cast<std::uint32_t>(call.sequence), false};
+  }
+
+  // The cancel `cancel` (a request whose reply_to names the call: a call's
+  // own is 0) marks its call if that one is being handled or was taken
+  // ahead; one already answered, or of another client, is left alone.
+  static void note_cancel(State& state, const SampleHeader& cancel) noexcept {
+    auto same = [&](const CallKey& key) { return key.client == cancel.publisher_port && key.id == cancel.reply_to; };
+    if (state.current && same(*state.current)) {
+      state.current->cancelled = true;
+      return;
+    }
+    for (Ahead& ahead : state.ahead) {
+      if (same(ahead.key)) {
+        ahead.key.cancelled = true;
+        return;
+      }
+    }
+  }
+
+  // Takes what is queued now (up to kLookAhead calls ahead), so that a
+  // cancel behind a call is seen before its handler runs. An empty queue
+  // costs one look at it (has_data: the fast path of an answered call).
+  static void look_ahead(State& state) {
+    while (state.ahead.size() < kLookAhead && state.calls.has_data()) {
+      auto taken = state.calls.take();
+      if (!taken) return;
+      const SampleHeader& header = taken->header();
+      if (header.reply_to != 0) {
+        note_cancel(state, header);
+        continue;
+      }
+      const CallKey key = key_of(header);
+      state.ahead.push_back(Ahead{std::move(*taken), key});
+    }
+  }
+
+  // Handles a sample just taken from `S/_call` (a call, or a cancel), then
+  // every call taken ahead meanwhile.
+  template <class Handler>
+  static void handle(State& state, const Sample<Req>& taken, Handler& handler) {
+    if (taken.header().reply_to != 0) {
+      note_cancel(state, taken.header());
+    } else {
+      run(state, taken, key_of(taken.header()), handler);
+    }
+    while (!state.ahead.empty()) {
+      Ahead next = std::move(state.ahead.front());
+      state.ahead.pop_front();
+      run(state, next.call, next.key, handler);
+    }
+  }
+
+  template <class Handler>
+  static void run(State& state, const Sample<Req>& call, CallKey key, Handler& handler) {
+    state.current = key;
+    look_ahead(state);
+    if (state.current->cancelled) {
+      ++state.cancelled;
+    } else {
+      ++state.handled;
+      answer(state, call, handler);
+    }
+    state.current.reset();
+  }
 
   // Tells clients, those there and those to come (the channel's history),
   // that this server is up, its response type and its PID namespace.
@@ -145,8 +245,7 @@ class Server {
     return state.notices.publish(announce).has_value();
   }
 
-  Server(Subscriber<Req> calls, std::unique_ptr<State> state) noexcept
-      : calls_(std::move(calls)), state_(std::move(state)) {}
+  explicit Server(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
 
   template <class Handler>
   static void answer(State& state, const Sample<Req>& call, Handler& handler) {
@@ -272,15 +371,14 @@ class Server {
     }
   }
 
-  Subscriber<Req> calls_;
   std::unique_ptr<State> state_;
 };
 
 template <class Req, class Res, class Handler>
 Result<void> serve(EventLoop& loop, Server<Req, Res>& server, Handler handler) {
-  return loop.on(server.calls_,
-                 [state = server.state_.get(), handler = std::move(handler)](const Sample<Req>& call) mutable {
-                   Server<Req, Res>::answer(*state, call, handler);
+  return loop.on(server.state_->calls,
+                 [state = server.state_.get(), handler = std::move(handler)](const Sample<Req>& taken) mutable {
+                   Server<Req, Res>::handle(*state, taken, handler);
                  });
 }
 
