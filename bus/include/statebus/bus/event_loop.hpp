@@ -65,7 +65,10 @@ class EventLoop {
   template <class Handler>
   Result<void> on(UntypedSubscriber& subscriber, Handler handler) {
     return add_subscriber(subscriber.port_, [core = subscriber.port_.core(), handler = std::move(handler)]() mutable {
-      while (auto sample = UntypedSubscriber::take_from(core)) handler(*sample);
+      auto sample = UntypedSubscriber::take_from(core);
+      if (!sample) return false;
+      handler(*sample);
+      return true;
     });
   }
 
