@@ -1,19 +1,17 @@
 // Round trips between two processes over the libraries users would pick
 // instead of statebus, beside statebus itself, in the same run: ZeroMQ (PAIR
 // over ipc://), nng (pair0 over ipc://), LCM (UDP multicast on loopback) and
-// Cyclone DDS (UDP on loopback), at 64 B, 4 KiB, 1 MiB and 4 MiB; and the
-// request/reply sockets, ZeroMQ REQ/REP and nng req0/rep0 over ipc://, at
-// the sizes of service_bench's calls (64 B, 4 KiB, 1 MiB), for the report to
-// put beside statebus calls. Leader on CPU 0, follower on CPU 1 (the
-// libraries' own threads inherit the pinning), blocking receive on both sides.
+// Cyclone DDS (UDP on loopback), at 64 B, 4 KiB, 1 MiB and 4 MiB. Leader on
+// CPU 0, follower on CPU 1 (the libraries' own threads inherit the pinning),
+// blocking receive on both sides. The request/reply sockets (ZeroMQ REQ/REP,
+// nng req0/rep0) are measured by service_bench, interleaved with the calls.
 //
 //   build/release/bench/peers_bench [--benchmark_filter=...]
 //
 // peers/<size>B/<peer>: the peer and statebus in blocking mode, alternating
 // blocks of 100 round trips (the machine's drift hits both alike); counters
 // peer_us_*, statebus_block_us_* (p50/p99/p99.9/max) and ratio_* (statebus /
-// peer). peers/<size>B/zeromq_reqrep and nng_reqrep: the same, the leader's
-// socket a request socket, the follower's a reply socket.
+// peer).
 // peers/<size>B/statebus_poll: statebus with both sides spinning on
 // take(), counters statebus_poll_us_*.
 //
@@ -40,6 +38,7 @@
 #include "messages.hpp"
 #include "peers/loopback_network.hpp"
 #include "peers/peer.hpp"
+#include "peers/round_trip.hpp"
 #include "peers/statebus_peer.hpp"
 #include "percentiles.hpp"
 #include "statebus/bus.hpp"
@@ -62,19 +61,19 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using statebus::bench::peers::echo_until_stop;
 using statebus::bench::peers::Endpoint;
 using statebus::bench::peers::kStop;
 using statebus::bench::peers::Msg1M;
 using statebus::bench::peers::Msg4K;
 using statebus::bench::peers::Msg4M;
 using statebus::bench::peers::Msg64;
-using statebus::bench::peers::Pattern;
 using statebus::bench::peers::Peer;
 using statebus::bench::peers::Role;
+using statebus::bench::peers::stop;
 using statebus::bench::peers::Wait;
 
 constexpr std::size_t kSizes[] = {sizeof(Msg64), sizeof(Msg4K), sizeof(Msg1M), sizeof(Msg4M)};
-constexpr std::size_t kReqRepMaxSize = sizeof(Msg1M);  // service_bench's calls go up to 1 MiB
 constexpr const char* kPollPeer = "statebus_poll";
 
 std::unique_ptr<Peer> open_statebus(const statebus::Node& node, const Endpoint& endpoint, Wait wait,
@@ -92,11 +91,9 @@ std::unique_ptr<Peer> open_statebus(const statebus::Node& node, const Endpoint& 
 std::unique_ptr<Peer> open_peer(const std::string& name, const Endpoint& endpoint, std::string& error) {
 #ifdef STATEBUS_PEERS_ZMQ
   if (name == "zeromq") return statebus::bench::peers::ZmqPeer::open(endpoint, error);
-  if (name == "zeromq_reqrep") return statebus::bench::peers::ZmqPeer::open(endpoint, error, Pattern::request_reply);
 #endif
 #ifdef STATEBUS_PEERS_NNG
   if (name == "nng") return statebus::bench::peers::NngPeer::open(endpoint, error);
-  if (name == "nng_reqrep") return statebus::bench::peers::NngPeer::open(endpoint, error, Pattern::request_reply);
 #endif
 #ifdef STATEBUS_PEERS_LCM
   if (name == "lcm") return statebus::bench::peers::LcmPeer::open(endpoint, error);
@@ -109,18 +106,6 @@ std::unique_ptr<Peer> open_peer(const std::string& name, const Endpoint& endpoin
 }
 
 // ---- follower: echoes on statebus and the peer, one sleeping thread each ----
-
-// Echoes until the stop message, or until nothing came for 30 s (the leader
-// gave up on the run without being able to say so).
-void echo_until_stop(Peer& peer) {
-  auto last = Clock::now();
-  while (Clock::now() - last < 30s) {
-    const auto seq = peer.echo(1s);
-    if (!seq) continue;
-    if (*seq == kStop) return;
-    last = Clock::now();
-  }
-}
 
 int follower() {
   statebus::bench::pin_to_cpu(statebus::bench::kFollowerCpu);
@@ -162,40 +147,8 @@ statebus::Node* g_node = nullptr;
 std::uint32_t g_seq = 0;
 int g_run = 0;
 
-constexpr auto kLossTimeout = 500ms;  // a round trip not answered by then is lost (UDP)
-
-// One round trip in µs; nothing when lost. Late answers of earlier round
-// trips are dropped.
-std::optional<double> round_trip_us(Peer& peer) {
-  const std::uint32_t seq = ++g_seq;
-  const auto start = Clock::now();
-  if (!peer.send(seq)) return std::nullopt;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + kLossTimeout - Clock::now());
-    const auto got = peer.receive(std::max(left, 1ms));
-    if (!got) return std::nullopt;
-    if (*got == seq) return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-    if (Clock::now() - start > kLossTimeout) return std::nullopt;
-  }
-}
-
-// The first round trip, retried: on a lossy transport it may go before both
-// directions are up (Cyclone's discovery, a multicast join).
-bool first_round_trip(Peer& peer) {
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    if (round_trip_us(peer)) return true;
-  }
-  return false;
-}
-
-void stop(Peer& peer) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    if (!peer.send(kStop)) return;
-    for (auto got = peer.receive(1s); got; got = peer.receive(1s)) {
-      if (*got == kStop) return;
-    }
-  }
-}
+// One round trip with the next sequence number, in µs; nothing when lost.
+std::optional<double> round_trip_us(Peer& peer) { return statebus::bench::peers::round_trip_us(peer, ++g_seq); }
 
 void peer_round_trips(benchmark::State& state, const std::string& name, std::size_t size) {
   const bool poll_only = name == kPollPeer;
@@ -218,7 +171,7 @@ void peer_round_trips(benchmark::State& state, const std::string& name, std::siz
   std::vector<Peer*> sides{statebus_side.get()};
   if (peer) sides.push_back(peer.get());
   for (Peer* side : sides) {
-    if (!side->connected(20s) || !first_round_trip(*side)) {
+    if (!side->connected(20s) || !statebus::bench::peers::first_round_trip(*side, g_seq)) {
       for (Peer* s : sides) stop(*s);
       const std::string what = (side == peer.get() ? name : std::string("statebus")) + " did not connect";
       state.SkipWithError(what.c_str());
@@ -290,11 +243,10 @@ void register_all(const std::vector<std::string>& peers) {
     // statebus poll first, nng last: after nng's 4 MiB run the follower has
     // not always come back for the next command (under investigation).
     const auto is_nng = [](const std::string& peer) { return peer.rfind("nng", 0) == 0; };
-    const auto is_reqrep = [](const std::string& peer) { return peer.find("_reqrep") != std::string::npos; };
     std::vector<std::string> names{kPollPeer};
     for (const bool nng : {false, true}) {
       for (const auto& peer : peers) {
-        if (is_nng(peer) == nng && (!is_reqrep(peer) || size <= kReqRepMaxSize)) names.push_back(peer);
+        if (is_nng(peer) == nng) names.push_back(peer);
       }
     }
     for (const auto& name : names) {
@@ -319,11 +271,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> peers;
 #ifdef STATEBUS_PEERS_ZMQ
   peers.emplace_back("zeromq");
-  peers.emplace_back("zeromq_reqrep");
 #endif
 #ifdef STATEBUS_PEERS_NNG
   peers.emplace_back("nng");
-  peers.emplace_back("nng_reqrep");
 #endif
 #ifdef STATEBUS_PEERS_LCM
   if (private_network) {

@@ -4,7 +4,10 @@
 // statebus channels, and raw iceoryx 2.0.3 client/server
 // (UntypedClient/UntypedServer) with the service's queue policy (requests
 // queue 256 deep, the oldest dropped when full; responses 16, iceoryx's
-// most; producers wait for lossless consumers).
+// most; producers wait for lossless consumers); and, beside the blocking
+// calls, the request/reply sockets of the peer libraries this build has,
+// ZeroMQ REQ/REP and nng req0/rep0 over ipc:// (peers/request_reply.hpp),
+// blocking in their receive.
 //
 //   build/release/bench/service_bench [--benchmark_filter=...]
 //
@@ -13,14 +16,17 @@
 // of the call to each floor at p50 and p99, and calls per second of each
 // (1 / mean, one client). Waits:
 //   block     the client blocks (call(req, 1s), Spin{}); the server runs
-//             serve() in an EventLoop; the floors block in their waits
+//             serve() in an EventLoop; the floors block in their waits;
+//             the peers' sockets too (counters zeromq_reqrep_us_*,
+//             nng_reqrep_us_*, ratio_p50_<peer>, in the same alternation)
 //   spin20us  the client spins up to 20 µs, then blocks (call(req, 1s,
 //             20us)); raw iceoryx, which has no such wait, spins on take()
 //             for 20 µs, then blocks in a WaitSet; the servers poll
 //   poll      the client polls (call_async() and PendingCall::poll()); the
 //             servers poll (serve_queued() in a loop, take() on the floors)
 // A server that polls serves all three transports from one spinning
-// thread; blocking servers have a thread each.
+// thread; blocking servers have a thread each (the peers' too; nng's and
+// ZeroMQ's own threads inherit the server's CPU).
 //
 // calls_per_s/64B/block/<n>clients: calls per second (counter calls_per_s)
 // of 1 or 4 client processes (all on CPU 1), each calling back to back,
@@ -62,6 +68,8 @@
 #include "iceoryx_posh/popo/wait_set.hpp"
 #include "messages.hpp"
 #include "peers/peer.hpp"
+#include "peers/request_reply.hpp"
+#include "peers/round_trip.hpp"
 #include "percentiles.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/service.hpp"
@@ -76,6 +84,7 @@ using statebus::bench::Msg64;
 using statebus::bench::peers::get_seq;
 using statebus::bench::peers::kStop;
 using statebus::bench::peers::put_seq;
+using statebus::bench::peers::request_reply_peers;
 
 enum class Wait { block, spin20us, poll };
 
@@ -143,8 +152,29 @@ std::optional<std::uint32_t> answer_iceoryx(iox::popo::UntypedServer& server, st
   return seq;
 }
 
+// The peers' sockets of one blocking scenario (none for the other waits).
+std::vector<std::unique_ptr<statebus::bench::peers::Peer>> open_peers(statebus::bench::peers::Role role, Wait w,
+                                                                      std::size_t size, const std::string& tag,
+                                                                      std::string& error) {
+  std::vector<std::unique_ptr<statebus::bench::peers::Peer>> peers;
+  if (w != Wait::block) return peers;
+  for (const auto& peer : request_reply_peers()) {
+    auto opened = statebus::bench::peers::open_request_reply(peer, {role, size, peer + "-" + tag}, error);
+    if (!opened) return {};
+    peers.push_back(std::move(opened));
+  }
+  return peers;
+}
+
 template <class Msg>
-void serve_scenario(const statebus::Node& node, Wait w) {
+void serve_scenario(const statebus::Node& node, Wait w, const std::string& tag) {
+  std::string peer_error;
+  auto peers = open_peers(statebus::bench::peers::Role::follower, w, sizeof(Msg), tag, peer_error);
+  if (peers.size() != (w == Wait::block ? request_reply_peers().size() : 0)) {
+    std::printf("error %s\n", peer_error.c_str());
+    std::fflush(stdout);
+    return;
+  }
   auto service = statebus::Server<Msg, Msg>::create(node, name("svc", w, sizeof(Msg)));
   auto requests = statebus::Subscriber<Msg>::create(node, name("hand", w, sizeof(Msg)) + "/request");
   auto replies = statebus::Publisher<Msg>::create(node, name("hand", w, sizeof(Msg)) + "/reply");
@@ -185,6 +215,8 @@ void serve_scenario(const statebus::Node& node, Wait w) {
     return;
   }
   // Blocking: a thread per transport, each asleep in its own wait.
+  std::vector<std::thread> peer_threads;
+  for (auto& peer : peers) peer_threads.emplace_back([&peer] { statebus::bench::peers::echo_until_stop(*peer); });
   std::thread hand([&] {
     for (auto last = Clock::now(); Clock::now() - last < kSilence;) {
       if (requests->wait(1s).failed()) return;
@@ -225,6 +257,7 @@ void serve_scenario(const statebus::Node& node, Wait w) {
   }
   hand.join();
   raw.join();
+  for (auto& thread : peer_threads) thread.join();
 }
 
 // A client process of calls_per_s: "ready" once its first call is
@@ -265,14 +298,16 @@ int follower() {
     std::fprintf(stderr, "service_bench follower: %s\n", node.error().message().c_str());
     return 1;
   }
-  // Commands on stdin: "<wait> <size>"; the answer "ready" once serving.
+  // Commands on stdin: "<wait> <size> <tag>" (the tag names the peers'
+  // sockets); the answer "ready" once serving.
   std::string wait;
   std::size_t size = 0;
-  while (std::cin >> wait >> size) {
+  std::string tag;
+  while (std::cin >> wait >> size >> tag) {
     const Wait w = parse_wait(wait);
-    if (size == sizeof(Msg64)) serve_scenario<Msg64>(*node, w);
-    if (size == sizeof(Msg4K)) serve_scenario<Msg4K>(*node, w);
-    if (size == sizeof(Msg1M)) serve_scenario<Msg1M>(*node, w);
+    if (size == sizeof(Msg64)) serve_scenario<Msg64>(*node, w, tag);
+    if (size == sizeof(Msg4K)) serve_scenario<Msg4K>(*node, w, tag);
+    if (size == sizeof(Msg1M)) serve_scenario<Msg1M>(*node, w, tag);
   }
   return 0;
 }
@@ -361,6 +396,7 @@ struct IceoryxClient {
 
 statebus::testkit::ChildProcess* g_follower = nullptr;
 statebus::Node* g_node = nullptr;
+int g_run = 0;
 
 template <class F>
 double time_us(F&& f, bool& ok) {
@@ -371,24 +407,47 @@ double time_us(F&& f, bool& ok) {
 
 template <class Msg>
 void calls(benchmark::State& state, Wait w) {
-  g_follower->write(std::string(wait_name(w)) + " " + std::to_string(sizeof(Msg)) + "\n");
+  // Socket files of a run of its own: nothing of an earlier run (or another benchmark) answers.
+  const std::string tag = std::string(wait_name(w)) + "-" + std::to_string(sizeof(Msg)) + "-" +
+                          std::to_string(::getpid()) + "-" + std::to_string(++g_run);
+  g_follower->write(std::string(wait_name(w)) + " " + std::to_string(sizeof(Msg)) + " " + tag + "\n");
   if (const auto answer = g_follower->read_line(30s); answer != "ready") {
     return state.SkipWithError(("the server is not ready: " + answer.value_or("no answer")).c_str());
   }
+  std::string peer_error;
+  auto peers = open_peers(statebus::bench::peers::Role::leader, w, sizeof(Msg), tag, peer_error);
+  const std::vector<std::string> peer_names = w == Wait::block ? request_reply_peers() : std::vector<std::string>{};
   auto client = statebus::Client<Msg, Msg>::create(*g_node, name("svc", w, sizeof(Msg)));
   auto requests = statebus::Publisher<Msg>::create(*g_node, name("hand", w, sizeof(Msg)) + "/request");
   auto replies = statebus::Subscriber<Msg>::create(*g_node, name("hand", w, sizeof(Msg)) + "/reply");
   IceoryxClient iox(w, sizeof(Msg));
   if (!client || !requests || !replies) return state.SkipWithError("no ports");
+  if (peers.size() != peer_names.size()) return state.SkipWithError(peer_error.c_str());  // the server gives up in 30 s
+  std::uint32_t seq = 0;
+  const auto stop_peers = [&] {
+    for (auto& peer : peers) statebus::bench::peers::stop(*peer);
+  };
   if (!requests->wait_for_subscribers(10s) || !replies->wait_connected(10s) || !iox.connected()) {
+    stop_peers();
     return state.SkipWithError("the server did not connect");
   }
+  for (auto& peer : peers) {
+    if (!peer->connected(20s) || !statebus::bench::peers::first_round_trip(*peer, seq)) {
+      stop_peers();
+      return state.SkipWithError("a peer's socket did not connect");
+    }
+  }
   static Msg request{};  // static: 1 MiB is no stack variable
-  std::uint32_t seq = 0;
   bool ok = true;
-  // The three transports, each one round trip with the next sequence number.
-  const auto round_trip = [&](int transport) {
+  // The transports (the three, then the peers'), each one round trip with the next sequence number.
+  const std::size_t transports = 3 + peers.size();
+  const auto round_trip = [&](std::size_t transport) {
     put_seq(request.bytes, ++seq);
+    if (transport >= 3) {
+      const auto us = statebus::bench::peers::round_trip_us(*peers[transport - 3], seq);
+      ok = us && ok;
+      return us.value_or(0.0);
+    }
     return time_us(
         [&] {
           return transport == 0   ? call(*client, request, w)
@@ -399,16 +458,16 @@ void calls(benchmark::State& state, Wait w) {
   };
   const int warmup = sizeof(Msg) >= (1u << 20) ? 50 : 500;
   for (int i = 0; i < warmup; ++i) {
-    for (int t = 0; t < 3; ++t) round_trip(t);
+    for (std::size_t t = 0; t < transports; ++t) round_trip(t);
   }
   const int block = w == Wait::block || sizeof(Msg) >= (1u << 20) ? 100 : 1000;  // calls per transport and iteration
-  std::vector<double> us[3];
-  double total_us[3] = {0, 0, 0};
-  int round = 0;
+  std::vector<std::vector<double>> us(transports);
+  std::vector<double> total_us(transports, 0.0);
+  std::size_t round = 0;
   for (auto _ : state) {
     const double call_us_before = total_us[0];
-    for (int pass = 0; pass < 3; ++pass) {
-      const int t = (pass + round) % 3;  // each transport first in turn: the machine's drift hits all alike
+    for (std::size_t pass = 0; pass < transports; ++pass) {
+      const std::size_t t = (pass + round) % transports;  // each first in turn: the machine's drift hits all alike
       for (int i = 0; i < block; ++i) {
         us[t].push_back(round_trip(t));
         total_us[t] += us[t].back();
@@ -423,15 +482,17 @@ void calls(benchmark::State& state, Wait w) {
   (void)call(*client, request, Wait::block);
   (void)call_by_hand(*requests, *replies, request, Wait::block);
   (void)iox.call(kStop, sizeof(Msg), Wait::block);
+  stop_peers();
   if (!ok) return state.SkipWithError("a call failed or got no answer within 1 s");
 
   using statebus::bench::percentile;
-  const std::string names[3] = {"call", "channels", "iceoryx_cs"};
-  for (int t = 0; t < 3; ++t) {
+  std::vector<std::string> names{"call", "channels", "iceoryx_cs"};
+  names.insert(names.end(), peer_names.begin(), peer_names.end());
+  for (std::size_t t = 0; t < transports; ++t) {
     statebus::bench::report_percentiles(state, us[t], names[t] + "_us_");
     state.counters[names[t] + "_calls_per_s"] = static_cast<double>(us[t].size()) / (total_us[t] / 1e6);
   }
-  for (int t = 1; t < 3; ++t) {
+  for (std::size_t t = 1; t < transports; ++t) {
     state.counters["ratio_p50_" + names[t]] = percentile(us[0], 0.5) / percentile(us[t], 0.5);
     state.counters["ratio_p99_" + names[t]] = percentile(us[0], 0.99) / percentile(us[t], 0.99);
   }

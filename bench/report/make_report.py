@@ -212,8 +212,8 @@ def peers_section(runs) -> list:
 
     lines = ["", "## Peers: the libraries users would pick instead (µs)", "",
              "Two processes, leader on CPU 0 and follower on CPU 1 (the libraries' threads inherit the pinning), "
-             "blocking receive on both sides; ZeroMQ PAIR and nng pair0 over ipc://, their request/reply sockets "
-             "(*_reqrep: ZeroMQ REQ/REP, nng req0/rep0, up to 1 MiB), LCM UDP multicast and Cyclone "
+             "blocking receive on both sides; ZeroMQ PAIR and nng pair0 over ipc:// (their request/reply sockets "
+             "are in the service calls' table), LCM UDP multicast and Cyclone "
              "DDS UDP (reliable, keep last 1) on loopback inside a private network namespace. Each peer is measured "
              "in blocks of 100 round trips alternating with statebus in blocking mode (\"statebus block\", the "
              "figure beside it); statebus poll is its own run of the same size. Ratios are statebus / peer: "
@@ -256,19 +256,20 @@ def peers_section(runs) -> list:
 
 
 def service_section(runs) -> list:
-    """Service calls beside their floors, two channels and raw iceoryx client/server (service_bench), and
-    beside the request/reply sockets of ZeroMQ and nng (peers_bench's *_reqrep runs) when there are any."""
+    """Service calls beside their floors, two channels and raw iceoryx client/server, and beside the
+    request/reply sockets of ZeroMQ and nng in the blocking runs: all from service_bench, interleaved."""
     keys = ("p50", "p99", "p99.9")
     rows = []
     rates = []
-    reqrep = {}  # (peer, size) -> figures, blocking receive like the call's block rows
+    reqrep = {}  # (peer, size, wait) -> figures, measured in the call's own alternation
     for b in runs:
         parts = b["name"].split("/")
-        if b["name"].startswith("peers/") and len(parts) == 3 and parts[2].endswith("_reqrep") and "peer_us_p50" in b:
-            reqrep[(parts[2], int(parts[1].rstrip("B")))] = [b[f"peer_us_{k}"] for k in keys]
-        elif b["name"].startswith("call/") and "call_us_p50" in b:
+        if b["name"].startswith("call/") and "call_us_p50" in b:
             figures = [[b[f"{t}_us_{k}"] for k in keys] for t in ("call", "channels", "iceoryx_cs")]
             rows.append((int(parts[1].rstrip("B")), parts[2], figures))
+            for peer in ("zeromq_reqrep", "nng_reqrep"):
+                if f"{peer}_us_p50" in b:
+                    reqrep[(peer, int(parts[1].rstrip("B")), parts[2])] = [b[f"{peer}_us_{k}"] for k in keys]
         elif b["name"].startswith("calls_per_s/") and "calls_per_s" in b:
             rates.append(f"{parts[3]} ({parts[2]}, {parts[1]}): {b['calls_per_s']:.0f} calls/s")
     if not rows and not rates:
@@ -278,15 +279,16 @@ def service_section(runs) -> list:
         return " / ".join(f"{v:.1f}" for v in values)
 
     names = {"zeromq_reqrep": "ZeroMQ REQ/REP", "nng_reqrep": "nng req0/rep0"}
-    peers = sorted({peer for peer, _ in reqrep})
+    peers = sorted({peer for peer, _, _ in reqrep}, reverse=True)  # ZeroMQ, then nng
     text = ("Client on CPU 0, server on CPU 1; a statebus call (Client::call against a Server), the same exchange "
             "by hand on two statebus channels, and raw iceoryx client/server, in alternating blocks of one run. "
             "Figures are p50 / p99 / p99.9; ratios are the call's p50 / the floor's.")
     if peers:
         text += (" Beside the blocking calls, the request/reply sockets of the peer libraries over ipc:// "
-                 "(peers_bench, same pinning, blocking receive): measured in a run of their own, not interleaved "
-                 "with the calls; their ratios are the call's p50 / the peer's. The call copies request and response "
-                 "into shared memory; the sockets copy each message into and out of the kernel.")
+                 "(blocking receive, the server's socket in the server process, the libraries' threads on its CPU), "
+                 "in the same alternation of the same run; their ratios are the call's p50 / the peer's (below 1 "
+                 "the call is faster). The call copies request and response into shared memory; the sockets copy "
+                 "each message into and out of the kernel.")
     header = "| wait | payload | call | two channels | iceoryx client/server | call / channels | call / iceoryx |"
     rule = "|---|---|---|---|---|---|---|"
     for peer in peers:
@@ -297,7 +299,7 @@ def service_section(runs) -> list:
         line = (f"| {wait} | {human(size)} | {trio(call)} | {trio(channels)} | {trio(iceoryx)} | "
                 f"{call[0] / channels[0]:.2f} | {call[0] / iceoryx[0]:.2f} |")
         for peer in peers:
-            theirs = reqrep.get((peer, size)) if wait == "block" else None
+            theirs = reqrep.get((peer, size, wait))
             line += f" {trio(theirs)} | {call[0] / theirs[0]:.2f} |" if theirs and theirs[0] else " — | — |"
         lines.append(line)
     if rates:

@@ -32,7 +32,7 @@ if [[ $mode == quick ]]; then
   costs=(--benchmark_min_time=0.05)
   mqtt=(--quick)
   peers=(--benchmark_filter='^peers/64B/')
-  service=(--benchmark_filter='^call/64B/poll')
+  service=(--benchmark_filter='^call/64B/(poll|block)')
 else
   pingpong=() baseline=() throughput=() state=() recorder=() costs=() mqtt=() peers=() service=()
 fi
