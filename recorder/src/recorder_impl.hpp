@@ -18,12 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "service_channel.hpp"
 #include "statebus/bus/discovery.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/bus/untyped.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 #include "statebus/recorder/mcap.hpp"
 #include "statebus/recorder/recorder.hpp"
-#include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus {
 
@@ -99,8 +100,12 @@ struct Recorder::Impl {
   std::optional<RecordingSummary> summary;
   std::optional<Error> stop_error;
 
+  // A channel a pattern matches, or a channel of a service an exact
+  // pattern names (`S` records `S/_call`, `S/_reply/<client>`, `S/_refused`).
   bool wanted(std::string_view channel) const {
-    return std::any_of(patterns.begin(), patterns.end(), [&](const ChannelPattern& p) { return p.matches(channel); });
+    return std::any_of(patterns.begin(), patterns.end(), [&](const ChannelPattern& p) {
+      return p.matches(channel) || (p.exact() && detail::is_channel_of_service(p.text(), channel));
+    });
   }
 
   // capture.cpp: subscriptions, the capture threads, gaps.
