@@ -55,6 +55,10 @@ struct Recorder::Impl {
     UntypedSubscriber subscriber;
     std::uint32_t channel;
     bool is_log;
+    // A service's `S/_call` or `S/_reply/<client>`: its MCAP messages say
+    // which call they are (`_call`: client port and call id).
+    std::optional<detail::ServiceChannelKind> service{};
+    std::uint64_t client_port = 0;  // a reply channel's client
   };
 
   struct Shard {
@@ -83,6 +87,7 @@ struct Recorder::Impl {
   std::uint64_t total = 0;
   std::map<std::uint64_t, std::optional<Schema>> schemas;  // by fingerprint; nodes never erased
   std::map<std::uint64_t, std::uint16_t> mcap_schemas;     // by fingerprint
+  std::map<std::uint64_t, std::uint16_t> mcap_call_schemas;  // by fingerprint: with the `_call` link
   std::optional<std::uint16_t> mcap_log_schema;
   std::optional<mcap::Writer> writer;
   std::optional<Error> write_error;
@@ -118,12 +123,12 @@ struct Recorder::Impl {
   void run_housekeeper();
 
   // mcap_sink.cpp: captured samples into the MCAP file.
-  static std::string mcap_json(const std::optional<LogEntry>& log_entry, const Schema* schema,
-                               std::string_view payload);
-  void write_mcap(ChannelState& state, const SampleHeader& header, const Schema* schema, bool log, bool is_log,
-                  const std::string& json, std::string_view payload);
-  std::optional<std::uint16_t> mcap_channel(ChannelState& state, std::uint64_t fingerprint, const Schema* schema,
-                                            bool log);
+  static std::string mcap_json(const std::optional<LogEntry>& log_entry, const Schema* schema, std::string_view payload,
+                               const Subscription& from, const SampleHeader& header);
+  void write_mcap(ChannelState& state, const Subscription& from, const SampleHeader& header, const Schema* schema,
+                  bool log, const std::string& json, std::string_view payload);
+  std::optional<std::uint16_t> mcap_channel(ChannelState& state, const Subscription& from, std::uint64_t fingerprint,
+                                            const Schema* schema, bool log);
   void flush_if_due(bool force);
 
   // sample_store.cpp: what was captured, summed up.

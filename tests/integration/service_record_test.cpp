@@ -23,6 +23,7 @@
 #include "statebus/service.hpp"
 #include "statebus/service/detail/service_wire.hpp"
 #include "statebus/testing/bus_test.hpp"
+#include "statebus/testing/recorded_call.hpp"
 #include "test_messages.hpp"
 
 namespace statebus {
@@ -224,6 +225,190 @@ TEST_F(ServiceRecordTest, ARecorderAskedForTheServiceByNameRecordsCallsRepliesAn
   EXPECT_EQ(refusal->value.call, static_cast<std::uint32_t>(requests[2].header.sequence));
   EXPECT_STREQ(refusal->value.reason, "asked to refuse call 2");
   EXPECT_EQ(sut.count("test/other"), 0U);
+}
+
+// The calls view pairs each request with its own reply or refusal: two
+// clients with the same call ids, each call's caller, server and times.
+TEST_F(ServiceRecordTest, CallsPairEachRequestWithItsOwnResponseOrRefusal) {
+  auto sut = record({kService});
+  std::optional<ChildProcess> server;
+  ASSERT_NO_FATAL_FAILURE(serve(server));
+  auto a = client();
+  auto b = client();
+  ASSERT_TRUE(sut.wait_recording(kCalls, 10s));
+  std::uint64_t a_port = 0;
+  std::uint64_t b_port = 0;
+  ASSERT_NO_FATAL_FAILURE(warm_up(sut, a, 100, a_port));
+  ASSERT_NO_FATAL_FAILURE(warm_up(sut, b, 200, b_port));
+  ASSERT_NE(a_port, b_port);
+  const Ask a1 = ask(1, 1.5, "a1");
+  const Ask b1 = ask(10, 4.0, "b1");
+  const Ask a2 = ask(2, 3.0, "refuse");
+
+  auto a1_answer = a.call(a1, 10s);
+  auto b1_answer = b.call(b1, 10s);
+  auto a2_answer = a.call(a2, 10s);
+
+  ASSERT_TRUE(a1_answer && b1_answer) << "calls failed";
+  ASSERT_FALSE(a2_answer);
+  ASSERT_NO_FATAL_FAILURE(wait_recorded(sut, 5, {{reply_channel(a_port), 1}, {reply_channel(b_port), 10}}, 1));
+  const auto requests = sut.samples(kCalls);
+
+  auto all = testkit::calls<Ask, Answer>(sut, kService);
+
+  ASSERT_TRUE(all) << all.error().message();
+  ASSERT_EQ(all->size(), 5U);
+  std::vector<testkit::RecordedCall<Ask, Answer>> got;
+  for (auto& call : *all) {
+    if (!warm(call.request.value)) got.push_back(std::move(call));
+  }
+  ASSERT_EQ(got.size(), 3U);
+  const auto& first = got[0];
+  EXPECT_EQ(first.id, 2U);  // each client's second call: the first was the warm-up
+  EXPECT_EQ(got[1].id, 2U);
+  EXPECT_EQ(first.client_port, a_port);
+  EXPECT_EQ(bytes_of(first.request.value), bytes_of(a1));
+  ASSERT_TRUE(first.response);
+  EXPECT_EQ(bytes_of(first.response->value), bytes_of(a1_answer.value()));
+  EXPECT_EQ(first.response->header.reply_to, first.id);
+  EXPECT_FALSE(first.refusal);
+  EXPECT_EQ(first.caller().pid, ::getpid());
+  ASSERT_TRUE(first.server());
+  EXPECT_EQ(first.server()->pid, server->pid());
+  ASSERT_TRUE(first.latency() && first.answered_at() && first.answered_real_ns());
+  EXPECT_GT(first.latency()->count(), 0);
+  EXPECT_EQ(*first.answered_real_ns() - first.sent_real_ns(), first.latency()->count());
+  EXPECT_GE(*first.answered_at(), first.sent_at());
+  EXPECT_EQ(first.sent_at().time_since_epoch().count(), requests[2].header.virtual_time_ns);
+
+  const auto& other = got[1];
+  EXPECT_EQ(other.client_port, b_port);
+  ASSERT_TRUE(other.response);
+  EXPECT_EQ(bytes_of(other.response->value), bytes_of(b1_answer.value()));
+  EXPECT_EQ(other.response->value.doubled, 8.0);
+
+  const auto& refused = got[2];
+  EXPECT_EQ(refused.id, 3U);
+  EXPECT_EQ(refused.client_port, a_port);
+  EXPECT_FALSE(refused.response);
+  ASSERT_TRUE(refused.refusal);
+  EXPECT_EQ(refused.refusal->reason, "asked to refuse call 2");
+  EXPECT_FALSE(refused.refusal->handler_failed);
+  ASSERT_TRUE(refused.server());
+  EXPECT_EQ(refused.server()->pid, server->pid());
+
+  const auto bytes = testkit::calls(sut, kService);
+  ASSERT_EQ(bytes.size(), 5U);
+  EXPECT_EQ(bytes[2].request.value, bytes_of(a1));
+  ASSERT_TRUE(bytes[2].response);
+  EXPECT_EQ(bytes[2].response->value, bytes_of(a1_answer.value()));
+}
+
+// Asking for the wrong types is an error naming both, never a shorter list.
+// Reaches: testkit::calls Errc::type_mismatch
+TEST_F(ServiceRecordTest, CallsOfOtherTypesAreATypeMismatchNamingBoth) {
+  auto sut = record({kService});
+  std::optional<ChildProcess> server;
+  ASSERT_NO_FATAL_FAILURE(serve(server));
+  auto calc = client();
+  ASSERT_TRUE(sut.wait_recording(kCalls, 10s));
+  ASSERT_TRUE(calc.call(ask(1, 1.0), 10s));
+  ASSERT_TRUE(sut.wait_for_count(kCalls, 1, virtual_timeout(10s)));
+
+  auto wrong = testkit::calls<Answer, Answer>(sut, kService);
+
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), Errc::type_mismatch);
+  EXPECT_NE(wrong.error().message().find("request of call 1"), std::string::npos) << wrong.error().message();
+  EXPECT_NE(wrong.error().message().find("test/Answer"), std::string::npos) << wrong.error().message();
+}
+
+// In MCAP a request and its reply carry the same `_call` object (client
+// port, call id), so any reader pairs them; replay reads the reply back
+// to its bytes.
+TEST_F(ServiceRecordTest, InMcapEachReplyNamesItsCall) {
+  const std::string path = temp_path("calls.mcap");
+  std::map<std::uint64_t, std::string> answers;  // by index: the reply's bytes
+  std::string replies_channel;
+  {
+    auto sut = record({kService + "/**"}, path);
+    std::optional<ChildProcess> server;
+    ASSERT_NO_FATAL_FAILURE(serve(server));
+    auto a = client();
+    auto b = client();
+    ASSERT_TRUE(sut.wait_recording(kCalls, 10s));
+    std::uint64_t a_port = 0;
+    std::uint64_t b_port = 0;
+    ASSERT_NO_FATAL_FAILURE(warm_up(sut, a, 100, a_port));
+    ASSERT_NO_FATAL_FAILURE(warm_up(sut, b, 200, b_port));
+    replies_channel = reply_channel(a_port);
+    for (std::uint64_t i = 1; i <= 6; ++i) {
+      auto& caller = i % 2 == 0 ? b : a;
+      auto answer = caller.call(ask(i, 0.5 * static_cast<double>(i), i == 5 ? "refuse" : "m"), 10s);
+      if (i == 5) {
+        ASSERT_FALSE(answer);
+        continue;
+      }
+      ASSERT_TRUE(answer) << answer.error().message();
+      answers[i] = bytes_of(answer.value());
+    }
+    ASSERT_NO_FATAL_FAILURE(wait_recorded(sut, 8, {{replies_channel, 3}, {reply_channel(b_port), 6}}, 1));
+    auto summary = sut.stop();
+    ASSERT_TRUE(summary) << summary.error().message();
+  }
+
+  auto reader = mcap::Reader::open(path);
+  ASSERT_TRUE(reader) << reader.error().message();
+  std::map<std::pair<std::uint64_t, std::uint64_t>, nlohmann::json> calls;  // by (client, id)
+  std::vector<std::pair<std::uint16_t, nlohmann::json>> replies;
+  ASSERT_TRUE(reader->for_each_message([&](const mcap::Message& message) {
+    const auto& channel = reader->channels().at(message.channel_id);
+    const auto json = nlohmann::json::parse(message.data.begin(), message.data.end());
+    if (json.contains("note") && json.at("note") == "warm") return true;  // the warm-up calls
+    if (channel.topic == kCalls) {
+      EXPECT_EQ(channel.metadata.at("statebus.call_link"), "_call");
+      EXPECT_EQ(json.at("_call").at("id").get<std::uint64_t>(), message.sequence);
+      calls[{json.at("_call").at("client").get<std::uint64_t>(), json.at("_call").at("id").get<std::uint64_t>()}] =
+          json;
+    } else if (channel.topic.rfind(kService + "/_reply/", 0) == 0) {
+      EXPECT_EQ(channel.metadata.at("statebus.service"), kService);
+      EXPECT_EQ(channel.topic, reply_channel(std::stoull(channel.metadata.at("statebus.client_port"))));
+      replies.emplace_back(message.channel_id, json);
+    } else {
+      EXPECT_EQ(channel.topic, kRefused);
+      EXPECT_FALSE(json.contains("_call")) << "the notices' format changed";
+      EXPECT_EQ(channel.metadata.count("statebus.call_link"), 0U);
+    }
+    return true;
+  }));
+  ASSERT_EQ(calls.size(), 6U);
+  ASSERT_EQ(replies.size(), 5U);
+  for (const auto& [channel_id, reply] : replies) {
+    const auto& channel = reader->channels().at(channel_id);
+    const std::uint64_t client = reply.at("_call").at("client").get<std::uint64_t>();
+    EXPECT_EQ(std::to_string(client), channel.metadata.at("statebus.client_port"));
+    const auto call = calls.find({client, reply.at("_call").at("id").get<std::uint64_t>()});
+    ASSERT_NE(call, calls.end()) << "a reply with no call: " << reply.dump();
+    EXPECT_EQ(reply.at("index"), call->second.at("index"));
+    EXPECT_EQ(reply.at("doubled").get<double>(), 2 * call->second.at("value").get<double>());
+    EXPECT_EQ(reply.at("note"), call->second.at("note"));
+  }
+
+  // Replayed, the reply channel carries the replies' bytes again (the link left out).
+  auto replayed_replies = Subscriber<Answer>::create(*node_, replies_channel, SubscriberOptions{256, 0, true});
+  ASSERT_TRUE(replayed_replies) << replayed_replies.error().message();
+  ReplayOptions options;
+  options.patterns = {replies_channel};
+  options.rate = 0;
+  options.wait_for_subscribers = 10s;
+  auto summary = replay(*node_, path, options);
+  ASSERT_TRUE(summary) << summary.error().message();
+  for (const std::uint64_t index : {1U, 3U}) {
+    auto sample = replayed_replies->take_for(10s);
+    if (sample && warm_answer(sample->value())) sample = replayed_replies->take_for(10s);  // a warm-up's reply
+    ASSERT_TRUE(sample) << "replayed reply " << index;
+    EXPECT_EQ(bytes_of(sample->value()), answers.at(index));
+  }
 }
 
 }  // namespace
