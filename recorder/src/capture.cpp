@@ -50,6 +50,11 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
     channel_index.emplace(channel, index);
   }
   auto entry = std::make_unique<Subscription>(Subscription{std::move(*subscriber), index, is_log});
+  if (const auto service = detail::parse_service_channel(channel);
+      service && service->kind != detail::ServiceChannelKind::refused) {
+    entry->service = service->kind;
+    entry->client_port = service->client_port;
+  }
   {
     std::lock_guard lock(mutex);
     ports.emplace(channel, &entry->subscriber);  // the Subscription stays where it is until stop()
@@ -161,7 +166,7 @@ void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample
   if (is_log) log_entry = decode_log_record(payload.data(), payload.size());
   // Encoded outside the lock: the MCAP message.
   std::string json;
-  if (writer) json = mcap_json(log_entry, schema, payload);
+  if (writer) json = mcap_json(log_entry, schema, payload, from, header);
 
   std::lock_guard lock(mutex);
   ChannelState& state = channels[channel];
@@ -178,7 +183,7 @@ void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample
     stored.push_back(Stored{channel, header, std::string(payload)});
     if (log_entry) logs.push_back(*log_entry);
   }
-  if (writer && !write_error) write_mcap(state, header, schema, log_entry.has_value(), is_log, json, payload);
+  if (writer && !write_error) write_mcap(state, from, header, schema, log_entry.has_value(), json, payload);
   if (options.on_sample) options.on_sample(RecordedSample{state.name, header, std::string(payload)});
   changed.notify_all();
 }

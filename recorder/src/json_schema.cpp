@@ -76,6 +76,19 @@ std::string to_json_schema(const Schema& schema) {
   return out.dump();
 }
 
+std::string to_json_schema_with_call_link(const Schema& schema) {
+  json out = json::parse(to_json_schema(schema));
+  out["properties"]["_call"] = {
+      {"type", "object"},
+      {"description",
+       "the call this message is: a request on S/_call and its reply on S/_reply/<client> carry the same object"},
+      {"properties",
+       {{"client", {{"type", "integer"}, {"description", "the client's request port (its reply channel's last part)"}}},
+        {"id", {{"type", "integer"}, {"description", "the call's id: the low 32 bits of its request's sequence"}}}}},
+      {"required", json::array({"client", "id"})}};
+  return out.dump();
+}
+
 Result<Schema> from_json_schema(std::string_view json_schema) {
   const json parsed = json::parse(json_schema.begin(), json_schema.end(), nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object())

@@ -14,6 +14,9 @@ namespace statebus::detail {
 /// A JSON Schema (draft 2020-12) of the JSON that Schema::render_json
 /// writes, with `schema.to_json()` embedded under "x-statebus".
 std::string to_json_schema(const Schema& schema);
+/// to_json_schema, with the `_call` member that a service's requests and
+/// replies carry in MCAP: `{"client": <request port>, "id": <call id>}`.
+std::string to_json_schema_with_call_link(const Schema& schema);
 /// The schema embedded by to_json_schema; invalid_argument if there is none
 /// or it is corrupt.
 Result<Schema> from_json_schema(std::string_view json_schema);

@@ -37,9 +37,10 @@ Result<Recorder> Recorder::start(const Node& node, RecorderOptions options) {
     if (!writer) return tl::make_unexpected(writer.error());
     impl->writer = std::move(*writer);
   }
-  const bool wildcard = std::any_of(impl->patterns.begin(), impl->patterns.end(),
-                                    [](const ChannelPattern& p) { return !p.exact(); });
-  if (wildcard) {
+  // Channels are found as the daemon announces them for every pattern: a
+  // wildcard's, and an exact name's service channels (`S` records `S/_call`,
+  // `S/_reply/<client>`, `S/_refused` too, whenever its service appears).
+  {
     auto watch = ChannelWatch::create(impl->node);
     if (!watch) return tl::make_unexpected(watch.error());
     impl->watch = std::move(*watch);

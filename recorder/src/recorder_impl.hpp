@@ -18,12 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "service_channel.hpp"
 #include "statebus/bus/discovery.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/bus/untyped.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 #include "statebus/recorder/mcap.hpp"
 #include "statebus/recorder/recorder.hpp"
-#include "statebus/internal/virtual_waits.hpp"
 
 namespace statebus {
 
@@ -54,6 +55,10 @@ struct Recorder::Impl {
     UntypedSubscriber subscriber;
     std::uint32_t channel;
     bool is_log;
+    // A service's `S/_call` or `S/_reply/<client>`: its MCAP messages say
+    // which call they are (`_call`: client port and call id).
+    std::optional<detail::ServiceChannelKind> service{};
+    std::uint64_t client_port = 0;  // a reply channel's client
   };
 
   struct Shard {
@@ -82,6 +87,7 @@ struct Recorder::Impl {
   std::uint64_t total = 0;
   std::map<std::uint64_t, std::optional<Schema>> schemas;  // by fingerprint; nodes never erased
   std::map<std::uint64_t, std::uint16_t> mcap_schemas;     // by fingerprint
+  std::map<std::uint64_t, std::uint16_t> mcap_call_schemas;  // by fingerprint: with the `_call` link
   std::optional<std::uint16_t> mcap_log_schema;
   std::optional<mcap::Writer> writer;
   std::optional<Error> write_error;
@@ -99,8 +105,12 @@ struct Recorder::Impl {
   std::optional<RecordingSummary> summary;
   std::optional<Error> stop_error;
 
+  // A channel a pattern matches, or a channel of a service an exact
+  // pattern names (`S` records `S/_call`, `S/_reply/<client>`, `S/_refused`).
   bool wanted(std::string_view channel) const {
-    return std::any_of(patterns.begin(), patterns.end(), [&](const ChannelPattern& p) { return p.matches(channel); });
+    return std::any_of(patterns.begin(), patterns.end(), [&](const ChannelPattern& p) {
+      return p.matches(channel) || (p.exact() && detail::is_channel_of_service(p.text(), channel));
+    });
   }
 
   // capture.cpp: subscriptions, the capture threads, gaps.
@@ -113,12 +123,12 @@ struct Recorder::Impl {
   void run_housekeeper();
 
   // mcap_sink.cpp: captured samples into the MCAP file.
-  static std::string mcap_json(const std::optional<LogEntry>& log_entry, const Schema* schema,
-                               std::string_view payload);
-  void write_mcap(ChannelState& state, const SampleHeader& header, const Schema* schema, bool log, bool is_log,
-                  const std::string& json, std::string_view payload);
-  std::optional<std::uint16_t> mcap_channel(ChannelState& state, std::uint64_t fingerprint, const Schema* schema,
-                                            bool log);
+  static std::string mcap_json(const std::optional<LogEntry>& log_entry, const Schema* schema, std::string_view payload,
+                               const Subscription& from, const SampleHeader& header);
+  void write_mcap(ChannelState& state, const Subscription& from, const SampleHeader& header, const Schema* schema,
+                  bool log, const std::string& json, std::string_view payload);
+  std::optional<std::uint16_t> mcap_channel(ChannelState& state, const Subscription& from, std::uint64_t fingerprint,
+                                            const Schema* schema, bool log);
   void flush_if_due(bool force);
 
   // sample_store.cpp: what was captured, summed up.

@@ -4,7 +4,11 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "json_schema.hpp"
 #include "statebus/bus/log_record.hpp"
@@ -25,6 +29,9 @@ struct Outlet {
   std::optional<Schema> schema;
   std::optional<UntypedPublisher> publisher;
   std::uint64_t published = 0;
+  // A member the recorder added that is no field of the type (a service's
+  // `_call` link), left out before the JSON is read back.
+  std::string added_member;
 };
 
 // How a recorded channel becomes samples again, or why it cannot.
@@ -53,6 +60,9 @@ Result<Outlet> plan(const mcap::ChannelInfo& channel, const std::map<std::uint16
   if (!parsed) return fail(Errc::invalid_argument, "schema '" + schema->name + "': " + parsed.error().message());
   out.decode = Decode::json;
   out.schema = std::move(*parsed);
+  if (const auto link = channel.metadata.find("statebus.call_link"); link != channel.metadata.end()) {
+    out.added_member = link->second;
+  }
   return out;
 }
 
@@ -159,7 +169,17 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
         break;
       case Decode::json: {
         bytes.assign(outlet.schema->size, '\0');
-        if (auto parsed = outlet.schema->parse_json(message.data, bytes.data()); !parsed) {
+        std::string_view text = message.data;
+        std::string without_link;
+        if (!outlet.added_member.empty()) {
+          auto object = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+          if (object.is_object()) {
+            object.erase(outlet.added_member);
+            without_link = object.dump();
+            text = without_link;
+          }
+        }
+        if (auto parsed = outlet.schema->parse_json(text, bytes.data()); !parsed) {
           error = Error(Errc::invalid_argument, path + ": " + where + ": " + parsed.error().message());
           return false;
         }

@@ -10,6 +10,7 @@
 
 #include "statebus/bus.hpp"
 #include "statebus/testing/bus_test.hpp"
+#include "statebus/testing/call_matchers.hpp"
 #include "statebus/testing/log_capture.hpp"
 #include "statebus/testing/matchers.hpp"
 #include "test_messages.hpp"
@@ -18,16 +19,23 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Answer;
+using test::Ask;
+using test::Reading;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::Field;
 using ::testing::Not;
-using test::Reading;
+using testkit::AnsweredWith;
+using testkit::CalledWith;
 using testkit::ChildProcess;
+using testkit::ContainsInOrder;
 using testkit::InVirtualTimeOrder;
 using testkit::IsLog;
 using testkit::LogCapture;
+using testkit::RecordedCall;
 using testkit::RecordedValue;
+using testkit::RefusedWith;
 using testkit::VirtualTimeBetween;
 using testkit::WithoutSequenceGaps;
 
@@ -92,6 +100,80 @@ TEST(Matchers, WithoutSequenceGapsLooksAtEachPublisherApart) {
   const std::vector<Recorded<Reading>> gap = {reading(1, 1s, 1), reading(2, 1s, 1), reading(4, 2s, 1)};
   EXPECT_THAT(gap, Not(WithoutSequenceGaps()));
   EXPECT_THAT(explain(WithoutSequenceGaps(), gap), ::testing::HasSubstr("sequence 4 after 2"));
+}
+
+// A call of test/calc as testkit::calls gives it: request `index` at
+// `at`, answered (2 × index) or refused (`refused`) 1 ms later, or neither.
+enum class Outcome { answered, refused, none };
+RecordedCall<Ask, Answer> calc_call(std::uint32_t id, VirtualClock::duration at, Outcome outcome = Outcome::answered) {
+  RecordedCall<Ask, Answer> call;
+  call.id = id;
+  call.client_port = 5;
+  call.request.value.index = id;
+  call.request.value.value = static_cast<double>(id);
+  call.request.header.sequence = id;
+  call.request.header.publisher_pid = 41;
+  call.request.header.virtual_time_ns = at.count();
+  SampleHeader answered{};
+  answered.publisher_pid = 40;
+  answered.reply_to = id;
+  answered.virtual_time_ns = (at + 1ms).count();
+  if (outcome == Outcome::answered) {
+    call.response = Recorded<Answer>{answered, Answer{}};
+    call.response->value.index = id;
+    call.response->value.doubled = 2.0 * id;
+  } else if (outcome == Outcome::refused) {
+    call.refusal = testkit::RecordedRefusal{answered, false, "too many: " + std::to_string(id)};
+  }
+  return call;
+}
+
+TEST(CallMatchers, CalledWithAndAnsweredWithMatchTheRequestAndTheResponse) {
+  const std::vector<RecordedCall<Ask, Answer>> calls = {calc_call(1, 1s), calc_call(2, 2s, Outcome::refused),
+                                                        calc_call(3, 3s, Outcome::none)};
+  EXPECT_THAT(calls, Contains(CalledWith(Field(&Ask::index, 2U))));
+  EXPECT_THAT(calls, Not(Contains(CalledWith(Field(&Ask::index, 4U)))));
+  EXPECT_THAT(calls, Contains(AllOf(CalledWith(Field(&Ask::index, 1U)), AnsweredWith(Field(&Answer::doubled, 2.0)))));
+  EXPECT_THAT(calls[1], Not(AnsweredWith(::testing::_)));  // refused: no response
+  EXPECT_THAT(calls[2], Not(AnsweredWith(::testing::_)));  // no answer recorded
+  EXPECT_THAT(calls, Contains(RefusedWith("too many: 2")));
+  EXPECT_THAT(calls[0], Not(RefusedWith(".")));
+}
+
+TEST(CallMatchers, FailuresSayWhatWasCalledAndAnsweredWithVirtualTimes) {
+  const auto answered = calc_call(1, 6h);
+  const std::string called = explain(CalledWith(Field(&Ask::index, 9U)), answered);
+  EXPECT_NE(called.find("call 1 of pid 41 at 06:00:00.000"), std::string::npos) << called;
+  EXPECT_NE(called.find("index: 1"), std::string::npos) << called;
+  const std::string response = explain(AnsweredWith(Field(&Answer::doubled, 5.0)), answered);
+  EXPECT_NE(response.find("answered at 06:00:00.001"), std::string::npos) << response;
+  EXPECT_NE(response.find("by pid 40"), std::string::npos) << response;
+  EXPECT_NE(response.find("doubled: 2"), std::string::npos) << response;
+  const std::string refused = explain(AnsweredWith(::testing::_), calc_call(2, 1s, Outcome::refused));
+  EXPECT_NE(refused.find("refused at 00:00:01.001 (1001000000 ns) by pid 40: too many: 2"), std::string::npos)
+      << refused;
+  EXPECT_NE(explain(AnsweredWith(::testing::_), calc_call(3, 1s, Outcome::none)).find("not answered"),
+            std::string::npos);
+  const std::vector<RecordedCall<Ask, Answer>> calls = {answered};
+  EXPECT_NONFATAL_FAILURE(EXPECT_THAT(calls, Contains(CalledWith(Field(&Ask::index, 9U)))),
+                          "call 1 of pid 41 at 06:00:00.000");
+}
+
+TEST(CallMatchers, ContainsInOrderAllowsOthersBetweenAndNamesTheFirstMissing) {
+  const std::vector<RecordedCall<Ask, Answer>> calls = {calc_call(1, 1s), calc_call(2, 2s), calc_call(3, 3s)};
+  EXPECT_THAT(calls, ContainsInOrder(CalledWith(Field(&Ask::index, 1U)), CalledWith(Field(&Ask::index, 3U))));
+  EXPECT_THAT(calls, Not(ContainsInOrder(CalledWith(Field(&Ask::index, 3U)), CalledWith(Field(&Ask::index, 1U)))));
+  const std::string why =
+      explain(ContainsInOrder(CalledWith(Field(&Ask::index, 2U)), CalledWith(Field(&Ask::index, 1U))), calls);
+  EXPECT_NE(why.find("no element after element 1 is a call whose request"), std::string::npos) << why;
+  EXPECT_NE(why.find("matched elements 1"), std::string::npos) << why;
+  EXPECT_NONFATAL_FAILURE(
+      EXPECT_THAT(calls, ContainsInOrder(CalledWith(Field(&Ask::index, 3U)), CalledWith(Field(&Ask::index, 2U)))),
+      "call 2 of pid 41 at 00:00:02.000");  // the recorded calls are listed
+  // Any container: samples sent in an order.
+  const std::vector<Recorded<Reading>> readings = {reading(1, 1h), reading(2, 2h), reading(3, 3h)};
+  EXPECT_THAT(readings,
+              ContainsInOrder(RecordedValue(Field(&Reading::index, 2U)), VirtualTimeBetween(t0 + 3h, t0 + 3h)));
 }
 
 TEST(Matchers, IsLogMatchesLevelAndPattern) {

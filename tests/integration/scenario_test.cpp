@@ -1,8 +1,13 @@
 // The scenario toolkit itself: children from functions of this program,
 // scripted inputs on virtual time, and the report of how children ended.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -10,7 +15,9 @@
 #include <gtest/gtest.h>
 
 #include "statebus/bus.hpp"
+#include "statebus/service.hpp"
 #include "statebus/testing/bus_test.hpp"
+#include "statebus/testing/call_matchers.hpp"
 #include "statebus/testing/main.hpp"
 #include "statebus/testing/matchers.hpp"
 #include "statebus/testing/scenario.hpp"
@@ -59,6 +66,8 @@ struct Block {
 };
 STATEBUS_MESSAGE(Block, "test/Block", bytes);
 
+using test::Answer;
+using test::Ask;
 using test::Reading;
 using testkit::Scenario;
 
@@ -121,6 +130,91 @@ TEST_F(ScenarioTest, AFunctionChildAnswersAScriptedInputOnVirtualTime) {
   ASSERT_EQ(reports.size(), 1U);
   EXPECT_FALSE(reports[0].crashed) << testkit::describe_wait_status(reports[0].status);
   EXPECT_FALSE(reports[0].killed);
+}
+
+// A client calls a service the scenario serves from a script: each call
+// answered or refused as the script says, and recorded.
+TEST_F(ScenarioTest, AScriptedServerAnswersCallsAsItsScriptSays) {
+  testkit::ScenarioOptions options;
+  options.clock = ClockMode::real;  // the waits below on virtual time end in real time
+  auto story = Scenario::start(*node_, options);
+  ASSERT_TRUE(story) << story.error().message();
+  std::atomic<int> handled{0};
+  auto served = story->serve<Ask, Answer>("test/calc", [&handled](const Ask& ask) -> Reply<Answer> {
+    ++handled;
+    if (ask.index == 3) return refuse("no third call");
+    Answer answer;
+    answer.index = ask.index;
+    answer.doubled = 2 * ask.value;
+    answer.server_pid = ::getpid();
+    std::memcpy(answer.note, ask.note, sizeof answer.note);
+    return answer;
+  });
+  ASSERT_TRUE(served) << served.error().message();
+  auto again = story->serve<Ask, Answer>("test/calc", [](const Ask&) -> Reply<Answer> { return Answer{}; });
+  ASSERT_FALSE(again);  // one server per service, said so
+  EXPECT_EQ(again.error().code(), Errc::already_running);
+
+  // The client: this test's thread. Its calls are recorded from the first
+  // request on, and its replies once the recorder has found its reply channel.
+  auto calc = Client<Ask, Answer>::create(*node_, "test/calc");
+  ASSERT_TRUE(calc) << calc.error().message();
+  auto& recorder = story->recorder();
+  ASSERT_TRUE(recorder.wait_recording("test/calc/_call", 10s));
+  std::vector<CallResponse<Answer>> answers;
+  for (std::uint64_t i = 1; i <= 4; ++i) {
+    Ask ask;
+    ask.index = i;
+    ask.value = 0.5 * static_cast<double>(i);
+    std::strncpy(ask.note, "scripted", sizeof ask.note - 1);
+    answers.push_back(calc->call(ask, 10s));
+    if (i == 1) {
+      ASSERT_TRUE(recorder.wait_for_count("test/calc/_call", 1, virtual_timeout(10s)));
+      const std::uint64_t port = recorder.samples("test/calc/_call")[0].header.publisher_port;
+      ASSERT_TRUE(recorder.wait_recording("test/calc/_reply/" + std::to_string(port), 10s));
+    }
+  }
+  for (std::uint64_t i = 1; i <= 4; ++i) {
+    const auto& answer = answers[i - 1];
+    if (i == 3) {
+      ASSERT_FALSE(answer);
+      EXPECT_EQ(answer.error().code(), CallErrc::refused);
+      EXPECT_NE(answer.error().message().find("no third call"), std::string::npos) << answer.error().message();
+      continue;
+    }
+    ASSERT_TRUE(answer) << answer.error().message();
+    EXPECT_EQ(answer->index, i);
+    EXPECT_EQ(answer->doubled, static_cast<double>(i));
+    EXPECT_EQ(answer->server_pid, ::getpid());
+    EXPECT_STREQ(answer->note, "scripted");
+  }
+
+  ASSERT_TRUE(recorder.wait_for_count("test/calc/_call", 4, virtual_timeout(10s)));
+  const std::string replies =
+      "test/calc/_reply/" + std::to_string(recorder.samples("test/calc/_call")[0].header.publisher_port);
+  ASSERT_TRUE(recorder.wait_for<Answer>(
+      replies, [](const Answer& a) { return a.index == 4; }, virtual_timeout(10s)));
+  ASSERT_TRUE(recorder.wait_for<statebus::detail::CallRefusal>(
+      "test/calc/_refused", [](const statebus::detail::CallRefusal& r) { return r.notice != 0; },
+      virtual_timeout(10s)));
+  auto calls = testkit::calls<Ask, Answer>(recorder, "test/calc");
+  ASSERT_TRUE(calls) << calls.error().message();
+  const auto& got = *calls;
+  ASSERT_EQ(got.size(), 4U);
+  using ::testing::Contains;
+  using ::testing::Field;
+  using testkit::AnsweredWith;
+  using testkit::CalledWith;
+  EXPECT_THAT(got, testkit::ContainsInOrder(CalledWith(Field(&Ask::index, 1U)), CalledWith(Field(&Ask::index, 4U))));
+  EXPECT_THAT(got, Contains(AllOf(CalledWith(Field(&Ask::index, 2U)), AnsweredWith(Field(&Answer::doubled, 2.0)))));
+  EXPECT_THAT(got, Contains(AllOf(CalledWith(Field(&Ask::index, 3U)), testkit::RefusedWith("no third call"))));
+  for (const auto& call : got) {
+    EXPECT_EQ(call.caller().pid, ::getpid());
+    if (call.request.value.index == 1) continue;  // its reply may come from history: not asserted here
+    ASSERT_TRUE(call.server()) << ::testing::PrintToString(call);
+    EXPECT_EQ(call.server()->pid, ::getpid());
+  }
+  EXPECT_EQ(handled.load(), 4);
 }
 
 TEST_F(ScenarioTest, ShutdownReportsACrashedAndAStubbornChild) {

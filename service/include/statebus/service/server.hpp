@@ -345,7 +345,7 @@ class Server {
     }
     forget_gone_clients(state);
     auto opened = detail::RawPublisher::create(*state.node, state.channels.reply(call.publisher_port), sizeof(Res),
-                                               alignof(Res), &schema_of<Res>(), PublisherOptions{}, /*declare=*/false);
+                                               alignof(Res), &schema_of<Res>(), reply_options(), /*declare=*/false);
     if (!opened) {
       spdlog::warn("service '{}': cannot answer pid {}: {}", state.channels.service, call.publisher_pid,
                    opened.error().message());
@@ -359,6 +359,19 @@ class Server {
                  state.channels.service, call.publisher_pid,
                  connected.failed() ? " (" + connected.error().message() + ")" : std::string(), call.sequence);
     return nullptr;
+  }
+
+  // A reply channel keeps its last reply (history 1) for subscribers that
+  // ask for history, so a recorder that finds the channel only after the
+  // server answered at once still records the client's first reply. The
+  // client asks for none, so no reply reaches it twice. A kept reply holds
+  // a chunk for as long as the channel lives: only small responses (the
+  // pools of 1 KiB and less, thousands of chunks) are kept
+  // (service/README.md, "Visible").
+  static PublisherOptions reply_options() noexcept {
+    PublisherOptions options;
+    options.history = sizeof(Res) <= detail::kKeptReplyLimit ? 1 : 0;
+    return options;
   }
 
   // Reply channels nobody listens to any more (the client was destroyed, or

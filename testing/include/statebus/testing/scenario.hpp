@@ -28,12 +28,13 @@
 #include <thread>
 #include <vector>
 
+#include "statebus/base/error.hpp"
 #include "statebus/bus/event_loop.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/publisher.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/base/error.hpp"
 #include "statebus/recorder/recorder.hpp"
+#include "statebus/service/server.hpp"
 #include "statebus/testing/child_process.hpp"
 #include "statebus/testing/log_capture.hpp"
 
@@ -103,6 +104,22 @@ class Scenario {
   Result<void> script(const std::string& channel, VirtualClock::duration period,
                       std::function<std::optional<T>(VirtualClock::duration)> values);
 
+  /// Serves `service` from this test process, on a thread of its own, with
+  /// `handler` as serve() takes it: `(const Req&) -> Reply<Res>` (a Res, or
+  /// refuse("why")), or `(const Req&, Res&) -> Reply<void>`. A fake server
+  /// for the processes under test, its calls recorded as any server's
+  /// (testkit::calls). Returns once the server is up and announced. Fails as
+  /// Server::create does (already_running: another process serves it;
+  /// type_mismatch), or with the event loop's errors. The handler runs on
+  /// that thread, one call at a time; it stops at shutdown().
+  ///
+  ///   story->serve<Boost, BoostAnswer>("home/heating/boost", [](const Boost& b) -> Reply<BoostAnswer> {
+  ///     if (b.minutes > 120) return refuse("at most 120 minutes");
+  ///     return BoostAnswer{true};
+  ///   });
+  template <class Req, class Res, class Handler>
+  Result<void> serve(const std::string& service, Handler handler);
+
   /// Virtual time at start() and since.
   [[nodiscard]] VirtualClock::time_point t0() const noexcept;
   [[nodiscard]] VirtualClock::duration elapsed() const noexcept { return VirtualClock::now() - t0(); }
@@ -159,6 +176,17 @@ Result<void> Scenario::script(const std::string& channel, VirtualClock::duration
       }
     });
     return {};
+  });
+}
+
+template <class Req, class Res, class Handler>
+Result<void> Scenario::serve(const std::string& service, Handler handler) {
+  auto server = Server<Req, Res>::create(*node_, service);
+  if (!server) return tl::make_unexpected(server.error());
+  // Held by the script's closure, which outlives its loop (the loop watches the server's calls).
+  auto shared = std::make_shared<Server<Req, Res>>(std::move(*server));
+  return add_script([shared, handler = std::move(handler)](EventLoop& loop) mutable -> Result<void> {
+    return statebus::serve(loop, *shared, std::move(handler));
   });
 }
 

@@ -54,6 +54,10 @@ struct CallRefusal {
 };
 STATEBUS_MESSAGE(CallRefusal, "statebus/CallRefusal", client, call, notice, response, pid_namespace, reason);
 
+/// The largest response a reply channel keeps as its history (one reply),
+/// for a recorder that connects after the server answered (service/README.md).
+inline constexpr std::size_t kKeptReplyLimit = 1024;
+
 /// The channels of service `S`: `S/_call`, `S/_reply/<client port>`, `S/_refused`.
 struct ServiceChannels {
   std::string service;
