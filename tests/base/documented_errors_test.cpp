@@ -70,7 +70,7 @@ struct Documented {
 };
 
 Documented documented_pairs(const std::string& text, const std::string& file) {
-  static const std::regex code(R"(Errc::(\w+))");
+  static const std::regex code(R"(\bErrc::(\w+))");  // not CallErrc::
   static const std::regex class_head(R"(^\s*(?:class|struct)\s+(\w+)[^;]*$)");
   static const std::regex call_name(R"((~?\w+)\s*\()");
   const auto lines = lines_of(text);

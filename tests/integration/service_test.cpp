@@ -554,6 +554,33 @@ void call_in_loop(Client<Ask, Answer>& calc, EventLoop& loop, const Ask& request
   ASSERT_TRUE(sent) << sent.error().message();
 }
 
+// A client's calls go to one loop: a call through a second loop that
+// lives is refused before anything is sent, saying to make a client per loop.
+TEST_F(ServiceTest, ACallThroughASecondLoopIsRefusedUnsentNamingTheRule) {
+  std::optional<ChildProcess> child;
+  ASSERT_NO_FATAL_FAILURE(serve(child, "calc-server", "chatty"));  // says "answering N" for each call
+  auto calc = client();
+  auto first_loop = EventLoop::create(*node_);
+  auto second_loop = EventLoop::create(*node_);
+  ASSERT_TRUE(first_loop && second_loop);
+  int ran = 0;
+  ASSERT_TRUE(calc.call_async(ask(1, 1.0), 10s, *first_loop, [&](CallResponse<Answer>) { first_loop->stop(); }));
+  ASSERT_TRUE(first_loop->run());
+
+  const auto refused = calc.call_async(ask(2, 1.0), 10s, *second_loop, [&](CallResponse<Answer>) { ++ran; });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), CallErrc::cancelled);
+  EXPECT_TRUE(contains(refused.error().message(), "not sent")) << refused.error().message();
+  EXPECT_TRUE(contains(refused.error().message(), "a client per loop")) << refused.error().message();
+  EXPECT_EQ(ran, 0);
+  // The server got the first call only: the next it answers is its second.
+  ASSERT_EQ(child->read_line(10s), "answering 1");
+  auto answer = calc.call(ask(3, 1.5), 10s);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->index, 3U);
+  EXPECT_EQ(child->read_line(10s), "answering 2");
+}
+
 TEST_F(ServiceTest, ALoopsCallRunsItsHandlerOnceWithTheAnswerAndTheClientStillCallsByHand) {
   std::optional<ChildProcess> child;
   ASSERT_NO_FATAL_FAILURE(serve(child));
