@@ -18,7 +18,12 @@ std::vector<RecordedCallBytes> calls(const Recorder& recorder, std::string_view 
   std::vector<RecordedCallBytes> out;
   std::map<CallKey, std::size_t> by_key;  // a later request of the same key (2^32 calls on) replaces the earlier
   std::set<std::uint64_t> clients;
+  std::vector<CallKey> cancels;
   for (RecordedSample& request : recorder.samples(name + "/_call")) {
+    if (request.header.reply_to != 0) {  // a cancel of call reply_to (Client's dropped PendingCall)
+      cancels.emplace_back(request.header.publisher_port, request.header.reply_to);
+      continue;
+    }
     RecordedCallBytes call;
     call.id = static_cast<std::uint32_t>(request.header.sequence);
     call.client_port = request.header.publisher_port;
@@ -26,6 +31,9 @@ std::vector<RecordedCallBytes> calls(const Recorder& recorder, std::string_view 
     by_key[{call.client_port, call.id}] = out.size();
     clients.insert(call.client_port);
     out.push_back(std::move(call));
+  }
+  for (const CallKey& cancel : cancels) {
+    if (const auto found = by_key.find(cancel); found != by_key.end()) out[found->second].cancelled = true;
   }
   // Replies and refusals are looked at after the requests were copied: one
   // whose request came after that copy is left for a later look.

@@ -1,5 +1,6 @@
 // The controller and the room model, without a bus.
 #include <chrono>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -72,7 +73,7 @@ TEST(HysteresisController, ABoostIsRefusedSayingWhyAndZeroMinutesEndsOne) {
   auto warm = sut.boost(30min, 23.0, 0s, s);
   EXPECT_FALSE(warm.accepted);
   EXPECT_EQ(warm.reason, "the room is at 23.00 °C, 3 K or more over the 20.00 °C setpoint: no boost");
-  for (auto length : {-1min, 121min}) {
+  for (const std::chrono::nanoseconds length : std::vector<std::chrono::nanoseconds>{-1min, 30s, 121min}) {
     auto wrong = sut.boost(length, 19.0, 0s, s);
     EXPECT_FALSE(wrong.accepted);
     EXPECT_EQ(wrong.reason, "a boost lasts 1 to 120 minutes (0 ends one)");

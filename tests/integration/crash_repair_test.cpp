@@ -25,6 +25,7 @@
 #include "iceoryx_internals.hpp"  // daemon/src: a port's history, to leave it half updated
 #include "iceoryx_posh/internal/mepoo/shared_chunk.hpp"
 #include "pattern.hpp"
+#include "pid_namespace.hpp"
 #include "port_repair.hpp"  // daemon/src: the daemon's ports
 #include "sink_count.hpp"
 #include "sleep_probe.hpp"
@@ -36,36 +37,16 @@ namespace statebus {
 namespace {
 
 using namespace std::chrono_literals;
+using test::in_own_pid_namespace;
 using test::intact;
+using test::leaf_of;
 using testkit::ChildProcess;
 
 // In the 128 KiB pool (32 chunks): a chunk given back is the next one handed out.
 const std::string kSize = "100000";
-const std::string kUnshare = "/usr/bin/unshare";  // util-linux
 
 // Waits until `pid` stops (it said "arming" and stops itself a moment later).
 bool stopped_soon(pid_t pid) { return test::stopped_within(pid, 10s); }
-
-// The last descendant of `parent`, following first children (unshare's
-// shell, then the node under it).
-std::optional<pid_t> leaf_of(pid_t parent) {
-  std::optional<pid_t> leaf;
-  for (pid_t at = parent;;) {
-    std::ifstream children("/proc/" + std::to_string(at) + "/task/" + std::to_string(at) + "/children");
-    pid_t child = 0;
-    if (!(children >> child)) return leaf;
-    leaf = at = child;
-  }
-}
-
-// A statebus-test-child command in a PID namespace of its own, with /proc
-// to match (as in a container sharing /tmp and /dev/shm). Not its init: the
-// namespace's first process ignores the signals it sends itself, so a shell
-// is pid 1 and the node its child.
-std::vector<std::string> in_own_pid_namespace(const std::string& command) {
-  return {kUnshare, "--pid", "--fork", "--mount-proc", "--kill-child", "/bin/sh", "-c",
-          std::string(STATEBUS_TEST_CHILD) + " " + command + "; exit $?"};
-}
 
 // Stands in for another process that loans chunks at the worst moment:
 // while armed, each chunk record RouDi gives back (removing a dead
@@ -291,8 +272,7 @@ TEST_F(CrashRepair, LiveProcessesStoppedInsideEveryWindowAreLeftAlone) {
   std::optional<ChildProcess> ns_sink;
   std::optional<ChildProcess> ns_unshare;
   pid_t ns_holder = 0;
-  if (auto made = ChildProcess::spawn({kUnshare, "--pid", "--fork", "--mount-proc", "--kill-child", "true"});
-      made && made->wait(10s) == 0) {
+  if (test::can_make_pid_namespace()) {
     ns_sink = sink("sink-ns", "test/live-ns");
     ASSERT_TRUE(ns_sink);
     auto unshared =
@@ -353,8 +333,7 @@ TEST_F(CrashRepair, LiveProcessesStoppedInsideEveryWindowAreLeftAlone) {
 // /dev/shm) is handled exactly: its pidfd names it whatever its pids, so its
 // locks are released when it dies, and not before.
 TEST_F(CrashRepair, AHolderInAnotherPidNamespaceIsRepairedWhenItDies) {
-  auto probe = ChildProcess::spawn({kUnshare, "--pid", "--fork", "--mount-proc", "--kill-child", "true"});
-  if (!probe || probe->wait(10s) != 0) {
+  if (!test::can_make_pid_namespace()) {
     GTEST_SKIP() << "no PID namespace can be made here (unshare --pid needs CAP_SYS_ADMIN in this user namespace)";
   }
   auto sink = this->sink("sink", "test/ns");

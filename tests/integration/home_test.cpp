@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,13 @@ TEST_F(Home, ABoostCallSwitchesTheHeaterOnAtOnceForItsMinutesOrIsRefusedSayingWh
   ASSERT_TRUE(too_long) << too_long.error().message();
   EXPECT_FALSE(too_long->accepted);
   EXPECT_STREQ(too_long->reason, "a boost lasts 1 to 120 minutes (0 ends one)");
+  // Sent by a program, past the range the schema declares: refused alike, never a duration out of range.
+  for (const double minutes : {1e300, -1e300, std::numeric_limits<double>::quiet_NaN()}) {
+    auto absurd = heating->boost(minutes);
+    ASSERT_TRUE(absurd) << absurd.error().message();
+    EXPECT_FALSE(absurd->accepted) << minutes;
+    EXPECT_STREQ(absurd->reason, "a boost lasts 1 to 120 minutes (0 ends one)");
+  }
 
   auto boost = heating->boost(30.0);
   ASSERT_TRUE(boost) << boost.error().message();

@@ -33,19 +33,12 @@ namespace {
 using namespace std::chrono_literals;
 using test::Answer;
 using test::Ask;
+using test::ask;
 using testkit::ChildProcess;
 
 constexpr const char* kService = "test/calc";
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-Ask ask(std::uint64_t index, double value, const char* note = "") {
-  Ask a;
-  a.index = index;
-  a.value = value;
-  std::strncpy(a.note, note, sizeof a.note - 1);
-  return a;
-}
 
 // The test server (statebus-test-child serve) in a PID namespace of its own.
 struct NamespacedServer {

@@ -253,10 +253,9 @@ TEST_F(ServiceObjectTest, ATestRecordsTheCallsTheCodeUnderTestMakesOnItsHardware
   auto loop = EventLoop::create(*node_);
   ASSERT_TRUE(loop) << loop.error().message();
   ASSERT_TRUE(serve(*loop, *server, relay));
-  std::thread serving([&] { (void)loop->run(); });
-
   auto code_under_test = ChildProcess::spawn({STATEBUS_TEST_CHILD, "switch-relay", "heating", "test/relay", "5"});
   ASSERT_TRUE(code_under_test);
+  std::thread serving([&] { (void)loop->run(); });
   EXPECT_EQ(code_under_test->read_line(30s), "switched 5") << code_under_test->describe();
   loop->stop();
   serving.join();

@@ -33,19 +33,12 @@ namespace {
 using namespace std::chrono_literals;
 using test::Answer;
 using test::Ask;
+using test::ask;
 using testkit::ChildProcess;
 
 const std::string kService = "test/calc";
 const std::string kCalls = kService + "/_call";
 const std::string kRefused = kService + "/_refused";
-
-Ask ask(std::uint64_t index, double value, const char* note = "") {
-  Ask a;
-  a.index = index;
-  a.value = value;
-  std::strncpy(a.note, note, sizeof a.note - 1);
-  return a;
-}
 
 template <class T>
 std::string bytes_of(const T& value) {
@@ -336,6 +329,29 @@ TEST_F(ServiceRecordTest, CallsPairEachRequestWithItsOwnResponseOrRefusal) {
   EXPECT_EQ(bytes[2].request.value, bytes_of(a1));
   ASSERT_TRUE(bytes[2].response);
   EXPECT_EQ(bytes[2].response->value, bytes_of(a1_answer.value()));
+}
+
+// A dropped call's cancel travels on S/_call as a request naming the call:
+// the calls view shows it as that call cancelled, never as a call of its own.
+TEST_F(ServiceRecordTest, ADroppedCallIsRecordedAsCancelledNotAsAnotherCall) {
+  auto sut = record({kService});
+  auto server = Server<Ask, Answer>::create(*node_, kService);  // never serves: the call stays queued
+  ASSERT_TRUE(server) << server.error().message();
+  auto calc = Client<Ask, Answer>::create(*node_, kService);
+  ASSERT_TRUE(calc) << calc.error().message();
+  ASSERT_TRUE(sut.wait_recording(kCalls, 10s));  // a channel is recorded once it has a publisher
+  const Ask sent = ask(7, 1.5, "dropped");
+  {
+    auto pending = calc->call_async(sent, 10s);
+    ASSERT_TRUE(pending) << pending.error().message();
+  }
+  ASSERT_TRUE(sut.wait_for_count(kCalls, 2, virtual_timeout(10s)))  // the call, then its cancel
+      << sut.count(kCalls) << " recorded on " << kCalls << gaps_of(sut);
+  const auto recorded = testkit::calls(sut, kService);
+  ASSERT_EQ(recorded.size(), 1U);
+  EXPECT_TRUE(recorded[0].cancelled);
+  EXPECT_FALSE(recorded[0].answered());
+  EXPECT_EQ(recorded[0].request.value, bytes_of(sent));
 }
 
 // Asking for the wrong types is an error naming both, never a shorter list.

@@ -2,6 +2,7 @@
 // Message types shared by the bus tests and their child processes.
 
 #include <cstdint>
+#include <cstring>
 
 #include "statebus/base/describe.hpp"
 
@@ -100,6 +101,15 @@ struct Ask {
   char note[16] = {};
 };
 STATEBUS_MESSAGE(Ask, "test/Ask", index, value, note);
+
+/// An Ask: `index`, `value` and `note` (its first 15 bytes).
+inline Ask ask(std::uint64_t index, double value, const char* note = "") {
+  Ask a;
+  a.index = index;
+  a.value = value;
+  std::strncpy(a.note, note, sizeof a.note - 1);
+  return a;
+}
 
 /// The test server's answer: the request's index and note, twice its value, its pid.
 struct Answer {

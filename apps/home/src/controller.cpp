@@ -87,7 +87,8 @@ HysteresisController::Boost HysteresisController::boost(std::chrono::nanoseconds
   char text[160];
   if (setpoint.mode == Mode::off) {
     verdict.reason = "the mode is off: set it to heat first";
-  } else if (length < std::chrono::nanoseconds(0) || length > std::chrono::minutes(120)) {
+  } else if (length < std::chrono::nanoseconds(0) || length > std::chrono::minutes(120) ||
+             (length > std::chrono::nanoseconds(0) && length < std::chrono::minutes(1))) {
     verdict.reason = "a boost lasts 1 to 120 minutes (0 ends one)";
   } else if (length == std::chrono::nanoseconds(0)) {
     verdict.accepted = true;

@@ -2,7 +2,6 @@
 // served as an object (home::HeatingApi: its plan, and boosts).
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <ratio>
 
@@ -58,8 +57,10 @@ struct Heating {
   // A boost from now (the bus's virtual time), switched at once if accepted.
   home::BoostAnswer boost(const home::BoostRequest& request) {
     const auto now = statebus::VirtualClock::now().time_since_epoch();
-    const auto length = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double, std::ratio<60>>(std::isfinite(request.minutes) ? request.minutes : -1.0));
+    // Checked as a double first: a length out of range (or NaN) is no duration.
+    const double minutes = request.minutes >= 0.0 && request.minutes <= 120.0 ? request.minutes : -1.0;
+    const auto length =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double, std::ratio<60>>(minutes));
     const auto verdict = controller.boost(length, last_celsius, now, setpoint->load());
     home::BoostAnswer answer;
     answer.accepted = verdict.accepted;

@@ -120,6 +120,7 @@ class Server {
   /// steps and refuse("cancelled"); its answer would be dropped anyway.
   /// False outside a handler. On the server's thread.
   [[nodiscard]] bool cancel_requested() {
+    if (!state_->current) return false;  // outside a handler: takes nothing off the queue
     look_ahead(*state_);
     return state_->current && state_->current->cancelled;
   }

@@ -44,6 +44,7 @@ struct RecordedCall {
   Recorded<Req> request;
   std::optional<Recorded<Res>> response;   ///< the reply, if one was recorded
   std::optional<RecordedRefusal> refusal;  ///< or the refusal, if one was recorded
+  bool cancelled = false;                  ///< its client dropped it (its cancel was recorded)
 
   /// A reply or a refusal was recorded.
   [[nodiscard]] bool answered() const noexcept { return response.has_value() || refusal.has_value(); }
@@ -94,7 +95,8 @@ using RecordedCallBytes = RecordedCall<std::string, std::string>;
 
 /// Every call of `service` that `recorder` captured, in the order its
 /// requests arrived (per client: the order it sent them), each with the
-/// reply or refusal recorded for it. Needs the recorder's patterns to take
+/// reply or refusal recorded for it (a cancel is no call: it marks the call
+/// it cancels `cancelled`). Needs the recorder's patterns to take
 /// the service's channels (`S` or `S/**`). A call whose answer was not
 /// (yet) recorded has neither. Thread safety: as the recorder's queries
 /// (copies, from any thread).
@@ -143,6 +145,7 @@ Result<std::vector<RecordedCall<Req, Res>>> calls(const Recorder& recorder, std:
       typed_call.response = std::move(*response);
     }
     typed_call.refusal = std::move(call.refusal);
+    typed_call.cancelled = call.cancelled;
     out.push_back(std::move(typed_call));
   }
   return out;

@@ -168,6 +168,7 @@ class CallDesk {
                       "' calls through another event loop (or one that moved since): a client's calls go to one "
                       "loop; make a client per loop");
     }
+    forget_dead_loops_calls();
     waits_.reset();  // the subscribers leave the desk's own wait set for the loop's
     std::weak_ptr<CallDesk> weak = self;
     if (auto on = loop.on(replies_,
@@ -351,6 +352,19 @@ class CallDesk {
       if (!next.real_time || look < *next.real_time) next.real_time = look;
     }
     return next;
+  }
+
+  // The calls sent through a loop that was destroyed before they ended:
+  // cancelled, their handlers never run (not by the next loop either).
+  void forget_dead_loops_calls() noexcept {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (!it->second.loop) {
+        ++it;
+        continue;
+      }
+      if (!it->second.result) cancel(it->first);
+      it = pending_.erase(it);
+    }
   }
 
   std::vector<std::pair<Handler, CallResult<Value>>> ended_calls() {
