@@ -31,7 +31,9 @@ namespace statebus {
 /// discarded, and unless the client already took the answer a cancel goes
 /// to the server, which skips the handler if it has not taken the call yet
 /// (Server::cancelled) and can ask in the handler otherwise
-/// (Server::cancel_requested). Move-only; used on its client's thread. It
+/// (Server::cancel_requested). The cancel is a send: behind a lossless
+/// subscriber of `S/_call` that stopped (a recorder), dropping the call
+/// waits for it as every send does. Move-only; used on its client's thread. It
 /// may outlive its Client: it then ends as cancelled. To have a call end
 /// in an EventLoop with other things, use Client::call_async(request,
 /// timeout, loop, handler).

@@ -39,8 +39,10 @@ class Server;
 /// Reply<void>` (`response` starts as Res{}; `return {};` sends it,
 /// refuse("why") does not): no copy, for large responses. A handler that
 /// throws refuses the call with the exception's text (and a warning in
-/// this process's log); the server keeps serving. Fails as EventLoop::on
-/// does (64 subscribers, or the server in another loop).
+/// this process's log); the server keeps serving. To see cancels, the
+/// server takes up to 64 queued calls ahead of the one it answers: those
+/// are answered before run() returns after a stop(). Fails as
+/// EventLoop::on does (64 subscribers, or the server in another loop).
 template <class Req, class Res, class Handler>
 Result<void> serve(EventLoop& loop, Server<Req, Res>& server, Handler handler);
 
