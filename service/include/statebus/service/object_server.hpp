@@ -14,6 +14,7 @@
 #include "statebus/base/error.hpp"
 #include "statebus/bus/event_loop.hpp"
 #include "statebus/bus/node.hpp"
+#include "statebus/service/detail/all_made.hpp"
 #include "statebus/service/detail/method_list.hpp"
 #include "statebus/service/reply.hpp"
 #include "statebus/service/server.hpp"
@@ -108,10 +109,7 @@ struct ObjectServers<MethodList<Ms...>> {
   static Result<Servers> create(const Node& node, std::string_view object) {
     auto made = std::make_tuple(
         Server<typename Ms::Request, typename Ms::Response>::create(node, method_service<Ms>(object))...);
-    std::optional<Error> failed;
-    std::apply([&](auto&... server) { ((failed || server ? void() : void(failed = server.error())), ...); }, made);
-    if (failed) return tl::make_unexpected(std::move(*failed));
-    return std::apply([](auto&... server) { return Servers(std::move(*server)...); }, made);
+    return all_made(made);
   }
 
   template <class Object>

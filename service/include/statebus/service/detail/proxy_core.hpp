@@ -13,6 +13,7 @@
 #include "statebus/bus/node.hpp"
 #include "statebus/service/call_timeout.hpp"
 #include "statebus/service/client.hpp"
+#include "statebus/service/detail/all_made.hpp"
 #include "statebus/service/detail/method_list.hpp"
 
 namespace statebus::detail {
@@ -47,11 +48,9 @@ class ProxyCore<Derived, MethodList<Ms...>> {
                                 CallTimeout timeout = std::chrono::seconds(1)) {
     auto made = std::make_tuple(
         Client<typename Ms::Request, typename Ms::Response>::create(node, method_service<Ms>(object))...);
-    std::optional<Error> failed;
-    std::apply([&](auto&... client) { ((failed || client ? void() : void(failed = client.error())), ...); }, made);
-    if (failed) return tl::make_unexpected(std::move(*failed));
-    return Derived(Parts{std::string(object),
-                         std::apply([](auto&... client) { return Clients(std::move(*client)...); }, made), timeout});
+    auto clients = all_made(made);
+    if (!clients) return tl::make_unexpected(std::move(clients.error()));
+    return Derived(Parts{std::string(object), std::move(*clients), timeout});
   }
 
   explicit ProxyCore(Parts parts) : parts_(std::move(parts)) {}
