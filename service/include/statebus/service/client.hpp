@@ -67,9 +67,8 @@ class PendingCall {
   /// Waits (real time) up to `timeout`: the result, or nothing if the call
   /// is still pending then (wait again, or drop it).
   std::optional<CallResponse<Res>> wait(std::chrono::nanoseconds timeout, Spin spin = {}) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    return await([deadline] { return deadline - std::chrono::steady_clock::now(); }, std::chrono::milliseconds(100),
-                 spin);
+    const detail::CallDeadline deadline = detail::CallDeadline::after(timeout);
+    return await(deadline.left, deadline.slice, spin);
   }
   /// The call's id: the low 32 bits of its request's sequence number.
   [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
@@ -180,8 +179,7 @@ class Client {
   template <class Timeout>
   CallResponse<Res> call(const Req& request, Timeout timeout, Spin spin = {}) {
     const detail::CallDeadline deadline = detail::CallDeadline::after(timeout);
-    auto id = desk_->send(
-        *requests_, [&] { return requests_->publish(request); }, deadline.left);
+    auto id = send(request, deadline.left);
     if (!id) return CallResponse<Res>(std::move(id.error()));
     auto done = desk_->finish(*id, deadline.left, deadline.slice, spin, detail::timeout_text(timeout));
     if (!done) return CallResponse<Res>(std::move(done.error()));
@@ -195,8 +193,7 @@ class Client {
   CallResult<PendingCall<Res>> call_async(const Req& request,
                                           std::chrono::nanoseconds server_timeout = std::chrono::seconds(1)) {
     const detail::CallDeadline deadline = detail::CallDeadline::after(server_timeout);
-    auto id = desk_->send(
-        *requests_, [&] { return requests_->publish(request); }, deadline.left);
+    auto id = send(request, deadline.left);
     if (!id) return tl::make_unexpected(std::move(id.error()));
     return PendingCall<Res>(desk_, *id);
   }
@@ -236,8 +233,7 @@ class Client {
     }
     detail::CallDeadline deadline = detail::CallDeadline::after(timeout);  // from now, as call()'s
     const detail::CallDeadline server_deadline = detail::CallDeadline::after(server_timeout);
-    auto id = desk_->send(
-        *requests_, [&] { return requests_->publish(request); }, server_deadline.left);
+    auto id = send(request, server_deadline.left);
     if (!id) return tl::make_unexpected(std::move(id.error()));
     auto held = std::make_shared<Handler>(std::move(handler));  // a std::function must be copyable
     desk_->hand_to(*id, std::move(deadline), detail::timeout_text(timeout),
@@ -264,6 +260,13 @@ class Client {
  private:
   Client(std::unique_ptr<Publisher<Req>> requests, std::shared_ptr<detail::CallDesk<CallResponse<Res>>> desk) noexcept
       : requests_(std::move(requests)), desk_(std::move(desk)) {}
+
+  // Sends `request` once a server is there (or `left()` ran out): its id, or why not.
+  template <class Left>
+  CallResult<std::uint32_t> send(const Req& request, const Left& left) {
+    return desk_->send(
+        *requests_, [&] { return requests_->publish(request); }, left);
+  }
 
   std::unique_ptr<Publisher<Req>> requests_;
   std::shared_ptr<detail::CallDesk<CallResponse<Res>>> desk_;
