@@ -2,13 +2,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "commands.hpp"
 #include "statebus/bus.hpp"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/log_ring.hpp"
 #include "statebus/recorder/recorder.hpp"
 #include "statebus/recorder/replay.hpp"
 
@@ -239,36 +241,33 @@ int run_log(const LogArgs& args) {
   const bool color = args.color == "always" || (args.color == "auto" && is_tty(stdout));
   auto node = connect_cli();
   if (!node) return report("log", node.error());
-  auto sub = UntypedSubscriber::create(*node, kLogChannel, SubscriberOptions{256, 0, false});  // from now on
-  if (!sub) {
-    return report("log", sub.error());
-  }
+  auto reader = detail::LogReader::open();  // from now on
+  if (!reader) return report("log", reader.error());
   stop_on_signals();
   std::fprintf(stderr, "following %s; Ctrl-C stops\n", std::string(kLogChannel).c_str());
   long printed = 0;
-  std::uint64_t lost_seen = 0;
-  while (!g_stop && (args.count == 0 || printed < args.count)) {
-    auto sample = sub->take_for(100ms);
-    if (sub->lost() > lost_seen) {
-      std::fprintf(stderr, "statebus log: %llu records lost (this reader fell behind)\n",
-                   static_cast<unsigned long long>(sub->lost() - lost_seen));
-      lost_seen = sub->lost();
+  std::map<std::uint64_t, std::uint64_t> last_sequence;  // by writer (SampleHeader::publisher_port)
+  auto print = [&](const SampleHeader& header, std::string_view payload) {
+    if (g_stop || (args.count != 0 && printed >= args.count)) return;
+    std::uint64_t& last = last_sequence[header.publisher_port];
+    if (last != 0 && header.sequence > last + 1) {
+      std::fprintf(stderr, "statebus log: %llu records of pid %d lost (overwritten before this reader read them)\n",
+                   static_cast<unsigned long long>(header.sequence - last - 1), header.publisher_pid);
     }
-    if (sample.failed()) return report("log", sample.error());  // the bus is gone
-    if (!sample) continue;
-    const auto entry = decode_log_record(sample->data(), sample->size());
+    last = header.sequence;
+    const auto entry = decode_log_record(payload.data(), payload.size());
     if (!entry) {
-      std::fprintf(stderr, "statebus log: a malformed record from pid %d (skipped)\n", sample->header().publisher_pid);
-      continue;
+      std::fprintf(stderr, "statebus log: a malformed record from pid %d (skipped)\n", header.publisher_pid);
+      return;
     }
     if (entry->dropped_before > 0) {
-      std::printf("%s… %u records of %s dropped (bus full)%s\n", color ? "\033[2m" : "", entry->dropped_before,
+      std::printf("%s… %u records of %s dropped%s\n", color ? "\033[2m" : "", entry->dropped_before,
                   entry->process.c_str(), color ? "\033[0m" : "");
     }
-    if (entry->level < *minimum) continue;
+    if (entry->level < *minimum) return;
     if (!args.processes.empty() &&
         std::find(args.processes.begin(), args.processes.end(), entry->process) == args.processes.end()) {
-      continue;
+      return;
     }
     const std::string when =
         args.virtual_time ? hms(entry->virtual_time.time_since_epoch()) : local_hms(entry->wall_time);
@@ -282,6 +281,11 @@ int run_log(const LogArgs& args) {
     }
     std::fflush(stdout);
     ++printed;
+  };
+  while (!g_stop && (args.count == 0 || printed < args.count)) {
+    if (reader->drain(print) > 0) continue;
+    if (auto health = node->bus_health(); !health) return report("log", health.error());  // the bus is gone
+    if (const std::uint32_t ticket = reader->prepare_sleep(); ticket != 0) reader->sleep(ticket, 100ms);
   }
   return 0;
 }

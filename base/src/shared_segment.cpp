@@ -43,6 +43,15 @@ Result<SharedSegment> SharedSegment::create(const std::string& name, const Layou
     return fail(error == ENOSPC ? Errc::out_of_resources : Errc::system_error,
                 "cannot size " + path_of(name) + ": " + errno_text(error));
   }
+  // Its pages are taken now: a process touching one later never meets a
+  // full /dev/shm (SIGBUS).
+  if (const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); error != 0 && error != EOPNOTSUPP) {
+    ::close(fd);
+    ::shm_unlink(("/" + name).c_str());
+    return fail(error == ENOSPC ? Errc::out_of_resources : Errc::system_error,
+                "cannot reserve " + std::to_string(size) + " bytes for " + path_of(name) + ": " + errno_text(error) +
+                    (error == ENOSPC ? " (make /dev/shm larger, or free room in it)" : ""));
+  }
   struct stat st{};
   const std::uint64_t identity = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -8,6 +8,7 @@
 
 #include "spdlog/spdlog.h"
 #include "statebus/clock/virtual_clock.hpp"
+#include "statebus/internal/log_ring.hpp"
 
 namespace statebus {
 namespace {
@@ -85,43 +86,29 @@ void encode_log_record(const LogEntry& entry, std::string& out) {
 }
 
 Result<std::shared_ptr<BusLogSink>> BusLogSink::create(const Node& node, std::string process_name) {
-  PublisherOptions options;
-  options.never_block = true;  // a log call must not wait for a slow reader
-  // The last records stay for readers that connect late (the daemon connects
-  // ports a moment after they appear): a process's first records are not lost.
-  options.history = kLogHistory;
-  auto publisher = UntypedPublisher::create(node, kLogChannel, nullptr, options);
-  if (!publisher) return tl::make_unexpected(std::move(publisher.error()));
+  if (auto claimed = detail::LogWriter::claim(); !claimed) return tl::make_unexpected(claimed.error());
   if (process_name.empty()) process_name = node.name();
-  return std::shared_ptr<BusLogSink>(new BusLogSink(std::move(*publisher), std::move(process_name)));
+  return std::shared_ptr<BusLogSink>(new BusLogSink(std::move(process_name)));
 }
 
-BusLogSink::BusLogSink(UntypedPublisher publisher, std::string process_name) : publisher_(std::move(publisher)) {
+BusLogSink::BusLogSink(std::string process_name) {
   prototype_.pid = static_cast<std::int32_t>(this_process().pid);
   copy_name(prototype_.process, process_name);
 }
 
 void BusLogSink::sink_it_(const spdlog::details::log_msg& message) {
-  // Runs under the sink's mutex: prototype_ and dropped_since_last_ are ours.
-  const std::size_t room = publisher_.max_payload() - sizeof(LogRecordHeader);
-  const std::size_t text_size = std::min<std::size_t>(message.payload.size(), room);
-  auto loan = publisher_.loan(sizeof(LogRecordHeader) + text_size);
-  if (!loan) {
-    ++dropped_since_last_;
+  // Any thread, no lock of its own: the ring's writer takes one record at a time.
+  LogRecordHeader header = prototype_;
+  header.wall_time_ns = wall_ns(message.time);
+  header.level = static_cast<LogLevel>(std::min<int>(static_cast<int>(message.level), 5));
+  header.dropped_before = dropped_since_last_.load(std::memory_order_relaxed);
+  copy_name(header.logger, std::string_view(message.logger_name.data(), message.logger_name.size()));
+  if (!detail::LogWriter::write(header, std::string_view(message.payload.data(), message.payload.size()))) {
+    dropped_since_last_.fetch_add(1, std::memory_order_relaxed);
     dropped_total_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  LogRecordHeader& header = prototype_;
-  header.virtual_time_ns = VirtualClock::now().time_since_epoch().count();
-  header.wall_time_ns = wall_ns(message.time);
-  header.level = static_cast<LogLevel>(std::min<int>(static_cast<int>(message.level), 5));
-  header.dropped_before = dropped_since_last_;
-  header.text_size = static_cast<std::uint32_t>(text_size);
-  copy_name(header.logger, std::string_view(message.logger_name.data(), message.logger_name.size()));
-  std::memcpy(loan->data(), &header, sizeof header);
-  std::memcpy(loan->data() + sizeof header, message.payload.data(), text_size);
-  std::move(*loan).publish();
-  dropped_since_last_ = 0;
+  if (header.dropped_before != 0) dropped_since_last_.fetch_sub(header.dropped_before, std::memory_order_relaxed);
   published_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -130,11 +117,9 @@ namespace {
 std::mutex g_shared_mutex;
 std::shared_ptr<BusLogSink> g_shared;  // the one sink log_to_bus hands out
 
-// At exit, before iceoryx's runtime and spdlog's registry are destroyed (both
-// were constructed before this handler was registered): take the sink out of
-// every logger and destroy it while its publisher's shared memory is still
-// mapped. Without this spdlog's registry would destroy it last, after the
-// runtime had unmapped that memory, and crash the exiting process.
+// At exit, before spdlog's registry is destroyed (it was constructed before
+// this handler was registered): take the sink out of every logger and
+// destroy it, so that no logger writes through it while the process ends.
 void detach_at_exit() {
   const std::lock_guard<std::mutex> lock(g_shared_mutex);
   if (!g_shared) return;

@@ -42,6 +42,7 @@
 #include "statebus/internal/iceoryx.hpp"
 #include "statebus/internal/iceoryx_files.hpp"
 #include "statebus/internal/lockstep.hpp"
+#include "statebus/internal/log_ring.hpp"
 #include "statebus/internal/member_groups.hpp"
 #include "statebus/internal/paths.hpp"
 #include "statebus/internal/port_lock.hpp"
@@ -92,6 +93,7 @@ void Daemon::Impl::stop() noexcept {
   ::unlink(detail::kDaemonInfo);
   remove_clock_segment();
   remove_state_segment();
+  detail::remove_log_segment();
   std::optional<detail::QuietStdio> quiet;  // RouDi says goodbye on stdout too
   if (!verbose) quiet.emplace();
   // The janitor goes on while RouDi's threads stop: a process that dies
@@ -222,7 +224,8 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
                                                                    : detail::pool_chunk_size(pool.payload_size)) *
         pool.count;
   }
-  if (auto space = detail::check_shm_space(detail::kManagementSegmentBytes + pool_bytes); !space) {
+  if (auto space = detail::check_shm_space(detail::kManagementSegmentBytes + pool_bytes + detail::kLogSegmentBytes);
+      !space) {
     return tl::make_unexpected(space.error());
   }
 
@@ -263,8 +266,10 @@ Result<Daemon> Daemon::start(DaemonOptions options) {
 
   if (auto clock = create_clock_segment(); !clock) return tl::make_unexpected(clock.error());
   if (auto state = create_state_segment(); !state) return tl::make_unexpected(state.error());
+  if (auto log = detail::create_log_segment(); !log) return tl::make_unexpected(log.error());
   impl->start_janitor();
-  impl->shm_bytes = detail::file_size(detail::kIceoryxMgmtShm) + detail::file_size(detail::data_segment_path());
+  impl->shm_bytes = detail::file_size(detail::kIceoryxMgmtShm) + detail::file_size(detail::data_segment_path()) +
+                    detail::kLogSegmentBytes;
   const std::uint32_t max_chunk = detail::largest_chunk(options.memory);
   impl->max_payload = detail::max_payload_for_chunk(max_chunk);
   const ProcessId self = this_process();

@@ -10,6 +10,7 @@
 #include "port_repair.hpp"
 #include "statebus/internal/bus_access.hpp"
 #include "statebus/internal/lockstep.hpp"
+#include "statebus/internal/log_ring.hpp"
 #include "statebus/internal/port_lock.hpp"
 
 namespace statebus {
@@ -90,6 +91,7 @@ void Daemon::Impl::repair_after(const detail::ProcessRegistry::Death& death) {
   std::vector<detail::PortRelease> released;
   if (ports != nullptr && memory != nullptr) released = detail::release_port_locks_of(death.slot, *ports, *memory);
   detail::forget_process(death.slot);
+  detail::forget_log_ring(death.slot);
   registry->repaired(death);
   const auto latency = Clock::now() - death.reported;
   std::uint64_t repaired = 0;

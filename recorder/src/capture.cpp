@@ -23,16 +23,33 @@ constexpr auto kShardWake = std::chrono::milliseconds(50);
 Result<void> Recorder::Impl::subscribe(const std::string& channel) {
   std::lock_guard shards_lock(shards_mutex);
   if (!subscribed.insert(channel).second) return {};
-  const bool is_log = channel == kLogChannel;
+  if (channel == kLogChannel) {
+    // Log records are read from the bus's log rings, not from a channel.
+    std::uint32_t index = 0;
+    {
+      std::lock_guard lock(mutex);
+      index = static_cast<std::uint32_t>(channels.size());
+      ChannelState state;
+      state.name = channel;
+      state.lossless = false;  // a ring overwrites what its readers have not read
+      channels.push_back(std::move(state));
+      channel_index.emplace(channel, index);
+    }
+    if (auto started = start_log_reader(index); !started) {
+      std::lock_guard lock(mutex);
+      subscribed.erase(channel);
+      channel_index.erase(channel);
+      channels.pop_back();
+      return started;
+    }
+    return {};
+  }
   SubscriberOptions sub_options;
-  sub_options.queue_depth = is_log ? 256 : options.queue_depth;
-  // Log sinks never block, and a lossless subscriber cannot connect to such
-  // a publisher: the log channel is taken lossy, its losses counted.
-  sub_options.lossless = options.lossless && !is_log;
+  sub_options.queue_depth = options.queue_depth;
+  sub_options.lossless = options.lossless;
   // A process may publish before the daemon connects us (the heating
-  // announces its heater at once; a process's first log records): ask for
-  // what its publisher keeps as history. capture() leaves out what was sent
-  // before the recorder started.
+  // announces its heater at once): ask for what its publisher keeps as
+  // history. capture() leaves out what was sent before the recorder started.
   sub_options.history = kMaxHistory;
   auto subscriber = UntypedSubscriber::create(node, channel, sub_options);
   if (!subscriber) {
@@ -49,11 +66,11 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
     channels.push_back(std::move(state));
     channel_index.emplace(channel, index);
   }
-  auto entry = std::make_unique<Subscription>(Subscription{std::move(*subscriber), index, is_log});
+  auto entry = std::make_unique<Subscription>(Subscription{std::move(*subscriber), Source{index, false}});
   if (const auto service = detail::parse_service_channel(channel);
       service && service->kind != detail::ServiceChannelKind::refused) {
-    entry->service = service->kind;
-    entry->client_port = service->client_port;
+    entry->source.service = service->kind;
+    entry->source.client_port = service->client_port;
   }
   {
     std::lock_guard lock(mutex);
@@ -79,7 +96,10 @@ void Recorder::Impl::run_shard(Shard& shard) {
   std::vector<std::unique_ptr<Subscription>> subscriptions;  // outlives the wait set, as it must
   auto waitset = WaitSet::create(node);
   auto drain = [&](Subscription& s) {
-    while (auto sample = s.subscriber.take()) capture(s, *sample);
+    while (auto sample = s.subscriber.take()) {
+      capture(s.source, sample->header(),
+              std::string_view(reinterpret_cast<const char*>(sample->data()), sample->size()));
+    }
   };
   for (;;) {
     const bool last_round = stopping.load(std::memory_order_acquire);
@@ -146,15 +166,15 @@ void Recorder::Impl::track(ChannelState& state, const SampleHeader& header) {
     }
   } else if (header.sequence > track.last_sequence + 1) {
     add_gap(state, track.process, header.sequence - track.last_sequence - 1,
-            state.lossless ? "lost although lossless (a publisher that never blocks?)" : "queue overflowed");
+            (header.publisher_port & detail::kLogPortBit) != 0
+                ? "overwritten in its process's log ring before it was read"
+            : state.lossless ? "lost although lossless (a publisher that never blocks?)"
+                             : "queue overflowed");
   }
   if (header.sequence > track.last_sequence) track.last_sequence = header.sequence;
 }
 
-void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample) {
-  const SampleHeader& header = sample.header();
-  const auto* bytes = reinterpret_cast<const char*>(sample.data());
-  const std::string_view payload(bytes, sample.size());
+void Recorder::Impl::capture(const Source& from, const SampleHeader& header, std::string_view payload) {
   const std::uint32_t channel = from.channel;
   const bool is_log = from.is_log;
   const Schema* schema = nullptr;
@@ -173,7 +193,7 @@ void Recorder::Impl::capture(const Subscription& from, const BytesSample& sample
   track(state, header);
   if (header.real_time_ns < start_real_ns) return;  // history from before the start: no part of this recording
   if (log_entry && log_entry->dropped_before > 0) {
-    add_gap(state, header.publisher(), log_entry->dropped_before, "dropped by the process's log sink (bus full)");
+    add_gap(state, header.publisher(), log_entry->dropped_before, "dropped by the process's log sink");
   }
   if (state.samples == 0 && schema != nullptr) state.schema = *schema;
   ++state.samples;

@@ -18,7 +18,7 @@ namespace statebus {
 // {"client": <the client's request port>, "id": <the call's id>}`, the same
 // object on a request and its reply.
 std::string Recorder::Impl::mcap_json(const std::optional<LogEntry>& log_entry, const Schema* schema,
-                                      std::string_view payload, const Subscription& from, const SampleHeader& header) {
+                                      std::string_view payload, const Source& from, const SampleHeader& header) {
   if (log_entry) return detail::to_foxglove_log(*log_entry);
   if (schema == nullptr) return {};
   std::string json = schema->render_json(payload.data());
@@ -33,7 +33,7 @@ std::string Recorder::Impl::mcap_json(const std::optional<LogEntry>& log_entry, 
 }
 
 // Under `mutex`, with a writer and no write error yet.
-void Recorder::Impl::write_mcap(ChannelState& state, const Subscription& from, const SampleHeader& header,
+void Recorder::Impl::write_mcap(ChannelState& state, const Source& from, const SampleHeader& header,
                                 const Schema* schema, bool log, const std::string& json, std::string_view payload) {
   const bool as_json = log || schema != nullptr;
   if (const auto id = mcap_channel(state, from, as_json ? header.fingerprint : (from.is_log ? ~std::uint64_t{0} : 0),
@@ -49,7 +49,7 @@ void Recorder::Impl::write_mcap(ChannelState& state, const Subscription& from, c
   }
 }
 
-std::optional<std::uint16_t> Recorder::Impl::mcap_channel(ChannelState& state, const Subscription& from,
+std::optional<std::uint16_t> Recorder::Impl::mcap_channel(ChannelState& state, const Source& from,
                                                           std::uint64_t fingerprint, const Schema* schema, bool log) {
   if (const auto found = state.mcap_channels.find(fingerprint); found != state.mcap_channels.end()) {
     return found->second;

@@ -84,6 +84,10 @@ Result<RecordingSummary> Recorder::stop() {
       self.changed.notify_all();
     }
     if (self.housekeeper.joinable()) self.housekeeper.join();
+    if (self.log_thread.joinable()) {
+      self.log_reader->interrupt();
+      self.log_thread.join();
+    }
     {
       std::lock_guard lock(self.shards_mutex);
       for (auto& shard : self.shards) {

@@ -1,8 +1,9 @@
 #pragma once
 // Recorder::Impl, the recorder's state, shared by its parts: recorder.cpp
 // (start and stop), capture.cpp (subscriptions, the capture threads, gaps),
-// mcap_sink.cpp (the MCAP file) and sample_store.cpp (queries and waits on
-// what was captured). Internal to recorder/src.
+// log_reader.cpp (the log rings), mcap_sink.cpp (the MCAP file) and
+// sample_store.cpp (queries and waits on what was captured). Internal to
+// recorder/src.
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +23,7 @@
 #include "statebus/bus/discovery.hpp"
 #include "statebus/bus/names.hpp"
 #include "statebus/bus/untyped.hpp"
+#include "statebus/internal/log_ring.hpp"
 #include "statebus/internal/virtual_waits.hpp"
 #include "statebus/recorder/mcap.hpp"
 #include "statebus/recorder/recorder.hpp"
@@ -51,14 +53,19 @@ struct Recorder::Impl {
     std::string payload;
   };
 
-  struct Subscription {
-    UntypedSubscriber subscriber;
+  // Where a captured sample came from.
+  struct Source {
     std::uint32_t channel;
     bool is_log;
     // A service's `S/_call` or `S/_reply/<client>`: its MCAP messages say
     // which call they are (`_call`: client port and call id).
     std::optional<detail::ServiceChannelKind> service{};
     std::uint64_t client_port = 0;  // a reply channel's client
+  };
+
+  struct Subscription {
+    UntypedSubscriber subscriber;
+    Source source;
   };
 
   struct Shard {
@@ -102,6 +109,12 @@ struct Recorder::Impl {
   std::optional<ChannelWatch> watch;
   std::thread housekeeper;
 
+  // The log (`statebus/log`): read from the bus's log rings, not a channel.
+  std::mutex log_mutex;  // guards log_reader: the log thread drains, and so may a wait about to time out
+  std::optional<detail::LogReader> log_reader;
+  std::optional<Source> log_source;  // set once, before log_thread starts
+  std::thread log_thread;
+
   std::optional<RecordingSummary> summary;
   std::optional<Error> stop_error;
 
@@ -116,7 +129,11 @@ struct Recorder::Impl {
   // capture.cpp: subscriptions, the capture threads, gaps.
   Result<void> subscribe(const std::string& channel);
   void run_shard(Shard& shard);
-  void capture(const Subscription& from, const BytesSample& sample);
+  void capture(const Source& from, const SampleHeader& header, std::string_view payload);
+  // log_reader.cpp: the log rings.
+  Result<void> start_log_reader(std::uint32_t channel);
+  void run_log_reader();
+  std::size_t drain_logs();  // records read
   const Schema* schema_for(std::uint32_t channel, std::uint64_t fingerprint);
   void track(ChannelState& state, const SampleHeader& header);
   void add_gap(ChannelState& state, ProcessId publisher, std::uint64_t missing, const char* why);
@@ -124,10 +141,10 @@ struct Recorder::Impl {
 
   // mcap_sink.cpp: captured samples into the MCAP file.
   static std::string mcap_json(const std::optional<LogEntry>& log_entry, const Schema* schema, std::string_view payload,
-                               const Subscription& from, const SampleHeader& header);
-  void write_mcap(ChannelState& state, const Subscription& from, const SampleHeader& header, const Schema* schema,
-                  bool log, const std::string& json, std::string_view payload);
-  std::optional<std::uint16_t> mcap_channel(ChannelState& state, const Subscription& from, std::uint64_t fingerprint,
+                               const Source& from, const SampleHeader& header);
+  void write_mcap(ChannelState& state, const Source& from, const SampleHeader& header, const Schema* schema, bool log,
+                  const std::string& json, std::string_view payload);
+  std::optional<std::uint16_t> mcap_channel(ChannelState& state, const Source& from, std::uint64_t fingerprint,
                                             const Schema* schema, bool log);
   void flush_if_due(bool force);
 

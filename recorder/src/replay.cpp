@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,8 +16,9 @@
 #include "statebus/bus/names.hpp"
 #include "statebus/bus/untyped.hpp"
 #include "statebus/clock/virtual_clock.hpp"
-#include "statebus/recorder/mcap.hpp"
+#include "statebus/internal/log_ring.hpp"
 #include "statebus/internal/virtual_waits.hpp"
+#include "statebus/recorder/mcap.hpp"
 
 namespace statebus {
 namespace {
@@ -100,6 +102,14 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
   // One publisher per recorded (channel, type): a channel recorded with two
   // types gets two, and each reader takes the type it reads.
   for (auto& [id, outlet] : outlets) {
+    if (outlet->decode == Decode::log) {
+      // Log records go into this process's log ring, as a logging process's.
+      if (auto claimed = detail::LogWriter::claim(); !claimed) {
+        return fail(claimed.error().code(),
+                    "cannot replay channel '" + outlet->topic + "': " + claimed.error().message());
+      }
+      continue;
+    }
     const Schema* schema = outlet->schema ? &*outlet->schema : nullptr;
     auto publisher = UntypedPublisher::create(node, outlet->topic, schema);
     if (!publisher) {
@@ -111,6 +121,7 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
   if (options.wait_for_subscribers.count() > 0) {
     const auto deadline = std::chrono::steady_clock::now() + options.wait_for_subscribers;
     for (auto& [id, outlet] : outlets) {
+      if (!outlet->publisher) continue;  // the log: its readers read the rings from their start
       const auto left =
           std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
       // Published to nobody if none comes (or the bus went: publishing says so).
@@ -195,6 +206,24 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
         break;
       }
     }
+    const auto publish = [&]() -> Result<void> {
+      if (outlet.decode == Decode::log) {
+        LogRecordHeader record;
+        std::memcpy(&record, bytes.data(), sizeof record);
+        if (!detail::LogWriter::write(record, std::string_view(bytes).substr(sizeof record), /*stamp=*/false)) {
+          return fail(Errc::no_daemon, "this process lost its log ring (its bus was replaced)");
+        }
+        return {};
+      }
+      if (auto published = outlet.publisher->publish(bytes.data(), bytes.size()); !published) {
+        return fail(Errc::out_of_resources, std::string("(") + std::to_string(bytes.size()) + " bytes): " +
+                                                (published.error() == LoanError::payload_too_large
+                                                     ? "larger than the daemon's largest pool; start the daemon "
+                                                       "with larger pools"
+                                                     : "the daemon's pools are exhausted"));
+      }
+      return {};
+    };
     const std::int64_t offset = static_cast<std::int64_t>(message.log_time - *first_time);
     if (options.rate > 0.0) {
       const auto target =
@@ -205,12 +234,8 @@ Result<ReplaySummary> replay(const Node& node, const std::string& path, const Re
         return false;
       }
     }
-    if (auto published = outlet.publisher->publish(bytes.data(), bytes.size()); !published) {
-      error = Error(Errc::out_of_resources,
-                    path + ": " + where + " (" + std::to_string(bytes.size()) + " bytes): " +
-                        (published.error() == LoanError::payload_too_large
-                             ? "larger than the daemon's largest pool; start the daemon with larger pools"
-                             : "the daemon's pools are exhausted"));
+    if (auto published = publish(); !published) {
+      error = Error(published.error().code(), path + ": " + where + " " + published.error().message());
       return false;
     }
     ++outlet.published;

@@ -131,12 +131,19 @@ Waited Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout
   // A slice that passes unwoken (nothing captured, the clock unchanged)
   // ends with a look at the bus: on a clock that stands, nobody else would
   // end the wait once the daemon is gone.
-  return detail::wait_on_virtual_time_or_fail(
+  Waited waited = detail::wait_on_virtual_time_or_fail(
       timeout.deadline(), condition,
       [&](std::chrono::nanoseconds slice) {
         return impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
       },
       [&] { return bus_gone(impl_->node); });
+  if (waited.status() != Waited::Status::timed_out) return waited;
+  // Log records written before the deadline may wait in the rings for the
+  // log thread's next look: read them before saying the time is up.
+  lock.unlock();
+  impl_->drain_logs();
+  lock.lock();
+  return condition() ? Waited::ready() : waited;
 }
 
 Waited Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {
@@ -150,7 +157,7 @@ Waited Recorder::wait_recording(std::string_view channel, std::chrono::nanosecon
       if (impl_->changed.wait_until(lock, slice_end, [&] {
             const auto entry = impl_->ports.find(channel);
             port = entry == impl_->ports.end() ? nullptr : entry->second;
-            return port != nullptr;
+            return port != nullptr || (channel == kLogChannel && impl_->log_source);
           })) {
         break;
       }
@@ -158,6 +165,8 @@ Waited Recorder::wait_recording(std::string_view channel, std::chrono::nanosecon
     if (auto gone = bus_gone(impl_->node)) return std::move(*gone);
     if (std::chrono::steady_clock::now() >= deadline) return Waited::timed_out();
   }
+  // The log's rings are read from the start: nothing to connect.
+  if (port == nullptr) return Waited::ready();
   return port->wait_connected(deadline - std::chrono::steady_clock::now());
 }
 

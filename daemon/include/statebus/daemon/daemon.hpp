@@ -126,7 +126,8 @@ class Daemon {
   [[nodiscard]] pid_t pid() const noexcept;
   /// Files a crashed daemon had left and this one removed at start.
   [[nodiscard]] const std::vector<std::string>& removed_leftovers() const noexcept;
-  /// Bytes of shared memory the daemon reserved (management + data segments).
+  /// Bytes of shared memory the daemon reserved (management + data segments,
+  /// and the log rings).
   [[nodiscard]] std::uint64_t shared_memory_bytes() const noexcept;
   /// Time from the call to start() until clients could connect.
   [[nodiscard]] std::chrono::nanoseconds startup_time() const noexcept;
