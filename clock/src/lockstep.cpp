@@ -156,9 +156,22 @@ bool detail::LockstepParticipant::wait(std::chrono::nanoseconds timeout) noexcep
   // A change of mode after idle() rang the bell: the futex returns at once.
   if (current_mode(state) != ClockMode::lockstep) return false;
   detail::EventCount bell(lockstep_of(state).rows[row_].bell);
+  // Rung already (a loop on one core often finds its jump made by the other
+  // loop before it gets here): no announcement, so the next ring, often
+  // this loop's own publish, makes no system call for a sleeper.
+  if (bell.moved_since(bell_)) return true;
   const std::uint32_t ticket = bell.prepare();
-  if (ticket == (bell_ | detail::EventCount::kSleepers)) bell.sleep(ticket, timeout.count());  // else: rung already
+  if (ticket == (bell_ | detail::EventCount::kSleepers)) {
+    bell.sleep(ticket, timeout.count());
+  } else {
+    bell.withdraw(ticket);  // rung in between; the loop is the bell's only sleeper
+  }
   return true;
+}
+
+bool detail::LockstepParticipant::announced_sleep() const noexcept {
+  if (row_ < 0) return false;
+  return detail::EventCount(lockstep_of(*g_segment.get()).rows[row_].bell).may_have_sleepers();
 }
 
 bool detail::LockstepParticipant::rang() const noexcept {

@@ -39,6 +39,10 @@ class LockstepParticipant {
   /// Whether its bell rang since idle(): a publish, a clock change, or a
   /// lockstep jump to its deadline (a jump to an earlier one leaves it be).
   [[nodiscard]] bool rang() const noexcept;
+  /// Whether its bell carries a sleeper's announcement, so that the next
+  /// ring makes a futex system call (for tests: a loop that did not sleep
+  /// leaves none).
+  [[nodiscard]] bool announced_sleep() const noexcept;
   /// Woken: time stands until the next idle().
   void busy() noexcept;
 
