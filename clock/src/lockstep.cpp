@@ -179,6 +179,11 @@ bool detail::LockstepParticipant::rang() const noexcept {
   return detail::EventCount(lockstep_of(*g_segment.get()).rows[row_].bell).moved_since(bell_);
 }
 
+bool detail::lockstep_running() noexcept {
+  const ClockState* state = g_segment.get();
+  return state != nullptr && current_mode(*state) == ClockMode::lockstep;
+}
+
 void detail::ring_lockstep_bell() noexcept {
   if (ClockState* state = g_segment.get()) ring_bell(lockstep_of(*state));
 }

@@ -131,12 +131,20 @@ Waited Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout
   // A slice that passes unwoken (nothing captured, the clock unchanged)
   // ends with a look at the bus: on a clock that stands, nobody else would
   // end the wait once the daemon is gone.
-  return detail::wait_on_virtual_time_or_fail(
+  Waited waited = detail::wait_on_virtual_time_or_fail(
       timeout.deadline(), condition,
       [&](std::chrono::nanoseconds slice) {
         return impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
       },
       [&] { return bus_gone(impl_->node); });
+  if (!waited.is_timed_out()) return waited;
+  // A sample published before the deadline may still sit in a queue (a
+  // capture thread lingers in lockstep mode while time jumps on): take
+  // what is queued, then look once more.
+  lock.unlock();
+  impl_->take_queued();
+  lock.lock();
+  return condition() ? Waited::ready() : waited;
 }
 
 Waited Recorder::wait_recording(std::string_view channel, std::chrono::nanoseconds timeout) const {

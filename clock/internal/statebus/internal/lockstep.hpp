@@ -51,6 +51,10 @@ class LockstepParticipant {
   std::uint32_t bell_ = 0;  // the bell as idle() found it
 };
 
+/// Whether the bus's clock is in lockstep mode now (false without a clock
+/// segment). Lock-free, no system call; any thread.
+[[nodiscard]] bool lockstep_running() noexcept;
+
 /// Wakes every event loop sleeping in LockstepParticipant::wait() (a stop()).
 void ring_lockstep_bell() noexcept;
 
