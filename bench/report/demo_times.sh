@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo's figures for the report: wall, user and system time of a
 # simulated day in lockstep (as fast as the processes go; run twice in full
-# mode, and the two days must agree), and the CPU the scaled demo uses.
+# mode, and the two days must agree), the day's own simulation time (the
+# demo's "in X s of real time", without the processes' start-up), and the
+# CPU the scaled demo uses.
 # Each run has a bus of its own (scripts/private-bus.sh: private /tmp and
 # /dev/shm). Writes OUT/demo.txt as key=value lines.
 #   bench/report/demo_times.sh APPS_DIR OUT_DIR quick|full
@@ -40,6 +42,7 @@ run lockstep1 --duration "$day" --lockstep
   echo "lockstep_user_s=$user"
   echo "lockstep_sys_s=$sys"
   echo "lockstep_readings=$(grep -Eo '^  readings +[0-9]+' "$out/lockstep1.txt" | grep -Eo '[0-9]+$')"
+  echo "lockstep_day_s=$(sed -nE 's/.* of virtual time in ([0-9.]+) s of real time$/\1/p' "$out/lockstep1.txt")"
   if [[ $mode == full ]]; then
     run lockstep2 --duration "$day" --lockstep
     if [[ "$(result lockstep1)" == "$(result lockstep2)" ]]; then echo "lockstep_same=yes"; else echo "lockstep_same=no"; fi

@@ -148,7 +148,7 @@ def main() -> int:
     lines += peers_section(runs)
     lines += service_section(runs)
     lines += mqtt_section(runs)
-    lines += demo_section(out_dir)
+    lines += demo_section(out_dir, runs)
 
     lines += ["", "## Costs", "", "| benchmark | time | counters |", "|---|---|---|"]
     for b in runs:
@@ -369,8 +369,9 @@ def mqtt_section(runs) -> list:
              "network thread's on the bridged side): " + "; ".join(cpu) + "."] + hops
 
 
-def demo_section(out_dir) -> list:
-    """The heating demo's own figures (demo_times.sh): a simulated day in lockstep, the scaled demo's CPU."""
+def demo_section(out_dir, runs) -> list:
+    """The heating demo's own figures (demo_times.sh): a simulated day in lockstep, its ratio to the futex
+    floor of this run's baseline_bench, the scaled demo's CPU."""
     try:
         text = open(os.path.join(out_dir, "demo.txt"), encoding="utf-8").read()
     except OSError:
@@ -383,6 +384,20 @@ def demo_section(out_dir) -> list:
                      f"{wall:.2f} s ({float(d['lockstep_user_s']):.2f} s, {float(d['lockstep_sys_s']):.2f} s) for "
                      f"{d.get('lockstep_readings', '?')} readings | ≤ 1 s for a day | "
                      f"{'yes' if wall <= 1.0 else 'no'}{'' if d['lockstep_duration'] == '24h' else ' (quick: a shorter day)'} |")
+    futex = next((b for b in runs if b["name"].startswith("baseline/futex/8B/cross")), None)
+    if d.get("lockstep_day_s") and d.get("lockstep_readings") and futex is not None:
+        # A step of the day is at least one wake-up across processes; the floor is one futex round trip (two
+        # wake-ups) a step. Its mean, not its p50: a sum of 86 400 round trips is governed by the mean.
+        unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[futex.get("time_unit", "us")]
+        steps = int(d["lockstep_readings"])
+        floor_s = steps * futex["real_time"] * unit
+        day_s = float(d["lockstep_day_s"])
+        ratio = day_s / floor_s
+        lines.append(f"| lockstep day / futex floor (≤ 1.5): the day's simulation ({day_s:.2f} s, the demo's own "
+                     f"\"in X s of real time\") over {steps} steps × the mean futex round trip across CPUs of this "
+                     f"run (baseline/futex/8B/cross, {futex['real_time'] * unit * 1e6:.1f} µs mean, "
+                     f"{futex.get('us_p50', float('nan')):.1f} µs p50; = {floor_s:.2f} s) | {ratio:.2f} | ≤ 1.5 | "
+                     f"{'yes' if ratio <= 1.5 else 'no'}{'' if d['lockstep_duration'] == '24h' else ' (quick: a shorter day)'} |")
     if "lockstep_same" in d:
         lines.append(f"| the same day twice in lockstep (readings, switches, duty cycle, room range) | "
                      f"{d['lockstep_same']} | yes | {'yes' if d['lockstep_same'] == 'yes' else 'no'} |")

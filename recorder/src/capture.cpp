@@ -11,6 +11,7 @@
 
 #include "recorder_impl.hpp"
 #include "statebus/bus/wait_set.hpp"
+#include "statebus/internal/lockstep.hpp"
 
 namespace statebus {
 namespace {
@@ -92,38 +93,76 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
   return {};
 }
 
+std::size_t Recorder::Impl::take_all(Subscription& s) {
+  std::size_t taken = 0;
+  while (auto sample = s.subscriber.take()) {
+    capture(s.source, sample->header(),
+            std::string_view(reinterpret_cast<const char*>(sample->data()), sample->size()));
+    ++taken;
+  }
+  return taken;
+}
+
 void Recorder::Impl::run_shard(Shard& shard) {
-  std::vector<std::unique_ptr<Subscription>> subscriptions;  // outlives the wait set, as it must
-  auto waitset = WaitSet::create(node);
-  auto drain = [&](Subscription& s) {
-    while (auto sample = s.subscriber.take()) {
-      capture(s.source, sample->header(),
-              std::string_view(reinterpret_cast<const char*>(sample->data()), sample->size()));
-    }
-  };
+  auto waitset = WaitSet::create(node);  // the shard's subscriptions outlive it, as they must
+  // The linger in lockstep mode: a batch that fills a quarter of a queue
+  // halves it (a lossless publisher would soon wait for us), a small one
+  // lets it grow back to the option's value.
+  const auto most = std::chrono::duration_cast<std::chrono::nanoseconds>(options.lockstep_linger);
+  const std::size_t full_batch = std::max<std::size_t>(options.queue_depth / 4, 1);
+  std::chrono::nanoseconds linger = most;
   for (;;) {
     const bool last_round = stopping.load(std::memory_order_acquire);
     {
+      std::lock_guard take(shard.take_mutex);
       std::lock_guard lock(shard.mutex);
       for (auto& entry : shard.pending) {
         if (waitset && !waitset->add(entry->subscriber))
           waitset = tl::make_unexpected(Error(Errc::out_of_resources, "full"));
-        subscriptions.push_back(std::move(entry));
+        shard.subscriptions.push_back(std::move(entry));
       }
       shard.pending.clear();
     }
     if (last_round || !waitset) {
       // Stopping (take what is queued), or no wait set to be had: poll.
-      for (auto& s : subscriptions) drain(*s);
+      {
+        std::lock_guard take(shard.take_mutex);
+        for (auto& s : shard.subscriptions) take_all(*s);
+      }
       if (last_round) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
     const WaitSet::Ready ready = waitset->wait(kShardWake);
-    for (const std::size_t index : ready) drain(*subscriptions[index]);
+    std::size_t batch = 0;
+    {
+      std::lock_guard take(shard.take_mutex);
+      for (const std::size_t index : ready) batch = std::max(batch, take_all(*shard.subscriptions[index]));
+    }
     // The bus is gone: nothing more comes, and the wait fails at once; pace
     // the loop until stop() instead of spinning.
     if (ready.failed()) std::this_thread::sleep_for(kShardWake);
+    if (ready.empty() || most.count() == 0 || !detail::lockstep_running()) continue;
+    // Lockstep runs a step in microseconds: let the next samples collect
+    // instead of waking for each (one futex wake-up a sample for the
+    // publisher, a context switch for us, on cores the simulation needs).
+    if (batch > full_batch) {
+      linger = std::max<std::chrono::nanoseconds>(linger / 2, std::chrono::microseconds(16));
+    } else if (batch * 4 < full_batch) {
+      linger = std::min(linger * 2, most);
+    }
+    std::unique_lock lock(linger_mutex);
+    linger_ended.wait_for(lock, linger, [&] { return stopping.load(std::memory_order_acquire); });
+  }
+}
+
+void Recorder::Impl::take_queued() {
+  std::lock_guard shards_lock(shards_mutex);
+  for (auto& shard : shards) {
+    std::lock_guard take(shard->take_mutex);
+    for (auto& s : shard->subscriptions) take_all(*s);
+    std::lock_guard lock(shard->mutex);  // not yet in the thread's wait set
+    for (auto& s : shard->pending) take_all(*s);
   }
 }
 

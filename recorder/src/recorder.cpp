@@ -21,6 +21,10 @@ Result<Recorder> Recorder::start(const Node& node, RecorderOptions options) {
     return fail(Errc::invalid_argument, "recorder queue_depth " + std::to_string(options.queue_depth) +
                                             " is out of range; give 1 to 256");
   }
+  if (options.lockstep_linger.count() < 0 || options.lockstep_linger > std::chrono::seconds(10)) {
+    return fail(Errc::invalid_argument, "recorder lockstep_linger " + std::to_string(options.lockstep_linger.count()) +
+                                            " µs is out of range; give 0 to 10 s (0: no linger)");
+  }
   if (options.chunk_size == 0 || options.flush_interval.count() <= 0) {
     return fail(Errc::invalid_argument, "recorder chunk_size and flush_interval must be positive");
   }
@@ -82,6 +86,10 @@ Result<RecordingSummary> Recorder::stop() {
     {
       std::lock_guard lock(self.mutex);
       self.changed.notify_all();
+    }
+    {
+      std::lock_guard lock(self.linger_mutex);  // a capture thread lingering in lockstep mode
+      self.linger_ended.notify_all();
     }
     if (self.housekeeper.joinable()) self.housekeeper.join();
     if (self.log_thread.joinable()) {

@@ -71,6 +71,11 @@ struct Recorder::Impl {
   struct Shard {
     std::mutex mutex;  // guards pending
     std::vector<std::unique_ptr<Subscription>> pending;
+    // Guards `subscriptions` and taking from them: the shard's thread, or a
+    // wait that takes what is queued before it reports timed_out
+    // (take_queued()). Taken before `mutex` and Impl::mutex.
+    std::mutex take_mutex;
+    std::vector<std::unique_ptr<Subscription>> subscriptions;  // in the thread's wait set's order
     std::size_t assigned = 0;  // under Impl::shards_mutex
     std::thread thread;
   };
@@ -81,6 +86,10 @@ struct Recorder::Impl {
   std::vector<ChannelPattern> patterns;
   std::int64_t start_real_ns = detail::monotonic_ns();
   std::atomic<bool> stopping{false};
+
+  // A capture thread's linger in lockstep mode (capture.cpp), ended by stop().
+  std::mutex linger_mutex;
+  std::condition_variable linger_ended;
 
   // Captured data, under `mutex`.
   mutable std::mutex mutex;
@@ -129,6 +138,11 @@ struct Recorder::Impl {
   // capture.cpp: subscriptions, the capture threads, gaps.
   Result<void> subscribe(const std::string& channel);
   void run_shard(Shard& shard);
+  // Takes what is queued on every subscription now, from the calling
+  // thread (a wait about to report timed_out). Call without `mutex`.
+  void take_queued();
+  // Captures everything queued on `s` (its shard's take_mutex held); how many samples.
+  std::size_t take_all(Subscription& s);
   void capture(const Source& from, const SampleHeader& header, std::string_view payload);
   // log_reader.cpp: the log rings.
   Result<void> start_log_reader(std::uint32_t channel);

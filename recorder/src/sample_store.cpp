@@ -137,10 +137,13 @@ Waited Recorder::wait_for(const std::function<bool()>& condition, VirtualTimeout
         return impl_->changed.wait_for(lock, slice) == std::cv_status::no_timeout;
       },
       [&] { return bus_gone(impl_->node); });
-  if (waited.status() != Waited::Status::timed_out) return waited;
-  // Log records written before the deadline may wait in the rings for the
-  // log thread's next look: read them before saying the time is up.
+  if (!waited.is_timed_out()) return waited;
+  // A sample published before the deadline may still sit in a queue (a
+  // capture thread lingers in lockstep mode while time jumps on), a log
+  // record in its ring (the log thread lets records gather): take what is
+  // queued and read the rings, then look once more.
   lock.unlock();
+  impl_->take_queued();
   impl_->drain_logs();
   lock.lock();
   return condition() ? Waited::ready() : waited;

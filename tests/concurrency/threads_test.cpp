@@ -95,6 +95,24 @@ TEST(EventCount, AnAnnouncedWaiterCostsTheNextSignalOnlyOneWakeUp) {
   EXPECT_FALSE(events.moved_since(events.current())) << "a raised bit is no event";
 }
 
+// A sole waiter that found its event after announcing itself takes the
+// announcement back: the next signal makes no system call; one that came
+// in between keeps its wake-up (the signaller cleared the bit already).
+TEST(EventCount, AWithdrawnAnnouncementCostsTheNextSignalNoWakeUp) {
+  std::atomic<std::uint32_t> word{0};
+  detail::EventCount events(word);
+  const std::uint32_t ticket = events.prepare();
+  events.withdraw(ticket);
+  EXPECT_FALSE(events.may_have_sleepers());
+  EXPECT_FALSE(events.count()) << "a withdrawn waiter still costs the next signal a futex wake-up";
+  const std::uint32_t raced = events.prepare();
+  EXPECT_TRUE(events.count()) << "an announced waiter is woken";
+  events.withdraw(raced);  // too late: an event passed the ticket
+  EXPECT_TRUE(events.moved_since(raced));
+  EXPECT_FALSE(events.may_have_sleepers());
+  EXPECT_EQ(word.load() & ~detail::EventCount::kSleepers, 4U) << "withdraw() changed the count";
+}
+
 // A pair with two copies of eight words; version n's value is eight times n.
 struct SharedPair {
   detail::SeqlockWords words;

@@ -579,6 +579,47 @@ TEST_F(ClockTest, ALockstepJumpWakesOnlyTheLoopsItMadeDueAndAPublishWakesAll) {
   ASSERT_TRUE(VirtualClock::set_stepped());
 }
 
+// A loop whose bell rang before it got to sleep (the other loop made the
+// jump meanwhile) leaves no sleeper's announcement on it: the next publish
+// or jump rings it without a futex system call that wakes nobody.
+TEST_F(ClockTest, ALoopThatFindsItsBellRungLeavesNoSleeperForTheNextRing) {
+  auto node = Node::connect("rung-bell-test");
+  ASSERT_TRUE(node);
+  auto pub = Publisher<test::Reading>::create(*node, "test/rung-bell");
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  auto sut = detail::LockstepParticipant::join();
+  auto guard = detail::LockstepParticipant::join();  // busy: holds time
+  ASSERT_TRUE(sut && guard);
+  ASSERT_TRUE(VirtualClock::set_lockstep());
+  auto no_data = [](void*) { return false; };
+  ASSERT_TRUE(sut->idle(t0 + 1h, no_data, nullptr));
+  ASSERT_TRUE(pub->publish(test::Reading{1, 20.0, {}}));  // rings sut before it waits
+  ASSERT_TRUE(sut->rang());
+
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(sut->wait(10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "a rung bell was slept on";
+  EXPECT_FALSE(sut->announced_sleep()) << "the next ring pays a futex wake-up for a loop that never slept";
+
+  sut->busy();  // and one that does sleep is woken by the next ring
+  ASSERT_TRUE(sut->idle(t0 + 1h, no_data, nullptr));
+  std::thread ringer([&] {
+    while (!sut->announced_sleep()) std::this_thread::yield();  // asleep, or about to be
+    (void)pub->publish(test::Reading{2, 20.0, {}});
+  });
+  const auto slept = std::chrono::steady_clock::now();
+  EXPECT_TRUE(sut->wait(10s));
+  ringer.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - slept, 5s) << "a sleeping loop was not woken by a publish";
+  EXPECT_TRUE(sut->rang());
+  EXPECT_EQ(VirtualClock::now(), t0) << "the busy guard holds time";
+  sut.value() = detail::LockstepParticipant();
+  guard.value() = detail::LockstepParticipant();
+  ASSERT_TRUE(VirtualClock::set_stepped());
+}
+
 // A loop that stopped holds no lockstep time: run() returned, its place is
 // given up (and taken again if it runs again).
 TEST_F(ClockTest, AStoppedLoopNoLongerHoldsLockstepTime) {

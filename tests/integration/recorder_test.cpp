@@ -1,8 +1,10 @@
 // The recorder: every sample of other processes captured in order, logs of
 // several processes, wildcard channels found later, gaps reported, MCAP files.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <string>
@@ -377,6 +379,71 @@ TEST_F(RecorderTest, WaitForTimesOutOnVirtualTime) {
   ASSERT_TRUE(VirtualClock::set_real());
 }
 
+// In lockstep mode a capture thread lets samples collect after a wake-up
+// (RecorderOptions::lockstep_linger) while time jumps on. A wait on
+// virtual time whose deadline passed takes what is queued before it
+// reports timed_out: a sample published before the deadline is found.
+// Made to happen: a long linger, begun after the sample on `a`; the one
+// on `b` was not ready when the thread woke, so it stays queued.
+TEST_F(RecorderTest, AWaitOnVirtualTimeFindsASampleStillQueuedWhileTheRecorderLingers) {
+  std::mutex mutex;
+  std::condition_variable captured;
+  std::atomic<std::uint64_t> samples{0};  // written under the recorder's lock (and `mutex`)
+  RecorderOptions options = recording({"test/linger/a", "test/linger/b"});
+  options.lockstep_linger = 10s;
+  options.on_sample = [&](const RecordedSample&) {
+    std::lock_guard lock(mutex);
+    ++samples;
+    captured.notify_all();
+  };
+  auto sut = Recorder::start(*node_, options);
+  ASSERT_TRUE(sut) << sut.error().message();
+  auto a = Publisher<Reading>::create(*node_, "test/linger/a");
+  auto b = Publisher<Reading>::create(*node_, "test/linger/b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(sut->wait_recording("test/linger/a", 10s));
+  ASSERT_TRUE(sut->wait_recording("test/linger/b", 10s));
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  const auto t0 = VirtualClock::now();
+  ASSERT_TRUE(VirtualClock::set_lockstep());  // no event loop: time stands until advanced
+
+  ASSERT_TRUE(a->publish(Reading{1, 19.5, {}}));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(captured.wait_for(lock, 10s, [&] { return samples == 1; })) << "the sample on a was not captured";
+  }
+  const auto started = std::chrono::steady_clock::now();
+  Reading sent{42, 20.25, {}};
+  std::snprintf(sent.room, sizeof sent.room, "%s", "hall");
+  ASSERT_TRUE(b->publish(sent));  // before the deadline; the capture thread lingers
+  std::promise<void> waiting;
+  std::future<Waited> result = std::async(std::launch::async, [&] {
+    bool first = true;
+    return sut->wait_for(
+        [&] {
+          if (std::exchange(first, false)) waiting.set_value();
+          return samples.load() == 2;  // called under the recorder's lock, as on_sample is
+        },
+        virtual_timeout(30min));
+  });
+  waiting.get_future().wait();
+  ASSERT_TRUE(VirtualClock::advance(1h));  // past the deadline
+  const Waited waited = result.get();
+  EXPECT_EQ(waited.status(), Waited::Status::ready) << "timed out with the sample on b still queued";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "found only once the linger ended";
+  const std::vector<RecordedSample> got = sut->samples("test/linger/b");
+  ASSERT_EQ(got.size(), 1U);
+  ASSERT_EQ(got[0].payload.size(), sizeof sent);
+  EXPECT_EQ(std::memcmp(got[0].payload.data(), &sent, sizeof sent), 0) << "the payload's bytes differ";
+  EXPECT_EQ(got[0].header.virtual_time_ns, t0.time_since_epoch().count());
+
+  // The live case: a sample never sent still times out.
+  EXPECT_EQ(sut->wait_for_count("test/linger/b", 2, virtual_timeout(0s)).status(), Waited::Status::timed_out);
+  ASSERT_TRUE(VirtualClock::set_real());
+  ASSERT_TRUE(sut->stop());  // ends the linger
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "stop() waited for the linger";
+}
+
 TEST_F(RecorderTest, WritesMcapWithJsonSchemasAndJsonMessages) {
   const std::string path = temp_path("run.mcap");
   auto sut = Recorder::start(*node_, recording({"mcap/**", std::string(kLogChannel)}, path));
@@ -445,6 +512,11 @@ TEST_F(RecorderTest, RefusesBadOptionsAndUnwritableFiles) {
   auto bad_depth = Recorder::start(*node_, zero_depth);
   ASSERT_FALSE(bad_depth);
   EXPECT_NE(bad_depth.error().message().find("queue_depth"), std::string::npos);
+  auto long_linger = recording({"x"});
+  long_linger.lockstep_linger = 11s;
+  auto bad_linger = Recorder::start(*node_, long_linger);
+  ASSERT_FALSE(bad_linger);
+  EXPECT_NE(bad_linger.error().message().find("lockstep_linger"), std::string::npos) << bad_linger.error().message();
   auto bad_file = Recorder::start(*node_, recording({"x"}, "/nonexistent-dir/run.mcap"));
   ASSERT_FALSE(bad_file);
   EXPECT_NE(bad_file.error().message().find("/nonexistent-dir/run.mcap"), std::string::npos);

@@ -47,7 +47,7 @@ void print_day(const DaySummary& day, const statebus::RecordingSummary& recordin
                const std::string& svg_path, const std::string& out_dir) {
   std::uint64_t gaps = 0;
   for (const auto& c : recording.channels) gaps += c.gaps;
-  std::printf("\n%s of virtual time in %.1f s of real time\n", clock_text(virtual_span).c_str(), real_s);
+  std::printf("\n%s of virtual time in %.2f s of real time\n", clock_text(virtual_span).c_str(), real_s);
   std::printf("  readings        %llu (recorded %llu samples on %zu channels, %llu gaps)\n",
               static_cast<unsigned long long>(day.readings), static_cast<unsigned long long>(recording.samples),
               recording.channels.size(), static_cast<unsigned long long>(gaps));

@@ -58,6 +58,17 @@ class EventCount {
     return (word_.load(std::memory_order_seq_cst) | kSleepers) != (seen | kSleepers);
   }
 
+  /// Takes back the announcement prepare() made with `ticket`, if no event
+  /// came since (else the signaller cleared it already). Only for a word
+  /// with one waiter (a lockstep loop's bell): another waiter's
+  /// announcement would be taken back too. A waiter that found its
+  /// condition met after prepare() calls it, so that the next notify()
+  /// makes no system call for a sleeper that never slept.
+  void withdraw(std::uint32_t ticket) noexcept {
+    std::uint32_t expected = ticket;
+    (void)word_.compare_exchange_strong(expected, ticket & ~kSleepers, std::memory_order_seq_cst);
+  }
+
   /// The word now, to compare with moved_since() later (raises no bit).
   [[nodiscard]] std::uint32_t current() const noexcept { return word_.load(std::memory_order_seq_cst); }
 

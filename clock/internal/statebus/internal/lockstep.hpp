@@ -39,6 +39,10 @@ class LockstepParticipant {
   /// Whether its bell rang since idle(): a publish, a clock change, or a
   /// lockstep jump to its deadline (a jump to an earlier one leaves it be).
   [[nodiscard]] bool rang() const noexcept;
+  /// Whether its bell carries a sleeper's announcement, so that the next
+  /// ring makes a futex system call (for tests: a loop that did not sleep
+  /// leaves none).
+  [[nodiscard]] bool announced_sleep() const noexcept;
   /// Woken: time stands until the next idle().
   void busy() noexcept;
 
@@ -46,6 +50,10 @@ class LockstepParticipant {
   int row_ = -1;
   std::uint32_t bell_ = 0;  // the bell as idle() found it
 };
+
+/// Whether the bus's clock is in lockstep mode now (false without a clock
+/// segment). Lock-free, no system call; any thread.
+[[nodiscard]] bool lockstep_running() noexcept;
 
 /// Wakes every event loop sleeping in LockstepParticipant::wait() (a stop()).
 void ring_lockstep_bell() noexcept;

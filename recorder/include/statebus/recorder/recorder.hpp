@@ -84,6 +84,15 @@ struct RecorderOptions {
   /// An MCAP chunk is closed at this size or after `flush_interval`.
   std::size_t chunk_size = std::size_t{1} << 20;
   std::chrono::milliseconds flush_interval{1000};
+  /// In lockstep mode, how long a capture thread lets samples collect
+  /// after it woke and took what was queued (0 to 10 s; 0: it wakes for
+  /// every sample, as it does in the other modes). A simulated day then
+  /// wakes the recorder once a batch instead of once a sample. It
+  /// shortens itself when a batch fills a quarter of the queue, so that
+  /// lossless publishers seldom wait for it. Waits on what was recorded
+  /// never time out for a sample still queued: before a wait reports
+  /// timed_out it takes what is queued (Recorder::wait_for).
+  std::chrono::microseconds lockstep_linger{1000};
   /// Called (from a recorder thread, under its lock: keep it short) for
   /// every captured sample; for live tools such as `statebus record`.
   std::function<void(const RecordedSample&)> on_sample;
