@@ -6,7 +6,9 @@ usage: make_report.py OUT_DIR MACHINE_TXT JSON...
 Writes OUT_DIR/report.md (round trips per transport and payload with
 p50/p99/p99.9/max, ratios to the baselines measured in the same run, the
 peer libraries (ZeroMQ, nng, LCM, Cyclone DDS) beside statebus, the
-MQTT bridge against a bare MQTT client, the cost figures) and
+MQTT bridge against a bare MQTT client, the cost figures; each target beside
+its figure in the newest report kept in bench/report, or the one
+STATEBUS_PREVIOUS_REPORT names) and
 OUT_DIR/latency.dat + latency.gp for gnuplot, which the calling script
 renders to OUT_DIR/latency.png. Exits 1 if a benchmark
 reported an error or no samples (a broken benchmark), never for slowness.
@@ -15,6 +17,28 @@ import json
 import os
 import sys
 from collections import defaultdict
+
+
+def previous_targets():
+    """The targets table of the newest report kept in bench/report (or the
+    file STATEBUS_PREVIOUS_REPORT names): {target text: figure}."""
+    path = os.environ.get("STATEBUS_PREVIOUS_REPORT")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        kept = sorted(f for f in os.listdir(here) if f.startswith("report-") and f.endswith(".md"))
+        path = os.path.join(here, kept[-1]) if kept else None
+    if not path or not os.path.exists(path):
+        return None, {}
+    figures = {}
+    in_targets = False
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("## "):
+            in_targets = line.startswith("## Targets")
+        elif in_targets and line.startswith("| ") and not line.startswith(("| target |", "|---")):
+            cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            if len(cells) >= 2:
+                figures[cells[0]] = cells[1]
+    return path, figures
 
 
 def main() -> int:
@@ -87,14 +111,20 @@ def main() -> int:
     def p50(kind, size, pinning="cross"):
         return series.get((kind, pinning), {}).get(size, (None,))[0]
 
-    lines += ["", "## Targets (ratios within this run)", "", "| target | figure | met |", "|---|---|---|"]
+    previous_path, previous = previous_targets()
+    lines += ["", "## Targets (ratios within this run)", ""]
+    if previous_path:
+        lines += [f"`previous run`: the same target in {os.path.basename(previous_path)}, the newest report kept in "
+                  "bench/report (ratios of one run each: the machine's noise is in both).", ""]
+    lines += ["| target | figure | met | previous run |", "|---|---|---|---|"]
 
     def target(text, value, limit):
+        before = previous.get(text, "—")
         if value is None:
-            lines.append(f"| {text} | not measured in this run | — |")
+            lines.append(f"| {text} | not measured in this run | — | {before} |")
         else:
             met = "— (no target)" if limit is None else "yes" if value <= limit else "no"
-            lines.append(f"| {text} | {value:.2f} | {met} |")
+            lines.append(f"| {text} | {value:.2f} | {met} | {before} |")
 
     def ratio(a, b):
         return a / b if a is not None and b else None
@@ -134,7 +164,7 @@ def main() -> int:
            ratio(p50("state_cell_poll", 16), p50("shm_locked_seqlock_interleaved", 16)), None)
     for b in runs:
         if b["name"].startswith("log_call_bus_sink_vs_spdlog_async"):
-            target("log call p50, bus sink (read by a recorder) / spdlog async (≤ 1.0)", b["p50_ratio"], 1.0)
+            target("log call p50, bus sink / spdlog async (≤ 1.0)", b["p50_ratio"], 1.0)
             target("log call p99.9, bus sink (read by a recorder) / spdlog async (≤ 1.0)", b.get("p999_ratio"), 1.0)
             target("log call p50, bus sink / spdlog's synchronous null sink (formatting alone, the floor)",
                    b.get("p50_vs_sync"), None)

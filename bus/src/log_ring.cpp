@@ -12,6 +12,8 @@
 // record is skipped as overwritten. The seqlock's order, per ring.
 #include "statebus/internal/log_ring.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -69,7 +71,32 @@ struct Claim {
   std::int64_t claimed_ns = 0;
   std::uint64_t sequence = 0;
   ProcessId self{};
+  // CLOCK_REALTIME − CLOCK_MONOTONIC, and the wall time it was read at.
+  std::int64_t wall_offset = 0;
+  std::int64_t offset_read_at = 0;
 };
+
+std::int64_t realtime_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// CLOCK_MONOTONIC at the wall-clock reading `wall`: the offset between the
+// clocks changes only when someone sets the wall clock (both are slewed
+// alike), so it is read again every 50 ms of wall time, or at once if the
+// wall clock went back.
+std::int64_t monotonic_at(Claim& claim, std::int64_t wall) noexcept {
+  constexpr std::int64_t kRefresh = 50'000'000;
+  if (wall < claim.offset_read_at || wall - claim.offset_read_at > kRefresh || claim.offset_read_at == 0) {
+    const std::int64_t before = realtime_ns();
+    const std::int64_t mono = monotonic_ns();
+    const std::int64_t after = realtime_ns();
+    claim.wall_offset = before + (after - before) / 2 - mono;
+    claim.offset_read_at = after;
+  }
+  return wall - claim.wall_offset;
+}
 std::mutex g_writer_mutex;  // claims
 // Writes, one at a time: held for a few hundred nanoseconds, never across
 // a system call but the bell's rare wake-up, so a spin costs less than a
@@ -182,7 +209,12 @@ bool LogWriter::write(LogRecordHeader& record, std::string_view text, bool stamp
   sample.publisher_port = g_claim.port;
   sample.publisher_start_time = self.start_time;
   sample.publisher_created_ns = g_claim.claimed_ns;
-  sample.virtual_time_ns = virtual_and_real_ns(sample.real_time_ns);
+  if (stamp && record.wall_time_ns > 0) {  // a replay's wall times are the recording's
+    sample.real_time_ns = monotonic_at(g_claim, record.wall_time_ns);
+    sample.virtual_time_ns = virtual_at_real_ns(sample.real_time_ns);
+  } else {
+    sample.virtual_time_ns = virtual_and_real_ns(sample.real_time_ns);
+  }
   sample.publisher_pid = self.pid;
   sample.payload_size = static_cast<std::uint32_t>(sizeof record + text.size());
   if (stamp) record.virtual_time_ns = sample.virtual_time_ns;

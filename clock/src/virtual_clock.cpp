@@ -98,6 +98,16 @@ std::int64_t detail::virtual_and_real_ns(std::int64_t& real) noexcept {
   return virtual_at(p, real);
 }
 
+std::int64_t detail::virtual_at_real_ns(std::int64_t& real) noexcept {
+  const ClockState* state = g_segment.get();
+  if (state == nullptr) return real;
+  const detail::SeqlockPair pair = params_of(*state);
+  Params p;
+  const std::uint64_t version = pair.read([&](std::uint64_t copy) { p = load(state->slot[copy]); });
+  if (pair.write_begun_after(version)) return virtual_and_real_ns(real);
+  return virtual_at(p, real);
+}
+
 std::optional<std::chrono::nanoseconds> detail::real_time_until(VirtualClock::time_point deadline) noexcept {
   const ClockState* state = g_segment.get();
   if (state == nullptr) return std::chrono::nanoseconds(deadline.time_since_epoch().count() - monotonic_ns());

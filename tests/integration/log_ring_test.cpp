@@ -15,10 +15,12 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include "statebus/bus.hpp"
 #include "statebus/daemon/daemon.hpp"
 #include "statebus/internal/log_ring.hpp"
+#include "statebus/internal/virtual_waits.hpp"
 #include "statebus/recorder/recorder.hpp"
 #include "statebus/testing/bus_test.hpp"
 
@@ -199,6 +201,40 @@ TEST_F(LogRingTest, ADeadWritersRingIsFreedWithItsRecordsReadAndAStoppedWritersI
   ASSERT_TRUE(stopped.signal(SIGCONT));
   stopped.close_stdin();
   ASSERT_TRUE(stopped.wait(30s));
+}
+
+TEST_F(LogRingTest, ARecordCarriesTheTimeOfItsCallOnTheMonotonicAndTheBussClock) {
+  auto sink = BusLogSink::create(*node_, "timed");
+  ASSERT_TRUE(sink) << sink.error().message();
+  auto reader = detail::LogReader::open();
+  ASSERT_TRUE(reader) << reader.error().message();
+  spdlog::logger logger("timed", *sink);
+  auto one_record = [&] {
+    SampleHeader got{};
+    std::size_t n = reader->drain([&](const SampleHeader& header, std::string_view payload) {
+      got = header;
+      const auto entry = decode_log_record(payload.data(), payload.size());
+      ASSERT_TRUE(entry);
+      EXPECT_EQ(entry->virtual_time.time_since_epoch().count(), header.virtual_time_ns);
+    });
+    EXPECT_EQ(n, 1U);
+    return got;
+  };
+  // Real mode: the call's moment on CLOCK_MONOTONIC, and virtual time equal to it.
+  const std::int64_t before = detail::monotonic_ns();
+  logger.info("now");
+  const std::int64_t after = detail::monotonic_ns();
+  const SampleHeader real = one_record();
+  EXPECT_GE(real.real_time_ns, before - 1000);  // the offset between the clocks is read to within a microsecond
+  EXPECT_LE(real.real_time_ns, after + 1000);
+  EXPECT_EQ(real.virtual_time_ns, real.real_time_ns);
+  // Stepped: the bus's clock, whatever the real time.
+  ASSERT_TRUE(VirtualClock::set_stepped());
+  ASSERT_TRUE(VirtualClock::advance(90min));
+  const auto stepped_at = VirtualClock::now();
+  logger.info("stepped");
+  EXPECT_EQ(one_record().virtual_time_ns, stepped_at.time_since_epoch().count());
+  ASSERT_TRUE(VirtualClock::set_real());
 }
 
 }  // namespace

@@ -87,9 +87,14 @@ class LogWriter {
   static Result<void> claim();
   /// Copies one record into the ring: `record` is a LogRecordHeader and its
   /// text (text_size set here, the text cut to fit kLogRecordMax). The
-  /// record's sample header gets the time now; so does `record`'s
-  /// virtual_time_ns when `stamp` (a replay keeps the recorded one). False
-  /// (nothing written) without a claimed ring for this process on its
+  /// record's sample header gets the time of `record.wall_time_ns` (the
+  /// caller's CLOCK_REALTIME reading, spdlog's) on CLOCK_MONOTONIC and the
+  /// bus's clock; so does `record`'s virtual_time_ns when `stamp`. A replay
+  /// (no `stamp`) keeps the recorded times and gets the clocks' now. The two clocks differ by an offset that only
+  /// a setting of the wall clock changes: it is read again every 50 ms of
+  /// wall time and whenever the wall clock went back, so a record's time is
+  /// exact but within 50 ms after someone set the wall clock forward.
+  /// False (nothing written) without a claimed ring for this process on its
   /// current bus, e.g. in a child forked from a logging process.
   static bool write(LogRecordHeader& record, std::string_view text, bool stamp = true) noexcept;
 };

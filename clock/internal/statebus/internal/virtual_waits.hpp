@@ -21,6 +21,11 @@ std::int64_t monotonic_ns() noexcept;
 /// clock is pending, the reading is held at the change's instant, at most
 /// the change's duration behind (clock_core.hpp, read()).
 std::int64_t virtual_and_real_ns(std::int64_t& real_ns) noexcept;
+/// The same for a CLOCK_MONOTONIC reading `real_ns` the caller took (or
+/// derived) before the call, with no clock read of its own while no change
+/// of the clock is pending; while one is, as virtual_and_real_ns (a reading
+/// from outside never moves a change's agreed instant). For stamps only.
+std::int64_t virtual_at_real_ns(std::int64_t& real_ns) noexcept;
 
 /// Real time until virtual time reaches `deadline` at the current rate
 /// (≤ 0: reached); nothing while the clock stands (stepped or paused), when
