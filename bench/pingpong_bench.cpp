@@ -105,13 +105,16 @@ struct StatebusSide {
   void send(char marker) {
     // Ports of the previous scenario give their chunks back when the daemon
     // gets to it: until then a loan of a large size may fail. Retry.
-    auto loan = out.loan();
+    // Uninitialised, as a sender that fills its sample in place takes it
+    // (loan() zero-fills: 4 MiB of zeroes is no part of the transport); the
+    // round trip carries only the marker, as raw iceoryx's side does.
+    auto loan = out.loan_uninit();
     while (!loan) {
       std::this_thread::yield();
-      loan = out.loan();
+      loan = out.loan_uninit();
     }
-    (*loan)->bytes[0] = marker;
-    std::move(*loan).publish();
+    static_cast<Msg*>(loan->memory())->bytes[0] = marker;
+    std::move(*loan).assume_init().publish();
   }
   bool try_receive(char& marker) {
     auto sample = in.take();
