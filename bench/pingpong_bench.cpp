@@ -125,6 +125,7 @@ struct StatebusSide {
   char receive() {
     for (char marker = 0;;) {
       if (try_receive(marker)) return marker;
+      if (polled(mode)) continue;  // polling: never a wait (a wait blocks)
       const statebus::Spin spin = mode == Mode::spin       ? statebus::Spin(std::chrono::microseconds(20))
                                   : mode == Mode::adaptive ? statebus::Spin::adaptive()
                                                            : statebus::Spin();
