@@ -36,13 +36,15 @@ class StatebusPeer final : public Peer {
   bool send(std::uint32_t seq) override {
     // Ports of the previous run give their chunks back when the daemon gets
     // to it: until then a loan of a large size may fail. Retry.
-    auto loan = out_.loan();
+    // Uninitialised, as a sender that fills its sample in place takes it
+    // (loan() zero-fills the whole payload, 4 MiB at the largest size).
+    auto loan = out_.loan_uninit();
     while (!loan) {
       std::this_thread::yield();
-      loan = out_.loan();
+      loan = out_.loan_uninit();
     }
-    put_seq((*loan)->bytes, seq);
-    std::move(*loan).publish();
+    put_seq(static_cast<Msg*>(loan->memory())->bytes, seq);
+    std::move(*loan).assume_init().publish();
     return true;
   }
   std::optional<std::uint32_t> receive(std::chrono::milliseconds timeout) override {
