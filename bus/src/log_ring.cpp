@@ -179,9 +179,13 @@ Result<void> LogWriter::claim() {
     }
     const std::uint64_t claims = head.claims.fetch_add(1, std::memory_order_relaxed) + 1;
     const Writing writing;
-    g_claim =
-        Claim{*segment,       i, place,         kLogPortBit | (std::uint64_t{i} << 40) | (claims & 0xffffffffffULL),
-              monotonic_ns(), 0, this_process()};
+    g_claim = Claim{};
+    g_claim.segment = *segment;
+    g_claim.ring = i;
+    g_claim.place = place;
+    g_claim.port = kLogPortBit | (std::uint64_t{i} << 40) | (claims & 0xffffffffffULL);
+    g_claim.claimed_ns = monotonic_ns();
+    g_claim.self = this_process();
     return {};
   }
   return fail(Errc::out_of_resources, "all " + std::to_string(kLogRings) +
@@ -256,8 +260,9 @@ Result<LogReader> LogReader::open(From from) {
   LogReader reader(*segment);
   for (std::uint32_t i = 0; i < kLogRings; ++i) {
     const LogRingHead& ring = (*segment)->heads[i];
-    reader.positions_[i] =
-        from == From::now ? ring.head.load(std::memory_order_acquire) : ring.tail.load(std::memory_order_acquire);
+    const std::uint64_t head = ring.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = ring.tail.load(std::memory_order_acquire);
+    reader.positions_[i] = from == From::now || !sane(head, tail) ? head : tail;
   }
   return reader;
 }
@@ -273,8 +278,12 @@ bool LogReader::next(std::uint32_t ring) {
       return false;
     }
     const std::uint64_t tail = heads.tail.load(std::memory_order_acquire);
-    if (position < tail || head - position > kLogRingBytes || position % 8 != 0) {
-      position = tail <= head && head - tail <= kLogRingBytes ? tail : head;  // overwritten: a gap in the sequence
+    if (!sane(head, tail)) {  // no writer's words: nothing here to trust
+      position = head;
+      return false;
+    }
+    if (position < tail || position % 8 != 0) {
+      position = tail;  // overwritten: a gap in the sequence
       continue;
     }
     std::uint32_t frame[2] = {};
@@ -316,7 +325,16 @@ bool LogReader::sleep(std::uint32_t ticket, std::chrono::nanoseconds timeout) no
   return EventCount(segment_->bell).sleep(ticket, timeout.count());
 }
 
-void LogReader::interrupt() noexcept { EventCount(segment_->bell).notify(); }
+void LogReader::gather(std::chrono::nanoseconds timeout) noexcept {
+  EventCount bell(segment_->bell);
+  (void)bell.sleep(bell.current(), timeout.count());
+}
+
+void LogReader::interrupt() noexcept {
+  EventCount bell(segment_->bell);
+  (void)bell.count();
+  bell.wake();
+}
 
 std::uint32_t LogReader::bell_events() const noexcept { return segment_->bell.load(std::memory_order_seq_cst) >> 1; }
 

@@ -55,6 +55,11 @@ Result<Recorder> Recorder::start(const Node& node, RecorderOptions options) {
     if (!pattern.exact()) continue;
     if (auto done = self.subscribe(pattern.text()); !done) return tl::make_unexpected(done.error());
   }
+  // The log is no channel the daemon announces: a wildcard that matches
+  // its name (`**`, `statebus/*`) records it from the start.
+  if (self.wanted(kLogChannel)) {
+    if (auto done = self.subscribe(std::string(kLogChannel)); !done) return tl::make_unexpected(done.error());
+  }
   if (self.watch) {
     for (const std::string& channel : self.watch->next(std::chrono::nanoseconds(0))) {
       if (!self.wanted(channel)) continue;

@@ -107,14 +107,16 @@ class LogReader {
   /// Fails with no_daemon without a log segment.
   static Result<LogReader> open(From from = From::now);
 
-  /// Hands every record committed since the last call to `on_record(const
+  /// Hands the records committed since the last call to `on_record(const
   /// SampleHeader&, std::string_view payload)` (payload: LogRecordHeader and
-  /// text), ring by ring; returns how many.
+  /// text), ring by ring, at most a ring's worth of each (a writer that
+  /// floods its ring starves no other); returns how many.
   template <class OnRecord>
   std::size_t drain(OnRecord&& on_record) {
+    constexpr std::size_t kPerRing = kLogRingBytes / 256;
     std::size_t count = 0;
     for (std::uint32_t ring = 0; ring < kLogRings; ++ring) {
-      while (next(ring)) {
+      for (std::size_t n = 0; n < kPerRing && next(ring); ++n) {
         on_record(header_, std::string_view(buffer_.data(), header_.payload_size));
         ++count;
       }
@@ -128,7 +130,11 @@ class LogReader {
   /// gave `ticket`, or interrupt(), at most `timeout`; false if it slept the
   /// whole time. Thread-safe (also while another thread drains).
   bool sleep(std::uint32_t ticket, std::chrono::nanoseconds timeout) noexcept;
-  /// Ends every sleep on the bus's log now (they look and sleep again).
+  /// Lets records gather for at most `timeout` without announcing a sleep
+  /// (writers make no system call for it), ended early by interrupt().
+  /// Thread-safe.
+  void gather(std::chrono::nanoseconds timeout) noexcept;
+  /// Ends every sleep and gathering on the bus's log now (they look again).
   void interrupt() noexcept;
   /// Events counted on the bus's log bell so far (each a writer that found
   /// a reader announced asleep, or an interrupt()).
