@@ -12,11 +12,13 @@ namespace statebus {
 namespace {
 
 // After a look that found a few records, the thread reads again this much
-// later without announcing a sleep: writers make no system call meanwhile.
-// Less than a ring takes to fill at the fastest a process logs (~560
-// records at 0.4 µs a call, ~0.22 ms); a look that found many reads again
-// at once.
-constexpr auto kGather = std::chrono::microseconds(200);
+// later without announcing a sleep: writers make no system call meanwhile,
+// and a steady stream (the demo's thousands a second) costs the recorder
+// a thousand looks a second at most. A look that found many reads again at
+// once. (A process logging in a tight loop fills its ring, ~560 records,
+// in ~0.22 ms: a burst longer than that which starts during a gathering
+// loses its oldest records, reported as a gap.)
+constexpr auto kGather = std::chrono::milliseconds(1);
 constexpr std::size_t kMany = 32;
 constexpr auto kSleep = std::chrono::milliseconds(50);  // between looks at `stopping` while idle
 

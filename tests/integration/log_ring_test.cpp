@@ -49,7 +49,7 @@ std::uint64_t write_records(std::uint64_t first, std::uint64_t last) {
   std::uint64_t written = 0;
   for (std::uint64_t i = first; i <= last; ++i) {
     LogRecordHeader header;
-    written += detail::LogWriter::write(header, "record " + std::to_string(i)) ? 1 : 0;
+    if (detail::LogWriter::write(header, "record " + std::to_string(i))) ++written;
   }
   return written;
 }
@@ -59,15 +59,15 @@ TEST_F(LogRingTest, HundredWritersKilledMidBurstOrRightAfterTheirLastCallLoseNoR
   options.patterns = {std::string(kLogChannel)};
   auto recorder = Recorder::start(*node_, options);
   ASSERT_TRUE(recorder) << recorder.error().message();
-  constexpr int kWriters = 100;
-  constexpr int kHalf = 150;
+  constexpr std::size_t kWriters = 100;
+  constexpr std::size_t kHalf = 150;
   std::vector<ChildProcess> writers;
-  for (int i = 0; i < kWriters; ++i)
+  for (std::size_t i = 0; i < kWriters; ++i)
     writers.push_back(child({"log-burst", "w" + std::to_string(i), std::to_string(kHalf)}));
   // Even writers are killed by this test as soon as they are half-way (in
   // the middle of their burst); odd ones kill themselves right after the
   // call that wrote their last record.
-  for (int i = 0; i < kWriters; ++i) {
+  for (std::size_t i = 0; i < kWriters; ++i) {
     ASSERT_EQ(writers[i].read_line(60s), "half") << writers[i].describe();
     if (i % 2 == 0) writers[i].signal(SIGKILL);
   }
@@ -84,11 +84,11 @@ TEST_F(LogRingTest, HundredWritersKilledMidBurstOrRightAfterTheirLastCallLoseNoR
   std::map<std::string, std::vector<long>> numbers;
   for (const LogEntry& entry : recorder->logs()) numbers[entry.process].push_back(std::stol(entry.text));
   std::string missing;
-  for (int i = 0; i < kWriters; ++i) {
+  for (std::size_t i = 0; i < kWriters; ++i) {
     if (numbers.count("w" + std::to_string(i)) == 0) missing += " w" + std::to_string(i);
   }
   ASSERT_EQ(numbers.size(), static_cast<std::size_t>(kWriters)) << "no records of" << missing << gaps;
-  for (int i = 0; i < kWriters; ++i) {
+  for (std::size_t i = 0; i < kWriters; ++i) {
     const std::string name = "w" + std::to_string(i);
     const std::vector<long>& got = numbers[name];
     // Every record from the first on, none twice, none missing, whatever

@@ -70,8 +70,9 @@ class RecordCli : public testkit::NodeTest {
 TEST_F(RecordCli, RecordsUntilSigintSumsUpAndWritesAFileTheNpmReaderReads) {
   ChildProcess recorder = spawn({STATEBUS_CLI, "record", "-o", path_, "cli/*", "statebus/log"});
   ChildProcess publisher = spawn({STATEBUS_TEST_CHILD, "publish", "pub", "cli/readings", "1000"});
-  ChildProcess logger = spawn({STATEBUS_TEST_CHILD, "log", "logger", "3"});
   ASSERT_EQ(publisher.read_line(60s), "sent 1000");  // the child waited for the recorder to subscribe
+  // The recorder has started: what a process logs from now on is its.
+  ChildProcess logger = spawn({STATEBUS_TEST_CHILD, "log", "logger", "3"});
   ASSERT_EQ(logger.read_line(60s), "logged 3");
   ASSERT_TRUE(recorder.signal(SIGINT));
   std::string out;
@@ -183,7 +184,14 @@ TEST_F(RecordCli, RecordRefusesBadPatternsAndExistingFiles) {
 TEST_F(RecordCli, LogFollowsRecordsFilteredByLevelAndProcess) {
   ChildProcess log =
       spawn({STATEBUS_CLI, "log", "-n", "1", "--level", "warn", "--process", "beta", "--color", "never"});
-  ChildProcess alpha = spawn({STATEBUS_TEST_CHILD, "log", "alpha", "2"});  // each waits for the log reader
+  // It follows from the moment it says so: the records logged after that are its.
+  std::string said;
+  for (const auto deadline = std::chrono::steady_clock::now() + 60s;
+       !contains(said, "following") && std::chrono::steady_clock::now() < deadline;) {
+    said += log.read_stderr(100ms);
+  }
+  ASSERT_TRUE(contains(said, "following")) << said << log.describe();
+  ChildProcess alpha = spawn({STATEBUS_TEST_CHILD, "log", "alpha", "2"});
   ChildProcess beta = spawn({STATEBUS_TEST_CHILD, "log", "beta", "2"});
   std::string out;
   while (auto line = log.read_line(30s)) out += *line + "\n";
