@@ -21,21 +21,24 @@ constexpr auto kShardWake = std::chrono::milliseconds(50);
 
 }  // namespace
 
+std::uint32_t Recorder::Impl::add_channel(const std::string& name, bool lossless) {
+  std::lock_guard lock(mutex);
+  const auto index = static_cast<std::uint32_t>(channels.size());
+  ChannelState state;
+  state.name = name;
+  state.lossless = lossless;
+  channels.push_back(std::move(state));
+  channel_index.emplace(name, index);
+  return index;
+}
+
 Result<void> Recorder::Impl::subscribe(const std::string& channel) {
   std::lock_guard shards_lock(shards_mutex);
   if (!subscribed.insert(channel).second) return {};
   if (channel == kLogChannel) {
-    // Log records are read from the bus's log rings, not from a channel.
-    std::uint32_t index = 0;
-    {
-      std::lock_guard lock(mutex);
-      index = static_cast<std::uint32_t>(channels.size());
-      ChannelState state;
-      state.name = channel;
-      state.lossless = false;  // a ring overwrites what its readers have not read
-      channels.push_back(std::move(state));
-      channel_index.emplace(channel, index);
-    }
+    // Log records are read from the bus's log rings, not from a channel
+    // (lossy: a ring overwrites what its readers have not read).
+    const std::uint32_t index = add_channel(channel, false);
     if (auto started = start_log_reader(index); !started) {
       std::lock_guard lock(mutex);
       subscribed.erase(channel);
@@ -57,16 +60,7 @@ Result<void> Recorder::Impl::subscribe(const std::string& channel) {
     subscribed.erase(channel);
     return tl::make_unexpected(subscriber.error());
   }
-  std::uint32_t index = 0;
-  {
-    std::lock_guard lock(mutex);
-    index = static_cast<std::uint32_t>(channels.size());
-    ChannelState state;
-    state.name = channel;
-    state.lossless = sub_options.lossless;
-    channels.push_back(std::move(state));
-    channel_index.emplace(channel, index);
-  }
+  const std::uint32_t index = add_channel(channel, sub_options.lossless);
   auto entry = std::make_unique<Subscription>(Subscription{std::move(*subscriber), Source{index, false}});
   if (const auto service = detail::parse_service_channel(channel);
       service && service->kind != detail::ServiceChannelKind::refused) {

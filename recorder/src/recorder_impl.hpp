@@ -137,6 +137,7 @@ struct Recorder::Impl {
 
   // capture.cpp: subscriptions, the capture threads, gaps.
   Result<void> subscribe(const std::string& channel);
+  std::uint32_t add_channel(const std::string& name, bool lossless);  // its index in `channels`
   void run_shard(Shard& shard);
   // Takes what is queued on every subscription now, from the calling
   // thread (a wait about to report timed_out). Call without `mutex`.
