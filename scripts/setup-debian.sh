@@ -10,6 +10,10 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   nodejs chromium
   libmosquitto-dev mosquitto mosquitto-clients openssl
+  # The Python module and its pytest plugin (python/), for Debian's /usr/bin/python3;
+  # numpy and pyzmq for its tests and benchmark.
+  python3 python3-dev pybind11-dev python3-pybind11 python3-pytest python3-pytest-xdist python3-pytest-timeout
+  python3-pytest-forked python3-numpy python3-zmq
   # The libraries the benchmark report compares statebus with (bench/peers_bench.cpp).
   libzmq3-dev cppzmq-dev libnng-dev liblcm-dev cyclonedds-dev cyclonedds-tools
 )

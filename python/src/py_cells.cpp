@@ -1,0 +1,94 @@
+// State cells from Python: named values in shared memory, by field name.
+
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "statebus/clock/virtual_clock.hpp"
+#include "statebus/state/cell.hpp"
+
+namespace statebus::python {
+namespace {
+
+py::object load_value(const UntypedCell& cell) {
+  std::vector<std::byte> bytes(cell.size());
+  cell.load(bytes.data());
+  return value_to_python(cell.schema(), bytes.data());
+}
+
+}  // namespace
+
+void bind_cells(py::module_& m) {
+  py::class_<UntypedCell>(m, "Cell", "A named value in the bus's shared memory: lock-free reads, crash-safe writes.")
+      .def_property_readonly("name", &UntypedCell::name)
+      .def_property_readonly("type", [](const UntypedCell& self) { return Message{self.schema()}; })
+      .def_property_readonly("version", &UntypedCell::version, "Completed stores since creation (creation is 1).")
+      .def("load", &load_value, "The current value as a dict (never torn).")
+      .def(
+          "store",
+          [](const UntypedCell& self, py::object value, py::kwargs fields) {
+            // Read-modify-write under the cell's writer lock: the fields given
+            // change, the others keep what the last store left.
+            const std::string first = value.is_none() ? std::string() : value_json(self.schema(), value);
+            const std::string second = fields.size() == 0 ? std::string() : value_json(self.schema(), fields);
+            std::optional<Error> refused;
+            Result<std::uint64_t> stored = [&] {
+              py::gil_scoped_release unlocked;
+              return self.update([&](void* data) {
+                for (const std::string* text : {&first, &second}) {
+                  if (text->empty()) continue;
+                  if (auto applied = self.schema().apply_json(*text, data); !applied) {
+                    refused = applied.error();
+                    return false;
+                  }
+                }
+                return true;
+              });
+            }();
+            if (refused) raise(*refused);
+            return unwrap(std::move(stored));
+          },
+          py::arg("value") = py::none(),
+          "Stores the fields given (a dict and/or keywords; the others keep their values) under the writer lock; "
+          "returns the new version. statebus.Error(invalid_argument) naming a bad field, and the cell unchanged then.")
+      .def(
+          "wait_for_change",
+          [](const UntypedCell& self, std::uint64_t seen, py::object virtual_timeout) {
+            const auto deadline = VirtualClock::now() + duration_arg(virtual_timeout, "virtual_timeout");
+            Waited waited = [&] {
+              py::gil_scoped_release unlocked;
+              return self.wait_for_change_until(seen, deadline);
+            }();
+            if (waited.failed()) raise(waited.error());
+            return static_cast<bool>(waited);
+          },
+          py::arg("seen"), py::kw_only(), py::arg("virtual_timeout"),
+          "True once a store newer than version `seen` happened; False once the bus's clock passed now + "
+          "virtual_timeout.")
+      .def_property_readonly("last_writer_pid", [](const UntypedCell& self) { return self.last_writer().pid; })
+      .def("__repr__", [](const UntypedCell& self) { return "Cell(" + self.name() + ": " + self.schema().name + ")"; });
+
+  m.def(
+      "cell",
+      [](const std::string& name, const Message& type, py::object initial) {
+        std::vector<std::byte> bytes(type.schema.size);
+        value_from_python(type.schema, initial, bytes.data());
+        py::gil_scoped_release unlocked;
+        return unwrap(UntypedCell::open_or_create(name, type.schema, bytes.data()));
+      },
+      py::arg("name"), py::arg("type"), py::arg("initial") = py::none(),
+      "Opens the cell `name`, creating it with `initial` (a dict; fields left out are zero) if it does not exist. "
+      "statebus.Error(type_mismatch) if it holds another type.");
+  m.def(
+      "open_cell",
+      [](const std::string& name) {
+        py::gil_scoped_release unlocked;
+        return unwrap(UntypedCell::open(name));
+      },
+      py::arg("name"),
+      "Opens an existing cell (its type comes with it); statebus.Error(not_found) naming those there are.");
+}
+
+}  // namespace statebus::python

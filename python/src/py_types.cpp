@@ -1,0 +1,214 @@
+// statebus.Message (a channel's or cell's type, laid out as a C struct) and
+// values between schemas and Python objects.
+
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+
+namespace statebus::python {
+namespace {
+
+// json.loads and json.dumps, looked up once and kept for the process.
+const py::object& json_function(const char* name) {
+  static auto* loads = new py::object(py::module_::import("json").attr("loads"));
+  static auto* dumps = new py::object(py::module_::import("json").attr("dumps"));
+  return std::string_view(name) == "loads" ? *loads : *dumps;
+}
+
+struct Kind {
+  FieldKind kind;
+  std::uint32_t size;
+};
+
+std::optional<Kind> scalar_kind(std::string_view name) {
+  static const std::pair<std::string_view, Kind> kinds[] = {
+      {"bool", {FieldKind::boolean, 1}},    {"int8", {FieldKind::int8, 1}},       {"int16", {FieldKind::int16, 2}},
+      {"int32", {FieldKind::int32, 4}},     {"int64", {FieldKind::int64, 8}},     {"uint8", {FieldKind::uint8, 1}},
+      {"uint16", {FieldKind::uint16, 2}},   {"uint32", {FieldKind::uint32, 4}},   {"uint64", {FieldKind::uint64, 8}},
+      {"float32", {FieldKind::float32, 4}}, {"float64", {FieldKind::float64, 8}},
+  };
+  for (const auto& [known, kind] : kinds)
+    if (known == name) return kind;
+  return std::nullopt;
+}
+
+[[noreturn]] void bad_field(const std::string& type, const std::string& field, const std::string& why) {
+  raise(Errc::invalid_argument, "Message " + type + ", field '" + field + "': " + why +
+                                    " (kinds: bool, int8 … int64, uint8 … uint64, float32, float64, text[N], "
+                                    "KIND[N] for an array of N, or a Message for a nested struct)");
+}
+
+std::uint32_t align_up(std::uint32_t offset, std::uint32_t alignment) {
+  return (offset + alignment - 1) / alignment * alignment;
+}
+
+// "float64[4]" → ("float64", 4); "text[16]" → ("text", 16); "int32" → ("int32", 0).
+std::pair<std::string, std::uint32_t> split_count(const std::string& type, const std::string& field,
+                                                  const std::string& spec) {
+  const auto open = spec.find('[');
+  if (open == std::string::npos) return {spec, 0};
+  if (spec.back() != ']') bad_field(type, field, "'" + spec + "' has no closing ']'");
+  const std::string digits = spec.substr(open + 1, spec.size() - open - 2);
+  if (digits.empty() || digits.size() > 6 || !std::all_of(digits.begin(), digits.end(), ::isdigit) ||
+      std::stoul(digits) == 0)
+    bad_field(type, field, "'" + spec + "': the count must be 1 to 999999");
+  return {spec.substr(0, open), static_cast<std::uint32_t>(std::stoul(digits))};
+}
+
+Message make_message(const std::string& name, const py::iterable& fields) {
+  if (name.empty()) raise(Errc::invalid_argument, "a Message needs a name, e.g. \"home/Reading\"");
+  Schema schema;
+  schema.name = name;
+  std::uint32_t offset = 0;
+  for (py::handle entry : fields) {
+    auto pair = py::reinterpret_borrow<py::tuple>(py::tuple(py::reinterpret_borrow<py::object>(entry)));
+    if (pair.size() != 2 || !py::isinstance<py::str>(pair[0]))
+      raise(Errc::invalid_argument,
+            "Message " + name + ": each field is a (name, kind) pair, e.g. (\"celsius\", \"float64\")");
+    FieldSchema field;
+    field.name = pair[0].cast<std::string>();
+    if (field.name.empty()) raise(Errc::invalid_argument, "Message " + name + ": a field has an empty name");
+    for (const auto& other : schema.fields)
+      if (other.name == field.name) bad_field(name, field.name, "named twice");
+    std::uint32_t alignment = 1;
+    if (py::isinstance<Message>(pair[1])) {
+      const Schema& nested = pair[1].cast<const Message&>().schema;
+      field.kind = FieldKind::structure;
+      field.size = nested.size;
+      field.type_name = nested.name;
+      field.fields = nested.fields;
+      alignment = nested.alignment;
+    } else if (py::isinstance<py::str>(pair[1])) {
+      auto [kind_name, count] = split_count(name, field.name, pair[1].cast<std::string>());
+      if (kind_name == "text") {
+        if (count == 0) bad_field(name, field.name, "text needs its size in bytes, e.g. text[16]");
+        field.kind = FieldKind::text;
+        field.size = count;
+      } else if (auto kind = scalar_kind(kind_name)) {
+        field.kind = kind->kind;
+        field.size = kind->size;
+        field.count = count;
+        alignment = kind->size;
+      } else {
+        bad_field(name, field.name, "unknown kind '" + kind_name + "'");
+      }
+    } else {
+      bad_field(name, field.name, "the kind must be a string or a Message");
+    }
+    offset = align_up(offset, alignment);
+    field.offset = offset;
+    offset += field.size * std::max<std::uint32_t>(field.count, 1);
+    schema.alignment = std::max(schema.alignment, alignment);
+    schema.fields.push_back(std::move(field));
+  }
+  if (schema.fields.empty()) raise(Errc::invalid_argument, "Message " + name + " needs at least one field");
+  schema.size = align_up(offset, schema.alignment);
+  schema.fingerprint = compute_fingerprint(schema);
+  return Message{std::move(schema)};
+}
+
+}  // namespace
+
+py::object value_to_python(const Schema& schema, const void* data) {
+  return json_function("loads")(schema.render_json(data));
+}
+
+void value_from_python(const Schema& schema, py::handle value, void* data) {
+  if (value.is_none()) return;
+  unwrap(schema.apply_json(value_json(schema, value), data));
+}
+
+std::string value_json(const Schema& schema, py::handle value) {
+  try {
+    return json_function("dumps")(value).cast<std::string>();
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
+    raise(Errc::invalid_argument, schema.name + ": the value is not plain data (" + std::string(e.what()) +
+                                      "): give a dict of numbers, strings, bools, lists and dicts");
+  }
+}
+
+py::dict header_to_python(const SampleHeader& header) {
+  py::dict d;
+  d["sequence"] = header.sequence;
+  d["publisher_pid"] = header.publisher_pid;
+  d["publisher_port"] = header.publisher_port;
+  d["real_ns"] = header.real_time_ns;
+  d["virtual_ns"] = header.virtual_time_ns;
+  d["fingerprint"] = fingerprint_hex(header.fingerprint);
+  d["size"] = header.payload_size;
+  return d;
+}
+
+void bind_types(py::module_& m) {
+  py::class_<Message>(m, "Message", R"(A channel's or cell's type: a C struct's layout with its schema.
+
+Message("home/Reading", [("celsius", "float64"), ("room", "text[16]")]) lays the
+fields out as the C compiler does (natural alignment), so its fingerprint is
+the one STATEBUS_MESSAGE gives the same struct in C++.)")
+      .def(py::init(&make_message), py::arg("name"), py::arg("fields"))
+      .def_static(
+          "from_json", [](const std::string& text) { return Message{unwrap(Schema::from_json(text))}; },
+          py::arg("schema_json"), "A Message from a schema as JSON (as `statebus ls` and recordings carry it).")
+      .def_property_readonly("name", [](const Message& self) { return self.schema.name; })
+      .def_property_readonly("size", [](const Message& self) { return self.schema.size; })
+      .def_property_readonly("fingerprint",
+                             [](const Message& self) { return fingerprint_hex(self.schema.fingerprint); })
+      .def_property_readonly("fields",
+                             [](const Message& self) {
+                               std::vector<std::string> names;
+                               for (const auto& field : self.schema.fields) names.push_back(field.name);
+                               return names;
+                             })
+      .def("to_json", [](const Message& self) { return self.schema.to_json(); })
+      .def(
+          "encode",
+          [](const Message& self, py::object value) {
+            std::string bytes(self.schema.size, '\0');
+            value_from_python(self.schema, value, bytes.data());
+            return py::bytes(bytes);
+          },
+          py::arg("value"), "The value's bytes as a C++ process holds them (fields left out are zero).")
+      .def(
+          "decode",
+          [](const Message& self, const py::bytes& bytes) {
+            const std::string_view view(bytes);
+            if (view.size() != self.schema.size)
+              raise(Errc::invalid_argument, self.schema.name + " is " + std::to_string(self.schema.size) +
+                                                " bytes, not " + std::to_string(view.size()));
+            return value_to_python(self.schema, view.data());
+          },
+          py::arg("data"))
+      .def("__eq__", [](const Message& a, const Message& b) { return a.schema.fingerprint == b.schema.fingerprint; })
+      .def("__hash__", [](const Message& self) { return self.schema.fingerprint; })
+      .def("__repr__", [](const Message& self) {
+        std::string fields;
+        for (const auto& field : self.schema.fields) fields += (fields.empty() ? "" : ", ") + field.name;
+        return "Message(" + self.schema.name + ": " + fields + ")";
+      });
+
+  py::class_<Sample>(m, "Sample", "A sample taken or recorded: its channel, value and header.")
+      .def_readonly("channel", &Sample::channel)
+      .def_readonly("value", &Sample::value, "A dict by field name (typed), or bytes (untyped).")
+      .def_property_readonly("sequence", [](const Sample& s) { return s.header.sequence; })
+      .def_property_readonly("publisher_pid", [](const Sample& s) { return s.header.publisher_pid; })
+      .def_property_readonly(
+          "virtual_ns", [](const Sample& s) { return s.header.virtual_time_ns; },
+          "The bus's virtual time at publish, in nanoseconds.")
+      .def_property_readonly(
+          "real_ns", [](const Sample& s) { return s.header.real_time_ns; },
+          "CLOCK_MONOTONIC at publish, in nanoseconds.")
+      .def_property_readonly("header", [](const Sample& s) { return header_to_python(s.header); })
+      .def("__getitem__", [](const Sample& s, py::handle key) { return s.value[key]; })
+      .def("__repr__", [](const Sample& s) {
+        return "Sample(" + s.channel + " #" + std::to_string(s.header.sequence) + " from pid " +
+               std::to_string(s.header.publisher_pid) + " at virtual " + std::to_string(s.header.virtual_time_ns) +
+               " ns: " + std::string(py::repr(s.value)) + ")";
+      });
+}
+
+}  // namespace statebus::python

@@ -1,0 +1,24 @@
+"""Runs a function in a child process started by statebus.spawn_function."""
+
+import importlib
+import pickle
+import sys
+import traceback
+
+
+def main():
+    module_name, qualname, args, kwargs = pickle.loads(bytes.fromhex(sys.argv[1]))
+    try:
+        target = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        target(*args, **kwargs)
+    except BaseException:  # noqa: B902  (everything is reported, then the child fails)
+        traceback.print_exc()
+        sys.stderr.flush()
+        sys.exit(1)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
