@@ -18,7 +18,8 @@ namespace statebus::python {
 
 namespace py = pybind11;
 
-/// Raises statebus.Error (code, message) in Python.
+/// Raises statebus.Error (code, message) in Python. Only with the GIL held:
+/// a call that released it keeps its result and raises after re-taking it.
 [[noreturn]] void raise(const Error& error);
 [[noreturn]] void raise(Errc code, const std::string& message);
 

@@ -62,7 +62,8 @@ class LoanView {
                                     "before publish(), since the memory belongs to the readers afterwards");
     }
     if (Py_REFCNT(buffer_.ptr()) > 1)
-      raise(Errc::invalid_argument, "another memoryview of this loan is still alive: delete it before publish()");
+      raise(Errc::invalid_argument, "a view of this loan is still in use (a numpy array or memoryview made from it): "
+                                    "delete it before publish(), since the memory belongs to the readers afterwards");
     auto& chunk = buffer_.cast<ChunkBuffer&>();
     BytesLoan loan = std::move(*chunk.loan);
     chunk.loan.reset();

@@ -54,6 +54,35 @@ void bind_cells(py::module_& m) {
           "Stores the fields given (a dict and/or keywords; the others keep their values) under the writer lock; "
           "returns the new version. statebus.Error(invalid_argument) naming a bad field, and the cell unchanged then.")
       .def(
+          "update",
+          [](const UntypedCell& self, const py::function& change) {
+            // Read-modify-write under the cell's writer lock, in this thread
+            // and with the GIL held (the lock is held only for the call):
+            // what `change` raises reaches the caller, and nothing is stored then.
+            std::optional<py::error_already_set> raised;
+            std::optional<Error> refused;
+            auto version = self.update([&](void* data) {
+              try {
+                py::object result = change(value_to_python(self.schema(), data));
+                if (result.is_none()) return false;
+                if (auto applied = self.schema().apply_json(value_json(self.schema(), result), data); !applied) {
+                  refused = applied.error();
+                  return false;
+                }
+                return true;
+              } catch (py::error_already_set& e) {
+                raised.emplace(std::move(e));
+                return false;
+              }
+            });
+            if (raised) throw std::move(*raised);
+            if (refused) raise(*refused);
+            return unwrap(std::move(version));
+          },
+          py::arg("change"),
+          "Read-modify-write under the writer lock: change(value) returns the fields to store (a dict), or None to "
+          "store nothing; returns the version after. What change raises is raised here, and nothing is stored.")
+      .def(
           "wait_for_change",
           [](const UntypedCell& self, std::uint64_t seen, py::object virtual_timeout) {
             const auto deadline = VirtualClock::now() + duration_arg(virtual_timeout, "virtual_timeout");
@@ -75,8 +104,11 @@ void bind_cells(py::module_& m) {
       [](const std::string& name, const Message& type, py::object initial) {
         std::vector<std::byte> bytes(type.schema.size);
         value_from_python(type.schema, initial, bytes.data());
-        py::gil_scoped_release unlocked;
-        return unwrap(UntypedCell::open_or_create(name, type.schema, bytes.data()));
+        Result<UntypedCell> opened = [&] {
+          py::gil_scoped_release unlocked;
+          return UntypedCell::open_or_create(name, type.schema, bytes.data());
+        }();
+        return unwrap(std::move(opened));
       },
       py::arg("name"), py::arg("type"), py::arg("initial") = py::none(),
       "Opens the cell `name`, creating it with `initial` (a dict; fields left out are zero) if it does not exist. "
@@ -84,8 +116,11 @@ void bind_cells(py::module_& m) {
   m.def(
       "open_cell",
       [](const std::string& name) {
-        py::gil_scoped_release unlocked;
-        return unwrap(UntypedCell::open(name));
+        Result<UntypedCell> opened = [&] {
+          py::gil_scoped_release unlocked;
+          return UntypedCell::open(name);
+        }();
+        return unwrap(std::move(opened));
       },
       py::arg("name"),
       "Opens an existing cell (its type comes with it); statebus.Error(not_found) naming those there are.");

@@ -53,15 +53,21 @@ void bind_clock(py::module_& m) {
       "advance",
       [](py::object seconds) {
         const auto span = duration_arg(seconds, "seconds");
-        py::gil_scoped_release unlocked;
-        unwrap(VirtualClock::advance(span));
+        Result<void> moved = [&] {
+          py::gil_scoped_release unlocked;
+          return VirtualClock::advance(span);
+        }();
+        unwrap(moved);
       },
       py::arg("seconds"), "Moves stepped (or lockstep) time forward by `seconds` (a float or a timedelta).");
   clock.def(
       "advance_to",
       [](std::int64_t ns) {
-        py::gil_scoped_release unlocked;
-        unwrap(VirtualClock::advance_to(at(ns)));
+        Result<void> moved = [&] {
+          py::gil_scoped_release unlocked;
+          return VirtualClock::advance_to(at(ns));
+        }();
+        unwrap(moved);
       },
       py::arg("ns"), "Moves stepped (or lockstep) time to `ns`.");
   clock.def(

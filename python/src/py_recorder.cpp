@@ -98,8 +98,11 @@ void bind_recorder(py::module_& m) {
           [](const RecorderPy& self, const std::string& channel, py::object timeout) {
             const auto span = duration_arg(timeout, "timeout");
             const Recorder& recorder = self.get();
-            py::gil_scoped_release unlocked;
-            return waited_or_raise(recorder.wait_recording(channel, span));
+            Waited waited = [&] {
+              py::gil_scoped_release unlocked;
+              return recorder.wait_recording(channel, span);
+            }();
+            return waited_or_raise(waited);
           },
           py::arg("channel"), py::kw_only(), py::arg("timeout"),
           "True once its subscription to `channel` is connected (nothing sent from then on is missed); "
@@ -109,8 +112,11 @@ void bind_recorder(py::module_& m) {
           [](const RecorderPy& self, const std::string& channel, std::uint64_t n, py::object timeout) {
             const auto span = virtual_arg(timeout);
             const Recorder& recorder = self.get();
-            py::gil_scoped_release unlocked;
-            return waited_or_raise(recorder.wait_for_count(channel, n, span));
+            Waited waited = [&] {
+              py::gil_scoped_release unlocked;
+              return recorder.wait_for_count(channel, n, span);
+            }();
+            return waited_or_raise(waited);
           },
           py::arg("channel"), py::arg("n"), py::kw_only(), py::arg("virtual_timeout"),
           "True once `n` samples of `channel` were captured; False once the bus's clock passed now + virtual_timeout.")
