@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 base_ref=${1:-HEAD~1}
 build=build/release
-folders='base|bus|daemon|state|clock|recorder|testing|bridge|apps'  # clang-tidy's: the library and the tools
+folders='base|bus|daemon|state|clock|recorder|testing|bridge|apps|python'  # clang-tidy's: the library and the tools
 tidy_jobs=2
 tidy_timeout=120  # seconds per file; a typical file takes 5 to 20
 started=$SECONDS

@@ -27,9 +27,10 @@ struct ChunkBuffer {
   py::buffer_info info() {
     if (loan)
       return py::buffer_info(static_cast<void*>(loan->data()), 1, "B", static_cast<py::ssize_t>(loan->size()), false);
-    if (sample)
+    if (sample) {
       return py::buffer_info(const_cast<std::byte*>(sample->data()), 1, "B", static_cast<py::ssize_t>(sample->size()),
                              true);
+    }
     raise(Errc::invalid_argument, "this loan was published: its memory belongs to its readers now");
   }
 };
@@ -61,9 +62,10 @@ class LoanView {
       raise(Errc::invalid_argument, "a view of this loan is still in use (a numpy array made from it?): delete it "
                                     "before publish(), since the memory belongs to the readers afterwards");
     }
-    if (Py_REFCNT(buffer_.ptr()) > 1)
+    if (Py_REFCNT(buffer_.ptr()) > 1) {
       raise(Errc::invalid_argument, "a view of this loan is still in use (a numpy array or memoryview made from it): "
                                     "delete it before publish(), since the memory belongs to the readers afterwards");
+    }
     auto& chunk = buffer_.cast<ChunkBuffer&>();
     BytesLoan loan = std::move(*chunk.loan);
     chunk.loan.reset();
@@ -152,11 +154,12 @@ void bind_bytes(py::module_& m) {
           "loan",
           [](BytesPublisherPy& self, std::size_t size) {
             auto loan = self.port->loan(size);
-            if (!loan)
+            if (!loan) {
               raise(loan.error() == LoanError::payload_too_large ? Errc::payload_too_large : Errc::out_of_resources,
                     self.port->channel() + ": " + std::to_string(size) +
                         " bytes: " + std::string(to_string(loan.error())) + " (the largest payload is " +
                         std::to_string(self.port->max_payload()) + " bytes)");
+            }
             return std::make_unique<LoanView>(std::move(*loan), self.port.get(), self.port);
           },
           py::arg("size"), "`size` bytes in shared memory (8-byte aligned) to write in place and publish.")

@@ -32,7 +32,7 @@ void bind_cells(py::module_& m) {
             // Read-modify-write under the cell's writer lock: the fields given
             // change, the others keep what the last store left.
             const std::string first = value.is_none() ? std::string() : value_json(self.schema(), value);
-            const std::string second = fields.size() == 0 ? std::string() : value_json(self.schema(), fields);
+            const std::string second = fields.empty() ? std::string() : value_json(self.schema(), fields);
             std::optional<Error> refused;
             Result<std::uint64_t> stored = [&] {
               py::gil_scoped_release unlocked;

@@ -16,18 +16,20 @@ namespace {
 
 Schema channel_schema(const Node& node, const std::string& channel, const py::object& type) {
   if (!type.is_none()) {
-    if (!py::isinstance<Message>(type))
+    if (!py::isinstance<Message>(type)) {
       raise(Errc::invalid_argument, "the type of " + channel + " must be a statebus.Message, not " +
                                         std::string(py::str(type.get_type().attr("__name__"))));
+    }
     return type.cast<const Message&>().schema;
   }
   Result<Schema> schema = [&] {
     py::gil_scoped_release unlocked;
     return fetch_schema(node, channel, std::chrono::milliseconds(1000));
   }();
-  if (!schema)
+  if (!schema) {
     raise(schema.error().code(), "no type given for " + channel + ", and none found on the bus (" +
                                      schema.error().message() + "): pass a statebus.Message");
+  }
   return std::move(*schema);
 }
 
@@ -49,7 +51,7 @@ class TypedPublisher {
     if (!loan) raise(Errc::out_of_resources, port_->channel() + ": " + std::string(to_string(loan.error())));
     std::memset(loan->data(), 0, schema_.size);
     value_from_python(schema_, value, loan->data());
-    if (fields.size() != 0) value_from_python(schema_, fields, loan->data());
+    if (!fields.empty()) value_from_python(schema_, fields, loan->data());
     LoanResult<void> sent = [&] {
       py::gil_scoped_release unlocked;  // waits while a lossless subscriber's queue is full
       return port_->publish(std::move(*loan));
@@ -134,20 +136,22 @@ class TypedSubscriber {
     const SampleHeader& header = sample.header();
     const Schema* schema = nullptr;
     if (expected_) {
-      if (header.fingerprint != expected_->fingerprint || sample.size() != expected_->size)
+      if (header.fingerprint != expected_->fingerprint || sample.size() != expected_->size) {
         raise(Errc::type_mismatch, port_->channel() + ": a sample of fingerprint " +
                                        fingerprint_hex(header.fingerprint) + " (" + std::to_string(sample.size()) +
                                        " bytes) from pid " + std::to_string(header.publisher_pid) + " is not a " +
                                        expected_->name);
+      }
       schema = &*expected_;
     } else if (header.fingerprint != 0) {
       auto known = schemas_.find(header.fingerprint);
       if (known == schemas_.end()) {
         auto found = find_schema(*node_, port_->channel(), header.fingerprint);
-        if (!found)
+        if (!found) {
           raise(Errc::not_found, port_->channel() + ": no schema of fingerprint " +
                                      fingerprint_hex(header.fingerprint) +
                                      " is on the bus: pass the channel's statebus.Message to subscriber()");
+        }
         known = schemas_.emplace(header.fingerprint, std::move(*found)).first;
       }
       schema = &known->second;

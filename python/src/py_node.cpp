@@ -40,9 +40,10 @@ void bind_node(py::module_& m) {
       "connect",
       [](const std::string& name, py::object timeout) {
         NodeOptions options;
-        if (!timeout.is_none())
+        if (!timeout.is_none()) {
           options.connect_timeout =
               std::chrono::duration_cast<std::chrono::milliseconds>(duration_arg(timeout, "timeout"));
+        }
         Result<Node> node = [&] {
           py::gil_scoped_release unlocked;
           return Node::connect(name, options);
@@ -56,9 +57,10 @@ void bind_node(py::module_& m) {
       "log",
       [](const std::string& level, const std::string& text) {
         const auto parsed = spdlog::level::from_str(level);
-        if (parsed == spdlog::level::off && level != "off")
+        if (parsed == spdlog::level::off && level != "off") {
           raise(Errc::invalid_argument,
                 "log level '" + level + "' is not one of trace, debug, info, warning, error, critical");
+        }
         spdlog::log(parsed, "{}", text);
       },
       py::arg("level"), py::arg("text"),

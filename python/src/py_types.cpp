@@ -66,9 +66,10 @@ Message make_message(const std::string& name, const py::iterable& fields) {
   std::uint32_t offset = 0;
   for (py::handle entry : fields) {
     auto pair = py::reinterpret_borrow<py::tuple>(py::tuple(py::reinterpret_borrow<py::object>(entry)));
-    if (pair.size() != 2 || !py::isinstance<py::str>(pair[0]))
+    if (pair.size() != 2 || !py::isinstance<py::str>(pair[0])) {
       raise(Errc::invalid_argument,
             "Message " + name + ": each field is a (name, kind) pair, e.g. (\"celsius\", \"float64\")");
+    }
     FieldSchema field;
     field.name = pair[0].cast<std::string>();
     if (field.name.empty()) raise(Errc::invalid_argument, "Message " + name + ": a field has an empty name");
@@ -177,9 +178,10 @@ the one STATEBUS_MESSAGE gives the same struct in C++.)")
           "decode",
           [](const Message& self, const py::bytes& bytes) {
             const std::string_view view(bytes);
-            if (view.size() != self.schema.size)
+            if (view.size() != self.schema.size) {
               raise(Errc::invalid_argument, self.schema.name + " is " + std::to_string(self.schema.size) +
                                                 " bytes, not " + std::to_string(view.size()));
+            }
             return value_to_python(self.schema, view.data());
           },
           py::arg("data"))
