@@ -13,6 +13,7 @@
 #include "statebus/base/schema.hpp"
 #include "statebus/bus/node.hpp"
 #include "statebus/bus/sample_header.hpp"
+#include "statebus/service/call_error.hpp"
 
 namespace statebus::python {
 
@@ -22,6 +23,8 @@ namespace py = pybind11;
 /// a call that released it keeps its result and raises after re-taking it.
 [[noreturn]] void raise(const Error& error);
 [[noreturn]] void raise(Errc code, const std::string& message);
+/// Raises statebus.CallError (a statebus.Error) for a call that brought no response.
+[[noreturn]] void raise_call(const CallError& error);
 
 /// The value of a Result, or statebus.Error.
 template <class T>
@@ -74,5 +77,6 @@ void bind_cells(py::module_& m);
 void bind_clock(py::module_& m);
 void bind_recorder(py::module_& m);
 void bind_processes(py::module_& m);
+void bind_services(py::module_& m);
 
 }  // namespace statebus::python

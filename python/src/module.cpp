@@ -9,19 +9,24 @@
 
 namespace statebus::python {
 namespace {
-PyObject* error_type = nullptr;  // statebus.Error, made at import, kept for the process
+PyObject* error_type = nullptr;       // statebus.Error, made at import, kept for the process
+PyObject* call_error_type = nullptr;  // statebus.CallError, a statebus.Error
+
+[[noreturn]] void raise_as(PyObject* type_object, std::string_view code, const std::string& message) {
+  py::object type = py::reinterpret_borrow<py::object>(type_object);
+  py::object instance = type(message);
+  instance.attr("code") = std::string(code);
+  instance.attr("message") = message;
+  PyErr_SetObject(type_object, instance.ptr());
+  throw py::error_already_set();
+}
 }  // namespace
 
 void raise(const Error& error) { raise(error.code(), error.message()); }
 
-void raise(Errc code, const std::string& message) {
-  py::object type = py::reinterpret_borrow<py::object>(error_type);
-  py::object instance = type(message);
-  instance.attr("code") = std::string(to_string(code));
-  instance.attr("message") = message;
-  PyErr_SetObject(error_type, instance.ptr());
-  throw py::error_already_set();
-}
+void raise(Errc code, const std::string& message) { raise_as(error_type, to_string(code), message); }
+
+void raise_call(const CallError& error) { raise_as(call_error_type, to_string(error.code()), error.message()); }
 
 std::chrono::nanoseconds duration_arg(py::handle value, const char* what) {
   double seconds = 0;
@@ -52,6 +57,12 @@ PYBIND11_MODULE(_statebus, m) {
       "A statebus call failed: .code names what kind of failure (the C++ Errc), .message says what to do.",
       PyExc_Exception, nullptr);
   m.attr("Error") = py::reinterpret_borrow<py::object>(error_type);
+  call_error_type = PyErr_NewExceptionWithDoc(
+      "statebus.CallError",
+      "A call to a service brought no response: .code says why (no_server, server_gone, timed_out, refused …), "
+      ".message names the service and the server's process or reason.",
+      error_type, nullptr);
+  m.attr("CallError") = py::reinterpret_borrow<py::object>(call_error_type);
   bind_types(m);
   bind_node(m);
   bind_channels(m);
@@ -60,4 +71,5 @@ PYBIND11_MODULE(_statebus, m) {
   bind_clock(m);
   bind_recorder(m);
   bind_processes(m);
+  bind_services(m);
 }

@@ -58,6 +58,27 @@ def test_the_heater_switches_exactly_one_dwell_after_the_room_left_the_band(bus,
     assert status.load()["switches"] == 2
     assert logs.wait_for("heater on at 19.00", process="heating", virtual_timeout=1)
 
+    # The heating is an object in its own process: ask it what it will do, and why.
+    plans = bus.node.client("home/heating/plan", timeout=10)
+    plan = plans.call(timeout=10)
+    assert plan["heater_on"] is False and plan["will_switch"] is False
+    assert plan["reason"] == "heater off: 21.00 °C is not below 19.50 °C; on once below it for 10 s"
+    what_if = plans.call(what_if=True, celsius=19.0, timeout=10)
+    assert what_if["will_switch"] is True and what_if["switch_in_s"] == 10.0
+
+
+def test_a_call_to_a_heating_that_died_says_its_server_is_gone(bus, spawn, recorder):
+    heating = start_heating(spawn, recorder)
+    plans = bus.node.client("home/heating/plan", timeout=10)
+    assert plans.call(timeout=10)["heater_on"] is False
+    assert plans.server_pid == heating.pid
+    heating.signal(9)
+    assert heating.wait(timeout=10) is not None
+    with pytest.raises(sb.CallError) as gone:
+        plans.call(timeout=10)
+    assert gone.value.code in ("server_gone", "no_server"), gone.value.message
+    assert isinstance(gone.value, sb.Error)
+
 
 def runs_before(readings, k, outside):
     """Seconds of virtual time that readings[k] and those just before it have
