@@ -2,7 +2,7 @@
 # The build options are independent: each combination below configures on
 # its own (the library alone; benchmarks without tests; tests without the
 # apps, which builds the CLI their daemon needs and leaves the demo's tests
-# out; without the MQTT bridge). With --build, each is built as well
+# out; without the MQTT bridge; without the Python module). With --build, each is built as well
 # (minutes each; the test command only configures).
 #   scripts/check-options.sh [--build]
 set -euo pipefail
@@ -14,6 +14,7 @@ combinations=(
   "-DSTATEBUS_BUILD_TESTS=OFF -DSTATEBUS_BUILD_APPS=OFF"
   "-DSTATEBUS_BUILD_APPS=OFF -DSTATEBUS_BUILD_BENCH=OFF"
   "-DSTATEBUS_BUILD_BRIDGE=OFF"
+  "-DSTATEBUS_BUILD_PYTHON=OFF"
 )
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
