@@ -128,3 +128,25 @@ def test_a_cell_is_updated_atomically_and_an_exception_stores_nothing(bus):
     with pytest.raises(sb.Error) as missing:
         sb.open_cell("test/nothing")
     assert missing.value.code == "not_found"
+
+
+def test_a_blocking_take_lets_other_python_threads_run(bus):
+    import threading
+    pub = bus.node.publisher("test/gil", Reading)
+    sub = bus.node.subscriber("test/gil", Reading)
+    assert sub.wait_connected(timeout=5)
+    taken = []
+    taking = threading.Event()
+
+    def take():
+        taking.set()  # this thread holds the GIL until it enters take() (a switch waits 5 ms)
+        taken.append(sub.take(timeout=30))
+
+    waiter = threading.Thread(target=take)
+    waiter.start()
+    taking.wait()
+    # Were the GIL held through the take, this thread could publish only
+    # after the take gave up after 30 s with nothing.
+    pub.publish(index=42)
+    waiter.join()
+    assert taken[0] is not None and taken[0].value["index"] == 42
