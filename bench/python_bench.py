@@ -31,7 +31,8 @@ import tracemalloc
 import statebus as sb
 
 STOP = 2**64 - 1  # the sequence number that ends an echo
-TAKE_TIMEOUT = 5.0  # seconds an echo or the ping waits for one message
+TAKE_TIMEOUT = 5.0  # seconds the ping waits for one answer
+ECHO_PATIENCE = 120.0  # seconds an echo waits for the next ping (pingpong_bench runs between rounds)
 BINDING_CALLS = 4  # per round trip: publish and take on each side
 LEADER_CPU = 0
 FOLLOWER_CPU = 1
@@ -56,6 +57,19 @@ def say(line):
 # ---- echoes: this script again, one process per case ----------------------
 
 
+def next_ping(take, who):
+    """take(timeout=1.0) until it gives something; ends this echo once its
+    ping is gone or after ECHO_PATIENCE seconds of nothing."""
+    parent = os.getppid()
+    deadline = time.monotonic() + ECHO_PATIENCE
+    while True:
+        sample = take(timeout=1.0)
+        if sample is not None:
+            return sample
+        if os.getppid() != parent or time.monotonic() > deadline:
+            raise SystemExit("%s: no ping within %.0f s, or the ping is gone" % (who, ECHO_PATIENCE))
+
+
 def echo_typed(prefix):
     node = sb.connect("echo-typed")
     sub = node.subscriber(prefix + "/ping", Ping)
@@ -64,9 +78,7 @@ def echo_typed(prefix):
     pin(FOLLOWER_CPU)
     say("ready")
     while True:
-        sample = sub.take(timeout=TAKE_TIMEOUT)
-        if sample is None:
-            raise SystemExit("echo-typed: no ping within %.0f s" % TAKE_TIMEOUT)
+        sample = next_ping(sub.take, "echo-typed")
         seq = sample.value["seq"]
         pub.publish(seq=seq)
         if seq == STOP:
@@ -81,9 +93,7 @@ def echo_bytes(prefix):
     pin(FOLLOWER_CPU)
     say("ready")
     while True:
-        sample = sub.take(timeout=TAKE_TIMEOUT)
-        if sample is None:
-            raise SystemExit("echo-bytes: no ping within %.0f s" % TAKE_TIMEOUT)
+        sample = next_ping(sub.take, "echo-bytes")
         view = sample.view
         (seq,) = struct.unpack_from("<Q", view)
         pub.publish(view)  # copies the 64 bytes into a chunk of its own
@@ -116,9 +126,7 @@ def echo_zero_copy(prefix, copy):
         if traced:
             tracemalloc.reset_peak()
             base = tracemalloc.get_traced_memory()[0]
-        sample = sub.take(timeout=TAKE_TIMEOUT)
-        if sample is None:
-            raise SystemExit("echo-zero-copy: no ping within %.0f s" % TAKE_TIMEOUT)
+        sample = next_ping(sub.take, "echo-zero-copy")
         if copy:
             data = bytes(sample.view)
             seq = int(np.frombuffer(data, dtype=np.uint64, count=1)[0])
@@ -164,8 +172,7 @@ def echo_zmq(address):
     pin(FOLLOWER_CPU)
     say("ready")
     while True:
-        if not sock.poll(int(TAKE_TIMEOUT * 1000)):
-            raise SystemExit("echo-zmq: no ping within %.0f s" % TAKE_TIMEOUT)
+        next_ping(lambda timeout: sock.poll(int(timeout * 1000)) or None, "echo-zmq")
         message = sock.recv()
         sock.send(message)
         if message[:8] == b"\xff" * 8:
@@ -369,16 +376,18 @@ def figures(samples_ns):
     }
 
 
-def cpp_round_trips(build_dir, repetitions):
-    """pingpong_bench's round_trip/64B/block: statebus and raw iceoryx,
-    blocking, 64 B, leader on CPU 0 and follower on CPU 1. Each repetition is
-    25 × 100 round trips of each; the figures are the medians over the
-    repetitions of its percentile counters, the mean the mean of its times."""
+def pingpong_command(build_dir):
+    """pingpong_bench's round_trip/64B/block, one repetition: statebus and raw
+    iceoryx interleaved, blocking, 64 B, leader on CPU 0 and follower on CPU
+    1, 25 × 100 round trips of each."""
     binary = os.path.join(build_dir, "bench", "pingpong_bench")
     if not os.access(binary, os.X_OK):
         raise RuntimeError("no %s: build the target pingpong_bench, or give --build-dir" % binary)
-    command = [binary, "--benchmark_filter=^round_trip/64B/block/iterations", "--benchmark_format=json",
-               "--benchmark_repetitions=%d" % repetitions]
+    return [binary, "--benchmark_filter=^round_trip/64B/block/iterations", "--benchmark_format=json"]
+
+
+def pingpong_run(command):
+    """One run of `command`: its benchmark's entry (counters in µs)."""
     run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(command), run.returncode, run.stderr.strip()))
@@ -388,8 +397,17 @@ def cpp_round_trips(build_dir, repetitions):
         raise RuntimeError("%s printed no JSON: %s %s" % (" ".join(command), run.stdout[-500:], run.stderr[-500:]))
     runs = [b for b in report["benchmarks"]
             if b.get("run_type") == "iteration" and b["name"].startswith("round_trip/64B/block/iterations")]
-    if not runs or any(b.get("error_occurred") for b in runs):
+    if len(runs) != 1 or runs[0].get("error_occurred") or not runs[0].get("samples"):
         raise RuntimeError("pingpong_bench measured nothing: %s" % run.stdout[-2000:])
+    if runs[0].get("time_unit") != "us":
+        raise RuntimeError("pingpong_bench reported its times in %s, not us" % runs[0].get("time_unit"))
+    return runs[0]
+
+
+def pingpong_figures(runs):
+    """C++ statebus and raw iceoryx from the runs: the medians of the runs'
+    percentile counters; the mean (statebus only) the mean of their manual
+    times, which are the mean statebus round trip of each."""
 
     def median(values):
         values = sorted(values)
@@ -406,10 +424,7 @@ def cpp_round_trips(build_dir, repetitions):
             "samples": int(sum(b["samples"] for b in runs)),
         }
 
-    statebus_mean = sum(b["real_time"] for b in runs) / len(runs)  # manual time: one statebus round trip, µs
-    if runs[0].get("time_unit") != "us":
-        raise RuntimeError("pingpong_bench reported its times in %s, not us" % runs[0].get("time_unit"))
-    return side("statebus_us_", statebus_mean), side("iceoryx_us_", None), " ".join(command)
+    return side("statebus_us_", sum(b["real_time"] for b in runs) / len(runs)), side("iceoryx_us_", None)
 
 
 def table(rows, reference):
@@ -449,7 +464,7 @@ def main():
     build_dir = args.build_dir or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sb.__file__))))
 
     iterations = 300 if args.quick else 20000
-    rounds = 2 if args.quick else 10  # the cases take turns, so a drift of the machine hits all alike
+    rounds = 1 if args.quick else 8  # each with one run of pingpong_bench (2 500 C++ round trips)
     warmup = 100 if args.quick else 1000
     if warmup < TRACED_TAKES:
         warmup = TRACED_TAKES  # the echoes' traced takes come before the timed ones
@@ -473,6 +488,8 @@ def main():
         LoanCase(node, "bench/py-loan-1m", MIB, copy=False),
         LoanCase(node, "bench/py-copy-1m", MIB, copy=True),
     ]
+    cpp_command = pingpong_command(build_dir)
+    cpp_runs = []
     pin(LEADER_CPU)
     samples = {case.label: [] for case in cases}
     seq = 1
@@ -481,16 +498,20 @@ def main():
         seq += warmup
     per_round = max(1, iterations // rounds)
     for round_index in range(rounds):
+        # The cases take turns, and each round runs pingpong_bench once, so
+        # that a drift of the machine over the run hits Python and C++ alike.
         order = cases if round_index % 2 == 0 else list(reversed(cases))
         for case in order:
             case.run(seq, per_round, samples[case.label])
             seq += per_round
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))  # its threads pin themselves; the rest unpinned
+        cpp_runs.append(pingpong_run(cpp_command))
+        pin(LEADER_CPU)
     echoes = {case.label: case.stop() for case in cases}
     context.term()
-    os.sched_setaffinity(0, range(os.cpu_count() or 1))
-
-    cpp, iceoryx, cpp_command = cpp_round_trips(build_dir, 1 if args.quick else max(1, iterations // 2500))
     daemon.stop()
+    cpp, iceoryx = pingpong_figures(cpp_runs)
+    cpp_command = " ".join(cpp_command)
 
     py = {label: figures(s) for label, s in samples.items()}
     typed, raw, zmq_label = cases[0].label, cases[1].label, cases[2].label
@@ -529,7 +550,8 @@ def main():
     print("Round trips ping -> echo -> back, two processes (ping CPU %d, echo CPU %d), µs:\n"
           % (LEADER_CPU, FOLLOWER_CPU))
     print(table(rows, cpp))
-    print("\nC++: %s (medians over its repetitions)" % cpp_command)
+    print("\nC++: %s, run %d times between the Python rounds (medians of its runs' percentiles)"
+          % (cpp_command, len(cpp_runs)))
     print("\nOverhead per binding call (%d a round trip: publish and take on each side):" % BINDING_CALLS)
     print("  Python typed - C++ statebus:  p50 %+.2f µs, mean %+.2f µs"
           % (overhead["typed_vs_cpp_p50_us"], overhead["typed_vs_cpp_mean_us"]))
@@ -558,6 +580,7 @@ def main():
                 "isolation": isolation,
                 "cases_us": dict(rows),
                 "cpp_command": cpp_command,
+                "cpp_runs": len(cpp_runs),
                 "overhead_per_call_us": overhead,
                 "zero_copy": {"echo_1mib": zero_copy, "echo_64b": zero_copy_64, "echo_copy_1mib": copied,
                               "p50_1mib_over_64b": ratio_1m_64},
