@@ -461,6 +461,7 @@ def main():
                   % (running, sb.isolation_reason()), file=sys.stderr)
             return 77
     daemon = sb.Daemon.start()
+    load_at_start = os.getloadavg()[0]
     build_dir = args.build_dir or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sb.__file__))))
 
     iterations = 300 if args.quick else 20000
@@ -546,7 +547,9 @@ def main():
     }
     ratio_1m_64 = py[loan1m]["p50"] / py[loan64]["p50"]
 
-    print("python_bench: %s, %s; %s" % (isolation, sb.isolation_reason(), "quick" if args.quick else "full"))
+    load = os.getloadavg()[0]
+    print("python_bench: %s, %s; %s; load average %.2f at the start, %.2f at the end"
+          % (isolation, sb.isolation_reason(), "quick" if args.quick else "full", load_at_start, load))
     print("Round trips ping -> echo -> back, two processes (ping CPU %d, echo CPU %d), µs:\n"
           % (LEADER_CPU, FOLLOWER_CPU))
     print(table(rows, cpp))
@@ -578,6 +581,7 @@ def main():
                 "command": " ".join([sys.executable] + sys.argv),
                 "quick": args.quick,
                 "isolation": isolation,
+                "load_average": [load_at_start, load],
                 "cases_us": dict(rows),
                 "cpp_command": cpp_command,
                 "cpp_runs": len(cpp_runs),
