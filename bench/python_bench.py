@@ -5,6 +5,9 @@ statebus module (typed 64 B, bytes 64 B, zero copy at 64 B and 1 MiB, and
 round_trip/64B/block, run as a subprocess) and beside pyzmq (PAIR over
 ipc://). The ping runs here on CPU 0; each echo is this script again
 (--echo ROLE) on CPU 1, as pingpong_bench pins its leader and follower.
+Then one publish plus one take in this process, beside publish_take_bench's
+statebus_publish_take: the binding calls' own cost, without the wake-ups
+that dominate (and blur) a blocking round trip on a small VM.
 
     PYTHONPATH=build/release/python /usr/bin/python3 bench/python_bench.py \
         [--quick] [--json OUT] [--build-dir build/release]
@@ -427,6 +430,74 @@ def pingpong_figures(runs):
     return side("statebus_us_", sum(b["real_time"] for b in runs) / len(runs)), side("iceoryx_us_", None)
 
 
+def in_process(node, batches, per_batch):
+    """One publish plus one take in this process (no other process, no
+    wake-up): what the binding calls cost by themselves. The median over
+    `batches` of the mean of `per_batch` publish + take, in µs."""
+    typed_pub = node.publisher("bench/py-local-typed", Ping)
+    typed_sub = node.subscriber("bench/py-local-typed", Ping)
+    bytes_pub = node.bytes_publisher("bench/py-local-bytes")
+    bytes_sub = node.bytes_subscriber("bench/py-local-bytes")
+    loan_pub = node.bytes_publisher("bench/py-local-loan")
+    loan_sub = node.bytes_subscriber("bench/py-local-loan")
+    for pub in (typed_pub, bytes_pub, loan_pub):
+        if not pub.wait_for_subscribers(timeout=10.0):
+            raise RuntimeError("%s: no subscriber" % pub.channel)
+    data = bytearray(64)
+
+    def typed():
+        typed_pub.publish(seq=1)
+        return typed_sub.take()
+
+    def raw():
+        bytes_pub.publish(data)
+        return bytes_sub.take()
+
+    def loaned():
+        loan = loan_pub.loan(64)
+        struct.pack_into("<Q", loan.view, 0, 1)
+        loan.publish()
+        return loan_sub.take()
+
+    cases = {"typed 64 B: publish(seq=) + take()": typed, "bytes 64 B: publish(data) + take()": raw,
+             "bytes 64 B: loan() + write + publish() + take()": loaned}
+    means = {label: [] for label in cases}
+    clock = time.perf_counter_ns
+    for _ in range(batches):
+        for label, call in cases.items():
+            if call() is None:
+                raise RuntimeError("in process, %s took nothing" % label)
+            start = clock()
+            for _ in range(per_batch):
+                call()
+            means[label].append((clock() - start) / per_batch / 1000.0)
+    return {label: sorted(m)[len(m) // 2] for label, m in means.items()}
+
+
+def publish_take_cpp(build_dir, repetitions):
+    """publish_take_bench's statebus_publish_take (a 64 B loan, publish,
+    take, in one process): the median of its repetitions, in µs."""
+    binary = os.path.join(build_dir, "bench", "publish_take_bench")
+    if not os.access(binary, os.X_OK):
+        raise RuntimeError("no %s: build the target publish_take_bench, or give --build-dir" % binary)
+    command = [binary, "--benchmark_filter=^statebus_publish_take$", "--benchmark_format=json",
+               "--benchmark_repetitions=%d" % repetitions]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    try:
+        report = json.loads(run.stdout) if run.returncode == 0 else None
+    except ValueError:
+        report = None
+    if report is None:
+        raise RuntimeError("%s failed (%d): %s %s" % (" ".join(command), run.returncode, run.stdout[-500:],
+                                                        run.stderr[-500:]))
+    scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3}
+    times = sorted(b["real_time"] * scale[b["time_unit"]] for b in report["benchmarks"]
+                   if b.get("run_type") == "iteration" and not b.get("error_occurred"))
+    if not times:
+        raise RuntimeError("publish_take_bench measured nothing: %s" % run.stdout[-1000:])
+    return times[len(times) // 2], " ".join(command)
+
+
 def table(rows, reference):
     lines = ["| case | p50 µs | p99 µs | p99.9 µs | mean µs | samples | p50 / C++ statebus |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -510,6 +581,10 @@ def main():
         pin(LEADER_CPU)
     echoes = {case.label: case.stop() for case in cases}
     context.term()
+    local = in_process(node, 1 if args.quick else 5, 2000 if args.quick else 20000)
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    local_cpp, local_cpp_command = publish_take_cpp(build_dir, 1 if args.quick else 5)
+    del node
     daemon.stop()
     cpp, iceoryx = pingpong_figures(cpp_runs)
     cpp_command = " ".join(cpp_command)
@@ -543,7 +618,8 @@ def main():
         "payload_is_1mib": zero_copy["size"] == MIB,
         "no_copy_per_take": zero_copy["max_take_alloc_bytes"] < COPY_LIMIT,
         "copy_seen_when_copied": copied["max_take_alloc_bytes"] >= MIB,
-        "every_case_measured": all(f["samples"] >= per_round * rounds for f in py.values()) and cpp["samples"] > 0,
+        "every_case_measured": all(f["samples"] >= per_round * rounds for f in py.values()) and cpp["samples"] > 0
+        and local_cpp > 0 and all(mean > 0 for mean in local.values()),
     }
     ratio_1m_64 = py[loan1m]["p50"] / py[loan64]["p50"]
 
@@ -562,6 +638,12 @@ def main():
           % (overhead["bytes_vs_cpp_p50_us"], overhead["bytes_vs_cpp_mean_us"]))
     print("  pyzmq - Python bytes:         p50 %+.2f µs, mean %+.2f µs"
           % (overhead["pyzmq_vs_bytes_p50_us"], overhead["pyzmq_vs_bytes_mean_us"]))
+    print("\nIn one process (no wake-up: the binding calls by themselves), one publish + one take, µs:")
+    print("  C++ statebus, loan() + publish() + take(), 64 B: %.2f  (%s)" % (local_cpp, local_cpp_command))
+    local_overhead = {}
+    for label, mean in local.items():
+        local_overhead[label] = (mean - local_cpp) / 2
+        print("  Python %s: %.2f, %+.2f µs a call over C++" % (label, mean, local_overhead[label]))
     print("\nZero copy, 1 MiB: p50 %.1f µs against %.1f µs at 64 B (x%.2f), %.1f µs when the echo copies it"
           % (py[loan1m]["p50"], py[loan64]["p50"], ratio_1m_64, py[copy1m]["p50"]))
     print("  echo's numpy array at BytesSample.address: %d of %d takes (1 MiB), %d of %d (64 B)"
@@ -586,6 +668,8 @@ def main():
                 "cpp_command": cpp_command,
                 "cpp_runs": len(cpp_runs),
                 "overhead_per_call_us": overhead,
+                "in_process_us": {"cpp_statebus_publish_take": local_cpp, "cpp_command": local_cpp_command,
+                                  "python": local, "overhead_per_call_us": local_overhead},
                 "zero_copy": {"echo_1mib": zero_copy, "echo_64b": zero_copy_64, "echo_copy_1mib": copied,
                               "p50_1mib_over_64b": ratio_1m_64},
                 "checks": checks,
