@@ -523,6 +523,9 @@ def main():
     if args.echo:
         return echo_main(*args.echo)
 
+    # Opened before the private bus: its /tmp is a fresh one, which would
+    # hide a file written there afterwards from everyone else.
+    json_out = open(args.json, "w") if args.json else None
     isolation = sb.isolate_bus()  # first: before anything starts a thread
     if isolation == "shared_machine":
         running = sb.find_daemon_pid()
@@ -656,8 +659,8 @@ def main():
     failed = [name for name, held in checks.items() if not held]
     print("\nchecks: " + ("all held" if not failed else "FAILED: " + ", ".join(failed)))
 
-    if args.json:
-        with open(args.json, "w") as out:
+    if json_out:
+        with json_out as out:
             json.dump({
                 "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                 "command": " ".join([sys.executable] + sys.argv),
