@@ -516,13 +516,18 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a few hundred round trips per case (a smoke run)")
     parser.add_argument("--json", metavar="OUT", help="also write the figures to OUT as JSON")
     parser.add_argument("--build-dir", default=None,
-                        help="the build directory holding bench/pingpong_bench (default: the one whose "
-                             "python/statebus the module was loaded from)")
+                        help="the build directory holding bench/pingpong_bench and bench/publish_take_bench "
+                             "(default: the one whose python/statebus the module was loaded from)")
     parser.add_argument("--echo", nargs=2, metavar=("ROLE", "WHERE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo:
         return echo_main(*args.echo)
 
+    build_dir = args.build_dir or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sb.__file__))))
+    for binary in ("pingpong_bench", "publish_take_bench"):
+        if not os.access(os.path.join(build_dir, "bench", binary), os.X_OK):
+            raise RuntimeError("no %s in %s/bench: build the target %s, or give --build-dir"
+                               % (binary, build_dir, binary))
     # Opened before the private bus: its /tmp is a fresh one, which would
     # hide a file written there afterwards from everyone else.
     json_out = open(args.json, "w") if args.json else None
@@ -536,7 +541,6 @@ def main():
             return 77
     daemon = sb.Daemon.start()
     load_at_start = os.getloadavg()[0]
-    build_dir = args.build_dir or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sb.__file__))))
 
     iterations = 300 if args.quick else 20000
     rounds = 1 if args.quick else 8  # each with one run of pingpong_bench (2 500 C++ round trips)
@@ -681,4 +685,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (RuntimeError, OSError, sb.Error) as error:
+        print("python_bench: %s" % error, file=sys.stderr)
+        sys.exit(1)
