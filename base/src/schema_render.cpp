@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "field_bytes.hpp"
+#include "statebus/internal/schema_json.hpp"
 
 namespace statebus {
 namespace {
@@ -107,8 +108,10 @@ std::string Schema::render_text(const void* data) const {
   return out;
 }
 
-std::string Schema::render_json(const void* data) const {
-  return dump(struct_to_json(fields, static_cast<const unsigned char*>(data)));
+std::string Schema::render_json(const void* data) const { return dump(detail::value_as_json(*this, data)); }
+
+nlohmann::json detail::value_as_json(const Schema& schema, const void* data) {
+  return struct_to_json(schema.fields, static_cast<const unsigned char*>(data));
 }
 
 }  // namespace statebus

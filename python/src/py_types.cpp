@@ -8,15 +8,15 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "statebus/internal/schema_json.hpp"
 
 namespace statebus::python {
 namespace {
 
-// json.loads and json.dumps, looked up once and kept for the process.
-const py::object& json_function(const char* name) {
-  static auto* loads = new py::object(py::module_::import("json").attr("loads"));
+// json.dumps, looked up once and kept for the process.
+const py::object& json_dumps() {
   static auto* dumps = new py::object(py::module_::import("json").attr("dumps"));
-  return std::string_view(name) == "loads" ? *loads : *dumps;
+  return *dumps;
 }
 
 struct Kind {
@@ -112,10 +112,39 @@ Message make_message(const std::string& name, const py::iterable& fields) {
   return Message{std::move(schema)};
 }
 
+// A JSON document as Python objects (null → None, objects → dicts).
+py::object json_to_python(const nlohmann::json& value) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::null: return py::none();
+    case nlohmann::json::value_t::boolean: return py::bool_(value.get<bool>());
+    case nlohmann::json::value_t::number_integer: return py::int_(value.get<std::int64_t>());
+    case nlohmann::json::value_t::number_unsigned: return py::int_(value.get<std::uint64_t>());
+    case nlohmann::json::value_t::number_float: return py::float_(value.get<double>());
+    case nlohmann::json::value_t::string: {
+      const auto& text = value.get_ref<const std::string&>();
+      // A text field may hold invalid UTF-8: replaced, as render_json's dump() does.
+      return py::reinterpret_steal<py::object>(
+          PyUnicode_DecodeUTF8(text.data(), static_cast<py::ssize_t>(text.size()), "replace"));
+    }
+    case nlohmann::json::value_t::array: {
+      py::list out(value.size());
+      std::size_t i = 0;
+      for (const auto& element : value) out[i++] = json_to_python(element);
+      return std::move(out);
+    }
+    case nlohmann::json::value_t::object: {
+      py::dict out;
+      for (const auto& [key, element] : value.items()) out[py::str(key)] = json_to_python(element);
+      return std::move(out);
+    }
+    default: return py::none();  // binary and discarded: never in a rendered value
+  }
+}
+
 }  // namespace
 
 py::object value_to_python(const Schema& schema, const void* data) {
-  return json_function("loads")(schema.render_json(data));
+  return json_to_python(detail::value_as_json(schema, data));
 }
 
 void value_from_python(const Schema& schema, py::handle value, void* data) {
@@ -125,7 +154,7 @@ void value_from_python(const Schema& schema, py::handle value, void* data) {
 
 std::string value_json(const Schema& schema, py::handle value) {
   try {
-    return json_function("dumps")(value).cast<std::string>();
+    return json_dumps()(value).cast<std::string>();
   } catch (py::error_already_set& e) {
     if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
     raise(Errc::invalid_argument, schema.name + ": the value is not plain data (" + std::string(e.what()) +
