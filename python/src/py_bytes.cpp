@@ -109,6 +109,7 @@ class BytesSampleView {
     return view_;
   }
   std::uintptr_t address() const {
+    if (buffer_.is_none()) raise(Errc::invalid_argument, "this sample was released");
     return reinterpret_cast<std::uintptr_t>(buffer_.cast<ChunkBuffer&>().sample->data());
   }
   void release() {
@@ -165,13 +166,15 @@ void bind_bytes(py::module_& m) {
           py::arg("size"), "`size` bytes in shared memory (8-byte aligned) to write in place and publish.")
       .def(
           "publish",
-          [](BytesPublisherPy& self, const py::buffer& data) {
-            const py::buffer_info info = data.request();
-            const auto size = static_cast<std::size_t>(info.size * info.itemsize);
+          [](BytesPublisherPy& self, const py::object& data) {
+            // Contiguous bytes only: a strided view (memoryview[::2]) is refused, never read past.
+            Py_buffer view;
+            if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
             LoanResult<void> sent = [&] {
               py::gil_scoped_release unlocked;
-              return self.port->publish(info.ptr, size);
+              return self.port->publish(view.buf, static_cast<std::size_t>(view.len));
             }();
+            PyBuffer_Release(&view);
             if (!sent)
               raise(Errc::out_of_resources, self.port->channel() + ": " + std::string(to_string(sent.error())));
             return self.port->published();

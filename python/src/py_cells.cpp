@@ -2,6 +2,7 @@
 
 #include <pybind11/stl.h>
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,16 @@
 
 namespace statebus::python {
 namespace {
+
+// True in a thread while it runs a Cell.update function under a writer lock.
+thread_local bool updating = false;
+
+void refuse_inside_update() {
+  if (updating) {
+    raise(Errc::invalid_argument, "Cell.update's function called a cell's update or store: it runs under the cell's "
+                                  "writer lock, so it must only compute the new value and return it");
+  }
+}
 
 py::object load_value(const UntypedCell& cell) {
   std::vector<std::byte> bytes(cell.size());
@@ -31,6 +42,7 @@ void bind_cells(py::module_& m) {
           [](const UntypedCell& self, py::object value, py::kwargs fields) {
             // Read-modify-write under the cell's writer lock: the fields given
             // change, the others keep what the last store left.
+            refuse_inside_update();
             const std::string first = value.is_none() ? std::string() : value_json(self.schema(), value);
             const std::string second = fields.empty() ? std::string() : value_json(self.schema(), fields);
             std::optional<Error> refused;
@@ -56,32 +68,44 @@ void bind_cells(py::module_& m) {
       .def(
           "update",
           [](const UntypedCell& self, const py::function& change) {
-            // Read-modify-write under the cell's writer lock, in this thread
-            // and with the GIL held (the lock is held only for the call):
-            // what `change` raises reaches the caller, and nothing is stored then.
-            std::optional<py::error_already_set> raised;
+            // Read-modify-write under the cell's writer lock. The lock is
+            // taken without the GIL and the GIL inside it (always in that
+            // order, as store() does), so another Python thread waiting for
+            // the lock never holds the GIL this callback needs. What
+            // `change` raises reaches the caller, and nothing is stored.
+            refuse_inside_update();
+            std::exception_ptr raised;
             std::optional<Error> refused;
-            auto version = self.update([&](void* data) {
-              try {
-                py::object result = change(value_to_python(self.schema(), data));
-                if (result.is_none()) return false;
-                if (auto applied = self.schema().apply_json(value_json(self.schema(), result), data); !applied) {
-                  refused = applied.error();
+            Result<std::uint64_t> version = [&] {
+              py::gil_scoped_release unlocked;
+              return self.update([&](void* data) {
+                py::gil_scoped_acquire locked;
+                updating = true;
+                struct Reset {
+                  ~Reset() { updating = false; }
+                } reset;
+                try {
+                  py::object result = change(value_to_python(self.schema(), data));
+                  if (result.is_none()) return false;
+                  if (auto applied = self.schema().apply_json(value_json(self.schema(), result), data); !applied) {
+                    refused = applied.error();
+                    return false;
+                  }
+                  return true;
+                } catch (...) {
+                  raised = std::current_exception();
                   return false;
                 }
-                return true;
-              } catch (py::error_already_set& e) {
-                raised.emplace(std::move(e));
-                return false;
-              }
-            });
-            if (raised) throw std::move(*raised);
+              });
+            }();
+            if (raised) std::rethrow_exception(raised);
             if (refused) raise(*refused);
             return unwrap(std::move(version));
           },
           py::arg("change"),
           "Read-modify-write under the writer lock: change(value) returns the fields to store (a dict), or None to "
-          "store nothing; returns the version after. What change raises is raised here, and nothing is stored.")
+          "store nothing; returns the version after. What change raises is raised here, and nothing is stored. "
+          "change must not store into a cell (statebus.Error: it would wait for the lock it runs under).")
       .def(
           "wait_for_change",
           [](const UntypedCell& self, std::uint64_t seen, py::object virtual_timeout) {

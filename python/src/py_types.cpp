@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ std::optional<Kind> scalar_kind(std::string_view name) {
                                     " (kinds: bool, int8 … int64, uint8 … uint64, float32, float64, text[N], "
                                     "KIND[N] for an array of N, or a Message for a nested struct)");
 }
+
+constexpr std::uint64_t kMaxMessageSize = std::uint64_t{64} << 20;  // beyond any pool (4 MiB) many times over
 
 std::uint32_t align_up(std::uint32_t offset, std::uint32_t alignment) {
   return (offset + alignment - 1) / alignment * alignment;
@@ -102,7 +105,15 @@ Message make_message(const std::string& name, const py::iterable& fields) {
     }
     offset = align_up(offset, alignment);
     field.offset = offset;
-    offset += field.size * std::max<std::uint32_t>(field.count, 1);
+    // In 64 bits, and bounded: no payload or cell is near this size.
+    const std::uint64_t end =
+        std::uint64_t{offset} + std::uint64_t{field.size} * std::max<std::uint32_t>(field.count, 1);
+    if (end > kMaxMessageSize) {
+      raise(Errc::invalid_argument, "Message " + name + " would be larger than " +
+                                        std::to_string(kMaxMessageSize >> 20) + " MiB at field '" + field.name +
+                                        "': no channel or cell carries that much");
+    }
+    offset = static_cast<std::uint32_t>(end);
     schema.alignment = std::max(schema.alignment, alignment);
     schema.fields.push_back(std::move(field));
   }
@@ -152,9 +163,34 @@ void value_from_python(const Schema& schema, py::handle value, void* data) {
   unwrap(schema.apply_json(value_json(schema, value), data));
 }
 
+namespace {
+
+// `value` with each non-finite float as the text Schema::apply_json reads
+// for it ("nan", "inf", "-inf"): JSON has no such numbers.
+py::object with_finite_numbers(py::handle value) {
+  if (PyFloat_Check(value.ptr())) {
+    const double number = PyFloat_AS_DOUBLE(value.ptr());
+    if (std::isfinite(number)) return py::reinterpret_borrow<py::object>(value);
+    return py::str(std::isnan(number) ? "nan" : number > 0 ? "inf" : "-inf");
+  }
+  if (PyDict_Check(value.ptr())) {
+    py::dict out;
+    for (auto [key, element] : py::reinterpret_borrow<py::dict>(value)) out[key] = with_finite_numbers(element);
+    return std::move(out);
+  }
+  if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr())) {
+    py::list out;
+    for (py::handle element : value) out.append(with_finite_numbers(element));
+    return std::move(out);
+  }
+  return py::reinterpret_borrow<py::object>(value);
+}
+
+}  // namespace
+
 std::string value_json(const Schema& schema, py::handle value) {
   try {
-    return json_dumps()(value).cast<std::string>();
+    return json_dumps()(with_finite_numbers(value)).cast<std::string>();
   } catch (py::error_already_set& e) {
     if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
     raise(Errc::invalid_argument, schema.name + ": the value is not plain data (" + std::string(e.what()) +

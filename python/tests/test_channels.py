@@ -150,3 +150,48 @@ def test_a_blocking_take_lets_other_python_threads_run(bus):
     pub.publish(index=42)
     waiter.join()
     assert taken[0] is not None and taken[0].value["index"] == 42
+
+
+def test_a_message_too_large_for_any_channel_is_refused_not_laid_out(bus):
+    with pytest.raises(sb.Error) as huge:
+        sb.Message("test/Huge", [(f"a{i}", "text[999999]") for i in range(4295)])
+    assert huge.value.code == "invalid_argument" and "larger than" in huge.value.message
+
+
+def test_a_strided_buffer_is_refused_not_read_past(bus):
+    pub = bus.node.bytes_publisher("test/strided")
+    data = bytearray(b"abcdefgh")
+    with pytest.raises(BufferError):
+        pub.publish(memoryview(data)[::2])
+    with pytest.raises(BufferError):
+        pub.publish(memoryview(data)[::-1])
+    assert pub.publish(memoryview(data)[2:6]) == 1  # contiguous slices go
+
+
+def test_non_finite_numbers_are_sent_as_such(bus):
+    Level = sb.Message("test/Level", [("value", "float64"), ("other", "float32")])
+    raw = Level.encode({"value": float("inf"), "other": float("nan")})
+    import struct
+    value, other = struct.unpack("=df4x", raw)
+    assert value == float("inf") and other != other
+
+
+def test_two_threads_updating_one_cell_lose_nothing_and_an_update_cannot_store_inside(bus):
+    import threading
+    Counter = sb.Message("test/Shared", [("n", "int64")])
+    cell = sb.cell("test/shared", Counter)
+
+    def add():
+        for _ in range(2000):
+            cell.update(lambda v: {"n": v["n"] + 1})
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "the updates deadlocked"
+    assert cell.load()["n"] == 4000
+    with pytest.raises(sb.Error) as inside:
+        cell.update(lambda v: cell.store(n=1))
+    assert "writer lock" in inside.value.message and cell.load()["n"] == 4000
