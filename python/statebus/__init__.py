@@ -58,6 +58,8 @@ def _wait_for(self, channel, predicate, *, virtual_timeout):
     which predicate(sample) is true, or None once the bus's clock passed now +
     virtual_timeout. The predicate runs in the calling thread: what it raises
     reaches the caller."""
+    if _seconds(virtual_timeout) < 0:
+        raise _error("invalid_argument", f"virtual_timeout must be 0 or more seconds, not {virtual_timeout}")
     deadline = clock.now_ns() + int(_seconds(virtual_timeout) * 1e9)
     looked = 0
     while True:

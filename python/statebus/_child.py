@@ -13,6 +13,9 @@ def main():
         for part in qualname.split("."):
             target = getattr(target, part)
         target(*args, **kwargs)
+    except SystemExit as end:  # sys.exit(n) in the function: its status, as a program's
+        sys.stdout.flush()
+        raise end
     except BaseException:  # noqa: B902  (everything is reported, then the child fails)
         traceback.print_exc()
         sys.stderr.flush()

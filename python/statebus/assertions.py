@@ -47,6 +47,8 @@ def assert_samples(samples, expected, *, at=None, what="samples"):
     with the recorded samples' virtual times."""
     __tracebackhide__ = True
     times = list(at) if at is not None else [None] * len(expected)
+    if len(times) != len(expected):
+        raise ValueError(f"`at` gives {len(times)} times for {len(expected)} expected samples")
     ok = len(samples) == len(expected) and all(
         _matches(s.value, e) and _at_ok(s, t) for s, e, t in zip(samples, expected, times))
     if not ok:

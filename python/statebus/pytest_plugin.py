@@ -15,6 +15,8 @@ leaves is removed after it. Contract: python/README.md.
 
 import os
 import pickle
+import shutil
+import tempfile
 import re
 import signal
 import struct
@@ -25,6 +27,9 @@ import statebus as sb
 from statebus import assertions
 
 _ISOLATION = {}  # how the test's process (a forked child) was isolated
+_IN_TEST_PROCESS = {}  # set in a test's own process
+_KEPT = []  # recordings this test's process kept
+_RECORDING = pytest.StashKey()
 _KEEP_FD = None  # the directory of kept recordings, opened before any test's namespace hides it
 _KEEP_DIR = None
 
@@ -86,14 +91,20 @@ def _receive(fd):
     return pickle.loads(data[8:8 + size]) if len(data) >= 8 + size else None
 
 
-def _run_in_child(item, write_fd):
+def _run_in_child(item, write_fd, keep_set_up):
+    """The test's process: runs the test's setup, call and teardown, sends
+    the reports back, and ends without running pytest's exit handlers.
+    Fixtures pytest's process had set up before the fork (`keep_set_up`, the
+    deepest node of its setup stack) are left to it; the others are torn
+    down here."""
     from _pytest.runner import runtestprotocol
+    _IN_TEST_PROCESS["yes"] = True
     status = 0
     try:
-        reports = runtestprotocol(item, log=False, nextitem=None)
+        reports = runtestprotocol(item, log=False, nextitem=keep_set_up)
         hook = item.config.hook
-        _send(write_fd, ([hook.pytest_report_to_serializable(config=item.config, report=r) for r in reports],
-                         _ISOLATION.get("isolation")))
+        _send(write_fd, {"reports": [hook.pytest_report_to_serializable(config=item.config, report=r) for r in reports],
+                         "isolation": _ISOLATION.get("isolation"), "kept": _KEPT})
     except BaseException:  # noqa: B902  (the parent reports the child's end)
         import traceback
         traceback.print_exc()
@@ -103,12 +114,37 @@ def _run_in_child(item, write_fd):
         os._exit(status)
 
 
-def _crash_report(item, status, stderr_tail):
+def _die_with_parent():
+    """The test's process ends if pytest's process dies (it would run on unseen)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_group(pid):
+    """Ends whatever the test's process group still holds (children it left)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _captured(item):
+    capman = item.config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        return ""
+    try:
+        out, err = capman.read_global_capture()
+    except Exception:  # noqa: BLE001  (capture off or in another state: nothing to add)
+        return ""
+    return "".join(f"\n--- its {name} ---\n{text[-8000:]}" for name, text in (("stdout", out), ("stderr", err)) if text)
+
+
+def _failed_report(item, when, text):
     from _pytest.reports import TestReport
-    how = sb.Child.describe_status(status)
-    longrepr = (f"the test's process (forked for its private bus) ended with {how} before it reported"
-                + (f"\n--- its stderr ---\n{stderr_tail}" if stderr_tail else ""))
-    return TestReport(item.nodeid, item.location, {}, "failed", longrepr, "call", [], 0.0)
+    return TestReport(item.nodeid, item.location, {}, "failed", text, when, [], 0.0)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -118,31 +154,57 @@ def pytest_runtest_protocol(item, nextitem):
     _keep_dir(item.config)
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    set_up = list(item.session._setupstate.stack)  # what pytest's process has set up: its own to keep
+    keep_set_up = set_up[-1] if set_up else None
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _run_in_child(item, write_fd)
+        os.setpgid(0, 0)  # a process group of its own: its children are in it too
+        _die_with_parent()
+        _run_in_child(item, write_fd, keep_set_up)
     os.close(write_fd)
     try:
-        reports = _receive(read_fd)
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # it did so itself already
+    payload, status, stopped = None, None, None
+    try:
+        payload = _receive(read_fd)
         _, status = os.waitpid(pid, 0)
-    except BaseException:
-        # Interrupted (Ctrl-C, a timeout in this process): the test's process goes too.
-        os.kill(pid, signal.SIGKILL)
+    except KeyboardInterrupt:
+        _kill_group(pid)
         os.waitpid(pid, 0)
         raise
+    except BaseException as interruption:  # noqa: B902  (pytest-timeout's alarm fails the test here)
+        stopped = interruption
+        # faulthandler (pytest enables it) prints the stuck process's Python stacks on SIGABRT.
+        os.kill(pid, signal.SIGABRT)
+        _, status = os.waitpid(pid, 0)
     finally:
         os.close(read_fd)
-    if reports is None or status != 0:
-        reports = [_crash_report(item, status, "")]
+        _kill_group(pid)
+    if stopped is not None:
+        reports = [_failed_report(item, "call", f"{stopped}: the test's process was stopped (SIGABRT: its Python "
+                                                f"stacks are printed above){_captured(item)}")]
+    elif payload is None or status != 0:
+        reports = [_failed_report(item, "call",
+                                  f"the test's process (forked for its private bus) ended with "
+                                  f"{sb.Child.describe_status(status)} before it reported{_captured(item)}")]
     else:
-        reports, isolation = reports
-        reports = [item.config.hook.pytest_report_from_serializable(config=item.config, data=r) for r in reports]
-        if isolation == "shared_machine":
+        reports = [item.config.hook.pytest_report_from_serializable(config=item.config, data=r)
+                   for r in payload["reports"]]
+        if payload["isolation"] == "shared_machine":
             # The test's process ended without its destructors (os._exit):
             # what its node left on the machine's bus goes now.
             sb.remove_stale_bus()
+        for kept in payload["kept"]:
+            for report in reports:
+                if report.failed:
+                    report.sections.append(("statebus recording", f"MCAP recording of the test: {kept}"))
+            terminal = item.config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None and not any(r.failed for r in reports):  # kept by --statebus-keep-all
+                terminal.write_line(f"statebus: the test's recording is kept: {kept}")
     for report in reports:
         ihook.pytest_runtest_logreport(report=report)
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -154,6 +216,15 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     item.stash.setdefault(_REPORTS, {})[report.when] = report
+    recording = item.stash.get(_RECORDING, None)
+    if report.when == "teardown" and recording is not None:
+        # Decided once every phase is in: a failure found in teardown (a
+        # child that raised, an error in the log) keeps it too.
+        kept, through_fd = recording
+        if _failed(item) or item.config.getoption("statebus_keep_all"):
+            _KEPT.append(kept)
+        else:
+            os.unlink(through_fd)
 
 
 _REPORTS = pytest.StashKey()
@@ -176,7 +247,14 @@ class Bus:
 
     def __init__(self, item, isolation):
         self.isolation = isolation
-        self.daemon = sb.Daemon.start()
+        try:
+            self.daemon = sb.Daemon.start()
+        except sb.Error as e:
+            if e.code == "already_running" and isolation == "shared_machine":
+                pytest.skip(f"this test shares the machine's bus ({sb.isolation_reason()}), where another test or "
+                            f"process started a daemon meanwhile: {e.message}")
+            raise
+        self._stderr_dir = tempfile.mkdtemp(prefix="statebus-children-")
         self.node = sb.connect(_node_name(item))
         self.node.log_to_bus(self.node.name)
         self.children = []  # (label, Child, expected_to_fail)
@@ -190,37 +268,47 @@ class Bus:
     def spawn(self, what, *args, label=None, may_fail=False, **kwargs):
         """Starts a child on this bus: an executable (a list argv, or a path
         and its arguments) or a Python function (importable, run in a fresh
-        /usr/bin/python3). When the test ends, children still running are
-        stopped (SIGTERM, then SIGKILL); a function child that raised, or any
-        child that ended by a signal the test did not send or with a status
-        other than 0, fails the test with its stderr (unless may_fail)."""
+        /usr/bin/python3). Its stdout is a pipe the test reads (read_line);
+        its stderr goes to a file, shown when it fails. When the test ends,
+        children still running are stopped (stdin closed, then SIGTERM,
+        SIGKILL); one that exited with a status other than 0 (a function that
+        raised) or crashed fails the test (see stop()), unless may_fail."""
+        name = label or (what.__qualname__ if callable(what) else
+                         os.path.basename(str(what[0] if isinstance(what, (list, tuple)) else what)))
+        # stderr into a file (a pipe nobody reads would fill and stop the child); shown when it fails.
+        stderr_path = os.path.join(self._stderr_dir, f"{len(self.children)}-{name}.stderr")
         if callable(what):
-            child = sb.spawn_function(what, *args, **kwargs)
-            name = label or what.__qualname__
+            child = sb.spawn_function(what, *args, stderr_path=stderr_path, **kwargs)
         else:
             argv = list(what) if isinstance(what, (list, tuple)) else [what, *args]
-            child = sb.spawn([str(a) for a in argv])
-            name = label or os.path.basename(argv[0])
-        self.children.append((name, child, may_fail))
+            child = sb.spawn([str(a) for a in argv], stderr_path=stderr_path)
+        self.children.append((name, child, may_fail, stderr_path))
         return child
 
     def stop(self):
         """Stops the children still running; returns what the test should fail
         for: a child that exited with a status other than 0 (a function child
-        that raised exits with 1), unless it may fail. A child ended by a
-        signal is not judged: the test may have sent it."""
+        that raised exits with 1) or crashed (SIGSEGV, SIGABRT, SIGBUS,
+        SIGFPE, SIGILL), unless it may fail. A child ended by another signal
+        is not judged: the test may have sent it (SIGKILL, SIGTERM)."""
+        crashes = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
         problems = []
-        for name, child, may_fail in self.children:
+        for name, child, may_fail, stderr_path in self.children:
             status = child.wait(timeout=0)
             if status is None:
                 child.close_stdin()
                 if child.wait(timeout=2) is None:
                     child.terminate(grace=2)
                 continue  # stopped by the test's end: not its own failure
-            if os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0 and not may_fail:
+            failed = (os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0) or \
+                (os.WIFSIGNALED(status) and os.WTERMSIG(status) in crashes)
+            if failed and not may_fail:
+                with open(stderr_path, errors="replace") as f:
+                    tail = f.read()[-8000:]
                 problems.append(f"child {name} (pid {child.pid}) ended with {sb.Child.describe_status(status)}"
-                                f"\n--- its stderr ---\n{child.read_stderr(timeout=0.5)}")
+                                f"\n--- its stderr ---\n{tail}")
         self.children.clear()
+        shutil.rmtree(self._stderr_dir, ignore_errors=True)
         return problems
 
 
@@ -228,6 +316,10 @@ class Bus:
 def bus(request):
     """A private bus for this test (a daemon of its own in this process, which
     pytest forked for the test) and this process's node on it (`bus.node`)."""
+    if not _IN_TEST_PROCESS:
+        pytest.fail("the `bus` fixture is for a test that names it (or a fixture that does) in its arguments: "
+                    "requested later (request.getfixturevalue), it would move pytest's own process onto the bus",
+                    pytrace=False)
     isolation = sb.isolate_bus()
     _ISOLATION["isolation"] = isolation
     if isolation == "shared_machine":
@@ -267,15 +359,12 @@ def recorder(request, bus):
     keep_dir, keep_fd = _keep_dir(request.config)
     file_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:] + ".mcap"
     # Through the descriptor: the test's own /tmp is another one.
-    recording = bus.node.record(patterns, mcap_path=f"/proc/self/fd/{keep_fd}/{file_name}")
+    through_fd = f"/proc/self/fd/{keep_fd}/{file_name}"
+    recording = bus.node.record(patterns, mcap_path=through_fd)
+    # Kept or removed once the test's last phase is in (pytest_runtest_makereport).
+    request.node.stash[_RECORDING] = (os.path.join(keep_dir, file_name), through_fd)
     yield recording
     recording.stop()
-    kept = os.path.join(keep_dir, file_name)
-    if _failed(request.node) or request.config.getoption("statebus_keep_all"):
-        request.node.add_report_section("teardown", "statebus recording", f"MCAP recording of the test: {kept}")
-        print(f"\nstatebus: the test's recording is kept: {kept}")
-    else:
-        os.unlink(f"/proc/self/fd/{keep_fd}/{file_name}")
 
 
 class Logs:

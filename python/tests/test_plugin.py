@@ -107,3 +107,69 @@ def test_logs_an_error(bus, logs):
     out = result.stdout.str()
     assert "unexpected error records in the log" in out and "the boiler exploded" in out
     assert "expected trouble" not in out.split("unexpected error records in the log")[1].split("\n")[1]
+
+
+def test_a_hung_test_fails_on_its_timeout_and_the_session_goes_on(pytester):
+    result = run(pytester, '''
+@pytest.mark.timeout(2)
+@pytest.mark.stepped
+def test_hangs(bus, clock):
+    sb.clock.sleep(60)   # a stepped clock that nobody advances
+def test_after(bus):
+    pass
+''')
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "Timeout" in out and "the test's process was stopped" in out
+    assert "INTERNALERROR" not in out
+
+
+def test_a_failure_found_at_teardown_keeps_the_recording_and_a_crashed_child_fails(pytester):
+    result = run(pytester, '''
+def raises():
+    raise RuntimeError("late")
+def crashes():
+    os.kill(os.getpid(), signal.SIGSEGV)
+def test_child_raises(bus, spawn, recorder):
+    assert spawn(raises).wait(timeout=30) is not None
+def test_child_crashes(bus, spawn):
+    assert spawn(crashes).wait(timeout=30) is not None
+def test_child_killed_by_the_test(bus, spawn):
+    child = spawn(["/bin/sleep", "600"])
+    child.signal(signal.SIGKILL)
+    assert child.wait(timeout=30) is not None
+''')
+    result.assert_outcomes(passed=3, errors=2)
+    out = result.stdout.str()
+    kept = re.findall(r"MCAP recording of the test: (\S+\.mcap)", out)
+    assert len(kept) == 1 and "test_child_raises" in kept[0] and os.path.exists(kept[0]), out
+    assert "child crashes" in out and "SIGSEGV" in out
+    assert "test_child_killed_by_the_test" not in out.split("short test summary")[1]
+
+
+def test_children_a_dead_test_process_left_are_ended_and_wider_fixtures_stay_pytests(pytester, tmp_path):
+    marker = tmp_path / "session-fixture"
+    result = run(pytester, f'''
+MARKER = {str(marker)!r}
+@pytest.fixture(scope="session")
+def resource():
+    open(MARKER, "w").close()
+    yield
+    os.unlink(MARKER)
+def test_first_in_pytests_process(resource):
+    assert os.path.exists(MARKER)
+def test_leaves_a_child_and_dies(bus, spawn, resource):
+    child = spawn(["/bin/sleep", "600"])
+    print("orphan", child.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+def test_later(resource):
+    assert os.path.exists(MARKER)   # the bus test's process did not tear it down
+def test_dynamic(request):
+    request.getfixturevalue("bus")
+''', "-s")
+    result.assert_outcomes(passed=2, failed=2)
+    out = result.stdout.str()
+    assert "moves pytest's own process onto the bus" in out or "move pytest's own process onto the bus" in out
+    pid = int(re.search(r"orphan (\d+)", out).group(1))
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert not marker.exists()  # torn down once, by pytest's process, at the session's end
