@@ -82,14 +82,15 @@ void bind_recorder(py::module_& m) {
                          "Every sample of the channels matching its patterns, lossless, with gaps reported.")
       .def(
           "samples",
-          [](const RecorderPy& self, const std::string& channel) {
+          [](const RecorderPy& self, const std::string& channel, std::size_t start) {
             std::vector<RecordedSample> recorded = self.get().samples(channel);
             std::vector<Sample> out;
-            out.reserve(recorded.size());
-            for (const auto& one : recorded) out.push_back(self.convert(one));
+            out.reserve(recorded.size() > start ? recorded.size() - start : 0);
+            for (std::size_t i = start; i < recorded.size(); ++i) out.push_back(self.convert(recorded[i]));
             return out;
           },
-          py::arg("channel") = "", "Every sample captured on `channel` (all if empty), in order, as Sample objects.")
+          py::arg("channel") = "", py::kw_only(), py::arg("start") = 0,
+          "Every sample captured on `channel` (all if empty), in order, as Sample objects; from the `start`-th on.")
       .def(
           "count", [](const RecorderPy& self, const std::string& channel) { return self.get().count(channel); },
           py::arg("channel"))

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -154,8 +155,62 @@ py::object json_to_python(const nlohmann::json& value) {
 
 }  // namespace
 
+namespace {
+
+// The rendered document has null for a non-finite float (JSON has no such
+// number): Python gets the float itself (nan, inf, -inf) from the bytes.
+py::object float_at(FieldKind kind, const unsigned char* p) {
+  if (kind == FieldKind::float32) {
+    float value = 0;
+    std::memcpy(&value, p, sizeof value);
+    return py::float_(static_cast<double>(value));
+  }
+  double value = 0;
+  std::memcpy(&value, p, sizeof value);
+  return py::float_(value);
+}
+
+bool has_null(const nlohmann::json& value) {
+  if (value.is_null()) return true;
+  return value.is_structured() && std::any_of(value.begin(), value.end(), [](const auto& e) { return has_null(e); });
+}
+
+void restore_non_finite(const std::vector<FieldSchema>& fields, const unsigned char* base, py::dict& out) {
+  for (const FieldSchema& field : fields) {
+    const unsigned char* p = base + field.offset;
+    const bool is_float = field.kind == FieldKind::float32 || field.kind == FieldKind::float64;
+    if (field.kind == FieldKind::structure) {
+      if (field.count == 0) {
+        auto nested = out[py::str(field.name)].cast<py::dict>();
+        restore_non_finite(field.fields, p, nested);
+      } else {
+        auto list = out[py::str(field.name)].cast<py::list>();
+        for (std::uint32_t i = 0; i < field.count; ++i) {
+          auto nested = list[i].cast<py::dict>();
+          restore_non_finite(field.fields, p + std::size_t{i} * field.size, nested);
+        }
+      }
+    } else if (is_float && field.count == 0) {
+      if (out[py::str(field.name)].is_none()) out[py::str(field.name)] = float_at(field.kind, p);
+    } else if (is_float) {
+      auto list = out[py::str(field.name)].cast<py::list>();
+      for (std::uint32_t i = 0; i < field.count; ++i) {
+        if (list[i].is_none()) list[i] = float_at(field.kind, p + std::size_t{i} * field.size);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 py::object value_to_python(const Schema& schema, const void* data) {
-  return json_to_python(detail::value_as_json(schema, data));
+  const nlohmann::json document = detail::value_as_json(schema, data);
+  py::object value = json_to_python(document);
+  if (has_null(document)) {  // rare: only a non-finite float renders as null
+    auto dict = value.cast<py::dict>();
+    restore_non_finite(schema.fields, static_cast<const unsigned char*>(data), dict);
+  }
+  return value;
 }
 
 void value_from_python(const Schema& schema, py::handle value, void* data) {

@@ -63,14 +63,13 @@ def _wait_for(self, channel, predicate, *, virtual_timeout):
     deadline = clock.now_ns() + int(_seconds(virtual_timeout) * 1e9)
     looked = 0
     while True:
-        samples = self.samples(channel)
-        for sample in samples[looked:]:
+        for sample in self.samples(channel, start=looked):  # each sample is converted once
             if predicate(sample):
                 return sample
-        looked = len(samples)
+            looked += 1
         left = deadline - clock.now_ns()
         if left < 0 or not self.wait_for_count(channel, looked + 1, virtual_timeout=max(left, 0) / 1e9):
-            for sample in self.samples(channel)[looked:]:
+            for sample in self.samples(channel, start=looked):
                 if predicate(sample):
                     return sample
             return None

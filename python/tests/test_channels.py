@@ -195,3 +195,10 @@ def test_two_threads_updating_one_cell_lose_nothing_and_an_update_cannot_store_i
     with pytest.raises(sb.Error) as inside:
         cell.update(lambda v: cell.store(n=1))
     assert "writer lock" in inside.value.message and cell.load()["n"] == 4000
+
+
+def test_non_finite_numbers_are_read_as_such(bus):
+    Level = sb.Message("test/Levels", [("value", "float64"), ("others", "float32[2]"), ("n", "int8")])
+    back = Level.decode(Level.encode({"value": float("-inf"), "others": [float("nan"), 1.5], "n": -3}))
+    assert back["value"] == float("-inf") and back["others"][0] != back["others"][0]
+    assert back["others"][1] == 1.5 and back["n"] == -3
