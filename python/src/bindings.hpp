@@ -4,6 +4,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -39,6 +40,30 @@ inline void unwrap(const Result<void>& result) {
 /// A duration from Python: seconds as int or float, or a datetime.timedelta.
 /// invalid_argument for a negative one, NaN or another type; `what` names the argument.
 std::chrono::nanoseconds duration_arg(py::handle value, const char* what);
+
+/// Waits that Ctrl-C can end: calls `wait(slice)` without the GIL in slices
+/// of at most 100 ms of real time until `done(result)` (ready, or failed)
+/// or `total` has passed (returning the last result), and lets Python run
+/// its signal handlers between slices, so a KeyboardInterrupt (or what a
+/// handler raises) ends the wait by being raised. A `total` of a year or
+/// more waits for ever. Only for waits that can be repeated (a take, a
+/// wait for a sample, a child's line), not for calls that send something.
+template <class Wait, class Done>
+auto wait_in_slices(std::chrono::nanoseconds total, Wait wait, Done done) {
+  using namespace std::chrono_literals;
+  const bool forever = total >= std::chrono::hours(24 * 365);
+  const auto deadline = std::chrono::steady_clock::now() + (forever ? std::chrono::nanoseconds(0) : total);
+  for (;;) {
+    const auto left = forever ? std::chrono::nanoseconds(100ms) : deadline - std::chrono::steady_clock::now();
+    const auto slice = std::clamp<std::chrono::nanoseconds>(left, 0ns, 100ms);
+    auto result = [&] {
+      py::gil_scoped_release unlocked;
+      return wait(slice);
+    }();
+    if (done(result) || (!forever && left <= slice)) return result;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
 
 /// `size` bytes laid out by `schema` as a dict by field name (nested dicts,
 /// lists for arrays, enum names as strings).

@@ -223,10 +223,9 @@ void bind_bytes(py::module_& m) {
               sample = self.port.take();
             } else {
               const auto span = duration_arg(timeout, "timeout");
-              WaitedFor<BytesSample> waited = [&] {
-                py::gil_scoped_release unlocked;
-                return self.port.take_for(span);
-              }();
+              WaitedFor<BytesSample> waited = wait_in_slices(
+                  span, [&](std::chrono::nanoseconds slice) { return self.port.take_for(slice); },
+                  [](const WaitedFor<BytesSample>& w) { return !w.is_timed_out(); });
               if (waited.failed()) raise(waited.error());
               if (waited) sample = std::move(*waited);
             }

@@ -98,10 +98,9 @@ class TypedSubscriber {
       sample = port_->take();
     } else {
       const auto span = duration_arg(timeout, "timeout");
-      WaitedFor<BytesSample> waited = [&] {
-        py::gil_scoped_release unlocked;
-        return port_->take_for(span);
-      }();
+      WaitedFor<BytesSample> waited = wait_in_slices(
+          span, [&](std::chrono::nanoseconds slice) { return port_->take_for(slice); },
+          [](const WaitedFor<BytesSample>& w) { return !w.is_timed_out(); });
       if (waited.failed()) raise(waited.error());
       if (waited) sample = std::move(*waited);
     }
@@ -111,20 +110,18 @@ class TypedSubscriber {
 
   bool wait(const py::object& timeout) {
     const auto span = optional_duration(timeout, "timeout");
-    Waited waited = [&] {
-      py::gil_scoped_release unlocked;
-      return port_->wait(span);
-    }();
+    Waited waited = wait_in_slices(
+        span, [&](std::chrono::nanoseconds slice) { return port_->wait(slice); },
+        [](const Waited& w) { return !w.is_timed_out(); });
     if (waited.failed()) raise(waited.error());
     return static_cast<bool>(waited);
   }
 
   bool wait_connected(const py::object& timeout) {
     const auto span = optional_duration(timeout, "timeout");
-    Waited waited = [&] {
-      py::gil_scoped_release unlocked;
-      return port_->wait_connected(span);
-    }();
+    Waited waited = wait_in_slices(
+        span, [&](std::chrono::nanoseconds slice) { return port_->wait_connected(slice); },
+        [](const Waited& w) { return !w.is_timed_out(); });
     if (waited.failed()) raise(waited.error());
     return static_cast<bool>(waited);
   }

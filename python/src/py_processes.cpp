@@ -19,6 +19,12 @@ std::chrono::milliseconds millis(const py::object& value, const char* what) {
   return std::chrono::ceil<std::chrono::milliseconds>(duration_arg(value, what));
 }
 
+// A real-time span from Python, None for ever (wait_in_slices: a year or more).
+std::chrono::nanoseconds span_or_forever(const py::object& value, const char* what) {
+  if (value.is_none()) return std::chrono::hours(24 * 365 * 10);
+  return duration_arg(value, what);
+}
+
 struct DaemonPy {
   std::optional<Daemon> daemon;
 };
@@ -80,9 +86,16 @@ void bind_processes(py::module_& m) {
       .def(
           "read_line",
           [](detail::Subprocess& self, py::object timeout) {
-            const auto span = millis(timeout, "timeout");
-            py::gil_scoped_release unlocked;
-            return self.read_line(span);
+            bool ended = false;  // read_line returned nothing before its slice passed: the end of the output
+            return wait_in_slices(
+                span_or_forever(timeout, "timeout"),
+                [&](std::chrono::nanoseconds slice) {
+                  const auto began = std::chrono::steady_clock::now();
+                  auto line = self.read_line(std::chrono::ceil<std::chrono::milliseconds>(slice));
+                  ended = !line && std::chrono::steady_clock::now() - began < slice;
+                  return line;
+                },
+                [&](const std::optional<std::string>& line) { return line.has_value() || ended; });
           },
           py::kw_only(), py::arg("timeout"),
           "The next line it writes to stdout (without the newline), or None after `timeout` seconds or at its end.")
@@ -101,9 +114,12 @@ void bind_processes(py::module_& m) {
       .def(
           "wait",
           [](detail::Subprocess& self, py::object timeout) {
-            const auto span = millis(timeout, "timeout");
-            py::gil_scoped_release unlocked;
-            return self.wait(span);
+            return wait_in_slices(
+                span_or_forever(timeout, "timeout"),
+                [&](std::chrono::nanoseconds slice) {
+                  return self.wait(std::chrono::ceil<std::chrono::milliseconds>(slice));
+                },
+                [](const std::optional<int>& status) { return status.has_value(); });
           },
           py::kw_only(), py::arg("timeout") = py::none(),
           "Its wait status once it ended (os.waitstatus_to_exitcode reads it), or None after `timeout` seconds.")

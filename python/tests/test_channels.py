@@ -202,3 +202,28 @@ def test_non_finite_numbers_are_read_as_such(bus):
     back = Level.decode(Level.encode({"value": float("-inf"), "others": [float("nan"), 1.5], "n": -3}))
     assert back["value"] == float("-inf") and back["others"][0] != back["others"][0]
     assert back["others"][1] == 1.5 and back["n"] == -3
+
+
+def test_a_signal_handler_ends_a_blocking_take_and_a_wait_for_a_child(bus, spawn):
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted()
+
+    sub = bus.node.subscriber("test/quiet", Reading)
+    sleeper = spawn(["/bin/sleep", "600"])
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        # Ctrl-C's KeyboardInterrupt comes the same way: from a handler.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(Interrupted):
+            sub.take(timeout=600)  # were it deaf to signals, pytest-timeout would end the test
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(Interrupted):
+            sleeper.wait()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
